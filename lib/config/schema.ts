@@ -1,0 +1,97 @@
+import { z } from 'zod'
+import { HANGUP_CAUSES } from './hangup-causes.ts'
+import { isKnownCountry } from '../numbers/e164.ts'
+import { speechSchema } from '../speech/config.ts'
+import { guardSchema } from '../guard/config.ts'
+
+/**
+ * The one config file (YAML or JSON), validated at start-up. Objects are strict so a typo in a
+ * key fails with the key's name instead of being silently ignored.
+ */
+
+const hangupCause = z.enum(HANGUP_CAUSES)
+/** BCP-47 language tag as providers take it: `it-IT`, `de-DE`, `en-US`. */
+const language = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'expected a language tag such as it-IT')
+const mediaMode = z.enum(['files', 'stream'])
+
+export const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(1).max(65535).default(8084),
+  /**
+   * The Event Socket carries full call control: binding it beyond loopback must be a decision,
+   * not an accident.
+   */
+  allowRemote: z.boolean().default(false),
+  /** Timeout for commands FreeSWITCH answers at once (sendmsg, linger, filter, event). */
+  commandTimeoutMs: z.number().int().positive().default(5000),
+  /** How long we wait after the disconnect notice for late events before `exit`. */
+  lingerMs: z.number().int().nonnegative().default(200),
+})
+
+export const mediaSchema = z.strictObject({
+  /** Our sounds directory (TTS cache in cache/, recordings in recordings/). */
+  soundsDir: z.string().default('sounds'),
+  /** The same directory as FreeSWITCH sees it, when FreeSWITCH runs elsewhere (shared mount). */
+  freeswitchSoundsDir: z.string().optional(),
+  mode: mediaMode.default('files'),
+})
+
+export const routeSchema = z.strictObject({
+  /** A built-in script name (`take-message`) or a name from `scripts:`. */
+  script: z.string().min(1),
+  language: language.optional(),
+  voice: z.string().optional(),
+  mediaMode: mediaMode.optional(),
+  /** Free-form settings handed to the script as `call.options`. */
+  options: z.record(z.string(), z.unknown()).default({}),
+})
+
+export const scriptSchema = z.strictObject({
+  /** Path to a module exporting `default defineScript(...)`, relative to the config file. */
+  module: z.string().min(1),
+})
+
+const targetName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'target names are letters, digits, _ and -')
+
+export const transferTargetSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    /** `transfer EXT XML CONTEXT`: hands the call back to the dialplan, which applies its own outbound rules. */
+    type: z.literal('extension'),
+    extension: z.string().regex(/^[A-Za-z0-9_+*#.-]{1,64}$/),
+    context: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('default'),
+    dialplan: z.enum(['XML', 'inline']).default('XML'),
+  }),
+  z.strictObject({
+    /** `bridge DIALSTRING`: e.g. `user/1000@$${domain}` or `sofia/gateway/provider/+3902...`. */
+    type: z.literal('endpoint'),
+    dialString: z.string().regex(/^[A-Za-z0-9_+*#@.:/=$${}-]{1,256}$/, 'a FreeSWITCH dial string without spaces, commas or control characters'),
+  }),
+])
+
+export const configSchema = z.strictObject({
+  server: serverSchema.default(serverSchema.parse({})),
+  media: mediaSchema.default(mediaSchema.parse({})),
+  numbers: z.strictObject({
+    /** Country for national-format numbers (ISO 3166 two letters). */
+    defaultCountry: z.string().refine(isKnownCountry, 'unknown country code').default('IT'),
+  }).default({ defaultCountry: 'IT' }),
+  language: language.default('en-US'),
+  /** DID (any form; normalised to E.164 at load) -> route. */
+  routes: z.record(z.string(), routeSchema).default({}),
+  defaultRoute: routeSchema.optional(),
+  unknownDid: z.strictObject({
+    hangupCause: hangupCause.default('UNALLOCATED_NUMBER'),
+  }).default({ hangupCause: 'UNALLOCATED_NUMBER' }),
+  scripts: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), scriptSchema).default({}),
+  transfers: z.record(targetName, transferTargetSchema).default({}),
+  speech: speechSchema.default(speechSchema.parse({})),
+  guard: guardSchema.default(guardSchema.parse({})),
+  logging: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).default({ level: 'info' }),
+})
+
+export type ConfigInput = z.input<typeof configSchema>
+export type ParsedConfig = z.infer<typeof configSchema>
+export type RouteConfig = z.infer<typeof routeSchema>
+export type TransferTarget = z.infer<typeof transferTargetSchema>
