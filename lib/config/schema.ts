@@ -10,13 +10,20 @@ import { guardSchema } from '../guard/config.ts'
  */
 
 const hangupCause = z.enum(HANGUP_CAUSES)
+
+const DEFAULT_APOLOGY: Record<string, string> = {
+  en: 'We are sorry, something went wrong. Please call again later. Goodbye.',
+  it: 'Ci scusiamo, si è verificato un problema. La preghiamo di richiamare più tardi. Arrivederci.',
+  de: 'Entschuldigung, es ist ein Fehler aufgetreten. Bitte rufen Sie später noch einmal an. Auf Wiederhören.',
+}
 /** BCP-47 language tag as providers take it: `it-IT`, `de-DE`, `en-US`. */
 const language = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'expected a language tag such as it-IT')
 const mediaMode = z.enum(['files', 'stream'])
 
 export const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(1).max(65535).default(8084),
+  /** 0 picks a free port (tests, in-process simulated calls). */
+  port: z.number().int().min(0).max(65535).default(8084),
   /**
    * The Event Socket carries full call control: binding it beyond loopback must be a decision,
    * not an accident.
@@ -84,6 +91,10 @@ export const configSchema = z.strictObject({
   }).default({ hangupCause: 'UNALLOCATED_NUMBER' }),
   scripts: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), scriptSchema).default({}),
   transfers: z.record(targetName, transferTargetSchema).default({}),
+  /** What the caller hears when a script fails, by language (the primary subtag: en, it, de). */
+  messages: z.strictObject({
+    apology: z.record(z.string().regex(/^[a-z]{2,3}$/), z.string().min(1).max(500)).default(DEFAULT_APOLOGY),
+  }).default({ apology: DEFAULT_APOLOGY }),
   speech: speechSchema.default(speechSchema.parse({})),
   guard: guardSchema.default(guardSchema.parse({})),
   logging: z.strictObject({

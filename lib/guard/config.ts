@@ -1,6 +1,88 @@
 import { z } from 'zod'
+import { HANGUP_CAUSES } from '../config/hangup-causes.ts'
 
-/** Admission and outbound protection settings (`guard:` in the config file). */
-export const guardSchema = z.strictObject({})
+/**
+ * Admission and outbound protection settings (`guard:` in the config file).
+ *
+ * Every field has a default that is safe on a public SIP number: anonymous callers refused,
+ * callers only from IT/AT/DE/CH, a few calls per caller, premium and satellite numbers never
+ * dialled. Loosening anything is an explicit edit.
+ */
+
+/** `+` followed by up to 15 digits: a country code or a longer prefix. A bare `+` matches every number. */
+const e164Prefix = z.string().regex(/^\+\d{0,15}$/, 'expected an E.164 prefix such as +39 or +39899 (a bare + matches every number)')
+const hangupCause = z.enum(HANGUP_CAUSES)
+const count = z.number().int().min(1)
+
+export const callersSchema = z.strictObject({
+  /** Refuse callers with no number, `anonymous`, `restricted`, all zeros, or a Privacy request. */
+  rejectAnonymous: z.boolean().default(true),
+  /** Caller numbers (as E.164) must start with one of these. */
+  allowPrefixes: z.array(e164Prefix).min(1).default(['+39', '+43', '+49', '+41']),
+  /** Refused even when an allow prefix matches (checked first). */
+  blockPrefixes: z.array(e164Prefix).default([]),
+})
+
+export const ratesSchema = z.strictObject({
+  /** Calls one caller number may start per minute. */
+  perCallerPerMinute: count.default(3),
+  /** Calls one caller number may start per hour. */
+  perCallerPerHour: count.default(20),
+  /** New calls per second over all callers (a flood of spoofed numbers hits this one). */
+  globalPerSecond: count.default(5),
+})
+
+export const capacitySchema = z.strictObject({
+  /** Calls in progress at once; the next caller is turned away. */
+  maxConcurrent: count.default(4),
+  /**
+   * `busy-message`: answer and play the pre-rendered "all lines busy" prompt, then hang up.
+   * `user-busy`: do not answer, hang up with USER_BUSY (the carrier plays its busy tone).
+   */
+  whenFull: z.enum(['busy-message', 'user-busy']).default('busy-message'),
+  /**
+   * How long a slot held in Redis survives an instance that died without releasing it.
+   * Longer than any real call.
+   */
+  slotTtlSeconds: z.number().int().min(60).default(4 * 3600),
+})
+
+export const hangupCausesSchema = z.strictObject({
+  /** Anonymous, malformed and prefix rejections. */
+  rejected: hangupCause.default('CALL_REJECTED'),
+  unknownDid: hangupCause.default('UNALLOCATED_NUMBER'),
+  rateLimited: hangupCause.default('CALL_REJECTED'),
+  /** Used when `capacity.whenFull` is `user-busy`, and after the busy message. */
+  capacity: hangupCause.default('USER_BUSY'),
+})
+
+export const storeSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('memory') }),
+  z.strictObject({
+    /** Shared counters for several instances behind one FreeSWITCH. */
+    type: z.literal('redis'),
+    url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port or rediss://...'),
+    keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('phone-agent:guard'),
+  }),
+])
+
+export const outboundSchema = z.strictObject({
+  /** Countries (or longer prefixes) a transfer may dial. */
+  allowPrefixes: z.array(e164Prefix).min(1).default(['+39', '+43', '+49', '+41']),
+  /** Added to the built-in premium/special-rate/satellite table, which cannot be switched off. */
+  blockPrefixes: z.array(e164Prefix).default([]),
+})
+
+export const guardSchema = z.strictObject({
+  callers: callersSchema.default(callersSchema.parse({})),
+  /** Refuse calls to a DID we do not serve (the trunk relaying a call it should not). */
+  rejectUnknownDid: z.boolean().default(true),
+  rates: ratesSchema.default(ratesSchema.parse({})),
+  capacity: capacitySchema.default(capacitySchema.parse({})),
+  hangupCauses: hangupCausesSchema.default(hangupCausesSchema.parse({})),
+  store: storeSchema.default({ type: 'memory' }),
+  outbound: outboundSchema.default(outboundSchema.parse({})),
+})
 
 export type GuardConfig = z.infer<typeof guardSchema>
+export type GuardConfigInput = z.input<typeof guardSchema>

@@ -1,0 +1,69 @@
+import type { Logger } from 'pino'
+import type { Config } from './config/load.ts'
+import type { Speaker } from './call/context.ts'
+import { runCall } from './call/run-call.ts'
+import { loadScripts, type CallScript } from './call/script.ts'
+import { startOutboundServer, type OutboundServer } from './freeswitch/server.ts'
+
+export interface PhoneAgentDeps {
+  readonly logger: Logger
+  readonly speaker: Speaker
+}
+
+export interface RunningPhoneAgent {
+  readonly server: OutboundServer
+  readonly scripts: ReadonlyMap<string, CallScript>
+  /** Stop accepting calls, wait for the ones in progress (up to `graceMs`), then return. */
+  stop (graceMs?: number): Promise<void>
+}
+
+/** Names of every script the config can reach, so all of them load (and fail) at start-up. */
+export function routedScriptNames (config: Config): string[] {
+  const names = Object.values(config.routes).map((r) => r.script)
+  if (config.defaultRoute) names.push(config.defaultRoute.script)
+  return names
+}
+
+/**
+ * Start the service: load every routed script, pre-render the apology in each configured
+ * language (a failing call must not wait for TTS), and open the outbound Event Socket.
+ */
+export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Promise<RunningPhoneAgent> {
+  const log = deps.logger
+  const scripts = await loadScripts(config.scriptModules, routedScriptNames(config))
+  await prerenderApologies(config, deps.speaker, log)
+  const server = await startOutboundServer({
+    host: config.server.host,
+    port: config.server.port,
+    commandTimeoutMs: config.server.commandTimeoutMs,
+    lingerMs: config.server.lingerMs,
+    logger: log,
+    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, logger: log }) },
+  })
+  return {
+    server,
+    scripts,
+    stop: async (graceMs = 30_000) => {
+      await server.stopAccepting()
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        server.drained(),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs) }),
+      ])
+      clearTimeout(timer)
+    },
+  }
+}
+
+async function prerenderApologies (config: Config, speaker: Speaker, log: Logger): Promise<void> {
+  const languages = new Set([config.language, ...Object.values(config.routes).map((r) => r.language ?? config.language)])
+  for (const language of languages) {
+    const text = config.messages.apology[language.split('-')[0] ?? 'en'] ?? config.messages.apology.en
+    if (text === undefined) continue
+    try {
+      await speaker.render(text, { language })
+    } catch (err) {
+      log.warn({ err, language }, 'could not pre-render the apology; it will be synthesised on demand')
+    }
+  }
+}

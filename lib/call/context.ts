@@ -1,0 +1,37 @@
+import type { Logger } from 'pino'
+import type { Channel } from '../freeswitch/channel.ts'
+import type { TransferTarget } from '../config/schema.ts'
+import type { MediaPaths } from './media-paths.ts'
+
+/** Text to speech as the verbs need it: a WAV file in the sounds directory (the cache). */
+export interface Speaker {
+  render (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined }):
+  Promise<{ path: string, durationMs: number, cached: boolean }>
+}
+
+/** Everything a verb may use, passed in; verbs reach for no globals. */
+export interface VerbContext {
+  readonly channel: Channel
+  readonly media: MediaPaths
+  readonly speaker: Speaker
+  readonly transfers: Readonly<Record<string, TransferTarget>>
+  readonly log: Logger
+  /** The call's signal: aborted on hangup or socket close with a typed reason. */
+  readonly signal: AbortSignal
+  readonly language: string
+  readonly voice: string | undefined
+  readonly commandTimeoutMs: number
+  /** Mutable per-call state the verbs share. */
+  readonly state: CallState
+}
+
+export interface CallState {
+  /** Digits typed ahead of a `digits()` call, oldest first. */
+  dtmfBuffer: string[]
+  /** Set once the call was handed to someone else: our side must not hang it up. */
+  handedOff: boolean
+  recordings: number
+  answered: boolean
+  /** The pending `digits()` call, fed by the DTMF listener instead of the buffer. */
+  digitWaiter: ((digit: string) => void) | undefined
+}

@@ -1,0 +1,92 @@
+import type { Logger } from 'pino'
+import { toE164 } from '../numbers/e164.ts'
+import type { CallState, VerbContext } from './context.ts'
+import { answer } from './verbs/answer.ts'
+import { digits, type DigitsOptions } from './verbs/digits.ts'
+import { hangup } from './verbs/hangup.ts'
+import { play, type PlayOptions } from './verbs/play.ts'
+import { record, type Recording, type RecordOptions } from './verbs/record.ts'
+import { say, type SayOptions } from './verbs/say.ts'
+import { transfer, type TransferResult } from './verbs/transfer.ts'
+
+/** What a call script sees. Every verb rejects with CallHangupError once the caller is gone. */
+export interface Call {
+  readonly uuid: string
+  /** The dialled number in E.164, or undefined when it was not a number (default route). */
+  readonly did: string | undefined
+  readonly caller: {
+    /** E.164 when the caller ID is a phone number, else undefined (withheld, SIP user, garbage). */
+    readonly number: string | undefined
+    /** The caller ID exactly as received, printable characters only. For display, never for dialling. */
+    readonly raw: string
+    readonly name: string
+  }
+  readonly language: string
+  /** The route's free-form `options:` from the config. */
+  readonly options: Readonly<Record<string, unknown>>
+  readonly log: Logger
+  /** Aborted when the call ends (hangup, socket closed) with a typed reason. */
+  readonly signal: AbortSignal
+  /** Files recorded in this call, in order. */
+  readonly recordings: readonly Recording[]
+
+  answer (): Promise<void>
+  play (file: string, options?: PlayOptions): Promise<{ durationMs: number }>
+  say (text: string, options?: SayOptions): Promise<{ durationMs: number, cached: boolean }>
+  record (options?: RecordOptions): Promise<Recording | undefined>
+  digits (options?: DigitsOptions): Promise<string>
+  transfer (target: string): Promise<TransferResult>
+  hangup (cause?: string): Promise<void>
+}
+
+export interface CallInit {
+  readonly ctx: Omit<VerbContext, 'state'>
+  readonly did: string | undefined
+  readonly defaultCountry: string
+  readonly options: Readonly<Record<string, unknown>>
+}
+
+export function newCallState (): CallState {
+  return { dtmfBuffer: [], handedOff: false, recordings: 0, answered: false, digitWaiter: undefined }
+}
+
+/** Build the script-facing call. Returns the call and a dispose function that removes listeners. */
+export function createCall (init: CallInit): { call: Call, ctx: VerbContext, dispose: () => void } {
+  const state = newCallState()
+  const ctx: VerbContext = { ...init.ctx, state }
+  const { channel } = ctx
+  // Digits arrive whenever the caller presses them; a waiting digits() gets them first,
+  // otherwise they are kept for the next one (type-ahead). The buffer is bounded.
+  const unsubscribe = channel.onDtmf((digit) => {
+    if (state.digitWaiter) state.digitWaiter(digit)
+    else if (state.dtmfBuffer.push(digit) > 64) state.dtmfBuffer.shift()
+  })
+  const recordings: Recording[] = []
+  const data = channel.data
+  const call: Call = {
+    uuid: channel.uuid,
+    did: init.did,
+    caller: {
+      number: toE164(data.callerNumber, init.defaultCountry),
+      raw: data.callerNumber,
+      name: data.callerName,
+    },
+    language: ctx.language,
+    options: init.options,
+    log: ctx.log,
+    signal: ctx.signal,
+    recordings,
+    answer: async () => { await answer(ctx) },
+    play: async (file, options) => await play(ctx, file, options),
+    say: async (text, options) => await say(ctx, text, options),
+    record: async (options) => {
+      const r = await record(ctx, options)
+      if (r) recordings.push(r)
+      return r
+    },
+    digits: async (options) => await digits(ctx, options),
+    transfer: async (target) => await transfer(ctx, target),
+    hangup: async (cause) => { await hangup(ctx, cause) },
+  }
+  return { call, ctx, dispose: unsubscribe }
+}

@@ -1,0 +1,65 @@
+import { mkdir, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { isPhoneAgentError } from '../../errors.ts'
+import type { VerbContext } from '../context.ts'
+import { wavDurationMs } from '../wav-duration.ts'
+import { answer } from './answer.ts'
+
+export interface RecordOptions {
+  /** Longest message, in seconds. */
+  readonly maxSeconds?: number
+  /** Silence detection: energy threshold (FreeSWITCH's default scale, 200 suits phone lines) and seconds of silence that end the recording. */
+  readonly silence?: { readonly threshold?: number, readonly seconds?: number } | false
+  readonly signal?: AbortSignal | undefined
+}
+
+export interface Recording {
+  /** Absolute path under sounds/recordings/. */
+  readonly path: string
+  readonly durationMs: number
+  /** True when the caller hung up while recording (the message is kept). */
+  readonly hungUp: boolean
+}
+
+/** How long FreeSWITCH gets, after a hangup, to close the file and report. */
+const AFTER_HANGUP_MS = 3000
+
+/**
+ * Record the caller with FreeSWITCH's `record` application
+ * (`record PATH MAX_SECONDS SILENCE_THRESHOLD SILENCE_HITS`, switch_ivr_record_file), which stops
+ * on max length or after the silence. The file name comes from the call UUID and a counter only.
+ */
+export async function record (ctx: VerbContext, options: RecordOptions = {}): Promise<Recording | undefined> {
+  const maxSeconds = clampInt(options.maxSeconds ?? 60, 1, 3600)
+  const path = ctx.media.recordingPath(ctx.channel.uuid, ++ctx.state.recordings)
+  await mkdir(dirname(path), { recursive: true })
+  await answer(ctx)
+  const fsPath = ctx.media.toFreeswitch(path)
+  const silence = options.silence === false ? undefined : (options.silence ?? {})
+  const arg = silence === undefined
+    ? `${fsPath} ${maxSeconds}`
+    : `${fsPath} ${maxSeconds} ${clampInt(silence.threshold ?? 200, 1, 10000)} ${clampInt(silence.seconds ?? 1, 1, 60)}`
+  try {
+    await ctx.channel.execute('record', arg, {
+      timeoutMs: (maxSeconds + 10) * 1000,
+      signal: options.signal,
+      afterHangupMs: AFTER_HANGUP_MS,
+    })
+  } catch (err) {
+    // The completion never came after a hangup: FreeSWITCH may still have written the file.
+    if (!isPhoneAgentError(err, 'ESL_TIMEOUT') || ctx.channel.isUp) throw err
+  }
+  const hungUp = !ctx.channel.isUp
+  const size = await stat(path).then((s) => s.size, () => 0)
+  if (size <= 44) {
+    ctx.log.info({ hungUp }, 'recording is empty')
+    return undefined
+  }
+  const durationMs = await wavDurationMs(path).catch(() => 0)
+  return { path, durationMs, hungUp }
+}
+
+function clampInt (n: number, min: number, max: number): number {
+  if (!Number.isFinite(n)) return min
+  return Math.min(max, Math.max(min, Math.round(n)))
+}

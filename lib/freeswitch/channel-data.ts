@@ -1,0 +1,54 @@
+import { PhoneAgentError } from '../errors.ts'
+import { printable } from './safe-value.ts'
+
+/**
+ * What we know about a call when FreeSWITCH connects: the reply to our `connect` command carries
+ * the channel's whole event (mod_event_socket.c, parse_command "connect":
+ * switch_channel_event_set_data + switch_event_serialize). Events from before the connection are
+ * never replayed, so this is the only source for caller and dialled number.
+ */
+export interface ChannelData {
+  readonly uuid: string
+  /** Raw Caller-Caller-ID-Number, printable characters only ('' when absent). */
+  readonly callerNumber: string
+  readonly callerName: string
+  /** The dialled number as FreeSWITCH saw it, before normalisation (undefined when absent). */
+  readonly destination: string | undefined
+  readonly channelName: string
+  /** `variable_*` headers without the prefix. Values as FreeSWITCH sent them. */
+  readonly variables: Readonly<Record<string, string>>
+  readonly headers: Readonly<Record<string, string>>
+}
+
+// FreeSWITCH generates RFC 4122 UUIDs; `uuid` is also used in file names, so accept nothing else.
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+
+export function parseChannelData (headers: Record<string, string | undefined>): ChannelData {
+  const clean: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) if (typeof v === 'string') clean[k] = v
+  const uuid = clean['Unique-ID'] ?? clean['Channel-Call-UUID']
+  if (uuid === undefined || !UUID.test(uuid)) {
+    throw new PhoneAgentError('ESL_PROTOCOL', uuid === undefined
+      ? 'connect reply has no Unique-ID'
+      : 'connect reply has a malformed Unique-ID')
+  }
+  const variables: Record<string, string> = {}
+  for (const [k, v] of Object.entries(clean)) {
+    if (k.startsWith('variable_')) variables[k.slice('variable_'.length)] = v
+  }
+  const destination = firstNonEmpty(
+    clean['Caller-Destination-Number'], variables.sip_req_user, variables.sip_to_user, variables.destination_number)
+  return {
+    uuid: uuid.toLowerCase(),
+    callerNumber: printable(clean['Caller-Caller-ID-Number'] ?? variables.sip_from_user ?? '', 64),
+    callerName: printable(clean['Caller-Caller-ID-Name'] ?? '', 128),
+    destination: destination === undefined ? undefined : printable(destination, 128),
+    channelName: printable(clean['Channel-Name'] ?? '', 256),
+    variables,
+    headers: clean,
+  }
+}
+
+function firstNonEmpty (...values: Array<string | undefined>): string | undefined {
+  return values.find((v) => v !== undefined && v.trim() !== '')
+}

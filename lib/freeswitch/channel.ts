@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto'
+import type { FreeSwitchResponse } from 'esl'
+import type { Logger } from 'pino'
+import { CallHangupError, PhoneAgentError, abortReason } from '../errors.ts'
+import type { ChannelData } from './channel-data.ts'
+import { assertEslToken, assertEslValue } from './safe-value.ts'
+
+/**
+ * One call's Event Socket connection, the only place that touches the `esl` package's
+ * per-call object. Everything above it sees `Channel`: typed errors, explicit timeouts, and one
+ * AbortSignal that fires when the call is over for any reason.
+ */
+
+/** The events this project uses; we never subscribe to ALL (each event costs FreeSWITCH a serialisation). */
+export const SUBSCRIBED_EVENTS = [
+  'CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP',
+  'CHANNEL_HANGUP_COMPLETE', 'DTMF', 'PLAYBACK_START', 'PLAYBACK_STOP', 'RECORD_START', 'RECORD_STOP',
+  'BACKGROUND_JOB',
+] as const
+
+export interface ExecuteResult {
+  /** Application-Response: e.g. `FILE PLAYED`, `FILE NOT FOUND`, `_none_`. */
+  readonly response: string
+  /** The CHANNEL_EXECUTE_COMPLETE event body, for variables such as `variable_record_ms`. */
+  readonly event: Readonly<Record<string, string>>
+}
+
+export interface ExecuteOptions {
+  /** How long the application may run; `Infinity` for `bridge` (bounded by the call itself). */
+  readonly timeoutMs: number
+  /** Extra cancellation on top of the call's own signal (a turn, a barge-in). */
+  readonly signal?: AbortSignal | undefined
+  /**
+   * Keep waiting for the completion after the caller hangs up (for at most `afterHangupMs`).
+   * `record` needs it: FreeSWITCH closes the file and completes the application on hangup, and
+   * a message left just before hanging up is the most common message of all.
+   */
+  readonly afterHangupMs?: number | undefined
+}
+
+export interface ChannelOptions {
+  readonly commandTimeoutMs: number
+  /** After the disconnect notice, how long to wait for stray events before `exit`. */
+  readonly lingerMs: number
+  readonly logger: Logger
+}
+
+type EventBody = Record<string, string>
+
+export class Channel {
+  readonly uuid: string
+  readonly data: ChannelData
+  readonly signal: AbortSignal
+  /** Resolves once the socket is closed and every listener is gone. */
+  readonly closed: Promise<void>
+
+  #esl: FreeSwitchResponse
+  #opts: ChannelOptions
+  #log: Logger
+  #abort = new AbortController()
+  #socketClosed = new AbortController()
+  #dtmfListeners = new Set<(digit: string) => void>()
+  #answered = false
+  #hangupCause: string | undefined
+  #exiting: Promise<void> | undefined
+  #resolveClosed!: () => void
+  #lingerTimer: NodeJS.Timeout | undefined
+
+  constructor (esl: FreeSwitchResponse, data: ChannelData, opts: ChannelOptions) {
+    this.#esl = esl
+    this.#opts = opts
+    this.#log = opts.logger
+    this.uuid = data.uuid
+    this.data = data
+    this.signal = this.#abort.signal
+    this.#answered = data.headers['Answer-State'] === 'answered'
+    this.closed = new Promise((resolve) => { this.#resolveClosed = resolve })
+    this.#listen()
+  }
+
+  get answered (): boolean { return this.#answered }
+  get hangupCause (): string | undefined { return this.#hangupCause }
+  get isUp (): boolean { return !this.signal.aborted }
+
+  /**
+   * Ask for the events we use and for `linger`, so the hangup events and the disconnect notice
+   * reach us (mod_event_socket.c: without LFLAG_LINGER the socket is closed as soon as the
+   * channel hangs up and CHANNEL_HANGUP_COMPLETE is lost).
+   */
+  async setup (): Promise<void> {
+    await this.#send('linger', {})
+    await this.#send(`event json ${SUBSCRIBED_EVENTS.join(' ')}`, {})
+  }
+
+  /** Run a dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE. */
+  async execute (app: string, arg: string, options: ExecuteOptions): Promise<ExecuteResult> {
+    assertEslToken('application name', app)
+    assertEslValue(`${app} argument`, arg)
+    const signal = options.signal ? AbortSignal.any([this.signal, options.signal]) : this.signal
+    if (signal.aborted) throw abortReason(signal)
+    const waitSignal = options.afterHangupMs === undefined
+      ? signal
+      : (options.signal ? AbortSignal.any([this.#socketClosed.signal, options.signal]) : this.#socketClosed.signal)
+    // The Event-UUID we choose comes back as Application-UUID on the completion event
+    // (mod_event_socket.c parse_command "sendmsg" -> switch_ivr_parse_event stores it), which is
+    // the only reliable way to tell two runs of the same application apart.
+    const eventUuid = randomUUID()
+    const completed = this.#waitFor(`CHANNEL_EXECUTE_COMPLETE ${eventUuid}`, options.timeoutMs, waitSignal, `${app} did not complete`, options.afterHangupMs)
+    try {
+      await this.#send(`sendmsg ${this.uuid}`, {
+        'call-command': 'execute',
+        'execute-app-name': app,
+        'execute-app-arg': arg,
+        'Event-UUID': eventUuid,
+        // Without the lock, an execute arriving while another application runs is run nested
+        // inside it (switch_ivr_parse_event -> switch_ivr_parse_all_messages), pausing the outer
+        // one. Ours must queue in order.
+        'event-lock': 'true',
+      })
+    } catch (err) {
+      completed.cancel()
+      throw err
+    }
+    const event = await completed.promise
+    return { response: event['Application-Response'] ?? '', event }
+  }
+
+  /** Hang the channel up; resolves once FreeSWITCH reports the hangup (or the socket closes). */
+  async hangup (cause: string): Promise<void> {
+    if (!this.isUp) return
+    assertEslToken('hangup cause', cause)
+    try {
+      await this.#send(`sendmsg ${this.uuid}`, { 'call-command': 'hangup', 'hangup-cause': cause })
+    } catch (err) {
+      if (!this.isUp) return
+      throw err
+    }
+    const hungUp = this.#waitFor('CHANNEL_HANGUP', this.#opts.commandTimeoutMs, undefined, 'no CHANNEL_HANGUP after hangup')
+    try {
+      await hungUp.promise
+    } catch {
+      // Already aborted (the normal path) or FreeSWITCH never said so: either way this call is
+      // over for us; make the signal say it.
+      hungUp.cancel()
+    }
+    this.#end(new CallHangupError(cause))
+  }
+
+  /**
+   * Let the channel outlive our socket: on `exit` FreeSWITCH continues the dialplan instead of
+   * hanging up (mod_event_socket.c parse_command "resume" sets LFLAG_RESUME).
+   */
+  async resume (): Promise<void> {
+    await this.#send('resume', {})
+  }
+
+  /** Subscribe to DTMF digits; returns the unsubscribe function. */
+  onDtmf (listener: (digit: string) => void): () => void {
+    this.#dtmfListeners.add(listener)
+    return () => this.#dtmfListeners.delete(listener)
+  }
+
+  /** Send a raw `sendmsg` (e.g. `unicast`). Values are checked like every other. */
+  async sendmsg (headers: Record<string, string>): Promise<void> {
+    await this.#send(`sendmsg ${this.uuid}`, headers)
+  }
+
+  /**
+   * Leave the call: `exit` then close the socket. Safe to call more than once and at any time;
+   * never throws. Does not hang up: callers decide that first (a transferred call must survive).
+   */
+  async close (): Promise<void> {
+    this.#exiting ??= this.#exit()
+    await this.#exiting
+  }
+
+  async #exit (): Promise<void> {
+    if (!this.#esl.closed) {
+      try {
+        await this.#send('exit', {})
+      } catch (err) {
+        this.#log.debug({ err }, 'exit not acknowledged')
+      }
+    }
+    this.#end(new PhoneAgentError('ESL_SOCKET_CLOSED', 'we closed the Event Socket'))
+    this.#esl.end()
+    await this.closed
+  }
+
+  async #send (command: string, headers: Record<string, string>): Promise<void> {
+    assertEslValue('command', command)
+    for (const [k, v] of Object.entries(headers)) {
+      assertEslToken('header name', k)
+      assertEslValue(`${k} header`, v)
+    }
+    if (this.#esl.closed) throw new PhoneAgentError('ESL_SOCKET_CLOSED', `socket closed before ${command.split(' ')[0]}`)
+    try {
+      await this.#esl.send(command, headers, this.#opts.commandTimeoutMs)
+    } catch (err) {
+      throw translateEslError(err, command)
+    }
+  }
+
+  /**
+   * Wait for one event with a timeout and cancellation. The listener and timer are removed on
+   * every path; a closed socket rejects at once (esl emits `socket.*` on close).
+   */
+  #waitFor (event: string, timeoutMs: number, signal: AbortSignal | undefined, what: string, afterHangupMs?: number):
+  { promise: Promise<EventBody>, cancel: () => void } {
+    const effective = signal ?? this.signal
+    let cleanup = (): void => {}
+    const promise = new Promise<EventBody>((resolve, reject) => {
+      if (effective.aborted) { reject(abortReason(effective)); return }
+      const esl = this.#esl as unknown as EslEmitter
+      const onEvent = (res: { body: EventBody }): void => { cleanup(); resolve(res.body) }
+      const onAbort = (): void => { cleanup(); reject(abortReason(effective)) }
+      const onTimeout = (): void => { cleanup(); reject(new PhoneAgentError('ESL_TIMEOUT', `${what} in time`)) }
+      let timer = Number.isFinite(timeoutMs) ? setTimeout(onTimeout, timeoutMs) : undefined
+      // Survivors of a hangup get a short, fixed grace period instead of their full timeout.
+      const onHangup = (): void => {
+        if (timer) clearTimeout(timer)
+        timer = setTimeout(onTimeout, afterHangupMs ?? 0)
+      }
+      cleanup = () => {
+        esl.removeListener(event, onEvent)
+        effective.removeEventListener('abort', onAbort)
+        this.signal.removeEventListener('abort', onHangup)
+        if (timer) clearTimeout(timer)
+      }
+      esl.once(event, onEvent)
+      effective.addEventListener('abort', onAbort, { once: true })
+      if (afterHangupMs !== undefined) {
+        if (this.signal.aborted) onHangup()
+        else this.signal.addEventListener('abort', onHangup, { once: true })
+      }
+    })
+    // An unobserved rejection after cancel() must not become an unhandled rejection.
+    promise.catch(() => {})
+    return { promise, cancel: () => cleanup() }
+  }
+
+  #listen (): void {
+    const esl = this.#esl as unknown as EslEmitter
+    esl.on('DTMF', (res) => {
+      const digit = res.body['DTMF-Digit']
+      if (digit === undefined || !/^[0-9A-D*#]$/i.test(digit)) return
+      for (const l of this.#dtmfListeners) l(digit.toUpperCase())
+    })
+    esl.on('CHANNEL_ANSWER', () => { this.#answered = true })
+    esl.on('CHANNEL_HANGUP', (res) => {
+      this.#hangupCause = res.body['Hangup-Cause'] ?? this.#hangupCause
+      this.#end(new CallHangupError(this.#hangupCause))
+    })
+    esl.on('CHANNEL_HANGUP_COMPLETE', (res) => {
+      this.#hangupCause ??= res.body['Hangup-Cause']
+      this.#end(new CallHangupError(this.#hangupCause))
+    })
+    // With linger, FreeSWITCH says the call is over with a disconnect notice and then waits for
+    // our `exit` (mod_event_socket.c listener_run: "Disconnected, goodbye" / linger). We give
+    // late events `lingerMs`, then leave: there is nothing left to control.
+    const onNotice = (): void => {
+      this.#end(new CallHangupError(this.#hangupCause))
+      this.#lingerTimer ??= setTimeout(() => { void this.close() }, this.#opts.lingerMs)
+    }
+    esl.on('cleanup_linger', onNotice)
+    esl.on('cleanup_disconnect', () => { onNotice(); this.#esl.end() })
+    const onClosed = (): void => {
+      const reason = new PhoneAgentError('ESL_SOCKET_CLOSED', 'Event Socket connection closed')
+      this.#end(reason)
+      if (!this.#socketClosed.signal.aborted) this.#socketClosed.abort(reason)
+      if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
+      this.#dtmfListeners.clear()
+      this.#resolveClosed()
+    }
+    for (const e of ['socket.close', 'socket.end', 'socket.error', 'socket.write']) esl.once(e, onClosed)
+    esl.on('error.invalid-json', (err) => { this.#log.warn({ err }, 'malformed event from FreeSWITCH ignored') })
+    esl.on('error.missing-event-name', () => { this.#log.warn('event without Event-Name ignored') })
+    esl.on('error.missing-content-type', () => { this.#log.warn('frame without Content-Type ignored') })
+  }
+
+  #end (reason: PhoneAgentError): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason)
+  }
+}
+
+/** The subset of esl's emitter we use, with string event names (its typings list only known ones). */
+interface EslEmitter {
+  on (event: string, handler: (res: { body: EventBody }) => void): unknown
+  once (event: string, handler: (res: { body: EventBody }) => void): unknown
+  removeListener (event: string, handler: (res: { body: EventBody }) => void): unknown
+}
+
+function translateEslError (err: unknown, command: string): PhoneAgentError {
+  const verb = command.split(' ')[0] ?? command
+  if (err instanceof PhoneAgentError) return err
+  const e = err as { name?: string, constructor?: { name?: string }, message?: string, args?: { reply?: string, when?: string } }
+  const kind = e?.constructor?.name ?? e?.name
+  if (kind === 'FreeSwitchTimeout') return new PhoneAgentError('ESL_TIMEOUT', `FreeSWITCH did not answer ${verb}`, { cause: err })
+  if (kind === 'FreeSwitchError' && e.args?.reply !== undefined) {
+    return new PhoneAgentError('ESL_COMMAND_FAILED', `FreeSWITCH refused ${verb}: ${e.args.reply.trim()}`, { cause: err })
+  }
+  return new PhoneAgentError('ESL_SOCKET_CLOSED', `Event Socket failed during ${verb}`, { cause: err })
+}

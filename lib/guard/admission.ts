@@ -1,0 +1,172 @@
+import type { Logger } from 'pino'
+import { throwIfAborted } from '../errors.ts'
+import type { HangupCause } from '../config/hangup-causes.ts'
+import type { GuardConfig } from './config.ts'
+import { classifyCallerId, type PrivacyInfo } from './caller-id.ts'
+import { startsWithAny } from './prefixes.ts'
+import { createMemoryStore, createRedisStore, type AdmissionStore } from './store.ts'
+
+/**
+ * Decides, before a call is answered, whether we take it. Cheap checks first (caller ID,
+ * prefixes, DID), counters after, so a flood of junk never touches the rate budget that real
+ * callers need.
+ */
+
+export const ADMISSION_REASONS = [
+  'anonymous', 'malformed_caller', 'prefix_not_allowed', 'prefix_blocked', 'unknown_did',
+  'rate_caller_minute', 'rate_caller_hour', 'rate_global', 'capacity',
+] as const
+
+export type AdmissionReason = typeof ADMISSION_REASONS[number]
+
+export interface AdmissionRequest {
+  readonly uuid: string
+  /** Raw `Caller-Caller-ID-Number`. */
+  readonly callerNumber: string | undefined
+  readonly callerName?: string | undefined
+  /** The dialled number as E.164, or undefined when it did not normalise. */
+  readonly did: string | undefined
+  /** See `privacyFromChannel()`. */
+  readonly privacy?: PrivacyInfo | undefined
+  readonly signal?: AbortSignal | undefined
+}
+
+export type AdmissionVerdict =
+  | {
+    readonly admitted: true
+    /** E.164, or `anonymous` when anonymous callers are allowed. */
+    readonly caller: string
+    /** Frees the concurrency slot; call it once when the call ends (extra calls are ignored). */
+    readonly release: () => void
+  }
+  | {
+    readonly admitted: false
+    readonly reason: AdmissionReason
+    readonly hangupCause: HangupCause
+    /** Answer, play the pre-rendered "all lines busy" prompt, then hang up with `hangupCause`. */
+    readonly busyMessage: boolean
+  }
+
+/** What is recorded for each rejected call. Caller-controlled text is truncated, never interpreted. */
+export interface RejectionRecord {
+  readonly uuid: string
+  readonly reason: AdmissionReason
+  /** Finer cause within the reason (`all_zeros`, `sip_privacy`, `AT 0900`...). */
+  readonly detail?: string | undefined
+  readonly caller?: string | undefined
+  readonly callerRaw?: string | undefined
+  readonly did?: string | undefined
+  readonly at: string
+}
+
+export interface AdmissionDeps {
+  readonly defaultCountry: string
+  readonly servedDids: (e164: string) => boolean
+  readonly logger: Logger
+  /** Counters; by default built from `config.store` (memory or Redis). */
+  readonly store?: AdmissionStore
+  /** Called for every rejection (the records writer); errors are logged, never thrown. */
+  readonly onReject?: (record: RejectionRecord) => void
+  readonly now?: () => Date
+}
+
+export interface AdmissionGuard {
+  admit (request: AdmissionRequest): Promise<AdmissionVerdict>
+  /** Calls holding a concurrency slot. */
+  active (): Promise<number>
+  /** Closes the store when the guard made it. */
+  close (): Promise<void>
+}
+
+export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps): AdmissionGuard {
+  const logger = deps.logger
+  const ownsStore = deps.store === undefined
+  const store = deps.store ?? (config.store.type === 'redis'
+    ? createRedisStore({ rates: config.rates, url: config.store.url, keyPrefix: config.store.keyPrefix, slotTtlSeconds: config.capacity.slotTtlSeconds, logger })
+    : createMemoryStore(config.rates))
+  const now = deps.now ?? (() => new Date())
+  const causes = config.hangupCauses
+
+  function reject (req: AdmissionRequest, reason: AdmissionReason, extra: { detail?: string, caller?: string } = {}): AdmissionVerdict {
+    const hangupCause = reason === 'unknown_did'
+      ? causes.unknownDid
+      : reason === 'capacity'
+        ? causes.capacity
+        : reason.startsWith('rate_') ? causes.rateLimited : causes.rejected
+    const busyMessage = reason === 'capacity' && config.capacity.whenFull === 'busy-message'
+    const record: RejectionRecord = {
+      uuid: req.uuid,
+      reason,
+      detail: extra.detail,
+      caller: extra.caller,
+      callerRaw: req.callerNumber?.slice(0, 64),
+      did: req.did,
+      at: now().toISOString(),
+    }
+    logger.info({ uuid: record.uuid, reason, detail: record.detail, caller: record.caller, callerRaw: record.callerRaw, did: record.did, hangupCause }, 'call rejected')
+    try {
+      deps.onReject?.(record)
+    } catch (err) {
+      logger.error({ err }, 'rejection record failed')
+    }
+    return { admitted: false, reason, hangupCause, busyMessage }
+  }
+
+  async function admit (req: AdmissionRequest): Promise<AdmissionVerdict> {
+    throwIfAborted(req.signal)
+    const id = classifyCallerId(req.callerNumber, req.callerName, req.privacy, deps.defaultCountry)
+    let caller: string
+    if (id.kind === 'malformed') return reject(req, 'malformed_caller', { detail: id.detail })
+    if (id.kind === 'anonymous') {
+      if (config.callers.rejectAnonymous) return reject(req, 'anonymous', { detail: id.detail })
+      // Anonymous callers share one rate bucket: they cannot be told apart.
+      caller = 'anonymous'
+    } else {
+      caller = id.e164
+      const blocked = config.callers.blockPrefixes.find((p) => caller.startsWith(p))
+      if (blocked !== undefined) return reject(req, 'prefix_blocked', { caller, detail: blocked })
+      if (!startsWithAny(caller, config.callers.allowPrefixes)) return reject(req, 'prefix_not_allowed', { caller })
+    }
+    if (config.rejectUnknownDid && (req.did === undefined || !deps.servedDids(req.did))) {
+      return reject(req, 'unknown_did', { caller })
+    }
+
+    const rate = await store.consume(caller)
+    throwIfAborted(req.signal)
+    if (rate !== 'ok') return reject(req, rate, { caller })
+
+    if (!await store.acquire(req.uuid, config.capacity.maxConcurrent)) {
+      return reject(req, 'capacity', { caller, detail: String(config.capacity.maxConcurrent) })
+    }
+    if (req.signal?.aborted === true) {
+      // The caller hung up while we counted: give the slot back before reporting the abort.
+      await store.release(req.uuid)
+      throwIfAborted(req.signal)
+    }
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      store.release(req.uuid).catch((err: unknown) => { logger.warn({ err, uuid: req.uuid }, 'slot release failed') })
+    }
+    return { admitted: true, caller, release }
+  }
+
+  return {
+    admit,
+    active: () => store.active(),
+    close: async () => { if (ownsStore) await store.close() },
+  }
+}
+
+/**
+ * Privacy flags from the channel data of the ESL connect reply (header name -> value).
+ * FreeSWITCH reports the SIP Privacy header and its own hide-number flag under several names
+ * depending on version and endpoint; any of them is enough.
+ */
+export function privacyFromChannel (get: (header: string) => string | undefined): PrivacyInfo {
+  return {
+    sipPrivacy: get('variable_sip_Privacy') ?? get('variable_sip_h_Privacy'),
+    hideNumber: get('variable_privacy_hide_number') ?? get('Caller-Privacy-Hide-Number'),
+  }
+}

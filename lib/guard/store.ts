@@ -1,0 +1,185 @@
+import { Redis } from 'ioredis'
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
+import type { Logger } from 'pino'
+import type { GuardConfig } from './config.ts'
+
+/**
+ * Where admission counters live: per-caller and global rates (rate-limiter-flexible) and the
+ * set of calls in progress. In memory for one instance; in Redis when several instances answer
+ * calls for the same trunk, so a caller cannot dodge the limit by landing on another instance.
+ */
+
+export type RateVerdict = 'ok' | 'rate_caller_minute' | 'rate_caller_hour' | 'rate_global'
+
+export interface AdmissionStore {
+  /** Count one call attempt from `caller` (E.164, or `anonymous`) and say which limit, if any, it breaks. */
+  consume (caller: string): Promise<RateVerdict>
+  /** Take a concurrency slot for call `uuid`; false when all `max` slots are taken. */
+  acquire (uuid: string, max: number): Promise<boolean>
+  release (uuid: string): Promise<void>
+  /** Calls currently holding a slot (as this store sees them). */
+  active (): Promise<number>
+  close (): Promise<void>
+}
+
+type Rates = GuardConfig['rates']
+
+interface Limiters {
+  minute: RateLimiterAbstract
+  hour: RateLimiterAbstract
+  global: RateLimiterAbstract
+}
+
+/** true = consumed, false = over the limit; store failures still throw. */
+async function tryConsume (limiter: RateLimiterAbstract, key: string): Promise<boolean> {
+  try {
+    await limiter.consume(key)
+    return true
+  } catch (err) {
+    if (err instanceof RateLimiterRes) return false
+    throw err
+  }
+}
+
+// Checked in this order so a caller already over its own limit does not also use up the
+// global budget that legitimate callers need during a flood.
+async function consumeAll (l: Limiters, caller: string): Promise<RateVerdict> {
+  if (!await tryConsume(l.minute, caller)) return 'rate_caller_minute'
+  if (!await tryConsume(l.hour, caller)) return 'rate_caller_hour'
+  if (!await tryConsume(l.global, 'all')) return 'rate_global'
+  return 'ok'
+}
+
+function memoryLimiters (rates: Rates, prefix: string): Limiters {
+  return {
+    minute: new RateLimiterMemory({ keyPrefix: `${prefix}:m`, points: rates.perCallerPerMinute, duration: 60 }),
+    hour: new RateLimiterMemory({ keyPrefix: `${prefix}:h`, points: rates.perCallerPerHour, duration: 3600 }),
+    global: new RateLimiterMemory({ keyPrefix: `${prefix}:g`, points: rates.globalPerSecond, duration: 1 }),
+  }
+}
+
+/** Keys remembered so close() can drop them; beyond this many, close() leaves the rest to expire. */
+const TRACKED_KEYS = 10_000
+
+export function createMemoryStore (rates: Rates): AdmissionStore {
+  const limiters = memoryLimiters(rates, 'guard')
+  const slots = new Set<string>()
+  // RateLimiterMemory keeps one (unref'd) expiry timer per key for up to an hour. Deleting the
+  // keys on close() clears those timers, so a closed guard leaves nothing scheduled.
+  const keys = new Set<string>(['all'])
+  return {
+    consume: async (caller) => {
+      if (keys.size < TRACKED_KEYS) keys.add(caller)
+      return consumeAll(limiters, caller)
+    },
+    acquire: async (uuid, max) => {
+      if (slots.has(uuid)) return true
+      if (slots.size >= max) return false
+      slots.add(uuid)
+      return true
+    },
+    release: async (uuid) => { slots.delete(uuid) },
+    active: async () => slots.size,
+    close: async () => {
+      slots.clear()
+      for (const key of keys) {
+        await Promise.all([limiters.minute.delete(key), limiters.hour.delete(key), limiters.global.delete(key)])
+      }
+      keys.clear()
+    },
+  }
+}
+
+/**
+ * Take a slot atomically: drop slots whose instance died (score = expiry time), then add ours
+ * only if there is room. Redis runs the script as one step, so two instances cannot both take
+ * the last slot.
+ */
+const ACQUIRE_LUA = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+if redis.call('zscore', KEYS[1], ARGV[3]) then return 1 end
+if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('zadd', KEYS[1], ARGV[4], ARGV[3])
+return 1
+`
+
+export interface RedisStoreOptions {
+  readonly rates: Rates
+  readonly keyPrefix: string
+  readonly slotTtlSeconds: number
+  readonly logger: Logger
+  /** An existing client (not closed by the store); otherwise one is made from `url`. */
+  readonly client?: Redis
+  readonly url?: string
+  /** For tests: the clock used for slot expiry. */
+  readonly now?: () => number
+}
+
+export function createRedisStore (opts: RedisStoreOptions): AdmissionStore {
+  const owned = opts.client === undefined
+  // No offline queue and one retry: while Redis is away, admission must answer at once from
+  // the in-memory fallback instead of holding a ringing call until Redis comes back.
+  const client = opts.client ?? new Redis(opts.url ?? 'redis://127.0.0.1:6379', {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+  })
+  const now = opts.now ?? Date.now
+  const fallback = createMemoryStore(opts.rates)
+  const insurance = memoryLimiters(opts.rates, 'guard-insurance')
+  const redisLimiter = (suffix: string, points: number, duration: number, insuranceLimiter: RateLimiterAbstract): RateLimiterRedis =>
+    new RateLimiterRedis({
+      storeClient: client,
+      keyPrefix: `${opts.keyPrefix}:${suffix}`,
+      points,
+      duration,
+      rejectIfRedisNotReady: true,
+      // rate-limiter-flexible answers from this limiter when Redis fails.
+      insuranceLimiter,
+    })
+  const limiters: Limiters = {
+    minute: redisLimiter('m', opts.rates.perCallerPerMinute, 60, insurance.minute),
+    hour: redisLimiter('h', opts.rates.perCallerPerHour, 3600, insurance.hour),
+    global: redisLimiter('g', opts.rates.globalPerSecond, 1, insurance.global),
+  }
+  const slotKey = `${opts.keyPrefix}:slots`
+  const onError = (err: Error): void => { opts.logger.warn({ err }, 'guard redis error') }
+  if (owned) client.on('error', onError)
+
+  return {
+    consume: async (caller) => consumeAll(limiters, caller),
+    acquire: async (uuid, max) => {
+      try {
+        const t = now()
+        const ok = await client.eval(ACQUIRE_LUA, 1, slotKey, String(t), String(max), uuid, String(t + opts.slotTtlSeconds * 1000))
+        return ok === 1
+      } catch (err) {
+        opts.logger.warn({ err }, 'guard redis slot acquire failed, counting locally')
+        return fallback.acquire(uuid, max)
+      }
+    },
+    release: async (uuid) => {
+      await fallback.release(uuid)
+      try {
+        await client.zrem(slotKey, uuid)
+      } catch (err) {
+        // The slot expires on its own after slotTtlSeconds.
+        opts.logger.warn({ err }, 'guard redis slot release failed')
+      }
+    },
+    active: async () => {
+      try {
+        return await client.zcount(slotKey, String(now()), '+inf')
+      } catch {
+        return fallback.active()
+      }
+    },
+    close: async () => {
+      await fallback.close()
+      if (owned) {
+        client.off('error', onError)
+        client.disconnect()
+      }
+    },
+  }
+}

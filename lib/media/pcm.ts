@@ -1,0 +1,70 @@
+import { PhoneAgentError } from '../errors.ts'
+import type { PcmAudio } from './wav.ts'
+import { resample } from './resample.ts'
+
+/**
+ * Small pure helpers over 16-bit PCM: conversions between the Buffer form providers yield
+ * (`PcmChunk.pcm`, little-endian) and Int16Array, duration, downmix and level.
+ */
+
+/** Little-endian s16 bytes -> samples. Reads byte by byte so odd offsets and big-endian hosts work. */
+export function int16FromBytes (pcm: Buffer): Int16Array {
+  if (pcm.length % 2 !== 0) throw new PhoneAgentError('MEDIA_INVALID', 'pcm: odd byte count for 16-bit samples')
+  const out = new Int16Array(pcm.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2)
+  return out
+}
+
+export function bytesFromInt16 (samples: Int16Array): Buffer {
+  const out = Buffer.alloc(samples.length * 2)
+  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i] ?? 0, i * 2)
+  return out
+}
+
+export function durationMs (audio: PcmAudio): number {
+  return (audio.samples.length / audio.channels) * 1000 / audio.sampleRate
+}
+
+/** Average the channels of each frame (rounded). Mono input is returned as is. */
+export function toMono (audio: PcmAudio): PcmAudio {
+  const { channels, samples } = audio
+  if (channels === 1) return audio
+  const frames = Math.floor(samples.length / channels)
+  const out = new Int16Array(frames)
+  for (let f = 0; f < frames; f++) {
+    let sum = 0
+    for (let c = 0; c < channels; c++) sum += samples[f * channels + c] ?? 0
+    out[f] = Math.round(sum / channels)
+  }
+  return { sampleRate: audio.sampleRate, channels: 1, samples: out }
+}
+
+/** Root mean square level relative to full scale (0 = silence, ~0.707 = full-scale sine). */
+export function rms (samples: Int16Array): number {
+  if (samples.length === 0) return 0
+  let sum = 0
+  for (let i = 0; i < samples.length; i++) {
+    const v = (samples[i] ?? 0) / 32768
+    sum += v * v
+  }
+  return Math.sqrt(sum / samples.length)
+}
+
+export function concatInt16 (parts: readonly Int16Array[]): Int16Array {
+  let length = 0
+  for (const p of parts) length += p.length
+  const out = new Int16Array(length)
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
+
+/** Mono at `sampleRate`: the form FreeSWITCH plays without transcoding (8 kHz narrowband, 16 kHz wideband). */
+export function toMonoAt (audio: PcmAudio, sampleRate: number): PcmAudio {
+  const mono = toMono(audio)
+  if (mono.sampleRate === sampleRate) return mono
+  return { sampleRate, channels: 1, samples: resample(mono.samples, mono.sampleRate, sampleRate) }
+}

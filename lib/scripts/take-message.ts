@@ -1,0 +1,36 @@
+import { defineScript } from '../call/script.ts'
+
+/**
+ * Built-in script: greet, record a message, thank the caller, hang up. Needs no cloud account.
+ * Route options (all optional): greeting, thanks, noMessage (texts), maxSeconds.
+ */
+const TEXTS: Record<string, { greeting: string, thanks: string, noMessage: string }> = {
+  en: {
+    greeting: 'Hello, thank you for calling. Please leave your name, your number and a message after the tone, then hang up or stay silent.',
+    thanks: 'Thank you. Your message has been recorded. Goodbye.',
+    noMessage: 'We did not hear a message. Goodbye.',
+  },
+  it: {
+    greeting: 'Buongiorno, grazie per aver chiamato. Lasci il suo nome, il suo numero e un messaggio, poi riagganci o resti in silenzio.',
+    thanks: 'Grazie. Il suo messaggio è stato registrato. Arrivederci.',
+    noMessage: 'Non abbiamo sentito nessun messaggio. Arrivederci.',
+  },
+  de: {
+    greeting: 'Guten Tag, danke für Ihren Anruf. Bitte hinterlassen Sie Ihren Namen, Ihre Nummer und eine Nachricht, dann legen Sie auf oder bleiben still.',
+    thanks: 'Vielen Dank. Ihre Nachricht wurde aufgenommen. Auf Wiederhören.',
+    noMessage: 'Wir haben keine Nachricht gehört. Auf Wiederhören.',
+  },
+}
+
+export default defineScript(async (call) => {
+  const texts = TEXTS[call.language.split('-')[0] ?? 'en'] ?? TEXTS.en!
+  const option = (key: string): string | undefined => typeof call.options[key] === 'string' ? call.options[key] : undefined
+  const maxSeconds = typeof call.options.maxSeconds === 'number' ? call.options.maxSeconds : 120
+
+  await call.answer()
+  await call.say(option('greeting') ?? texts.greeting)
+  const message = await call.record({ maxSeconds, silence: { threshold: 200, seconds: 2 } })
+  if (message) call.log.info({ path: message.path, durationMs: message.durationMs, hungUp: message.hungUp }, 'message recorded')
+  await call.say(message ? option('thanks') ?? texts.thanks : option('noMessage') ?? texts.noMessage)
+  await call.hangup('NORMAL_CLEARING')
+})

@@ -1,0 +1,225 @@
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, extname, isAbsolute, join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { HANGUP_CAUSES } from '../config/hangup-causes.ts'
+import { FRAME_MS, FRAME_SAMPLES, frameScore, frameToBuffer } from './caller.ts'
+import { buildWav, parseWav, wavDurationMs } from './wav.ts'
+import type { App, Session } from './session.ts'
+
+/**
+ * The dialplan applications the simulator knows, after mod_dptools.c (answer, pre_answer,
+ * ring_ready, playback_function, record_function, sleep_function, set, export, hangup,
+ * transfer, audio_bridge_function, noop) and src/switch_ivr_play_say.c (switch_ivr_play_file,
+ * switch_ivr_record_file). Anything else is an "Invalid Application": FreeSWITCH hangs up
+ * with DESTINATION_OUT_OF_ORDER and sends no CHANNEL_EXECUTE at all.
+ */
+
+const TRUE_WORDS = new Set(['true', 'yes', 'on', 'enabled', 'active', 'allow', '1'])
+const isTrue = (v: string | undefined): boolean => v !== undefined && TRUE_WORDS.has(v.toLowerCase())
+
+/** switch_channel_str2cause(): a known name or number, otherwise NORMAL_CLEARING. */
+function cause (name: string): string {
+  const upper = name.trim().toUpperCase()
+  return (HANGUP_CAUSES as readonly string[]).includes(upper) ? upper : 'NORMAL_CLEARING'
+}
+
+/** Relative names resolve against sound_prefix or the base dir, as switch_ivr_play_file() does. */
+function resolvePath (s: Session, file: string): string {
+  if (isAbsolute(file)) return file
+  return join(s.channel.variables.get('sound_prefix') ?? s.options.baseDir, file)
+}
+
+function loadDurationMs (path: string): number | undefined {
+  const candidates = extname(path) === '' ? [`${path}.PCMA`, `${path}.wav`] : [path]
+  for (const p of candidates) {
+    try {
+      return wavDurationMs(parseWav(readFileSync(p)))
+    } catch {
+      // switch_core_file_open() failed: try the backup extension, then report NOTFOUND.
+    }
+  }
+  return undefined
+}
+
+const playback: App = async (s, arg) => {
+  const vars = s.channel.variables
+  vars.set('playback_terminator_used', '')
+  const file = arg.split('@@')[0] ?? ''
+  let durationMs: number | undefined
+  let path = file
+  const silence = /^silence_stream:\/\/(-?\d+)/.exec(file)
+  if (silence !== null) {
+    const ms = Number(silence[1])
+    durationMs = ms < 0 ? Number.POSITIVE_INFINITY : ms
+  } else if (!file.includes('://') && file !== '') {
+    path = resolvePath(s, file)
+    durationMs = loadDurationMs(path)
+  }
+  const startMs = s.now()
+  if (durationMs === undefined) {
+    s.played.push({ path, startMs, endMs: startMs, status: 'not-found' })
+    s.reset(true)
+    vars.set('current_application_response', 'FILE NOT FOUND')
+    return
+  }
+  const played = { path, startMs, endMs: startMs, status: 'done' as 'done' | 'break' | 'hangup' | 'not-found' }
+  s.played.push(played)
+  s.fire('PLAYBACK_START', [['Playback-File-Path', path]])
+  const total = Math.ceil(durationMs / FRAME_MS)
+  let frames = 0
+  const status = await s.frames({ kind: 'terminators' }, () => (++frames >= total ? 'stop' : 'continue'))
+  played.endMs = s.now()
+  played.status = status
+  const samples = Math.min(frames, total) * FRAME_SAMPLES
+  vars.set('playback_seconds', String(Math.floor(samples / 8000)))
+  vars.set('playback_ms', String(Math.floor(samples / 8)))
+  vars.set('playback_samples', String(samples))
+  s.fire('PLAYBACK_STOP', [['Playback-File-Path', path], ['Playback-Status', status === 'break' ? 'break' : 'done']])
+  s.reset(false)
+  vars.set('current_application_response', status === 'hangup' ? 'PLAYBACK ERROR' : 'FILE PLAYED')
+}
+
+const record: App = async (s, arg) => {
+  const vars = s.channel.variables
+  const argv = arg.split(' ')
+  if (arg === '' || argv[0] === '') return
+  const path = resolvePath(s, argv[0] as string)
+  const limit = Number.parseInt((argv[1] ?? '0').replace(/^\+/, ''), 10) || 0
+  const thresh = Number.parseInt(argv[2] ?? '0', 10) || 0
+  const hitsArg = Number.parseInt(argv[3] ?? '0', 10) || 0
+  vars.set('playback_terminator_used', '')
+  const startMs = s.now()
+  const rec = { path, startMs, endMs: startMs, reason: 'open-failed' as const as 'silence' | 'limit' | 'dtmf' | 'break' | 'hangup' | 'open-failed', samples: 0 }
+  s.recordings.push(rec)
+  try {
+    accessSync(dirname(path), constants.W_OK)
+  } catch {
+    // switch_core_file_open() failed: hang up, then record_function hangs up again (no-op).
+    s.hangup('DESTINATION_OUT_OF_ORDER', 'server')
+    s.reset(true)
+    return
+  }
+  // silence_hits counts frames: rate * seconds / samples_per_packet, 3 s when not given.
+  const orgHits = thresh > 0 ? (hitsArg > 0 ? 8000 * hitsArg / FRAME_SAMPLES : 8000 * 3 / FRAME_SAMPLES) : 0
+  let hits = orgHits
+  vars.set('silence_hits_exhausted', 'false')
+  s.fire('RECORD_START', [['Record-File-Path', path]])
+  const startSec = Math.floor(Date.now() / 1000)
+  const chunks: Buffer[] = []
+  let reason: typeof rec.reason = 'hangup'
+  const status = await s.frames({ kind: 'terminators' }, (index) => {
+    // `(switch_epoch_time_now(NULL) - start) > limit`: whole seconds, checked before each read.
+    if (limit > 0 && Math.floor(Date.now() / 1000) - startSec > limit) { reason = 'limit'; return 'stop' }
+    const frame = s.audio.frame(index)
+    if (thresh > 0) {
+      if (frameScore(frame) < thresh) {
+        if (--hits === 0) {
+          vars.set('silence_hits_exhausted', 'true')
+          reason = 'silence'
+          return 'stop'
+        }
+      } else {
+        hits = orgHits
+      }
+    }
+    chunks.push(frameToBuffer(frame))
+    return 'continue'
+  })
+  if (status === 'break') reason = vars.get('playback_terminator_used') !== '' ? 'dtmf' : 'break'
+  if (status === 'hangup') reason = 'hangup'
+  const pcm = Buffer.concat(chunks)
+  writeFileSync(path, buildWav(pcm, 8000, 1))
+  const samples = pcm.length / 2
+  rec.endMs = s.now()
+  rec.reason = reason
+  rec.samples = samples
+  vars.set('record_seconds', String(Math.floor(samples / 8000)))
+  vars.set('record_ms', String(Math.floor(samples / 8)))
+  vars.set('record_samples', String(samples))
+  s.fire('RECORD_STOP', [['Record-File-Path', path]])
+  s.reset(true)
+  if (!s.ready) s.hangup('DESTINATION_OUT_OF_ORDER', 'server')
+}
+
+const sleep: App = async (s, arg) => {
+  const ms = Number.parseInt(arg, 10)
+  if (Number.isNaN(ms)) return
+  const eat = isTrue(s.channel.variables.get('sleep_eat_digits'))
+  if (eat) s.channel.variables.set('playback_terminator_used', '')
+  const start = Date.now()
+  await s.frames(eat ? { kind: 'terminators' } : { kind: 'break-keep' }, () => (Date.now() - start >= ms ? 'stop' : 'continue'))
+}
+
+function setVar (s: Session, arg: string, exported: boolean): void {
+  const eq = arg.indexOf('=')
+  const name = eq >= 0 ? arg.slice(0, eq) : arg
+  const value = eq >= 0 ? arg.slice(eq + 1) : ''
+  if (name === '') return
+  if (value === '') s.channel.variables.delete(name)
+  else s.channel.variables.set(name, value)
+  if (exported) {
+    const list = s.channel.variables.get('export_vars')
+    s.channel.variables.set('export_vars', list === undefined ? name : `${list},${name}`)
+  }
+}
+
+const transfer: App = async (s, arg) => {
+  const [to = '', dialplan, context] = arg.split(' ').filter((w) => !w.startsWith('-'))
+  s.transfer = { to, dialplan, context, atMs: s.now() }
+  const ch = s.channel
+  ch.destination = to
+  if (dialplan !== undefined) ch.dialplan = dialplan
+  if (context !== undefined) ch.context = context
+  ch.profileIndex++
+  ch.transferredUs = Date.now() * 1000
+  ch.state = 'CS_ROUTING'
+}
+
+const bridge: App = async (s, arg) => {
+  const outcome = s.options.bridge ?? { outcome: 'answer', durationMs: 1000 }
+  const vars = s.channel.variables
+  if (outcome.outcome === 'fail') {
+    const failCause = cause(outcome.cause ?? 'NO_ANSWER')
+    vars.set('originate_disposition', failCause)
+    vars.set('DIALSTATUS', failCause)
+    vars.set('originate_failed_cause', failCause)
+    // switch_channel_handle_cause(): without continue_on_fail the caller is hung up too.
+    const cof = vars.get('continue_on_fail')
+    if (!isTrue(cof) && !(cof ?? '').toUpperCase().split(',').includes(failCause)) s.hangup(failCause, 'server')
+    return
+  }
+  const other = randomUUID()
+  s.fire('CHANNEL_BRIDGE', [['Bridge-A-Unique-ID', s.channel.uuid], ['Bridge-B-Unique-ID', other],
+    ['Other-Leg-Unique-ID', other], ['Other-Leg-Destination-Number', arg]])
+  vars.set('bridge_uuid', other)
+  const start = Date.now()
+  const durationMs = outcome.durationMs ?? 1000
+  const status = await s.frames({ kind: 'ignore' }, () => (Date.now() - start >= durationMs ? 'stop' : 'continue'))
+  s.fire('CHANNEL_UNBRIDGE', [['Bridge-A-Unique-ID', s.channel.uuid], ['Bridge-B-Unique-ID', other]])
+  vars.set('last_bridge_hangup_cause', 'NORMAL_CLEARING')
+  if (status === 'done' && isTrue(vars.get('hangup_after_bridge'))) s.hangup('NORMAL_CLEARING', 'caller')
+}
+
+export const APPLICATIONS: Readonly<Record<string, App>> = {
+  answer: async (s) => { s.answer() },
+  pre_answer: async (s) => { s.preAnswer() },
+  ring_ready: async (s) => {
+    if (!s.channel.answered && !s.channel.earlyMedia) {
+      s.channel.callState = 'RINGING'
+      s.channel.progressUs = Date.now() * 1000
+      s.fire('CHANNEL_PROGRESS')
+    }
+  },
+  playback,
+  record,
+  sleep,
+  set: async (s, arg) => { setVar(s, arg, false) },
+  export: async (s, arg) => { setVar(s, arg, true) },
+  unset: async (s, arg) => { s.channel.variables.delete(arg) },
+  hangup: async (s, arg) => { s.hangup(arg === '' ? 'NORMAL_CLEARING' : cause(arg), 'server') },
+  transfer,
+  bridge,
+  noop: async (s, arg) => { s.channel.variables.set('current_application_response', arg === '' ? randomUUID() : arg) },
+  log: async () => {},
+  info: async () => {},
+}

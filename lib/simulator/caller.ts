@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs'
+import { parseWav, toMono8k } from './wav.ts'
+
+/** 20 ms of 8 kHz mono audio: the frame size of the channel (PCMA/8000, ptime 20). */
+export const FRAME_SAMPLES = 160
+export const FRAME_MS = 20
+
+/**
+ * The caller's side of the media: what the caller says, on a timeline whose 0 is the moment
+ * our `connect` was answered. Silent where no clip plays (a phone keeps sending RTP).
+ */
+export class CallerAudio {
+  private readonly clips: Array<{ startSample: number, samples: Int16Array }> = []
+
+  /** `audio` is a WAV file path, a WAV buffer, or raw 8 kHz signed 16-bit little-endian PCM. */
+  add (atMs: number, audio: string | Buffer | Int16Array): void {
+    let samples: Int16Array
+    if (audio instanceof Int16Array) {
+      samples = audio
+    } else {
+      const buf = typeof audio === 'string' ? readFileSync(audio) : audio
+      if (buf.length >= 12 && buf.toString('latin1', 0, 4) === 'RIFF') {
+        samples = toMono8k(parseWav(buf))
+      } else {
+        samples = new Int16Array(Math.floor(buf.length / 2))
+        for (let i = 0; i < samples.length; i++) samples[i] = buf.readInt16LE(i * 2)
+      }
+    }
+    this.clips.push({ startSample: Math.round(atMs * 8), samples })
+  }
+
+  /** The caller's frame number `index` (frame 0 starts at time 0), clips summed and clipped. */
+  frame (index: number): Int16Array {
+    const out = new Int16Array(FRAME_SAMPLES)
+    const from = index * FRAME_SAMPLES
+    for (const clip of this.clips) {
+      const offset = from - clip.startSample
+      if (offset + FRAME_SAMPLES <= 0 || offset >= clip.samples.length) continue
+      for (let i = 0; i < FRAME_SAMPLES; i++) {
+        const s = clip.samples[offset + i]
+        if (s === undefined) continue
+        out[i] = Math.max(-32768, Math.min(32767, (out[i] as number) + s))
+      }
+    }
+    return out
+  }
+
+  /** The end of the last clip, in ms. */
+  get endMs (): number {
+    return this.clips.reduce((end, c) => Math.max(end, (c.startSample + c.samples.length) / 8), 0)
+  }
+}
+
+/** switch_ivr_record_file() energy score: mean absolute sample value (divisor 1 at 8 kHz). */
+export function frameScore (frame: Int16Array): number {
+  let energy = 0
+  for (const s of frame) energy += Math.abs(s)
+  return Math.floor(energy / frame.length)
+}
+
+export function frameToBuffer (frame: Int16Array): Buffer {
+  const buf = Buffer.alloc(frame.length * 2)
+  for (let i = 0; i < frame.length; i++) buf.writeInt16LE(frame[i] as number, i * 2)
+  return buf
+}

@@ -1,0 +1,353 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { CallerAudio } from './caller.ts'
+import type { ChannelState } from './channel.ts'
+import type { ExecutedApp, HangupBy, PlaceCallOptions, PlayedFile, Recording } from './types.ts'
+import type { Header, Packet } from './wire.ts'
+import { FRAME_MS } from './caller.ts'
+
+/**
+ * The channel's session thread: the park loop the `socket` application runs in async mode,
+ * the private-event queue `sendmsg` fills, and application execution.
+ * Sources: src/switch_ivr.c (switch_ivr_park, switch_ivr_parse_event, switch_ivr_parse_all_events),
+ * src/switch_core_session.c (switch_core_session_execute_application_get_flags,
+ * switch_core_session_exec, switch_core_session_dequeue_private_event).
+ */
+
+/** What the session needs from the Event Socket listener. */
+export interface SessionListener {
+  fire (name: string, extra?: readonly Header[], body?: string): void
+  /**
+   * 'hangup': the channel just went down (a listener without linger closes now, before the
+   * CHANNEL_HANGUP event reaches its queue). 'settled': the running application has returned
+   * (a lingering listener sends its disconnect notice).
+   */
+  channelDown (phase: 'hangup' | 'settled'): void
+}
+
+export type AppStatus = 'done' | 'break' | 'hangup'
+export type DtmfPolicy =
+  | { kind: 'terminators' } // on_dtmf() in mod_dptools: playback_terminators, default "*"
+  | { kind: 'break-keep' } // args without callback: BREAK and leave the digit queued (switch_ivr_sleep)
+  | { kind: 'ignore' }
+export type App = (s: Session, arg: string) => Promise<void>
+
+/** Applications that run without media; every other one pre-answers first (SAF_SUPPORT_NOMEDIA). */
+const NOMEDIA_APPS = new Set(['answer', 'pre_answer', 'ring_ready', 'set', 'export', 'unset', 'hangup',
+  'transfer', 'bridge', 'sleep', 'log', 'info', 'noop', 'event'])
+
+export class Session {
+  readonly apps: ExecutedApp[] = []
+  readonly played: PlayedFile[] = []
+  readonly recordings: Recording[] = []
+  readonly unexecuted: string[] = []
+  readonly dtmf: string[] = []
+  hungUpBy: HangupBy | undefined
+  transfer: { to: string, dialplan?: string, context?: string, atMs: number } | undefined
+  /** CF_CONTROLLED: cleared when the listener ends. */
+  controlled = true
+  /** CF_BREAK (uuid_break). */
+  breakFlag = false
+  /** Set by unicast and cleared by switch_core_session_reset() (see apps.ts). */
+  onReset: (() => void) | undefined
+  private readonly queue: Packet[] = []
+  private readonly waiters = new Set<() => void>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private eventLock = 0
+  private depth = 0
+  private t0 = Date.now()
+  private settledPending = false
+  private finished = false
+  private downResolve: () => void = () => {}
+  /** Resolves when the channel goes down. */
+  readonly down = new Promise<void>((resolve) => { this.downResolve = resolve })
+
+  constructor (
+    readonly channel: ChannelState,
+    readonly audio: CallerAudio,
+    readonly listener: SessionListener,
+    readonly registry: Readonly<Record<string, App>>,
+    readonly options: PlaceCallOptions & { baseDir: string },
+    readonly log: Logger | undefined,
+  ) {}
+
+  /** Milliseconds since our `connect` was answered (the caller timeline's 0). */
+  now (): number {
+    return Date.now() - this.t0
+  }
+
+  setTimeZero (): void {
+    this.t0 = Date.now()
+  }
+
+  get timeZero (): number {
+    return this.t0
+  }
+
+  /** switch_channel_ready(): up, and not leaving for a transfer. */
+  get ready (): boolean {
+    return !this.channel.hungUp && this.transfer === undefined
+  }
+
+  get busy (): boolean {
+    return this.depth > 0
+  }
+
+  fire (name: string, extra: readonly Header[] = [], body?: string): void {
+    this.listener.fire(name, extra, body)
+  }
+
+  wake (): void {
+    for (const w of [...this.waiters]) w()
+  }
+
+  /** Wait until the wall clock reaches `at` (ms epoch) or something wakes the session. */
+  waitUntil (at: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.timers.delete(timer)
+        this.waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1)))
+      this.timers.add(timer)
+      this.waiters.add(done)
+    })
+  }
+
+  /** A timer owned by the call (cleared when the call ends). */
+  later (ms: number, fn: () => void): void {
+    const timer = setTimeout(() => { this.timers.delete(timer); fn() }, ms)
+    this.timers.add(timer)
+  }
+
+  enqueue (packet: Packet): void {
+    this.queue.push(packet)
+    // The listener thread replies +OK at once; the session thread picks the event up on its
+    // next loop, so the reply always precedes the events the command causes.
+    this.later(1, () => { this.wake() })
+  }
+
+  /** uuid_break all also drops what is queued. */
+  flushQueue (): void {
+    this.queue.length = 0
+  }
+
+  queueDtmf (digit: string): void {
+    this.dtmf.push(digit)
+    this.wake()
+  }
+
+  /** switch_core_session_reset(): flush DTMF on request; always deactivates unicast. */
+  reset (flushDtmf: boolean): void {
+    if (flushDtmf) this.dtmf.length = 0
+    this.onReset?.()
+    this.breakFlag = false
+  }
+
+  /** switch_channel_perform_hangup(). */
+  hangup (cause: string, by: HangupBy): void {
+    if (this.channel.hungUp) return
+    const ch = this.channel
+    ch.hungUp = true
+    ch.hangupCause = cause
+    ch.state = 'CS_HANGUP'
+    ch.callState = 'HANGUP'
+    ch.hungupUs = Date.now() * 1000
+    ch.variables.set('hangup_cause', cause)
+    this.hungUpBy = by
+    this.downResolve()
+    this.log?.debug({ cause, by }, 'simulated channel hung up')
+    this.listener.channelDown('hangup')
+    this.fire('CHANNEL_HANGUP')
+    this.wake()
+    if (this.depth === 0) this.listener.channelDown('settled')
+    else this.settledPending = true
+  }
+
+  /** socket_function() in async mode: park until control ends, then let the dialplan finish the call. */
+  async run (): Promise<void> {
+    if (this.ready) {
+      this.fire('CHANNEL_PARK')
+      while (this.ready && this.controlled) {
+        const packet = this.queue.shift()
+        if (packet !== undefined) {
+          await this.parseEvent(packet)
+          continue
+        }
+        // switch_ivr_park(): a digit read with no input callback is dequeued and dropped.
+        this.dtmf.length = 0
+        await this.waitUntil(Number.POSITIVE_INFINITY)
+      }
+      this.fire('CHANNEL_UNPARK')
+      this.onReset?.()
+    }
+    for (const p of this.queue.splice(0)) this.unexecuted.push(p.raw)
+    if (!this.channel.hungUp) {
+      if (this.transfer !== undefined) {
+        await this.waitUntil(Date.now() + (this.options.transferLegMs ?? 500))
+        this.hangup('NORMAL_CLEARING', 'caller')
+      } else {
+        // The dialplan has nothing after `socket`: the extension ends and the call with it.
+        this.hangup('NORMAL_CLEARING', 'socket-closed')
+      }
+    }
+  }
+
+  /** Runs once the channel is down and no application is running: CS_REPORTING, then destroy. */
+  async finish (): Promise<void> {
+    if (this.finished) return
+    this.finished = true
+    // The state machine reaches CS_REPORTING after the session thread unwinds.
+    await this.waitUntil(Date.now() + 10)
+    this.channel.state = 'CS_REPORTING'
+    this.channel.variables.set('billsec', String(this.channel.answeredUs > 0
+      ? Math.floor((this.channel.hungupUs - this.channel.answeredUs) / 1e6) : 0))
+    this.fire('CHANNEL_HANGUP_COMPLETE')
+    this.channel.state = 'CS_DESTROY'
+    this.fire('CHANNEL_DESTROY')
+  }
+
+  clearTimers (): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    this.wake()
+  }
+
+  /** switch_ivr_parse_all_events(): nested execution unless an event-lock is held. */
+  async parseAllEvents (): Promise<boolean> {
+    let ran = false
+    while (this.eventLock === 0 && this.queue.length > 0 && this.ready) {
+      const packet = this.queue.shift() as Packet
+      await this.parseEvent(packet)
+      ran = true
+    }
+    return ran
+  }
+
+  /** switch_ivr_parse_event(). */
+  async parseEvent (packet: Packet): Promise<void> {
+    const cmd = (packet.get('call-command') ?? '').toLowerCase()
+    const lock = ['true', 'yes', 'on', '1'].includes((packet.get('event-lock') ?? '').toLowerCase())
+    if (lock) this.eventLock++
+    try {
+      if (cmd === 'execute') {
+        const name = packet.get('execute-app-name')
+        let arg = packet.get('execute-app-arg')
+        if ((arg === undefined || arg === '') && packet.get('content-type')?.toLowerCase() === 'text/plain') arg = packet.body
+        const loops = Number.parseInt(packet.get('loops') ?? '1', 10) || 1
+        if (name === undefined) return
+        for (let x = 0; x < loops || loops < 0; x++) {
+          const before = Date.now()
+          const eventUuid = packet.get('event-uuid')
+          if (eventUuid !== undefined) this.channel.variables.set('app_uuid', eventUuid)
+          if (!await this.execute(name, arg ?? '')) break
+          // switch_ivr_parse_event(): another loop only if this one lasted at least 500 ms.
+          if (!this.ready || Date.now() - before < 500) break
+        }
+      } else if (cmd === 'hangup') {
+        this.hangup(packet.get('hangup-cause') ?? 'NORMAL_CLEARING', 'server')
+      } else if (cmd === 'unicast') {
+        await this.execute('__unicast', packet.raw, packet)
+      }
+      // nomedia and xferext are not simulated; an unknown call-command is ignored, as in FreeSWITCH.
+    } finally {
+      if (lock) this.eventLock--
+    }
+  }
+
+  /** switch_core_session_execute_application() + switch_core_session_exec(). False when the app could not run. */
+  async execute (name: string, rawArg: string, packet?: Packet): Promise<boolean> {
+    const vars = this.channel.variables
+    if (name === '__unicast') {
+      await this.registry.__unicast?.(this, packet === undefined ? '' : JSON.stringify(packet.headers))
+      return true
+    }
+    const app = this.registry[name.toLowerCase()]
+    if (app === undefined) {
+      this.log?.debug({ app: name }, 'simulated FreeSWITCH: invalid application')
+      this.hangup('DESTINATION_OUT_OF_ORDER', 'server')
+      return false
+    }
+    if (!NOMEDIA_APPS.has(name.toLowerCase()) && !this.channel.answered && !this.channel.earlyMedia) {
+      this.preAnswer()
+    }
+    const appUuid = vars.get('app_uuid') ?? randomUUID()
+    vars.delete('app_uuid')
+    const arg = this.channel.expand(rawArg)
+    vars.set('current_application', name)
+    vars.set('current_application_data', arg)
+    vars.delete('current_application_response')
+    const record: ExecutedApp = { name, arg, appUuid, startMs: this.now(), nested: this.depth > 0 }
+    this.apps.push(record)
+    this.fire('CHANNEL_EXECUTE', [['Application', name], ['Application-Data', arg], ['Application-UUID', appUuid]])
+    this.depth++
+    try {
+      await app(this, arg)
+    } finally {
+      this.depth--
+    }
+    const response = vars.get('current_application_response') ?? '_none_'
+    record.endMs = this.now()
+    record.response = response
+    this.fire('CHANNEL_EXECUTE_COMPLETE', [['Application', name], ['Application-Data', arg],
+      ['Application-Response', response], ['Application-UUID', appUuid]])
+    if (this.depth === 0 && this.settledPending) {
+      this.settledPending = false
+      this.listener.channelDown('settled')
+    }
+    return true
+  }
+
+  preAnswer (): void {
+    const ch = this.channel
+    if (ch.answered || ch.earlyMedia || ch.hungUp) return
+    ch.earlyMedia = true
+    ch.callState = 'EARLY'
+    ch.progressMediaUs = Date.now() * 1000
+    this.fire('CHANNEL_PROGRESS_MEDIA')
+  }
+
+  answer (): void {
+    const ch = this.channel
+    if (ch.answered || ch.hungUp) return
+    ch.answered = true
+    ch.callState = 'ACTIVE'
+    ch.answeredUs = Date.now() * 1000
+    this.fire('CHANNEL_ANSWER')
+  }
+
+  /**
+   * The frame loop of playback, record and sleep: every 20 ms it checks the channel, CF_BREAK,
+   * queued sendmsg (run nested, which pauses this loop), then DTMF, then hands one caller
+   * frame to `onFrame`. Frames follow the wall clock, so a slow machine catches up.
+   */
+  async frames (dtmf: DtmfPolicy, onFrame: (frameIndex: number) => 'continue' | 'stop', onDigit?: (d: string) => void): Promise<AppStatus> {
+    let next = Date.now()
+    for (;;) {
+      if (!this.ready) return 'hangup'
+      if (this.breakFlag) { this.breakFlag = false; return 'break' }
+      if (await this.parseAllEvents()) next = Math.max(next, Date.now())
+      if (!this.ready) return 'hangup'
+      if (this.dtmf.length > 0 && dtmf.kind !== 'ignore') {
+        if (dtmf.kind === 'break-keep') return 'break'
+        const digit = this.dtmf.shift() as string
+        onDigit?.(digit)
+        const terminators = this.channel.variables.get('playback_terminators') ?? '*'
+        if (terminators.toLowerCase() !== 'none' && terminators.includes(digit)) {
+          this.channel.variables.set('playback_terminator_used', digit)
+          return 'break'
+        }
+        continue
+      }
+      if (Date.now() >= next) {
+        const index = Math.floor((next - this.t0) / FRAME_MS)
+        next += FRAME_MS
+        if (onFrame(index) === 'stop') return 'done'
+        continue
+      }
+      await this.waitUntil(next)
+    }
+  }
+}

@@ -1,0 +1,53 @@
+import t from 'tap'
+import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
+import { parseWav } from '../../lib/media/wav.ts'
+import { readFile } from 'node:fs/promises'
+import { startTestAgent } from '../helpers/agent.ts'
+import { toneWav } from '../helpers/speaker.ts'
+
+const DID = '+390212345678'
+
+t.test('take-message: greeting, the caller speaks, message recorded, thanks, hangup', async (t) => {
+  const { port, logs } = await startTestAgent(t, { routes: { [DID]: { script: 'take-message', language: 'it-IT' } } })
+  const fs = new FakeFreeSwitch()
+  const call = fs.placeCall({
+    port,
+    destination: '0212345678',
+    callerNumber: '+393331234567',
+    callerName: 'Mario Rossi',
+    // The caller starts talking after the greeting (the tone speaker makes it ~0.3 s long) and
+    // speaks for 1.5 s.
+    caller: { audio: [{ atMs: 1500, wav: toneWav(1500, 8000, 300, 12000) }] },
+  })
+  const result = await call.ended
+  const names = result.apps.map((a) => a.name)
+  t.same(names, ['answer', 'playback', 'record', 'playback'], 'answer, greeting, record, thanks')
+  t.equal(result.hungUpBy, 'server')
+  t.equal(result.hangupCause, 'NORMAL_CLEARING')
+  t.ok(result.exitReceived, 'we said exit after the disconnect notice')
+  t.ok(result.linger, 'linger was requested')
+
+  t.equal(result.recordings.length, 1)
+  const rec = result.recordings[0]!
+  const wav = parseWav(await readFile(rec.path))
+  t.equal(wav.sampleRate, 8000)
+  // The message holds the caller's 1.5 s of speech (plus what came before it in the recording
+  // window), and silence detection ended it about 2 s after the caller stopped.
+  const seconds = wav.samples.length / wav.sampleRate
+  t.ok(seconds >= 1.5 && seconds < 6, `recording is ${seconds.toFixed(2)} s`)
+  // 20 ms frames whose RMS shows the caller's tone (RMS 8485) rather than line silence.
+  let loudFrames = 0
+  for (let i = 0; i + 160 <= wav.samples.length; i += 160) {
+    let sum = 0
+    for (let j = i; j < i + 160; j++) sum += wav.samples[j]! ** 2
+    if (Math.sqrt(sum / 160) > 3000) loudFrames++
+  }
+  t.ok(loudFrames * 0.02 >= 1.4, `the caller's 1.5 s of speech is in the file (${(loudFrames * 0.02).toFixed(2)} s loud)`)
+  t.match(rec.path, /\/recordings\/\d{4}-\d{2}-\d{2}\/[0-9a-f-]{36}-1\.wav$/)
+
+  const recorded = logs.find((l) => l.msg === 'message recorded')
+  t.ok(recorded, 'the script logged the message')
+  t.equal(recorded?.call, result.uuid, 'log lines carry the call id')
+  t.equal(recorded?.did, DID)
+  t.equal(fs.activeCalls, 0)
+})

@@ -1,0 +1,38 @@
+import t from 'tap'
+import { parseChannelData } from '../../lib/freeswitch/channel-data.ts'
+
+const uuid = '0f4c6f1a-3a33-4b7e-9d55-2a9d1c1b7e01'
+
+t.test('reads caller, destination and variables from the connect reply', async (t) => {
+  const d = parseChannelData({
+    'Unique-ID': uuid.toUpperCase(),
+    'Caller-Caller-ID-Number': '+393331234567',
+    'Caller-Caller-ID-Name': 'Mario Rossi',
+    'Caller-Destination-Number': '0212345678',
+    'Channel-Name': 'sofia/external/+393331234567@carrier',
+    variable_sip_req_user: '0212345678',
+  })
+  t.equal(d.uuid, uuid, 'uuid lower-cased for file names and logs')
+  t.equal(d.callerNumber, '+393331234567')
+  t.equal(d.callerName, 'Mario Rossi')
+  t.equal(d.destination, '0212345678')
+  t.equal(d.variables.sip_req_user, '0212345678')
+})
+
+t.test('destination falls back to sip_req_user, then sip_to_user', async (t) => {
+  t.equal(parseChannelData({ 'Unique-ID': uuid, variable_sip_req_user: '111', variable_sip_to_user: '222' }).destination, '111')
+  t.equal(parseChannelData({ 'Unique-ID': uuid, 'Caller-Destination-Number': '', variable_sip_to_user: '222' }).destination, '222')
+  t.equal(parseChannelData({ 'Unique-ID': uuid }).destination, undefined)
+})
+
+t.test('missing or malformed Unique-ID is a protocol error', async (t) => {
+  t.throws(() => parseChannelData({}), { code: 'ESL_PROTOCOL' })
+  t.throws(() => parseChannelData({ 'Unique-ID': '../../etc/passwd' }), { code: 'ESL_PROTOCOL' })
+})
+
+t.test('missing caller fields become empty strings; control characters are dropped', async (t) => {
+  const d = parseChannelData({ 'Unique-ID': uuid, 'Caller-Caller-ID-Name': 'Eve\r\nsendmsg\n', 'Caller-Caller-ID-Number': '+39\u0000123' })
+  t.equal(d.callerName, 'Evesendmsg')
+  t.equal(d.callerNumber, '+39123')
+  t.equal(parseChannelData({ 'Unique-ID': uuid }).callerNumber, '')
+})

@@ -1,0 +1,54 @@
+import t from 'tap'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { main } from '../../lib/cli/main.ts'
+
+async function run (args: string[]): Promise<{ code: number, out: string, err: string }> {
+  const out = new PassThrough()
+  const err = new PassThrough()
+  let o = ''
+  let e = ''
+  out.on('data', (d: Buffer) => { o += d.toString() })
+  err.on('data', (d: Buffer) => { e += d.toString() })
+  const code = await main(args, out, err)
+  return { code, out: o, err: e }
+}
+
+t.test('check validates the example config and explains a DID', async (t) => {
+  const example = new URL('../../phone-agent.example.yaml', import.meta.url).pathname
+  const all = await run(['check', '--config', example])
+  t.equal(all.code, 0, all.err)
+  t.match(all.out, /config OK/)
+  t.match(all.out, /\+390212345678 -> \+390212345678: script take-message/)
+  const one = await run(['check', '--config', example, '--did', '0212345678'])
+  t.match(one.out, /0212345678 -> \+390212345678: script take-message, language it-IT/)
+  const unknown = await run(['check', '--config', example, '--did', '0299999999'])
+  t.match(unknown.out, /rejected with UNALLOCATED_NUMBER \(no_route\)/)
+})
+
+t.test('a wrong config fails naming the field, exit code 1', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'pa-cli-'))
+  const path = join(dir, 'bad.yaml')
+  await writeFile(path, 'routes:\n  "+390212345678":\n    script: tak-message\n')
+  const r = await run(['check', '--config', path])
+  t.equal(r.code, 1)
+  t.match(r.err, /routes\.\+390212345678\.script: unknown script "tak-message"/)
+})
+
+t.test('a script that does not export defineScript fails at check time', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'pa-cli-'))
+  await writeFile(join(dir, 'bad-script.ts'), 'export default async function () {}\n')
+  const path = join(dir, 'c.yaml')
+  await writeFile(path, 'scripts:\n  bad:\n    module: ./bad-script.ts\nroutes:\n  "+390212345678":\n    script: bad\n')
+  const r = await run(['check', '--config', path])
+  t.equal(r.code, 1)
+  t.match(r.err, /must export default defineScript/)
+})
+
+t.test('usage errors exit 2', async (t) => {
+  t.equal((await run([])).code, 2)
+  t.equal((await run(['--bogus'])).code, 2)
+  t.equal((await run(['--help'])).code, 0)
+})

@@ -1,0 +1,20 @@
+import t from 'tap'
+import { readFile } from 'node:fs/promises'
+import { ERROR_CODES, PhoneAgentError } from '../../lib/errors.ts'
+
+t.test('README lists every error code with its class, and nothing else', async (t) => {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('## Error codes'))
+  const rows = [...section.matchAll(/^\| `([A-Z_]+)` \| (transient|permanent) \|/gm)].map((m) => [m[1], m[2]])
+  const expected = Object.entries(ERROR_CODES).map(([code, spec]) => [code, spec.class])
+  t.same(rows.sort(), expected.sort())
+})
+
+t.test('errors carry code, class and cause', async (t) => {
+  const cause = new Error('ECONNRESET')
+  const e = new PhoneAgentError('PROVIDER_UNAVAILABLE', 'provider down', { cause })
+  t.equal(e.code, 'PROVIDER_UNAVAILABLE')
+  t.equal(e.transient, true)
+  t.equal(e.cause, cause)
+  t.equal(new PhoneAgentError('PROVIDER_AUTH', 'bad key').transient, false)
+})
