@@ -183,7 +183,7 @@ export class SpeechCache {
     }
     this.#add(name, wav.length)
     this.#logger.debug({ key, bytes: wav.length, ms: Date.now() - started }, 'speech cache stored')
-    this.#evict(name)
+    await this.#evict(name)
     return { path, file: `cache/${name}`, durationMs: this.#durationMs(wav.length), cached: false }
   }
 
@@ -258,8 +258,11 @@ export class SpeechCache {
     this.#total -= size
   }
 
-  /** Drop least recently used files until under the bound; `keep` (just written) stays even if alone over it. */
-  #evict (keep?: string): void {
+  /**
+   * Drop least recently used files until under the bound; `keep` (just written) stays even if
+   * alone over it. Resolves once the files are gone, so the directory and `sizeBytes` agree.
+   */
+  async #evict (keep?: string): Promise<void> {
     if (this.#total <= this.#maxBytes) return
     const victims: string[] = []
     let total = this.#total
@@ -269,13 +272,16 @@ export class SpeechCache {
       victims.push(name)
       total -= size
     }
-    for (const name of victims) {
-      this.#remove(name)
-      // FreeSWITCH playing the file keeps its open descriptor: unlinking does not cut a prompt off.
-      unlink(join(this.#dir, name)).catch((err: unknown) => {
+    // Out of the index before the first await, so concurrent renders never pick them again.
+    for (const name of victims) this.#remove(name)
+    await Promise.all(victims.map(async (name) => {
+      try {
+        // FreeSWITCH playing the file keeps its open descriptor: unlinking does not cut a prompt off.
+        await unlink(join(this.#dir, name))
+      } catch (err) {
         this.#logger.warn({ err, file: name }, 'speech cache could not delete a file')
-      })
-    }
+      }
+    }))
     if (victims.length > 0) this.#logger.debug({ files: victims.length, bytes: this.#total }, 'speech cache evicted')
   }
 
@@ -312,7 +318,7 @@ export class SpeechCache {
       throw new PhoneAgentError('MEDIA_INVALID', 'cannot use the speech cache directory', { cause })
     }
     this.#logger.debug({ files: this.#index.size, bytes: this.#total }, 'speech cache scanned')
-    this.#evict()
+    await this.#evict()
   }
 }
 

@@ -51,3 +51,41 @@ t.test('take-message: greeting, the caller speaks, message recorded, thanks, han
   t.equal(recorded?.did, DID)
   t.equal(fs.activeCalls, 0)
 })
+
+t.test('take-message with the real offline voice: speech synthesised once, reused by the next call', async (t) => {
+  const { createSpeaker } = await import('../../lib/speech/speaker.ts')
+  const { buildConfig } = await import('../../lib/config/load.ts')
+  const { captureLogs } = await import('../helpers/logs.ts')
+  let speaker: Awaited<ReturnType<typeof createSpeaker>> | undefined
+  let renders = 0
+  const { port, soundsDir } = await startTestAgent(t, { routes: { [DID]: { script: 'take-message', language: 'en-US' } } }, {
+    speaker: (dir) => ({
+      render: async (text, options) => {
+        if (speaker === undefined) {
+          speaker = await createSpeaker(buildConfig({ media: { soundsDir: dir } }, process.cwd()), captureLogs().logger)
+        }
+        const r = await speaker.render(text, options)
+        if (!r.cached) renders++
+        return r
+      },
+    }),
+  })
+  t.teardown(async () => { await speaker?.close() })
+  const rendersAtStart = renders // the apology is pre-rendered at start-up
+  const fs = new FakeFreeSwitch()
+  const first = await fs.placeCall({ port, destination: DID, caller: { audio: [{ atMs: 500, wav: toneWav(600, 8000, 300, 12000) }] } }).ended
+  const played = first.played.map((p) => p.path)
+  t.equal(played.length, 2, 'greeting and thanks played')
+  for (const path of played) {
+    t.ok(path.startsWith(soundsDir + '/cache/'), 'speech is played from sounds/cache/')
+    const wav = parseWav(await readFile(path))
+    t.equal(wav.sampleRate, 8000)
+    t.equal(wav.channels ?? 1, 1)
+  }
+  const greeting = parseWav(await readFile(played[0]!))
+  t.ok(greeting.samples.length / 8000 > 3, 'the greeting is real speech of plausible length')
+  t.equal(renders - rendersAtStart, 2, 'first call synthesised greeting and thanks')
+  const second = await fs.placeCall({ port, destination: DID, caller: { audio: [{ atMs: 500, wav: toneWav(600, 8000, 300, 12000) }] } }).ended
+  t.same(second.played.map((p) => p.path), played, 'the second call plays the same files')
+  t.equal(renders - rendersAtStart, 2, 'and synthesises nothing')
+})

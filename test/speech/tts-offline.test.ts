@@ -127,6 +127,16 @@ t.test('abort mid-synthesis terminates the worker; the next job gets a fresh one
   t.ok(rms(samples) > 0.01, 'a new worker speaks')
 })
 
+t.test('a stuck run times out, frees the queue and restarts the worker', async (t) => {
+  const tts = make(t, { logger: sink().logger, timeoutMs: 1 })
+  const long = 'This sentence is long enough that flite needs more than a millisecond. '.repeat(20)
+  const err = await rejection(speak(tts, { text: long }))
+  t.ok(isPhoneAgentError(err, 'TTS_FAILED'))
+  t.match((err as Error).message, /did not finish within 1 ms/)
+  while (tts.workerThreads > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.pass('the stuck worker was terminated')
+})
+
 t.test('aborting a queued job leaves the running one alone', async (t) => {
   const tts = make(t, { logger: sink().logger })
   const first = speak(tts, { text: 'First in line.' })
@@ -142,11 +152,11 @@ t.test('aborting a queued job leaves the running one alone', async (t) => {
 
 t.test('close() rejects queued jobs and refuses new ones', async (t) => {
   const tts = make(t, { logger: sink().logger })
-  const a = speak(tts, { text: 'One two three.' })
-  const b = speak(tts, { text: 'Four five six.' })
+  const a = rejection(speak(tts, { text: 'One two three.' }))
+  const b = rejection(speak(tts, { text: 'Four five six.' }))
   await tts.close()
-  t.ok(isPhoneAgentError(await rejection(a), 'TTS_FAILED'))
-  t.ok(isPhoneAgentError(await rejection(b), 'TTS_FAILED'))
+  t.ok(isPhoneAgentError(await a, 'TTS_FAILED'))
+  t.ok(isPhoneAgentError(await b, 'TTS_FAILED'))
   t.ok(isPhoneAgentError(await rejection(speak(tts, { text: 'After.' })), 'TTS_FAILED'))
   t.equal(tts.workerThreads, 0)
 })

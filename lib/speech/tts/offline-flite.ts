@@ -69,12 +69,22 @@ export class FliteRunner {
   readonly #queue: Job[] = []
   #worker: Worker | undefined
   #current: Job | undefined
+  /** The running job's execution, including removing its temp directory. */
+  #running: Promise<void> | undefined
   #closed = false
   #nextId = 1
   readonly #exits = new Set<Promise<number>>()
 
-  constructor (options: { logger: Logger }) {
+  readonly #timeoutMs: number
+
+  /**
+   * `timeoutMs` bounds one WASI run: flite reads about 20x faster than real time, so the
+   * default minute is several thousand words; hitting it means the engine is stuck, and a
+   * stuck run would block every job queued behind it.
+   */
+  constructor (options: { logger: Logger, timeoutMs?: number }) {
     this.#logger = options.logger
+    this.#timeoutMs = options.timeoutMs ?? 60_000
   }
 
   /** Synthesize English text; resolves with flite's WAV file bytes. */
@@ -132,7 +142,7 @@ export class FliteRunner {
     for (const job of this.#queue.splice(0)) job.reject(err)
     this.#current?.reject(err)
     this.#stopWorker()
-    await Promise.all([...this.#exits])
+    await Promise.all([...this.#exits, this.#running])
   }
 
   #pump (): void {
@@ -140,8 +150,9 @@ export class FliteRunner {
     const job = this.#queue.shift()
     if (job === undefined) return
     this.#current = job
-    this.#execute(job).then(job.resolve, job.reject).finally(() => {
+    this.#running = this.#execute(job).then(job.resolve, job.reject).finally(() => {
       this.#current = undefined
+      this.#running = undefined
       this.#pump()
     })
   }
@@ -209,7 +220,13 @@ export class FliteRunner {
   #call (worker: Worker, message: { args: string[], hostDir: string, guestDir: string }): Promise<WorkerReply> {
     const id = this.#nextId++
     return new Promise<WorkerReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done()
+        this.#stopWorker()
+        reject(new PhoneAgentError('TTS_FAILED', `flite did not finish within ${this.#timeoutMs} ms`))
+      }, this.#timeoutMs)
       const done = (): void => {
+        clearTimeout(timer)
         worker.off('message', onMessage)
         worker.off('error', onError)
         worker.off('exit', onExit)

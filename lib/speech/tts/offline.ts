@@ -18,6 +18,8 @@ export interface OfflineTtsOptions {
   readonly voice?: string | undefined
   /** A detected espeak-ng (see `detectEspeak`); absent means English only. */
   readonly espeak?: Espeak | undefined
+  /** Bound on one flite run (default 60 s); see FliteRunner. */
+  readonly timeoutMs?: number | undefined
   readonly logger: Logger
 }
 
@@ -59,7 +61,7 @@ export class OfflineTts implements TtsProvider {
     this.#defaultVoice = voice
     this.#espeak = options.espeak
     this.#logger = options.logger
-    this.#flite = new FliteRunner({ logger: options.logger })
+    this.#flite = new FliteRunner({ logger: options.logger, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) })
   }
 
   /** Languages with a real (non-English-fallback) voice: `en` plus espeak-ng's when present. */

@@ -1,0 +1,108 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { CallObserver, CallOutcome, ErrorInput, LatencyInput } from '../records/types.ts'
+
+export interface LatencyStage {
+  readonly stage: string
+  readonly from: keyof LatencyInput
+  readonly to: keyof LatencyInput
+}
+
+/** Histogram stages: each step of the reply, and the whole wait the caller hears. */
+export const LATENCY_HISTOGRAM_STAGES: readonly LatencyStage[] = [
+  { stage: 'stt', from: 'speechEndAt', to: 'sttFinalAt' },
+  { stage: 'llm_first_token', from: 'sttFinalAt', to: 'llmFirstTokenAt' },
+  { stage: 'first_sentence', from: 'llmFirstTokenAt', to: 'firstSentenceAt' },
+  { stage: 'tts', from: 'firstSentenceAt', to: 'ttsAudioAt' },
+  { stage: 'playout', from: 'ttsAudioAt', to: 'firstFrameAt' },
+  { stage: 'total', from: 'speechEndAt', to: 'firstFrameAt' },
+]
+
+/**
+ * Label values must come from small fixed sets or Prometheus memory grows with every new
+ * value; anything that does not look like one of ours is counted as `other`.
+ */
+const label = (value: string | undefined, pattern: RegExp, absent = 'none'): string =>
+  value === undefined ? absent : pattern.test(value) ? value : 'other'
+
+export interface MetricsOptions {
+  /** Node process metrics (CPU, memory, event loop, GC). */
+  readonly processMetrics?: boolean | undefined
+}
+
+/**
+ * The Prometheus metrics, in a registry of their own (no prom-client globals). It is a
+ * CallObserver: pass it to `openCallStore(..., { observer })` and recording a call updates
+ * its metrics; or call the methods yourself, but not both.
+ */
+export class Metrics implements CallObserver {
+  readonly registry = new Registry()
+  readonly #active: Gauge
+  readonly #calls: Counter
+  readonly #rejections: Counter
+  readonly #latency: Histogram
+  readonly #errors: Counter
+  readonly #writeFailures: Counter
+
+  constructor (options: MetricsOptions = {}) {
+    const registers = [this.registry]
+    this.#active = new Gauge({ name: 'phone_agent_active_calls', help: 'Calls in progress.', registers })
+    this.#calls = new Counter({ name: 'phone_agent_calls_total', help: 'Calls ended, by outcome.', labelNames: ['outcome'], registers })
+    this.#rejections = new Counter({ name: 'phone_agent_admission_rejections_total', help: 'Calls refused before answering, by reason.', labelNames: ['reason'], registers })
+    this.#latency = new Histogram({
+      name: 'phone_agent_turn_latency_seconds',
+      help: 'Reply latency by stage; total is end of caller speech to the first audio frame sent.',
+      labelNames: ['stage'],
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      registers,
+    })
+    this.#errors = new Counter({ name: 'phone_agent_errors_total', help: 'Errors during calls, by error code and provider (none when not a provider).', labelNames: ['code', 'provider'], registers })
+    this.#writeFailures = new Counter({ name: 'phone_agent_record_write_failures_total', help: 'Call record writes lost (storage failure or full queue).', registers })
+    // Zero series for every outcome, so rate() works before the first call of each kind.
+    for (const outcome of ['completed', 'transferred', 'voicemail', 'message_taken', 'rejected', 'failed', 'caller_hung_up']) this.#calls.inc({ outcome }, 0)
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+
+  callStarted (): void {
+    this.#active.inc()
+  }
+
+  callEnded (outcome: CallOutcome): void {
+    this.#active.dec()
+    this.#calls.inc({ outcome: label(outcome, /^[a-z_]{1,32}$/) })
+  }
+
+  admissionRejected (reason: string): void {
+    this.#rejections.inc({ reason: label(reason, /^[a-z0-9_]{1,32}$/) })
+  }
+
+  turnLatency (latency: LatencyInput): void {
+    for (const { stage, from, to } of LATENCY_HISTOGRAM_STAGES) {
+      const a = latency[from]
+      const b = latency[to]
+      if (typeof a !== 'number' || typeof b !== 'number' || !(b >= a)) continue
+      this.#latency.observe({ stage }, (b - a) / 1000)
+    }
+  }
+
+  callError (error: ErrorInput): void {
+    this.#errors.inc({ code: label(error.code, /^[A-Z][A-Z0-9_]{0,63}$/), provider: label(error.provider, /^[a-z0-9_-]{1,32}$/) })
+  }
+
+  /** Same as callError, for provider failures outside a call record. */
+  providerError (code: string, provider: string): void {
+    this.callError({ code, provider, message: '' })
+  }
+
+  recordWriteFailed (): void {
+    this.#writeFailures.inc()
+  }
+
+  get contentType (): string {
+    return this.registry.contentType
+  }
+
+  /** The Prometheus text exposition. */
+  async render (): Promise<string> {
+    return await this.registry.metrics()
+  }
+}

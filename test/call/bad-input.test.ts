@@ -1,0 +1,167 @@
+import t from 'tap'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
+import { startTestAgent } from '../helpers/agent.ts'
+import { toneWav } from '../helpers/speaker.ts'
+import { leaksSince, resources } from '../helpers/leaks.ts'
+
+const DID = '+390212345678'
+const script = (name: string): string => fileURLToPath(new URL(`../fixtures/scripts/${name}.ts`, import.meta.url))
+const unhandled: unknown[] = []
+process.on('unhandledRejection', (err) => { unhandled.push(err) })
+
+function agentConfig (steps: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    scripts: { verbs: { module: script('verbs') }, unsafe: { module: script('unsafe') } },
+    routes: { [DID]: { script: 'verbs', options: { steps } } },
+    transfers: {
+      reception: { type: 'extension', extension: '1000', context: 'default' },
+      mobile: { type: 'endpoint', dialString: 'sofia/gateway/trunk/+393331234567' },
+    },
+    ...extra,
+  }
+}
+
+t.test('connect reply without Unique-ID: refused, nothing executed', async (t) => {
+  const { port, logs } = await startTestAgent(t, agentConfig([{ verb: 'answer' }]))
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({ port, destination: DID, omitHeaders: ['Unique-ID', 'Channel-Call-UUID'] }).ended
+  t.same(result.apps, [], 'no application ran')
+  t.notOk(result.answered)
+  t.ok(logs.some((l) => l.msg === 'connect reply unusable, refusing call'))
+})
+
+t.test('connect reply without any destination: rejected as unknown DID before answering', async (t) => {
+  const { port, logs } = await startTestAgent(t, agentConfig([{ verb: 'answer' }]))
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({ port, omitHeaders: ['Caller-Destination-Number', 'variable_sip_req_user', 'variable_sip_to_user', 'variable_destination_number'] }).ended
+  t.notOk(result.answered)
+  t.equal(result.hangupCause, 'UNALLOCATED_NUMBER')
+  t.match(logs.find((l) => l.msg === 'no route for dialled number, rejecting'), { reason: 'no_destination' })
+})
+
+t.test('unknown DID: hung up with the configured cause, reason logged', async (t) => {
+  const { port, logs } = await startTestAgent(t, agentConfig([{ verb: 'answer' }], { unknownDid: { hangupCause: 'NO_ROUTE_DESTINATION' } }))
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({ port, destination: '+390299999999' }).ended
+  t.notOk(result.answered, 'never answered')
+  t.equal(result.hangupCause, 'NO_ROUTE_DESTINATION')
+  t.equal(result.hungUpBy, 'server')
+  t.match(logs.find((l) => l.msg === 'no route for dialled number, rejecting'), { reason: 'no_route', did: '+390299999999' })
+})
+
+// The caller hangs up while each verb runs. The script must end with CALL_HANGUP, the call must
+// be fully closed, and nothing may be left running.
+const midVerb: Array<[string, unknown[], number, (logs: Array<Record<string, unknown>>) => void]> = [
+  ['play', [{ verb: 'answer' }, { verb: 'play', file: 'long.wav' }, { verb: 'hangup' }], 600, () => {}],
+  ['say (during playback)', [{ verb: 'answer' }, { verb: 'say', text: 'x'.repeat(1500) }], 600, () => {}],
+  ['digits', [{ verb: 'answer' }, { verb: 'digits', max: 4, timeoutMs: 5000 }], 500, () => {}],
+  ['record (message kept)', [{ verb: 'answer' }, { verb: 'record', maxSeconds: 10 }, { verb: 'say', text: 'thanks' }], 1200, (logs) => {
+    const r = logs.find((l) => l.msg === 'record result')
+    if (r === undefined || typeof r.recorded !== 'string' || r.hungUp !== true) throw new Error('recording after hangup was not kept')
+  }],
+  ['transfer (bridge)', [{ verb: 'transfer', target: 'mobile' }], 1200, () => {}],
+]
+for (const [verb, steps, hangupAtMs, check] of midVerb) {
+  t.test(`caller hangs up during ${verb}: clean end, no leaks`, async (t) => {
+    const { port, logs, soundsDir, agent } = await startTestAgent(t, agentConfig(steps))
+    await writeFile(join(soundsDir, 'long.wav'), toneWav(3000))
+    const baseline = resources()
+    const fs = new FakeFreeSwitch()
+    const call = fs.placeCall({
+      port,
+      destination: DID,
+      bridge: { outcome: 'answer', durationMs: 5000 },
+      caller: { hangupAtMs, audio: [{ atMs: 300, wav: toneWav(500, 8000, 300, 12000) }] },
+    })
+    const result = await call.ended
+    t.equal(result.hungUpBy, 'caller')
+    await agent.server.drained()
+    const ended = logs.find((l) => l.msg === 'call ended during script')
+    t.match(ended, { reason: 'CALL_HANGUP', call: result.uuid }, 'the script ended with CALL_HANGUP')
+    t.notOk(logs.some((l) => l.msg === 'call script failed'), 'a hangup is not logged as a failure')
+    t.notOk(logs.some((l) => l.msg === 'step done' && l.step === steps[steps.length - 1]), 'the interrupted verb did not complete')
+    t.doesNotThrow(() => { check(logs) })
+    t.same(await leaksSince(baseline), {}, 'no sockets or timers left')
+    t.equal(agent.server.activeCalls(), 0)
+  })
+}
+
+t.test('ESL socket closing in the middle of a command', async (t) => {
+  const { port, logs, soundsDir, agent } = await startTestAgent(t, agentConfig([{ verb: 'answer' }, { verb: 'play', file: 'long.wav' }]))
+  await writeFile(join(soundsDir, 'long.wav'), toneWav(3000))
+  const baseline = resources()
+  const fs = new FakeFreeSwitch()
+  const call = fs.placeCall({ port, destination: DID })
+  setTimeout(() => { call.dropSocket() }, 500)
+  await call.ended
+  await agent.server.drained()
+  t.match(logs.find((l) => l.msg === 'call ended during script'), { reason: 'ESL_SOCKET_CLOSED' })
+  t.same(await leaksSince(baseline), {}, 'no sockets or timers left')
+})
+
+t.test('a script that throws: the caller hears an apology, the call ends, the error is logged with the call id', async (t) => {
+  const { port, logs, speaker } = await startTestAgent(t, {
+    ...agentConfig([{ verb: 'answer' }, { verb: 'throw' }]),
+    routes: { [DID]: { script: 'verbs', language: 'it-IT', options: { steps: [{ verb: 'answer' }, { verb: 'throw' }] } } },
+  })
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({ port, destination: DID }).ended
+  t.same(result.apps.map((a) => a.name), ['answer', 'playback'], 'answered, then the apology')
+  const apology = (speaker as unknown as { requests: Array<{ text: string }> }).requests.at(-1)
+  t.match(apology?.text, /Ci scusiamo/, 'the apology is in the route language')
+  t.equal(result.hungUpBy, 'server')
+  const failed = logs.find((l) => l.msg === 'call script failed')
+  t.match(failed, { call: result.uuid, did: DID, code: 'SCRIPT_FAILED', err: { message: 'script bug' } })
+})
+
+t.test('control characters and traversal never reach FreeSWITCH', async (t) => {
+  const { port, logs } = await startTestAgent(t, {
+    ...agentConfig([]),
+    routes: { [DID]: { script: 'unsafe' } },
+  })
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({ port, destination: DID, callerName: 'Eve\r\nsendmsg\r\ncall-command: hangup' }).ended
+  const refusals = logs.filter((l) => l.msg === 'unsafe value refused').map((l) => [l.attempt, l.code])
+  t.same(refusals, [
+    ['play', 'UNSAFE_VALUE'],
+    ['play-traversal', 'UNSAFE_VALUE'],
+    ['hangup', 'UNSAFE_VALUE'],
+    ['transfer', 'TRANSFER_TARGET_UNKNOWN'],
+    ['transfer-number', 'TRANSFER_TARGET_UNKNOWN'],
+  ])
+  t.notOk(logs.some((l) => l.msg === 'unsafe value was accepted'))
+  for (const c of result.commands) {
+    const text = typeof c === 'string' ? c : JSON.stringify(c)
+    t.notMatch(text, /call-command: hangup\\n.*call-command|passwd|execute-app-name: bridge/, 'no injected header was sent')
+  }
+  t.same(result.apps.map((a) => a.name), ['answer', 'playback'], 'only the legitimate say ran')
+})
+
+t.test('a caller ID that looks like a path never becomes one', async (t) => {
+  const { port, logs } = await startTestAgent(t, agentConfig([{ verb: 'answer' }, { verb: 'record', maxSeconds: 2 }, { verb: 'hangup' }]))
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({
+    port, destination: DID, callerNumber: '../../../../tmp/evil', callerName: '../../etc/passwd',
+    caller: { audio: [{ atMs: 200, wav: toneWav(800, 8000, 300, 12000) }] },
+  }).ended
+  t.equal(result.recordings.length, 1)
+  t.match(result.recordings[0]!.path, new RegExp(`/recordings/\\d{4}-\\d{2}-\\d{2}/${result.uuid}-1\\.wav$`))
+  t.notMatch(result.recordings[0]!.path, /evil|passwd/)
+  t.ok(logs.some((l) => l.msg === 'record result'))
+})
+
+t.test('transfer to a configured extension hands the call over and does not hang it up', async (t) => {
+  const { port } = await startTestAgent(t, agentConfig([{ verb: 'answer' }, { verb: 'transfer', target: 'reception' }]))
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({ port, destination: DID, transferLegMs: 300 }).ended
+  t.same(result.apps.map((a) => `${a.name} ${a.arg}`), ['answer ', 'transfer 1000 XML default'])
+  t.ok(result.commands.some((c) => /^resume/.test(typeof c === 'string' ? c : (c as { text?: string }).text ?? '')), 'resume sent so closing our socket does not drop the call')
+  t.not(result.hungUpBy, 'server', 'we did not hang up a transferred call')
+})
+t.test('no unhandled rejections anywhere in this file', async (t) => {
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.same(unhandled, [])
+})
