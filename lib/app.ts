@@ -2,12 +2,18 @@ import type { Logger } from 'pino'
 import type { Config } from './config/load.ts'
 import type { Speaker } from './call/context.ts'
 import { runCall } from './call/run-call.ts'
+import { messageFor } from './call/admit.ts'
 import { loadScripts, type CallScript } from './call/script.ts'
 import { startOutboundServer, type OutboundServer } from './freeswitch/server.ts'
+import { createAdmissionGuard, createDialGuard, type AdmissionGuard, type RejectionRecord } from './guard/index.ts'
 
 export interface PhoneAgentDeps {
   readonly logger: Logger
   readonly speaker: Speaker
+  /** Replaces the guard built from `config.guard` (tests, several agents sharing one). */
+  readonly admission?: AdmissionGuard
+  /** Told of every refused call (call records). */
+  readonly onReject?: (record: RejectionRecord) => void
 }
 
 export interface RunningPhoneAgent {
@@ -31,14 +37,21 @@ export function routedScriptNames (config: Config): string[] {
 export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Promise<RunningPhoneAgent> {
   const log = deps.logger
   const scripts = await loadScripts(config.scriptModules, routedScriptNames(config))
-  await prerenderApologies(config, deps.speaker, log)
+  await prerenderMessages(config, deps.speaker, log)
+  const admission = deps.admission ?? createAdmissionGuard(config.guard, {
+    defaultCountry: config.numbers.defaultCountry,
+    servedDids: (did) => Object.hasOwn(config.routes, did) || config.defaultRoute !== undefined,
+    logger: log.child({ module: 'guard' }),
+    ...(deps.onReject ? { onReject: deps.onReject } : {}),
+  })
+  const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })
   const server = await startOutboundServer({
     host: config.server.host,
     port: config.server.port,
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
     logger: log,
-    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, logger: log }) },
+    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, logger: log, admission, dial }) },
   })
   return {
     server,
@@ -51,19 +64,23 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
         new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs) }),
       ])
       clearTimeout(timer)
+      if (deps.admission === undefined) await admission.close()
     },
   }
 }
 
-async function prerenderApologies (config: Config, speaker: Speaker, log: Logger): Promise<void> {
+/** The apology and the busy message, in every configured language, so neither waits for TTS. */
+async function prerenderMessages (config: Config, speaker: Speaker, log: Logger): Promise<void> {
   const languages = new Set([config.language, ...Object.values(config.routes).map((r) => r.language ?? config.language)])
   for (const language of languages) {
-    const text = config.messages.apology[language.split('-')[0] ?? 'en'] ?? config.messages.apology.en
-    if (text === undefined) continue
-    try {
-      await speaker.render(text, { language })
-    } catch (err) {
-      log.warn({ err, language }, 'could not pre-render the apology; it will be synthesised on demand')
+    for (const texts of [config.messages.apology, config.messages.busy]) {
+      const text = messageFor(texts, language)
+      if (text === undefined) continue
+      try {
+        await speaker.render(text, { language })
+      } catch (err) {
+        log.warn({ err, language }, 'could not pre-render a message; it will be synthesised on demand')
+      }
     }
   }
 }

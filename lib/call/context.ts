@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Channel } from '../freeswitch/channel.ts'
 import type { TransferTarget } from '../config/schema.ts'
+import type { DialGuard } from '../guard/index.ts'
 import type { MediaPaths } from './media-paths.ts'
 
 /** Text to speech as the verbs need it: a WAV file in the sounds directory (the cache). */
@@ -15,6 +16,8 @@ export interface VerbContext {
   readonly media: MediaPaths
   readonly speaker: Speaker
   readonly transfers: Readonly<Record<string, TransferTarget>>
+  /** Premium/satellite/country checks for any external number a transfer would ring. */
+  readonly dial: DialGuard
   readonly log: Logger
   /** The call's signal: aborted on hangup or socket close with a typed reason. */
   readonly signal: AbortSignal

@@ -1,7 +1,10 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
+import type { RouteConfig } from '../config/schema.ts'
 import { isCallEnded, isPhoneAgentError } from '../errors.ts'
 import type { Channel } from '../freeswitch/channel.ts'
+import type { AdmissionGuard, DialGuard } from '../guard/index.ts'
+import { admitCall, messageFor, refuseCall } from './admit.ts'
 import type { Speaker, VerbContext } from './context.ts'
 import { MediaPaths } from './media-paths.ts'
 import { routeCall } from './router.ts'
@@ -14,6 +17,8 @@ export interface CallRunnerDeps {
   readonly scripts: ReadonlyMap<string, CallScript>
   readonly speaker: Speaker
   readonly logger: Logger
+  readonly admission: AdmissionGuard
+  readonly dial: DialGuard
 }
 
 /** The apology must never hold a broken call open: bounded even if TTS or FreeSWITCH stalls. */
@@ -42,23 +47,41 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
     return
   }
   const language = route.language ?? config.language
+  const verdict = await admitCall(channel, deps.admission, decision.did, log)
+  if (!verdict.admitted) {
+    await refuseCall(channel, verdict, { config, speaker: deps.speaker, language, log })
+    return
+  }
+  try {
+    await runScript(channel, deps, { route, language, did: decision.did, viaDefault: decision.viaDefault, script, log })
+  } finally {
+    verdict.release()
+  }
+}
+
+async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
+  route: RouteConfig, language: string, did: string | undefined, viaDefault: boolean, script: CallScript, log: Logger
+}): Promise<void> {
+  const { config } = deps
+  const { route, language, script, log } = opts
   const { call, ctx, dispose } = createCall({
     ctx: {
       channel,
       media: new MediaPaths(config.media.soundsDir, config.media.freeswitchSoundsDir),
       speaker: deps.speaker,
       transfers: config.transfers,
+      dial: deps.dial,
       log,
       signal: channel.signal,
       language,
       voice: route.voice,
       commandTimeoutMs: config.server.commandTimeoutMs,
     },
-    did: decision.did,
+    did: opts.did,
     defaultCountry: config.numbers.defaultCountry,
     options: route.options,
   })
-  log.info({ script: route.script, viaDefault: decision.viaDefault, caller: channel.data.callerNumber }, 'call started')
+  log.info({ script: route.script, viaDefault: opts.viaDefault, caller: channel.data.callerNumber }, 'call started')
   try {
     await script.run(call)
   } catch (err) {
@@ -77,8 +100,7 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
 
 async function apologise (ctx: VerbContext, config: Config): Promise<void> {
   if (!ctx.channel.isUp) return
-  const primary = ctx.language.split('-')[0] ?? 'en'
-  const text = config.messages.apology[primary] ?? config.messages.apology.en
+  const text = messageFor(config.messages.apology, ctx.language)
   if (text === undefined) return
   try {
     await say(ctx, text, { signal: AbortSignal.timeout(APOLOGY_TIMEOUT_MS) })

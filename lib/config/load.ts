@@ -5,6 +5,8 @@ import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../errors.ts'
 import { toE164 } from '../numbers/e164.ts'
 import { BUILTIN_SCRIPTS } from '../scripts/builtin.ts'
+import { numberInDialString } from '../call/dial-string.ts'
+import { createDialGuard } from '../guard/dial.ts'
 import { configSchema, type ParsedConfig, type RouteConfig } from './schema.ts'
 
 /** The validated config with paths made absolute and DIDs normalised to E.164. */
@@ -72,6 +74,16 @@ export function buildConfig (raw: unknown, configDir: string): Config {
     routes[e164] = route
   }
   if (parsed.defaultRoute) checkScriptName('defaultRoute.script', parsed.defaultRoute.script, scriptModules)
+
+  // Every external number a transfer can ring passes the dial guard now, not mid-call.
+  const dial = createDialGuard(parsed.guard, { defaultCountry: parsed.numbers.defaultCountry })
+  for (const [name, target] of Object.entries(parsed.transfers)) {
+    if (target.type !== 'endpoint') continue
+    const number = numberInDialString(target.dialString)
+    if (number === undefined) continue
+    const verdict = dial.verdict(number)
+    if (!verdict.allowed) throw new ConfigError(`transfers.${name}.dialString`, `${number} may not be dialled (${verdict.reason})`)
+  }
 
   return { ...parsed, configDir, media, routes, scriptModules }
 }

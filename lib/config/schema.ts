@@ -11,6 +11,12 @@ import { guardSchema } from '../guard/config.ts'
 
 const hangupCause = z.enum(HANGUP_CAUSES)
 
+const DEFAULT_BUSY: Record<string, string> = {
+  en: 'All our lines are busy at the moment. Please call again in a few minutes. Goodbye.',
+  it: 'Tutte le nostre linee sono occupate. La preghiamo di richiamare tra qualche minuto. Arrivederci.',
+  de: 'Alle unsere Leitungen sind im Moment besetzt. Bitte rufen Sie in einigen Minuten wieder an. Auf Wiederhören.',
+}
+
 const DEFAULT_APOLOGY: Record<string, string> = {
   en: 'We are sorry, something went wrong. Please call again later. Goodbye.',
   it: 'Ci scusiamo, si è verificato un problema. La preghiamo di richiamare più tardi. Arrivederci.',
@@ -94,7 +100,9 @@ export const configSchema = z.strictObject({
   /** What the caller hears when a script fails, by language (the primary subtag: en, it, de). */
   messages: z.strictObject({
     apology: z.record(z.string().regex(/^[a-z]{2,3}$/), z.string().min(1).max(500)).default(DEFAULT_APOLOGY),
-  }).default({ apology: DEFAULT_APOLOGY }),
+    /** Heard (as early media, unanswered) when every line is taken and guard.capacity.whenFull is busy-message. */
+    busy: z.record(z.string().regex(/^[a-z]{2,3}$/), z.string().min(1).max(500)).default(DEFAULT_BUSY),
+  }).default({ apology: DEFAULT_APOLOGY, busy: DEFAULT_BUSY }),
   speech: speechSchema.default(speechSchema.parse({})),
   guard: guardSchema.default(guardSchema.parse({})),
   logging: z.strictObject({

@@ -1,3 +1,4 @@
+import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai'
 import { PhoneAgentError, abortReason, type ErrorCode } from '../errors.ts'
 
 /**
@@ -90,7 +91,7 @@ export function toProviderError (err: unknown, ctx: ErrorContext): PhoneAgentErr
   const what = `${ctx.provider} ${ctx.operation}`
   if (ctx.deadline?.aborted) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: no answer within the deadline`, { cause: err })
 
-  const e = err as { status?: unknown, code?: unknown, details?: unknown, name?: unknown } | null | undefined
+  const e = err as { status?: unknown, code?: unknown } | null | undefined
   // openai's APIError carries `status`; when it is undefined the error came inside a 200 stream.
   if (typeof e?.status === 'number') {
     return new PhoneAgentError(codeForHttpStatus(e.status), `${what}: HTTP ${e.status}`, { cause: err })
@@ -100,12 +101,13 @@ export function toProviderError (err: unknown, ctx: ErrorContext): PhoneAgentErr
     const name = Object.keys(GrpcStatus).find(k => GrpcStatus[k as keyof typeof GrpcStatus] === e.code)
     return new PhoneAgentError(codeForGrpcStatus(e.code), `${what}: gRPC ${name ?? e.code}`, { cause: err })
   }
-  if (e?.name === 'APIConnectionTimeoutError') return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
+  // The openai classes set no distinctive `name`, so test the class.
+  if (err instanceof APIConnectionTimeoutError) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
   const net = networkCode(err)
   if (net !== undefined) return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed (${net})`, { cause: err })
-  if (e?.name === 'APIConnectionError') return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed`, { cause: err })
+  if (err instanceof APIConnectionError) return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed`, { cause: err })
   if (err instanceof SyntaxError) return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: malformed JSON`, { cause: err })
-  if (e?.name === 'APIError') return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: error inside the response stream`, { cause: err })
+  if (err instanceof APIError) return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: error inside the response stream`, { cause: err })
   return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: unexpected failure`, { cause: err })
 }
 

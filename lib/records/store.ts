@@ -161,7 +161,13 @@ class SqlCallStore implements CallStore, WriteSink {
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, this.#maxBatch)
       const ops = batch.flatMap((p) => p.op === undefined ? [] : [p.op])
-      if (ops.length > 0) await this.#apply(ops)
+      try {
+        if (ops.length > 0) await this.#apply(ops)
+      } catch (err) {
+        // #apply handles storage errors; this is a bug. Nobody awaits the drain, so a throw
+        // here would be an unhandled rejection that takes the whole server down.
+        for (const op of ops) this.#logFailure(op, err)
+      }
       for (const p of batch) p.done?.()
     }
   }

@@ -143,8 +143,11 @@ t.test('control characters and traversal never reach FreeSWITCH', async (t) => {
 t.test('a caller ID that looks like a path never becomes one', async (t) => {
   const { port, logs } = await startTestAgent(t, agentConfig([{ verb: 'answer' }, { verb: 'record', maxSeconds: 2 }, { verb: 'hangup' }]))
   const fs = new FakeFreeSwitch()
+  const refused = await fs.placeCall({ port, destination: DID, callerNumber: '../../../../tmp/evil' }).ended
+  t.notOk(refused.answered, 'a caller number that is a path is refused before answering')
+  t.same(refused.recordings, [])
   const result = await fs.placeCall({
-    port, destination: DID, callerNumber: '../../../../tmp/evil', callerName: '../../etc/passwd',
+    port, destination: DID, callerNumber: '+393331234567', callerName: '../../etc/passwd',
     caller: { audio: [{ atMs: 200, wav: toneWav(800, 8000, 300, 12000) }] },
   }).ended
   t.equal(result.recordings.length, 1)

@@ -176,8 +176,3 @@ export class FakeGoogleServer {
     }
   }
 }
-
-/** Insecure channel options for the real @google-cloud clients pointed at the fake. */
-export function clientOptions (fake: FakeGoogleServer): Record<string, unknown> {
-  return { apiEndpoint: '127.0.0.1', port: fake.port, sslCreds: grpc.credentials.createInsecure() }
-}

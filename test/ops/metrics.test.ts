@@ -5,7 +5,7 @@ import { Metrics } from '../../lib/ops/metrics.ts'
 import { opsSchema } from '../../lib/ops/config.ts'
 import { openSqliteDriver } from '../../lib/records/sqlite-driver.ts'
 import { openSqlCallStore } from '../../lib/records/store.ts'
-import { logSink } from '../records/helpers.ts'
+import { logSink, leakedHandles } from '../records/helpers.ts'
 
 async function get (url: string, method = 'GET'): Promise<{ status: number, type: string, body: string, connection: string }> {
   return await new Promise((resolve, reject) => {
@@ -111,4 +111,10 @@ t.test('ops config', async (t) => {
   t.throws(() => opsSchema.parse({ http: { host: '0.0.0.0' } }), /loopback/)
   t.equal(opsSchema.parse({ http: { host: '0.0.0.0', allowRemote: true } }).http.host, '0.0.0.0')
   t.throws(() => opsSchema.parse({ htpp: {} }), 'typos fail')
+})
+
+t.test('no timers, sockets or servers left behind', async (t) => {
+  // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(leakedHandles(), [])
 })

@@ -4,7 +4,7 @@ import { csvField } from '../../lib/records/format.ts'
 import { openSqliteDriver } from '../../lib/records/sqlite-driver.ts'
 import { openSqlCallStore } from '../../lib/records/store.ts'
 import type { CallStore } from '../../lib/records/types.ts'
-import { logSink, textSink } from './helpers.ts'
+import { logSink, textSink, leakedHandles } from './helpers.ts'
 
 const T0 = Date.UTC(2025, 0, 31, 10, 0, 0)
 
@@ -160,4 +160,10 @@ t.test('WHEN parsing', async (t) => {
   t.equal(parseWhen('2025-01-31', now), new Date(2025, 0, 31).getTime(), 'a bare date is local midnight')
   t.equal(parseWhen('2025-02-31x', now), undefined)
   t.equal(parseWhen('last tuesday', now), undefined)
+})
+
+t.test('no timers, sockets or servers left behind', async (t) => {
+  // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(leakedHandles(), [])
 })

@@ -18,3 +18,8 @@ export function textSink (): { out: { write (s: string): void }, text: () => str
   let buf = ''
   return { out: { write (s: string) { buf += s } }, text: () => buf }
 }
+
+/** Handles a finished test must not leave behind (timers, immediates, sockets, servers). */
+export function leakedHandles (): string[] {
+  return process.getActiveResourcesInfo().filter((r) => ['Timeout', 'Immediate', 'TCPSocketWrap', 'TCPServerWrap'].includes(r))
+}

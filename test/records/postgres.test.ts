@@ -3,7 +3,7 @@ import pg from 'pg'
 import { openCallStore } from '../../lib/records/open.ts'
 import { recordsSchema } from '../../lib/records/config.ts'
 import { storeContract } from './contract.ts'
-import { logSink } from './helpers.ts'
+import { logSink, leakedHandles } from './helpers.ts'
 import { pgUnavailableReason, startPgCluster } from './pg-cluster.ts'
 
 const unavailable = pgUnavailableReason()
@@ -60,6 +60,12 @@ if (unavailable !== undefined) {
   t.test('a missing URL variable names the variable', async (t) => {
     await t.rejects(openCallStore(config, { logger: logSink().logger, configDir: '/', env: {} }),
       { code: 'CONFIG_INVALID', field: 'records.postgres.urlEnv', message: /PHONE_AGENT_DATABASE_URL is not set/ })
+  })
+
+  t.test('no timers, sockets or servers left behind', async (t) => {
+    // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    t.same(leakedHandles(), [])
   })
 
   t.test('an unreachable server fails at open without leaking the URL', async (t) => {

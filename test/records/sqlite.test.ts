@@ -5,7 +5,7 @@ import t from 'tap'
 import { openCallStore, sqlitePath } from '../../lib/records/open.ts'
 import { recordsSchema } from '../../lib/records/config.ts'
 import { storeContract } from './contract.ts'
-import { logSink } from './helpers.ts'
+import { logSink, leakedHandles } from './helpers.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'phone-agent-sqlite-'))
 t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -27,4 +27,10 @@ t.test('an unopenable path fails with CONFIG_INVALID', async (t) => {
   writeFileSync(join(dir, 'a-file'), '')
   const config = recordsSchema.parse({ dataDir: 'a-file/data' })
   await t.rejects(openCallStore(config, { logger: logSink().logger, configDir: dir, env: {} }), { code: 'CONFIG_INVALID' })
+})
+
+t.test('no timers, sockets or servers left behind', async (t) => {
+  // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(leakedHandles(), [])
 })

@@ -1,5 +1,6 @@
 import { PhoneAgentError } from '../../errors.ts'
 import type { VerbContext } from '../context.ts'
+import { numberInDialString } from '../dial-string.ts'
 import { answer } from './answer.ts'
 
 export interface TransferResult {
@@ -30,6 +31,10 @@ export async function transfer (ctx: VerbContext, targetName: string): Promise<T
     ctx.state.handedOff = true
     return { connected: true, disposition: 'TRANSFERRED' }
   }
+  // Checked at start-up too; checked again here because the guard's tables may have been
+  // tightened since, and because this is the last moment before money is spent.
+  const number = numberInDialString(target.dialString)
+  if (number !== undefined) ctx.dial.check(number)
   await answer(ctx)
   // A bridge lasts as long as the conversation with the human; it is bounded by the call itself.
   const result = await ctx.channel.execute('bridge', target.dialString, { timeoutMs: Infinity })

@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs'
+import t from 'tap'
+import { opsSchema } from '../../lib/ops/config.ts'
+
+const unit = readFileSync(new URL('../../bin/phone-agent.service', import.meta.url), 'utf8')
+const directives = new Map<string, string[]>()
+for (const line of unit.split('\n')) {
+  const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim())
+  if (m !== null) directives.set(m[1] ?? '', [...(directives.get(m[1] ?? '') ?? []), m[2] ?? ''])
+}
+const one = (key: string): string | undefined => directives.get(key)?.[0]
+
+t.test('hardened and restartable', async (t) => {
+  t.equal(one('NoNewPrivileges'), 'yes')
+  t.equal(one('ProtectSystem'), 'strict')
+  t.equal(one('Restart'), 'on-failure')
+  t.equal(one('User'), 'phone-agent', 'never root')
+  const rw = (one('ReadWritePaths') ?? '').split(/\s+/)
+  t.ok(rw.some((p) => p.endsWith('/data')) && rw.some((p) => p.endsWith('/sounds')), 'data and sounds writable')
+  t.equal(one('KillSignal'), 'SIGTERM', 'the signal our graceful shutdown handles')
+})
+
+t.test('systemd waits longer than the shutdown deadline plus the goodbyes', async (t) => {
+  const stop = Number(one('TimeoutStopSec'))
+  const deadline = opsSchema.parse({}).shutdownDeadlineSeconds
+  const endGrace = 10 // ShutdownController's default endGraceMs
+  t.ok(stop > deadline + endGrace, `TimeoutStopSec=${stop} > ${deadline} + ${endGrace}`)
+})
