@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import type { Config } from './config/load.ts'
 import type { Speaker } from './call/context.ts'
+import type { LlmProvider } from './llm/types.ts'
+import type { SttProvider } from './speech/stt/types.ts'
 import { runCall } from './call/run-call.ts'
 import { messageFor } from './call/admit.ts'
 import { loadScripts, type CallScript } from './call/script.ts'
@@ -10,6 +12,8 @@ import { createAdmissionGuard, createDialGuard, type AdmissionGuard, type Reject
 export interface PhoneAgentDeps {
   readonly logger: Logger
   readonly speaker: Speaker
+  readonly stt?: SttProvider | undefined
+  readonly llm?: LlmProvider | undefined
   /** Replaces the guard built from `config.guard` (tests, several agents sharing one). */
   readonly admission?: AdmissionGuard
   /** Told of every refused call (call records). */
@@ -51,7 +55,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
     logger: log,
-    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, logger: log, admission, dial }) },
+    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial }) },
   })
   return {
     server,

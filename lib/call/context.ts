@@ -2,6 +2,8 @@ import type { Logger } from 'pino'
 import type { Channel } from '../freeswitch/channel.ts'
 import type { TransferTarget } from '../config/schema.ts'
 import type { DialGuard } from '../guard/index.ts'
+import type { LlmProvider } from '../llm/types.ts'
+import type { SttProvider } from '../speech/stt/types.ts'
 import type { MediaPaths } from './media-paths.ts'
 
 /** Text to speech as the verbs need it: a WAV file in the sounds directory (the cache). */
@@ -15,6 +17,9 @@ export interface VerbContext {
   readonly channel: Channel
   readonly media: MediaPaths
   readonly speaker: Speaker
+  /** Configured speech-to-text and language model; undefined when the config names none. */
+  readonly stt: SttProvider | undefined
+  readonly llm: LlmProvider | undefined
   readonly transfers: Readonly<Record<string, TransferTarget>>
   /** Premium/satellite/country checks for any external number a transfer would ring. */
   readonly dial: DialGuard

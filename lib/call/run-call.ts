@@ -4,6 +4,8 @@ import type { RouteConfig } from '../config/schema.ts'
 import { isCallEnded, isPhoneAgentError } from '../errors.ts'
 import type { Channel } from '../freeswitch/channel.ts'
 import type { AdmissionGuard, DialGuard } from '../guard/index.ts'
+import type { LlmProvider } from '../llm/types.ts'
+import type { SttProvider } from '../speech/stt/types.ts'
 import { admitCall, messageFor, refuseCall } from './admit.ts'
 import type { Speaker, VerbContext } from './context.ts'
 import { MediaPaths } from './media-paths.ts'
@@ -16,6 +18,8 @@ export interface CallRunnerDeps {
   readonly config: Config
   readonly scripts: ReadonlyMap<string, CallScript>
   readonly speaker: Speaker
+  readonly stt?: SttProvider | undefined
+  readonly llm?: LlmProvider | undefined
   readonly logger: Logger
   readonly admission: AdmissionGuard
   readonly dial: DialGuard
@@ -69,6 +73,8 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       channel,
       media: new MediaPaths(config.media.soundsDir, config.media.freeswitchSoundsDir),
       speaker: deps.speaker,
+      stt: deps.stt,
+      llm: deps.llm,
       transfers: config.transfers,
       dial: deps.dial,
       log,

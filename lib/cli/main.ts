@@ -6,7 +6,7 @@ import { toE164 } from '../numbers/e164.ts'
 import { routeCall } from '../call/router.ts'
 import { loadScripts } from '../call/script.ts'
 import { routedScriptNames, startPhoneAgent } from '../app.ts'
-import { createSpeaker } from '../speech/speaker.ts'
+import { createSpeechServices } from '../speech/services.ts'
 
 const USAGE = `Usage: phone-agent <command> [options]
 
@@ -77,14 +77,14 @@ async function check (config: Config, did: string | undefined, out: NodeJS.Writa
 
 async function serve (config: Config): Promise<number> {
   const logger = createLogger(config.logging.level)
-  const speaker = await createSpeaker(config, logger)
-  const agent = await startPhoneAgent(config, { logger, speaker })
+  const speech = await createSpeechServices(config, logger)
+  const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm })
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve)
     process.once('SIGINT', resolve)
   })
   logger.info('shutting down: no new calls, waiting for calls in progress')
   await agent.stop()
-  await speaker.close()
+  await speech.close()
   return 0
 }

@@ -75,6 +75,13 @@ export function buildConfig (raw: unknown, configDir: string): Config {
   }
   if (parsed.defaultRoute) checkScriptName('defaultRoute.script', parsed.defaultRoute.script, scriptModules)
 
+  // Plain-text gRPC would send audio and credentials in clear: allowed for a loopback fake only.
+  for (const [field, g] of [['speech.stt.google', parsed.speech.stt.google], ['speech.tts.google', parsed.speech.tts.google]] as const) {
+    if (g.insecure && !isLoopback(g.apiEndpoint ?? '')) {
+      throw new ConfigError(`${field}.insecure`, 'plain-text gRPC is only allowed with a loopback apiEndpoint (127.0.0.1, ::1, localhost)')
+    }
+  }
+
   // Every external number a transfer can ring passes the dial guard now, not mid-call.
   const dial = createDialGuard(parsed.guard, { defaultCountry: parsed.numbers.defaultCountry })
   for (const [name, target] of Object.entries(parsed.transfers)) {

@@ -53,24 +53,22 @@ t.test('take-message: greeting, the caller speaks, message recorded, thanks, han
 })
 
 t.test('take-message with the real offline voice: speech synthesised once, reused by the next call', async (t) => {
-  const { createSpeaker } = await import('../../lib/speech/speaker.ts')
+  const { createSpeechServices } = await import('../../lib/speech/services.ts')
   const { buildConfig } = await import('../../lib/config/load.ts')
   const { captureLogs } = await import('../helpers/logs.ts')
-  let speaker: Awaited<ReturnType<typeof createSpeaker>> | undefined
+  let speech: Awaited<ReturnType<typeof createSpeechServices>> | undefined
   let renders = 0
   const { port, soundsDir } = await startTestAgent(t, { routes: { [DID]: { script: 'take-message', language: 'en-US' } } }, {
     speaker: (dir) => ({
       render: async (text, options) => {
-        if (speaker === undefined) {
-          speaker = await createSpeaker(buildConfig({ media: { soundsDir: dir } }, process.cwd()), captureLogs().logger)
-        }
-        const r = await speaker.render(text, options)
+        speech ??= await createSpeechServices(buildConfig({ media: { soundsDir: dir } }, process.cwd()), captureLogs().logger)
+        const r = await speech.speaker.render(text, options)
         if (!r.cached) renders++
         return r
       },
     }),
   })
-  t.teardown(async () => { await speaker?.close() })
+  t.teardown(async () => { await speech?.close() })
   const rendersAtStart = renders // the apology is pre-rendered at start-up
   const fs = new FakeFreeSwitch()
   const first = await fs.placeCall({ port, destination: DID, caller: { audio: [{ atMs: 500, wav: toneWav(600, 8000, 300, 12000) }] } }).ended

@@ -61,3 +61,9 @@ t.test('config file: YAML read, missing file and bad YAML named', async (t) => {
   await writeFile(broken, 'routes: [unclosed\n')
   await t.rejects(loadConfigFile(broken), { code: 'CONFIG_INVALID', message: /not valid YAML/ })
 })
+
+t.test('plain-text gRPC to Google is refused unless the endpoint is loopback', async (t) => {
+  t.throws(() => buildConfig({ speech: { tts: { provider: 'google', google: { insecure: true, apiEndpoint: 'texttospeech.googleapis.com' } } } }, '/x'),
+    { code: 'CONFIG_INVALID', field: 'speech.tts.google.insecure' })
+  t.doesNotThrow(() => buildConfig({ speech: { tts: { provider: 'google', google: { insecure: true, apiEndpoint: '127.0.0.1', port: 5555 } } } }, '/x'))
+})

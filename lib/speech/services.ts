@@ -1,0 +1,54 @@
+import type { Logger } from 'pino'
+import type { Config } from '../config/load.ts'
+import type { Speaker } from '../call/context.ts'
+import type { LlmProvider } from '../llm/types.ts'
+import { buildProviders } from './index.ts'
+import type { SttProvider } from './stt/types.ts'
+import { SpeechCache } from './tts-cache.ts'
+import { OfflineTts } from './tts/offline.ts'
+import type { TtsProvider } from './types.ts'
+
+/** Everything speech a call may use, built once at start-up from the config. */
+export interface SpeechServices {
+  /** TTS behind the sounds/cache/ cache: a sentence is synthesised once, every later call plays the file. */
+  readonly speaker: Speaker
+  readonly stt: SttProvider | undefined
+  readonly llm: LlmProvider | undefined
+  close (): Promise<void>
+}
+
+export interface SpeechServicesOptions {
+  readonly env?: NodeJS.ProcessEnv
+  /** Replaces the configured TTS provider (tests). */
+  readonly tts?: TtsProvider
+}
+
+export async function createSpeechServices (config: Config, logger: Logger, options: SpeechServicesOptions = {}): Promise<SpeechServices> {
+  const env = options.env ?? process.env
+  // The offline voice is only started when it is the configured TTS: it costs a worker thread.
+  const offline = options.tts === undefined && config.speech.tts.provider === 'offline'
+    ? await OfflineTts.create({
+      voice: config.speech.tts.offline.voice,
+      espeakPath: config.speech.tts.offline.espeakPath,
+      logger: logger.child({ module: 'tts' }),
+    })
+    : undefined
+  const providers = buildProviders(config.speech, { env, language: config.language, log: logger, offlineTts: offline })
+  const tts = options.tts ?? providers.tts
+  if (tts === undefined) throw new Error('no TTS provider configured') // the schema always names one
+  const cache = new SpeechCache({
+    provider: tts,
+    soundsDir: config.media.soundsDir,
+    maxBytes: config.speech.tts.cacheMaxMegabytes * 1024 * 1024,
+    logger: logger.child({ module: 'tts-cache' }),
+  })
+  return {
+    speaker: { render: async (text, opts) => await cache.render(text, opts) },
+    stt: providers.stt,
+    llm: providers.llm,
+    close: async () => {
+      await offline?.close()
+      await providers.close()
+    },
+  }
+}
