@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config/load.ts'
 import type { Speaker } from './call/context.ts'
 import type { LlmProvider } from './llm/types.ts'
+import type { CallStore } from './records/types.ts'
 import type { SttProvider } from './speech/stt/types.ts'
 import { runCall } from './call/run-call.ts'
 import { messageFor } from './call/admit.ts'
@@ -18,6 +19,8 @@ export interface PhoneAgentDeps {
   readonly admission?: AdmissionGuard
   /** Told of every refused call (call records). */
   readonly onReject?: (record: RejectionRecord) => void
+  /** Call records; none kept when absent. */
+  readonly records?: Pick<CallStore, 'begin'> | undefined
 }
 
 export interface RunningPhoneAgent {
@@ -55,7 +58,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
     logger: log,
-    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial }) },
+    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records: deps.records }) },
   })
   return {
     server,

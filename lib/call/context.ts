@@ -4,6 +4,8 @@ import type { TransferTarget } from '../config/schema.ts'
 import type { DialGuard } from '../guard/index.ts'
 import type { LlmProvider } from '../llm/types.ts'
 import type { SttProvider } from '../speech/stt/types.ts'
+import type { CallRecorder } from '../records/types.ts'
+import type { CallOutcome } from '../records/types.ts'
 import type { MediaPaths } from './media-paths.ts'
 
 /** Text to speech as the verbs need it: a WAV file in the sounds directory (the cache). */
@@ -24,6 +26,8 @@ export interface VerbContext {
   /** Premium/satellite/country checks for any external number a transfer would ring. */
   readonly dial: DialGuard
   readonly log: Logger
+  /** The call's record, written as the call progresses (never throws). */
+  readonly recorder: CallRecorder
   /** The call's signal: aborted on hangup or socket close with a typed reason. */
   readonly signal: AbortSignal
   readonly language: string
@@ -40,6 +44,11 @@ export interface CallState {
   handedOff: boolean
   recordings: number
   answered: boolean
+  /**
+   * What the call achieved so far, for the record: a verb that takes a message or transfers
+   * says so; otherwise the runner decides (completed, caller hung up, failed).
+   */
+  outcome: CallOutcome | undefined
   /** The pending `digits()` call, fed by the DTMF listener instead of the buffer. */
   digitWaiter: ((digit: string) => void) | undefined
 }

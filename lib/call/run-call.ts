@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
 import type { RouteConfig } from '../config/schema.ts'
+import { nullRecorder } from '../records/null-recorder.ts'
+import type { CallOutcome, CallRecorder, CallStore } from '../records/types.ts'
 import { isCallEnded, isPhoneAgentError } from '../errors.ts'
 import type { Channel } from '../freeswitch/channel.ts'
 import type { AdmissionGuard, DialGuard } from '../guard/index.ts'
@@ -23,6 +25,8 @@ export interface CallRunnerDeps {
   readonly logger: Logger
   readonly admission: AdmissionGuard
   readonly dial: DialGuard
+  /** Where call records go; none kept when absent. */
+  readonly records?: Pick<CallStore, 'begin'> | undefined
 }
 
 /** The apology must never hold a broken call open: bounded even if TTS or FreeSWITCH stalls. */
@@ -36,38 +40,58 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
   const { config } = deps
   const decision = routeCall(config, channel.data)
   const log = deps.logger.child({ call: channel.uuid, did: decision.did ?? null })
+  const route = decision.found ? decision.route : undefined
+  // Every call gets a record, refused ones included, begun before anything can go wrong.
+  const recorder = deps.records?.begin({
+    uuid: channel.uuid,
+    did: decision.did ?? channel.data.destination ?? '',
+    callerNumber: channel.data.callerNumber,
+    callerName: channel.data.callerName,
+    script: route?.script,
+    mediaMode: route?.mediaMode ?? config.media.mode,
+    startedAt: Date.now(),
+  }) ?? nullRecorder(channel.uuid)
+  const reject = async (reason: string, cause: string): Promise<void> => {
+    recorder.rejected(reason)
+    await safeHangup(channel, cause, log)
+    await recorder.end({ outcome: 'rejected', hangupCause: channel.hangupCause ?? cause, endedAt: Date.now() })
+  }
 
   if (!decision.found) {
     log.warn({ reason: decision.reason, destination: channel.data.destination ?? null }, 'no route for dialled number, rejecting')
-    await safeHangup(channel, config.unknownDid.hangupCause, log)
+    await reject('unknown_did', config.unknownDid.hangupCause)
     return
   }
-  const { route } = decision
-  const script = deps.scripts.get(route.script)
+  const { route: found } = decision
+  const script = deps.scripts.get(found.script)
   if (script === undefined) {
     // Config validation makes this unreachable unless scripts were not loaded: fail loudly.
-    log.error({ script: route.script }, 'route names a script that is not loaded')
+    log.error({ script: found.script }, 'route names a script that is not loaded')
+    recorder.error({ code: 'SCRIPT_LOAD_FAILED', message: 'script not loaded' })
     await safeHangup(channel, 'NORMAL_TEMPORARY_FAILURE', log)
+    await recorder.end({ outcome: 'failed', hangupCause: channel.hangupCause, endedAt: Date.now() })
     return
   }
-  const language = route.language ?? config.language
+  const language = found.language ?? config.language
   const verdict = await admitCall(channel, deps.admission, decision.did, log)
   if (!verdict.admitted) {
+    recorder.rejected(verdict.reason)
     await refuseCall(channel, verdict, { config, speaker: deps.speaker, language, log })
+    await recorder.end({ outcome: 'rejected', hangupCause: channel.hangupCause ?? verdict.hangupCause, endedAt: Date.now() })
     return
   }
   try {
-    await runScript(channel, deps, { route, language, did: decision.did, viaDefault: decision.viaDefault, script, log })
+    await runScript(channel, deps, { route: found, language, did: decision.did, viaDefault: decision.viaDefault, script, log, recorder })
   } finally {
     verdict.release()
   }
 }
 
 async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
-  route: RouteConfig, language: string, did: string | undefined, viaDefault: boolean, script: CallScript, log: Logger
+  route: RouteConfig, language: string, did: string | undefined, viaDefault: boolean, script: CallScript, log: Logger, recorder: CallRecorder
 }): Promise<void> {
   const { config } = deps
-  const { route, language, script, log } = opts
+  const { route, language, script, log, recorder } = opts
   const { call, ctx, dispose } = createCall({
     ctx: {
       channel,
@@ -78,6 +102,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       transfers: config.transfers,
       dial: deps.dial,
       log,
+      recorder,
       signal: channel.signal,
       language,
       voice: route.voice,
@@ -88,13 +113,19 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
     options: route.options,
   })
   log.info({ script: route.script, viaDefault: opts.viaDefault, caller: channel.data.callerNumber }, 'call started')
+  let outcome: CallOutcome = 'completed'
+  let errorCode: string | undefined
   try {
     await script.run(call)
   } catch (err) {
     if (isCallEnded(err)) {
       log.info({ reason: isPhoneAgentError(err) ? err.code : 'unknown' }, 'call ended during script')
+      outcome = 'caller_hung_up'
     } else {
-      log.error({ err, code: isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED' }, 'call script failed')
+      errorCode = isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED'
+      log.error({ err, code: errorCode }, 'call script failed')
+      recorder.error({ code: errorCode, message: err instanceof Error ? err.message : String(err) })
+      outcome = 'failed'
       await apologise(ctx, config)
     }
   } finally {
@@ -102,6 +133,9 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
     if (!ctx.state.handedOff) await safeHangup(channel, 'NORMAL_CLEARING', log)
     log.info({ hangupCause: channel.hangupCause ?? null, handedOff: ctx.state.handedOff }, 'call finished')
   }
+  // What the call achieved (a message, a transfer) outranks how it ended, except a failure.
+  if (outcome !== 'failed' && ctx.state.outcome !== undefined) outcome = ctx.state.outcome
+  await recorder.end({ outcome, hangupCause: channel.hangupCause, endedAt: Date.now(), errorCode })
 }
 
 async function apologise (ctx: VerbContext, config: Config): Promise<void> {

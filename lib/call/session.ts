@@ -47,7 +47,7 @@ export interface CallInit {
 }
 
 export function newCallState (): CallState {
-  return { dtmfBuffer: [], handedOff: false, recordings: 0, answered: false, digitWaiter: undefined }
+  return { dtmfBuffer: [], handedOff: false, recordings: 0, answered: false, digitWaiter: undefined, outcome: undefined }
 }
 
 /** Build the script-facing call. Returns the call and a dispose function that removes listeners. */

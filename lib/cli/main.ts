@@ -1,18 +1,21 @@
 import { parseArgs } from 'node:util'
 import { configPath, loadConfigFile, type Config } from '../config/load.ts'
 import { isPhoneAgentError } from '../errors.ts'
-import { createLogger } from '../logger.ts'
+import { createLogger } from '../ops/logger.ts'
 import { toE164 } from '../numbers/e164.ts'
 import { routeCall } from '../call/router.ts'
 import { loadScripts } from '../call/script.ts'
-import { routedScriptNames, startPhoneAgent } from '../app.ts'
-import { createSpeechServices } from '../speech/services.ts'
+import { routedScriptNames } from '../app.ts'
+import { openCallStore } from '../records/open.ts'
+import { runCallsCommand } from './calls.ts'
+import { serve } from './serve.ts'
 
 const USAGE = `Usage: phone-agent <command> [options]
 
 Commands:
   serve              Run the outbound Event Socket server (FreeSWITCH connects to it).
   check [--did N]    Validate the config, load every script, and show what a call to N would do.
+  calls ...          List and show call records (phone-agent calls --help).
 
 Options:
   --config PATH      Config file (default: $PHONE_AGENT_CONFIG or ./phone-agent.yaml)
@@ -20,6 +23,8 @@ Options:
 `
 
 export async function main (argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  // `calls` has options of its own; peel off --config first and hand it the rest.
+  if (argv[0] === 'calls') return await callsCommand(argv.slice(1), out, err)
   let parsed
   try {
     parsed = parseArgs({
@@ -36,8 +41,7 @@ export async function main (argv: string[], out: NodeJS.WritableStream = process
     out.write(USAGE)
     return command === undefined && !parsed.values.help ? 2 : 0
   }
-  try {
-    const config = await loadConfigFile(configPath(parsed.values.config, process.env))
+  return await withConfig(parsed.values.config, err, async (config) => {
     switch (command) {
       case 'check': return await check(config, parsed.values.did, out)
       case 'serve': return await serve(config)
@@ -45,6 +49,13 @@ export async function main (argv: string[], out: NodeJS.WritableStream = process
         err.write(`unknown command "${command}"\n\n${USAGE}`)
         return 2
     }
+  })
+}
+
+/** Load the config and run `fn`; our own errors become one line on stderr and exit code 1. */
+async function withConfig (path: string | undefined, err: NodeJS.WritableStream, fn: (config: Config) => Promise<number>): Promise<number> {
+  try {
+    return await fn(await loadConfigFile(configPath(path, process.env)))
   } catch (e) {
     if (isPhoneAgentError(e)) {
       err.write(`phone-agent: ${e.message}\n`)
@@ -52,6 +63,22 @@ export async function main (argv: string[], out: NodeJS.WritableStream = process
     }
     throw e
   }
+}
+
+async function callsCommand (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const i = argv.indexOf('--config')
+  const path = i >= 0 ? argv[i + 1] : undefined
+  const rest = i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : argv
+  return await withConfig(path, err, async (config) => {
+    const store = await openCallStore(config.records, { logger: createLogger('warn'), configDir: config.configDir, env: process.env })
+    try {
+      return await runCallsCommand(rest, {
+        store, out, err, normalizeNumber: (n) => toE164(n, config.numbers.defaultCountry),
+      })
+    } finally {
+      await store.close()
+    }
+  })
 }
 
 async function check (config: Config, did: string | undefined, out: NodeJS.WritableStream): Promise<number> {
@@ -72,19 +99,5 @@ async function check (config: Config, did: string | undefined, out: NodeJS.Writa
     }
   }
   if (config.defaultRoute && did === undefined) out.write(`any other number: script ${config.defaultRoute.script} (default route)\n`)
-  return 0
-}
-
-async function serve (config: Config): Promise<number> {
-  const logger = createLogger(config.logging.level)
-  const speech = await createSpeechServices(config, logger)
-  const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm })
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve)
-    process.once('SIGINT', resolve)
-  })
-  logger.info('shutting down: no new calls, waiting for calls in progress')
-  await agent.stop()
-  await speech.close()
   return 0
 }

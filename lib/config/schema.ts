@@ -3,6 +3,9 @@ import { HANGUP_CAUSES } from './hangup-causes.ts'
 import { isKnownCountry } from '../numbers/e164.ts'
 import { speechSchema } from '../speech/config.ts'
 import { guardSchema } from '../guard/config.ts'
+import { agentSchema } from '../agent/config.ts'
+import { recordsSchema } from '../records/config.ts'
+import { opsSchema } from '../ops/config.ts'
 
 /**
  * The one config file (YAML or JSON), validated at start-up. Objects are strict so a typo in a
@@ -105,6 +108,9 @@ export const configSchema = z.strictObject({
   }).default({ apology: DEFAULT_APOLOGY, busy: DEFAULT_BUSY }),
   speech: speechSchema.default(speechSchema.parse({})),
   guard: guardSchema.default(guardSchema.parse({})),
+  agent: agentSchema.prefault({}),
+  records: recordsSchema.prefault({}),
+  ops: opsSchema.prefault({}),
   logging: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({ level: 'info' }),

@@ -28,6 +28,8 @@ export interface OutboundServer {
   stopAccepting (): Promise<void>
   /** Resolves when every call in progress has finished. */
   drained (): Promise<void>
+  /** Hang up every call in progress (shutdown past its deadline). */
+  endAll (cause: string): Promise<void>
 }
 
 export async function startOutboundServer (opts: OutboundServerOptions): Promise<OutboundServer> {
@@ -40,9 +42,10 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
     logger: eslLogger(log),
   })
   const live = new Set<Promise<void>>()
+  const channels = new Set<Channel>()
 
   server.on('connection', (esl: FreeSwitchResponse, info: { body: Record<string, string | undefined> }) => {
-    const run = handleConnection(esl, info.body ?? {}, opts).catch((err: unknown) => {
+    const run = handleConnection(esl, info.body ?? {}, opts, channels).catch((err: unknown) => {
       log.error({ err }, 'call handler failed')
     })
     live.add(run)
@@ -62,10 +65,13 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
     activeCalls: () => live.size,
     stopAccepting: async () => { stopped ??= server.close(); await stopped },
     drained: async () => { while (live.size > 0) await Promise.allSettled([...live]) },
+    endAll: async (cause) => {
+      await Promise.allSettled([...channels].map(async (c) => { await c.hangup(cause) }))
+    },
   }
 }
 
-async function handleConnection (esl: FreeSwitchResponse, body: Record<string, string | undefined>, opts: OutboundServerOptions): Promise<void> {
+async function handleConnection (esl: FreeSwitchResponse, body: Record<string, string | undefined>, opts: OutboundServerOptions, channels: Set<Channel>): Promise<void> {
   let data
   try {
     data = parseChannelData(body)
@@ -81,16 +87,17 @@ async function handleConnection (esl: FreeSwitchResponse, body: Record<string, s
     lingerMs: opts.lingerMs,
     logger: opts.logger.child({ call: data.uuid }),
   })
+  channels.add(channel)
   try {
-    await channel.setup()
-  } catch (err) {
-    opts.logger.warn({ err, call: data.uuid }, 'call setup failed')
-    await channel.close()
-    return
-  }
-  try {
+    try {
+      await channel.setup()
+    } catch (err) {
+      opts.logger.warn({ err, call: data.uuid }, 'call setup failed')
+      return
+    }
     await opts.onCall(channel)
   } finally {
+    channels.delete(channel)
     await channel.close()
   }
 }

@@ -29,7 +29,7 @@ export default defineScript(async (call) => {
 
   await call.answer()
   await call.say(option('greeting') ?? texts.greeting)
-  const message = await call.record({ maxSeconds, silence: { threshold: 200, seconds: 2 } })
+  const message = await call.record({ maxSeconds, silence: { threshold: 200, seconds: 2 }, asMessage: true })
   if (message) call.log.info({ path: message.path, durationMs: message.durationMs, hungUp: message.hungUp }, 'message recorded')
   await call.say(message ? option('thanks') ?? texts.thanks : option('noMessage') ?? texts.noMessage)
   await call.hangup('NORMAL_CLEARING')

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import type { Logger } from 'pino'
-import { createLogger } from '../../lib/logger.ts'
+import { createLogger } from '../../lib/ops/logger.ts'
 
 export interface LogRecord { level: number, msg: string, [key: string]: unknown }
 

@@ -5,4 +5,5 @@ export async function answer (ctx: VerbContext): Promise<void> {
   if (ctx.channel.answered || ctx.state.answered) return
   await ctx.channel.execute('answer', '', { timeoutMs: ctx.commandTimeoutMs })
   ctx.state.answered = true
+  ctx.recorder.answered(Date.now())
 }

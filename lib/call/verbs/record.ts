@@ -11,6 +11,8 @@ export interface RecordOptions {
   /** Silence detection: energy threshold (FreeSWITCH's default scale, 200 suits phone lines) and seconds of silence that end the recording. */
   readonly silence?: { readonly threshold?: number, readonly seconds?: number } | false
   readonly signal?: AbortSignal | undefined
+  /** Keep the recording as a message left by the caller (call record, outcome message_taken). */
+  readonly asMessage?: boolean
 }
 
 export interface Recording {
@@ -56,7 +58,15 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
     return undefined
   }
   const durationMs = await wavDurationMs(path).catch(() => 0)
-  return { path, durationMs, hungUp }
+  const recording = { path, durationMs, hungUp }
+  if (options.asMessage === true) recordMessage(ctx, recording)
+  return recording
+}
+
+/** A recording the caller left as a message: kept with the call record. */
+export function recordMessage (ctx: VerbContext, recording: Recording, text = ''): void {
+  ctx.recorder.message({ text, recordingPath: recording.path, number: ctx.channel.data.callerNumber || undefined, name: ctx.channel.data.callerName || undefined, at: Date.now() })
+  ctx.state.outcome = 'message_taken'
 }
 
 function clampInt (n: number, min: number, max: number): number {

@@ -29,6 +29,7 @@ export async function transfer (ctx: VerbContext, targetName: string): Promise<T
       timeoutMs: ctx.commandTimeoutMs,
     })
     ctx.state.handedOff = true
+    ctx.state.outcome = 'transferred'
     return { connected: true, disposition: 'TRANSFERRED' }
   }
   // Checked at start-up too; checked again here because the guard's tables may have been
@@ -39,5 +40,7 @@ export async function transfer (ctx: VerbContext, targetName: string): Promise<T
   // A bridge lasts as long as the conversation with the human; it is bounded by the call itself.
   const result = await ctx.channel.execute('bridge', target.dialString, { timeoutMs: Infinity })
   const disposition = result.event.variable_originate_disposition ?? result.event.variable_DIALSTATUS ?? result.response
-  return { connected: disposition === 'SUCCESS' || disposition === 'ANSWER', disposition }
+  const connected = disposition === 'SUCCESS' || disposition === 'ANSWER'
+  if (connected) ctx.state.outcome = 'transferred'
+  return { connected, disposition }
 }
