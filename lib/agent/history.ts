@@ -104,7 +104,10 @@ export class ConversationHistory {
       firstKept = j
       i = j
     }
-    return [system, ...this.#messages.slice(firstKept).map((c) => c.message)]
+    // A reply still being written (a tool round) is part of the latest turn: the model must see
+    // its own tool calls and their results in the next request.
+    const draft = this.#open?.draft() ?? []
+    return [system, ...this.#messages.slice(firstKept).map((c) => c.message), ...draft]
   }
 
   /** Every utterance, reply and tool call of the call, oldest first; nothing is ever dropped. */
@@ -217,10 +220,20 @@ export class AssistantTurn {
     return last
   }
 
+  /** The messages this reply would commit if it completed now (for a tool round's request). */
+  draft (): ChatMessage[] {
+    if (this.#committed) return []
+    return this.#build(false, undefined, this.#now()).messages
+  }
+
   #finish (interrupted: boolean, heardText: string | undefined): void {
     if (this.#committed) return
     this.#committed = true
-    const end = this.#now()
+    const { messages, entries } = this.#build(interrupted, heardText, this.#now())
+    this.#commit(messages, entries)
+  }
+
+  #build (interrupted: boolean, heardText: string | undefined, end: number): { messages: ChatMessage[], entries: TranscriptEntry[] } {
     const messages: ChatMessage[] = []
     const entries: TranscriptEntry[] = []
     const partial = heardText?.trim() ?? ''
@@ -266,7 +279,7 @@ export class AssistantTurn {
       if (lastText === undefined) entries.push({ at: iso(this.#startedAt), endedAt: iso(end), role: 'assistant', text: '', interrupted: true })
       else entries[entries.indexOf(lastText)] = { ...lastText, interrupted: true }
     }
-    this.#commit(messages, entries)
+    return { messages, entries }
   }
 }
 

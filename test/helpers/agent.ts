@@ -5,6 +5,7 @@ import type { Test } from 'tap'
 import { buildConfig, type Config } from '../../lib/config/load.ts'
 import type { Speaker } from '../../lib/call/context.ts'
 import { startPhoneAgent, type RunningPhoneAgent } from '../../lib/app.ts'
+import type { CallStore } from '../../lib/records/types.ts'
 import { captureLogs, type LogRecord } from './logs.ts'
 import { toneSpeaker } from './speaker.ts'
 
@@ -21,7 +22,10 @@ export interface TestAgent {
  * Start the real server on a random loopback port with a temporary sounds directory. The
  * config is built from `raw` (port and soundsDir are filled in). Stopped in teardown.
  */
-export async function startTestAgent (t: Test, raw: Record<string, unknown>, options: { speaker?: (soundsDir: string) => Speaker } = {}): Promise<TestAgent> {
+export async function startTestAgent (t: Test, raw: Record<string, unknown>, options: {
+  speaker?: (soundsDir: string) => Speaker
+  records?: Pick<CallStore, 'begin'>
+} = {}): Promise<TestAgent> {
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-sounds-'))
   const config = buildConfig({
     ...raw,
@@ -30,7 +34,7 @@ export async function startTestAgent (t: Test, raw: Record<string, unknown>, opt
   }, process.cwd())
   const { logger, records } = captureLogs()
   const speaker = (options.speaker ?? toneSpeaker)(soundsDir)
-  const agent = await startPhoneAgent(config, { logger, speaker })
+  const agent = await startPhoneAgent(config, { logger, speaker, records: options.records })
   t.teardown(async () => {
     await agent.stop(5000)
     await rm(soundsDir, { recursive: true, force: true })

@@ -1,0 +1,90 @@
+import { isAbsolute, resolve } from 'node:path'
+import type { Logger } from 'pino'
+import type { Config } from '../config/load.ts'
+import { BusinessHours } from './business-hours.ts'
+import { CannedSpeech, type CannedRenderer, type CannedSpec } from './canned.ts'
+import { checkAgentTargets, textFor, type AgentConfig } from './config.ts'
+import { WatchedContacts, loadContacts, type Contact, type ContactDirectory } from './contacts.ts'
+
+/**
+ * What the conversation agent needs beyond the call itself, built once at start-up from the
+ * `agent:` section: the contact directory, business hours, and pre-rendered phrases.
+ */
+export interface AgentServices {
+  readonly config: AgentConfig
+  /** Country for national-format numbers. */
+  readonly defaultCountry: string
+  /** Every name under top-level `transfers:`. */
+  readonly transferNames: readonly string[]
+  readonly hours: BusinessHours | undefined
+  readonly canned: CannedSpeech
+  lookupContact (number: string | undefined): Contact | undefined
+  now (): Date
+  close (): Promise<void>
+}
+
+export interface AgentServicesOptions {
+  readonly log?: Logger | undefined
+  /** Clock (tests pin the time of day). */
+  readonly now?: () => Date
+  /** Renders the fixed phrases; none are pre-rendered without it. */
+  readonly renderer?: CannedRenderer | undefined
+}
+
+/** Throws ConfigError for a target name the agent uses that is not configured. */
+export async function createAgentServices (config: Config, options: AgentServicesOptions = {}): Promise<AgentServices> {
+  const agent = config.agent
+  const transferNames = Object.keys(config.transfers)
+  checkAgentTargets(agent, transferNames)
+  const hours = agent.businessHours === undefined ? undefined : new BusinessHours(agent.businessHours)
+  let directory: ContactDirectory | WatchedContacts | undefined
+  if (agent.contacts !== undefined) {
+    const file = agent.contacts.file
+    const path = isAbsolute(file) ? file : resolve(config.configDir, file)
+    const opts = {
+      defaultCountry: config.numbers.defaultCountry,
+      ...(agent.contacts.format === undefined ? {} : { format: agent.contacts.format }),
+      ...(options.log === undefined ? {} : { log: options.log.child({ module: 'contacts' }) }),
+    }
+    directory = agent.contacts.watch ? await WatchedContacts.open(path, opts) : await loadContacts(path, opts)
+    options.log?.info({ contacts: directory instanceof WatchedContacts ? directory.current.size : directory.size }, 'contacts loaded')
+  }
+  const canned = new CannedSpeech(config.media.soundsDir)
+  if (options.renderer !== undefined) {
+    await canned.prerender(options.renderer, cannedSpecs(config), options.log)
+  }
+  const now = options.now ?? (() => new Date())
+  return {
+    config: agent,
+    defaultCountry: config.numbers.defaultCountry,
+    transferNames,
+    hours,
+    canned,
+    lookupContact: (number) => directory?.lookup(number),
+    now,
+    close: async () => { if (directory instanceof WatchedContacts) await directory.close() },
+  }
+}
+
+/**
+ * The phrases worth rendering ahead: apology, goodbye, reprompt and the anonymous greeting, in
+ * every language and voice a route can use.
+ */
+export function cannedSpecs (config: Config): CannedSpec[] {
+  const agent = config.agent
+  const combos = new Map<string, { language: string, voice: string | undefined }>()
+  const add = (language: string, voice: string | undefined): void => { combos.set(JSON.stringify([language, voice ?? '']), { language, voice }) }
+  add(config.language, undefined)
+  // A contact's own language picks the phrase in that language.
+  for (const language of Object.keys(agent.apology)) add(language, undefined)
+  for (const route of [...Object.values(config.routes), ...(config.defaultRoute ? [config.defaultRoute] : [])]) {
+    add(route.language ?? config.language, route.voice)
+  }
+  const specs: CannedSpec[] = []
+  for (const { language, voice } of combos.values()) {
+    for (const texts of [agent.apology, agent.goodbye, agent.reprompts.text, agent.greeting]) {
+      specs.push({ text: textFor(texts, language), language, voice })
+    }
+  }
+  return specs
+}

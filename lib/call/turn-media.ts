@@ -1,0 +1,84 @@
+/**
+ * How a conversational turn hears the caller and speaks to them, whatever carries the audio.
+ *
+ * The turn loop (verbs/converse.ts, verbs/ask.ts) only talks to this interface. Files mode
+ * (turn-media-files.ts: FreeSWITCH `record` + `playback`) is the first implementation; a
+ * streaming mode (unicast audio with VAD and barge-in) plugs in behind the same two methods.
+ */
+
+export interface ListenOptions {
+  /** Give up when the caller has not started speaking after this long. */
+  readonly noInputMs: number
+  /** Longest utterance. */
+  readonly maxSpeechMs: number
+  /** BCP-47 tag for the recogniser. */
+  readonly language: string
+  /** Words and names the recogniser should prefer. */
+  readonly hints?: readonly string[] | undefined
+}
+
+/** The caller said something and it was transcribed. Times are epoch ms. */
+export interface Utterance {
+  readonly kind: 'speech'
+  readonly text: string
+  /** 0..1 when the recogniser reports it. */
+  readonly confidence: number | undefined
+  /** When the caller started speaking (estimated in files mode). */
+  readonly startedAt: number
+  /** When the caller stopped speaking (estimated in files mode). */
+  readonly endedAt: number
+  /** When the final transcript was available. */
+  readonly transcribedAt: number
+  /** Length of the audio sent to the recogniser. */
+  readonly audioMs: number
+}
+
+/** The caller said nothing within `noInputMs`. */
+export interface NoInput {
+  readonly kind: 'no-input'
+}
+
+/** Sound was heard but the recogniser found no words in it (noise, a cough, a language it missed). */
+export interface NoMatch {
+  readonly kind: 'no-match'
+  readonly startedAt: number
+  readonly endedAt: number
+}
+
+export type Heard = Utterance | NoInput | NoMatch
+
+export interface SpeakOptions {
+  readonly language: string
+  readonly voice?: string | undefined
+  /** How many sentences may be synthesised ahead of the one playing (files mode). Default 2. */
+  readonly renderAhead?: number | undefined
+  /** Sentence `index` (0-based, in the order the iterable yielded them) starts playing. */
+  readonly onPlayStart?: ((index: number) => void) | undefined
+  /** Sentence `index` finished playing in full: the caller heard it. */
+  readonly onPlayed?: ((index: number) => void) | undefined
+  /** The first sentence's audio is ready (TTS done or a cache hit). */
+  readonly onFirstAudio?: (() => void) | undefined
+}
+
+export interface SpokenResult {
+  /** Sentences taken from the iterable. */
+  readonly sentences: number
+  /** Sentences heard in full (a prefix: sentences play in order). */
+  readonly heard: number
+  /** Characters sent to TTS for sentences that were not already cached. */
+  readonly ttsCharacters: number
+}
+
+export interface TurnMedia {
+  /**
+   * Wait for the caller to speak and transcribe what they said. Rejects with the signal's reason
+   * when it aborts, and with a PhoneAgentError when the recogniser fails.
+   */
+  listen (options: ListenOptions, signal: AbortSignal): Promise<Heard>
+  /**
+   * Speak sentences in order as they arrive, each as soon as its audio is ready. Resolves when
+   * the iterable ended and everything was played; rejects with the signal's reason on abort (the
+   * iterable is closed) or with TTS_FAILED / MEDIA_INVALID when a sentence cannot be spoken.
+   */
+  speak (sentences: AsyncIterable<string>, options: SpeakOptions, signal: AbortSignal): Promise<SpokenResult>
+}

@@ -1,0 +1,58 @@
+import dgram from 'node:dgram'
+import { PhoneAgentError, abortReason } from '../../errors.ts'
+
+/** A fixed port (0 = ephemeral) or an inclusive range to take a free port from. */
+export type PortChoice = number | { readonly min: number, readonly max: number }
+
+// Enough tries to find a free port in a busy range without scanning thousands of them.
+const MAX_TRIES = 32
+
+export async function bindSocket (type: 'udp4' | 'udp6', address: string, port: PortChoice, signal?: AbortSignal): Promise<dgram.Socket> {
+  if (typeof port === 'number') {
+    try {
+      return await bindOnce(type, address, port, signal)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+      throw new PhoneAgentError('CONFIG_INVALID', `unicast: port ${port} on ${address} is in use`, { cause: err })
+    }
+  }
+  const { min, max } = port
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
+    throw new PhoneAgentError('CONFIG_INVALID', `unicast: bad port range ${min}-${max}`)
+  }
+  const span = max - min + 1
+  // A random start spreads concurrent calls over the range instead of all racing for `min`.
+  const start = Math.floor(Math.random() * span)
+  let lastError: unknown
+  for (let i = 0; i < Math.min(span, MAX_TRIES); i++) {
+    try {
+      return await bindOnce(type, address, min + (start + i) % span, signal)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+      lastError = err
+    }
+  }
+  // A range too small for the concurrent calls is a configuration problem.
+  throw new PhoneAgentError('CONFIG_INVALID', `unicast: no free UDP port in ${min}-${max}`, { cause: lastError })
+}
+
+function bindOnce (type: 'udp4' | 'udp6', address: string, port: number, signal?: AbortSignal): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) { reject(abortReason(signal)); return }
+    const socket = dgram.createSocket({ type, reuseAddr: false })
+    const onAbort = (): void => { cleanup(); socket.close(); reject(abortReason(signal as AbortSignal)) }
+    const onError = (err: NodeJS.ErrnoException): void => {
+      cleanup()
+      socket.close()
+      if (err.code === 'EADDRINUSE') { reject(err); return }
+      reject(new PhoneAgentError('CONFIG_INVALID', `unicast: cannot bind ${address}:${port} (${err.code ?? err.message})`, { cause: err }))
+    }
+    const cleanup = (): void => {
+      socket.off('error', onError)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    socket.once('error', onError)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    socket.bind(port, address, () => { cleanup(); resolve(socket) })
+  })
+}

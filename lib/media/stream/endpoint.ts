@@ -1,0 +1,276 @@
+import dgram from 'node:dgram'
+import { isIPv6 } from 'node:net'
+import type { Logger } from 'pino'
+import { PhoneAgentError } from '../../errors.ts'
+import { resample } from '../resample.ts'
+import type { PcmChunk } from '../../speech/types.ts'
+import { int16FromBytes } from '../pcm.ts'
+import { decodeFrame, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
+import { FrameBuffer, type InboundFrame } from './inbound.ts'
+import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
+import { sharedScheduler, type FrameScheduler, type TickSubscriber } from './scheduler.ts'
+import { bindSocket, type PortChoice } from './bind.ts'
+
+/**
+ * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
+ * and sends the agent's, paced by the shared frame scheduler.
+ *
+ * FreeSWITCH sends from the port it was told as `local-port` to ours, and plays what it
+ * receives on that same port, one datagram per frame. So the first datagram tells us where
+ * FreeSWITCH is (unless `peer` was given), and everything else is refused: a stranger who
+ * guessed the port must not be able to speak into the call or learn what the caller says.
+ */
+
+export interface AddressPort { readonly address: string, readonly port: number }
+
+export interface MediaEndpointOptions {
+  /** The channel's rate: 8000, or 16000 for wideband codecs. */
+  readonly rate: number
+  /** Local address to bind (default 127.0.0.1: FreeSWITCH on the same host). */
+  readonly bindAddress?: string | undefined
+  /** A fixed port, 0 for an ephemeral one (default), or a range to pick a free port from (firewalls). */
+  readonly port?: PortChoice | undefined
+  /** The address FreeSWITCH should send to (`remote-ip`), when it differs from the bound one (NAT, 0.0.0.0). */
+  readonly advertisedAddress?: string | undefined
+  /** FreeSWITCH's address when known up front (its `local-ip`/`local-port`): locks the source at once. */
+  readonly peer?: AddressPort | undefined
+  /** Frames sent ahead of real time so timer jitter never starves FreeSWITCH (0-2, default 1). */
+  readonly leadFrames?: number | undefined
+  /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
+  readonly maxBufferedFrames?: number | undefined
+  readonly scheduler?: FrameScheduler | undefined
+  /** Aborting it closes the endpoint (the call's signal). */
+  readonly signal?: AbortSignal | undefined
+  readonly logger: Logger
+}
+
+export interface MediaEndpointStats {
+  /** Audio datagrams accepted from FreeSWITCH. */
+  readonly received: number
+  /** All-0xFF datagrams seen before the caller's first RTP. */
+  readonly preRtp: number
+  /** Datagrams from any address but the locked one. */
+  readonly droppedForeign: number
+  /** Datagrams of odd length or larger than a 60 ms frame. */
+  readonly droppedMalformed: number
+  /** Frames sent to FreeSWITCH, of which `silenceSent` were silence. */
+  readonly sent: number
+  readonly silenceSent: number
+  /** Inbound frames lost because a frames() consumer fell behind. */
+  readonly droppedSlowConsumer: number
+  readonly sendErrors: number
+}
+
+// A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
+const MAX_DATAGRAM = 1920
+
+export class MediaEndpoint {
+  readonly rate: StreamRate
+  readonly #socket: dgram.Socket
+  readonly #local: AddressPort
+  readonly #advertised: AddressPort
+  readonly #queue: OutboundQueue
+  readonly #scheduler: FrameScheduler
+  readonly #logger: Logger
+  readonly #lead: number
+  readonly #maxBuffered: number
+  readonly #listeners = new Set<(frame: InboundFrame) => void>()
+  readonly #buffers = new Set<FrameBuffer>()
+  readonly #unsubscribe: () => void
+  readonly #signal: AbortSignal | undefined
+  readonly #onAbort: () => void
+  #peer: AddressPort | undefined
+  #primed = false
+  #closed = false
+  #seq = 0
+  #mediaSamples = 0
+  #stats = { received: 0, preRtp: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, droppedSlowConsumer: 0, sendErrors: 0 }
+  #closedPromise: Promise<void> | undefined
+
+  /** Bind the socket and start pacing (silence until audio is queued, nothing until the peer is known). */
+  static async open (options: MediaEndpointOptions): Promise<MediaEndpoint> {
+    if (!isStreamRate(options.rate)) throw new PhoneAgentError('MEDIA_INVALID', `unicast: unsupported rate ${options.rate} (8000 or 16000)`)
+    const bindAddress = options.bindAddress ?? '127.0.0.1'
+    const advertised = options.advertisedAddress ?? bindAddress
+    if (advertised === '0.0.0.0' || advertised === '::') {
+      throw new PhoneAgentError('CONFIG_INVALID', 'unicast: binding a wildcard address needs an advertised address FreeSWITCH can reach')
+    }
+    const socket = await bindSocket(isIPv6(bindAddress) ? 'udp6' : 'udp4', bindAddress, options.port ?? 0, options.signal)
+    return new MediaEndpoint(socket, options.rate, advertised, options)
+  }
+
+  private constructor (socket: dgram.Socket, rate: StreamRate, advertised: string, options: MediaEndpointOptions) {
+    this.rate = rate
+    this.#socket = socket
+    const local = socket.address()
+    this.#local = { address: local.address, port: local.port }
+    this.#advertised = { address: advertised, port: local.port }
+    this.#queue = new OutboundQueue(rate)
+    this.#scheduler = options.scheduler ?? sharedScheduler()
+    this.#logger = options.logger
+    this.#lead = Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1)))
+    this.#maxBuffered = options.maxBufferedFrames ?? 50
+    this.#peer = options.peer
+    socket.on('message', (msg, rinfo) => { this.#onMessage(msg, rinfo) })
+    // An ICMP port-unreachable (FreeSWITCH gone) surfaces as a socket error on some systems;
+    // the call's own hangup handling ends the endpoint, so it is counted, not thrown.
+    socket.on('error', (err) => {
+      this.#stats.sendErrors++
+      this.#logger.debug({ err }, 'unicast socket error')
+    })
+    const subscriber: TickSubscriber = { onTick: (frames, now) => { this.#onTick(frames, now) } }
+    this.#unsubscribe = this.#scheduler.add(subscriber)
+    this.#signal = options.signal
+    this.#onAbort = () => { void this.close() }
+    if (this.#signal?.aborted === true) queueMicrotask(this.#onAbort)
+    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true })
+  }
+
+  /** Where the socket is bound. */
+  get localAddress (): AddressPort { return this.#local }
+
+  /** What to put in the unicast command as `remote-ip` / `remote-port`. */
+  get advertisedAddress (): AddressPort { return this.#advertised }
+
+  /** FreeSWITCH's address once locked (given, or learnt from the first datagram). */
+  get peer (): AddressPort | undefined { return this.#peer }
+
+  get closed (): boolean { return this.#closed }
+
+  get stats (): MediaEndpointStats { return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops() } }
+
+  /** Agent audio still waiting to be sent, in ms. */
+  get queuedMs (): number { return this.#queue.queuedMs }
+
+  /** True while nothing is queued (the caller hears silence once FreeSWITCH's ~2 frames play out). */
+  get idle (): boolean { return this.#queue.idle }
+
+  /**
+   * Queue agent audio: samples at the endpoint's rate, or a provider chunk at any rate
+   * (resampled). The playout's promise settles when its last frame was sent.
+   */
+  enqueue (audio: Int16Array | PcmChunk): Playout {
+    if (audio instanceof Int16Array) return this.#queue.enqueue(audio)
+    const samples = int16FromBytes(audio.pcm)
+    return this.#queue.enqueue(audio.sampleRate === this.rate ? samples : resample(samples, audio.sampleRate, this.rate))
+  }
+
+  /** Barge-in: drop all queued audio; the next frame sent is silence. Returns what was sent of each dropped item. */
+  clear (): PlayoutResult[] {
+    return this.#queue.clear()
+  }
+
+  /**
+   * Synchronous delivery of every inbound frame (VAD, a recorder): called on the socket's
+   * event, so it must be cheap. Returns the unsubscribe function.
+   */
+  onFrame (listener: (frame: InboundFrame) => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  /** Inbound frames as an async iterable for one consumer; ends on close() or when `signal` aborts. */
+  frames (options: { signal?: AbortSignal } = {}): AsyncIterable<InboundFrame> {
+    const { signal } = options
+    const onAbort = (): void => { buffer.end() }
+    const buffer: FrameBuffer = new FrameBuffer(this.#maxBuffered, () => {
+      this.#buffers.delete(buffer)
+      this.#stats.droppedSlowConsumer += buffer.dropped
+      signal?.removeEventListener('abort', onAbort)
+    })
+    if (this.#closed || signal?.aborted === true) {
+      buffer.end()
+      return buffer
+    }
+    this.#buffers.add(buffer)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    return buffer
+  }
+
+  /** Stop pacing, release the socket, settle queued playouts as `closed`, end frame iterables. Idempotent. */
+  close (): Promise<void> {
+    if (this.#closedPromise !== undefined) return this.#closedPromise
+    this.#closed = true
+    this.#unsubscribe()
+    this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#queue.close()
+    for (const buffer of [...this.#buffers]) buffer.end()
+    this.#listeners.clear()
+    this.#closedPromise = new Promise((resolve) => {
+      this.#socket.close(() => { resolve() })
+    })
+    this.#logger.debug({ stats: this.stats }, 'unicast endpoint closed')
+    return this.#closedPromise
+  }
+
+  #liveDrops (): number {
+    let n = 0
+    for (const b of this.#buffers) n += b.dropped
+    return n
+  }
+
+  #onMessage (msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.#closed) return
+    const peer = this.#peer
+    if (peer === undefined) {
+      this.#peer = { address: rinfo.address, port: rinfo.port }
+      this.#logger.info({ peer: this.#peer }, 'unicast source locked')
+    } else if (peer.address !== rinfo.address || peer.port !== rinfo.port) {
+      if (this.#stats.droppedForeign === 0) this.#logger.warn({ from: { address: rinfo.address, port: rinfo.port } }, 'unicast datagram from a foreign address dropped')
+      this.#stats.droppedForeign++
+      return
+    }
+    if (msg.length === 0 || msg.length % 2 !== 0 || msg.length > MAX_DATAGRAM) {
+      this.#stats.droppedMalformed++
+      return
+    }
+    if (isPreRtpFrame(msg)) {
+      this.#stats.preRtp++
+      return
+    }
+    this.#stats.received++
+    const samples = decodeFrame(msg)
+    const frame: InboundFrame = {
+      samples,
+      sampleRate: this.rate,
+      seq: this.#seq++,
+      mediaMs: this.#mediaSamples * 1000 / this.rate,
+      receivedAt: this.#scheduler.clock.now(),
+    }
+    this.#mediaSamples += samples.length
+    for (const listener of this.#listeners) {
+      try {
+        listener(frame)
+      } catch (err) {
+        // A faulty consumer must not take the socket's event handler (and the process) down.
+        this.#logger.error({ err }, 'unicast frame listener threw')
+      }
+    }
+    for (const buffer of this.#buffers) buffer.push(frame)
+  }
+
+  #onTick (frames: number, now: number): void {
+    const peer = this.#peer
+    if (peer === undefined || this.#closed) return
+    let n = frames
+    if (!this.#primed) {
+      // The first send puts `lead` frames in hand at FreeSWITCH so a late timer never starves it.
+      this.#primed = true
+      n += this.#lead
+    }
+    for (let i = 0; i < n; i++) {
+      const idle = this.#queue.idle
+      const frame = this.#queue.nextFrame(now)
+      this.#stats.sent++
+      if (idle) this.#stats.silenceSent++
+      this.#socket.send(frame, peer.port, peer.address, this.#onSent)
+    }
+  }
+
+  readonly #onSent = (err: Error | null): void => {
+    if (err !== null) {
+      this.#stats.sendErrors++
+      if (this.#stats.sendErrors === 1) this.#logger.warn({ err }, 'unicast send failed')
+    }
+  }
+}

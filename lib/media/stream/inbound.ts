@@ -1,0 +1,77 @@
+import type { StreamRate } from './frame.ts'
+
+/** One frame of the caller's audio as it arrived. */
+export interface InboundFrame {
+  readonly samples: Int16Array
+  readonly sampleRate: StreamRate
+  /** Audio frames before this one (pre-RTP 0xFF frames are not counted). */
+  readonly seq: number
+  /** Start of this frame on the caller's media timeline (samples so far / rate), in ms. */
+  readonly mediaMs: number
+  /** Arrival time on the scheduler's monotonic clock, in ms. */
+  readonly receivedAt: number
+}
+
+/**
+ * A bounded push-to-pull bridge for one consumer of inbound frames. A consumer that falls
+ * behind loses the oldest frames (counted in `dropped`) instead of growing memory without
+ * limit: live audio that is a second old is worth less than the next frame.
+ */
+export class FrameBuffer implements AsyncIterable<InboundFrame> {
+  readonly #max: number
+  readonly #items: InboundFrame[] = []
+  #waiter: ((r: IteratorResult<InboundFrame>) => void) | undefined
+  #ended = false
+  #dropped = 0
+  readonly #onDone: () => void
+
+  constructor (max: number, onDone: () => void) {
+    this.#max = Math.max(1, max)
+    this.#onDone = onDone
+  }
+
+  get dropped (): number { return this.#dropped }
+
+  push (frame: InboundFrame): void {
+    if (this.#ended) return
+    const w = this.#waiter
+    if (w !== undefined) {
+      this.#waiter = undefined
+      w({ value: frame, done: false })
+      return
+    }
+    if (this.#items.length >= this.#max) {
+      this.#items.shift()
+      this.#dropped++
+    }
+    this.#items.push(frame)
+  }
+
+  /** Frames already buffered are still delivered, then iteration ends. */
+  end (): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#onDone()
+    const w = this.#waiter
+    if (w !== undefined && this.#items.length === 0) {
+      this.#waiter = undefined
+      w({ value: undefined, done: true })
+    }
+  }
+
+  [Symbol.asyncIterator] (): AsyncIterator<InboundFrame> {
+    return {
+      next: () => {
+        const item = this.#items.shift()
+        if (item !== undefined) return Promise.resolve({ value: item, done: false })
+        if (this.#ended) return Promise.resolve({ value: undefined, done: true })
+        return new Promise((resolve) => { this.#waiter = resolve })
+      },
+      return: () => {
+        this.#items.length = 0
+        this.end()
+        return Promise.resolve({ value: undefined, done: true })
+      },
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import { encodeFrame, samplesPerFrame, silenceFrame, type StreamRate } from './frame.ts'
+
+/**
+ * The agent's outgoing audio as an ordered queue of items (a greeting, a TTS sentence, a
+ * chunk of one), cut into 20 ms frames as the pacer asks for them. Frames run across item
+ * boundaries so a sentence streamed in chunks plays without a gap at every chunk; only when
+ * the queue runs dry is a frame padded with silence. No I/O here: the endpoint sends what
+ * `nextFrame` returns.
+ */
+
+export type PlayoutStatus = 'sent' | 'cleared' | 'closed'
+
+export interface PlayoutResult {
+  readonly id: number
+  /** `sent`: every sample went out; `cleared`: barge-in dropped the rest; `closed`: the endpoint closed. */
+  readonly status: PlayoutStatus
+  readonly sentSamples: number
+  readonly totalSamples: number
+  /** Audio of this item handed to FreeSWITCH: what the caller hears of it. */
+  readonly sentMs: number
+  readonly totalMs: number
+  /** Monotonic time (the scheduler clock) the frame carrying its last sent sample went out; undefined when none did. */
+  readonly lastSentAt: number | undefined
+}
+
+export interface Playout {
+  readonly id: number
+  readonly totalMs: number
+  /** Settles once, never rejects: when its last frame is sent, or on clear() / close(). */
+  readonly done: Promise<PlayoutResult>
+}
+
+interface Item {
+  readonly id: number
+  readonly samples: Int16Array
+  offset: number
+  lastSentAt: number | undefined
+  readonly resolve: (result: PlayoutResult) => void
+  readonly playout: Playout
+}
+
+export class OutboundQueue {
+  readonly rate: StreamRate
+  readonly #frameSamples: number
+  readonly #items: Item[] = []
+  readonly #scratch: Int16Array
+  #nextId = 1
+  #closed = false
+  #queuedSamples = 0
+
+  constructor (rate: StreamRate) {
+    this.rate = rate
+    this.#frameSamples = samplesPerFrame(rate)
+    this.#scratch = new Int16Array(this.#frameSamples)
+  }
+
+  /** Samples waiting to be sent, as milliseconds of audio. */
+  get queuedMs (): number { return this.#queuedSamples * 1000 / this.rate }
+
+  get idle (): boolean { return this.#items.length === 0 }
+
+  /**
+   * Queue mono samples at the queue's rate. The array is kept, not copied: do not reuse it.
+   * After close() the playout settles at once as `closed` (audio racing a hangup is not an error).
+   */
+  enqueue (samples: Int16Array): Playout {
+    const id = this.#nextId++
+    let resolve!: (result: PlayoutResult) => void
+    const done = new Promise<PlayoutResult>((r) => { resolve = r })
+    const playout: Playout = { id, totalMs: samples.length * 1000 / this.rate, done }
+    const item: Item = { id, samples, offset: 0, lastSentAt: undefined, resolve, playout }
+    if (this.#closed || samples.length === 0) {
+      resolve(this.#result(item, this.#closed ? 'closed' : 'sent'))
+      return playout
+    }
+    this.#items.push(item)
+    this.#queuedSamples += samples.length
+    return playout
+  }
+
+  /**
+   * The next frame to send at `now`: queued audio, padded with silence when the queue runs
+   * dry mid-frame, or the shared silence frame when nothing is queued. Items whose last
+   * sample is in this frame settle as `sent`.
+   */
+  nextFrame (now: number): Buffer {
+    if (this.#items.length === 0) return silenceFrame(this.rate)
+    const frame = this.#scratch
+    let filled = 0
+    while (filled < frame.length) {
+      const item = this.#items[0]
+      if (item === undefined) break
+      const take = Math.min(frame.length - filled, item.samples.length - item.offset)
+      frame.set(item.samples.subarray(item.offset, item.offset + take), filled)
+      filled += take
+      item.offset += take
+      item.lastSentAt = now
+      this.#queuedSamples -= take
+      if (item.offset === item.samples.length) {
+        this.#items.shift()
+        item.resolve(this.#result(item, 'sent'))
+      }
+    }
+    if (filled < frame.length) frame.fill(0, filled)
+    // A new buffer per frame: dgram keeps a reference until the datagram is written.
+    return encodeFrame(frame, Buffer.allocUnsafe(frame.length * 2))
+  }
+
+  /**
+   * Drop everything queued (barge-in). The next frame is silence, so the caller stops hearing
+   * the agent once FreeSWITCH has played the frames it already holds. Returns what was sent of
+   * each dropped item, in queue order, to truncate the transcript to what was heard.
+   */
+  clear (): PlayoutResult[] {
+    return this.#dropAll('cleared')
+  }
+
+  /** Settle everything as `closed`; later items settle as `closed` at once. */
+  close (): PlayoutResult[] {
+    this.#closed = true
+    return this.#dropAll('closed')
+  }
+
+  #dropAll (status: PlayoutStatus): PlayoutResult[] {
+    const items = this.#items.splice(0)
+    this.#queuedSamples = 0
+    const results = items.map((item) => this.#result(item, status))
+    for (let i = 0; i < items.length; i++) items[i]?.resolve(results[i] as PlayoutResult)
+    return results
+  }
+
+  #result (item: Item, status: PlayoutStatus): PlayoutResult {
+    return {
+      id: item.id,
+      status,
+      sentSamples: item.offset,
+      totalSamples: item.samples.length,
+      sentMs: item.offset * 1000 / this.rate,
+      totalMs: item.samples.length * 1000 / this.rate,
+      lastSentAt: item.lastSentAt,
+    }
+  }
+}
+
+/** Frames an item of `samples` samples occupies when it starts on a frame boundary. */
+export function framesFor (samples: number, rate: StreamRate): number {
+  return Math.ceil(samples / samplesPerFrame(rate))
+}

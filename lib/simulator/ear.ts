@@ -1,0 +1,136 @@
+import type { CallerAudio } from './caller.ts'
+import { FRAME_MS, FRAME_SAMPLES } from './caller.ts'
+import { buildWav } from './wav.ts'
+
+/**
+ * What the caller heard: every 20 ms frame FreeSWITCH sent toward the phone, with the moment
+ * it was handed to FreeSWITCH and the moment it played. Where nothing was written there was no
+ * RTP at all (a gap), which is how the real switch behaves in park: switch_ivr_park() writes
+ * nothing of its own unless send_silence_when_idle is set.
+ */
+
+export interface HeardFrame {
+  /** 'unicast': one of our datagrams; 'playback': a frame of a file FreeSWITCH played. */
+  readonly source: 'unicast' | 'playback'
+  /** When FreeSWITCH got the frame (ms on the call timeline; 0 = connect answered). */
+  readonly arrivalMs: number
+  /** When the caller started hearing it: later than arrivalMs when frames were queued ahead. */
+  readonly playMs: number
+  /** 160 samples of 8 kHz audio, after any displace_session mixing. */
+  readonly samples: Int16Array
+}
+
+export interface AudioGap {
+  readonly startMs: number
+  readonly endMs: number
+}
+
+export class CallerEar {
+  readonly heard: HeardFrame[] = []
+  /** When the unicast play-out queue runs dry (ms on the call timeline). */
+  private unicastFreeMs = Number.NEGATIVE_INFINITY
+
+  /**
+   * One of our datagrams' frames. The switch writes it at once, and the far end plays what
+   * arrives in a burst back to back, 20 ms each: sending ahead delays everything after it.
+   */
+  queueUnicast (samples: Int16Array, arrivalMs: number): HeardFrame {
+    const playMs = Math.max(arrivalMs, this.unicastFreeMs)
+    this.unicastFreeMs = playMs + FRAME_MS
+    const frame: HeardFrame = { source: 'unicast', arrivalMs, playMs, samples }
+    this.heard.push(frame)
+    return frame
+  }
+
+  /** A frame an application wrote in real time (playback): it plays when written. */
+  writeNow (samples: Int16Array, atMs: number): void {
+    this.heard.push({ source: 'playback', arrivalMs: atMs, playMs: atMs, samples })
+  }
+
+  /** Milliseconds of our audio FreeSWITCH holds that the caller has not heard yet. */
+  queuedMs (nowMs: number): number {
+    return Math.max(0, this.unicastFreeMs - nowMs)
+  }
+
+  /** Frames not yet (completely) played: the depth of the burst we sent ahead. */
+  queueDepth (nowMs: number): number {
+    return Math.ceil(this.queuedMs(nowMs) / FRAME_MS)
+  }
+
+  /** The first frame the caller heard at or after `fromMs` whose mean absolute level reaches `minLevel`. */
+  firstHeard (fromMs = 0, minLevel = 1): HeardFrame | undefined {
+    return this.byPlayTime().find((f) => f.playMs >= fromMs && level(f.samples) >= minLevel)
+  }
+
+  /** The end of the last frame with level >= minLevel that started before `beforeMs`. */
+  lastHeardEndMs (beforeMs = Number.POSITIVE_INFINITY, minLevel = 1): number | undefined {
+    const frames = this.byPlayTime().filter((f) => f.playMs < beforeMs && level(f.samples) >= minLevel)
+    const last = frames.at(-1)
+    return last === undefined ? undefined : last.playMs + FRAME_MS
+  }
+
+  /**
+   * Stretches between `fromMs` and `toMs` longer than `minMs` in which the caller received no
+   * frame at all (no RTP). Sub-frame jitter of a real-time sender is not a gap by default.
+   */
+  gaps (fromMs: number, toMs: number, minMs = FRAME_MS / 2): AudioGap[] {
+    const out: AudioGap[] = []
+    let cursor = fromMs
+    for (const f of this.byPlayTime()) {
+      if (f.playMs >= toMs) break
+      if (f.playMs - cursor > minMs) out.push({ startMs: cursor, endMs: f.playMs })
+      cursor = Math.max(cursor, f.playMs + FRAME_MS)
+    }
+    if (toMs - cursor > minMs) out.push({ startMs: cursor, endMs: toMs })
+    return out
+  }
+
+  /** What the caller heard as 8 kHz mono PCM from time 0 to `durationMs` (overlaps are summed). */
+  render (durationMs: number): Int16Array {
+    const out = new Int16Array(Math.max(0, Math.round(durationMs * 8)))
+    for (const f of this.heard) {
+      const start = Math.round(f.playMs * 8)
+      for (let i = 0; i < f.samples.length; i++) {
+        const at = start + i
+        if (at < 0 || at >= out.length) continue
+        out[at] = clip((out[at] as number) + (f.samples[i] as number))
+      }
+    }
+    return out
+  }
+
+  private byPlayTime (): HeardFrame[] {
+    return [...this.heard].sort((a, b) => a.playMs - b.playMs)
+  }
+}
+
+/**
+ * The conversation as a stereo 8 kHz WAV: the caller's speech on the left (their timeline, as
+ * they said it), what they heard from us on the right, both from time 0 to `durationMs`.
+ */
+export function conversationWav (caller: CallerAudio, ear: CallerEar, durationMs: number): Buffer {
+  const right = ear.render(durationMs)
+  const pcm = Buffer.alloc(right.length * 4)
+  const frames = Math.ceil(right.length / FRAME_SAMPLES)
+  for (let f = 0; f < frames; f++) {
+    const left = caller.frame(f)
+    for (let i = 0; i < FRAME_SAMPLES; i++) {
+      const at = f * FRAME_SAMPLES + i
+      if (at >= right.length) break
+      pcm.writeInt16LE(left[i] as number, at * 4)
+      pcm.writeInt16LE(right[at] as number, at * 4 + 2)
+    }
+  }
+  return buildWav(pcm, 8000, 2)
+}
+
+/** Mean absolute sample value, the measure switch_ivr_record_file() uses for silence. */
+export function level (samples: Int16Array): number {
+  let sum = 0
+  for (const s of samples) sum += Math.abs(s)
+  return samples.length === 0 ? 0 : sum / samples.length
+}
+
+function clip (v: number): number {
+  return Math.max(-32768, Math.min(32767, v))
+}

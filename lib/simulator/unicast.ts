@@ -1,0 +1,212 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import type { Logger } from 'pino'
+import { FRAME_SAMPLES } from './caller.ts'
+import { decodeAlaw, encodeAlaw } from './g711.ts'
+import type { Packet } from './wire.ts'
+
+/**
+ * One unicast connection, after src/switch_ivr.c in signalwire/freeswitch:
+ * switch_ivr_activate_unicast() binds the socket, unicast_thread_run() turns every datagram it
+ * receives into a frame written toward the caller, and switch_ivr_deactivate_unicast() closes
+ * it. The caller's side (one datagram per 20 ms frame read in park) is sent by the park loop
+ * through sendRead(); see Session.park().
+ */
+
+/** switch_ivr_parse_event(), CMD_UNICAST: the headers and their defaults. */
+export interface UnicastParams {
+  readonly localIp: string
+  readonly localPort: number
+  readonly remoteIp: string
+  readonly remotePort: number
+  readonly transport: string
+  readonly native: boolean
+}
+
+export function unicastParams (packet: Packet): UnicastParams {
+  const get = (name: string, fallback: string): string => {
+    const v = packet.get(name)
+    return v === undefined || v === '' ? fallback : v
+  }
+  // (switch_port_t) atoi(port): garbage is 0, and the value wraps at 16 bits.
+  const port = (v: string): number => (Number.parseInt(v, 10) || 0) & 0xffff
+  return {
+    localIp: get('local-ip', '127.0.0.1'),
+    localPort: port(get('local-port', '8025')),
+    remoteIp: get('remote-ip', '127.0.0.1'),
+    remotePort: port(get('remote-port', '8026')),
+    transport: get('transport', 'udp'),
+    native: (packet.get('flags') ?? '').includes('native'),
+  }
+}
+
+export type UnicastEnd = 'reset' | 'unpark' | 'send-failed' | 'call-ended'
+
+/** One `call-command: unicast` as the simulator carried it out. */
+export interface UnicastRecord {
+  readonly params: UnicastParams
+  readonly activatedMs: number
+  /** Why activation failed (nothing bound, CF_UNICAST unchanged), as FreeSWITCH logs it. */
+  failed?: string
+  /** The port FreeSWITCH's socket is bound to (the kernel's choice when local-port was 0). */
+  boundPort?: number
+  /** When the park loop picked it up and started the thread that plays our datagrams. */
+  launchedMs?: number
+  closedMs?: number
+  closedBy?: UnicastEnd
+  /** Datagrams sent to remote-ip:remote-port, of which cngFramesSent were 0xFF fill. */
+  framesSent: number
+  cngFramesSent: number
+  /** Datagrams the thread read (our audio). */
+  datagramsReceived: number
+  /** A zero-length datagram ended unicast_thread_run(): our audio is no longer read. */
+  threadStopped: boolean
+}
+
+export interface UnicastHooks {
+  /** Call timeline, ms. */
+  now (): number
+  /** switch_core_session_write_frame() of one 20 ms frame toward the caller. */
+  write (samples: Int16Array, arrivalMs: number): void
+  /** An asynchronous sendto() failure: the park loop deactivates unicast. */
+  sendFailed (link: UnicastLink): void
+  readonly log: Logger | undefined
+}
+
+/** SWITCH_RECOMMENDED_BUFFER_SIZE: the size of conninfo->write_frame_data. */
+const MAX_DATAGRAM = 8192
+/** L16 bytes of one frame: read_impl.decoded_bytes_per_packet, also the size of a CNG fill. */
+const L16_FRAME_BYTES = FRAME_SAMPLES * 2
+
+export class UnicastLink {
+  private ready = false // SUF_READY
+  private running = false // SUF_THREAD_RUNNING
+  private closing = false
+  /** Datagrams that arrive before the thread runs wait in the socket's receive buffer. */
+  private pending: Buffer[] = []
+  /** session->raw_write_buffer: L16 of any size is re-cut into whole codec frames. */
+  private raw = Buffer.alloc(0)
+  private closedResolve: () => void = () => {}
+  readonly closed = new Promise<void>((resolve) => { this.closedResolve = resolve })
+
+  private constructor (
+    readonly record: UnicastRecord,
+    private readonly socket: UdpSocket,
+    private readonly hooks: UnicastHooks,
+    private readonly cngFrames: number,
+  ) {
+    socket.on('message', (msg: Buffer) => { this.onDatagram(msg) })
+    socket.on('error', (err) => { hooks.log?.debug({ err }, 'simulated unicast socket error') })
+  }
+
+  /** switch_ivr_activate_unicast(): the socket is always SOCK_DGRAM, whatever `transport` says. */
+  static async activate (params: UnicastParams, hooks: UnicastHooks, cngFrames: number): Promise<{ record: UnicastRecord, link?: UnicastLink }> {
+    const record: UnicastRecord = { params, activatedMs: hooks.now(), framesSent: 0, cngFramesSent: 0, datagramsReceived: 0, threadStopped: false }
+    const transport = params.transport.toLowerCase()
+    if (transport !== 'udp' && transport !== 'tcp') {
+      record.failed = `Invalid transport ${params.transport}`
+      return { record }
+    }
+    const socket = createSocket('udp4')
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject)
+        socket.bind({ address: params.localIp, port: params.localPort, exclusive: true }, () => {
+          socket.off('error', reject)
+          resolve()
+        })
+      })
+    } catch (err) {
+      record.failed = `Failure creating unicast connection ${params.localIp}:${params.localPort}->${params.remoteIp}:${params.remotePort}`
+      hooks.log?.debug({ err }, 'simulated unicast bind failed')
+      await new Promise<void>((resolve) => { try { socket.close(() => { resolve() }) } catch { resolve() } })
+      return { record }
+    }
+    record.boundPort = socket.address().port
+    const link = new UnicastLink(record, socket, hooks, cngFrames)
+    link.ready = true
+    return { record, link }
+  }
+
+  get isClosed (): boolean {
+    return this.closing
+  }
+
+  /** unicast_thread_launch(): from now on our datagrams are read and played. */
+  launch (): void {
+    if (this.closing || this.running) return
+    this.running = true
+    this.record.launchedMs = this.hooks.now()
+    for (const msg of this.pending.splice(0)) this.consume(msg)
+  }
+
+  /**
+   * The park loop's switch_socket_sendto() of one frame the caller said: 0xFF fill while no RTP
+   * has come in yet (SFF_CNG; always decoded_bytes_per_packet long, even in native mode), A-law
+   * in native mode, L16 little-endian otherwise. False when the send fails at once.
+   */
+  sendRead (samples: Int16Array): boolean {
+    if (this.closing) return false
+    const cng = this.record.framesSent < this.cngFrames
+    const payload = cng ? Buffer.alloc(L16_FRAME_BYTES, 0xff) : this.record.params.native ? encodeAlaw(samples) : l16(samples)
+    try {
+      this.socket.send(payload, this.record.params.remotePort, this.record.params.remoteIp, (err) => {
+        if (err !== null && !this.closing) this.hooks.sendFailed(this)
+      })
+    } catch {
+      return false
+    }
+    this.record.framesSent++
+    if (cng) this.record.cngFramesSent++
+    return true
+  }
+
+  /** switch_ivr_deactivate_unicast(): stop the thread, close the socket. */
+  deactivate (by: UnicastEnd): void {
+    if (this.closing) return
+    this.closing = true
+    this.ready = false
+    this.running = false
+    this.pending = []
+    this.record.closedMs = this.hooks.now()
+    this.record.closedBy = by
+    try {
+      this.socket.close(() => { this.closedResolve() })
+    } catch {
+      this.closedResolve()
+    }
+  }
+
+  private onDatagram (msg: Buffer): void {
+    if (this.closing || !this.ready) return
+    if (!this.running) { this.pending.push(msg); return }
+    this.consume(msg)
+  }
+
+  /** unicast_thread_run(): a zero-length read ends the loop; anything else is written. */
+  private consume (msg: Buffer): void {
+    if (!this.ready || !this.running) return
+    if (msg.length === 0) {
+      this.ready = false
+      this.running = false
+      this.record.threadStopped = true
+      return
+    }
+    this.record.datagramsReceived++
+    const data = msg.length > MAX_DATAGRAM ? msg.subarray(0, MAX_DATAGRAM) : msg
+    const pcm = this.record.params.native ? l16(decodeAlaw(data)) : data
+    this.raw = this.raw.length === 0 ? Buffer.from(pcm) : Buffer.concat([this.raw, pcm])
+    const now = this.hooks.now()
+    while (this.raw.length >= L16_FRAME_BYTES) {
+      const frame = new Int16Array(FRAME_SAMPLES)
+      for (let i = 0; i < FRAME_SAMPLES; i++) frame[i] = this.raw.readInt16LE(i * 2)
+      this.raw = this.raw.subarray(L16_FRAME_BYTES)
+      this.hooks.write(frame, now)
+    }
+  }
+}
+
+function l16 (samples: Int16Array): Buffer {
+  const buf = Buffer.alloc(samples.length * 2)
+  for (let i = 0; i < samples.length; i++) buf.writeInt16LE(samples[i] as number, i * 2)
+  return buf
+}

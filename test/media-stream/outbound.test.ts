@@ -1,0 +1,70 @@
+import t from 'tap'
+import { OutboundQueue } from '../../lib/media/stream/outbound.ts'
+import { silenceFrame } from '../../lib/media/stream/frame.ts'
+
+function ramp (n: number, start = 1): Int16Array {
+  return Int16Array.from({ length: n }, (_, i) => start + i)
+}
+
+function samplesOf (frame: Buffer): Int16Array {
+  return new Int16Array(frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.length))
+}
+
+t.test('silence while idle, the shared silence frame', async (t) => {
+  const q = new OutboundQueue(8000)
+  const f = q.nextFrame(0)
+  t.equal(f, silenceFrame(8000))
+  t.equal(f.length, 320)
+  t.ok(q.idle)
+})
+
+t.test('frames run across items; the last partial frame is padded; done carries the send time', async (t) => {
+  const q = new OutboundQueue(8000)
+  const a = q.enqueue(ramp(200, 1)) // 1.25 frames
+  const b = q.enqueue(ramp(100, 1000)) // ends inside frame 2
+  t.equal(a.totalMs, 25)
+  t.equal(q.queuedMs, 37.5)
+  const f1 = samplesOf(q.nextFrame(100))
+  t.same(Array.from(f1.subarray(0, 3)), [1, 2, 3])
+  const f2 = samplesOf(q.nextFrame(120))
+  t.same(Array.from(f2.subarray(0, 2)), [161, 162], 'item a continues')
+  t.same(Array.from(f2.subarray(40, 42)), [1000, 1001], 'item b follows in the same frame, no gap')
+  t.equal(f2[139], 1099)
+  t.equal(f2[140], 0, 'padded after the queue ran dry')
+  const ra = await a.done
+  const rb = await b.done
+  t.match(ra, { status: 'sent', sentSamples: 200, totalSamples: 200, sentMs: 25, lastSentAt: 120 })
+  t.match(rb, { status: 'sent', sentMs: 12.5, lastSentAt: 120 })
+  t.ok(q.idle)
+  t.equal(q.nextFrame(140), silenceFrame(8000))
+})
+
+t.test('clear() drops everything and reports what was sent of each item', async (t) => {
+  const q = new OutboundQueue(16000)
+  const a = q.enqueue(ramp(16000)) // 1 s
+  const b = q.enqueue(ramp(8000))
+  for (let i = 0; i < 10; i++) q.nextFrame(i * 20)
+  const results = q.clear()
+  t.equal(results.length, 2)
+  t.match(results[0], { id: a.id, status: 'cleared', sentMs: 200, totalMs: 1000, lastSentAt: 180 })
+  t.match(results[1], { id: b.id, status: 'cleared', sentMs: 0, totalMs: 500, lastSentAt: undefined })
+  t.same(await a.done, results[0], 'the playout promise settles with the same report')
+  t.equal((await b.done).status, 'cleared')
+  t.equal(q.nextFrame(200), silenceFrame(16000), 'the very next frame is silence')
+  t.equal(q.queuedMs, 0)
+})
+
+t.test('close() settles queued and later items as closed', async (t) => {
+  const q = new OutboundQueue(8000)
+  const a = q.enqueue(ramp(800))
+  q.close()
+  t.equal((await a.done).status, 'closed')
+  const late = q.enqueue(ramp(10))
+  t.equal((await late.done).status, 'closed')
+  t.ok(q.idle)
+})
+
+t.test('an empty item is sent at once', async (t) => {
+  const q = new OutboundQueue(8000)
+  t.match(await q.enqueue(new Int16Array(0)).done, { status: 'sent', totalMs: 0 })
+})
