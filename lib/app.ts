@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Config } from './config/load.ts'
 import type { Speaker } from './call/context.ts'
+import { createAgentServices, type AgentServices } from './agent/services.ts'
 import type { LlmProvider } from './llm/types.ts'
 import type { CallStore } from './records/types.ts'
 import type { SttProvider } from './speech/stt/types.ts'
@@ -21,6 +22,8 @@ export interface PhoneAgentDeps {
   readonly onReject?: (record: RejectionRecord) => void
   /** Call records; none kept when absent. */
   readonly records?: Pick<CallStore, 'begin'> | undefined
+  /** Replaces the agent services built from `config.agent` (tests pin the clock). */
+  readonly agent?: AgentServices | undefined
 }
 
 export interface RunningPhoneAgent {
@@ -45,6 +48,8 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
   const log = deps.logger
   const scripts = await loadScripts(config.scriptModules, routedScriptNames(config))
   await prerenderMessages(config, deps.speaker, log)
+  // The agent's fixed phrases are only worth rendering when a conversation can happen at all.
+  const agent = deps.agent ?? await createAgentServices(config, { log: log.child({ module: 'agent' }), renderer: deps.llm === undefined ? undefined : deps.speaker })
   const admission = deps.admission ?? createAdmissionGuard(config.guard, {
     defaultCountry: config.numbers.defaultCountry,
     servedDids: (did) => Object.hasOwn(config.routes, did) || config.defaultRoute !== undefined,
@@ -58,7 +63,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
     logger: log,
-    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records: deps.records }) },
+    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records: deps.records, agent }) },
   })
   return {
     server,
@@ -72,6 +77,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
       ])
       clearTimeout(timer)
       if (deps.admission === undefined) await admission.close()
+      if (deps.agent === undefined) await agent.close()
     },
   }
 }

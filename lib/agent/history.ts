@@ -192,7 +192,8 @@ export class AssistantTurn {
   /** The result handed back to the model for a tool call (JSON or text). */
   toolResult (id: string, content: string): void {
     if (this.#committed) return
-    const segment = this.#segments.find((s) => s.calls.some((c) => c.id === id))
+    // Latest first: some servers number calls per response, so an id may repeat across rounds.
+    const segment = this.#segments.findLast((s) => s.calls.some((c) => c.id === id))
     segment?.results.set(id, content)
   }
 

@@ -7,6 +7,9 @@ import type { SttProvider } from '../speech/stt/types.ts'
 import type { CallRecorder } from '../records/types.ts'
 import type { CallOutcome } from '../records/types.ts'
 import type { MediaPaths } from './media-paths.ts'
+import type { StreamSession } from './stream/session.ts'
+import type { AgentServices } from '../agent/services.ts'
+import type { TurnMedia } from './turn-media.ts'
 
 /** Text to speech as the verbs need it: a WAV file in the sounds directory (the cache). */
 export interface Speaker {
@@ -33,8 +36,16 @@ export interface VerbContext {
   readonly language: string
   readonly voice: string | undefined
   readonly commandTimeoutMs: number
+  /** `files`: FreeSWITCH playback/record. `stream`: everything over the unicast UDP stream. */
+  readonly mediaMode: 'files' | 'stream'
+  /** The call's stream (stream mode): started on first use, after answering. */
+  readonly stream: () => Promise<StreamSession>
   /** Mutable per-call state the verbs share. */
   readonly state: CallState
+  /** The conversation agent's contacts, business hours and pre-rendered phrases (`agent:`). */
+  readonly agent?: AgentServices | undefined
+  /** How `ask` and `converse` hear and speak; files mode (record + playback) when absent. */
+  readonly turnMedia?: TurnMedia | undefined
 }
 
 export interface CallState {

@@ -9,11 +9,13 @@ import type { AdmissionGuard, DialGuard } from '../guard/index.ts'
 import type { LlmProvider } from '../llm/types.ts'
 import type { SttProvider } from '../speech/stt/types.ts'
 import { admitCall, messageFor, refuseCall } from './admit.ts'
+import type { AgentServices } from '../agent/services.ts'
 import type { Speaker, VerbContext } from './context.ts'
 import { MediaPaths } from './media-paths.ts'
 import { routeCall } from './router.ts'
 import type { CallScript } from './script.ts'
 import { createCall } from './session.ts'
+import { StreamSession } from './stream/session.ts'
 import { say } from './verbs/say.ts'
 
 export interface CallRunnerDeps {
@@ -27,6 +29,8 @@ export interface CallRunnerDeps {
   readonly dial: DialGuard
   /** Where call records go; none kept when absent. */
   readonly records?: Pick<CallStore, 'begin'> | undefined
+  /** The conversation agent's shared services (contacts, hours, pre-rendered phrases). */
+  readonly agent?: AgentServices | undefined
 }
 
 /** The apology must never hold a broken call open: bounded even if TTS or FreeSWITCH stalls. */
@@ -92,6 +96,9 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
 }): Promise<void> {
   const { config } = deps
   const { route, language, script, log, recorder } = opts
+  const mediaMode = route.mediaMode ?? config.media.mode
+  let streamStarted: Promise<StreamSession> | undefined
+  const stream = async (): Promise<StreamSession> => await (streamStarted ??= StreamSession.start(channel, config.media.stream, log))
   const { call, ctx, dispose } = createCall({
     ctx: {
       channel,
@@ -107,6 +114,9 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       language,
       voice: route.voice,
       commandTimeoutMs: config.server.commandTimeoutMs,
+      mediaMode,
+      stream,
+      agent: deps.agent,
     },
     did: opts.did,
     defaultCountry: config.numbers.defaultCountry,
@@ -130,6 +140,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
     }
   } finally {
     dispose()
+    if (streamStarted) await streamStarted.then(async (s) => { await s.close() }, () => {})
     if (!ctx.state.handedOff) await safeHangup(channel, 'NORMAL_CLEARING', log)
     log.info({ hangupCause: channel.hangupCause ?? null, handedOff: ctx.state.handedOff }, 'call finished')
   }

@@ -2,6 +2,8 @@ import type { Logger } from 'pino'
 import { toE164 } from '../numbers/e164.ts'
 import type { CallState, VerbContext } from './context.ts'
 import { answer } from './verbs/answer.ts'
+import { ask, type AskOptions, type AskResult } from './verbs/ask.ts'
+import { converse, type ConverseOptions, type ConverseResult } from './verbs/converse.ts'
 import { digits, type DigitsOptions } from './verbs/digits.ts'
 import { hangup } from './verbs/hangup.ts'
 import { play, type PlayOptions } from './verbs/play.ts'
@@ -37,6 +39,10 @@ export interface Call {
   digits (options?: DigitsOptions): Promise<string>
   transfer (target: string): Promise<TransferResult>
   hangup (cause?: string): Promise<void>
+  /** Speak a prompt and listen: the transcript, or a typed no-input / no-match. */
+  ask (prompt: string, options?: AskOptions): Promise<AskResult>
+  /** The AI conversation (STT -> LLM -> TTS turns with tools and fallbacks), configured by `agent:`. */
+  converse (options?: ConverseOptions): Promise<ConverseResult>
 }
 
 export interface CallInit {
@@ -87,6 +93,8 @@ export function createCall (init: CallInit): { call: Call, ctx: VerbContext, dis
     digits: async (options) => await digits(ctx, options),
     transfer: async (target) => await transfer(ctx, target),
     hangup: async (cause) => { await hangup(ctx, cause) },
+    ask: async (prompt, options) => await ask(ctx, prompt, options),
+    converse: async (options) => await converse(ctx, options),
   }
   return { call, ctx, dispose: unsubscribe }
 }

@@ -43,6 +43,7 @@ export interface TurnInput {
 export type TurnEnd =
   | { readonly kind: 'continue' }
   | { readonly kind: 'transferred', readonly target: string }
+  /** `spoke`: the model said something (its goodbye) in the same round as end_call. */
   | { readonly kind: 'end', readonly reason: string, readonly spoke: boolean }
 
 const MODEL_TEXT_IN_LOGS = 64
@@ -81,12 +82,16 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
   const assistant = history.beginAssistant()
   const ids: number[] = []
   let rounds = 0
+  const usedIds = new Set<string>()
   let llmFailed = false
   let pending: TerminalAction | undefined
+  /** Whether the round that asked to end the call said anything (a goodbye) before it. */
+  let lastRoundSpoke = false
 
   async function * reply (): AsyncGenerator<string> {
     while (rounds < setup.maxRounds) {
       rounds++
+      lastRoundSpoke = false
       const splitter = new SentenceSplitter({ language: setup.language, maxChars: setup.sentenceMaxChars })
       const calls: Array<{ id: string, name: string, arguments: string }> = []
       const firstToken = new AbortController()
@@ -101,7 +106,10 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
           if (delta.type === 'text') {
             for (const s of splitter.push(delta.text)) yield emit(s)
           } else if (delta.type === 'tool_call') {
-            calls.push({ id: delta.id, name: delta.name, arguments: delta.arguments })
+            // Ids must be unique within the conversation; some servers restart them per response.
+            const id = usedIds.has(delta.id) ? `${delta.id}_${usedIds.size}` : delta.id
+            usedIds.add(id)
+            calls.push({ id, name: delta.name, arguments: delta.arguments })
           } else {
             usage.input += delta.inputTokens
             usage.output += delta.outputTokens
@@ -139,6 +147,7 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
 
   function emit (sentence: string): string {
     ids.push(assistant.say(sentence))
+    lastRoundSpoke = true
     marks.firstSentenceAt ??= Date.now()
     return sentence
   }
@@ -158,13 +167,11 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
     },
   }
 
-  let heardAny = false
   try {
     arm(setup.turnMs - (Date.now() - input.speechEndAt))
     for (;;) {
       const spoken = await media.speak(reply(), speakOptions, turnSignal)
       usage.tts += spoken.ttsCharacters
-      if (spoken.heard > 0) heardAny = true
       disarm()
       const action = pending
       if (action?.kind !== 'transfer') break
@@ -182,7 +189,7 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
       arm(setup.turnMs)
     }
     assistant.complete()
-    if (pending?.kind === 'end') return { kind: 'end', reason: pending.reason, spoke: heardAny }
+    if (pending?.kind === 'end') return { kind: 'end', reason: pending.reason, spoke: lastRoundSpoke }
     return { kind: 'continue' }
   } catch (err) {
     // Committed with what was heard, marked interrupted.

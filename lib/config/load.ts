@@ -82,6 +82,11 @@ export function buildConfig (raw: unknown, configDir: string): Config {
     }
   }
 
+  const stream = parsed.media.stream
+  if (!isLoopback(stream.freeswitchAddress) && stream.freeswitchPorts === undefined) {
+    throw new ConfigError('media.stream.freeswitchPorts', 'FreeSWITCH runs on another host: give the UDP port range it may bind for unicast')
+  }
+
   // Every external number a transfer can ring passes the dial guard now, not mid-call.
   const dial = createDialGuard(parsed.guard, { defaultCountry: parsed.numbers.defaultCountry })
   for (const [name, target] of Object.entries(parsed.transfers)) {

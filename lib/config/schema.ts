@@ -6,6 +6,7 @@ import { guardSchema } from '../guard/config.ts'
 import { agentSchema } from '../agent/config.ts'
 import { recordsSchema } from '../records/config.ts'
 import { opsSchema } from '../ops/config.ts'
+import { streamSchema } from '../media/stream/config.ts'
 
 /**
  * The one config file (YAML or JSON), validated at start-up. Objects are strict so a typo in a
@@ -44,12 +45,24 @@ export const serverSchema = z.strictObject({
   lingerMs: z.number().int().nonnegative().default(200),
 })
 
+export const mediaStreamSchema = streamSchema.extend({
+  /** FreeSWITCH's address for the stream (`local-ip` of `unicast`). */
+  freeswitchAddress: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Ports FreeSWITCH may bind for its side of the stream (`local-port`). Needed when FreeSWITCH
+   * runs on another host; on this host a free port is picked for each call.
+   */
+  freeswitchPorts: z.strictObject({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
+    .refine((r) => r.min <= r.max, 'min must not exceed max').optional(),
+})
+
 export const mediaSchema = z.strictObject({
   /** Our sounds directory (TTS cache in cache/, recordings in recordings/). */
   soundsDir: z.string().default('sounds'),
   /** The same directory as FreeSWITCH sees it, when FreeSWITCH runs elsewhere (shared mount). */
   freeswitchSoundsDir: z.string().optional(),
   mode: mediaMode.default('files'),
+  stream: mediaStreamSchema.prefault({}),
 })
 
 export const routeSchema = z.strictObject({
@@ -120,3 +133,4 @@ export type ConfigInput = z.input<typeof configSchema>
 export type ParsedConfig = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeSchema>
 export type TransferTarget = z.infer<typeof transferTargetSchema>
+export type MediaStreamConfig = z.infer<typeof mediaStreamSchema>

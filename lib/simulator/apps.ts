@@ -3,7 +3,8 @@ import { dirname, extname, isAbsolute, join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { HANGUP_CAUSES } from '../config/hangup-causes.ts'
 import { FRAME_MS, FRAME_SAMPLES, frameScore, frameToBuffer } from './caller.ts'
-import { buildWav, parseWav, wavDurationMs } from './wav.ts'
+import { buildWav, parseWav, toMono8k } from './wav.ts'
+import { displaceSession, stopDisplaceSession } from './displace.ts'
 import type { App, Session } from './session.ts'
 
 /**
@@ -29,11 +30,12 @@ function resolvePath (s: Session, file: string): string {
   return join(s.channel.variables.get('sound_prefix') ?? s.options.baseDir, file)
 }
 
-function loadDurationMs (path: string): number | undefined {
+/** The file's audio as 8 kHz mono, or undefined when FreeSWITCH could not open it. */
+function loadAudio (path: string): Int16Array | undefined {
   const candidates = extname(path) === '' ? [`${path}.PCMA`, `${path}.wav`] : [path]
   for (const p of candidates) {
     try {
-      return wavDurationMs(parseWav(readFileSync(p)))
+      return toMono8k(parseWav(readFileSync(p)))
     } catch {
       // switch_core_file_open() failed: try the backup extension, then report NOTFOUND.
     }
@@ -46,6 +48,7 @@ const playback: App = async (s, arg) => {
   vars.set('playback_terminator_used', '')
   const file = arg.split('@@')[0] ?? ''
   let durationMs: number | undefined
+  let audio: Int16Array | undefined
   let path = file
   const silence = /^silence_stream:\/\/(-?\d+)/.exec(file)
   if (silence !== null) {
@@ -53,7 +56,8 @@ const playback: App = async (s, arg) => {
     durationMs = ms < 0 ? Number.POSITIVE_INFINITY : ms
   } else if (!file.includes('://') && file !== '') {
     path = resolvePath(s, file)
-    durationMs = loadDurationMs(path)
+    audio = loadAudio(path)
+    durationMs = audio === undefined ? undefined : audio.length / 8
   }
   const startMs = s.now()
   if (durationMs === undefined) {
@@ -67,7 +71,13 @@ const playback: App = async (s, arg) => {
   s.fire('PLAYBACK_START', [['Playback-File-Path', path]])
   const total = Math.ceil(durationMs / FRAME_MS)
   let frames = 0
-  const status = await s.frames({ kind: 'terminators' }, () => (++frames >= total ? 'stop' : 'continue'))
+  const status = await s.frames({ kind: 'terminators' }, (index) => {
+    // Each frame goes out as it is read from the file: the caller hears it at its tick.
+    const chunk = new Int16Array(FRAME_SAMPLES)
+    if (audio !== undefined) chunk.set(audio.subarray(frames * FRAME_SAMPLES, (frames + 1) * FRAME_SAMPLES))
+    s.media.writeFrame(chunk, 'playback', index * FRAME_MS)
+    return ++frames >= total ? 'stop' : 'continue'
+  })
   played.endMs = s.now()
   played.status = status
   const samples = Math.min(frames, total) * FRAME_SAMPLES
@@ -110,7 +120,7 @@ const record: App = async (s, arg) => {
   const status = await s.frames({ kind: 'terminators' }, (index) => {
     // `(switch_epoch_time_now(NULL) - start) > limit`: whole seconds, checked before each read.
     if (limit > 0 && Math.floor(Date.now() / 1000) - startSec > limit) { reason = 'limit'; return 'stop' }
-    const frame = s.audio.frame(index)
+    const frame = s.media.readFrame(index)
     if (thresh > 0) {
       if (frameScore(frame) < thresh) {
         if (--hits === 0) {
@@ -219,6 +229,8 @@ export const APPLICATIONS: Readonly<Record<string, App>> = {
   hangup: async (s, arg) => { s.hangup(arg === '' ? 'NORMAL_CLEARING' : cause(arg), 'server') },
   transfer,
   bridge,
+  displace_session: displaceSession,
+  stop_displace_session: stopDisplaceSession,
   noop: async (s, arg) => { s.channel.variables.set('current_application_response', arg === '' ? randomUUID() : arg) },
   log: async () => {},
   info: async () => {},

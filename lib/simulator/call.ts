@@ -4,9 +4,11 @@ import type { Logger } from 'pino'
 import { APPLICATIONS } from './apps.ts'
 import { CallerAudio } from './caller.ts'
 import { ChannelState } from './channel.ts'
+import { conversationWav, type CallerEar } from './ear.ts'
 import { Listener } from './listener.ts'
 import { Session } from './session.ts'
 import type { CallResult, PlaceCallOptions } from './types.ts'
+import type { UnicastRecord } from './unicast.ts'
 
 const DTMF_DIGITS = /^[0-9*#A-Da-d]$/
 
@@ -94,6 +96,7 @@ export class SimulatedCall {
     }
     await hungUp
     await this.session.finish()
+    await this.session.media.close()
     await this.listener.closed
     this.endedAtMs = this.session.now()
     this.session.clearTimers()
@@ -128,6 +131,22 @@ export class SimulatedCall {
     this.session.audio.add(atMs, wav)
   }
 
+  /** What the caller heard so far (our unicast frames and played files), with timings. */
+  get ear (): CallerEar { return this.session.media.ear }
+  /** The unicast connection CF_UNICAST refers to now, if any. */
+  get unicast (): UnicastRecord | undefined { return this.session.media.unicast?.record }
+  /** Frames of ours FreeSWITCH holds that the caller has not heard yet. */
+  get unicastQueueDepth (): number { return this.session.media.ear.queueDepth(this.session.now()) }
+
+  /**
+   * The conversation as a stereo 8 kHz 16-bit WAV: caller left, what the caller heard right,
+   * from time 0 to `durationMs` (default: now, or the end of the call).
+   */
+  conversationWav (durationMs?: number): Buffer {
+    const end = durationMs ?? (this.endedAtMs > 0 ? this.endedAtMs : this.session.now())
+    return conversationWav(this.session.audio, this.session.media.ear, end)
+  }
+
   get commands (): readonly string[] { return this.listener.commands }
   get events (): CallResult['events'] { return this.listener.events }
   get apps (): CallResult['apps'] { return this.session.apps }
@@ -156,6 +175,8 @@ export class SimulatedCall {
       transfer: s.transfer,
       unexecuted: [...s.unexecuted],
       written: [...l.written],
+      unicast: s.media.unicastRecords.map((u) => ({ ...u })),
+      heard: [...s.media.ear.heard],
       endedAtMs: this.endedAtMs,
     }
   }

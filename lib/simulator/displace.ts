@@ -105,7 +105,7 @@ export const displaceSession: App = async (s, arg) => {
     // No extension: the read codec's IANA name, which the WAV-only simulator cannot open.
     if (!file.includes('.')) file = `${file}.PCMA`
   }
-  if (s.displace.has(file)) return // "Only 1 of the same file per channel please!"
+  if (s.media.displace.has(file)) return // "Only 1 of the same file per channel please!"
   let samples: Int16Array
   try {
     samples = toMono8k(parseWav(readFileSync(file)))
@@ -116,7 +116,7 @@ export const displaceSession: App = async (s, arg) => {
     }
     return
   }
-  s.displace.add({
+  s.media.displace.add({
     file,
     samples,
     pos: 0,
@@ -128,5 +128,5 @@ export const displaceSession: App = async (s, arg) => {
 }
 
 export const stopDisplaceSession: App = async (s, arg) => {
-  s.displace.stop(arg)
+  s.media.displace.stop(arg)
 }

@@ -6,6 +6,9 @@ import type { CallResult, FakeFreeSwitchOptions, PlaceCallOptions } from './type
 export { SimulatedCall } from './call.ts'
 export type * from './types.ts'
 export { buildWav, parseWav, wavDurationMs } from './wav.ts'
+export { CallerEar, conversationWav, level } from './ear.ts'
+export type { AudioGap, HeardFrame } from './ear.ts'
+export type { UnicastEnd, UnicastParams, UnicastRecord } from './unicast.ts'
 
 /**
  * A fake FreeSWITCH for tests and the `phone-agent call` CLI: each placeCall() is one inbound

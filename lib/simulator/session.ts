@@ -5,6 +5,8 @@ import type { ChannelState } from './channel.ts'
 import type { ExecutedApp, HangupBy, PlaceCallOptions, PlayedFile, Recording } from './types.ts'
 import type { Header, Packet } from './wire.ts'
 import { FRAME_MS } from './caller.ts'
+import { ChannelMedia } from './media.ts'
+import type { UnicastLink } from './unicast.ts'
 
 /**
  * The channel's session thread: the park loop the `socket` application runs in async mode,
@@ -48,8 +50,8 @@ export class Session {
   controlled = true
   /** CF_BREAK (uuid_break). */
   breakFlag = false
-  /** Set by unicast and cleared by switch_core_session_reset() (see apps.ts). */
-  onReset: (() => void) | undefined
+  /** Unicast, displace bugs and what the caller heard. */
+  readonly media: ChannelMedia
   private readonly queue: Packet[] = []
   private readonly waiters = new Set<() => void>()
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -69,7 +71,9 @@ export class Session {
     readonly registry: Readonly<Record<string, App>>,
     readonly options: PlaceCallOptions & { baseDir: string },
     readonly log: Logger | undefined,
-  ) {}
+  ) {
+    this.media = new ChannelMedia(channel, audio, () => this.now(), options.unicastCngFrames ?? 3, log)
+  }
 
   /** Milliseconds since our `connect` was answered (the caller timeline's 0). */
   now (): number {
@@ -142,7 +146,7 @@ export class Session {
   /** switch_core_session_reset(): flush DTMF on request; always deactivates unicast. */
   reset (flushDtmf: boolean): void {
     if (flushDtmf) this.dtmf.length = 0
-    this.onReset?.()
+    this.media.deactivateUnicast('reset')
     this.breakFlag = false
   }
 
@@ -170,18 +174,9 @@ export class Session {
   async run (): Promise<void> {
     if (this.ready) {
       this.fire('CHANNEL_PARK')
-      while (this.ready && this.controlled) {
-        const packet = this.queue.shift()
-        if (packet !== undefined) {
-          await this.parseEvent(packet)
-          continue
-        }
-        // switch_ivr_park(): a digit read with no input callback is dequeued and dropped.
-        this.dtmf.length = 0
-        await this.waitUntil(Number.POSITIVE_INFINITY)
-      }
+      await this.park()
       this.fire('CHANNEL_UNPARK')
-      this.onReset?.()
+      this.media.deactivateUnicast('unpark')
     }
     for (const p of this.queue.splice(0)) this.unexecuted.push(p.raw)
     if (!this.channel.hungUp) {
@@ -193,6 +188,51 @@ export class Session {
         this.hangup('NORMAL_CLEARING', 'socket-closed')
       }
     }
+  }
+
+  /**
+   * switch_ivr_park(): run queued commands; once CF_UNICAST is set, read the caller's frames at
+   * 20 ms and send each one out. `conninfo` is the loop's local copy of the "unicast" private,
+   * taken once: after switch_core_session_reset() closed that connection, a new `unicast` sets
+   * CF_UNICAST again, but the loop still holds the dead one, its sendto() fails and the failure
+   * deactivates the new connection. So playback or record end unicast for good.
+   */
+  private async park (): Promise<void> {
+    let conninfo: UnicastLink | undefined
+    let next = 0
+    while (this.ready && this.controlled) {
+      if (this.media.unicast !== undefined && conninfo === undefined) {
+        if (!this.channel.answered && !this.channel.earlyMedia) this.preAnswer()
+        conninfo = this.media.unicast
+        conninfo.launch()
+        next = this.tickAfter(Date.now())
+      }
+      if (conninfo !== undefined) {
+        // switch_core_session_read_frame() returns when the caller's next frame is complete;
+        // commands wait for it. A stalled event loop catches up, as a socket buffer would.
+        if (Date.now() < next) { await this.waitUntil(next); continue }
+        const index = Math.round((next - this.t0) / FRAME_MS) - 1
+        next += FRAME_MS
+        if (this.media.unicast !== undefined && !conninfo.sendRead(this.media.readFrame(index))) this.media.deactivateUnicast('send-failed')
+        // An application that ran here read the frames of its own time.
+        if (await this.parseAllEvents()) next = Math.max(next, this.tickAfter(Date.now()))
+        this.dtmf.length = 0
+        continue
+      }
+      const packet = this.queue.shift()
+      if (packet !== undefined) {
+        await this.parseEvent(packet)
+        continue
+      }
+      // A digit read with no input callback is dequeued and dropped.
+      this.dtmf.length = 0
+      await this.waitUntil(Number.POSITIVE_INFINITY)
+    }
+  }
+
+  /** The first 20 ms frame boundary of the call timeline after `at` (ms epoch). */
+  private tickAfter (at: number): number {
+    return this.t0 + (Math.floor((at - this.t0) / FRAME_MS) + 1) * FRAME_MS
   }
 
   /** Runs once the channel is down and no application is running: CS_REPORTING, then destroy. */
@@ -249,7 +289,8 @@ export class Session {
       } else if (cmd === 'hangup') {
         this.hangup(packet.get('hangup-cause') ?? 'NORMAL_CLEARING', 'server')
       } else if (cmd === 'unicast') {
-        await this.execute('__unicast', packet.raw, packet)
+        // Not an application: no CHANNEL_EXECUTE, no pre-answer until the park loop sees it.
+        await this.media.activateUnicast(packet)
       }
       // nomedia and xferext are not simulated; an unknown call-command is ignored, as in FreeSWITCH.
     } finally {
@@ -258,12 +299,8 @@ export class Session {
   }
 
   /** switch_core_session_execute_application() + switch_core_session_exec(). False when the app could not run. */
-  async execute (name: string, rawArg: string, packet?: Packet): Promise<boolean> {
+  async execute (name: string, rawArg: string): Promise<boolean> {
     const vars = this.channel.variables
-    if (name === '__unicast') {
-      await this.registry.__unicast?.(this, packet === undefined ? '' : JSON.stringify(packet.headers))
-      return true
-    }
     const app = this.registry[name.toLowerCase()]
     if (app === undefined) {
       this.log?.debug({ app: name }, 'simulated FreeSWITCH: invalid application')

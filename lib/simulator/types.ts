@@ -1,5 +1,7 @@
 import type { Logger } from 'pino'
+import type { HeardFrame } from './ear.ts'
 import type { EventFormat } from './events.ts'
+import type { UnicastRecord } from './unicast.ts'
 import type { Header } from './wire.ts'
 
 /** Who ended the call, as the simulator saw it. */
@@ -45,6 +47,11 @@ export interface PlaceCallOptions {
   readonly maxCallMs?: number
   /** How long FreeSWITCH waits for the first command (read_packet timeout 25 s in listener_run). */
   readonly connectTimeoutMs?: number
+  /**
+   * How many 0xFF frames (SFF_CNG: no caller RTP in yet) each unicast stream starts with before
+   * the caller's audio; default 3.
+   */
+  readonly unicastCngFrames?: number
 }
 
 export interface FakeFreeSwitchOptions {
@@ -110,5 +117,9 @@ export interface CallResult {
   readonly unexecuted: readonly string[]
   /** Raw frames written to the socket, in order. */
   readonly written: readonly string[]
+  /** Every `call-command: unicast`, in order, with what became of it. */
+  readonly unicast: readonly UnicastRecord[]
+  /** Every frame the caller heard (our datagrams and played files), in the order written. */
+  readonly heard: readonly HeardFrame[]
   readonly endedAtMs: number
 }

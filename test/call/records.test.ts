@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +13,7 @@ import { toneWav } from '../helpers/speaker.ts'
 const DID = '+390212345678'
 const verbs = fileURLToPath(new URL('../fixtures/scripts/verbs.ts', import.meta.url))
 
-async function store (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function store (t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'pa-records-'))
   const s = await openCallStore(recordsSchema.parse({ dataDir: dir }), { logger: captureLogs().logger, configDir: dir, env: {} })
   t.teardown(async () => { await s.close() })

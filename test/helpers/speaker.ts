@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Speaker } from '../../lib/call/context.ts'
+import { encodeWav } from '../../lib/media/wav.ts'
 
 /**
  * A fast stand-in for TTS in tests that are not about speech: each text becomes a WAV of a
@@ -27,12 +28,7 @@ export function toneSpeaker (soundsDir: string, msPerChar = 2): Speaker & { requ
 }
 
 export function toneWav (durationMs: number, rate = 8000, hz = 440, amplitude = 8000): Buffer {
-  const samples = Math.round(rate * durationMs / 1000)
-  const wav = Buffer.alloc(44 + samples * 2)
-  wav.write('RIFF', 0, 'ascii'); wav.writeUInt32LE(36 + samples * 2, 4); wav.write('WAVE', 8, 'ascii')
-  wav.write('fmt ', 12, 'ascii'); wav.writeUInt32LE(16, 16); wav.writeUInt16LE(1, 20); wav.writeUInt16LE(1, 22)
-  wav.writeUInt32LE(rate, 24); wav.writeUInt32LE(rate * 2, 28); wav.writeUInt16LE(2, 32); wav.writeUInt16LE(16, 34)
-  wav.write('data', 36, 'ascii'); wav.writeUInt32LE(samples * 2, 40)
-  for (let i = 0; i < samples; i++) wav.writeInt16LE(Math.round(amplitude * Math.sin(2 * Math.PI * hz * i / rate)), 44 + i * 2)
-  return wav
+  const samples = new Int16Array(Math.round(rate * durationMs / 1000))
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(amplitude * Math.sin(2 * Math.PI * hz * i / rate))
+  return encodeWav({ sampleRate: rate, channels: 1, samples })
 }

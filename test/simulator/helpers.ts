@@ -1,5 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { once } from 'node:events'
+import { setTimeout as delay } from 'node:timers/promises'
 
 export interface Frame {
   readonly headers: Record<string, string>
@@ -99,4 +101,55 @@ export function toneWav (ms: number, amplitude = 8000): Buffer {
 /** Handles that keep the event loop alive, minus the test runner's own: for leak checks. */
 export function activeHandles (): string[] {
   return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout' || r === 'TCPServerWrap' || r === 'UDPWrap')
+}
+
+export interface Datagram {
+  readonly data: Buffer
+  /** Date.now() at arrival. */
+  readonly at: number
+  readonly from: { readonly address: string, readonly port: number }
+}
+
+/** Our media endpoint, bare: a UDP socket on loopback that records what FreeSWITCH streams to it. */
+export class UdpPeer {
+  readonly socket: UdpSocket = createSocket('udp4')
+  readonly received: Datagram[] = []
+
+  async bind (): Promise<number> {
+    this.socket.on('message', (data, rinfo) => { this.received.push({ data, at: Date.now(), from: { address: rinfo.address, port: rinfo.port } }) })
+    this.socket.bind(0, '127.0.0.1')
+    await once(this.socket, 'listening')
+    return this.socket.address().port
+  }
+
+  /** FreeSWITCH's unicast port, learned from the first datagram. */
+  get fsPort (): number {
+    const first = this.received[0]
+    if (first === undefined) throw new Error('nothing received yet')
+    return first.from.port
+  }
+
+  /** Wait until `count` datagrams have arrived in all; rejects after `ms`. */
+  async waitFor (count: number, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms
+    while (this.received.length < count) {
+      if (Date.now() > deadline) throw new Error(`only ${this.received.length} of ${count} datagrams`)
+      await delay(10)
+    }
+  }
+
+  async send (data: Buffer, port = this.fsPort): Promise<void> {
+    await new Promise<void>((resolve, reject) => { this.socket.send(data, port, '127.0.0.1', (err) => { if (err === null) resolve(); else reject(err) }) })
+  }
+
+  async close (): Promise<void> {
+    await new Promise<void>((resolve) => { this.socket.close(() => { resolve() }) })
+  }
+}
+
+/** 20 ms of L16 (little-endian) with every sample equal to `value`. */
+export function constantFrame (value: number, samples = 160): Buffer {
+  const buf = Buffer.alloc(samples * 2)
+  for (let i = 0; i < samples; i++) buf.writeInt16LE(value, i * 2)
+  return buf
 }

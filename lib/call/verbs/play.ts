@@ -1,4 +1,7 @@
-import { PhoneAgentError } from '../../errors.ts'
+import { readFile } from 'node:fs/promises'
+import { PhoneAgentError, isPhoneAgentError } from '../../errors.ts'
+import { parseWav } from '../../media/wav.ts'
+import { toMono } from '../../media/pcm.ts'
 import type { VerbContext } from '../context.ts'
 import { wavDurationMs } from '../wav-duration.ts'
 import { answer } from './answer.ts'
@@ -17,6 +20,7 @@ export async function play (ctx: VerbContext, name: string, options: PlayOptions
 
 /** Play a file we already hold by absolute path (TTS cache, recordings). */
 export async function playPath (ctx: VerbContext, path: string, options: PlayOptions = {}): Promise<{ durationMs: number }> {
+  if (ctx.mediaMode === 'stream') return await streamFile(ctx, path, options)
   const durationMs = await wavDurationMs(path)
   const fsPath = ctx.media.toFreeswitch(path)
   await answer(ctx)
@@ -30,4 +34,21 @@ export async function playPath (ctx: VerbContext, path: string, options: PlayOpt
     throw new PhoneAgentError('MEDIA_INVALID', `FreeSWITCH could not play the file: ${result.response}`)
   }
   return { durationMs }
+}
+
+/** Stream mode: the file's audio goes out over the unicast stream, never through `playback`. */
+async function streamFile (ctx: VerbContext, path: string, options: PlayOptions): Promise<{ durationMs: number }> {
+  let audio
+  try {
+    audio = parseWav(await readFile(path))
+  } catch (err) {
+    if (isPhoneAgentError(err)) throw err
+    throw new PhoneAgentError('MEDIA_INVALID', 'sound file not found or unreadable', { cause: err })
+  }
+  const mono = toMono(audio).samples
+  await answer(ctx)
+  const session = await ctx.stream()
+  const signal = options.signal ? AbortSignal.any([ctx.signal, options.signal]) : ctx.signal
+  await session.play(mono, audio.sampleRate, signal)
+  return { durationMs: Math.round(mono.length * 1000 / audio.sampleRate) }
 }

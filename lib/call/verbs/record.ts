@@ -4,6 +4,7 @@ import { isPhoneAgentError } from '../../errors.ts'
 import type { VerbContext } from '../context.ts'
 import { wavDurationMs } from '../wav-duration.ts'
 import { answer } from './answer.ts'
+import { recordStream } from '../stream/record.ts'
 
 export interface RecordOptions {
   /** Longest message, in seconds. */
@@ -36,6 +37,7 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
   const path = ctx.media.recordingPath(ctx.channel.uuid, ++ctx.state.recordings)
   await mkdir(dirname(path), { recursive: true })
   await answer(ctx)
+  if (ctx.mediaMode === 'stream') return finish(ctx, await recordStream(ctx, path, maxSeconds, options), options)
   const fsPath = ctx.media.toFreeswitch(path)
   const silence = options.silence === false ? undefined : (options.silence ?? {})
   const arg = silence === undefined
@@ -58,8 +60,11 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
     return undefined
   }
   const durationMs = await wavDurationMs(path).catch(() => 0)
-  const recording = { path, durationMs, hungUp }
-  if (options.asMessage === true) recordMessage(ctx, recording)
+  return finish(ctx, { path, durationMs, hungUp }, options)
+}
+
+function finish (ctx: VerbContext, recording: Recording | undefined, options: RecordOptions): Recording | undefined {
+  if (recording !== undefined && options.asMessage === true) recordMessage(ctx, recording)
   return recording
 }
 

@@ -142,7 +142,3 @@ export class OutboundQueue {
   }
 }
 
-/** Frames an item of `samples` samples occupies when it starts on a frame boundary. */
-export function framesFor (samples: number, rate: StreamRate): number {
-  return Math.ceil(samples / samplesPerFrame(rate))
-}

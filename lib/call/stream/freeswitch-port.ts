@@ -1,0 +1,21 @@
+import dgram from 'node:dgram'
+import { isIP } from 'node:net'
+
+/**
+ * `unicast` needs a port for FreeSWITCH's own side (`local-port`): it binds it and sends the
+ * caller's audio from it (switch_ivr_activate_unicast). When FreeSWITCH runs on this host we
+ * ask the kernel for a free one; otherwise the operator gives a range open on that host.
+ */
+export async function freeswitchLocalPort (address: string, range: { min: number, max: number } | undefined): Promise<number> {
+  if (range !== undefined) return range.min + Math.floor(Math.random() * (range.max - range.min + 1))
+  const socket = dgram.createSocket(isIP(address) === 6 ? 'udp6' : 'udp4')
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind(0, address, () => { socket.off('error', reject); resolve() })
+    })
+    return socket.address().port
+  } finally {
+    socket.close()
+  }
+}

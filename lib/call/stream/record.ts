@@ -1,0 +1,49 @@
+import { rename, writeFile } from 'node:fs/promises'
+import { encodeWav } from '../../media/wav.ts'
+import { concatInt16 } from '../../media/pcm.ts'
+import type { VerbContext } from '../context.ts'
+import type { Recording, RecordOptions } from '../verbs/record.ts'
+
+/** With no speech at all, stop after the silence window plus this (FreeSWITCH counts from the start too). */
+const NO_SPEECH_GRACE_MS = 3000
+
+/**
+ * Stream mode `record`: we write the file from the caller's stream (FreeSWITCH's `record`
+ * would end unicast for good). Ends on max length, after `silence.seconds` of silence once the
+ * caller has spoken, or on hangup, keeping what was said.
+ */
+export async function recordStream (ctx: VerbContext, path: string, maxSeconds: number, options: RecordOptions): Promise<Recording | undefined> {
+  const session = await ctx.stream()
+  const silenceMs = options.silence === false ? undefined : (options.silence?.seconds ?? 1) * 1000
+  const vad = session.newVad(silenceMs === undefined ? {} : { endSilenceMs: silenceMs })
+  const chunks: Int16Array[] = []
+  let samples = 0
+  const maxSamples = maxSeconds * session.rate
+  let heardSpeech = false
+  let firstAt: number | undefined
+  const signal = options.signal ? AbortSignal.any([ctx.signal, options.signal]) : ctx.signal
+  try {
+    for await (const frame of session.endpoint.frames({ signal })) {
+      chunks.push(frame.samples)
+      samples += frame.samples.length
+      firstAt ??= frame.mediaMs
+      const event = vad.push(frame.samples, frame.mediaMs)
+      if (event?.type === 'speech-start') heardSpeech = true
+      if (silenceMs !== undefined && event?.type === 'speech-end') break
+      if (samples >= maxSamples) break
+      if (silenceMs !== undefined && !heardSpeech && frame.mediaMs - firstAt > silenceMs + NO_SPEECH_GRACE_MS) break
+    }
+  } catch (err) {
+    // A hangup ends the stream; the message so far is kept (the caller's last words count most).
+    if (ctx.channel.isUp) throw err
+  }
+  const hungUp = !ctx.channel.isUp
+  if (samples === 0 || !heardSpeech) {
+    ctx.log.info({ hungUp, heardSpeech }, 'recording is empty')
+    return undefined
+  }
+  const tmp = `${path}.tmp`
+  await writeFile(tmp, encodeWav({ sampleRate: session.rate, channels: 1, samples: concatInt16(chunks) }))
+  await rename(tmp, path)
+  return { path, durationMs: Math.round(samples * 1000 / session.rate), hungUp }
+}

@@ -1,0 +1,66 @@
+import type { VerbContext } from '../context.ts'
+import { FilesTurnMedia } from '../turn-media-files.ts'
+import type { TurnMedia } from '../turn-media.ts'
+
+export interface AskOptions {
+  /** Give up when the caller has not started speaking after this long. Default 5000. */
+  readonly noInputMs?: number
+  /** Longest answer. Default 15000. */
+  readonly maxSpeechMs?: number
+  /** A transcript below this confidence (when the recogniser reports one) is a no-match. */
+  readonly minConfidence?: number
+  /** Times to ask again (with `reprompt`, else the prompt) after no-input or no-match. Default 0. */
+  readonly retries?: number
+  readonly reprompt?: string
+  readonly language?: string
+  readonly voice?: string
+  /** Words the recogniser should prefer (names, products, the expected answers). */
+  readonly hints?: readonly string[]
+  readonly signal?: AbortSignal | undefined
+}
+
+export type AskResult =
+  | { readonly kind: 'speech', readonly text: string, readonly confidence: number | undefined, readonly startedAt: number, readonly endedAt: number }
+  | { readonly kind: 'no-input' }
+  | { readonly kind: 'no-match' }
+
+/**
+ * Speak a prompt, then listen for the answer (play-and-detect-speech). Resolves with the
+ * transcript, or a typed no-input / no-match once the retries are used up. Rejects with
+ * CallHangupError when the caller hangs up, and with a provider error when STT fails.
+ */
+export async function ask (ctx: VerbContext, prompt: string, options: AskOptions = {}): Promise<AskResult> {
+  const media: TurnMedia = ctx.turnMedia ?? new FilesTurnMedia(ctx)
+  const signal = options.signal ? AbortSignal.any([ctx.signal, options.signal]) : ctx.signal
+  const language = options.language ?? ctx.language
+  const voice = options.voice ?? ctx.voice
+  const retries = Math.max(0, Math.floor(options.retries ?? 0))
+  let result: AskResult = { kind: 'no-input' }
+  for (let attempt = 0; attempt <= retries; attempt++) {
+    const text = attempt === 0 ? prompt : options.reprompt ?? prompt
+    if (text.trim() !== '') {
+      const at = Date.now()
+      await media.speak(once(text), { language, voice }, signal)
+      ctx.recorder.turn({ role: 'agent', text, at })
+    }
+    const heard = await media.listen({
+      noInputMs: options.noInputMs ?? 5000,
+      maxSpeechMs: options.maxSpeechMs ?? 15_000,
+      language,
+      hints: options.hints,
+    }, signal)
+    if (heard.kind === 'no-input') { result = heard; continue }
+    if (heard.kind === 'no-match' || (options.minConfidence !== undefined && heard.confidence !== undefined && heard.confidence < options.minConfidence)) {
+      result = { kind: 'no-match' }
+      continue
+    }
+    ctx.recorder.turn({ role: 'caller', text: heard.text, at: heard.endedAt })
+    ctx.recorder.usage({ sttSeconds: heard.audioMs / 1000 })
+    return { kind: 'speech', text: heard.text, confidence: heard.confidence, startedAt: heard.startedAt, endedAt: heard.endedAt }
+  }
+  return result
+}
+
+async function * once (text: string): AsyncGenerator<string> {
+  yield text
+}

@@ -1,0 +1,18 @@
+import { z } from 'zod'
+import { vadSchema } from '../vad/config.ts'
+
+/** Unicast media settings (`media.stream` once wired into the config). */
+export const streamSchema = z.strictObject({
+  /** Where our UDP sockets bind; 127.0.0.1 when FreeSWITCH runs on this host. */
+  bindAddress: z.string().min(1).default('127.0.0.1'),
+  /** The address FreeSWITCH sends to (`remote-ip`), when it is not the bound one (0.0.0.0, NAT). */
+  advertisedAddress: z.string().min(1).optional(),
+  /** A UDP port range for firewalls; absent means ephemeral ports. */
+  ports: z.strictObject({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
+    .refine((r) => r.min <= r.max, 'ports.min must not exceed ports.max').optional(),
+  /** Frames sent ahead of real time (0-2): more absorbs timer jitter, less stops faster on barge-in. */
+  leadFrames: z.number().int().min(0).max(2).default(1),
+  vad: vadSchema.default(vadSchema.parse({})),
+})
+
+export type StreamConfig = z.infer<typeof streamSchema>

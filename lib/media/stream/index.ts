@@ -1,0 +1,7 @@
+export { MediaEndpoint, type MediaEndpointOptions, type MediaEndpointStats, type AddressPort } from './endpoint.ts'
+export { FrameScheduler, sharedScheduler, monotonicClock, type MonotonicClock, type FrameTimers, type TickSubscriber, type SchedulerStats } from './scheduler.ts'
+export { OutboundQueue, type Playout, type PlayoutResult, type PlayoutStatus } from './outbound.ts'
+export type { InboundFrame } from './inbound.ts'
+export { FRAME_MS, samplesPerFrame, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
+export type { PortChoice } from './bind.ts'
+export { streamSchema, type StreamConfig } from './config.ts'

@@ -1,0 +1,250 @@
+import t from 'tap'
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
+import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
+import type { InboundFrame } from '../../lib/media/stream/inbound.ts'
+import { isPhoneAgentError } from '../../lib/errors.ts'
+import { captureLogs } from '../helpers/logs.ts'
+import { leaksSince, resources } from '../helpers/leaks.ts'
+import { FakeClock } from './fake-clock.ts'
+
+/** A raw UDP socket playing FreeSWITCH's side of unicast. */
+async function peerSocket (): Promise<{ socket: dgram.Socket, received: Buffer[], port: number }> {
+  const socket = dgram.createSocket('udp4')
+  const received: Buffer[] = []
+  socket.on('message', (msg) => { received.push(msg) })
+  socket.bind(0, '127.0.0.1')
+  await once(socket, 'listening')
+  return { socket, received, port: socket.address().port }
+}
+
+function send (socket: dgram.Socket, buf: Buffer, port: number): Promise<void> {
+  return new Promise((resolve, reject) => { socket.send(buf, port, '127.0.0.1', (err) => { if (err) reject(err); else resolve() }) })
+}
+
+function audioFrame (bytes: number, value: number): Buffer {
+  const b = Buffer.alloc(bytes)
+  for (let i = 0; i < bytes / 2; i++) b.writeInt16LE(value + i, i * 2)
+  return b
+}
+
+async function until (cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached')
+    await sleep(5)
+  }
+}
+
+const baseline = resources()
+
+t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', async (t) => {
+  const { logger, records } = captureLogs()
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler })
+  const fs = await peerSocket()
+  const stranger = await peerSocket()
+  t.equal(ep.localAddress.address, '127.0.0.1')
+  t.ok(ep.localAddress.port > 0)
+  t.same(ep.advertisedAddress, ep.localAddress)
+  t.equal(ep.peer, undefined)
+
+  const got: InboundFrame[] = []
+  const consumer = (async () => { for await (const f of ep.frames()) got.push(f) })()
+  for (let i = 0; i < 3; i++) await send(fs.socket, Buffer.alloc(320, 0xff), ep.localAddress.port)
+  await until(() => ep.peer !== undefined)
+  t.same(ep.peer, { address: '127.0.0.1', port: fs.port }, 'locked to the first datagram, a 0xFF one')
+  for (let i = 0; i < 3; i++) await send(stranger.socket, audioFrame(320, 9000), ep.localAddress.port)
+  for (let i = 0; i < 5; i++) await send(fs.socket, audioFrame(320, i * 100), ep.localAddress.port)
+  await send(fs.socket, Buffer.alloc(321), ep.localAddress.port)
+  await until(() => got.length === 5 && ep.stats.droppedMalformed === 1)
+
+  t.same(got.map((f) => f.seq), [0, 1, 2, 3, 4])
+  t.same(got.map((f) => f.mediaMs), [0, 20, 40, 60, 80])
+  t.same(got.map((f) => f.samples[1]), [1, 101, 201, 301, 401], 'L16 little-endian decoded')
+  t.ok(got.every((f) => f.samples.length === 160 && f.sampleRate === 8000 && f.receivedAt === clock.now()))
+  t.match(ep.stats, { received: 5, preRtp: 3, droppedForeign: 3, droppedMalformed: 1 })
+  t.ok(got.every((f) => !f.samples.includes(9000)), 'nothing from the stranger got through')
+  t.match(records.find((r) => r.msg === 'unicast datagram from a foreign address dropped'), { level: 40, from: { port: stranger.port } })
+  t.equal(records.filter((r) => r.msg === 'unicast datagram from a foreign address dropped').length, 1, 'logged once, then counted')
+
+  await ep.close()
+  await consumer
+  t.equal(clock.pending, 0, 'no scheduler timer left')
+  fs.socket.close()
+  stranger.socket.close()
+})
+
+t.test('a peer given up front is locked before any datagram; the first 0xFF-free frame is seq 0', async (t) => {
+  const { logger } = captureLogs()
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const fs = await peerSocket()
+  const other = await peerSocket()
+  const ep = await MediaEndpoint.open({ rate: 16000, logger, scheduler, peer: { address: '127.0.0.1', port: fs.port }, leadFrames: 0 })
+  const got: InboundFrame[] = []
+  ep.onFrame((f) => { got.push(f) })
+  await send(other.socket, audioFrame(640, 1), ep.localAddress.port)
+  await send(fs.socket, audioFrame(640, 5), ep.localAddress.port)
+  await until(() => got.length === 1 && ep.stats.droppedForeign === 1)
+  t.equal(got[0]?.samples.length, 320)
+  t.equal(got[0]?.samples[0], 5)
+  // Sending starts at once: silence to the known peer.
+  clock.advance(40)
+  await until(() => fs.received.length === 3)
+  t.ok(fs.received.every((b) => b.length === 640 && b.every((x) => x === 0)), 'silence frames of 640 bytes')
+  t.equal(other.received.length, 0)
+  await ep.close()
+  fs.socket.close()
+  other.socket.close()
+})
+
+t.test('paces one frame per tick after a lead, streams queued audio, then silence', async (t) => {
+  const { logger } = captureLogs()
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const fs = await peerSocket()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1 })
+  clock.advance(100)
+  await sleep(20)
+  t.equal(fs.received.length, 0, 'nothing is sent before FreeSWITCH is known')
+
+  await send(fs.socket, Buffer.alloc(320, 0xff), ep.localAddress.port)
+  await until(() => ep.peer !== undefined)
+  const speech = Int16Array.from({ length: 800 }, (_, i) => 1 + (i % 1000)) // 100 ms = 5 frames
+  const playout = ep.enqueue(speech)
+  clock.advance(0) // not a grid point: nothing due
+  clock.advance(20) // grid point: 1 frame + 1 lead
+  await until(() => fs.received.length === 2)
+  t.match(await Promise.race([playout.done, sleep(10).then(() => 'pending')]), 'pending', 'three frames still to go')
+  clock.advance(60)
+  await until(() => fs.received.length === 5)
+  // With one frame of lead the last frame goes out one tick before its slot.
+  const result = await playout.done
+  t.match(result, { status: 'sent', sentMs: 100, lastSentAt: clock.now() })
+  clock.advance(60)
+  await until(() => fs.received.length === 8)
+  const samples = Buffer.concat(fs.received.slice(0, 5))
+  t.equal(samples.readInt16LE(0), 1)
+  t.equal(samples.readInt16LE(799 * 2), 800, 'the whole item arrived in order')
+  t.ok(fs.received.slice(5).every((b) => b.every((x) => x === 0)), 'silence after the audio, never nothing')
+  t.match(ep.stats, { sent: 8, silenceSent: 3 })
+  await ep.close()
+  fs.socket.close()
+})
+
+t.test('clear() stops the agent within one frame and reports what was heard', async (t) => {
+  const { logger } = captureLogs()
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const fs = await peerSocket()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.port } })
+  const first = ep.enqueue(new Int16Array(8000).fill(1000)) // 1 s
+  const second = ep.enqueue(new Int16Array(4000).fill(2000))
+  clock.advance(200) // ticks at 0..200: 11 + 1 lead = 12 frames
+  await until(() => fs.received.length === 12)
+  t.equal(ep.queuedMs, 1500 - 240)
+  const cleared = ep.clear()
+  t.match(cleared, [{ id: first.id, status: 'cleared', sentMs: 240, totalMs: 1000 }, { id: second.id, status: 'cleared', sentMs: 0 }])
+  t.equal((await first.done).sentMs, 240)
+  clock.advance(20)
+  await until(() => fs.received.length === 13)
+  t.ok(fs.received[12]?.every((x) => x === 0), 'the next frame after clear() is silence')
+  t.ok(ep.idle)
+  await ep.close()
+  fs.socket.close()
+})
+
+t.test('after a stall the endpoint sends at most the catch-up bound, not the backlog', async (t) => {
+  const { logger } = captureLogs()
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock, maxCatchUpFrames: 2 })
+  const fs = await peerSocket()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.port } })
+  const playout = ep.enqueue(new Int16Array(8000).fill(7))
+  clock.advance(0)
+  await until(() => fs.received.length === 2)
+  clock.stall(300) // a blocked event loop: 15 slots missed
+  clock.advance(0)
+  await until(() => fs.received.length === 4)
+  await sleep(20)
+  t.equal(fs.received.length, 4, 'two frames after a 300 ms stall, not fifteen')
+  t.equal(scheduler.stats.skippedFrames, 13)
+  const cleared = ep.clear()
+  t.equal(cleared[0]?.sentMs, 80, 'the skipped slots delayed the audio instead of dropping it')
+  t.equal((await playout.done).status, 'cleared')
+  await ep.close()
+  fs.socket.close()
+})
+
+t.test('enqueue takes provider chunks at another rate and resamples them', async (t) => {
+  const { logger } = captureLogs()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler: new FrameScheduler({ clock: new FakeClock(), timers: new FakeClock() }) })
+  const chunk = { pcm: Buffer.alloc(16000 * 2 / 10), sampleRate: 16000 } // 100 ms at 16 kHz
+  const playout = ep.enqueue(chunk)
+  t.equal(playout.totalMs, 100)
+  t.equal(ep.queuedMs, 100)
+  await ep.close()
+  t.equal((await playout.done).status, 'closed')
+})
+
+t.test('bind options: wildcard needs an advertised address, a port in use is a typed error, ranges', async (t) => {
+  const { logger } = captureLogs()
+  const scheduler = new FrameScheduler({ clock: new FakeClock(), timers: new FakeClock() })
+  await t.rejects(MediaEndpoint.open({ rate: 8000, logger, scheduler, bindAddress: '0.0.0.0' }), { code: 'CONFIG_INVALID' })
+  await t.rejects(MediaEndpoint.open({ rate: 11025, logger, scheduler }), { code: 'MEDIA_INVALID' })
+  const wild = await MediaEndpoint.open({ rate: 8000, logger, scheduler, bindAddress: '0.0.0.0', advertisedAddress: '192.0.2.10' })
+  t.same(wild.advertisedAddress, { address: '192.0.2.10', port: wild.localAddress.port })
+  const taken = wild.localAddress.port
+  const err = await MediaEndpoint.open({ rate: 8000, logger, scheduler, port: taken, bindAddress: '0.0.0.0', advertisedAddress: '192.0.2.10' }).catch((e: unknown) => e)
+  t.ok(isPhoneAgentError(err, 'CONFIG_INVALID'), 'port in use')
+  const ranged = await MediaEndpoint.open({ rate: 8000, logger, scheduler, port: { min: taken, max: taken + 1 }, bindAddress: '0.0.0.0', advertisedAddress: '192.0.2.10' }).catch((e: unknown) => e)
+  if (ranged instanceof MediaEndpoint) {
+    t.equal(ranged.localAddress.port, taken + 1, 'the free port of the range')
+    await ranged.close()
+  } else {
+    t.ok(isPhoneAgentError(ranged, 'CONFIG_INVALID'), 'taken+1 was busy on this machine: typed error')
+  }
+  await t.rejects(MediaEndpoint.open({ rate: 8000, logger, scheduler, port: { min: 10, max: 5 } }), { code: 'CONFIG_INVALID' })
+  await wild.close()
+})
+
+t.test('the call signal closes the endpoint: sockets, timers and iterators released', async (t) => {
+  const { logger } = captureLogs()
+  const ac = new AbortController()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, signal: ac.signal })
+  const fs = await peerSocket()
+  const playout = ep.enqueue(new Int16Array(80000))
+  const iter = ep.frames()[Symbol.asyncIterator]()
+  const next = iter.next()
+  const listenerEnded = ep.frames({ signal: AbortSignal.abort() })[Symbol.asyncIterator]().next()
+  t.same(await listenerEnded, { value: undefined, done: true }, 'an aborted consumer signal ends its iterator')
+  ac.abort()
+  t.same(await next, { value: undefined, done: true })
+  t.equal((await playout.done).status, 'closed')
+  t.ok(ep.closed)
+  await ep.close()
+  fs.socket.close()
+})
+
+t.test('real timers: frames arrive at 50 per second on average (generous bounds)', async (t) => {
+  const { logger } = captureLogs()
+  const fs = await peerSocket()
+  const arrivals: number[] = []
+  fs.socket.on('message', () => { arrivals.push(performance.now()) })
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, leadFrames: 0, peer: { address: '127.0.0.1', port: fs.port } })
+  await sleep(1000)
+  await ep.close()
+  const span = (arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0)
+  const rate = (arrivals.length - 1) / (span / 1000)
+  t.ok(arrivals.length >= 35 && arrivals.length <= 60, `about 50 frames in a second (got ${arrivals.length})`)
+  t.ok(rate > 40 && rate < 60, `mean rate near 50/s (got ${rate.toFixed(1)})`)
+  fs.socket.close()
+})
+
+t.test('no leaked sockets or timers', async (t) => {
+  t.same(await leaksSince(baseline), {})
+})

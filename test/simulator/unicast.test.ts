@@ -1,0 +1,247 @@
+import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { FakeFreeSwitch, level, parseWav, type PlaceCallOptions } from '../../lib/simulator/index.ts'
+import { alawToLinear, linearToAlaw } from '../../lib/simulator/g711.ts'
+import { activeHandles, constantFrame, RawServer, toneWav, UdpPeer } from './helpers.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sim-unicast-'))
+t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+const shortTone = join(dir, 'short.wav')
+writeFileSync(shortTone, toneWav(200))
+const longTone = join(dir, 'long.wav')
+writeFileSync(longTone, toneWav(3000, 4000))
+
+/** Caller audio where every 20 ms frame holds one constant value, different frame to frame. */
+const FRAMES = 200
+const patternValue = (k: number): number => ((k * 7919) % 4000) - 2000
+const pattern = Buffer.concat(Array.from({ length: FRAMES }, (_, k) => constantFrame(patternValue(k))))
+/** What FreeSWITCH sends for a caller sample: the caller's PCMA decoded to L16. */
+const viaAlaw = (v: number): number => alawToLinear(linearToAlaw(v))
+
+const unicast = (remotePort: number, extra = ''): string =>
+  `sendmsg\ncall-command: unicast\nlocal-ip: 127.0.0.1\nlocal-port: 0\nremote-ip: 127.0.0.1\nremote-port: ${remotePort}\ntransport: udp${extra}`
+const execute = (app: string, arg = ''): string => `sendmsg\ncall-command: execute\nexecute-app-name: ${app}\nexecute-app-arg: ${arg}`
+const isCng = (d: Buffer): boolean => d.length === 320 && d.every((b) => b === 0xff)
+const samplesOf = (d: Buffer): number[] => Array.from({ length: d.length / 2 }, (_, i) => d.readInt16LE(i * 2))
+
+async function start (t: Test, opts: Partial<PlaceCallOptions> = {}) {
+  const srv = new RawServer()
+  const port = await srv.listen()
+  const peer = new UdpPeer()
+  const peerPort = await peer.bind()
+  const call = new FakeFreeSwitch({ baseDir: dir }).placeCall({ port, ...opts })
+  await srv.connected
+  await srv.command('connect')
+  t.teardown(async () => { call.hangup(); await srv.close(); await call.ended; await peer.close() })
+  return { srv, call, peer, peerPort }
+}
+
+t.test('the caller streams as 0xFF fill, then L16 20 ms frames in order at 50 a second', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t, { unicastCngFrames: 4, caller: { audio: [{ atMs: 0, wav: pattern }] } })
+  t.equal((await srv.command(unicast(peerPort)))?.headers['Reply-Text'], '+OK')
+  await peer.waitFor(4 + 50)
+  const firstAt = peer.received[0]?.at ?? 0
+  await delay(1000)
+  const got = peer.received
+  t.ok(got.slice(0, 4).every((d) => isCng(d.data)), 'the first frames are 320 bytes of 0xFF')
+  t.notOk(isCng(got[4]?.data ?? Buffer.alloc(0)), 'then the caller')
+  t.ok(got.every((d) => d.data.length === 320), 'every datagram is 20 ms of 8 kHz L16')
+  t.equal(new Set(got.map((d) => d.from.port)).size, 1, 'always from the one bound port')
+  t.equal(call.unicast?.boundPort, peer.fsPort)
+  // Every frame is one caller frame, whole and in order: one constant value, the next k each time.
+  const values = got.slice(4).map((d) => samplesOf(d.data))
+  t.ok(values.every((v) => v.every((s) => s === v[0])), 'frames are aligned to the caller\'s 20 ms frames')
+  const firstK = Array.from({ length: FRAMES }, (_, k) => k).find((k) =>
+    values.slice(0, 5).every((v, i) => v[0] === viaAlaw(patternValue(k + i))))
+  if (firstK === undefined) throw new Error('caller frames not found in the stream')
+  const skipped = values.findIndex((v, i) => v[0] !== viaAlaw(patternValue(firstK + i)))
+  t.equal(skipped, -1, 'no caller frame skipped or repeated')
+  const inWindow = got.filter((d) => d.at >= firstAt + 200 && d.at < firstAt + 1200).length
+  t.ok(inWindow >= 40 && inWindow <= 60, `about 50 frames a second (${inWindow})`)
+  t.ok(call.result.events.some((e) => e.name === 'CHANNEL_PROGRESS_MEDIA'), 'park pre-answered the channel for unicast')
+  t.notOk(call.answered)
+  t.notOk(call.result.events.some((e) => e.name === 'CHANNEL_EXECUTE'), 'unicast is not an application')
+})
+
+t.test('our datagrams queue and play at 20 ms each: depth, time to first audio, a burst delays barge-in', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t)
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(1)
+  const sentAt = call.nowMs
+  for (let i = 0; i < 25; i++) await peer.send(constantFrame(1000 + i))
+  await delay(60)
+  const depth = call.unicastQueueDepth
+  t.ok(depth >= 15 && depth <= 25, `most of a 500 ms burst is still queued (${depth})`)
+  const frames = call.ear.heard.filter((f) => f.source === 'unicast')
+  t.equal(frames.length, 25)
+  t.same(frames.map((f) => f.samples[0]), Array.from({ length: 25 }, (_, i) => 1000 + i), 'played in order, unchanged')
+  t.ok(frames.slice(1).every((f, i) => f.playMs - (frames[i]?.playMs ?? 0) === 20), 'back to back, 20 ms apart')
+  const first = call.ear.firstHeard(0)
+  t.ok(first !== undefined && first.playMs - sentAt >= 0 && first.playMs - sentAt < 200, 'time to first audio is measurable')
+  // The caller "barges in" right after the burst: they still hear it until it drains.
+  const end = call.ear.lastHeardEndMs()
+  t.equal(end, (frames[0]?.playMs ?? 0) + 500)
+  await delay(600)
+  t.equal(call.unicastQueueDepth, 0, 'drained')
+})
+
+t.test('when we send nothing the caller gets no RTP: gaps', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t)
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(1)
+  for (let i = 0; i < 5; i++) await peer.send(constantFrame(500))
+  await delay(300)
+  for (let i = 0; i < 5; i++) await peer.send(constantFrame(500))
+  await delay(50)
+  const heard = call.ear.heard
+  const from = heard[0]?.playMs ?? 0
+  const to = (heard.at(-1)?.playMs ?? 0) + 20
+  const gaps = call.ear.gaps(from, to)
+  t.equal(gaps.length, 1, 'one silence without RTP')
+  const gap = gaps[0]
+  t.ok(gap !== undefined && gap.endMs - gap.startMs >= 150 && gap.endMs - gap.startMs <= 400, `about 200 ms (${gap === undefined ? '' : gap.endMs - gap.startMs})`)
+})
+
+t.test('playback ends unicast for good; a new unicast command does not bring it back', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t, { caller: { audio: [{ atMs: 0, wav: toneWav(5000) }] } })
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(10)
+  await peer.send(constantFrame(700))
+  await srv.command(execute('playback', shortTone))
+  await delay(400)
+  const first = call.result.unicast[0]
+  t.equal(first?.closedBy, 'reset', 'switch_core_session_reset() deactivated it')
+  const countAfterPlayback = peer.received.length
+  await peer.send(constantFrame(900), first?.boundPort).catch(() => {})
+  t.equal((await srv.command(unicast(peerPort)))?.headers['Reply-Text'], '+OK')
+  await delay(300)
+  const second = call.result.unicast[1]
+  t.ok(second?.boundPort !== undefined, 'the new socket was bound')
+  t.equal(second?.closedBy, 'send-failed', 'the park loop still holds the dead connection: its sendto fails')
+  t.equal(second?.framesSent, 0)
+  t.equal(peer.received.length, countAfterPlayback, 'no caller audio since the playback')
+  const sources = call.ear.heard.map((f) => `${f.source}:${f.samples[0] === 900 ? 'late' : ''}`)
+  t.ok(sources.includes('playback:'), 'the file was heard')
+  t.notOk(sources.includes('unicast:late'), 'our datagrams after the playback are not heard')
+  t.ok(call.ear.heard.some((f) => f.source === 'unicast' && f.samples[0] === 700), 'before it, they were')
+})
+
+t.test('record ends unicast too', async (t) => {
+  const path = join(dir, 'msg.wav')
+  const { srv, call, peer, peerPort } = await start(t, { caller: { dtmf: [{ atMs: 600, digit: '*' }] } })
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(5)
+  await srv.command(execute('record', `${path} 5`))
+  await delay(800)
+  t.equal(call.result.recordings[0]?.reason, 'dtmf')
+  t.equal(call.result.unicast[0]?.closedBy, 'reset')
+})
+
+t.test('during sleep the caller stops streaming to us, our frames still play, and unicast survives', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t)
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(5)
+  await srv.command(execute('sleep', '400'))
+  await delay(100)
+  const during = peer.received.length
+  await peer.send(constantFrame(1234))
+  await delay(200)
+  t.equal(peer.received.length, during, 'no caller frames while the park loop is not reading')
+  t.ok(call.ear.heard.some((f) => f.samples[0] === 1234), 'the unicast thread still writes our frames')
+  await delay(300)
+  t.ok(peer.received.length > during + 3, 'streaming resumes after the sleep')
+  t.equal(call.unicast?.closedBy, undefined)
+})
+
+t.test('displace_session mixes a file into what we send without breaking unicast', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t)
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(3)
+  await srv.command(execute('displace_session', `${longTone} m`))
+  await delay(100)
+  const before = peer.received.length
+  for (let i = 0; i < 10; i++) await peer.send(constantFrame(0))
+  await delay(300)
+  t.ok(peer.received.length > before + 5, 'the caller still streams to us')
+  t.equal(call.unicast?.closedBy, undefined, 'unicast is still active')
+  const ours = call.ear.heard.filter((f) => f.source === 'unicast')
+  t.equal(ours.length, 10)
+  t.ok(ours.every((f) => level(f.samples) > 1000), 'our silent frames carry the file')
+  t.equal(call.result.apps.find((a) => a.name === 'displace_session')?.response, '_none_')
+})
+
+t.test('flags native: A-law both ways, the 0xFF fill still 320 bytes', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t, { unicastCngFrames: 2, caller: { audio: [{ atMs: 0, wav: pattern }] } })
+  await srv.command(unicast(peerPort, '\nflags: native'))
+  await peer.waitFor(6)
+  t.ok(isCng(peer.received[0]?.data ?? Buffer.alloc(0)))
+  t.same(peer.received.slice(2, 6).map((d) => d.data.length), [160, 160, 160, 160], 'PCMA payload')
+  const payload = Buffer.alloc(160, linearToAlaw(3000))
+  await peer.send(payload)
+  await delay(50)
+  const heard = call.ear.heard.find((f) => f.source === 'unicast')
+  t.equal(heard?.samples[0], alawToLinear(linearToAlaw(3000)), 'our A-law is decoded for the caller')
+})
+
+t.test('a zero-length datagram ends the return path; the caller keeps streaming', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t)
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(2)
+  await peer.send(Buffer.alloc(0))
+  await delay(30)
+  await peer.send(constantFrame(100))
+  const count = peer.received.length
+  await delay(200)
+  t.ok(call.unicast?.threadStopped)
+  t.equal(call.ear.heard.length, 0, 'nothing of ours is heard')
+  t.ok(peer.received.length > count + 5, 'caller frames still arrive')
+})
+
+t.test('bad transport or a busy port: nothing is bound and nothing flows', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t)
+  await srv.command(unicast(peerPort).replace('transport: udp', 'transport: sctp'))
+  await srv.command(unicast(peerPort).replace('local-port: 0', `local-port: ${peerPort}`))
+  await delay(200)
+  t.equal(call.result.unicast[0]?.failed, 'Invalid transport sctp')
+  t.match(call.result.unicast[1]?.failed, /^Failure creating unicast connection/)
+  t.equal(call.unicast, undefined)
+  t.equal(peer.received.length, 0)
+  // "tcp" is accepted, and the socket is still UDP.
+  await srv.command(unicast(peerPort).replace('transport: udp', 'transport: tcp'))
+  await peer.waitFor(3)
+  t.equal(call.unicast?.params.transport, 'tcp')
+})
+
+t.test('hangup closes the unicast socket; the stereo WAV has the caller left and what they heard right', async (t) => {
+  const { srv, call, peer, peerPort } = await start(t, { caller: { audio: [{ atMs: 0, wav: toneWav(400, 6000) }] } })
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(25)
+  for (let i = 0; i < 10; i++) await peer.send(constantFrame(3000))
+  await delay(250)
+  call.hangup()
+  const result = await call.ended
+  t.equal(result.unicast[0]?.closedBy, 'unpark')
+  const wav = parseWav(call.conversationWav())
+  t.equal(wav.channels, 2)
+  t.equal(wav.sampleRate, 8000)
+  const frame = (ch: 0 | 1, fromMs: number, toMs: number): Int16Array => {
+    const out: number[] = []
+    for (let i = Math.round(fromMs * 8); i < Math.round(toMs * 8); i++) out.push(wav.pcm.readInt16LE(i * 4 + ch * 2))
+    return Int16Array.from(out)
+  }
+  t.ok(level(frame(0, 0, 400)) > 3000, 'caller tone on the left')
+  t.ok(level(frame(0, 450, 600)) < 1, 'then silence on the left')
+  const playMs = result.heard[0]?.playMs ?? 0
+  t.ok(level(frame(1, playMs, playMs + 200)) === 3000, 'our frames on the right where they played')
+  t.ok(level(frame(1, 0, Math.max(0, playMs - 1))) === 0, 'nothing on the right before')
+  const udp = process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length
+  t.equal(udp, 1, 'only the peer\'s socket is left')
+})
+
+t.test('no sockets or timers left behind', async (t) => {
+  await delay(100)
+  t.same(activeHandles(), [])
+})
