@@ -168,3 +168,23 @@ t.test('no unhandled rejections anywhere in this file', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.same(unhandled, [])
 })
+
+t.test('malformed frames from FreeSWITCH are logged and ignored; the call carries on', async (t) => {
+  const { port, logs, soundsDir } = await startTestAgent(t, agentConfig([{ verb: 'answer' }, { verb: 'play', file: 'long.wav' }, { verb: 'hangup' }]))
+  await writeFile(join(soundsDir, 'long.wav'), toneWav(800))
+  const fs = new FakeFreeSwitch()
+  const call = fs.placeCall({ port, destination: DID })
+  setTimeout(() => {
+    const bad = '{"Event-Name": "DTMF", "DTMF-Digit": '
+    call.sendRaw(`Content-Length: ${Buffer.byteLength(bad)}\nContent-Type: text/event-json\n\n${bad}`)
+    const nameless = '{"Unique-ID": "x"}'
+    call.sendRaw(`Content-Length: ${Buffer.byteLength(nameless)}\nContent-Type: text/event-json\n\n${nameless}`)
+    call.sendRaw('Reply-Text: +OK\n\n')
+  }, 300)
+  const result = await call.ended
+  t.same(result.played.map((p) => p.status), ['done'], 'the file played to the end')
+  t.equal(result.hungUpBy, 'server')
+  t.ok(logs.some((l) => l.msg === 'malformed event from FreeSWITCH ignored'))
+  t.ok(logs.some((l) => l.msg === 'event without Event-Name ignored'))
+  t.notOk(logs.some((l) => l.msg === 'call script failed'))
+})
