@@ -55,7 +55,7 @@ export class StreamSession {
     return new StreamSession(endpoint, rate, config)
   }
 
-  newVad (overrides: { endSilenceMs?: number } = {}): Vad {
+  newVad (overrides: { endSilenceMs?: number, minSpeechMs?: number } = {}): Vad {
     return new Vad({ rate: this.rate, ...this.#config.vad, ...overrides })
   }
 
