@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { configPath, loadConfigFile, type Config } from '../config/load.ts'
+import { buildConfig, configPath, loadConfigFile, type Config } from '../config/load.ts'
 import { isPhoneAgentError } from '../errors.ts'
 import { createLogger } from '../ops/logger.ts'
 import { toE164 } from '../numbers/e164.ts'
@@ -9,6 +9,7 @@ import { routedScriptNames } from '../app.ts'
 import { openCallStore } from '../records/open.ts'
 import { runCallsCommand } from './calls.ts'
 import { serve } from './serve.ts'
+import { CALL_USAGE, runCallCommand } from './call.ts'
 
 const USAGE = `Usage: phone-agent <command> [options]
 
@@ -16,6 +17,8 @@ Commands:
   serve              Run the outbound Event Socket server (FreeSWITCH connects to it).
   check [--did N]    Validate the config, load every script, and show what a call to N would do.
   calls ...          List and show call records (phone-agent calls --help).
+  call ...           Place a simulated call (phone-agent call --help).
+  demo               A simulated call to the built-in take-message script, no accounts needed.
 
 Options:
   --config PATH      Config file (default: $PHONE_AGENT_CONFIG or ./phone-agent.yaml)
@@ -25,6 +28,8 @@ Options:
 export async function main (argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   // `calls` has options of its own; peel off --config first and hand it the rest.
   if (argv[0] === 'calls') return await callsCommand(argv.slice(1), out, err)
+  if (argv[0] === 'call') return await callCommand(argv.slice(1), out, err)
+  if (argv[0] === 'demo') return await demo(argv.slice(1), out, err)
   let parsed
   try {
     parsed = parseArgs({
@@ -65,10 +70,54 @@ async function withConfig (path: string | undefined, err: NodeJS.WritableStream,
   }
 }
 
-async function callsCommand (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+/** `--config PATH` out of an argv that also holds a sub-command's own options. */
+function takeConfig (argv: string[]): { path: string | undefined, rest: string[] } {
   const i = argv.indexOf('--config')
-  const path = i >= 0 ? argv[i + 1] : undefined
-  const rest = i >= 0 ? [...argv.slice(0, i), ...argv.slice(i + 2)] : argv
+  return i < 0 ? { path: undefined, rest: argv } : { path: argv[i + 1], rest: [...argv.slice(0, i), ...argv.slice(i + 2)] }
+}
+
+async function callCommand (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const { path, rest } = takeConfig(argv)
+  if (rest.includes('--help')) { out.write(CALL_USAGE); return 0 }
+  return await withConfig(path, err, async (config) => await placeCall(config, rest, out))
+}
+
+async function placeCall (config: Config, argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const logger = createLogger(process.env.PHONE_AGENT_LOG_LEVEL ?? 'warn')
+  const store = await openCallStore(config.records, { logger, configDir: config.configDir, env: process.env })
+  try {
+    return await runCallCommand(argv, { config, logger, out, store })
+  } finally {
+    await store.close()
+  }
+}
+
+/**
+ * The quick-start demo: the built-in take-message script on a simulated line, the caller's
+ * words spoken by the offline voice, the conversation written to demo-call.wav. No config file,
+ * no accounts, no FreeSWITCH.
+ */
+async function demo (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  try {
+    const config = buildConfig({
+      language: 'en-US',
+      routes: { '+390212345678': { script: 'take-message', options: { maxSeconds: 30 } } },
+      media: { soundsDir: 'sounds' },
+      records: { dataDir: 'data' },
+      logging: { level: 'warn' },
+    }, process.cwd())
+    out.write('Demo: a caller leaves a message with the built-in take-message script (offline voice, simulated FreeSWITCH).\n\n')
+    return await placeCall(config, ['--to', '+390212345678', '--from', '+393331234567', '--name', 'Mario Rossi',
+      '--say', 'Hello, this is Mario Rossi from Rossi Plumbing. Please call me back about the invoice. My number is three three three, one two three, four five six seven. Thank you.',
+      '--out', 'demo-call.wav', ...argv], out)
+  } catch (e) {
+    if (isPhoneAgentError(e)) { err.write(`phone-agent: ${e.message}\n`); return 1 }
+    throw e
+  }
+}
+
+async function callsCommand (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const { path, rest } = takeConfig(argv)
   return await withConfig(path, err, async (config) => {
     const store = await openCallStore(config.records, { logger: createLogger('warn'), configDir: config.configDir, env: process.env })
     try {

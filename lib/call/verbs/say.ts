@@ -23,5 +23,6 @@ export async function say (ctx: VerbContext, text: string, options: SayOptions =
     throw new PhoneAgentError('TTS_FAILED', 'speech synthesis failed', { cause: err })
   }
   const { durationMs } = await playPath(ctx, rendered.path, { signal: options.signal })
+  ctx.recorder.turn({ role: 'agent', text, at: Date.now() })
   return { durationMs, cached: rendered.cached }
 }
