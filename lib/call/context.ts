@@ -8,6 +8,8 @@ import type { CallRecorder } from '../records/types.ts'
 import type { CallOutcome } from '../records/types.ts'
 import type { MediaPaths } from './media-paths.ts'
 import type { StreamSession } from './stream/session.ts'
+import type { MediaStreamConfig } from '../config/schema.ts'
+import type { StreamTurnMedia } from './turn-media-stream.ts'
 import type { AgentServices } from '../agent/services.ts'
 import type { TurnMedia } from './turn-media.ts'
 
@@ -40,6 +42,7 @@ export interface VerbContext {
   readonly mediaMode: 'files' | 'stream'
   /** The call's stream (stream mode): started on first use, after answering. */
   readonly stream: () => Promise<StreamSession>
+  readonly streamConfig: MediaStreamConfig
   /** Mutable per-call state the verbs share. */
   readonly state: CallState
   /** The conversation agent's contacts, business hours and pre-rendered phrases (`agent:`). */
@@ -60,6 +63,8 @@ export interface CallState {
    * says so; otherwise the runner decides (completed, caller hung up, failed).
    */
   outcome: CallOutcome | undefined
+  /** Stream mode: the call's one turn media (frame subscription, speech carried over a barge-in). */
+  streamTurnMedia?: StreamTurnMedia | undefined
   /** The pending `digits()` call, fed by the DTMF listener instead of the buffer. */
   digitWaiter: ((digit: string) => void) | undefined
 }

@@ -116,6 +116,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       commandTimeoutMs: config.server.commandTimeoutMs,
       mediaMode,
       stream,
+      streamConfig: config.media.stream,
       agent: deps.agent,
     },
     did: opts.did,

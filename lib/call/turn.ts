@@ -8,6 +8,7 @@ import type { LlmProvider, ToolDefinition } from '../llm/types.ts'
 import type { LatencyInput } from '../records/types.ts'
 import type { VerbContext } from './context.ts'
 import type { TurnMedia } from './turn-media.ts'
+import type { StreamSpokenResult } from './turn-media-stream.ts'
 import { runTool, type TerminalAction } from './turn-tools.ts'
 import type { TransferResult } from './verbs/transfer.ts'
 
@@ -47,6 +48,8 @@ export type TurnEnd =
   | { readonly kind: 'end', readonly reason: string, readonly spoke: boolean }
 
 const MODEL_TEXT_IN_LOGS = 64
+/** Speaking rate used to cut an interrupted sentence where the caller came in (~15 characters a second). */
+const SPOKEN_CHARS_PER_MS = 0.015
 
 /**
  * One reply: LLM rounds (text and tool calls) streamed sentence by sentence into the media's
@@ -81,6 +84,7 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
 
   const assistant = history.beginAssistant()
   const ids: number[] = []
+  const sentences: string[] = []
   let rounds = 0
   const usedIds = new Set<string>()
   let llmFailed = false
@@ -147,6 +151,7 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
 
   function emit (sentence: string): string {
     ids.push(assistant.say(sentence))
+    sentences.push(sentence)
     lastRoundSpoke = true
     marks.firstSentenceAt ??= Date.now()
     return sentence
@@ -170,9 +175,18 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
   try {
     arm(setup.turnMs - (Date.now() - input.speechEndAt))
     for (;;) {
-      const spoken = await media.speak(reply(), speakOptions, turnSignal)
+      const spoken: StreamSpokenResult = await media.speak(reply(), speakOptions, turnSignal)
       usage.tts += spoken.ttsCharacters
       disarm()
+      if (spoken.bargeIn !== undefined) {
+        // The caller spoke over the reply: stop thinking and synthesising at once, keep what
+        // was heard (the interrupted sentence cut where the caller came in), and listen.
+        controller.abort(new PhoneAgentError('CALL_ABORTED', 'the caller barged in'))
+        const playing = sentences[spoken.bargeIn.sentence] ?? ''
+        assistant.interrupt(playing.slice(0, Math.round(spoken.bargeIn.heardMs * SPOKEN_CHARS_PER_MS)))
+        log.info({ sentence: spoken.bargeIn.sentence, heardMs: spoken.bargeIn.heardMs }, 'reply interrupted by the caller')
+        return { kind: 'continue' }
+      }
       const action = pending
       if (action?.kind !== 'transfer') break
       const result = await setup.transfer(action.target)
@@ -197,7 +211,7 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
     if (!isCallEnded(err) && !(signal.aborted && !deadlineMissed)) {
       const code = isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED'
       const stage = deadlineMissed ? 'deadline' : llmFailed ? 'llm' : 'tts'
-      log.warn({ code, stage }, 'turn failed')
+      log.warn({ code, stage, err }, 'turn failed')
       ctx.recorder.error({ code, message: err instanceof Error ? err.message : String(err), provider: stage === 'llm' ? llm.name : stage })
     }
     throw err

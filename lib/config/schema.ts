@@ -54,6 +54,14 @@ export const mediaStreamSchema = streamSchema.extend({
    */
   freeswitchPorts: z.strictObject({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
     .refine((r) => r.min <= r.max, 'min must not exceed max').optional(),
+  bargeIn: z.strictObject({
+    /** The caller's speech stops the agent mid-sentence. */
+    enabled: z.boolean().default(true),
+    /** Voiced speech needed before it counts: a cough or an "mm" must not stop the agent. */
+    minSpeechMs: z.number().int().min(60).max(2000).default(300),
+  }).prefault({}),
+  /** Audio kept from before the detected start of speech, so the first syllable reaches STT. */
+  preRollMs: z.number().int().min(0).max(1000).default(300),
 })
 
 export const mediaSchema = z.strictObject({

@@ -88,6 +88,8 @@ export interface RigOptions {
   readonly llmTimeoutMs?: number
   /** Top-level `scripts:` (name -> module path). */
   readonly scripts?: Record<string, string>
+  /** Merged into the config's `media:` section (e.g. `{ mode: 'stream' }`). */
+  readonly media?: Record<string, unknown>
 }
 
 /**
@@ -104,7 +106,7 @@ export async function startRig (t: Test, options: RigOptions = {}): Promise<Conv
   }
   const config = buildConfig({
     server: { port: 0, commandTimeoutMs: 3000, lingerMs: 50 },
-    media: { soundsDir },
+    media: { soundsDir, ...options.media },
     language: 'it-IT',
     routes: { [DID]: { script: 'receptionist', ...options.route } },
     scripts: Object.fromEntries(Object.entries(options.scripts ?? {}).map(([name, module]) => [name, { module }])),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Speaker } from '../../lib/call/context.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
@@ -20,7 +20,10 @@ export function toneSpeaker (soundsDir: string, msPerChar = 2): Speaker & { requ
       const durationMs = Math.max(40, text.length * msPerChar)
       const path = join(soundsDir, 'cache', `${createHash('sha1').update(text).digest('hex')}.wav`)
       await mkdir(join(soundsDir, 'cache'), { recursive: true })
-      await writeFile(path, toneWav(durationMs))
+      // Atomic, like the real cache: a render-ahead of the same text must never expose a half-written file.
+      const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+      await writeFile(tmp, toneWav(durationMs))
+      await rename(tmp, path)
       return { path, durationMs, cached: false }
     },
   }

@@ -1,5 +1,5 @@
 import type { VerbContext } from '../context.ts'
-import { FilesTurnMedia } from '../turn-media-files.ts'
+import { turnMediaFor } from '../turn-media-for.ts'
 import type { TurnMedia } from '../turn-media.ts'
 
 export interface AskOptions {
@@ -30,7 +30,7 @@ export type AskResult =
  * CallHangupError when the caller hangs up, and with a provider error when STT fails.
  */
 export async function ask (ctx: VerbContext, prompt: string, options: AskOptions = {}): Promise<AskResult> {
-  const media: TurnMedia = ctx.turnMedia ?? new FilesTurnMedia(ctx)
+  const media: TurnMedia = turnMediaFor(ctx)
   const signal = options.signal ? AbortSignal.any([ctx.signal, options.signal]) : ctx.signal
   const language = options.language ?? ctx.language
   const voice = options.voice ?? ctx.voice

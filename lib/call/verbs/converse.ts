@@ -6,7 +6,7 @@ import { PhoneAgentError, abortReason, isCallEnded, isPhoneAgentError } from '..
 import { toE164 } from '../../numbers/e164.ts'
 import { createDeadline } from '../../providers/retry.ts'
 import type { VerbContext } from '../context.ts'
-import { FilesTurnMedia } from '../turn-media-files.ts'
+import { turnMediaFor } from '../turn-media-for.ts'
 import type { TurnMedia } from '../turn-media.ts'
 import { runTurn, type TurnSetup } from '../turn.ts'
 import { answer } from './answer.ts'
@@ -96,7 +96,7 @@ export async function converse (ctx: VerbContext, options: ConverseOptions = {})
     ...(options.targetDescriptions ? { targetDescriptions: options.targetDescriptions } : {}),
   }
   const history = new ConversationHistory({ system: systemPrompt(agent, profile, { instructions: options.instructions }), maxChars: agent.history.maxChars })
-  const media: TurnMedia = ctx.turnMedia ?? new FilesTurnMedia(ctx, { ttsFirstAudioMs: agent.deadlines.ttsFirstAudioMs })
+  const media: TurnMedia = turnMediaFor(ctx, { ttsFirstAudioMs: agent.deadlines.ttsFirstAudioMs })
   const maxCallMs = agent.maxCallSeconds * 1000
   let reported = 0
   const report = (): void => {
