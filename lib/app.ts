@@ -48,6 +48,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
   const log = deps.logger
   const scripts = await loadScripts(config.scriptModules, routedScriptNames(config))
   await prerenderMessages(config, deps.speaker, log)
+  await prerenderScriptPhrases(config, scripts, deps.speaker, log)
   // The agent's fixed phrases are only worth rendering when a conversation can happen at all.
   const agent = deps.agent ?? await createAgentServices(config, { log: log.child({ module: 'agent' }), renderer: deps.llm === undefined ? undefined : deps.speaker })
   const admission = deps.admission ?? createAdmissionGuard(config.guard, {
@@ -79,6 +80,22 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
       if (deps.admission === undefined) await admission.close()
       if (deps.agent === undefined) await agent.close()
     },
+  }
+}
+
+/** Each routed script's fixed phrases (greetings first), for each route's options and language. */
+async function prerenderScriptPhrases (config: Config, scripts: ReadonlyMap<string, CallScript>, speaker: Speaker, log: Logger): Promise<void> {
+  const routes = [...Object.values(config.routes), ...(config.defaultRoute ? [config.defaultRoute] : [])]
+  for (const route of routes) {
+    const language = route.language ?? config.language
+    const phrases = scripts.get(route.script)?.phrases?.({ options: route.options, language }) ?? []
+    for (const text of phrases) {
+      try {
+        await speaker.render(text, { language, voice: route.voice })
+      } catch (err) {
+        log.warn({ err, script: route.script, language }, 'could not pre-render a script phrase; it will be synthesised on demand')
+      }
+    }
   }
 }
 

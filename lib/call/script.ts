@@ -8,14 +8,22 @@ import type { Call } from './session.ts'
  */
 const SCRIPT = Symbol.for('phone-agent.script')
 
-export interface CallScript {
+export interface ScriptMeta {
+  /**
+   * Fixed phrases the script will say for a route (its greeting above all): rendered at
+   * start-up and whenever the config changes, so answering a call never waits for TTS.
+   */
+  readonly phrases?: (route: { readonly options: Readonly<Record<string, unknown>>, readonly language: string }) => readonly string[]
+}
+
+export interface CallScript extends ScriptMeta {
   readonly [SCRIPT]: true
   readonly run: (call: Call) => Promise<void>
 }
 
-export function defineScript (run: (call: Call) => Promise<void>): CallScript {
+export function defineScript (run: (call: Call) => Promise<void>, meta: ScriptMeta = {}): CallScript {
   if (typeof run !== 'function') throw new TypeError('defineScript expects an async function (call) => { ... }')
-  return { [SCRIPT]: true, run }
+  return { [SCRIPT]: true, run, ...meta }
 }
 
 export function isCallScript (value: unknown): value is CallScript {

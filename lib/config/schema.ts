@@ -69,7 +69,8 @@ export const mediaSchema = z.strictObject({
   soundsDir: z.string().default('sounds'),
   /** The same directory as FreeSWITCH sees it, when FreeSWITCH runs elsewhere (shared mount). */
   freeswitchSoundsDir: z.string().optional(),
-  mode: mediaMode.default('files'),
+  /** stream: unicast (fast turns, barge-in). files: FreeSWITCH playback/record, one utterance at a time. */
+  mode: mediaMode.default('stream'),
   stream: mediaStreamSchema.prefault({}),
 })
 

@@ -22,15 +22,26 @@ const TEXTS: Record<string, { greeting: string, thanks: string, noMessage: strin
   },
 }
 
+function textsFor (options: Readonly<Record<string, unknown>>, language: string): { greeting: string, thanks: string, noMessage: string } {
+  const texts = TEXTS[language.split('-')[0] ?? 'en'] ?? TEXTS.en!
+  const option = (key: string): string | undefined => typeof options[key] === 'string' ? options[key] : undefined
+  return {
+    greeting: option('greeting') ?? texts.greeting,
+    thanks: option('thanks') ?? texts.thanks,
+    noMessage: option('noMessage') ?? texts.noMessage,
+  }
+}
+
 export default defineScript(async (call) => {
-  const texts = TEXTS[call.language.split('-')[0] ?? 'en'] ?? TEXTS.en!
-  const option = (key: string): string | undefined => typeof call.options[key] === 'string' ? call.options[key] : undefined
+  const texts = textsFor(call.options, call.language)
   const maxSeconds = typeof call.options.maxSeconds === 'number' ? call.options.maxSeconds : 120
 
   await call.answer()
-  await call.say(option('greeting') ?? texts.greeting)
+  await call.say(texts.greeting)
   const message = await call.record({ maxSeconds, silence: { threshold: 200, seconds: 2 }, asMessage: true })
   if (message) call.log.info({ path: message.path, durationMs: message.durationMs, hungUp: message.hungUp }, 'message recorded')
-  await call.say(message ? option('thanks') ?? texts.thanks : option('noMessage') ?? texts.noMessage)
+  await call.say(message ? texts.thanks : texts.noMessage)
   await call.hangup('NORMAL_CLEARING')
+}, {
+  phrases: ({ options, language }) => Object.values(textsFor(options, language)),
 })

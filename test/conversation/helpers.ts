@@ -106,7 +106,7 @@ export async function startRig (t: Test, options: RigOptions = {}): Promise<Conv
   }
   const config = buildConfig({
     server: { port: 0, commandTimeoutMs: 3000, lingerMs: 50 },
-    media: { soundsDir, ...options.media },
+    media: { soundsDir, mode: 'files', ...options.media },
     language: 'it-IT',
     routes: { [DID]: { script: 'receptionist', ...options.route } },
     scripts: Object.fromEntries(Object.entries(options.scripts ?? {}).map(([name, module]) => [name, { module }])),

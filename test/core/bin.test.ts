@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
-import { toneWav } from '../helpers/speaker.ts'
+import { encodeWav } from '../../lib/media/wav.ts'
+import { speechLike } from '../media-stream/signals.ts'
 
 const bin = fileURLToPath(new URL('../../bin/phone-agent.js', import.meta.url))
 
@@ -19,7 +20,7 @@ t.test('the real binary: serve takes a call, records it, and shuts down cleanly 
     'records: { dataDir: ./data }',
     'media: { soundsDir: ./sounds }',
     'routes:',
-    '  "+390212345678": { script: take-message, language: en-US }',
+    '  "+390212345678": { script: take-message, language: en-US, options: { greeting: "Leave a message.", thanks: "Thanks." } }',
   ].join('\n'))
   const child = spawn(process.execPath, [bin, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
@@ -40,9 +41,10 @@ t.test('the real binary: serve takes a call, records it, and shuts down cleanly 
   const fs = new FakeFreeSwitch()
   const result = await fs.placeCall({
     port: port!, destination: '0212345678', callerNumber: '+393331234567',
-    caller: { audio: [{ atMs: 500, wav: toneWav(700, 8000, 300, 12000) }] },
+    caller: { audio: [{ atMs: 2500, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, 1.2, -18) }) }] },
   }).ended
-  t.same(result.apps.map((a) => a.name), ['answer', 'playback', 'record', 'playback'])
+  t.same(result.apps.map((a) => a.name), ['answer'], 'the default media mode is stream: everything over unicast')
+  t.equal(result.unicast.length, 1)
   child.kill('SIGTERM')
   t.equal(await exited, 0, 'exit code 0 after SIGTERM')
   t.ok(logs.some((l) => l.msg === 'message recorded' && l.call === result.uuid))

@@ -30,7 +30,8 @@ export async function startTestAgent (t: Test, raw: Record<string, unknown>, opt
   const config = buildConfig({
     ...raw,
     server: { port: 0, commandTimeoutMs: 3000, lingerMs: 50, ...(raw.server as object | undefined) },
-    media: { soundsDir, ...(raw.media as object | undefined) },
+    // Files mode unless a test asks for streaming: most tests assert on playback/record.
+    media: { soundsDir, mode: 'files', ...(raw.media as object | undefined) },
   }, process.cwd())
   const { logger, records } = captureLogs()
   const speaker = (options.speaker ?? toneSpeaker)(soundsDir)
