@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
 import type { RouteConfig } from '../config/schema.ts'
 import { nullRecorder } from '../records/null-recorder.ts'
+import { meteredRecorder } from './cost.ts'
 import type { CallOutcome, CallRecorder, CallStore } from '../records/types.ts'
 import { isCallEnded, isPhoneAgentError } from '../errors.ts'
 import type { Channel } from '../freeswitch/channel.ts'
@@ -46,7 +47,7 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
   const log = deps.logger.child({ call: channel.uuid, did: decision.did ?? null })
   const route = decision.found ? decision.route : undefined
   // Every call gets a record, refused ones included, begun before anything can go wrong.
-  const recorder = deps.records?.begin({
+  const begun = deps.records?.begin({
     uuid: channel.uuid,
     did: decision.did ?? channel.data.destination ?? '',
     callerNumber: channel.data.callerNumber,
@@ -55,6 +56,7 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
     mediaMode: route?.mediaMode ?? config.media.mode,
     startedAt: Date.now(),
   }) ?? nullRecorder(channel.uuid)
+  const recorder = meteredRecorder(begun, config, { stt: deps.stt, llm: deps.llm })
   const reject = async (reason: string, cause: string): Promise<void> => {
     recorder.rejected(reason)
     await safeHangup(channel, cause, log)

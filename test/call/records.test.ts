@@ -24,6 +24,8 @@ t.test('every call leaves a record: message taken, rejected, unknown DID, failed
   const records = await store(t)
   const { port } = await startTestAgent(t, {
     scripts: { verbs: { module: verbs } },
+    // One unit per character of synthesised speech, so the estimate is easy to check.
+    speech: { pricing: { currency: 'EUR', tts: { offline: { perMillionCharacters: 1_000_000 } } } },
     routes: {
       [DID]: { script: 'take-message' },
       '+390211111111': { script: 'verbs', options: { steps: [{ verb: 'answer' }, { verb: 'throw' }] } },
@@ -44,6 +46,8 @@ t.test('every call leaves a record: message taken, rejected, unknown DID, failed
   t.ok(m?.answeredAt, 'answer time recorded')
   t.equal(m?.messages.length, 1)
   t.equal(m?.messages[0]?.recordingPath, message.recordings[0]?.path, 'the message points at the recording')
+  t.ok((m?.ttsCharacters ?? 0) > 50, 'characters synthesised for the greeting and the thanks are counted')
+  t.equal(m?.costEstimate, m?.ttsCharacters, 'and priced from speech.pricing')
 
   t.match(await records.get(anonymous.uuid), { outcome: 'rejected', rejectionReason: 'anonymous', answeredAt: null })
   t.match(await records.get(unknown.uuid), { outcome: 'rejected', rejectionReason: 'unknown_did', hangupCause: 'UNALLOCATED_NUMBER' })

@@ -24,5 +24,6 @@ export async function say (ctx: VerbContext, text: string, options: SayOptions =
   }
   const { durationMs } = await playPath(ctx, rendered.path, { signal: options.signal })
   ctx.recorder.turn({ role: 'agent', text, at: Date.now() })
+  if (!rendered.cached) ctx.recorder.usage({ ttsCharacters: text.length })
   return { durationMs, cached: rendered.cached }
 }

@@ -1,0 +1,45 @@
+import type { Config } from '../config/load.ts'
+import type { LlmProvider } from '../llm/types.ts'
+import { UsageMeter } from '../providers/usage.ts'
+import type { CallRecorder } from '../records/types.ts'
+import type { SttProvider } from '../speech/stt/types.ts'
+
+/**
+ * The call's recorder, with usage also metered per provider so the record gets an estimated
+ * cost from the configured price table (`speech.pricing`) when the call ends.
+ */
+export function meteredRecorder (inner: CallRecorder, config: Config, providers: { stt: SttProvider | undefined, llm: LlmProvider | undefined }): CallRecorder {
+  const meter = new UsageMeter()
+  const tts = ttsIdentity(config)
+  // Delegate method by method: recorders are class instances, whose methods a spread would miss.
+  return {
+    uuid: inner.uuid,
+    rejected: (reason) => { inner.rejected(reason) },
+    answered: (at) => { inner.answered(at) },
+    contact: (name) => { inner.contact(name) },
+    turn: (turn) => { inner.turn(turn) },
+    latency: (latency) => { inner.latency(latency) },
+    message: (message) => { inner.message(message) },
+    error: (error) => { inner.error(error) },
+    usage: (u) => {
+      inner.usage(u)
+      if ((u.sttSeconds ?? 0) > 0 && providers.stt) meter.addStt(providers.stt.name, undefined, u.sttSeconds ?? 0)
+      if (((u.llmInputTokens ?? 0) > 0 || (u.llmOutputTokens ?? 0) > 0) && providers.llm) {
+        meter.addLlm(providers.llm.name, providers.llm.model, u.llmInputTokens ?? 0, u.llmOutputTokens ?? 0)
+      }
+      if ((u.ttsCharacters ?? 0) > 0) meter.addTts(tts.provider, tts.model, u.ttsCharacters ?? 0)
+    },
+    end: async (e) => {
+      const cost = meter.cost(config.speech.pricing)
+      if (cost.total > 0) inner.usage({ costEstimate: cost.total })
+      await inner.end(e)
+    },
+  }
+}
+
+function ttsIdentity (config: Config): { provider: string, model: string | undefined } {
+  const t = config.speech.tts
+  if (t.provider === 'openai') return { provider: t.openai.name, model: t.openai.model }
+  if (t.provider === 'google') return { provider: t.google.name, model: t.google.voice }
+  return { provider: 'offline', model: undefined }
+}
