@@ -22,10 +22,10 @@ import { BENCH_DID, createFixture } from './capacity-fixture.ts'
 import type { MemoryStats, WindowStats } from './capacity-protocol.ts'
 import { StallWatch } from './capacity-stalls.ts'
 import { Histogram, MB, round, type Quantiles } from './capacity-stats.ts'
-import { formatCapacityTable, type CapacityResult, type CapacityStep } from './capacity-report.ts'
+import { capacityNotes, formatCapacityTable, type CapacityResult, type CapacityStep } from './capacity-report.ts'
 
 export type { CapacityResult, CapacityStep } from './capacity-report.ts'
-export { formatCapacityTable } from './capacity-report.ts'
+export { capacityNotes, formatCapacityTable } from './capacity-report.ts'
 
 export interface CapacityOptions {
   /** Concurrent-call targets, ascending; default 50, 100, 200 ... 600 (more in hundreds up to maxCalls). */
@@ -52,6 +52,8 @@ export interface CapacityOptions {
   readonly signal?: AbortSignal
   /** Progress lines (the CLI prints them on stderr). */
   readonly progress?: (line: string) => void
+  /** Same as `progress` (the name bench/run.ts uses). */
+  readonly log?: (line: string) => void
 }
 
 const FRAME_MS = 20
@@ -85,7 +87,7 @@ export async function runCapacityBench (options: CapacityOptions = {}): Promise<
   const loopLimitMs = options.loopLimitMs ?? 20
   const budgetMs = options.budgetMs ?? 240_000
   const signal = options.signal ?? new AbortController().signal
-  const progress = options.progress ?? (() => {})
+  const progress = options.progress ?? options.log ?? (() => {})
   const started = performance.now()
   // Other work on the machine shows up as jitter here: the report carries the load it started under.
   const loadAverage = loadavg()[0] ?? 0
@@ -152,6 +154,7 @@ export async function runCapacityBench (options: CapacityOptions = {}): Promise<
       driverLoop.reset()
       const cpu0 = process.cpuUsage()
       const wall0 = performance.now()
+      const atSeconds = round((wall0 - started) / 1000, 1)
       measuring = true
       await sleep(holdMs, undefined, { signal })
       drain()
@@ -162,7 +165,7 @@ export async function runCapacityBench (options: CapacityOptions = {}): Promise<
       const memory = await child.memory(true)
       global.gc?.()
       return judge({
-        target, tracked, rampMs, jitter: jitter.summary(), rawJitter: rawJitter.summary(), tainted, server, memory, idle: result.idle, driver, driverCpu, jitterLimitMs, loopLimitMs,
+        target, atSeconds, tracked, rampMs, jitter: jitter.summary(), rawJitter: rawJitter.summary(), tainted, server, memory, idle: result.idle, driver, driverCpu, jitterLimitMs, loopLimitMs,
       })
     }
 
@@ -247,6 +250,7 @@ function cpuShare (usage: NodeJS.CpuUsage, wallMs: number): number {
 
 interface StepInput {
   readonly target: number
+  readonly atSeconds: number
   readonly tracked: readonly Tracked[]
   readonly rampMs: number
   /** Caller-side deviations, without the intervals a driver stall touched. */
@@ -295,6 +299,7 @@ function judge (s: StepInput): CapacityStep {
     : !measurable && loopOk && allUp && pacingOk ? 'driver-limited' : 'fail'
   return {
     calls: s.target,
+    atSeconds: s.atSeconds,
     streaming,
     dropped,
     rampSeconds: round(s.rampMs / 1000, 1),
@@ -338,14 +343,17 @@ function summarise (steps: CapacityStep[], idle: MemoryStats | undefined, info: 
     ? `not reached: every step passed (largest ${steps.at(-1)?.calls ?? 0})${info.stoppedBecause ? `; ${info.stoppedBecause}` : ''}`
     : `${firstBad.calls} calls ${firstBad.verdict}: ${firstBad.reasons.join('; ')}`
   const atCapacity = passed.at(-1)
-  return {
+  const allUp = steps.filter((s) => s.streaming === s.calls).at(-1)
+  const mbPerCall = allUp?.mbPerCall ?? Number.NaN
+  const base = {
     capacity,
     serverCapacity: serverOk.at(-1)?.calls ?? 0,
     limitedBy,
     stoppedBecause: info.stoppedBecause,
     mbPerCallAtCapacity: atCapacity?.mbPerCall,
     targets: { calls: 500, mbPerCall: 1 },
-    meets: { calls: capacity >= 500, mbPerCall: atCapacity !== undefined && atCapacity.mbPerCall <= 1 },
+    mbPerCall,
+    meets: { calls: capacity >= 500, mbPerCall: mbPerCall <= 1 },
     limits: { jitterP99Ms: info.jitterLimitMs, loopDelayP99Ms: info.loopLimitMs },
     idle: idle === undefined ? undefined : { rssMB: round(idle.rss / MB, 1), heapMB: round(idle.heapUsed / MB, 1) },
     audio: { seconds: info.audioSeconds, pcmMBPerCall: round(info.audioBytes / MB, 3) },
@@ -353,6 +361,8 @@ function summarise (steps: CapacityStep[], idle: MemoryStats | undefined, info: 
     durationSeconds: round(info.durationMs / 1000, 1),
     steps,
   }
+  const withNotes = { ...base, notes: capacityNotes(base) }
+  return { ...withNotes, table: formatCapacityTable(withNotes) }
 }
 
 async function main (): Promise<void> {
@@ -378,8 +388,10 @@ async function main (): Promise<void> {
     process.exitCode = 130
     return
   }
-  console.log(formatCapacityTable(result))
-  console.log(JSON.stringify(result))
+  console.log(result.table)
+  for (const note of result.notes) console.log(`\n- ${note}`)
+  const { table: _table, ...json } = result
+  console.log(JSON.stringify(json))
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {

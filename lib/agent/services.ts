@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
 import { BusinessHours } from './business-hours.ts'
 import { CannedSpeech, type CannedRenderer, type CannedSpec } from './canned.ts'
-import { checkAgentTargets, textFor, type AgentConfig } from './config.ts'
+import { checkAgentTargets, greetingFor, textFor, type AgentConfig } from './config.ts'
 import { WatchedContacts, loadContacts, type Contact, type ContactDirectory } from './contacts.ts'
 
 /**
@@ -46,8 +46,12 @@ export async function createAgentServices (config: Config, options: AgentService
       ...(agent.contacts.format === undefined ? {} : { format: agent.contacts.format }),
       ...(options.log === undefined ? {} : { log: options.log.child({ module: 'contacts' }) }),
     }
-    directory = agent.contacts.watch ? await WatchedContacts.open(path, opts) : await loadContacts(path, opts)
-    options.log?.info({ contacts: directory instanceof WatchedContacts ? directory.current.size : directory.size }, 'contacts loaded')
+    // A changed directory brings new names: their greetings are rendered as soon as it loads.
+    const onReload = (next: ContactDirectory): void => { void prerenderGreetings(config, next.all(), options) }
+    directory = agent.contacts.watch ? await WatchedContacts.open(path, { ...opts, onReload }) : await loadContacts(path, opts)
+    const loaded = directory instanceof WatchedContacts ? directory.current : directory
+    options.log?.info({ contacts: loaded.size }, 'contacts loaded')
+    await prerenderGreetings(config, loaded.all(), options)
   }
   const canned = new CannedSpeech(config.media.soundsDir)
   if (options.renderer !== undefined) {
@@ -63,6 +67,30 @@ export async function createAgentServices (config: Config, options: AgentService
     lookupContact: (number) => directory?.lookup(number),
     now,
     close: async () => { if (directory instanceof WatchedContacts) await directory.close() },
+  }
+}
+
+/** Known callers are greeted by name ("Buongiorno Marco"): render those greetings ahead too. */
+const MAX_PRERENDERED_GREETINGS = 2000
+
+async function prerenderGreetings (config: Config, contacts: readonly Contact[], options: AgentServicesOptions): Promise<void> {
+  const renderer = options.renderer
+  if (renderer === undefined) return
+  const voices = new Set<string | undefined>([undefined, ...Object.values(config.routes).map((r) => r.voice)])
+  // VIPs first, then the rest, up to a bound that keeps start-up short for a large directory.
+  const named = contacts.filter((c) => c.name !== undefined && c.name.trim() !== '')
+    .sort((a, b) => Number(b.vip) - Number(a.vip))
+    .slice(0, MAX_PRERENDERED_GREETINGS)
+  for (const contact of named) {
+    const language = contact.language ?? config.language
+    const text = greetingFor(config.agent, language, contact.name)
+    for (const voice of voices) {
+      try {
+        await renderer.render(text, { language, voice })
+      } catch (err) {
+        options.log?.warn({ err }, 'could not pre-render a contact greeting')
+      }
+    }
   }
 }
 

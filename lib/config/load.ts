@@ -7,6 +7,7 @@ import { toE164 } from '../numbers/e164.ts'
 import { BUILTIN_SCRIPTS } from '../scripts/builtin.ts'
 import { numberInDialString } from '../call/dial-string.ts'
 import { createDialGuard } from '../guard/dial.ts'
+import { checkAgentTargets } from '../agent/config.ts'
 import { configSchema, type ParsedConfig, type RouteConfig } from './schema.ts'
 
 /** The validated config with paths made absolute and DIDs normalised to E.164. */
@@ -96,6 +97,9 @@ export function buildConfig (raw: unknown, configDir: string): Config {
     const verdict = dial.verdict(number)
     if (!verdict.allowed) throw new ConfigError(`transfers.${name}.dialString`, `${number} may not be dialled (${verdict.reason})`)
   }
+
+  // The agent's transfer targets must name configured transfers (checked again when it starts).
+  checkAgentTargets(parsed.agent, Object.keys(parsed.transfers))
 
   return { ...parsed, configDir, media, routes, scriptModules }
 }

@@ -23,6 +23,8 @@ t.test('services: contacts relative to the config file, canned phrases outside t
   const speaker = toneSpeaker(join(dir, 'sounds'))
   const services = await createAgentServices(config, { renderer: speaker })
   t.equal(services.lookupContact('+39 02 1234 5678')?.name, 'Ufficio')
+  t.ok(speaker.requests.some((r) => r.text === 'Buongiorno Ufficio, come posso aiutarla?' && r.language === 'it-IT'),
+    'a known contact\'s personal greeting is rendered at start-up, so answering never waits for TTS')
   const apology = 'Mi scusi, ho un problema tecnico. La metto in contatto con un collega.'
   const path = services.canned.lookup(apology, 'it-IT')
   t.match(path, /\/sounds\/agent\/[0-9a-f]{40}\.wav$/)
@@ -34,9 +36,8 @@ t.test('services: contacts relative to the config file, canned phrases outside t
   await services.close()
 })
 
-t.test('services: an agent target that is not configured fails at start-up with the field', async (t) => {
-  const config = buildConfig({ agent: { transfers: { human: 'nobody' } } }, process.cwd())
-  await t.rejects(createAgentServices(config), { code: 'CONFIG_INVALID', field: 'agent.transfers.human' })
+t.test('an agent target that is not configured fails at config load with the field', async (t) => {
+  t.throws(() => buildConfig({ agent: { transfers: { human: 'nobody' } } }, process.cwd()), { code: 'CONFIG_INVALID', field: 'agent.transfers.human' })
 })
 
 t.test('history: a reply in a tool round is visible to the next request before it is committed', async (t) => {
