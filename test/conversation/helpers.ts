@@ -12,6 +12,7 @@ import { ProviderQueue } from '../../lib/providers/queue.ts'
 import { pendingProviderTimers } from '../../lib/providers/retry.ts'
 import type { CallRecorder, CallStart, EndInput, ErrorInput, LatencyInput, MessageInput, TurnInput, UsageInput } from '../../lib/records/types.ts'
 import { OpenAiStt } from '../../lib/speech/stt/openai.ts'
+import type { SttProvider } from '../../lib/speech/stt/types.ts'
 import { FakeOpenAiServer, chatChunk, usageChunk } from '../fakes/openai-server.ts'
 import { captureLogs, type LogRecord } from '../helpers/logs.ts'
 import { toneSpeaker, toneWav } from '../helpers/speaker.ts'
@@ -90,6 +91,8 @@ export interface RigOptions {
   readonly scripts?: Record<string, string>
   /** Merged into the config's `media:` section (e.g. `{ mode: 'stream' }`). */
   readonly media?: Record<string, unknown>
+  /** Replaces the OpenAI-compatible recogniser (e.g. Google streaming against its fake). */
+  readonly stt?: SttProvider
 }
 
 /**
@@ -136,7 +139,7 @@ export async function startRig (t: Test, options: RigOptions = {}): Promise<Conv
     ? built
     : { ...built, config: { ...built.config, ...options.agentOverrides } as AgentServices['config'], lookupContact: built.lookupContact, now: built.now, close: built.close }
   const store = captureStore()
-  const agent = await startPhoneAgent(config, { logger, speaker, stt, llm, agent: services, records: store })
+  const agent = await startPhoneAgent(config, { logger, speaker, stt: options.stt ?? stt, llm, agent: services, records: store })
   t.teardown(async () => {
     await agent.stop(5000)
     await services.close()

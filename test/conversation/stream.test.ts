@@ -1,7 +1,7 @@
 import t from 'tap'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
-import { speechLike } from '../media-stream/signals.ts'
+import { dtmf, speechLike, tones, whiteNoise } from '../media-stream/signals.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
 import { CALLER, CHAT, DID, STT, chatRequests, reply, startRig, transcript } from './helpers.ts'
 
@@ -55,4 +55,64 @@ t.test('a streamed conversation: the caller barges in mid-sentence, the agent st
   t.equal(result.hungUpBy, 'server')
   await rig.settled(t)
   t.same(await leaksSince(baseline, ['Timeout', 'UDPWrap']), {}, 'no timers or UDP sockets left')
+})
+
+t.test('tones and noise from the caller\'s line during a reply do not interrupt it', async (t) => {
+  const rig = await startRig(t, { media: { mode: 'stream' } })
+  rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'))
+  rig.fake.reply(CHAT, reply([LONG, LONG], { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
+  const fs = new FakeFreeSwitch()
+  const call = fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)] } })
+  let sent = false
+  const watcher = setInterval(() => {
+    const replyStart = call.ear.firstHeard(1800, 200)
+    if (sent || replyStart === undefined) return
+    sent = true
+    const at = call.nowMs + 20
+    // Italian ringback (425 Hz, 1 s on), DTMF digits, and white noise at line level.
+    call.say(at, encodeWav({ sampleRate: 8000, channels: 1, samples: tones(8000, 1, [425], -14) }))
+    call.say(at + 1000, encodeWav({ sampleRate: 8000, channels: 1, samples: dtmf(8000, '1234#', -10) }))
+    call.say(at + 2000, encodeWav({ sampleRate: 8000, channels: 1, samples: whiteNoise(8000, 0.8, -35) }))
+  }, 20)
+  const result = await call.ended
+  clearInterval(watcher)
+  t.ok(sent, 'the line noise was played during the reply')
+  t.notOk(rig.logs.some((l) => l.msg === 'caller barged in'), 'no barge-in')
+  const agentTurns = rig.store.calls[0]!.turns.filter((x) => x.role === 'agent')
+  t.notOk(agentTurns.some((x) => x.interrupted === true), 'the reply was heard to the end')
+  t.equal(result.hungUpBy, 'server')
+  await rig.settled(t)
+})
+
+t.test('streaming recognition: live frames go to Google\'s streamingRecognize during the caller\'s speech', async (t) => {
+  const { FakeGoogleServer } = await import('../fakes/google-grpc.ts')
+  const { SpeechClient } = await import('@google-cloud/speech')
+  const { googleClientOptions } = await import('../../lib/providers/google-client.ts')
+  const { GoogleStt } = await import('../../lib/speech/stt/google.ts')
+  const { ProviderQueue } = await import('../../lib/providers/queue.ts')
+  const google = await FakeGoogleServer.start()
+  const client = new SpeechClient(googleClientOptions({ apiEndpoint: '127.0.0.1', port: google.port, insecure: true }))
+  const stt = new GoogleStt({ client, name: 'google', model: 'phone_call', useEnhanced: true, punctuation: true, language: 'it-IT', hints: [], queue: new ProviderQueue('google', 4), retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 }, timeoutMs: 5000 })
+  t.teardown(async () => { await client.close(); await google.close() })
+  const audioAt: number[] = []
+  google.script('streamingRecognize', {
+    kind: 'stream',
+    respond: (request, index) => {
+      if (index === 0) return []
+      audioAt.push(Date.now())
+      return index === 10 ? [{ results: [{ alternatives: [{ transcript: 'Vorrei' }], isFinal: false, stability: 0.5 }] }] : []
+    },
+    onEnd: () => [{ results: [{ alternatives: [{ transcript: 'Vorrei sapere gli orari.', confidence: 0.93 }], isFinal: true }] }],
+  })
+  const rig = await startRig(t, { media: { mode: 'stream' }, stt })
+  rig.fake.reply(CHAT, reply('Siamo aperti dalle nove alle diciotto.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 1200)] } }).ended
+  t.equal(result.hungUpBy, 'server')
+  t.ok(audioAt.length >= 40, `audio went to the recogniser frame by frame (${audioAt.length} messages)`)
+  t.ok(audioAt[20]! < audioAt.at(-1)! - 300, 'while the caller was still speaking, not after')
+  t.equal(chatRequests(rig.fake)[0]?.messages.at(-1)?.content, 'Vorrei sapere gli orari.', 'the final transcript reached the model')
+  const latency = rig.store.calls[0]!.latency[0]!
+  t.ok(latency.sttFinalAt! - latency.speechEndAt! < 1500, `final transcript ${latency.sttFinalAt! - latency.speechEndAt!} ms after the end of speech (end silence included)`)
+  await rig.settled(t)
 })
