@@ -103,7 +103,7 @@ async function prerenderScriptPhrases (config: Config, scripts: ReadonlyMap<stri
 async function prerenderMessages (config: Config, speaker: Speaker, log: Logger): Promise<void> {
   const languages = new Set([config.language, ...Object.values(config.routes).map((r) => r.language ?? config.language)])
   for (const language of languages) {
-    for (const texts of [config.messages.apology, config.messages.busy]) {
+    for (const texts of [config.messages.apology, config.messages.busy, config.messages.shutdown]) {
       const text = messageFor(texts, language)
       if (text === undefined) continue
       try {

@@ -18,6 +18,10 @@ import type { CallScript } from './script.ts'
 import { createCall } from './session.ts'
 import { StreamSession } from './stream/session.ts'
 import { say } from './verbs/say.ts'
+import { readFile } from 'node:fs/promises'
+import { parseWav } from '../media/wav.ts'
+import { toMono } from '../media/pcm.ts'
+import { wavDurationMs } from './wav-duration.ts'
 
 export interface CallRunnerDeps {
   readonly config: Config
@@ -112,7 +116,8 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       dial: deps.dial,
       log,
       recorder,
-      signal: channel.signal,
+      // The script's work stops when the caller hangs up and when we end the call (shutdown).
+      signal: AbortSignal.any([channel.signal, channel.endRequested]),
       language,
       voice: route.voice,
       commandTimeoutMs: config.server.commandTimeoutMs,
@@ -133,7 +138,8 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   } catch (err) {
     if (isCallEnded(err)) {
       log.info({ reason: isPhoneAgentError(err) ? err.code : 'unknown' }, 'call ended during script')
-      outcome = 'caller_hung_up'
+      // Ended by us at shutdown is not the caller hanging up.
+      outcome = channel.endRequested.aborted && channel.hangupCause === undefined ? 'completed' : 'caller_hung_up'
     } else {
       errorCode = isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED'
       log.error({ err, code: errorCode }, 'call script failed')
@@ -142,9 +148,10 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       await apologise(ctx, config)
     }
   } finally {
+    if (channel.endRequested.aborted && channel.isUp && !ctx.state.handedOff) await goodbye(ctx, config, streamStarted)
     dispose()
     if (streamStarted) await streamStarted.then(async (s) => { await s.close() }, () => {})
-    if (!ctx.state.handedOff) await safeHangup(channel, 'NORMAL_CLEARING', log)
+    if (!ctx.state.handedOff) await safeHangup(channel, channel.endRequested.aborted ? 'SYSTEM_SHUTDOWN' : 'NORMAL_CLEARING', log)
     log.info({ hangupCause: channel.hangupCause ?? null, handedOff: ctx.state.handedOff }, 'call finished')
   }
   // What the call achieved (a message, a transfer) outranks how it ended, except a failure.
@@ -169,5 +176,23 @@ async function safeHangup (channel: Channel, cause: string, log: Logger): Promis
     await channel.hangup(cause)
   } catch (err) {
     if (!isCallEnded(err)) log.warn({ err }, 'hangup failed')
+  }
+}
+
+/** Shutdown past its deadline: a short goodbye (pre-rendered), then the runner hangs up. */
+async function goodbye (ctx: VerbContext, config: Config, stream: Promise<StreamSession> | undefined): Promise<void> {
+  const text = messageFor(config.messages.shutdown, ctx.language)
+  if (text === undefined) return
+  try {
+    const { path } = await ctx.speaker.render(text, { language: ctx.language, voice: ctx.voice, signal: ctx.channel.signal })
+    if (stream !== undefined) {
+      const audio = parseWav(await readFile(path))
+      await (await stream).play(toMono(audio).samples, audio.sampleRate, ctx.channel.signal)
+    } else {
+      const durationMs = await wavDurationMs(path)
+      await ctx.channel.execute('playback', ctx.media.toFreeswitch(path), { timeoutMs: durationMs + 5000, final: true })
+    }
+  } catch (err) {
+    if (!isCallEnded(err)) ctx.log.warn({ err }, 'could not say goodbye')
   }
 }

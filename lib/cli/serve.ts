@@ -25,7 +25,7 @@ export async function serve (config: Config): Promise<number> {
       target: {
         stopAccepting: async () => { await agent.server.stopAccepting() },
         activeCalls: () => agent.server.activeCalls(),
-        endAll: async () => { await agent.server.endAll('SYSTEM_SHUTDOWN') },
+        endAll: async (reason) => { await agent.server.endAll(reason) },
       },
       deadlineMs: config.ops.shutdownDeadlineSeconds * 1000,
       logger,

@@ -21,6 +21,12 @@ const DEFAULT_BUSY: Record<string, string> = {
   de: 'Alle unsere Leitungen sind im Moment besetzt. Bitte rufen Sie in einigen Minuten wieder an. Auf Wiederhören.',
 }
 
+const DEFAULT_SHUTDOWN: Record<string, string> = {
+  en: 'We are sorry, we have to end this call now. Please call us again in a few minutes. Goodbye.',
+  it: 'Ci scusiamo, dobbiamo chiudere la chiamata. La preghiamo di richiamare tra qualche minuto. Arrivederci.',
+  de: 'Entschuldigung, wir müssen das Gespräch jetzt beenden. Bitte rufen Sie in einigen Minuten wieder an. Auf Wiederhören.',
+}
+
 const DEFAULT_APOLOGY: Record<string, string> = {
   en: 'We are sorry, something went wrong. Please call again later. Goodbye.',
   it: 'Ci scusiamo, si è verificato un problema. La preghiamo di richiamare più tardi. Arrivederci.',
@@ -127,7 +133,9 @@ export const configSchema = z.strictObject({
     apology: z.record(z.string().regex(/^[a-z]{2,3}$/), z.string().min(1).max(500)).default(DEFAULT_APOLOGY),
     /** Heard (as early media, unanswered) when every line is taken and guard.capacity.whenFull is busy-message. */
     busy: z.record(z.string().regex(/^[a-z]{2,3}$/), z.string().min(1).max(500)).default(DEFAULT_BUSY),
-  }).default({ apology: DEFAULT_APOLOGY, busy: DEFAULT_BUSY }),
+    /** Said before hanging up calls still running when the service shuts down past its deadline. */
+    shutdown: z.record(z.string().regex(/^[a-z]{2,3}$/), z.string().min(1).max(500)).default(DEFAULT_SHUTDOWN),
+  }).default({ apology: DEFAULT_APOLOGY, busy: DEFAULT_BUSY, shutdown: DEFAULT_SHUTDOWN }),
   speech: speechSchema.default(speechSchema.parse({})),
   guard: guardSchema.default(guardSchema.parse({})),
   agent: agentSchema.prefault({}),

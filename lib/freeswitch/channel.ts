@@ -36,6 +36,8 @@ export interface ExecuteOptions {
    * a message left just before hanging up is the most common message of all.
    */
   readonly afterHangupMs?: number | undefined
+  /** Runs even after requestEnd(): the goodbye that ends the call politely. */
+  readonly final?: boolean | undefined
 }
 
 export interface ChannelOptions {
@@ -59,6 +61,7 @@ export class Channel {
   #log: Logger
   #abort = new AbortController()
   #socketClosed = new AbortController()
+  #endRequest = new AbortController()
   #dtmfListeners = new Set<(digit: string) => void>()
   #answered = false
   #hangupCause: string | undefined
@@ -78,6 +81,9 @@ export class Channel {
     this.#listen()
   }
 
+  /** Aborted when we asked the call to end (shutdown): the script's work stops, a goodbye may follow. */
+  get endRequested (): AbortSignal { return this.#endRequest.signal }
+
   get answered (): boolean { return this.#answered }
   get hangupCause (): string | undefined { return this.#hangupCause }
   get isUp (): boolean { return !this.signal.aborted }
@@ -96,11 +102,12 @@ export class Channel {
   async execute (app: string, arg: string, options: ExecuteOptions): Promise<ExecuteResult> {
     assertEslToken('application name', app)
     assertEslValue(`${app} argument`, arg)
-    const signal = options.signal ? AbortSignal.any([this.signal, options.signal]) : this.signal
+    const signals = [this.signal, ...(options.signal ? [options.signal] : []), ...(options.final === true ? [] : [this.#endRequest.signal])]
+    const signal = signals.length === 1 ? this.signal : AbortSignal.any(signals)
     if (signal.aborted) throw abortReason(signal)
     const waitSignal = options.afterHangupMs === undefined
       ? signal
-      : (options.signal ? AbortSignal.any([this.#socketClosed.signal, options.signal]) : this.#socketClosed.signal)
+      : AbortSignal.any([this.#socketClosed.signal, ...signals.slice(1)])
     // The Event-UUID we choose comes back as Application-UUID on the completion event
     // (mod_event_socket.c parse_command "sendmsg" -> switch_ivr_parse_event stores it), which is
     // the only reliable way to tell two runs of the same application apart.
@@ -144,6 +151,21 @@ export class Channel {
       hungUp.cancel()
     }
     this.#end(new CallHangupError(cause))
+  }
+
+  /**
+   * Ask the call to end (shutdown past its deadline): whatever the script is waiting on stops,
+   * and FreeSWITCH cuts the prompt or recording in progress (`uuid_break all`), so the runner
+   * can say goodbye (with `final` executes) and hang up.
+   */
+  async requestEnd (reason: PhoneAgentError): Promise<void> {
+    if (this.#endRequest.signal.aborted || !this.isUp) return
+    this.#endRequest.abort(reason)
+    try {
+      await this.#esl.api(`uuid_break ${this.uuid} all`, this.#opts.commandTimeoutMs)
+    } catch (err) {
+      this.#log.debug({ err }, 'uuid_break failed')
+    }
   }
 
   /**

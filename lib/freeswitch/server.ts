@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { FreeSwitchServer, type FreeSwitchResponse } from 'esl'
 import type { Logger } from 'pino'
+import { PhoneAgentError } from '../errors.ts'
 import { Channel } from './channel.ts'
 import { parseChannelData } from './channel-data.ts'
 
@@ -28,8 +29,8 @@ export interface OutboundServer {
   stopAccepting (): Promise<void>
   /** Resolves when every call in progress has finished. */
   drained (): Promise<void>
-  /** Hang up every call in progress (shutdown past its deadline). */
-  endAll (cause: string): Promise<void>
+  /** Ask every call in progress to end: each says goodbye and hangs up (shutdown past its deadline). */
+  endAll (reason: string): Promise<void>
 }
 
 export async function startOutboundServer (opts: OutboundServerOptions): Promise<OutboundServer> {
@@ -65,8 +66,9 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
     activeCalls: () => live.size,
     stopAccepting: async () => { stopped ??= server.close(); await stopped },
     drained: async () => { while (live.size > 0) await Promise.allSettled([...live]) },
-    endAll: async (cause) => {
-      await Promise.allSettled([...channels].map(async (c) => { await c.hangup(cause) }))
+    endAll: async (reason) => {
+      const why = new PhoneAgentError('CALL_ABORTED', `call ended by the service (${reason})`)
+      await Promise.allSettled([...channels].map(async (c) => { await c.requestEnd(why) }))
     },
   }
 }

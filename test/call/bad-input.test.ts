@@ -188,3 +188,23 @@ t.test('malformed frames from FreeSWITCH are logged and ignored; the call carrie
   t.ok(logs.some((l) => l.msg === 'event without Event-Name ignored'))
   t.notOk(logs.some((l) => l.msg === 'call script failed'))
 })
+
+for (const mode of ['files', 'stream'] as const) {
+  t.test(`shutdown past the deadline (${mode} mode): the call in progress hears a goodbye, then is hung up`, async (t) => {
+    const { port, soundsDir, agent, logs, speaker } = await startTestAgent(t, { ...agentConfig([{ verb: 'answer' }, { verb: 'play', file: 'long.wav' }, { verb: 'say', text: 'never said' }]), media: { mode } })
+    await writeFile(join(soundsDir, 'long.wav'), toneWav(10_000))
+    const fs = new FakeFreeSwitch()
+    const call = fs.placeCall({ port, destination: DID, caller: { hangupAtMs: 30_000 } })
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    await agent.server.endAll('shutdown')
+    const result = await call.ended
+    t.equal(result.hungUpBy, 'server')
+    t.equal(result.hangupCause, 'SYSTEM_SHUTDOWN')
+    t.ok(result.endedAtMs < 6000, `the 10 s prompt was cut (call ended at ${result.endedAtMs} ms)`)
+    const said = (speaker as unknown as { requests: Array<{ text: string }> }).requests.map((r) => r.text)
+    t.ok(said.some((x) => /have to end this call/.test(x)), 'the goodbye was rendered')
+    t.notOk(said.includes('never said'), 'the script did not carry on')
+    if (mode === 'files') t.same(result.apps.map((a) => a.name), ['answer', 'playback', 'playback'], 'prompt, then the goodbye')
+    t.notOk(logs.some((l) => l.msg === 'call script failed'))
+  })
+}
