@@ -18,9 +18,7 @@ import type { CallScript } from './script.ts'
 import { createCall } from './session.ts'
 import { StreamSession } from './stream/session.ts'
 import { say } from './verbs/say.ts'
-import { readFile } from 'node:fs/promises'
-import { parseWav } from '../media/wav.ts'
-import { toMono } from '../media/pcm.ts'
+import { decodedAudio } from './stream/decoded-audio.ts'
 import { wavDurationMs } from './wav-duration.ts'
 
 export interface CallRunnerDeps {
@@ -186,8 +184,8 @@ async function goodbye (ctx: VerbContext, config: Config, stream: Promise<Stream
   try {
     const { path } = await ctx.speaker.render(text, { language: ctx.language, voice: ctx.voice, signal: ctx.channel.signal })
     if (stream !== undefined) {
-      const audio = parseWav(await readFile(path))
-      await (await stream).play(toMono(audio).samples, audio.sampleRate, ctx.channel.signal)
+      const session = await stream
+      await session.play(await decodedAudio.get(path, session.rate), session.rate, ctx.channel.signal)
     } else {
       const durationMs = await wavDurationMs(path)
       await ctx.channel.execute('playback', ctx.media.toFreeswitch(path), { timeoutMs: durationMs + 5000, final: true })

@@ -65,7 +65,10 @@ export class StreamSession {
    */
   async play (samples: Int16Array, sampleRate: number, signal: AbortSignal): Promise<PlayoutResult> {
     if (signal.aborted) throw abortReason(signal)
-    const playout: Playout = this.endpoint.enqueue({ pcm: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength), sampleRate })
+    // At the stream's rate the samples go in as they are (no copy: files are shared by calls).
+    const playout: Playout = this.endpoint.enqueue(sampleRate === this.rate
+      ? samples
+      : { pcm: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength), sampleRate })
     const onAbort = (): void => { this.endpoint.clear() }
     signal.addEventListener('abort', onAbort, { once: true })
     try {

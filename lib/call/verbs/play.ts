@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises'
-import { PhoneAgentError, isPhoneAgentError } from '../../errors.ts'
-import { parseWav } from '../../media/wav.ts'
-import { toMono } from '../../media/pcm.ts'
+import { PhoneAgentError } from '../../errors.ts'
+import { decodedAudio } from '../stream/decoded-audio.ts'
 import type { VerbContext } from '../context.ts'
 import { wavDurationMs } from '../wav-duration.ts'
 import { answer } from './answer.ts'
@@ -38,17 +36,10 @@ export async function playPath (ctx: VerbContext, path: string, options: PlayOpt
 
 /** Stream mode: the file's audio goes out over the unicast stream, never through `playback`. */
 async function streamFile (ctx: VerbContext, path: string, options: PlayOptions): Promise<{ durationMs: number }> {
-  let audio
-  try {
-    audio = parseWav(await readFile(path))
-  } catch (err) {
-    if (isPhoneAgentError(err)) throw err
-    throw new PhoneAgentError('MEDIA_INVALID', 'sound file not found or unreadable', { cause: err })
-  }
-  const mono = toMono(audio).samples
   await answer(ctx)
   const session = await ctx.stream()
+  const samples = await decodedAudio.get(path, session.rate)
   const signal = options.signal ? AbortSignal.any([ctx.signal, options.signal]) : ctx.signal
-  await session.play(mono, audio.sampleRate, signal)
-  return { durationMs: Math.round(mono.length * 1000 / audio.sampleRate) }
+  await session.play(samples, session.rate, signal)
+  return { durationMs: Math.round(samples.length * 1000 / session.rate) }
 }
