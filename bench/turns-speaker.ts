@@ -9,6 +9,13 @@ import { LATENCY } from './turns-protocol.ts'
 /** TTS audio length per character (~15 characters a second, like a real voice). */
 const MS_PER_CHAR = 66
 
+/**
+ * One second of a 300 Hz tone (a whole number of periods, so it repeats seamlessly), copied
+ * rather than computed per render: the stub runs in the server's process at hundreds of
+ * renders a second, and its own cost should stay small next to the server's.
+ */
+const TONE = Int16Array.from({ length: 8000 }, (_, i) => Math.round(6000 * Math.sin(2 * Math.PI * 300 * i / 8000)))
+
 export interface SpeakerStats { renders: number }
 
 /** A TTS stand-in: a fixed synthesis delay, then a tone as long as the text would take to say. */
@@ -22,7 +29,7 @@ export function benchSpeaker (soundsDir: string, stats: SpeakerStats): Speaker {
       stats.renders++
       await sleep(LATENCY.ttsMs, undefined, { signal: options.signal })
       const samples = new Int16Array(Math.round(8 * Math.max(200, text.length * MS_PER_CHAR)))
-      for (let i = 0; i < samples.length; i++) samples[i] = Math.round(6000 * Math.sin(2 * Math.PI * 300 * i / 8000))
+      for (let i = 0; i < samples.length; i += TONE.length) samples.set(TONE.subarray(0, samples.length - i), i)
       const tmp = `${path}.${Math.random().toString(36).slice(2)}.tmp`
       await mkdir(join(soundsDir, 'cache'), { recursive: true })
       await writeFile(tmp, encodeWav({ sampleRate: 8000, channels: 1, samples }))

@@ -132,7 +132,10 @@ async function overheadAt (calls: number, pin: boolean): Promise<{ step: Overhea
     let server: { loop: { p99: number }, cpu: number }
     // The turns window: from the first caller starting to speak to the last reply's first audio
     // (with a margin). Call set-up and greetings come before it and do not count.
-    const spreadMs = calls > 1 ? 2000 : 0
+    // All calls are in progress together, but their turns are spread in time as real
+    // conversations' are: 20 turns a second at 200 calls (a caller speaks every ~10 s). Two
+    // hundred turns inside two seconds is a burst no set of live calls produces.
+    const spreadMs = calls > 1 ? Math.max(2000, calls * 50) : 0
     const turnsWindow = (async () => {
       await sleep(speakAt)
       await child.windowStart()
@@ -146,11 +149,12 @@ async function overheadAt (calls: number, pin: boolean): Promise<{ step: Overhea
     turnsWindow.catch(() => {})
     try {
       placed = await Promise.all(Array.from({ length: calls }, async (_, i) => {
-        // Spread call starts over two seconds, as real traffic is.
-        await sleep(Math.floor((i * spreadMs) / calls))
+        const offset = Math.floor((i * spreadMs) / calls)
+        await sleep(offset)
         return fs.placeCall({
           port: child.port, destination: TURNS_DID, callerNumber: `+39333${String(1000000 + i)}`,
-          caller: { audio: [{ atMs: speakAt, wav: voiceWav(speechMs / 1000) }], hangupAtMs: speechEnd + 6000 },
+          // Every call stays up until the last one's reply has started: all are concurrent.
+          caller: { audio: [{ atMs: speakAt, wav: voiceWav(speechMs / 1000) }], hangupAtMs: speechEnd + 6000 + spreadMs - offset },
         })
       }))
       server = await turnsWindow
