@@ -116,3 +116,28 @@ t.test('streaming recognition: live frames go to Google\'s streamingRecognize du
   t.ok(latency.sttFinalAt! - latency.speechEndAt! < 1500, `final transcript ${latency.sttFinalAt! - latency.speechEndAt!} ms after the end of speech (end silence included)`)
   await rig.settled(t)
 })
+
+t.test('stream mode: DTMF 0 cuts the reply at once and reaches the operator', async (t) => {
+  const rig = await startRig(t, { media: { mode: 'stream' } })
+  rig.fake.reply(STT, transcript('Mi racconti tutto.'))
+  rig.fake.reply(CHAT, reply([LONG, LONG, LONG]))
+  const fs = new FakeFreeSwitch()
+  const call = fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)] } })
+  let pressedAt: number | undefined
+  const watcher = setInterval(() => {
+    const replyStart = call.ear.firstHeard(1800, 200)
+    if (pressedAt === undefined && replyStart !== undefined && call.nowMs > replyStart.playMs + 100) {
+      pressedAt = call.nowMs
+      call.sendDtmf('0')
+    }
+  }, 20)
+  const result = await call.ended
+  clearInterval(watcher)
+  t.ok(pressedAt !== undefined, 'the caller pressed 0 during the reply')
+  t.equal(result.transfer?.to, '1000', 'transferred to the operator')
+  const stoppedAt = call.ear.lastHeardEndMs(pressedAt! + 5000, 200) ?? 0
+  t.ok(stoppedAt - pressedAt! < 200, `the reply stopped ${stoppedAt - pressedAt!} ms after the key`)
+  t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'still no playback or record')
+  t.equal(rig.store.calls[0]!.end?.outcome, 'transferred')
+  await rig.settled(t)
+})
