@@ -63,6 +63,15 @@ export function buildConfig (raw: unknown, configDir: string): Config {
   const soundsDir = abs(parsed.media.soundsDir)
   const media = { ...parsed.media, soundsDir, freeswitchSoundsDir: parsed.media.freeswitchSoundsDir ?? soundsDir }
 
+  // Paths go into ESL headers; and in files mode FreeSWITCH splits `record PATH MAX THRESH HITS`
+  // on spaces, so a path with blanks would break recording.
+  const filesMode = [parsed.media.mode, ...Object.values(parsed.routes).map((r) => r.mediaMode), parsed.defaultRoute?.mediaMode].includes('files')
+  for (const [field, dir] of [['media.soundsDir', media.soundsDir], ['media.freeswitchSoundsDir', media.freeswitchSoundsDir]] as const) {
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(dir)) throw new ConfigError(field, 'must not contain control characters')
+    if (filesMode && /\s/.test(dir)) throw new ConfigError(field, 'must not contain spaces in files media mode (FreeSWITCH splits record arguments on spaces)')
+  }
+
   const scriptModules: Record<string, string> = { ...BUILTIN_SCRIPTS }
   for (const [name, s] of Object.entries(parsed.scripts)) scriptModules[name] = abs(s.module)
 

@@ -32,6 +32,7 @@ const bad: Array<[string, unknown, string]> = [
   ['unknown hangup cause', { unknownDid: { hangupCause: 'GO_AWAY' } }, 'unknownDid.hangupCause'],
   ['unknown country', { numbers: { defaultCountry: 'XX' } }, 'numbers.defaultCountry'],
   ['dial string with a comma', { transfers: { sales: { type: 'endpoint', dialString: 'user/1000,user/1001' } } }, 'transfers.sales.dialString'],
+  ['a sounds directory with a space in files mode (FreeSWITCH splits record arguments)', { media: { soundsDir: '/srv/my sounds', mode: 'files' } }, 'media.soundsDir'],
   ['dial string with CR/LF', { transfers: { sales: { type: 'endpoint', dialString: 'user/1000\nexecute' } } }, 'transfers.sales.dialString'],
 ]
 for (const [name, raw, field] of bad) {
