@@ -184,10 +184,14 @@ export class StreamTurnMedia implements TurnMedia {
 
   /** Start the stream (answering first) and route its frames through the ring buffer. */
   async #start (): Promise<StreamSession> {
-    if (this.#session) return this.#session
+    if (this.#session !== undefined && !this.#session.endpoint.closed) return this.#session
+    // A stream whose endpoint closed is replaced by a fresh one.
+    this.#unsubscribe?.()
+    this.#session = undefined
+    this.#ring = []
     await answer(this.#ctx)
     const session = await this.#ctx.stream()
-    if (this.#session) return this.#session
+    if (this.#session !== undefined) return this.#session
     this.#session = session
     const keep = Math.ceil(this.#opts.preRollMs / FRAME_MS)
     this.#unsubscribe = session.endpoint.onFrame((frame) => {

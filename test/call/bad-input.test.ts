@@ -2,7 +2,7 @@ import t from 'tap'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
+import { FakeFreeSwitch, level } from '../../lib/simulator/index.ts'
 import { startTestAgent } from '../helpers/agent.ts'
 import { toneWav } from '../helpers/speaker.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
@@ -206,5 +206,27 @@ for (const mode of ['files', 'stream'] as const) {
     t.notOk(said.includes('never said'), 'the script did not carry on')
     if (mode === 'files') t.same(result.apps.map((a) => a.name), ['answer', 'playback', 'playback'], 'prompt, then the goodbye')
     t.notOk(logs.some((l) => l.msg === 'call script failed'))
+  })
+}
+
+for (const mode of ['files', 'stream'] as const) {
+  t.test(`a bridge nobody answers leaves the call with the script (${mode} mode): it can still speak`, async (t) => {
+    const { port, logs } = await startTestAgent(t, {
+      ...agentConfig([{ verb: 'answer' }, { verb: 'say', text: 'Connecting you.' }, { verb: 'transfer', target: 'mobile' }, { verb: 'say', text: 'Nobody answered, please leave a message.' }, { verb: 'hangup' }]),
+      media: { mode },
+    })
+    const fs = new FakeFreeSwitch()
+    const result = await fs.placeCall({ port, destination: DID, bridge: { outcome: 'fail', cause: 'NO_ANSWER' } }).ended
+    t.match(logs.find((l) => l.msg === 'transfer result'), { connected: false })
+    t.ok(result.apps.some((a) => a.name === 'set' && a.arg === 'continue_on_fail=true'), 'continue_on_fail set before the bridge')
+    t.equal(result.hungUpBy, 'server', 'the caller was not dropped by the failed bridge')
+    if (mode === 'files') {
+      t.equal(result.apps.at(-1)?.name, 'playback', 'the apology after the bridge was played')
+    } else {
+      t.equal(result.unicast.length, 1, 'the stream survives the bridge: no second unicast')
+      const bridgeEnd = result.apps.find((a) => a.name === 'bridge')?.endMs ?? Infinity
+      t.ok(result.heard.some((h) => h.source === 'unicast' && h.arrivalMs > bridgeEnd && level(h.samples) > 100), 'and the caller heard the agent on it after the bridge')
+      t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'still no playback or record')
+    }
   })
 }

@@ -37,7 +37,14 @@ export async function transfer (ctx: VerbContext, targetName: string): Promise<T
   const number = numberInDialString(target.dialString)
   if (number !== undefined) ctx.dial.check(number)
   await answer(ctx)
+  // Without continue_on_fail FreeSWITCH hangs the caller up when nobody answers the bridge
+  // (switch_ivr_originate failure ends the session's dialplan); we want the script to carry on
+  // (voicemail, a message) instead.
+  await ctx.channel.execute('set', 'continue_on_fail=true', { timeoutMs: ctx.commandTimeoutMs })
   // A bridge lasts as long as the conversation with the human; it is bounded by the call itself.
+  // In stream mode the unicast stream survives: the bridge runs inside the park loop's message
+  // handling (switch_ivr_park -> switch_ivr_parse_all_messages), and when it returns the park
+  // loop carries on with the same stream.
   const result = await ctx.channel.execute('bridge', target.dialString, { timeoutMs: Infinity })
   const disposition = result.event.variable_originate_disposition ?? result.event.variable_DIALSTATUS ?? result.response
   const connected = disposition === 'SUCCESS' || disposition === 'ANSWER'
