@@ -74,7 +74,7 @@ t.test('TTS fails mid-call: the apology still plays (pre-rendered) and the human
   await rig.settled(t)
 })
 
-t.test('the fallback rings the human\'s endpoint; nobody answers and FreeSWITCH ends the call', async (t) => {
+t.test('the fallback rings the human\'s endpoint; nobody answers, the caller hears the goodbye and we hang up', async (t) => {
   const rig = await startRig(t, {
     transfers: { operator: { type: 'endpoint', dialString: 'user/1000' } },
     agent: { transfers: { human: 'operator' } },
@@ -84,7 +84,10 @@ t.test('the fallback rings the human\'s endpoint; nobody answers and FreeSWITCH 
   const result = await fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] }, bridge: { outcome: 'fail', cause: 'NO_ANSWER' } }).ended
   const names = result.apps.map((a) => a.name)
   t.ok(names.includes('bridge'), 'the human was tried')
-  t.equal(rig.store.calls[0]?.end?.outcome, 'caller_hung_up', 'FreeSWITCH hung up after the failed bridge (no continue_on_fail)')
+  t.ok(names.indexOf('set') < names.indexOf('bridge'), 'continue_on_fail is set first, so the failed bridge does not drop the caller')
+  t.equal(names.at(-1), 'playback', 'the goodbye was played after the bridge')
+  t.equal(result.hungUpBy, 'server')
+  t.equal(rig.store.calls[0]?.end?.outcome, 'completed')
   await rig.settled(t)
 })
 
