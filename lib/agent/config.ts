@@ -51,6 +51,24 @@ export const agentSchema = z.strictObject({
     'it-IT': 'Grazie per aver chiamato. Arrivederci.',
     'de-DE': 'Vielen Dank für Ihren Anruf. Auf Wiederhören.',
   }),
+  /** Said (pre-rendered) while a transfer target rings, before the ringback tone. */
+  connecting: perLanguage({
+    'en-US': 'Please hold, I am putting you through.',
+    'it-IT': 'Resti in linea, la metto in contatto.',
+    'de-DE': 'Bitte bleiben Sie dran, ich verbinde Sie.',
+  }),
+  /** Said (pre-rendered) when the operator key's transfer finds nobody: the conversation goes on. */
+  transferFailed: perLanguage({
+    'en-US': 'I am sorry, nobody can take your call right now. Can I take a message?',
+    'it-IT': 'Mi dispiace, al momento nessuno può rispondere. Vuole lasciare un messaggio?',
+    'de-DE': 'Es tut mir leid, gerade ist niemand erreichbar. Möchten Sie eine Nachricht hinterlassen?',
+  }),
+  /** Said (pre-rendered) when a reply would otherwise end in silence (every tool call refused). */
+  cannotHelp: perLanguage({
+    'en-US': 'I am sorry, I cannot do that. Is there anything else I can help you with?',
+    'it-IT': 'Mi dispiace, non posso farlo. Posso aiutarla in altro modo?',
+    'de-DE': 'Es tut mir leid, das kann ich nicht tun. Kann ich Ihnen sonst helfen?',
+  }),
   contacts: z.strictObject({
     /** JSON or CSV file, relative to the config file. */
     file: z.string().min(1),

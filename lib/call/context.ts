@@ -65,6 +65,8 @@ export interface CallState {
   outcome: CallOutcome | undefined
   /** Stream mode: the call's one turn media (frame subscription, speech carried over a barge-in). */
   streamTurnMedia?: StreamTurnMedia | undefined
+  /** The caller's-leg bridge variables (transfer/bridge-variables.ts), set once per call. */
+  bridgeVariables?: Promise<void> | undefined
   /** The pending `digits()` call, fed by the DTMF listener instead of the buffer. */
   digitWaiter: ((digit: string) => void) | undefined
 }

@@ -20,6 +20,7 @@ import { StreamSession } from './stream/session.ts'
 import { say } from './verbs/say.ts'
 import { decodedAudio } from './stream/decoded-audio.ts'
 import { wavDurationMs } from './wav-duration.ts'
+import { REFUSAL_CAUSES } from './transfer/outcome.ts'
 
 export interface CallRunnerDeps {
   readonly config: Config
@@ -88,15 +89,19 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
     await recorder.end({ outcome: 'rejected', hangupCause: channel.hangupCause ?? verdict.hangupCause, endedAt: Date.now() })
     return
   }
+  let released = false
+  const release = (): void => { if (!released) { released = true; verdict.release() } }
   try {
-    await runScript(channel, deps, { route: found, language, did: decision.did, viaDefault: decision.viaDefault, script, log, recorder })
+    await runScript(channel, deps, { route: found, language, did: decision.did, viaDefault: decision.viaDefault, script, log, recorder, release })
   } finally {
-    verdict.release()
+    release()
   }
 }
 
 async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   route: RouteConfig, language: string, did: string | undefined, viaDefault: boolean, script: CallScript, log: Logger, recorder: CallRecorder
+  /** Gives the call's admission slot back (a handed-off call no longer uses the agent). */
+  release: () => void
 }): Promise<void> {
   const { config } = deps
   const { route, language, script, log, recorder } = opts
@@ -129,6 +134,9 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
     options: route.options,
   })
   log.info({ script: route.script, viaDefault: opts.viaDefault, caller: channel.data.callerNumber }, 'call started')
+  // The dialplan may have answered before connecting us (its own `answer`): the record's
+  // answer time is FreeSWITCH's then, from the connect reply.
+  if (channel.answered) recorder.answered(answeredAtFromChannel(channel))
   let outcome: CallOutcome = 'completed'
   let errorCode: string | undefined
   try {
@@ -154,7 +162,44 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   }
   // What the call achieved (a message, a transfer) outranks how it ended, except a failure.
   if (outcome !== 'failed' && ctx.state.outcome !== undefined) outcome = ctx.state.outcome
+  if (ctx.state.handedOff) {
+    opts.release()
+    const refusal = await watchHandedOff(channel, log)
+    if (refusal !== undefined && outcome === 'transferred') {
+      // The dialplan refused the transfer (the pack's outbound rules: OUTGOING_CALL_BARRED).
+      outcome = 'failed'
+      errorCode = refusal === 'OUTGOING_CALL_BARRED' ? 'DIAL_BLOCKED' : undefined
+      log.warn({ hangupCause: refusal }, 'transfer refused by the dialplan')
+    }
+  }
   await recorder.end({ outcome, hangupCause: channel.hangupCause, endedAt: Date.now(), errorCode })
+}
+
+/** FreeSWITCH's answer time from the connect reply (microseconds), else now. */
+function answeredAtFromChannel (channel: Channel): number {
+  const us = Number(channel.data.headers['Caller-Channel-Answered-Time'] ?? channel.data.variables.answered_time ?? 0)
+  return Number.isFinite(us) && us > 0 ? Math.floor(us / 1000) : Date.now()
+}
+
+/**
+ * A handed-off call stays watched until it ends, so its record carries the real end and cause:
+ * a transfer to an extension that the dialplan refuses ends at once with a refusal cause (and
+ * no bridge), which is not a transfer. Shutdown stops watching (the call itself goes on: the
+ * socket was told to `resume`, or the bridge no longer needs us).
+ * Returns the refusal cause, if the call ended with one before any bridge.
+ */
+async function watchHandedOff (channel: Channel, log: Logger): Promise<string | undefined> {
+  let bridged = false
+  const off = channel.onEvent('CHANNEL_BRIDGE', () => { bridged = true })
+  try {
+    const either = AbortSignal.any([channel.signal, channel.endRequested])
+    if (!either.aborted) await new Promise<void>((resolve) => { either.addEventListener('abort', () => { resolve() }, { once: true }) })
+  } finally {
+    off()
+  }
+  const cause = channel.hangupCause
+  log.info({ hangupCause: cause ?? null, bridged }, 'handed-off call ended')
+  return !bridged && cause !== undefined && REFUSAL_CAUSES.has(cause) ? cause : undefined
 }
 
 async function apologise (ctx: VerbContext, config: Config): Promise<void> {

@@ -108,7 +108,7 @@ export class FilesTurnMedia implements TurnMedia {
       const deadline = createDeadline(sig, this.#ttsMs)
       try {
         const r = await ctx.speaker.render(text, { voice: options.voice ?? ctx.voice, language: options.language, signal: deadline.signal })
-        if (!r.cached) ttsCharacters += text.length
+        if (!r.cached) { ttsCharacters += text.length; options.onSynthesized?.(text.length) }
         if (index === 0) options.onFirstAudio?.()
         return r
       } catch (err) {

@@ -36,6 +36,17 @@ class BargeInSignal extends Error {
 }
 
 const FRAME_MS = 20
+/**
+ * How far back the ring reaches beyond the pre-roll: the VAD reports an onset only after
+ * confirming it (its minimum speech, plus gaps it tolerates), so the frames from the onset on
+ * must still be there when it does.
+ */
+const CONFIRMATION_SLACK_MS = 2000
+/**
+ * A listen whose frames stop (no datagram at all, not even FreeSWITCH's 0xFF fill) ends the
+ * caller's turn after its end-of-speech silence plus this: audio that never comes is silence.
+ */
+const STALLED_STREAM_GRACE_MS = 500
 
 /**
  * Streaming mode: the caller's audio arrives as 20 ms frames over unicast; a VAD finds the
@@ -95,23 +106,36 @@ export class StreamTurnMedia implements TurnMedia {
 
     try {
       const ended = await new Promise<{ endAt: number } | 'no-input'>((resolve, reject) => {
+        // Wall-clock bound once the caller has spoken: a stream that stops delivering frames
+        // (the caller's side went away without a hangup yet) must not hold the turn.
+        let lastFrameAt = Date.now()
+        const stalled = setInterval(() => {
+          if (stream !== undefined && Date.now() - lastFrameAt > this.#opts.endSilenceMs + STALLED_STREAM_GRACE_MS) {
+            finish({ endAt: lastFrameAt })
+          }
+        }, FRAME_MS * 5)
         const noInput = setTimeout(() => { if (stream === undefined) finish('no-input') }, options.noInputMs)
         const maxSpeech = setTimeout(() => { finish({ endAt: Date.now() }) }, options.noInputMs + options.maxSpeechMs)
         const onAbort = (): void => { cleanup(); reject(abortReason(sig)) }
         const cleanup = (): void => {
           clearTimeout(noInput)
           clearTimeout(maxSpeech)
+          clearInterval(stalled)
           sig.removeEventListener('abort', onAbort)
           this.#consumer = undefined
         }
         const finish = (v: { endAt: number } | 'no-input'): void => { cleanup(); resolve(v) }
         sig.addEventListener('abort', onAbort, { once: true })
         this.#consumer = (frame) => {
+          lastFrameAt = Date.now()
           const event: VadEvent | undefined = vad.push(frame.samples, frame.mediaMs)
           if (stream === undefined) {
             if (event?.type === 'speech-start') {
               startedAt = Date.now() - (frame.mediaMs - event.at)
-              openStt(this.#ring)
+              // The recogniser gets the utterance from its onset (minus the pre-roll), not from
+              // where the VAD confirmed it some hundred milliseconds later.
+              const from = event.at - this.#opts.preRollMs
+              openStt(this.#ring.filter((f) => f.mediaMs >= from))
             }
             return
           }
@@ -193,7 +217,7 @@ export class StreamTurnMedia implements TurnMedia {
     const session = await this.#ctx.stream()
     if (this.#session !== undefined) return this.#session
     this.#session = session
-    const keep = Math.ceil(this.#opts.preRollMs / FRAME_MS)
+    const keep = Math.ceil((this.#opts.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS)
     this.#unsubscribe = session.endpoint.onFrame((frame) => {
       this.#ring.push(frame)
       if (this.#ring.length > keep) this.#ring.shift()

@@ -58,6 +58,11 @@ export interface SpeakOptions {
   readonly onPlayed?: ((index: number) => void) | undefined
   /** The first sentence's audio is ready (TTS done or a cache hit). */
   readonly onFirstAudio?: (() => void) | undefined
+  /**
+   * A sentence was synthesised (not a cache hit): its characters are billed whether or not it
+   * is heard in full, so a reply cut by barge-in still counts what it cost.
+   */
+  readonly onSynthesized?: ((characters: number) => void) | undefined
 }
 
 export interface SpokenResult {

@@ -31,6 +31,11 @@ export interface TurnSetup {
   readonly maxRounds: number
   /** Runs a transfer the model asked for. */
   readonly transfer: (target: string) => Promise<TransferResult>
+  /**
+   * Says a fixed line when a reply would otherwise end in silence (every tool call refused, the
+   * rounds used up with nothing said): the caller must never be left wondering.
+   */
+  readonly sayInsteadOfSilence?: ((signal: AbortSignal) => Promise<void>) | undefined
 }
 
 export interface TurnInput {
@@ -48,6 +53,8 @@ export type TurnEnd =
   | { readonly kind: 'end', readonly reason: string, readonly spoke: boolean }
 
 const MODEL_TEXT_IN_LOGS = 64
+/** Rough size of a token, for estimating the usage of a stream cut before it reported its own. */
+const CHARS_PER_TOKEN = 4
 /** Speaking rate used to cut an interrupted sentence where the caller came in (~15 characters a second). */
 const SPOKEN_CHARS_PER_MS = 0.015
 
@@ -103,11 +110,16 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
         firstToken.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no first token within ${setup.llmFirstTokenMs} ms`))
       }, setup.llmFirstTokenMs)
       const llmSignal = AbortSignal.any([turnSignal, firstToken.signal])
+      // Usage arrives at the end of a stream; one cut short (barge-in, deadline) is estimated
+      // from what was sent and received (~4 characters a token), so the cost is not lost.
+      let roundUsage = false
+      let roundChars = 0
       try {
         for await (const delta of llm.stream(history.messages(), { signal: llmSignal, tools: setup.tools })) {
           clearTimeout(firstTimer)
           marks.llmFirstTokenAt ??= Date.now()
           if (delta.type === 'text') {
+            roundChars += delta.text.length
             for (const s of splitter.push(delta.text)) yield emit(s)
           } else if (delta.type === 'tool_call') {
             // Ids must be unique within the conversation; some servers restart them per response.
@@ -115,11 +127,16 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
             usedIds.add(id)
             calls.push({ id, name: delta.name, arguments: delta.arguments })
           } else {
+            roundUsage = true
             usage.input += delta.inputTokens
             usage.output += delta.outputTokens
           }
         }
       } catch (err) {
+        if (!roundUsage) {
+          usage.input += Math.ceil(JSON.stringify(history.messages()).length / CHARS_PER_TOKEN)
+          usage.output += Math.ceil(roundChars / CHARS_PER_TOKEN)
+        }
         if (!turnSignal.aborted) llmFailed = true
         if (firstToken.signal.aborted && !turnSignal.aborted) throw firstToken.signal.reason as Error
         throw err
@@ -161,6 +178,7 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
     language: setup.language,
     voice: setup.voice,
     onFirstAudio: () => { marks.ttsAudioAt ??= Date.now() },
+    onSynthesized: (characters: number) => { usage.tts += characters },
     onPlayStart: () => {
       disarm()
       marks.firstFrameAt ??= Date.now()
@@ -176,7 +194,6 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
     arm(setup.turnMs - (Date.now() - input.speechEndAt))
     for (;;) {
       const spoken: StreamSpokenResult = await media.speak(reply(), speakOptions, turnSignal)
-      usage.tts += spoken.ttsCharacters
       disarm()
       if (spoken.bargeIn !== undefined) {
         // The caller spoke over the reply: stop thinking and synthesising at once, keep what
@@ -204,6 +221,10 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
     }
     assistant.complete()
     if (pending?.kind === 'end') return { kind: 'end', reason: pending.reason, spoke: lastRoundSpoke }
+    if (sentences.length === 0 && setup.sayInsteadOfSilence !== undefined) {
+      log.info({ rounds }, 'reply ended with nothing said; saying the fixed line')
+      await setup.sayInsteadOfSilence(turnSignal)
+    }
     return { kind: 'continue' }
   } catch (err) {
     // Committed with what was heard, marked interrupted.

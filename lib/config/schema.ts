@@ -108,7 +108,8 @@ export const transferTargetSchema = z.discriminatedUnion('type', [
   z.strictObject({
     /** `bridge DIALSTRING`: e.g. `user/1000@$${domain}` or `sofia/gateway/provider/+3902...`. */
     type: z.literal('endpoint'),
-    dialString: z.string().regex(/^[A-Za-z0-9_+*#@.:/=$${}-]{1,256}$/, 'a FreeSWITCH dial string without spaces, commas or control characters'),
+    /** Legs may be listed with `,` (rung at once) and `|` (one after another); `[vars]` per leg. */
+    dialString: z.string().regex(/^[A-Za-z0-9_+*#@.:/=$${}[\]<>,|;-]{1,256}$/, 'a FreeSWITCH dial string without spaces, quotes or control characters'),
   }),
 ])
 

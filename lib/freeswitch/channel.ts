@@ -15,7 +15,7 @@ import { assertEslToken, assertEslValue } from './safe-value.ts'
 export const SUBSCRIBED_EVENTS = [
   'CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP',
   'CHANNEL_HANGUP_COMPLETE', 'DTMF', 'PLAYBACK_START', 'PLAYBACK_STOP', 'RECORD_START', 'RECORD_STOP',
-  'BACKGROUND_JOB',
+  'BACKGROUND_JOB', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE',
 ] as const
 
 export interface ExecuteResult {
@@ -174,6 +174,53 @@ export class Channel {
    */
   async resume (): Promise<void> {
     await this.#send('resume', {})
+  }
+
+  /**
+   * Run an API command and return its body (`+OK ...`). FreeSWITCH's `-ERR ...` replies reject
+   * with ESL_COMMAND_FAILED. The command line is checked like every other value.
+   */
+  async api (command: string, timeoutMs: number): Promise<string> {
+    assertEslValue('api command', command)
+    if (this.#esl.closed) throw new PhoneAgentError('ESL_SOCKET_CLOSED', 'socket closed before api')
+    try {
+      const res = await this.#esl.api(command, timeoutMs)
+      return String(res.body ?? '')
+    } catch (err) {
+      throw translateEslError(err, 'api')
+    }
+  }
+
+  /**
+   * Run an API command in FreeSWITCH's background and wait for its BACKGROUND_JOB: the body
+   * (`+OK ...` or `-ERR ...`, not rejected: the caller reads it). The event reaches this
+   * session's socket because api_exec() stamps it with Job-Owner-UUID = our channel, which the
+   * filter esl installs lets through (mod_event_socket.c: parse_command "bgapi", event_handler).
+   * The wait follows only `signal`: the job's outcome may still matter after a hangup (an
+   * originate to cancel).
+   */
+  async bgapi (command: string, options: { timeoutMs: number, signal?: AbortSignal | undefined }): Promise<string> {
+    assertEslValue('bgapi command', command)
+    const jobUuid = randomUUID()
+    const signal = options.signal ?? this.#socketClosed.signal
+    // parse_command "bgapi" takes our Job-UUID header, so the completion can be matched.
+    const done = this.#waitFor(`BACKGROUND_JOB ${jobUuid}`, options.timeoutMs, AbortSignal.any([signal, this.#socketClosed.signal]), `${command.split(' ')[0] ?? 'bgapi'} did not finish`)
+    try {
+      await this.#send(`bgapi ${command}`, { 'Job-UUID': jobUuid })
+    } catch (err) {
+      done.cancel()
+      throw err
+    }
+    const body = await done.promise as unknown as { _body?: string }
+    return typeof body._body === 'string' ? body._body : ''
+  }
+
+  /** Subscribe to one of SUBSCRIBED_EVENTS (its body); returns the unsubscribe function. */
+  onEvent (name: typeof SUBSCRIBED_EVENTS[number], listener: (body: Readonly<Record<string, string>>) => void): () => void {
+    const esl = this.#esl as unknown as EslEmitter
+    const handler = (res: { body: EventBody }): void => { listener(res.body) }
+    esl.on(name, handler)
+    return () => { esl.removeListener(name, handler) }
   }
 
   /** Subscribe to DTMF digits; returns the unsubscribe function. */

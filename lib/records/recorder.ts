@@ -34,6 +34,9 @@ export interface RecorderDeps {
   readonly now: () => number
 }
 
+/** How often a live call's record is touched (the worst error in a crashed call's duration). */
+const HEARTBEAT_MS = 2000
+
 export class QueuedCallRecorder implements CallRecorder {
   readonly uuid: string
   readonly #deps: RecorderDeps
@@ -43,6 +46,11 @@ export class QueuedCallRecorder implements CallRecorder {
   #errors = 0
   #lastErrorCode: string | undefined
   #ended = false
+  /**
+   * Bumps last_activity_at while the call lives, so a record that a crash leaves open ends,
+   * at the next start-up, within HEARTBEAT_MS of when the call really stopped (not at its start).
+   */
+  readonly #heartbeat: NodeJS.Timeout
 
   constructor (start: CallStart, deps: RecorderDeps) {
     this.#deps = deps
@@ -62,6 +70,8 @@ export class QueuedCallRecorder implements CallRecorder {
       },
     })
     this.#observe((o) => o.callStarted())
+    this.#heartbeat = setInterval(() => { this.#push({ kind: 'touch' }) }, HEARTBEAT_MS)
+    this.#heartbeat.unref()
   }
 
   rejected (reason: string): void {
@@ -142,6 +152,7 @@ export class QueuedCallRecorder implements CallRecorder {
       errorCode: errorCode === undefined ? null : cleanText(errorCode, 64),
     }
     this.#ended = true
+    clearInterval(this.#heartbeat)
     this.#observe((o) => o.callEnded(outcome))
     return new Promise((resolve) => { this.#deps.sink.enqueue(op, resolve) })
   }

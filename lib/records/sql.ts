@@ -53,6 +53,8 @@ export type WriteOp = { readonly uuid: string, readonly queuedAt: number } & (
   | { readonly kind: 'error', readonly seq: number, readonly error: ErrorInput, readonly at: number }
   | { readonly kind: 'usage', readonly usage: UsageInput }
   | { readonly kind: 'end', readonly outcome: RecordedOutcome, readonly hangupCause: string | null, readonly endedAt: number, readonly errorCode: string | null }
+  /** The call is still live: only `last_activity_at` moves (a crash then ends it near the truth). */
+  | { readonly kind: 'touch' }
 )
 
 const n = (v: number | undefined): number | null => v === undefined || !Number.isFinite(v) ? null : v
@@ -113,6 +115,8 @@ export function opStatements (op: WriteOp): Statement[] {
           Math.round(n(u.ttsCharacters) ?? 0), n(u.costEstimate) ?? 0, op.uuid],
       }]
     }
+    case 'touch':
+      return []
     case 'end':
       // `outcome IS NULL`: the first ending wins; a late duplicate cannot rewrite history.
       return [{

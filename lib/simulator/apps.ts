@@ -132,7 +132,9 @@ const record: App = async (s, arg) => {
         hits = orgHits
       }
     }
-    chunks.push(frameToBuffer(frame))
+    // switch_ivr_record_file(): a CNG frame (no caller RTP) counts for silence but is not
+    // written unless record_fill_cng is set.
+    if (!s.media.isCng(index)) chunks.push(frameToBuffer(frame))
     return 'continue'
   })
   if (status === 'break') reason = vars.get('playback_terminator_used') !== '' ? 'dtmf' : 'break'
@@ -185,29 +187,68 @@ const transfer: App = async (s, arg) => {
   ch.state = 'CS_ROUTING'
 }
 
+/** switch_ivr_originate()'s DIALSTATUS for a failure cause. */
+function dialStatus (failCause: string): string {
+  switch (failCause) {
+    case 'ORIGINATOR_CANCEL': return 'CANCEL'
+    case 'USER_BUSY': return 'BUSY'
+    case 'NO_ANSWER': return 'NOANSWER'
+    case 'DESTINATION_OUT_OF_ORDER': case 'INVALID_PROFILE': return 'INVALIDARGS'
+    case 'CALL_REJECTED': return 'DONTCALL'
+    default: return failCause
+  }
+}
+
+/**
+ * audio_bridge_function (mod_dptools.c) -> switch_ivr_originate + switch_ivr_multi_threaded_bridge.
+ * Either way the caller's session is reset on the way out: the failure path of
+ * switch_ivr_originate ("notready:"/"done:") and the end of audio_bridge_thread call
+ * switch_core_session_reset(), which deactivates unicast for good (a new `unicast` does not
+ * revive it: the park loop holds the dead connection, see Session.park).
+ */
 const bridge: App = async (s, arg) => {
   const outcome = s.options.bridge ?? { outcome: 'answer', durationMs: 1000 }
   const vars = s.channel.variables
-  if (outcome.outcome === 'fail') {
-    const failCause = cause(outcome.cause ?? 'NO_ANSWER')
-    vars.set('originate_disposition', failCause)
-    vars.set('DIALSTATUS', failCause)
-    vars.set('originate_failed_cause', failCause)
+  if (outcome.outcome !== 'answer') {
+    const failCause = outcome.outcome === 'no-answer' ? 'NO_ANSWER' : cause(outcome.cause ?? 'NO_ANSWER')
+    const ringMs = outcome.ringMs ?? (outcome.outcome === 'no-answer' ? 1000 : 0)
+    const start = Date.now()
+    const status = ringMs > 0 ? await s.frames({ kind: 'ignore' }, () => (Date.now() - start >= ringMs ? 'stop' : 'continue')) : 'done'
+    const finalCause = status === 'hangup' ? 'ORIGINATOR_CANCEL' : failCause
+    vars.set('originate_disposition', finalCause)
+    vars.set('DIALSTATUS', dialStatus(finalCause))
+    vars.set('originate_failed_cause', finalCause)
+    s.reset(false)
     // switch_channel_handle_cause(): without continue_on_fail the caller is hung up too.
     const cof = vars.get('continue_on_fail')
-    if (!isTrue(cof) && !(cof ?? '').toUpperCase().split(',').includes(failCause)) s.hangup(failCause, 'server')
+    if (!isTrue(cof) && !(cof ?? '').toUpperCase().split(',').includes(finalCause)) s.hangup(finalCause, 'server')
     return
   }
   const other = randomUUID()
+  // "call accepted" on success; DIALSTATUS is EARLY for an answered peer (FreeSWITCH's inversion).
+  vars.set('originate_disposition', 'call accepted')
+  vars.set('DIALSTATUS', 'EARLY')
   s.fire('CHANNEL_BRIDGE', [['Bridge-A-Unique-ID', s.channel.uuid], ['Bridge-B-Unique-ID', other],
     ['Other-Leg-Unique-ID', other], ['Other-Leg-Destination-Number', arg]])
   vars.set('bridge_uuid', other)
+  vars.set('last_bridge_to', other)
   const start = Date.now()
   const durationMs = outcome.durationMs ?? 1000
   const status = await s.frames({ kind: 'ignore' }, () => (Date.now() - start >= durationMs ? 'stop' : 'continue'))
   s.fire('CHANNEL_UNBRIDGE', [['Bridge-A-Unique-ID', s.channel.uuid], ['Bridge-B-Unique-ID', other]])
-  vars.set('last_bridge_hangup_cause', 'NORMAL_CLEARING')
+  const peerCause = status === 'hangup' ? (s.channel.hangupCause ?? 'NORMAL_CLEARING') : 'NORMAL_CLEARING'
+  vars.set('last_bridge_hangup_cause', peerCause)
+  vars.set('bridge_hangup_cause', peerCause)
+  s.reset(false)
   if (status === 'done' && isTrue(vars.get('hangup_after_bridge'))) s.hangup('NORMAL_CLEARING', 'caller')
+}
+
+/** multiset_function: space-separated var=value pairs (`^^X` picks another delimiter). */
+const multiset: App = async (s, arg) => {
+  let delim = ' '
+  let rest = arg
+  if (rest.startsWith('^^') && rest.length > 2) { delim = rest[2] as string; rest = rest.slice(3) }
+  for (const pair of rest.split(delim)) setVar(s, pair, false)
 }
 
 export const APPLICATIONS: Readonly<Record<string, App>> = {
@@ -224,6 +265,7 @@ export const APPLICATIONS: Readonly<Record<string, App>> = {
   record,
   sleep,
   set: async (s, arg) => { setVar(s, arg, false) },
+  multiset,
   export: async (s, arg) => { setVar(s, arg, true) },
   unset: async (s, arg) => { s.channel.variables.delete(arg) },
   hangup: async (s, arg) => { s.hangup(arg === '' ? 'NORMAL_CLEARING' : cause(arg), 'server') },

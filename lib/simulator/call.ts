@@ -62,6 +62,7 @@ export class SimulatedCall {
     this.session = new Session(this.channel, audio, this.listener, APPLICATIONS, opts, log)
     this.listener.attach(this.session)
     for (const clip of opts.caller?.audio ?? []) audio.add(clip.atMs, clip.wav)
+    for (const gap of [...opts.caller?.rtpGaps ?? [], ...opts.caller?.hold ?? []]) audio.addGap(gap.atMs, gap.durationMs)
 
     this.session.later(opts.maxCallMs ?? 600_000, () => { this.session.hangup('NORMAL_CLEARING', 'timeout') })
     // listener_run(): read_packet(listener, &ievent, 25) for the first command.
@@ -100,6 +101,7 @@ export class SimulatedCall {
     await this.listener.closed
     this.endedAtMs = this.session.now()
     this.session.clearTimers()
+    this.session.legs.dispose()
     if (!this.socket.destroyed) this.socket.destroy()
     return this.result
   }
@@ -177,6 +179,8 @@ export class SimulatedCall {
       written: [...l.written],
       unicast: s.media.unicastRecords.map((u) => ({ ...u })),
       heard: [...s.media.ear.heard],
+      legs: s.legs.records.map((r) => ({ ...r })),
+      orphanLegs: s.legs.up.map((r) => ({ ...r })),
       endedAtMs: this.endedAtMs,
     }
   }

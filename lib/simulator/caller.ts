@@ -11,6 +11,18 @@ export const FRAME_MS = 20
  */
 export class CallerAudio {
   private readonly clips: Array<{ startSample: number, samples: Int16Array }> = []
+  /** Frame ranges [from, to) in which the caller's RTP does not arrive (silence suppression, hold, loss). */
+  private readonly gaps: Array<{ from: number, to: number }> = []
+
+  /** No RTP from the caller for `durationMs` from `atMs`: whatever they say then is lost. */
+  addGap (atMs: number, durationMs: number): void {
+    this.gaps.push({ from: Math.floor(atMs / FRAME_MS), to: Math.ceil((atMs + durationMs) / FRAME_MS) })
+  }
+
+  /** Whether frame `index` falls in an RTP gap: FreeSWITCH then reads a CNG frame (SFF_CNG). */
+  isGap (index: number): boolean {
+    return this.gaps.some((g) => index >= g.from && index < g.to)
+  }
 
   /** `audio` is a WAV file path, a WAV buffer, or raw 8 kHz signed 16-bit little-endian PCM. */
   add (atMs: number, audio: string | Buffer | Int16Array): void {
@@ -32,6 +44,7 @@ export class CallerAudio {
   /** The caller's frame number `index` (frame 0 starts at time 0), clips summed and clipped. */
   frame (index: number): Int16Array {
     const out = new Int16Array(FRAME_SAMPLES)
+    if (this.isGap(index)) return out
     const from = index * FRAME_SAMPLES
     for (const clip of this.clips) {
       const offset = from - clip.startSample

@@ -127,15 +127,16 @@ export class Listener implements SessionListener {
     if (!this.opts.full) return { reply: '-ERR command not found' }
     if (lower.startsWith('sendevent')) return { reply: `+OK ${randomUUID()}` }
     if (lower.startsWith('api ')) {
-      this.write(apiResponseFrame(this.api(cmd.slice(4))))
+      // A blocking api (originate) holds the listener thread: nothing else is read meanwhile.
+      this.write(apiResponseFrame(await this.api(cmd.slice(4))))
       return {}
     }
     if (lower.startsWith('bgapi ')) {
       const line = cmd.slice(6)
       const job = p.get('job-uuid') ?? randomUUID()
       const sp = line.indexOf(' ')
-      setImmediate(() => {
-        const result = this.api(line)
+      setImmediate(async () => {
+        const result = await this.api(line)
         const headers: Header[] = [['Job-UUID', job], ['Job-Command', sp < 0 ? line : line.slice(0, sp)]]
         if (sp >= 0) headers.push(['Job-Command-Arg', line.slice(sp + 1)])
         headers.push(['Job-Owner-UUID', this.channel.uuid])
@@ -168,11 +169,39 @@ export class Listener implements SessionListener {
     return { reply: '-ERR command not found' }
   }
 
-  /** The few API commands a call-control server uses on its own channel. */
-  private api (line: string): string {
+  /** The few API commands a call-control server uses on its own channel and the legs it originates. */
+  private async api (line: string): Promise<string> {
     const [name = '', uuid, ...rest] = line.split(' ')
     const s = this.session
     const own = uuid === this.channel.uuid && s !== undefined && !this.channel.hungUp
+    if (s !== undefined) {
+      if (name === 'originate') return await s.legs.originate(line.slice(name.length + 1))
+      // hupall_api_function: a cause, then variable/value pairs that must all match.
+      if (name === 'hupall') {
+        const args = line.split(' ').slice(1)
+        const match: Record<string, string> = {}
+        for (let i = 1; i + 1 < args.length; i += 2) match[args[i] as string] = args[i + 1] as string
+        const cause = (args[0] ?? 'MANAGER_REQUEST').toUpperCase()
+        if (Object.keys(match).length === 0) {
+          // Every channel on the switch: the simulated call included.
+          s.legs.hupall(cause, {})
+          s.hangup(cause, 'server')
+          return `+OK hangup all channels with cause ${cause}\n`
+        }
+        s.legs.hupall(cause, match)
+        const [k, v] = Object.entries(match)[0] as [string, string]
+        return `+OK hangup all channels matching [${k}]=[${v}] with cause: ${cause}\n`
+      }
+      if (name === 'uuid_kill' && uuid !== this.channel.uuid) return s.legs.kill(uuid ?? '', (rest[0] ?? 'NORMAL_CLEARING').toUpperCase())
+      if (name === 'uuid_bridge') {
+        // uuid_bridge_function -> switch_ivr_uuid_bridge(): both channels must exist.
+        const leg = s.legs.parked(rest[0] ?? '')
+        if (!own || leg === undefined || s.uuidBridge !== undefined) return '-ERR Invalid uuid\n'
+        s.uuidBridge = { leg, otherUuid: rest[0] as string }
+        s.wake()
+        return `+OK ${rest[0] as string}\n`
+      }
+    }
     switch (name) {
       case 'uuid_exists': return own ? 'true' : 'false'
       case 'uuid_break':

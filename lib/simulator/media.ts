@@ -46,6 +46,11 @@ export class ChannelMedia {
     return this.displace.onRead(this.audio.frame(index))
   }
 
+  /** Whether the read of frame `index` is a CNG frame (no caller RTP in for it). */
+  isCng (index: number): boolean {
+    return this.audio.isGap(index)
+  }
+
   /** switch_ivr_activate_unicast(); a failure leaves CF_UNICAST as it was. */
   async activateUnicast (packet: Packet): Promise<void> {
     const activation = this.activate(packet)

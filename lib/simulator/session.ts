@@ -7,6 +7,7 @@ import type { Header, Packet } from './wire.ts'
 import { FRAME_MS } from './caller.ts'
 import { ChannelMedia } from './media.ts'
 import type { UnicastLink } from './unicast.ts'
+import { OriginatedLegs } from './legs.ts'
 
 /**
  * The channel's session thread: the park loop the `socket` application runs in async mode,
@@ -28,6 +29,7 @@ export interface SessionListener {
 }
 
 export type AppStatus = 'done' | 'break' | 'hangup'
+const TRUE_WORDS = new Set(['true', 'yes', 'on', 'enabled', 'active', 'allow', '1'])
 export type DtmfPolicy =
   | { kind: 'terminators' } // on_dtmf() in mod_dptools: playback_terminators, default "*"
   | { kind: 'break-keep' } // args without callback: BREAK and leave the digit queued (switch_ivr_sleep)
@@ -35,7 +37,7 @@ export type DtmfPolicy =
 export type App = (s: Session, arg: string) => Promise<void>
 
 /** Applications that run without media; every other one pre-answers first (SAF_SUPPORT_NOMEDIA). */
-const NOMEDIA_APPS = new Set(['answer', 'pre_answer', 'ring_ready', 'set', 'export', 'unset', 'hangup',
+const NOMEDIA_APPS = new Set(['answer', 'pre_answer', 'ring_ready', 'set', 'multiset', 'export', 'unset', 'hangup',
   'transfer', 'bridge', 'sleep', 'log', 'info', 'noop', 'event'])
 
 export class Session {
@@ -52,6 +54,10 @@ export class Session {
   breakFlag = false
   /** Unicast, displace bugs and what the caller heard. */
   readonly media: ChannelMedia
+  /** Legs our server originated over this call's socket. */
+  readonly legs: OriginatedLegs
+  /** Set by `uuid_bridge`: the leg this channel is being bridged to. */
+  uuidBridge: { leg: NonNullable<ReturnType<OriginatedLegs['parked']>>, otherUuid: string } | undefined
   private readonly queue: Packet[] = []
   private readonly waiters = new Set<() => void>()
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -73,6 +79,7 @@ export class Session {
     readonly log: Logger | undefined,
   ) {
     this.media = new ChannelMedia(channel, audio, () => this.now(), options.unicastCngFrames ?? 3, log)
+    this.legs = new OriginatedLegs(() => options.bridge, () => this.now())
   }
 
   /** Milliseconds since our `connect` was answered (the caller timeline's 0). */
@@ -88,9 +95,12 @@ export class Session {
     return this.t0
   }
 
-  /** switch_channel_ready(): up, and not leaving for a transfer. */
+  /**
+   * switch_channel_ready(): up, and no state change pending (switch_channel_test_ready: state ==
+   * running_state, no CF_TRANSFER/CF_REDIRECT): a transfer or a uuid_bridge makes it false.
+   */
   get ready (): boolean {
-    return !this.channel.hungUp && this.transfer === undefined
+    return !this.channel.hungUp && this.transfer === undefined && this.uuidBridge === undefined
   }
 
   get busy (): boolean {
@@ -179,10 +189,11 @@ export class Session {
       this.media.deactivateUnicast('unpark')
     }
     for (const p of this.queue.splice(0)) this.unexecuted.push(p.raw)
+    if (!this.channel.hungUp && this.uuidBridge !== undefined) await this.runUuidBridge(this.uuidBridge)
     if (!this.channel.hungUp) {
       if (this.transfer !== undefined) {
         await this.waitUntil(Date.now() + (this.options.transferLegMs ?? 500))
-        this.hangup('NORMAL_CLEARING', 'caller')
+        this.hangup(this.options.transferHangupCause ?? 'NORMAL_CLEARING', 'caller')
       } else {
         // The dialplan has nothing after `socket`: the extension ends and the call with it.
         this.hangup('NORMAL_CLEARING', 'socket-closed')
@@ -213,7 +224,7 @@ export class Session {
         if (Date.now() < next) { await this.waitUntil(next); continue }
         const index = Math.round((next - this.t0) / FRAME_MS) - 1
         next += FRAME_MS
-        if (this.media.unicast !== undefined && !conninfo.sendRead(this.media.readFrame(index))) this.media.deactivateUnicast('send-failed')
+        if (this.media.unicast !== undefined && !conninfo.sendRead(this.media.readFrame(index), this.media.isCng(index))) this.media.deactivateUnicast('send-failed')
         // An application that ran here read the frames of its own time.
         if (await this.parseAllEvents()) next = Math.max(next, this.tickAfter(Date.now()))
         this.dtmf.length = 0
@@ -227,6 +238,37 @@ export class Session {
       // A digit read with no input callback is dequeued and dropped.
       this.dtmf.length = 0
       await this.waitUntil(Number.POSITIVE_INFINITY)
+    }
+  }
+
+  /**
+   * switch_ivr_uuid_bridge() took this channel out of park (CS_HIBERNATE, then CS_SOFT_EXECUTE:
+   * uuid_bridge_on_soft_execute -> switch_ivr_multi_threaded_bridge). The bridge lasts until
+   * either side hangs up. Afterwards (switch_ivr_multi_threaded_bridge's end) an answered peer
+   * with hangup_after_bridge=true hangs this channel up with the peer's cause; otherwise the
+   * channel goes back to CS_EXECUTE and its dialplan continues after `socket`, which here has
+   * nothing more: the extension ends and the call with it.
+   */
+  private async runUuidBridge (bridge: NonNullable<Session['uuidBridge']>): Promise<void> {
+    const vars = this.channel.variables
+    bridge.leg.bridged()
+    vars.set('bridge_uuid', bridge.otherUuid)
+    vars.set('last_bridge_to', bridge.otherUuid)
+    this.fire('CHANNEL_BRIDGE', [['Bridge-A-Unique-ID', this.channel.uuid], ['Bridge-B-Unique-ID', bridge.otherUuid],
+      ['Other-Leg-Unique-ID', bridge.otherUuid]])
+    const peerCause = await Promise.race([bridge.leg.down, this.down.then(() => undefined)])
+    if (peerCause === undefined) {
+      // The caller hung up first: the bridge hangs the peer up (switch_ivr_bridge.c audio_bridge_thread).
+      bridge.leg.hangup(this.channel.hangupCause ?? 'NORMAL_CLEARING')
+      vars.set('last_bridge_hangup_cause', this.channel.hangupCause ?? 'NORMAL_CLEARING')
+    } else {
+      vars.set('last_bridge_hangup_cause', peerCause)
+      vars.set('bridge_hangup_cause', peerCause)
+    }
+    this.fire('CHANNEL_UNBRIDGE', [['Bridge-A-Unique-ID', this.channel.uuid], ['Bridge-B-Unique-ID', bridge.otherUuid]])
+    this.uuidBridge = undefined
+    if (peerCause !== undefined && !this.channel.hungUp && TRUE_WORDS.has((vars.get('hangup_after_bridge') ?? '').toLowerCase())) {
+      this.hangup(peerCause, 'caller')
     }
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { HeardFrame } from './ear.ts'
 import type { EventFormat } from './events.ts'
 import type { UnicastRecord } from './unicast.ts'
+import type { LegRecord } from './legs.ts'
 import type { Header } from './wire.ts'
 
 /** Who ended the call, as the simulator saw it. */
@@ -12,9 +13,14 @@ export type HangupBy =
   | 'timeout' // the simulator's safety limit (maxCallMs)
 
 export interface BridgeOutcome {
-  /** 'answer': the far end answers and hangs up after durationMs. 'fail': originate fails with cause. */
-  readonly outcome: 'answer' | 'fail'
+  /**
+   * 'answer': the far end answers after ringMs and hangs up durationMs later. 'fail': originate
+   * fails with `cause` after ringMs (busy, refused by the dialplan: OUTGOING_CALL_BARRED).
+   * 'no-answer': it rings until originate_timeout (or ringMs), then NO_ANSWER.
+   */
+  readonly outcome: 'answer' | 'fail' | 'no-answer'
   readonly durationMs?: number
+  readonly ringMs?: number
   readonly cause?: string
 }
 
@@ -23,6 +29,13 @@ export interface CallerScript {
   readonly audio?: ReadonlyArray<{ atMs: number, wav: string | Buffer }>
   readonly dtmf?: ReadonlyArray<{ atMs: number, digit: string }>
   readonly hangupAtMs?: number
+  /**
+   * Times the caller's RTP stops (silence suppression, packet loss): FreeSWITCH's park loop then
+   * sends all-0xFF unicast datagrams (switch_ivr.c switch_ivr_park: SFF_CNG -> memset 255).
+   */
+  readonly rtpGaps?: ReadonlyArray<{ atMs: number, durationMs: number }>
+  /** The caller puts us on hold: a phone on hold sends no RTP, so the same as a gap on our side. */
+  readonly hold?: ReadonlyArray<{ atMs: number, durationMs: number }>
 }
 
 export interface PlaceCallOptions {
@@ -39,10 +52,16 @@ export interface PlaceCallOptions {
   readonly caller?: CallerScript
   /** The dialplan's `socket` arguments; default 'async full'. */
   readonly socketMode?: 'async full' | 'async' | 'full' | ''
-  /** What `bridge` does; default a 1 s answered bridge. */
+  /** What `bridge` and an originated leg do; default answered at once, a 1 s conversation. */
   readonly bridge?: BridgeOutcome
   /** How long a transferred call lives in the dialplan before the far end hangs up; default 500 ms. */
   readonly transferLegMs?: number
+  /**
+   * The cause the transferred call ends with: NORMAL_CLEARING (default), or the dialplan's
+   * refusal, e.g. OUTGOING_CALL_BARRED from the pack's outbound premium block (its `hangup`
+   * action runs without a bridge).
+   */
+  readonly transferHangupCause?: string
   /** Safety limit: the caller hangs up after this long; default 10 minutes. */
   readonly maxCallMs?: number
   /** How long FreeSWITCH waits for the first command (read_packet timeout 25 s in listener_run). */
@@ -119,6 +138,10 @@ export interface CallResult {
   readonly written: readonly string[]
   /** Every `call-command: unicast`, in order, with what became of it. */
   readonly unicast: readonly UnicastRecord[]
+  /** Legs our server originated (`originate ... &park()`), with how each ended. */
+  readonly legs: readonly LegRecord[]
+  /** Originated legs still up when the call ended: orphans a real FreeSWITCH would keep. */
+  readonly orphanLegs: readonly LegRecord[]
   /** Every frame the caller heard (our datagrams and played files), in the order written. */
   readonly heard: readonly HeardFrame[]
   readonly endedAtMs: number

@@ -141,13 +141,14 @@ export class UnicastLink {
 
   /**
    * The park loop's switch_socket_sendto() of one frame the caller said: 0xFF fill while no RTP
-   * has come in yet (SFF_CNG; always decoded_bytes_per_packet long, even in native mode), the
+   * has come in yet and whenever it pauses (`cng`: SFF_CNG; always decoded_bytes_per_packet
+   * long, even in native mode), the
    * A-law payload in native mode, decoded L16 little-endian otherwise. False when the send
    * fails at once.
    */
-  sendRead (samples: Int16Array): boolean {
+  sendRead (samples: Int16Array, gap = false): boolean {
     if (this.closing) return false
-    const cng = this.record.framesSent < this.cngFrames
+    const cng = gap || this.record.framesSent < this.cngFrames
     // The caller's RTP is PCMA: without `native` FreeSWITCH decodes it to L16 first.
     const alaw = cng ? undefined : encodeAlaw(samples)
     const payload = alaw === undefined ? Buffer.alloc(L16_FRAME_BYTES, 0xff) : this.record.params.native ? alaw : l16(decodeAlaw(alaw))

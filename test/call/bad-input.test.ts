@@ -62,7 +62,7 @@ const midVerb: Array<[string, unknown[], number, (logs: Array<Record<string, unk
     const r = logs.find((l) => l.msg === 'record result')
     if (r === undefined || typeof r.recorded !== 'string' || r.hungUp !== true) throw new Error('recording after hangup was not kept')
   }],
-  ['transfer (bridge)', [{ verb: 'transfer', target: 'mobile' }], 1200, () => {}],
+  ['transfer (bridge, still ringing)', [{ verb: 'transfer', target: 'mobile' }], 1200, () => {}],
 ]
 for (const [verb, steps, hangupAtMs, check] of midVerb) {
   t.test(`caller hangs up during ${verb}: clean end, no leaks`, async (t) => {
@@ -73,7 +73,8 @@ for (const [verb, steps, hangupAtMs, check] of midVerb) {
     const call = fs.placeCall({
       port,
       destination: DID,
-      bridge: { outcome: 'answer', durationMs: 5000 },
+      // The transfer target is still ringing when the caller gives up.
+      bridge: { outcome: 'no-answer', ringMs: 5000 },
       caller: { hangupAtMs, audio: [{ atMs: 300, wav: toneWav(500, 8000, 300, 12000) }] },
     })
     const result = await call.ended

@@ -6,6 +6,9 @@ import type { Recording, RecordOptions } from '../verbs/record.ts'
 
 /** With no speech at all, stop after the silence window plus this (FreeSWITCH counts from the start too). */
 const NO_SPEECH_GRACE_MS = 3000
+/** The wall-clock limit's margin over the recording's maximum length (frames arrive with jitter). */
+const WALL_CLOCK_SLACK_MS = 1000
+const WATCHDOG_MS = 100
 
 /**
  * Stream mode `record`: we write the file from the caller's stream (FreeSWITCH's `record`
@@ -21,9 +24,20 @@ export async function recordStream (ctx: VerbContext, path: string, maxSeconds: 
   const maxSamples = maxSeconds * session.rate
   let heardSpeech = false
   let firstAt: number | undefined
-  const signal = options.signal ? AbortSignal.any([ctx.signal, options.signal]) : ctx.signal
+  // Frames normally pace the recording; the wall clock bounds it too, so a stream that stops
+  // delivering (not even FreeSWITCH's 0xFF fill) ends it like silence instead of holding the call.
+  const startedAt = Date.now()
+  let lastFrameAt = startedAt
+  const stop = new AbortController()
+  const watchdog = setInterval(() => {
+    const now = Date.now()
+    const quietLimit = silenceMs === undefined ? undefined : silenceMs + (heardSpeech ? 0 : NO_SPEECH_GRACE_MS)
+    if (now - startedAt > maxSeconds * 1000 + WALL_CLOCK_SLACK_MS || (quietLimit !== undefined && now - lastFrameAt > quietLimit)) stop.abort()
+  }, WATCHDOG_MS)
+  const signal = AbortSignal.any([ctx.signal, stop.signal, ...(options.signal ? [options.signal] : [])])
   try {
     for await (const frame of session.endpoint.frames({ signal })) {
+      lastFrameAt = Date.now()
       chunks.push(frame.samples)
       samples += frame.samples.length
       firstAt ??= frame.mediaMs
@@ -36,6 +50,8 @@ export async function recordStream (ctx: VerbContext, path: string, maxSeconds: 
   } catch (err) {
     // A hangup ends the stream; the message so far is kept (the caller's last words count most).
     if (ctx.channel.isUp) throw err
+  } finally {
+    clearInterval(watchdog)
   }
   const hungUp = !ctx.channel.isUp
   if (samples === 0 || !heardSpeech) {

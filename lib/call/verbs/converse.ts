@@ -108,11 +108,12 @@ export async function converse (ctx: VerbContext, options: ConverseOptions = {})
     reported = entries.length
   }
 
-  let transferring = false
+  /** Set while a transfer runs: the operator key then stops a target that is still ringing. */
+  let ringing: AbortController | undefined
   const transferTo = async (target: string): Promise<TransferResult> => {
-    transferring = true
+    ringing = new AbortController()
     try {
-      const result = await transfer(ctx, target)
+      const result = await transfer(ctx, target, { signal: ringing.signal })
       if (result.connected && target === agent.transfers.afterHours && target !== agent.transfers.human) ctx.state.outcome = 'voicemail'
       return result
     } catch (err) {
@@ -120,7 +121,7 @@ export async function converse (ctx: VerbContext, options: ConverseOptions = {})
       log.warn({ target, code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'transfer failed')
       return { connected: false, disposition: isPhoneAgentError(err) ? err.code : 'FAILED' }
     } finally {
-      transferring = false
+      ringing = undefined
     }
   }
 
@@ -130,9 +131,10 @@ export async function converse (ctx: VerbContext, options: ConverseOptions = {})
   const unsubscribe = operatorKey === undefined
     ? () => {}
     : ctx.channel.onDtmf((digit) => {
-      if (digit === operatorKey && !transferring && !phase.signal.aborted) {
-        phase.abort(new PhoneAgentError('CALL_ABORTED', 'the caller pressed the operator key'))
-      }
+      if (digit !== operatorKey) return
+      // Pressed again while the target rings: the caller stops waiting, the conversation goes on.
+      if (ringing !== undefined) { ringing.abort(new PhoneAgentError('CALL_ABORTED', 'the caller stopped the ringing transfer')); return }
+      if (!phase.signal.aborted) phase.abort(new PhoneAgentError('CALL_ABORTED', 'the caller pressed the operator key'))
     })
   const phaseSignal = (): AbortSignal => AbortSignal.any([ctx.signal, phase.signal, ...(options.signal ? [options.signal] : [])])
 
@@ -190,6 +192,7 @@ export async function converse (ctx: VerbContext, options: ConverseOptions = {})
     sentenceMaxChars: agent.sentences.maxChars,
     maxRounds: MAX_ROUNDS,
     transfer: transferTo,
+    sayInsteadOfSilence: async (signal) => { await say(textFor(agent.cannotHelp, language), signal) },
   }
 
   let turns = 0
@@ -256,6 +259,8 @@ export async function converse (ctx: VerbContext, options: ConverseOptions = {})
         phase = new AbortController()
         const handed = await handOff('transferred', turns)
         if (handed !== undefined) return handed
+        // Nobody took the call: the caller hears so at once, and the conversation goes on.
+        await say(textFor(agent.transferFailed, language), phaseSignal())
       }
     }
   } catch (err) {

@@ -1,21 +1,34 @@
-import { PhoneAgentError } from '../../errors.ts'
+import { abortReason, PhoneAgentError } from '../../errors.ts'
 import type { VerbContext } from '../context.ts'
-import { numberInDialString } from '../dial-string.ts'
+import { numbersInDialString } from '../dial-string.ts'
+import { ensureBridgeVariables } from '../transfer/bridge-variables.ts'
+import { bridgeOutcome, type TransferResult } from '../transfer/outcome.ts'
+import { ringThenBridge } from '../transfer/ring.ts'
 import { answer } from './answer.ts'
 
-export interface TransferResult {
-  /** extension: the dialplan took the call. endpoint: someone answered and the bridge ran. */
-  readonly connected: boolean
-  /** FreeSWITCH's originate disposition for a bridge (`SUCCESS`, `USER_BUSY`, `NO_ANSWER`, ...). */
-  readonly disposition: string
+export type { TransferResult } from '../transfer/outcome.ts'
+
+export interface TransferOptions {
+  /** Stops a transfer that is still ringing (stream mode): the conversation goes on. */
+  readonly signal?: AbortSignal | undefined
 }
+
+/** How long a transfer target rings before it counts as not answering. */
+const RING_TIMEOUT_SECONDS = 25
+const BRIDGE_COMPLETION_AFTER_HANGUP_MS = 2000
 
 /**
  * Transfer to a target NAMED in the config. There is deliberately no way to pass a number or a
  * dial string: the name may come from a script, a caller's digits or a model's tool call, and
  * only what the operator configured can ever be dialled.
+ *
+ * - extension: `transfer` to the dialplan (which applies its own outbound rules); the call is
+ *   the dialplan's from then on, and whether it refused the call is learnt when it ends.
+ * - endpoint, stream mode: the target rings as its own leg and is bridged on answer (ring.ts),
+ *   so a target that does not answer leaves the caller with the agent.
+ * - endpoint, files mode: `bridge`, which returns to us when nobody answers (continue_on_fail).
  */
-export async function transfer (ctx: VerbContext, targetName: string): Promise<TransferResult> {
+export async function transfer (ctx: VerbContext, targetName: string, options: TransferOptions = {}): Promise<TransferResult> {
   const target = Object.hasOwn(ctx.transfers, targetName) ? ctx.transfers[targetName] : undefined
   if (target === undefined) {
     throw new PhoneAgentError('TRANSFER_TARGET_UNKNOWN', 'transfer target is not configured')
@@ -29,25 +42,31 @@ export async function transfer (ctx: VerbContext, targetName: string): Promise<T
       timeoutMs: ctx.commandTimeoutMs,
     })
     ctx.state.handedOff = true
+    // Provisional: the runner watches the call and corrects it if the dialplan refuses it.
     ctx.state.outcome = 'transferred'
     return { connected: true, disposition: 'TRANSFERRED' }
   }
   // Checked at start-up too; checked again here because the guard's tables may have been
   // tightened since, and because this is the last moment before money is spent.
-  const number = numberInDialString(target.dialString)
-  if (number !== undefined) ctx.dial.check(number)
+  for (const number of numbersInDialString(target.dialString)) ctx.dial.check(number)
   await answer(ctx)
-  // Without continue_on_fail FreeSWITCH hangs the caller up when nobody answers the bridge
-  // (switch_ivr_originate failure ends the session's dialplan); we want the script to carry on
-  // (voicemail, a message) instead.
-  await ctx.channel.execute('set', 'continue_on_fail=true', { timeoutMs: ctx.commandTimeoutMs })
+  if (ctx.mediaMode === 'stream') {
+    return await ringThenBridge(ctx, target.dialString, { timeoutSeconds: RING_TIMEOUT_SECONDS, signal: options.signal })
+  }
   // A bridge lasts as long as the conversation with the human; it is bounded by the call itself.
-  // In stream mode the unicast stream survives: the bridge runs inside the park loop's message
-  // handling (switch_ivr_park -> switch_ivr_parse_all_messages), and when it returns the park
-  // loop carries on with the same stream.
-  const result = await ctx.channel.execute('bridge', target.dialString, { timeoutMs: Infinity })
-  const disposition = result.event.variable_originate_disposition ?? result.event.variable_DIALSTATUS ?? result.response
-  const connected = disposition === 'SUCCESS' || disposition === 'ANSWER'
-  if (connected) ctx.state.outcome = 'transferred'
-  return { connected, disposition }
+  // With hangup_after_bridge FreeSWITCH hangs the caller up when the human does, before the
+  // bridge application completes (switch_ivr_multi_threaded_bridge, then
+  // switch_core_session_exec's CHANNEL_EXECUTE_COMPLETE): wait for that completion all the same,
+  // it carries the disposition that says whether anyone answered.
+  // The variables and the bridge go out back to back (event-lock keeps their order): FreeSWITCH's
+  // call thread runs both in one pass, so a stalled thread is paid once, not twice.
+  const [, result] = await Promise.all([
+    ensureBridgeVariables(ctx),
+    ctx.channel.execute('bridge', target.dialString, { timeoutMs: Infinity, signal: options.signal, afterHangupMs: BRIDGE_COMPLETION_AFTER_HANGUP_MS }),
+  ])
+  const outcome = bridgeOutcome(result.event)
+  if (outcome.connected) ctx.state.outcome = 'transferred'
+  // Nobody took the call and the caller is gone: the script has nothing left to do.
+  else if (!ctx.channel.isUp) throw abortReason(ctx.signal)
+  return outcome
 }

@@ -47,8 +47,10 @@ export interface MediaEndpointOptions {
 export interface MediaEndpointStats {
   /** Audio datagrams accepted from FreeSWITCH. */
   readonly received: number
-  /** All-0xFF datagrams seen before the caller's first RTP. */
+  /** All-0xFF datagrams seen before the caller's first RTP (dropped). */
   readonly preRtp: number
+  /** All-0xFF datagrams after it: the caller's RTP paused (delivered as silence). */
+  readonly rtpGap: number
   /** Datagrams from any address but the locked one. */
   readonly droppedForeign: number
   /** Datagrams of odd length or larger than a 60 ms frame. */
@@ -84,7 +86,7 @@ export class MediaEndpoint {
   #closed = false
   #seq = 0
   #mediaSamples = 0
-  #stats = { received: 0, preRtp: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, droppedSlowConsumer: 0, sendErrors: 0 }
+  #stats = { received: 0, preRtp: 0, rtpGap: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, droppedSlowConsumer: 0, sendErrors: 0 }
   #closedPromise: Promise<void> | undefined
 
   /** Bind the socket and start pacing (silence until audio is queued, nothing until the peer is known). */
@@ -224,12 +226,19 @@ export class MediaEndpoint {
       this.#stats.droppedMalformed++
       return
     }
-    if (isPreRtpFrame(msg)) {
+    // FreeSWITCH's park loop sends a frame flagged SFF_CNG as all 0xFF bytes (switch_ivr.c
+    // switch_ivr_park: `memset(decoded, 255, ...)`): before the caller's first RTP, and again
+    // whenever it pauses (silence suppression, hold, loss). Before the first real frame there
+    // is no call audio yet; after it, the pause is silence the VAD must hear, or a turn that
+    // ends in a pause would wait for audio that never comes.
+    const gap = isPreRtpFrame(msg)
+    if (gap && this.#stats.received === 0) {
       this.#stats.preRtp++
       return
     }
+    if (gap) this.#stats.rtpGap++
     this.#stats.received++
-    const samples = decodeFrame(msg)
+    const samples = gap ? new Int16Array(msg.length / 2) : decodeFrame(msg)
     const frame: InboundFrame = {
       samples,
       sampleRate: this.rate,
