@@ -7,6 +7,7 @@ import { agentSchema } from '../agent/config.ts'
 import { recordsSchema } from '../records/config.ts'
 import { opsSchema } from '../ops/config.ts'
 import { streamSchema } from '../media/stream/config.ts'
+import { doctorSchema } from '../doctor/config.ts'
 
 /**
  * The one config file (YAML or JSON), validated at start-up. Objects are strict so a typo in a
@@ -142,6 +143,8 @@ export const configSchema = z.strictObject({
   agent: agentSchema.prefault({}),
   records: recordsSchema.prefault({}),
   ops: opsSchema.prefault({}),
+  /** `phone-agent doctor`: the inbound Event Socket and what to expect of the live FreeSWITCH. */
+  doctor: doctorSchema.prefault({}),
   logging: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({ level: 'info' }),

@@ -43,3 +43,4 @@ export class FakeFreeSwitch {
     return await Promise.all(calls.map(async (c) => await c.ended))
   }
 }
+export { startInboundEsl, parseXml, toFsXml, aclAllows, runApi, type FakeInboundEsl, type InboundState, type GatewayState, type AclList, type XmlElement } from './inbound/server.ts'
