@@ -10,6 +10,7 @@ import { openCallStore } from '../records/open.ts'
 import { runCallsCommand } from './calls.ts'
 import { serve } from './serve.ts'
 import { CALL_USAGE, runCallCommand } from './call.ts'
+import { doctorCommand } from './doctor.ts'
 
 const USAGE = `Usage: phone-agent <command> [options]
 
@@ -19,6 +20,7 @@ Commands:
   calls ...          List and show call records (phone-agent calls --help).
   call ...           Place a simulated call (phone-agent call --help).
   demo               A simulated call to the built-in take-message script, no accounts needed.
+  doctor             Check the live FreeSWITCH through its inbound Event Socket (phone-agent doctor --help).
 
 Options:
   --config PATH      Config file (default: $PHONE_AGENT_CONFIG or ./phone-agent.yaml)
@@ -30,6 +32,14 @@ export async function main (argv: string[], out: NodeJS.WritableStream = process
   if (argv[0] === 'calls') return await callsCommand(argv.slice(1), out, err)
   if (argv[0] === 'call') return await callCommand(argv.slice(1), out, err)
   if (argv[0] === 'demo') return await demo(argv.slice(1), out, err)
+  if (argv[0] === 'doctor') {
+    try {
+      return await doctorCommand.run(argv.slice(1), { out, err, env: process.env })
+    } catch (e) {
+      if (isPhoneAgentError(e)) { err.write(`phone-agent: ${e.message}\n`); return 1 }
+      throw e
+    }
+  }
   let parsed
   try {
     parsed = parseArgs({
