@@ -46,17 +46,17 @@ export async function checkDids (c: DoctorContext): Promise<CheckResult[]> {
   const out: CheckResult[] = []
   for (const did of c.input.dids) {
     const reached: string[] = []
-    let lastEnd = '(no extension matches)'
+    let firstEnd: string | undefined
     for (const form of didForms(did)) {
       const r = tryRoute(extensions, { destination_number: form, caller_id_number: caller, caller_id_name: 'doctor' })
       if (r instanceof Error) return [fail(name(did), `the ${publicContext} context uses an expression this check cannot evaluate: ${r.message}`, 'check this DID by hand with a test call')]
-      if (r === undefined) continue
+      if (r === undefined) { firstEnd ??= 'no extension matches'; continue }
       if (r.actions.some((a) => a.app === 'socket' && a.data.split(/\s+/)[0] === target)) reached.push(form)
-      else lastEnd = `extension ${r.extension}`
+      else firstEnd ??= `${form}: extension ${r.extension}`
     }
     out.push(reached.length > 0
       ? pass(name(did), `reaches socket ${target} as ${reached.join(', ')}`)
-      : fail(name(did), `no form of it reaches socket ${target} (${lastEnd})`, `put the form your trunk sends (see the phone_agent_reject log line: dest=...) into phone_agent_dids, and ${target} into phone_agent_socket_primary, then fs_cli -x reloadxml`))
+      : fail(name(did), `no form of it reaches socket ${target} (${firstEnd ?? 'no extension matches'})`, `put the form your trunk sends (see the phone_agent_reject log line: dest=...) into phone_agent_dids, and ${target} into phone_agent_socket_primary, then fs_cli -x reloadxml`))
   }
   return out
 }

@@ -24,16 +24,22 @@ export interface FakeInboundEsl {
   readonly commands: readonly string[]
   /** Connections still open. */
   readonly openConnections: number
+  /** Resolves once no connection is open (every client gone). */
+  idle (): Promise<void>
   close (): Promise<void>
 }
 
 export async function startInboundEsl (state: InboundState, host = '127.0.0.1'): Promise<FakeInboundEsl> {
   const commands: string[] = []
   const sockets = new Set<Socket>()
+  let idleWaiters: Array<() => void> = []
 
   const serve = (socket: Socket): void => {
     sockets.add(socket)
-    socket.on('close', () => { sockets.delete(socket) })
+    socket.on('close', () => {
+      sockets.delete(socket)
+      if (sockets.size === 0) { for (const w of idleWaiters) w(); idleWaiters = [] }
+    })
     socket.on('error', () => {})
     if (state.refuseClients) {
       const msg = 'Access Denied, go away.\n'
@@ -88,6 +94,10 @@ export async function startInboundEsl (state: InboundState, host = '127.0.0.1'):
     port,
     commands,
     get openConnections () { return sockets.size },
+    async idle () {
+      if (sockets.size === 0) return
+      await new Promise<void>((resolve) => { idleWaiters.push(resolve) })
+    },
     async close () {
       for (const s of sockets) s.destroy()
       await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
