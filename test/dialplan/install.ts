@@ -84,7 +84,7 @@ export function fillAcl (conf: string, a: InstallAnswers): void {
   })
 }
 
-/** Steps 6-7: the snippets' params into the profiles (replacing active lines of the same name). */
+/** Steps 7-8: the snippets' params into the profiles (replacing active lines of the same name). */
 export function applySnippet (conf: string, profile: 'external' | 'internal'): void {
   const snippet = readFileSync(join(PACK_DIR, 'snippets', `${profile}-profile.xml`), 'utf8')
   const params = [...snippet.replace(/<!--[^]*?-->/g, '').matchAll(/<param name="([^"]+)" value="([^"]*)"\/>/g)].map((m) => [m[1]!, m[2]!] as const)
@@ -101,7 +101,7 @@ export function applySnippet (conf: string, profile: 'external' | 'internal'): v
   })
 }
 
-/** Step 8: the trunk's gateway file, its REPLACE_ME filled. */
+/** Step 9: the trunk's gateway file, its REPLACE_ME filled. */
 export function installGateway (conf: string, a: InstallAnswers): void {
   const text = readFileSync(join(PACK_DIR, 'trunks', a.provider, `gateway-${a.variant}.xml`), 'utf8')
   const filled = text
@@ -110,7 +110,7 @@ export function installGateway (conf: string, a: InstallAnswers): void {
   writeFileSync(join(conf, 'sip_profiles/external', `${a.provider}.xml`), filled)
 }
 
-/** Step 9: the public address instead of STUN, and a directory password that is not 1234. */
+/** Step 6: the public address instead of STUN, and a directory password that is not 1234. */
 export function fillNat (conf: string, a: InstallAnswers): void {
   edit(join(conf, 'vars.xml'), (t) => t
     .replace(/<X-PRE-PROCESS cmd="stun-set" data="external_rtp_ip=[^"]*"\/>/, `<X-PRE-PROCESS cmd="set" data="external_rtp_ip=${a.publicIp}"/>`)
