@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { directivesInComments } from './fs-preprocess.ts'
 import { aclNodes, checkLoaded, configuration, profileParams } from './pack-check.ts'
-import { PACK_DIR, PEOPLEFONE, SKELETON, applySnippet, copyPack, copyTree, fillAcl, fillNat, fillVars, installGateway, installPack, realVanillaTree, type InstallAnswers } from './install.ts'
+import { PACK_DIR, PEOPLEFONE, SKELETON, VARS_INCLUDE_LINE, applySnippet, copyPack, copyTree, fillAcl, fillNat, fillVars, installGateway, installPack, realVanillaTree, type InstallAnswers } from './install.ts'
 import { listPackFiles } from '../guard/dialplan-sim.ts'
 
 // The pack, installed as docs/freeswitch-pack.md says, must load in FreeSWITCH: these tests run
@@ -139,4 +139,13 @@ t.test('each install step is needed: skipping one leaves a problem', async (t) =
       remove()
     }
   }
+})
+
+t.test('docs/freeswitch-pack.md gives the steps install.ts performs', async (t) => {
+  const doc = readFileSync(new URL('../../docs/freeswitch-pack.md', import.meta.url), 'utf8')
+  t.ok(doc.includes(VARS_INCLUDE_LINE), 'the include line of step 3')
+  t.match(doc, /rm \/etc\/freeswitch\/dialplan\/public\/00_inbound_did\.xml/)
+  t.match(doc, /Restart FreeSWITCH/)
+  t.match(doc, /mod_voicemail/)
+  t.match(doc, /Run `phone-agent doctor`/)
 })
