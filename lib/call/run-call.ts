@@ -189,14 +189,9 @@ function answeredAtFromChannel (channel: Channel): number {
  * Returns the refusal cause, if the call ended with one before any bridge.
  */
 async function watchHandedOff (channel: Channel, log: Logger): Promise<string | undefined> {
-  let bridged = false
-  const off = channel.onEvent('CHANNEL_BRIDGE', () => { bridged = true })
-  try {
-    const either = AbortSignal.any([channel.signal, channel.endRequested])
-    if (!either.aborted) await new Promise<void>((resolve) => { either.addEventListener('abort', () => { resolve() }, { once: true }) })
-  } finally {
-    off()
-  }
+  const either = AbortSignal.any([channel.signal, channel.endRequested])
+  if (!either.aborted) await new Promise<void>((resolve) => { either.addEventListener('abort', () => { resolve() }, { once: true }) })
+  const bridged = channel.bridged
   const cause = channel.hangupCause
   log.info({ hangupCause: cause ?? null, bridged }, 'handed-off call ended')
   return !bridged && cause !== undefined && REFUSAL_CAUSES.has(cause) ? cause : undefined

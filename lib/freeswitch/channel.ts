@@ -64,6 +64,7 @@ export class Channel {
   #endRequest = new AbortController()
   #dtmfListeners = new Set<(digit: string) => void>()
   #answered = false
+  #bridged = false
   #hangupCause: string | undefined
   #exiting: Promise<void> | undefined
   #resolveClosed!: () => void
@@ -85,6 +86,8 @@ export class Channel {
   get endRequested (): AbortSignal { return this.#endRequest.signal }
 
   get answered (): boolean { return this.#answered }
+  /** Whether the channel was ever bridged to another (CHANNEL_BRIDGE): a human answered a transfer. */
+  get bridged (): boolean { return this.#bridged }
   get hangupCause (): string | undefined { return this.#hangupCause }
   get isUp (): boolean { return !this.signal.aborted }
 
@@ -215,14 +218,6 @@ export class Channel {
     return typeof body._body === 'string' ? body._body : ''
   }
 
-  /** Subscribe to one of SUBSCRIBED_EVENTS (its body); returns the unsubscribe function. */
-  onEvent (name: typeof SUBSCRIBED_EVENTS[number], listener: (body: Readonly<Record<string, string>>) => void): () => void {
-    const esl = this.#esl as unknown as EslEmitter
-    const handler = (res: { body: EventBody }): void => { listener(res.body) }
-    esl.on(name, handler)
-    return () => { esl.removeListener(name, handler) }
-  }
-
   /** Subscribe to DTMF digits; returns the unsubscribe function. */
   onDtmf (listener: (digit: string) => void): () => void {
     this.#dtmfListeners.add(listener)
@@ -316,6 +311,7 @@ export class Channel {
       for (const l of this.#dtmfListeners) l(digit.toUpperCase())
     })
     esl.on('CHANNEL_ANSWER', () => { this.#answered = true })
+    esl.on('CHANNEL_BRIDGE', () => { this.#bridged = true })
     esl.on('CHANNEL_HANGUP', (res) => {
       this.#hangupCause = res.body['Hangup-Cause'] ?? this.#hangupCause
       this.#end(new CallHangupError(this.#hangupCause))

@@ -52,6 +52,11 @@ export class SimulatedCall {
       ...opts.variables,
     })) v.set(name, value)
 
+    if (opts.answeredBeforeSocket === true) {
+      this.channel.answered = true
+      this.channel.callState = 'ACTIVE'
+      this.channel.answeredUs = Date.now() * 1000
+    }
     const audio = new CallerAudio()
     this.socket = connect({ host, port: opts.port })
     this.socket.setNoDelay(true)

@@ -47,6 +47,8 @@ export interface PlaceCallOptions {
   readonly uuid?: string
   /** Extra channel variables (they appear as variable_<name>). */
   readonly variables?: Readonly<Record<string, string>>
+  /** The dialplan ran `answer` before `socket`: the connect reply says Answer-State: answered. */
+  readonly answeredBeforeSocket?: boolean
   /** Header names left out of the connect reply. */
   readonly omitHeaders?: readonly string[]
   readonly caller?: CallerScript

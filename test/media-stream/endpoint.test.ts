@@ -68,6 +68,11 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
   t.ok(got.every((f) => f.samples.length === 160 && f.sampleRate === 8000 && f.receivedAt === clock.now()))
   t.match(ep.stats, { received: 5, preRtp: 3, droppedForeign: 3, droppedMalformed: 1 })
   t.ok(got.every((f) => !f.samples.includes(9000)), 'nothing from the stranger got through')
+  // After real audio, 0xFF frames are the caller's RTP pausing (switch_ivr_park SFF_CNG): silence.
+  for (let i = 0; i < 2; i++) await send(fs.socket, Buffer.alloc(320, 0xff), ep.localAddress.port)
+  await until(() => got.length === 7)
+  t.same(got.slice(5).map((f) => [f.mediaMs, Math.max(...f.samples.map(Math.abs))]), [[100, 0], [120, 0]], 'delivered as silence, in sequence')
+  t.match(ep.stats, { received: 7, preRtp: 3, rtpGap: 2 })
   t.match(records.find((r) => r.msg === 'unicast datagram from a foreign address dropped'), { level: 40, from: { port: stranger.port } })
   t.equal(records.filter((r) => r.msg === 'unicast datagram from a foreign address dropped').length, 1, 'logged once, then counted')
 

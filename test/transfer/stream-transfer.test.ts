@@ -1,0 +1,141 @@
+import t from 'tap'
+import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
+import type { BridgeOutcome, CallResult } from '../../lib/simulator/types.ts'
+import { leaksSince, resources } from '../helpers/leaks.ts'
+import { CALLER, DID, startRig, type ConversationRig } from '../conversation/helpers.ts'
+
+/**
+ * Stream-mode transfers ring the target as its own leg (originate ... &park()) and bridge only
+ * on answer. A target that does not answer, is busy, or is refused by the dialplan must leave
+ * the caller hearing the agent again within a second, with the unicast stream intact.
+ */
+
+const TARGET = 'sofia/gateway/trunk/+390299999999'
+const PRESS_AT_MS = 1500
+
+async function operatorCall (t: Parameters<Parameters<typeof t.test>[1]>[0], bridge: BridgeOutcome, extra: { hangupAtMs?: number, dtmf?: Array<{ atMs: number, digit: string }> } = {}): Promise<{ rig: ConversationRig, result: CallResult, call: ReturnType<FakeFreeSwitch['placeCall']> }> {
+  const rig = await startRig(t, {
+    media: { mode: 'stream' },
+    transfers: { operator: { type: 'endpoint', dialString: TARGET } },
+    agent: { transfers: { human: 'operator' } },
+  })
+  const fs = new FakeFreeSwitch()
+  const call = fs.placeCall({
+    port: rig.port,
+    destination: DID,
+    callerNumber: CALLER,
+    bridge,
+    caller: { dtmf: extra.dtmf ?? [{ atMs: PRESS_AT_MS, digit: '0' }], hangupAtMs: extra.hangupAtMs ?? 9000 },
+  })
+  const result = await call.ended
+  await rig.agent.server.drained()
+  return { rig, result, call }
+}
+
+for (const [name, bridge, cause] of [
+  ['does not answer', { outcome: 'no-answer', ringMs: 1500 }, 'NO_ANSWER'],
+  ['is busy', { outcome: 'fail', cause: 'USER_BUSY', ringMs: 600 }, 'USER_BUSY'],
+  ['is refused by the dialplan', { outcome: 'fail', cause: 'OUTGOING_CALL_BARRED', ringMs: 100 }, 'OUTGOING_CALL_BARRED'],
+] as const) {
+  t.test(`a stream-mode transfer whose target ${name}: the caller hears the agent within 1 s, the stream lives on`, async (t) => {
+    const baseline = resources()
+    const { rig, result, call } = await operatorCall(t, bridge)
+    t.equal(result.legs.length, 1, 'the target was rung as its own leg')
+    const leg = result.legs[0]!
+    t.match(leg.dialString, TARGET)
+    t.equal(leg.variables.ignore_early_media, 'true')
+    t.match(leg.variables.phone_agent_ring, /^[0-9a-f-]{36}$/, 'tagged so it can be cancelled')
+    t.equal(leg.endCause, cause)
+    t.same(result.orphanLegs, [], 'no leg left ringing or parked')
+    t.notOk(result.apps.some((a) => a.name === 'bridge'), 'the caller\'s leg never ran bridge')
+    t.notOk(result.unicast.some((u) => u.closedBy === 'reset'), 'unicast never reset')
+    const failedAt = leg.endedMs!
+    const next = call.ear.firstHeard(failedAt + 100, 200)
+    t.ok(next !== undefined, 'the caller heard the agent after the failure')
+    t.ok(next!.playMs - failedAt < 1000, `the agent spoke ${next!.playMs - failedAt} ms after the failure`)
+    t.ok(rig.logs.some((l) => l.msg === 'transfer target did not answer' && l.cause === cause))
+    t.equal(result.hungUpBy, 'caller', 'the call went on until the caller hung up')
+    t.not(rig.store.calls[0]!.end?.outcome, 'transferred', 'not recorded as transferred')
+    await rig.settled(t)
+    t.same(await leaksSince(baseline, ['Timeout', 'UDPWrap']), {}, 'no timers or UDP sockets left')
+  })
+}
+
+t.test('a stream-mode transfer the human answers: bridged with uuid_bridge, recorded transferred, caller hung up with the human', async (t) => {
+  const { rig, result, call } = await operatorCall(t, { outcome: 'answer', ringMs: 800, durationMs: 1500 })
+  const leg = result.legs[0]!
+  t.ok(leg.answeredMs !== undefined && leg.bridgedMs !== undefined, 'answered, then bridged')
+  t.ok(leg.bridgedMs! - leg.answeredMs! < 500, `bridged ${leg.bridgedMs! - leg.answeredMs!} ms after the answer`)
+  t.ok(result.commands.some((c) => c.startsWith(`api uuid_bridge ${result.uuid} ${leg.uuid}`)), 'uuid_bridge caller <-> leg')
+  t.equal(result.variables.hangup_after_bridge, 'true', 'the caller is hung up when the human hangs up')
+  t.equal(result.variables.last_bridge_hangup_cause, 'NORMAL_CLEARING')
+  t.equal(result.hungUpBy, 'caller', 'hung up by the bridge end, not by us')
+  t.same(result.orphanLegs, [])
+  t.ok(call.ear.firstHeard(leg.startedMs + 50, 200) !== undefined, 'the caller heard us (connecting line, ringback) while it rang')
+  const end = rig.store.calls[0]!.end
+  t.equal(end?.outcome, 'transferred')
+  t.equal(end?.hangupCause, 'NORMAL_CLEARING')
+  t.ok(rig.logs.some((l) => l.msg === 'handed-off call ended' && l.bridged === true), 'watched until the end')
+  await rig.settled(t)
+})
+
+t.test('the caller hangs up while the target rings: the leg is cancelled, nothing is left', async (t) => {
+  const { rig, result } = await operatorCall(t, { outcome: 'no-answer', ringMs: 20_000 }, { hangupAtMs: 3000 })
+  const leg = result.legs[0]!
+  t.equal(leg.endCause, 'ORIGINATOR_CANCEL', 'cancelled by us')
+  t.ok(result.commands.some((c) => c.startsWith('api hupall ORIGINATOR_CANCEL phone_agent_ring ')), 'by its tag')
+  t.same(result.orphanLegs, [])
+  t.equal(rig.store.calls[0]!.end?.outcome, 'caller_hung_up')
+  await rig.settled(t)
+})
+
+t.test('the operator key pressed again while the target rings stops the ringing; the conversation goes on', async (t) => {
+  const { rig, result, call } = await operatorCall(t, { outcome: 'no-answer', ringMs: 20_000 }, {
+    dtmf: [{ atMs: PRESS_AT_MS, digit: '0' }, { atMs: PRESS_AT_MS + 2000, digit: '0' }],
+    hangupAtMs: 7000,
+  })
+  const leg = result.legs[0]!
+  t.equal(leg.endCause, 'ORIGINATOR_CANCEL')
+  t.ok(leg.endedMs! - (PRESS_AT_MS + 2000) < 500, 'stopped at the second press')
+  t.ok(rig.logs.some((l) => l.msg === 'ringing transfer stopped'))
+  t.ok(call.ear.firstHeard(leg.endedMs! + 100, 200) !== undefined, 'the agent spoke again')
+  t.same(result.orphanLegs, [])
+  t.equal(result.hungUpBy, 'caller')
+})
+
+t.test('files mode: a bridge the human answers is recorded transferred (originate_disposition "call accepted")', async (t) => {
+  const rig = await startRig(t, {
+    transfers: { operator: { type: 'endpoint', dialString: TARGET } },
+    agent: { transfers: { human: 'operator' } },
+  })
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({
+    port: rig.port, destination: DID, callerNumber: CALLER,
+    bridge: { outcome: 'answer', durationMs: 800 },
+    caller: { dtmf: [{ atMs: PRESS_AT_MS, digit: '0' }] },
+  }).ended
+  await rig.agent.server.drained()
+  t.equal(result.variables.originate_disposition, 'call accepted')
+  const multiset = result.apps.findIndex((a) => a.name === 'multiset')
+  const bridge = result.apps.findIndex((a) => a.name === 'bridge')
+  t.ok(multiset >= 0 && bridge === multiset + 1, 'the bridge variables go out with the bridge, not a round trip before it')
+  t.match(result.apps[multiset]?.arg, /continue_on_fail=true/)
+  t.equal(rig.store.calls[0]!.end?.outcome, 'transferred')
+})
+
+t.test('an extension transfer the dialplan refuses (OUTGOING_CALL_BARRED) is not recorded transferred', async (t) => {
+  const rig = await startRig(t, { media: { mode: 'stream' } })
+  const fs = new FakeFreeSwitch()
+  const result = await fs.placeCall({
+    port: rig.port, destination: DID, callerNumber: CALLER,
+    transferHangupCause: 'OUTGOING_CALL_BARRED',
+    caller: { dtmf: [{ atMs: PRESS_AT_MS, digit: '0' }] },
+  }).ended
+  await rig.agent.server.drained()
+  t.equal(result.transfer?.to, '1000')
+  const end = rig.store.calls[0]!.end
+  t.equal(end?.outcome, 'failed')
+  t.equal(end?.errorCode, 'DIAL_BLOCKED')
+  t.equal(end?.hangupCause, 'OUTGOING_CALL_BARRED')
+  t.ok(rig.logs.some((l) => l.msg === 'transfer refused by the dialplan'))
+})
