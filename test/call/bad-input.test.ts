@@ -219,14 +219,19 @@ for (const mode of ['files', 'stream'] as const) {
     const fs = new FakeFreeSwitch()
     const result = await fs.placeCall({ port, destination: DID, bridge: { outcome: 'fail', cause: 'NO_ANSWER' } }).ended
     t.match(logs.find((l) => l.msg === 'transfer result'), { connected: false })
-    t.ok(result.apps.some((a) => a.name === 'set' && a.arg === 'continue_on_fail=true'), 'continue_on_fail set before the bridge')
-    t.equal(result.hungUpBy, 'server', 'the caller was not dropped by the failed bridge')
+    t.equal(result.hungUpBy, 'server', 'the caller was not dropped by the failed transfer')
     if (mode === 'files') {
+      t.ok(result.apps.some((a) => a.name === 'multiset' && a.arg.includes('continue_on_fail=true')), 'continue_on_fail set with the bridge')
       t.equal(result.apps.at(-1)?.name, 'playback', 'the apology after the bridge was played')
     } else {
-      t.equal(result.unicast.length, 1, 'the stream survives the bridge: no second unicast')
-      const bridgeEnd = result.apps.find((a) => a.name === 'bridge')?.endMs ?? Infinity
-      t.ok(result.heard.some((h) => h.source === 'unicast' && h.arrivalMs > bridgeEnd && level(h.samples) > 100), 'and the caller heard the agent on it after the bridge')
+      // A failed bridge would reset the session and end unicast for good: stream mode rings the
+      // target as its own leg instead, and the caller's leg never bridges.
+      t.notOk(result.apps.some((a) => a.name === 'bridge'), 'no bridge on the caller\'s leg')
+      t.equal(result.unicast.length, 1, 'one stream, never reset')
+      t.notOk(result.unicast[0]?.closedBy === 'reset')
+      const legEnd = result.legs[0]?.endedMs ?? Infinity
+      t.equal(result.legs[0]?.endCause, 'NO_ANSWER')
+      t.ok(result.heard.some((h) => h.source === 'unicast' && h.arrivalMs > legEnd && level(h.samples) > 100), 'and the caller heard the agent on it after the failure')
       t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'still no playback or record')
     }
   })
