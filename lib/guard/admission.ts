@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { throwIfAborted } from '../errors.ts'
 import type { HangupCause } from '../config/hangup-causes.ts'
-import type { GuardConfig } from './config.ts'
+import { callerAllowPrefixes, type GuardConfig } from './config.ts'
 import { classifyCallerId, type PrivacyInfo } from './caller-id.ts'
 import { startsWithAny } from './prefixes.ts'
 import { createMemoryStore, createRedisStore, type AdmissionStore } from './store.ts'
@@ -59,6 +59,12 @@ export interface RejectionRecord {
   readonly at: string
 }
 
+/** The config rule behind a refusal by prefix, logged with it. */
+interface RefusalRule {
+  readonly field: 'guard.callers.allowPrefixes' | 'guard.callers.blockPrefixes'
+  readonly prefixes: readonly string[]
+}
+
 export interface AdmissionDeps {
   readonly defaultCountry: string
   readonly servedDids: (e164: string) => boolean
@@ -86,8 +92,9 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
     : createMemoryStore(config.rates))
   const now = deps.now ?? (() => new Date())
   const causes = config.hangupCauses
+  const allowPrefixes = callerAllowPrefixes(config, deps.defaultCountry)
 
-  function reject (req: AdmissionRequest, reason: AdmissionReason, extra: { detail?: string, caller?: string } = {}): AdmissionVerdict {
+  function reject (req: AdmissionRequest, reason: AdmissionReason, extra: { detail?: string, caller?: string, rule?: RefusalRule } = {}): AdmissionVerdict {
     const hangupCause = reason === 'unknown_did'
       ? causes.unknownDid
       : reason === 'capacity'
@@ -103,7 +110,11 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
       did: req.did,
       at: now().toISOString(),
     }
-    logger.info({ uuid: record.uuid, reason, detail: record.detail, caller: record.caller, callerRaw: record.callerRaw, did: record.did, hangupCause }, 'call rejected')
+    const fields = { uuid: record.uuid, reason, detail: record.detail, caller: record.caller, callerRaw: record.callerRaw, did: record.did, hangupCause }
+    // A refusal by prefix is the one an operator causes by configuration (a caller from a country
+    // not on the list): warn, and name the rule, so it is found in the log and not guessed at.
+    if (extra.rule !== undefined) logger.warn({ ...fields, rule: extra.rule.field, prefixes: extra.rule.prefixes }, 'call rejected')
+    else logger.info(fields, 'call rejected')
     try {
       deps.onReject?.(record)
     } catch (err) {
@@ -124,8 +135,12 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
     } else {
       caller = id.e164
       const blocked = config.callers.blockPrefixes.find((p) => caller.startsWith(p))
-      if (blocked !== undefined) return reject(req, 'prefix_blocked', { caller, detail: blocked })
-      if (!startsWithAny(caller, config.callers.allowPrefixes)) return reject(req, 'prefix_not_allowed', { caller })
+      if (blocked !== undefined) {
+        return reject(req, 'prefix_blocked', { caller, detail: blocked, rule: { field: 'guard.callers.blockPrefixes', prefixes: [blocked] } })
+      }
+      if (!startsWithAny(caller, allowPrefixes)) {
+        return reject(req, 'prefix_not_allowed', { caller, rule: { field: 'guard.callers.allowPrefixes', prefixes: allowPrefixes } })
+      }
     }
     if (config.rejectUnknownDid && (req.did === undefined || !deps.servedDids(req.did))) {
       return reject(req, 'unknown_did', { caller })

@@ -1,12 +1,14 @@
 import { z } from 'zod'
+import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js/max'
 import { HANGUP_CAUSES } from '../config/hangup-causes.ts'
 
 /**
  * Admission and outbound protection settings (`guard:` in the config file).
  *
  * Every field has a default that is safe on a public SIP number: anonymous callers refused,
- * callers only from IT/AT/DE/CH, a few calls per caller, premium and satellite numbers never
- * dialled. Loosening anything is an explicit edit.
+ * callers only from the home country (`numbers.defaultCountry`), a few calls per caller, premium
+ * and satellite numbers never dialled, transfers only to IT/AT/DE/CH. Loosening anything is an
+ * explicit edit.
  */
 
 /** `+` followed by up to 15 digits: a country code or a longer prefix. A bare `+` matches every number. */
@@ -17,8 +19,11 @@ const count = z.number().int().min(1)
 export const callersSchema = z.strictObject({
   /** Refuse callers with no number, `anonymous`, `restricted`, all zeros, or a Privacy request. */
   rejectAnonymous: z.boolean().default(true),
-  /** Caller numbers (as E.164) must start with one of these. */
-  allowPrefixes: z.array(e164Prefix).min(1).default(['+39', '+43', '+49', '+41']),
+  /**
+   * Caller numbers (as E.164) must start with one of these. Default: the calling code of
+   * `numbers.defaultCountry` (`+39` for IT, `+1` for US), see `callerAllowPrefixes()`.
+   */
+  allowPrefixes: z.array(e164Prefix).min(1).optional(),
   /** Refused even when an allow prefix matches (checked first). */
   blockPrefixes: z.array(e164Prefix).default([]),
 })
@@ -85,4 +90,9 @@ export const guardSchema = z.strictObject({
 })
 
 export type GuardConfig = z.infer<typeof guardSchema>
+
+/** The caller allowlist in force: the configured one, else the home country's calling code. */
+export function callerAllowPrefixes (guard: Pick<GuardConfig, 'callers'>, defaultCountry: string): string[] {
+  return guard.callers.allowPrefixes ?? [`+${getCountryCallingCode(defaultCountry.toUpperCase() as CountryCode)}`]
+}
 export type GuardConfigInput = z.input<typeof guardSchema>

@@ -14,8 +14,10 @@ const vars = { ...packVars(), phone_agent_dids: SERVED_DID_VAR }
 const inboundPlan = loadExtensions('dialplan/public/00_phone_agent.xml', vars)
 const outboundPlan = loadExtensions('dialplan/phone_agent_outbound.xml', vars)
 
-// Rates and capacity out of the way: this table is about numbers.
+// Rates and capacity out of the way: this table is about numbers. The pack's inbound regex
+// admits IT/AT/DE/CH, so the Node side is given the same list (its default is the home country).
 const config = guardSchema.parse({
+  callers: { allowPrefixes: ['+39', '+43', '+49', '+41'] },
   rates: { perCallerPerMinute: 10_000, perCallerPerHour: 10_000, globalPerSecond: 10_000 },
   capacity: { maxConcurrent: 10_000 },
 })
