@@ -15,7 +15,7 @@ export default defineScript(async (call) => {
   await call.answer()
   const result = await call.converse(optionsFrom(call.options))
   call.log.info({ end: result.end, turns: result.turns, target: result.target ?? null }, 'receptionist finished')
-})
+}, { needs: ['stt', 'llm'] })
 
 export function optionsFrom (o: Readonly<Record<string, unknown>>): ConverseOptions {
   const strings = (v: unknown): string[] | undefined => Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined
