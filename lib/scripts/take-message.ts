@@ -11,12 +11,12 @@ const TEXTS: Record<string, { greeting: string, thanks: string, noMessage: strin
     noMessage: 'We did not hear a message. Goodbye.',
   },
   it: {
-    greeting: 'Buongiorno, grazie per aver chiamato. Lasci il suo nome, il suo numero e un messaggio, poi riagganci o resti in silenzio.',
+    greeting: 'Buongiorno, grazie per aver chiamato. Lasci il suo nome, il suo numero e un messaggio dopo il segnale acustico, poi riagganci o resti in silenzio.',
     thanks: 'Grazie. Il suo messaggio è stato registrato. Arrivederci.',
     noMessage: 'Non abbiamo sentito nessun messaggio. Arrivederci.',
   },
   de: {
-    greeting: 'Guten Tag, danke für Ihren Anruf. Bitte hinterlassen Sie Ihren Namen, Ihre Nummer und eine Nachricht, dann legen Sie auf oder bleiben still.',
+    greeting: 'Guten Tag, danke für Ihren Anruf. Bitte hinterlassen Sie Ihren Namen, Ihre Nummer und eine Nachricht nach dem Signalton, dann legen Sie auf oder bleiben still.',
     thanks: 'Vielen Dank. Ihre Nachricht wurde aufgenommen. Auf Wiederhören.',
     noMessage: 'Wir haben keine Nachricht gehört. Auf Wiederhören.',
   },
@@ -38,7 +38,8 @@ export default defineScript(async (call) => {
 
   await call.answer()
   await call.say(texts.greeting)
-  const message = await call.record({ maxSeconds, silence: { threshold: 200, seconds: 2 }, asMessage: true })
+  // The greeting promises a tone: record() plays it, and files the recording as a message.
+  const message = await call.record({ maxSeconds, silence: { threshold: 200, seconds: 2 } })
   if (message) call.log.info({ path: message.path, durationMs: message.durationMs, hungUp: message.hungUp }, 'message recorded')
   await call.say(message ? texts.thanks : texts.noMessage)
   await call.hangup('NORMAL_CLEARING')

@@ -21,7 +21,8 @@ t.test('take-message: greeting, the caller speaks, message recorded, thanks, han
   })
   const result = await call.ended
   const names = result.apps.map((a) => a.name)
-  t.same(names, ['answer', 'playback', 'record', 'playback'], 'answer, greeting, record, thanks')
+  t.same(names, ['answer', 'playback', 'playback', 'record', 'playback'], 'answer, greeting, the tone, record, thanks')
+  t.match(result.played[1]?.path, /\/phone-agent\/beep\.wav$/, 'the tone the greeting promises is played before recording')
   t.equal(result.hungUpBy, 'server')
   t.equal(result.hangupCause, 'NORMAL_CLEARING')
   t.ok(result.exitReceived, 'we said exit after the disconnect notice')
@@ -72,8 +73,8 @@ t.test('take-message with the real offline voice: speech synthesised once, reuse
   const rendersAtStart = renders // the apology, busy message and script phrases, at start-up
   const fs = new FakeFreeSwitch()
   const first = await fs.placeCall({ port, destination: DID, caller: { audio: [{ atMs: 500, wav: toneWav(600, 8000, 300, 12000) }] } }).ended
-  const played = first.played.map((p) => p.path)
-  t.equal(played.length, 2, 'greeting and thanks played')
+  const played = first.played.map((p) => p.path).filter((p) => !p.endsWith('/beep.wav'))
+  t.equal(played.length, 2, 'greeting and thanks played (and the tone)')
   for (const path of played) {
     t.ok(path.startsWith(soundsDir + '/cache/'), 'speech is played from sounds/cache/')
     const wav = parseWav(await readFile(path))
@@ -84,7 +85,7 @@ t.test('take-message with the real offline voice: speech synthesised once, reuse
   t.ok(greeting.samples.length / 8000 > 3, 'the greeting is real speech of plausible length')
   t.equal(renders - rendersAtStart, 0, 'greeting and thanks were pre-rendered at start-up: the call synthesised nothing')
   const second = await fs.placeCall({ port, destination: DID, caller: { audio: [{ atMs: 500, wav: toneWav(600, 8000, 300, 12000) }] } }).ended
-  t.same(second.played.map((p) => p.path), played, 'the second call plays the same files')
+  t.same(second.played.map((p) => p.path).filter((p) => !p.endsWith('/beep.wav')), played, 'the second call plays the same files')
   t.equal(renders - rendersAtStart, 0, 'and neither did the second')
   t.ok(rendersAtStart >= 3, 'the script phrases were rendered at start-up')
 })

@@ -1,9 +1,11 @@
-import { mkdir, stat } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { copyFile, mkdir, rename, stat } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { isPhoneAgentError } from '../../errors.ts'
+import { BEEP_FILE } from '../../media/beep.ts'
 import type { VerbContext } from '../context.ts'
 import { wavDurationMs } from '../wav-duration.ts'
 import { answer } from './answer.ts'
+import { playPath } from './play.ts'
 import { recordStream } from '../stream/record.ts'
 
 export interface RecordOptions {
@@ -12,8 +14,14 @@ export interface RecordOptions {
   /** Silence detection: energy threshold (FreeSWITCH's default scale, 200 suits phone lines) and seconds of silence that end the recording. */
   readonly silence?: { readonly threshold?: number, readonly seconds?: number } | false
   readonly signal?: AbortSignal | undefined
-  /** Keep the recording as a message left by the caller (call record, outcome message_taken). */
+  /**
+   * File the recording as a message the caller left: it is listed with the call record and the
+   * outcome becomes message_taken. Default true; false for audio that is not a message (a name
+   * to play back, a sample for a test).
+   */
   readonly asMessage?: boolean
+  /** Play the tone (sounds/beep.wav) just before recording starts. Default true: prompts promise it. */
+  readonly beep?: boolean
 }
 
 export interface Recording {
@@ -37,6 +45,7 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
   const path = ctx.media.recordingPath(ctx.channel.uuid, ++ctx.state.recordings)
   await mkdir(dirname(path), { recursive: true })
   await answer(ctx)
+  if (options.beep !== false) await playPath(ctx, await beepPath(ctx.media.soundsDir), { signal: options.signal })
   if (ctx.mediaMode === 'stream') return finish(ctx, await recordStream(ctx, path, maxSeconds, options), options)
   const fsPath = ctx.media.toFreeswitch(path)
   const silence = options.silence === false ? undefined : (options.silence ?? {})
@@ -64,8 +73,35 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
 }
 
 function finish (ctx: VerbContext, recording: Recording | undefined, options: RecordOptions): Recording | undefined {
-  if (recording !== undefined && options.asMessage === true) recordMessage(ctx, recording)
+  if (recording !== undefined && options.asMessage !== false) recordMessage(ctx, recording)
   return recording
+}
+
+const beepCopies = new Map<string, Promise<string>>()
+
+/**
+ * The tone inside the sounds directory, where FreeSWITCH can play it in files mode (it may run
+ * on another host and see only that directory). Copied once per process, atomically, so a call
+ * never meets half a file.
+ */
+async function beepPath (soundsDir: string): Promise<string> {
+  let copy = beepCopies.get(soundsDir)
+  if (copy === undefined) {
+    copy = (async () => {
+      const target = join(soundsDir, 'phone-agent', 'beep.wav')
+      const [want, have] = await Promise.all([stat(BEEP_FILE), stat(target).catch(() => undefined)])
+      if (have?.size !== want.size) {
+        await mkdir(dirname(target), { recursive: true })
+        const tmp = `${target}.${process.pid}.tmp`
+        await copyFile(BEEP_FILE, tmp)
+        await rename(tmp, target)
+      }
+      return target
+    })()
+    copy.catch(() => { beepCopies.delete(soundsDir) })
+    beepCopies.set(soundsDir, copy)
+  }
+  return await copy
 }
 
 /** A recording the caller left as a message: kept with the call record. */
