@@ -3,110 +3,138 @@ import { parseArgs } from 'node:util'
 import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
 import { startPhoneAgent } from '../app.ts'
+import { PhoneAgentError } from '../errors.ts'
 import { encodeWav, parseWav } from '../media/wav.ts'
 import { toMonoAt } from '../media/pcm.ts'
 import { showCall } from '../records/show.ts'
 import type { CallRecorder, CallStore, TurnInput } from '../records/types.ts'
 import { createSpeechServices } from '../speech/services.ts'
 import { FakeFreeSwitch, type SimulatedCall } from '../simulator/index.ts'
+import { exampleNumber } from './numbers.ts'
 
 export const CALL_USAGE = `Usage: phone-agent call [options]
 
-Places a simulated call through the FreeSWITCH simulator (the real Event Socket protocol).
+Places a simulated call through the FreeSWITCH simulator (the real Event Socket protocol) to a
+server started in this process from your config, or to a running one with --server. Prints the
+live transcript and your scripts' log lines, and the call record at the end.
 
   --to NUMBER          Dialled number (default: the first route in the config)
-  --from NUMBER        Caller ID (default +393331234567)
+  --from NUMBER        Caller ID (default: an example mobile number of numbers.defaultCountry)
   --name NAME          Caller name
-  --say TEXT           A line the caller says (offline voice); repeat for several lines.
-                       Each is spoken once the agent has been quiet for a moment.
-  --wav FILE           The caller's audio from a WAV file instead (starts at --start-ms)
-  --start-ms MS        When the caller's first words start (default 2500)
+  --say TEXT           A line the caller says (offline voice); repeat for several lines
+  --wav FILE           A line the caller says, from a WAV file; repeat, mix with --say (in order)
+                       Each line is spoken once the agent has been quiet for a moment.
+  --start-ms MS        The caller's first line is not spoken before this (default 2500)
   --dtmf D@MS,...      DTMF digits at times, e.g. 1@4000,#@4500
   --hangup-at MS       The caller hangs up at this time (default: when the agent does, or 120 s)
-  --server HOST:PORT   Call a running server instead of starting one in this process
+  --server HOST:PORT   Call a running server instead (no config file needed; then give --to)
   --out FILE           Write the conversation as stereo WAV (caller left, agent right)
-  --config PATH        Config file
+  --config PATH        Config file (default: $PHONE_AGENT_CONFIG or ./phone-agent.yaml)
+
+Log lines: the calls' own at logging.level (PHONE_AGENT_LOG_LEVEL overrides), the rest from warn.
 `
 
 export interface CallCommandDeps {
   readonly config: Config
   readonly logger: Logger
   readonly out: { write (text: string): unknown }
-  /** Call records (in-process only); the record is shown at the end. */
+  /** Call records: in-process they are written here; with --server they are read from here. */
   readonly store?: CallStore | undefined
+  /** Receives the line printer once the call's clock starts, for log lines (see log-output.ts). */
+  readonly onPrinter?: ((print: (line: string) => void) => void) | undefined
 }
 
 /** How long the agent must have been quiet before the caller's next line. */
 const QUIET_BEFORE_LINE_MS = 900
+/** How long the server gets to write the record of a call it just ended (--server mode). */
+const RECORD_WAIT_MS = 3000
+
+/** A line the caller says: text for the offline voice, or audio from a file. */
+type CallerLine = { readonly kind: 'text', readonly text: string } | { readonly kind: 'wav', readonly file: string, readonly audio: Buffer }
 
 export async function runCallCommand (argv: readonly string[], deps: CallCommandDeps): Promise<number> {
-  let values
+  let parsed
   try {
-    values = parseArgs({
+    parsed = parseArgs({
       args: [...argv],
+      tokens: true,
       options: {
         to: { type: 'string' }, from: { type: 'string' }, name: { type: 'string' },
-        say: { type: 'string', multiple: true }, wav: { type: 'string' }, 'start-ms': { type: 'string' },
+        say: { type: 'string', multiple: true }, wav: { type: 'string', multiple: true }, 'start-ms': { type: 'string' },
         dtmf: { type: 'string' }, 'hangup-at': { type: 'string' }, server: { type: 'string' }, out: { type: 'string' },
         config: { type: 'string' }, help: { type: 'boolean' },
       },
-    }).values
+    })
   } catch (err) {
     deps.out.write(`${(err as Error).message}\n\n${CALL_USAGE}`)
     return 2
   }
+  const values = parsed.values
   if (values.help === true) { deps.out.write(CALL_USAGE); return 0 }
   const { config, out } = deps
   const to = values.to ?? Object.keys(config.routes)[0]
   if (to === undefined) { out.write('no --to and no routes in the config\n'); return 2 }
+  const from = values.from ?? exampleNumber(config.numbers.defaultCountry, 'caller')
+  const startMs = integerOption('start-ms', values['start-ms'], 2500)
+  const hangupAtMs = integerOption('hangup-at', values['hangup-at'], 120_000)
+  const dtmf = parseDtmf(values.dtmf)
+  // Every file is read before the call, so a typo fails at once and not halfway through.
+  const lines: CallerLine[] = []
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option' || token.value === undefined) continue
+    if (token.name === 'say') lines.push({ kind: 'text', text: token.value })
+    if (token.name === 'wav') lines.push({ kind: 'wav', file: token.value, audio: await callerWav(token.value) })
+  }
+  const remote = values.server === undefined ? undefined : parseServer(values.server)
+
   const t0 = Date.now()
   const stamp = (): string => `[${((Date.now() - t0) / 1000).toFixed(2).padStart(6)} s]`
+  const print = (line: string): void => { out.write(`${stamp()} ${line}\n`) }
+  deps.onPrinter?.(print)
 
-  // In-process: our own server on a free port, with a recorder that prints turns as they happen.
   const speech = await createSpeechServices(config, deps.logger)
   let target: { host: string, port: number }
   let stop = async (): Promise<void> => {}
-  if (values.server === undefined) {
+  // Caller lines are printed when spoken; a recorded caller turn only when STT heard something else.
+  const said: string[] = []
+  if (remote === undefined) {
     const agent = await startPhoneAgent({ ...config, server: { ...config.server, port: 0 } }, {
       logger: deps.logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm,
-      records: printingStore(deps.store, (turn) => { out.write(`${stamp()} ${turn.role === 'agent' ? 'agent ' : 'caller'}: ${turn.text}${turn.interrupted === true ? ' [interrupted]' : ''}\n`) }),
+      records: printingStore(deps.store, (turn) => {
+        if (turn.role === 'agent') print(`agent : ${turn.text}${turn.interrupted === true ? ' [interrupted]' : ''}`)
+        else if (!said.some((s) => sameWords(s, turn.text))) print(`heard : ${turn.text}`)
+      }),
     })
     target = { host: '127.0.0.1', port: agent.server.port }
     stop = async () => { await agent.stop(5000) }
   } else {
-    const [host, port] = values.server.split(':')
-    target = { host: host ?? '127.0.0.1', port: Number(port) }
+    target = remote
   }
 
   try {
-    const startMs = Number(values['start-ms'] ?? 2500)
-    const lines = values.say ?? []
-    const audio = values.wav === undefined ? [] : [{ atMs: startMs, wav: await callerWav(values.wav) }]
-    const dtmf = parseDtmf(values.dtmf)
     const fs = new FakeFreeSwitch()
     const call = fs.placeCall({
       ...target,
       destination: to,
-      callerNumber: values.from ?? '+393331234567',
+      callerNumber: from,
       callerName: values.name ?? 'Simulated Caller',
-      caller: { audio, dtmf, hangupAtMs: Number(values['hangup-at'] ?? 120_000) },
+      caller: { audio: [], dtmf, hangupAtMs },
     })
-    out.write(`${stamp()} calling ${to} from ${values.from ?? '+393331234567'} (call ${call.uuid})\n`)
-    const speaking = speakLines(call, lines, startMs, async (text) => await synthesize(speech.speaker, text, config.language), (text) => {
-      out.write(`${stamp()} caller: ${text}\n`)
+    print(`calling ${to} from ${from} (call ${call.uuid})${remote === undefined ? '' : ` on ${remote.host}:${remote.port}`}`)
+    const speaking = speakLines(call, lines, startMs, async (text) => await synthesize(speech.speaker, text, config.language), (line) => {
+      if (line.kind === 'text') { said.push(line.text); print(`caller: ${line.text}`) } else print(`caller: [audio from ${line.file}]`)
     })
+    // A remote server's words are not ours to print; what the caller heard is.
+    const listening = remote === undefined ? { stop: () => {} } : watchAgentAudio(call, print)
     const result = await call.ended
     speaking.stop()
-    out.write(`${stamp()} call ended: ${result.hangupCause ?? 'unknown'} (hung up by ${result.hungUpBy})\n`)
+    listening.stop()
+    print(`call ended: ${result.hangupCause ?? 'unknown'} (hung up by ${result.hungUpBy})`)
     if (values.out !== undefined) {
       await writeFile(values.out, call.conversationWav())
       out.write(`conversation written to ${values.out} (caller left, agent right)\n`)
     }
-    if (deps.store !== undefined && values.server === undefined) {
-      await deps.store.flush()
-      const detail = await deps.store.get(result.uuid)
-      if (detail) out.write(`\n${showCall(detail)}\n`)
-    }
+    await showRecord(deps.store, result.uuid, remote !== undefined, out)
     return 0
   } finally {
     await stop()
@@ -114,10 +142,50 @@ export async function runCallCommand (argv: readonly string[], deps: CallCommand
   }
 }
 
+/** The record at the end: our own store in-process; with --server, the same database if we can see it. */
+async function showRecord (store: CallStore | undefined, uuid: string, remote: boolean, out: { write (text: string): unknown }): Promise<void> {
+  if (store === undefined) {
+    if (remote) out.write(`\nno local config, so the server's record is not visible here: run \`phone-agent calls show ${uuid}\` where it runs\n`)
+    return
+  }
+  if (!remote) await store.flush()
+  const deadline = Date.now() + (remote ? RECORD_WAIT_MS : 0)
+  for (;;) {
+    const detail = await store.get(uuid)
+    if (detail !== undefined && (!remote || detail.endedAt !== null)) { out.write(`\n${showCall(detail)}\n`); return }
+    if (Date.now() >= deadline) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  if (remote) out.write(`\nthe server's record of ${uuid} is not in this config's database: run \`phone-agent calls show ${uuid}\` where the server runs\n`)
+}
+
+function integerOption (name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new PhoneAgentError('CONFIG_INVALID', `--${name} ${value} is not a whole number of milliseconds`)
+  return n
+}
+
+function parseServer (value: string): { host: string, port: number } {
+  const m = /^(?:([^:]+):)?(\d{1,5})$/.exec(value)
+  const port = Number(m?.[2])
+  if (m === null || port < 1 || port > 65535) throw new PhoneAgentError('CONFIG_INVALID', `--server ${value} is not HOST:PORT`)
+  return { host: m[1] ?? '127.0.0.1', port }
+}
+
 /** The caller's WAV as 8 kHz mono, whatever it was recorded at. */
 async function callerWav (path: string): Promise<Buffer> {
-  const audio = toMonoAt(parseWav(await readFile(path)), 8000)
-  return encodeWav(audio)
+  let bytes: Buffer
+  try {
+    bytes = await readFile(path)
+  } catch (err) {
+    throw new PhoneAgentError('MEDIA_INVALID', `--wav ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err })
+  }
+  try {
+    return encodeWav(toMonoAt(parseWav(bytes), 8000))
+  } catch (err) {
+    throw new PhoneAgentError('MEDIA_INVALID', `--wav ${path}: not a PCM WAV file we can read (${(err as Error).message})`, { cause: err })
+  }
 }
 
 async function synthesize (speaker: { render: (text: string, o: { language?: string }) => Promise<{ path: string }> }, text: string, language: string): Promise<Buffer> {
@@ -130,9 +198,15 @@ export function parseDtmf (spec: string | undefined): Array<{ atMs: number, digi
   if (spec === undefined || spec === '') return []
   return spec.split(',').map((part) => {
     const m = /^([0-9A-D*#])@(\d+)$/i.exec(part.trim())
-    if (m === null) throw new Error(`bad --dtmf entry "${part}" (expected DIGIT@MS)`)
+    if (m === null) throw new PhoneAgentError('CONFIG_INVALID', `bad --dtmf entry "${part}" (expected DIGIT@MS, e.g. 1@4000)`)
     return { digit: m[1]!.toUpperCase(), atMs: Number(m[2]) }
   })
+}
+
+/** Case, punctuation and spacing aside, the same words. */
+function sameWords (a: string, b: string): boolean {
+  const norm = (s: string): string => s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
+  return norm(a) === norm(b)
 }
 
 /**
@@ -140,8 +214,8 @@ export function parseDtmf (spec: string | undefined): Array<{ atMs: number, digi
  * not before `startMs`. Works in both media modes: the simulator's ear hears streamed frames
  * and played files alike.
  */
-function speakLines (call: SimulatedCall, lines: readonly string[], startMs: number,
-  render: (text: string) => Promise<Buffer>, onSay: (text: string) => void): { stop: () => void } {
+function speakLines (call: SimulatedCall, lines: readonly CallerLine[], startMs: number,
+  render: (text: string) => Promise<Buffer>, onSay: (line: CallerLine) => void): { stop: () => void } {
   let next = 0
   let busyUntil = 0
   let pending = false
@@ -150,16 +224,43 @@ function speakLines (call: SimulatedCall, lines: readonly string[], startMs: num
     const now = call.nowMs
     const agentQuietSince = call.ear.lastHeardEndMs(now) ?? 0
     if (now < startMs || now < busyUntil || now - agentQuietSince < QUIET_BEFORE_LINE_MS) return
-    const text = lines[next++]!
+    const line = lines[next++]!
     pending = true
-    void render(text).then((wav) => {
+    const audio = line.kind === 'wav' ? Promise.resolve(line.audio) : render(line.text)
+    void audio.then((wav) => {
       const at = call.nowMs + 20
       call.say(at, wav)
       busyUntil = at + parseWav(wav).samples.length / 8 + QUIET_BEFORE_LINE_MS
-      onSay(text)
+      onSay(line)
     }, () => {}).finally(() => { pending = false })
   }, 100)
   return { stop: () => { clearInterval(timer) } }
+}
+
+/** With --server: one line per stretch of the agent's audio the caller heard. */
+function watchAgentAudio (call: SimulatedCall, print: (line: string) => void): { stop: () => void } {
+  let stretchStart: number | undefined
+  let lastEnd = 0
+  const flush = (end: number): void => {
+    if (stretchStart === undefined) return
+    print(`agent : [speech, ${((end - stretchStart) / 1000).toFixed(1)} s heard]`)
+    stretchStart = undefined
+    lastEnd = end
+  }
+  const timer = setInterval(() => {
+    const now = call.nowMs
+    const end = call.ear.lastHeardEndMs(now)
+    if (end === undefined) return
+    if (stretchStart === undefined && end > lastEnd && now - end < 300) stretchStart = call.ear.firstHeard(lastEnd)?.playMs ?? end
+    else if (stretchStart !== undefined && now - end >= QUIET_BEFORE_LINE_MS) flush(end)
+  }, 100)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      const end = call.ear.lastHeardEndMs()
+      if (end !== undefined) flush(end)
+    },
+  }
 }
 
 /** Wrap a store so every turn is also printed as it is recorded. */

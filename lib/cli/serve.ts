@@ -1,18 +1,63 @@
 import type { Config } from '../config/load.ts'
-import { createLogger } from '../ops/logger.ts'
+import type { Logger } from 'pino'
 import { Metrics } from '../ops/metrics.ts'
 import { startOpsServer, type OpsServer } from '../ops/http.ts'
 import { ShutdownController } from '../ops/shutdown.ts'
 import { openCallStore } from '../records/open.ts'
 import { createSpeechServices } from '../speech/services.ts'
 import { startPhoneAgent } from '../app.ts'
+import { parseCommandArgs, type Command } from './command.ts'
+import { serviceLogger } from './log-output.ts'
+import { loadAndValidate } from './validate.ts'
+
+export const SERVE_USAGE = `Usage: phone-agent serve [--config PATH] [--port N] [--host ADDRESS]
+
+Runs the outbound Event Socket server FreeSWITCH connects to (dialplan: socket 127.0.0.1:8084
+async full). The config is validated first exactly as \`phone-agent check\` does; any problem
+stops start-up with the same message. SIGTERM or Ctrl-C drains calls and exits.
+
+  --port N          Listen on this port instead of server.port (0 picks a free one)
+  --host ADDRESS    Listen on this address instead of server.host (loopback unless server.allowRemote)
+  --config PATH     Config file (default: $PHONE_AGENT_CONFIG or ./phone-agent.yaml)
+
+Logs are readable lines on a terminal and JSON lines otherwise (PHONE_AGENT_LOG_FORMAT=json|pretty,
+PHONE_AGENT_LOG_LEVEL=debug to override logging.level).
+`
+
+export const serveCommand: Command = {
+  summary: 'Run the Event Socket server FreeSWITCH connects to (--port, --host).',
+  usage: SERVE_USAGE,
+  async run (argv, io) {
+    const { values } = parseCommandArgs(argv, { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } })
+    const overrides: Record<string, unknown> = {}
+    if (values.port !== undefined) {
+      const port = Number(values.port)
+      if (!Number.isInteger(port) || port < 0 || port > 65535) { io.err.write(`phone-agent: --port ${values.port} is not a port number\n`); return 2 }
+      overrides.port = port
+    }
+    if (values.host !== undefined) overrides.host = values.host
+    const { config, warnings } = await loadAndValidate(values.config, {
+      env: io.env,
+      ...(Object.keys(overrides).length > 0 ? { adjust: (raw) => withServer(raw, overrides) } : {}),
+    })
+    const logger = serviceLogger(config.logging.level, io.env)
+    for (const w of warnings) logger.warn({ field: w.field }, w.message)
+    return await serve(config, logger)
+  },
+}
+
+/** The raw config with `server:` overridden, validated like the rest (a --host must be loopback too). */
+function withServer (raw: unknown, server: Record<string, unknown>): unknown {
+  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>
+  const current = typeof r.server === 'object' && r.server !== null ? r.server as Record<string, unknown> : {}
+  return { ...r, server: { ...current, ...server } }
+}
 
 /**
  * `phone-agent serve`: records, metrics, speech, then the Event Socket; SIGTERM drains calls
  * up to the configured deadline, hangs up the rest, closes storage and exits.
  */
-export async function serve (config: Config): Promise<number> {
-  const logger = createLogger(config.logging.level)
+export async function serve (config: Config, logger: Logger): Promise<number> {
   const metrics = new Metrics({ processMetrics: config.ops.processMetrics })
   const store = await openCallStore(config.records, { logger, configDir: config.configDir, env: process.env, observer: metrics })
   const recovered = await store.recoverInterrupted()
