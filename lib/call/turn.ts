@@ -99,6 +99,19 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
   /** Whether the round that asked to end the call said anything (a goodbye) before it. */
   let lastRoundSpoke = false
 
+  // Usage arrives at the end of a stream; a round cut short (barge-in, deadline) or a server that
+  // reports none is estimated from what was sent and received (~4 characters a token). Settled
+  // by whichever comes first, the round's end or the turn's (a barge-in leaves the generator
+  // suspended until its stream notices the abort, after the turn has been recorded).
+  let round = { open: false, usage: false, chars: 0 }
+  const settleRound = (): void => {
+    if (!round.open) return
+    round.open = false
+    if (round.usage) return
+    usage.input += Math.ceil(JSON.stringify(history.messages()).length / CHARS_PER_TOKEN)
+    usage.output += Math.ceil(round.chars / CHARS_PER_TOKEN)
+  }
+
   async function * reply (): AsyncGenerator<string> {
     while (rounds < setup.maxRounds) {
       rounds++
@@ -110,16 +123,13 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
         firstToken.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no first token within ${setup.llmFirstTokenMs} ms`))
       }, setup.llmFirstTokenMs)
       const llmSignal = AbortSignal.any([turnSignal, firstToken.signal])
-      // Usage arrives at the end of a stream; one cut short (barge-in, deadline) is estimated
-      // from what was sent and received (~4 characters a token), so the cost is not lost.
-      let roundUsage = false
-      let roundChars = 0
+      round = { open: true, usage: false, chars: 0 }
       try {
         for await (const delta of llm.stream(history.messages(), { signal: llmSignal, tools: setup.tools })) {
           clearTimeout(firstTimer)
           marks.llmFirstTokenAt ??= Date.now()
           if (delta.type === 'text') {
-            roundChars += delta.text.length
+            round.chars += delta.text.length
             for (const s of splitter.push(delta.text)) yield emit(s)
           } else if (delta.type === 'tool_call') {
             // Ids must be unique within the conversation; some servers restart them per response.
@@ -127,21 +137,18 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
             usedIds.add(id)
             calls.push({ id, name: delta.name, arguments: delta.arguments })
           } else {
-            roundUsage = true
+            round.usage = true
             usage.input += delta.inputTokens
             usage.output += delta.outputTokens
           }
         }
       } catch (err) {
-        if (!roundUsage) {
-          usage.input += Math.ceil(JSON.stringify(history.messages()).length / CHARS_PER_TOKEN)
-          usage.output += Math.ceil(roundChars / CHARS_PER_TOKEN)
-        }
         if (!turnSignal.aborted) llmFailed = true
         if (firstToken.signal.aborted && !turnSignal.aborted) throw firstToken.signal.reason as Error
         throw err
       } finally {
         clearTimeout(firstTimer)
+        settleRound()
       }
       for (const s of splitter.flush()) yield emit(s)
       if (calls.length === 0) return
@@ -240,6 +247,7 @@ export async function runTurn (setup: TurnSetup, input: TurnInput, signal: Abort
     disarm()
     controller.abort(new PhoneAgentError('CALL_ABORTED', 'turn over'))
     ctx.recorder.latency(marks)
+    settleRound()
     if (usage.input + usage.output + usage.tts > 0) {
       ctx.recorder.usage({ llmInputTokens: usage.input, llmOutputTokens: usage.output, ttsCharacters: usage.tts })
     }

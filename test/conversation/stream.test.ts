@@ -52,6 +52,10 @@ t.test('a streamed conversation: the caller barges in mid-sentence, the agent st
   t.same(captured.turns.filter((x) => x.role === 'caller').map((x) => x.text), ['Vorrei sapere le opzioni.', 'Basta così, grazie.'])
   const second = chatRequests(rig.fake)[1]!.messages
   t.equal(second.at(-1)?.content, 'Basta così, grazie.', 'the model heard what the caller said over it')
+  // What the cut reply cost is billed: its synthesised sentences and its tokens.
+  const tts = captured.usage.reduce((n, u) => n + (u.ttsCharacters ?? 0), 0)
+  t.ok(tts >= LONG.trim().length, `the interrupted reply's synthesis is counted (${tts} characters)`)
+  t.ok(captured.usage.reduce((n, u) => n + (u.llmOutputTokens ?? 0), 0) > 0, 'and its tokens')
   t.equal(result.hungUpBy, 'server')
   await rig.settled(t)
   t.same(await leaksSince(baseline, ['Timeout', 'UDPWrap']), {}, 'no timers or UDP sockets left')
@@ -139,5 +143,30 @@ t.test('stream mode: DTMF 0 cuts the reply at once and reaches the operator', as
   t.ok(stoppedAt - pressedAt! < 200, `the reply stopped ${stoppedAt - pressedAt!} ms after the key`)
   t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'still no playback or record')
   t.equal(rig.store.calls[0]!.end?.outcome, 'transferred')
+  await rig.settled(t)
+})
+
+t.test('a reply cut by barge-in while the model is still streaming: its tokens are estimated, not lost', async (t) => {
+  const rig = await startRig(t, { media: { mode: 'stream' } })
+  rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Basta così, grazie.'))
+  rig.fake.reply(CHAT,
+    reply([LONG, LONG, LONG, LONG, LONG], { delayMs: 500 }),
+    reply('Va bene, arrivederci.', { tools: [{ name: 'end_call', args: { reason: 'caller_request' } }] }))
+  const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)] } })
+  let barged = false
+  const watcher = setInterval(() => {
+    const replyStart = rig.logs.find((l) => l.msg === 'conversation started') ? call.ear.firstHeard(1800, 200) : undefined
+    if (!barged && replyStart !== undefined && call.nowMs > replyStart.playMs + 100) {
+      barged = true
+      call.say(call.nowMs + 20, voice(0, 1000, 180).wav)
+    }
+  }, 20)
+  await call.ended
+  clearInterval(watcher)
+  t.ok(rig.logs.some((l) => l.msg === 'caller barged in'), 'barged in while the model streamed')
+  const usage = rig.store.calls[0]!.usage
+  // The finished second reply reports 100 input / 20 output tokens; the cut one adds an estimate.
+  t.ok(usage.reduce((n, u) => n + (u.llmInputTokens ?? 0), 0) > 100, 'the cut request\'s input is estimated')
+  t.ok(usage.reduce((n, u) => n + (u.llmOutputTokens ?? 0), 0) > 20, 'and its output so far')
   await rig.settled(t)
 })
