@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import type { BridgeOutcome, CallResult } from '../../lib/simulator/types.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
@@ -13,7 +13,7 @@ import { CALLER, DID, startRig, type ConversationRig } from '../conversation/hel
 const TARGET = 'sofia/gateway/trunk/+390299999999'
 const PRESS_AT_MS = 1500
 
-async function operatorCall (t: Parameters<Parameters<typeof t.test>[1]>[0], bridge: BridgeOutcome, extra: { hangupAtMs?: number, dtmf?: Array<{ atMs: number, digit: string }> } = {}): Promise<{ rig: ConversationRig, result: CallResult, call: ReturnType<FakeFreeSwitch['placeCall']> }> {
+async function operatorCall (t: Test, bridge: BridgeOutcome, extra: { hangupAtMs?: number, dtmf?: Array<{ atMs: number, digit: string }> } = {}): Promise<{ rig: ConversationRig, result: CallResult, call: ReturnType<FakeFreeSwitch['placeCall']> }> {
   const rig = await startRig(t, {
     media: { mode: 'stream' },
     transfers: { operator: { type: 'endpoint', dialString: TARGET } },
