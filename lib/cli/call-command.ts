@@ -18,13 +18,13 @@ export const callCommand: Command = {
       dtmf: { type: 'string' }, 'hangup-at': { type: 'string' }, server: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
     }).values
     const remote = configArg.server !== undefined
-    const path = configPath(configArg.config, io.env)
+    const path = configPath(configArg.config, io.env, io.cwd)
     // Calling a running server needs no config of ours: only to read its records, if they are here.
     if (remote && configArg.config === undefined && io.env.PHONE_AGENT_CONFIG === undefined && !await exists(path)) {
       if (configArg.to === undefined) { io.err.write('phone-agent: call --server without a config file needs --to NUMBER\n'); return 2 }
       return await place(buildConfig({}, io.cwd), [], argv, io, false)
     }
-    const { config, warnings } = await loadAndValidate(configArg.config, { env: io.env })
+    const { config, warnings } = await loadAndValidate(configArg.config, { env: io.env, cwd: io.cwd })
     return await place(config, warnings, argv, io, true)
   },
 }
@@ -65,7 +65,7 @@ async function place (config: Config, warnings: readonly ConfigProblem[], argv: 
     ? await openCallStore(config.records, { logger, configDir: config.configDir, env: io.env })
     : undefined
   try {
-    return await runCallCommand(withoutConfig(argv), { config, logger, out: io.out, store, onPrinter: (p) => { print = p } })
+    return await runCallCommand(withoutConfig(argv), { config, logger, out: io.out, store, cwd: io.cwd, onPrinter: (p) => { print = p } })
   } finally {
     await store?.close()
   }

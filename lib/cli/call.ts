@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
@@ -42,6 +43,8 @@ export interface CallCommandDeps {
   readonly store?: CallStore | undefined
   /** Receives the line printer once the call's clock starts, for log lines (see log-output.ts). */
   readonly onPrinter?: ((print: (line: string) => void) => void) | undefined
+  /** --wav and --out paths are taken from here (default: the working directory). */
+  readonly cwd?: string | undefined
 }
 
 /** How long the agent must have been quiet before the caller's next line. */
@@ -83,7 +86,7 @@ export async function runCallCommand (argv: readonly string[], deps: CallCommand
   for (const token of parsed.tokens) {
     if (token.kind !== 'option' || token.value === undefined) continue
     if (token.name === 'say') lines.push({ kind: 'text', text: token.value })
-    if (token.name === 'wav') lines.push({ kind: 'wav', file: token.value, audio: await callerWav(token.value) })
+    if (token.name === 'wav') lines.push({ kind: 'wav', file: token.value, audio: await callerWav(resolve(deps.cwd ?? '.', token.value)) })
   }
   const remote = values.server === undefined ? undefined : parseServer(values.server)
 
@@ -131,7 +134,7 @@ export async function runCallCommand (argv: readonly string[], deps: CallCommand
     listening.stop()
     print(`call ended: ${result.hangupCause ?? 'unknown'} (hung up by ${result.hungUpBy})`)
     if (values.out !== undefined) {
-      await writeFile(values.out, call.conversationWav())
+      await writeFile(resolve(deps.cwd ?? '.', values.out), call.conversationWav())
       out.write(`conversation written to ${values.out} (caller left, agent right)\n`)
     }
     await showRecord(deps.store, result.uuid, remote !== undefined, out)

@@ -16,7 +16,7 @@ export const callsCommand: Command = {
     const i = argv.indexOf('--config')
     const path = i < 0 ? undefined : argv[i + 1]
     const rest = i < 0 ? [...argv] : [...argv.slice(0, i), ...argv.slice(i + 2)]
-    const config = await loadConfigFile(configPath(path, io.env))
+    const config = await loadConfigFile(configPath(path, io.env, io.cwd))
     const store = await openCallStore(config.records, { logger: createLogger('warn'), configDir: config.configDir, env: io.env })
     try {
       return await runCallsCommand(rest, {

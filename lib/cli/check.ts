@@ -28,7 +28,7 @@ export const checkCommand: Command = {
     const { values } = parseCommandArgs(argv, {
       config: { type: 'string' }, did: { type: 'string' }, caller: { type: 'string' }, 'no-typecheck': { type: 'boolean' },
     })
-    const { config, warnings } = await loadAndValidate(values.config, { env: io.env, typecheck: values['no-typecheck'] !== true })
+    const { config, warnings } = await loadAndValidate(values.config, { env: io.env, cwd: io.cwd, typecheck: values['no-typecheck'] !== true })
     const out = io.out
     out.write('config OK\n')
     printWarnings(out, warnings)

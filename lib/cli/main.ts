@@ -50,8 +50,8 @@ function packageRoot (): string {
  * file: one clean message, no stack trace), 2 usage.
  */
 export async function main (argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr,
-  env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const io: CommandIo = { out, err, env, cwd: process.cwd() }
+  env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Promise<number> {
+  const io: CommandIo = { out, err, env, cwd }
   const [first, ...rest] = argv
   if (first === undefined) { err.write(usage()); return 2 }
   if (first === '--version' || first === '-v') { out.write(`${version()}\n`); return 0 }
@@ -62,7 +62,7 @@ export async function main (argv: string[], out: NodeJS.WritableStream = process
     return 0
   }
   // `--config PATH` may come before the command (`phone-agent --config x.yaml check`).
-  if (first === '--config') return await main([...rest.slice(1), '--config', rest[0] ?? ''], out, err, env)
+  if (first === '--config') return await main([...rest.slice(1), '--config', rest[0] ?? ''], out, err, env, cwd)
   const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined
   if (command === undefined) {
     err.write(`phone-agent: unknown command "${first}"${didYouMean(first, Object.keys(COMMANDS))}\n\n${usage()}`)

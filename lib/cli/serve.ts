@@ -38,6 +38,7 @@ export const serveCommand: Command = {
     if (values.host !== undefined) overrides.host = values.host
     const { config, warnings } = await loadAndValidate(values.config, {
       env: io.env,
+      cwd: io.cwd,
       ...(Object.keys(overrides).length > 0 ? { adjust: (raw) => withServer(raw, overrides) } : {}),
     })
     const logger = serviceLogger(config.logging.level, io.env)

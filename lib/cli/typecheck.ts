@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,17 +8,22 @@ import type { ConfigProblem } from '../config/problems.ts'
  * Type-checks call scripts with the TypeScript compiler API, so `call.sya('hi')` fails in
  * `phone-agent check` instead of mid-call (tsx strips types without checking them).
  *
- * TypeScript 7's API (`typescript/unstable/sync`) drives the native compiler in a child process.
- * The project is virtual: a tsconfig served through the API's file-system callbacks, so nothing
- * is written next to the user's scripts. Scripts are checked as ES modules with bundler
+ * TypeScript 7's API (`typescript/unstable/sync`) drives the native compiler in a child process;
+ * typecheck-worker.mjs runs it in one of ours, so the compiler's own stderr stays out of our
+ * output. The project is virtual: a tsconfig served through the API's file-system callbacks, so
+ * nothing is written next to the user's scripts. Scripts are checked as ES modules with bundler
  * resolution, which is how they are loaded (lib/call/script-hooks.mjs), and `phone-agent` maps
  * to this package's own entry point wherever the script lives.
  */
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const ENTRY = join(PACKAGE_ROOT, 'lib', 'index.ts')
+const WORKER = fileURLToPath(new URL('./typecheck-worker.mjs', import.meta.url))
 /** Enough to act on; the rest are usually consequences of the first ones. */
 const MAX_PER_SCRIPT = 10
+/** The compiler starts, reads this package's types and checks a few files: seconds, not minutes. */
+const TIMEOUT_MS = 120_000
+const ERROR = 1
 
 export interface ScriptFile {
   /** The script's name in the config (`scripts.NAME`). */
@@ -29,16 +35,6 @@ export type TypecheckResult =
   | { readonly checked: true, readonly problems: ConfigProblem[] }
   | { readonly checked: false, readonly reason: string }
 
-interface SyncApi {
-  updateSnapshot (params: { openProjects: string[] }): { getProjects (): Array<{ program: Program }>, dispose (): void }
-  close (): void
-}
-interface Program {
-  getSourceFileNames (): readonly string[]
-  getSyntacticDiagnostics (file: string): readonly Diagnostic[]
-  getSemanticDiagnostics (file: string): readonly Diagnostic[]
-  getProgramDiagnostics (): readonly Diagnostic[]
-}
 interface Diagnostic {
   readonly fileName?: string | undefined
   readonly pos: number
@@ -46,56 +42,55 @@ interface Diagnostic {
   readonly category: number
   readonly text: string
 }
-const ERROR = 1
 
-export async function typecheckScripts (scripts: readonly ScriptFile[]): Promise<TypecheckResult> {
+/** `root`: file names in messages are shown relative to it (the config's directory). */
+export async function typecheckScripts (scripts: readonly ScriptFile[], root = dirname(scripts[0]?.path ?? '.')): Promise<TypecheckResult> {
   if (scripts.length === 0) return { checked: true, problems: [] }
-  let API: new (options: Record<string, unknown>) => SyncApi
-  try {
-    ;({ API } = await import('typescript/unstable/sync') as unknown as { API: typeof API })
-  } catch {
-    return { checked: false, reason: 'the typescript package is not installed (npm install --save-dev typescript)' }
-  }
-  const root = dirname(scripts[0]!.path)
   const configPath = join(root, '.phone-agent-typecheck', 'tsconfig.json')
-  const tsconfig = JSON.stringify({ compilerOptions: compilerOptions(), files: scripts.map((s) => s.path) })
-  let api: SyncApi | undefined
+  const input = {
+    root,
+    configPath,
+    tsconfig: JSON.stringify({ compilerOptions: compilerOptions(), files: scripts.map((s) => s.path) }),
+    // The scripts and whatever of the user's own they import; not this package.
+    exclude: [join(PACKAGE_ROOT, 'lib')],
+  }
+  let output: { unavailable?: string, diagnostics?: Diagnostic[] }
   try {
-    api = new API({
-      cwd: root,
-      fs: {
-        readFile: (file: string) => file === configPath ? tsconfig : undefined,
-        fileExists: (file: string) => file === configPath ? true : undefined,
-        directoryExists: (dir: string) => dir === dirname(configPath) ? true : undefined,
-      },
-    })
-    const snapshot = api.updateSnapshot({ openProjects: [configPath] })
-    const program = snapshot.getProjects()[0]?.program
-    if (program === undefined) return { checked: false, reason: 'the TypeScript compiler opened no project' }
-    const problems: ConfigProblem[] = []
-    for (const d of program.getProgramDiagnostics()) {
-      if (d.category === ERROR) problems.push({ field: `scripts.${scripts[0]!.name}.module`, message: `TypeScript: ${d.text} (TS${d.code})` })
-    }
-    // The scripts and whatever of the user's own they import; not this package or node_modules.
-    const own = program.getSourceFileNames().filter((f) => !f.includes('/node_modules/') && !f.startsWith(join(PACKAGE_ROOT, 'lib')))
-    // A helper module the scripts import is reported under the first script's name.
-    const counts = new Map<string, number>()
-    for (const file of own) {
-      const field = `scripts.${(scripts.find((s) => s.path === file) ?? scripts[0]!).name}.module`
-      for (const d of [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)]) {
-        const count = counts.get(field) ?? 0
-        if (d.category !== ERROR || count >= MAX_PER_SCRIPT) continue
-        counts.set(field, count + 1)
-        problems.push({ field, message: `type error at ${where(file, d.pos, root)}: ${d.text} (TS${d.code})` })
-      }
-    }
-    snapshot.dispose()
-    return { checked: true, problems: dedupe(problems) }
+    output = JSON.parse(await runWorker(JSON.stringify(input))) as typeof output
   } catch (err) {
     return { checked: false, reason: `the TypeScript compiler failed: ${(err as Error).message}` }
-  } finally {
-    api?.close()
   }
+  if (output.unavailable !== undefined) return { checked: false, reason: output.unavailable }
+  const counts = new Map<string, number>()
+  const problems: ConfigProblem[] = []
+  for (const d of output.diagnostics ?? []) {
+    if (d.category !== ERROR) continue
+    // A helper module the scripts import is reported under the first script's name.
+    const field = `scripts.${(scripts.find((s) => s.path === d.fileName) ?? scripts[0]!).name}.module`
+    const count = counts.get(field) ?? 0
+    if (count >= MAX_PER_SCRIPT) continue
+    counts.set(field, count + 1)
+    const at = d.fileName === undefined ? '' : ` at ${where(d.fileName, d.pos, root)}`
+    problems.push({ field, message: `type error${at}: ${d.text} (TS${d.code})` })
+  }
+  return { checked: true, problems: dedupe(problems) }
+}
+
+function runWorker (input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // No inherited NODE_OPTIONS or loaders: the worker is plain JavaScript.
+    const child = spawn(process.execPath, [WORKER], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' }, timeout: TIMEOUT_MS })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code === 0 && out !== '') resolve(out)
+      else reject(new Error(err.trim().split('\n').at(-1) ?? `exit code ${String(code)}`))
+    })
+    child.stdin.end(input)
+  })
 }
 
 /**
@@ -111,6 +106,8 @@ function compilerOptions (): Record<string, unknown> {
     moduleResolution: 'bundler',
     lib: ['ES2023'],
     strict: true,
+    noUncheckedIndexedAccess: true,
+    noImplicitOverride: true,
     noEmit: true,
     allowImportingTsExtensions: true,
     skipLibCheck: true,

@@ -27,6 +27,8 @@ export interface ValidateOptions {
   readonly typecheck?: boolean
   /** Changes the parsed file before it is validated (command-line overrides). */
   readonly adjust?: (raw: unknown) => unknown
+  /** Relative config paths are taken from here (default: the process's working directory). */
+  readonly cwd?: string
 }
 
 export interface Validated {
@@ -39,7 +41,7 @@ export interface Validated {
 /** Read the config file and validate everything; throws ConfigProblems listing every problem. */
 export async function loadAndValidate (path: string | undefined, options: ValidateOptions = {}): Promise<Validated> {
   const env = options.env ?? process.env
-  const config = await loadConfigFile(configPath(path, env), options.adjust)
+  const config = await loadConfigFile(configPath(path, env, options.cwd), options.adjust)
   return await validateConfig(config, options)
 }
 
@@ -76,7 +78,7 @@ export async function validateConfig (config: Config, options: ValidateOptions =
     .filter(([name]) => scripts.has(name))
     .map(([name]) => ({ name, path: config.scriptModules[name]! }))
   if (options.typecheck !== false && userScripts.length > 0) {
-    const result = await typecheckScripts(userScripts)
+    const result = await typecheckScripts(userScripts, config.configDir)
     if (result.checked) result.problems.forEach((p) => { problems.add(p.field, p.message) })
     else warnings.push({ field: 'scripts', message: `not type-checked: ${result.reason}` })
   }

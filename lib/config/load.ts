@@ -25,9 +25,9 @@ export interface Config extends ParsedConfig {
 
 export const DEFAULT_CONFIG_FILE = 'phone-agent.yaml'
 
-/** Where the config comes from: an explicit path, `PHONE_AGENT_CONFIG`, or ./phone-agent.yaml. */
-export function configPath (explicit: string | undefined, env: NodeJS.ProcessEnv): string {
-  return resolve(explicit ?? env.PHONE_AGENT_CONFIG ?? DEFAULT_CONFIG_FILE)
+/** Where the config comes from: an explicit path, `PHONE_AGENT_CONFIG`, or ./phone-agent.yaml (from `cwd`). */
+export function configPath (explicit: string | undefined, env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
+  return resolve(cwd, explicit ?? env.PHONE_AGENT_CONFIG ?? DEFAULT_CONFIG_FILE)
 }
 
 /**
