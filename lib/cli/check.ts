@@ -66,7 +66,8 @@ async function guardDecision (config: Config, caller: string, did: string | unde
     store: createMemoryStore(config.guard.rates),
   })
   try {
-    const verdict = await guard.admit({ uuid: 'check', callerNumber: caller, did })
+    // Typed by a person (`(201) 555-0199`): what a carrier would send is the plain number.
+    const verdict = await guard.admit({ uuid: 'check', callerNumber: toE164(caller, config.numbers.defaultCountry) ?? caller, did })
     if (verdict.admitted) {
       verdict.release()
       return `  caller ${caller} -> admitted as ${verdict.caller}\n`

@@ -52,3 +52,23 @@ t.test('usage errors exit 2', async (t) => {
   t.equal((await run(['--bogus'])).code, 2)
   t.equal((await run(['--help'])).code, 0)
 })
+
+t.test('check --did --caller shows the guard decision and the rule that refuses', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'pa-cli-'))
+  const path = join(dir, 'c.yaml')
+  await writeFile(path, 'numbers: { defaultCountry: US }\nroutes:\n  "+12015550123": { script: take-message }\n')
+  const us = await run(['check', '--config', path, '--did', '2015550123', '--caller', '(201) 555-0199'])
+  t.equal(us.code, 0, us.err)
+  t.match(us.out, /callers admitted from: \+1 \(guard\.callers\.allowPrefixes, the default for numbers\.defaultCountry US\)/)
+  t.match(us.out, /2015550123 -> \+12015550123: script take-message/)
+  t.match(us.out, /caller \(201\) 555-0199 -> admitted as \+12015550199/)
+  const it = await run(['check', '--config', path, '--did', '2015550123', '--caller', '+393331234567'])
+  t.match(it.out, /caller \+393331234567 -> refused before answering: prefix_not_allowed; rule guard\.callers\.allowPrefixes: \+1; hangup cause CALL_REJECTED/)
+})
+
+t.test('the example config shows the caller allowlist and its default', async (t) => {
+  const { readFile } = await import('node:fs/promises')
+  const example = await readFile(new URL('../../phone-agent.example.yaml', import.meta.url), 'utf8')
+  t.match(example, /allowPrefixes/)
+  t.match(example, /defaultCountry/)
+})
