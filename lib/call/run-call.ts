@@ -39,6 +39,7 @@ export interface CallRunnerDeps {
 
 /** The apology must never hold a broken call open: bounded even if TTS or FreeSWITCH stalls. */
 const APOLOGY_TIMEOUT_MS = 15_000
+const SETVAR_TIMEOUT_MS = 2000
 
 /**
  * One call from connect to goodbye: route by DID, run the script, and whatever happens (the
@@ -175,6 +176,21 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   await recorder.end({ outcome, hangupCause: channel.hangupCause, endedAt: Date.now(), errorCode })
 }
 
+/**
+ * Shutdown while a handed-off call is still up: our socket is about to close. With
+ * socket_resume=true (the pack sets it, for failover) listener_run() would then set CS_RESET on
+ * the channel, which breaks a running bridge: the human is hung up and the caller's dialplan
+ * goes on after `socket`. Clearing the variable first leaves the call alone
+ * (mod_event_socket.c listener_run "done:"; checked on a real FreeSWITCH).
+ */
+async function letGo (channel: Channel, log: Logger): Promise<void> {
+  try {
+    await channel.api(`uuid_setvar ${channel.uuid} socket_resume false`, SETVAR_TIMEOUT_MS)
+  } catch (err) {
+    log.warn({ err }, 'could not clear socket_resume; closing our socket may end the transferred call')
+  }
+}
+
 /** FreeSWITCH's answer time from the connect reply (microseconds), else now. */
 function answeredAtFromChannel (channel: Channel): number {
   const us = Number(channel.data.headers['Caller-Channel-Answered-Time'] ?? channel.data.variables.answered_time ?? 0)
@@ -184,13 +200,13 @@ function answeredAtFromChannel (channel: Channel): number {
 /**
  * A handed-off call stays watched until it ends, so its record carries the real end and cause:
  * a transfer to an extension that the dialplan refuses ends at once with a refusal cause (and
- * no bridge), which is not a transfer. Shutdown stops watching (the call itself goes on: the
- * socket was told to `resume`, or the bridge no longer needs us).
+ * no bridge), which is not a transfer. Shutdown stops watching; the call itself goes on (letGo).
  * Returns the refusal cause, if the call ended with one before any bridge.
  */
 async function watchHandedOff (channel: Channel, log: Logger): Promise<string | undefined> {
   const either = AbortSignal.any([channel.signal, channel.endRequested])
   if (!either.aborted) await new Promise<void>((resolve) => { either.addEventListener('abort', () => { resolve() }, { once: true }) })
+  if (channel.isUp) await letGo(channel, log)
   const bridged = channel.bridged
   const cause = channel.hangupCause
   log.info({ hangupCause: cause ?? null, bridged }, 'handed-off call ended')

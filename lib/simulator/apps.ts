@@ -225,9 +225,11 @@ const bridge: App = async (s, arg) => {
     return
   }
   const other = randomUUID()
-  // "call accepted" on success; DIALSTATUS is EARLY for an answered peer (FreeSWITCH's inversion).
-  vars.set('originate_disposition', 'call accepted')
-  vars.set('DIALSTATUS', 'EARLY')
+  // switch_ivr_originate() sets "call accepted" (and DIALSTATUS EARLY/ANSWER) at done:, then its
+  // exit path sets both from the cause, SWITCH_CAUSE_SUCCESS: the bridge's completion carries
+  // originate_disposition=SUCCESS and DIALSTATUS=SUCCESS (seen on a real FreeSWITCH).
+  vars.set('originate_disposition', 'SUCCESS')
+  vars.set('DIALSTATUS', 'SUCCESS')
   s.fire('CHANNEL_BRIDGE', [['Bridge-A-Unique-ID', s.channel.uuid], ['Bridge-B-Unique-ID', other],
     ['Other-Leg-Unique-ID', other], ['Other-Leg-Destination-Number', arg]])
   vars.set('bridge_uuid', other)

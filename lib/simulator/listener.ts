@@ -304,6 +304,7 @@ export class Listener implements SessionListener {
   private ended (): void {
     if (this.session !== undefined) {
       this.session.controlled = false
+      this.session.socketClosed()
       this.session.wake()
     }
     this.closedResolve()

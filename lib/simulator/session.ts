@@ -69,6 +69,14 @@ export class Session {
   private downResolve: () => void = () => {}
   /** Resolves when the channel goes down. */
   readonly down = new Promise<void>((resolve) => { this.downResolve = resolve })
+  private resetResolve: () => void = () => {}
+  /**
+   * Resolves when our socket closes with resume on (LFLAG_RESUME or socket_resume=true):
+   * listener_run() then sets CS_RESET unless the channel is in CS_HIBERNATE or flagged
+   * CF_REDIRECT/CF_TRANSFER/CF_RESET, which a running bridge no longer is, so the bridge breaks
+   * and the dialplan goes on after `socket` (mod_event_socket.c listener_run, "done:").
+   */
+  private readonly resetBySocket = new Promise<'reset'>((resolve) => { this.resetResolve = () => { resolve('reset') } })
 
   constructor (
     readonly channel: ChannelState,
@@ -143,6 +151,11 @@ export class Session {
     this.later(1, () => { this.wake() })
   }
 
+  /** The listener ended (our socket closed); see resetBySocket. */
+  socketClosed (): void {
+    if (TRUE_WORDS.has((this.channel.variables.get('socket_resume') ?? '').toLowerCase())) this.resetResolve()
+  }
+
   /** uuid_break all also drops what is queued. */
   flushQueue (): void {
     this.queue.length = 0
@@ -192,8 +205,13 @@ export class Session {
     if (!this.channel.hungUp && this.uuidBridge !== undefined) await this.runUuidBridge(this.uuidBridge)
     if (!this.channel.hungUp) {
       if (this.transfer !== undefined) {
-        await this.waitUntil(Date.now() + (this.options.transferLegMs ?? 500))
-        this.hangup(this.options.transferHangupCause ?? 'NORMAL_CLEARING', 'caller')
+        // waitUntil() also returns when something wakes the session: wait out the whole leg.
+        const until = Date.now() + (this.options.transferLegMs ?? 500)
+        let ended: 'reset' | undefined
+        while (ended === undefined && Date.now() < until && !this.channel.hungUp) ended = await Promise.race([this.waitUntil(until).then(() => undefined), this.resetBySocket])
+        if (this.channel.hungUp) return
+        if (ended === 'reset') this.hangup('NORMAL_CLEARING', 'socket-closed')
+        else this.hangup(this.options.transferHangupCause ?? 'NORMAL_CLEARING', 'caller')
       } else {
         // The dialplan has nothing after `socket`: the extension ends and the call with it.
         this.hangup('NORMAL_CLEARING', 'socket-closed')
@@ -256,7 +274,16 @@ export class Session {
     vars.set('last_bridge_to', bridge.otherUuid)
     this.fire('CHANNEL_BRIDGE', [['Bridge-A-Unique-ID', this.channel.uuid], ['Bridge-B-Unique-ID', bridge.otherUuid],
       ['Other-Leg-Unique-ID', bridge.otherUuid]])
-    const peerCause = await Promise.race([bridge.leg.down, this.down.then(() => undefined)])
+    const peerCause = await Promise.race([bridge.leg.down, this.down.then(() => undefined), this.resetBySocket])
+    if (peerCause === 'reset') {
+      // Our socket closed with resume on: CS_RESET breaks the bridge, the peer is hung up and
+      // the dialplan continues after `socket` (here: nothing, so the call ends).
+      bridge.leg.hangup('NORMAL_CLEARING')
+      this.fire('CHANNEL_UNBRIDGE', [['Bridge-A-Unique-ID', this.channel.uuid], ['Bridge-B-Unique-ID', bridge.otherUuid]])
+      this.uuidBridge = undefined
+      this.hangup('NORMAL_CLEARING', 'socket-closed')
+      return
+    }
     if (peerCause === undefined) {
       // The caller hung up first: the bridge hangs the peer up (switch_ivr_bridge.c audio_bridge_thread).
       bridge.leg.hangup(this.channel.hangupCause ?? 'NORMAL_CLEARING')

@@ -6,8 +6,8 @@ import { RawServer, UdpPeer } from './helpers.ts'
 /**
  * The simulator's side of transfers and RTP gaps, each behaviour after FreeSWITCH's source:
  * a `bridge` resets the caller's session either way (switch_ivr_originate / audio_bridge_thread
- * -> switch_core_session_reset -> switch_ivr_deactivate_unicast); an answered bridge sets
- * originate_disposition=call accepted; `originate ... &park()` answers +OK <uuid> or -ERR CAUSE;
+ * -> switch_core_session_reset -> switch_ivr_deactivate_unicast); an answered bridge completes
+ * with originate_disposition=SUCCESS; `originate ... &park()` answers +OK <uuid> or -ERR CAUSE;
  * uuid_bridge takes the channel out of park; a paused RTP stream is sent as 0xFF datagrams.
  */
 
@@ -56,14 +56,15 @@ for (const [name, bridge] of [
   })
 }
 
-t.test('an answered bridge reports originate_disposition "call accepted"; a refused one its cause', async (t) => {
+t.test('an answered bridge reports originate_disposition SUCCESS; a refused one its cause', async (t) => {
   const ok = await start(t, { bridge: { outcome: 'answer', durationMs: 100 } })
   await ok.srv.command(execute('bridge', 'user/1000@x'))
   await delay(400)
   ok.call.hangup()
   const accepted = await ok.call.ended
-  t.equal(accepted.variables.originate_disposition, 'call accepted')
-  t.equal(accepted.variables.DIALSTATUS, 'EARLY', 'FreeSWITCH\'s own inversion for an answered peer')
+  t.equal(accepted.variables.originate_disposition, 'SUCCESS', 'as a real FreeSWITCH reports it at the completion')
+  t.equal(accepted.variables.DIALSTATUS, 'SUCCESS')
+  t.equal(accepted.variables.bridge_hangup_cause, 'NORMAL_CLEARING')
   t.equal(accepted.variables.last_bridge_hangup_cause, 'NORMAL_CLEARING')
 
   const barred = await start(t, { bridge: { outcome: 'fail', cause: 'OUTGOING_CALL_BARRED' } })

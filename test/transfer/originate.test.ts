@@ -28,6 +28,7 @@ t.test('hupall is never sent without a well-formed tag (without one it hangs up 
 })
 
 t.test('outcomes read from what FreeSWITCH really sends', async (t) => {
+  t.same(bridgeOutcome({ variable_originate_disposition: 'SUCCESS', variable_DIALSTATUS: 'SUCCESS', variable_bridge_hangup_cause: 'NORMAL_CLEARING' }), { connected: true, disposition: 'ANSWERED' }, 'what a real FreeSWITCH sends')
   t.same(bridgeOutcome({ variable_originate_disposition: 'call accepted', variable_DIALSTATUS: 'EARLY' }), { connected: true, disposition: 'ANSWERED' })
   t.same(bridgeOutcome({ variable_originate_disposition: 'USER_BUSY', variable_originate_failed_cause: 'USER_BUSY', variable_DIALSTATUS: 'BUSY' }), { connected: false, disposition: 'USER_BUSY' })
   t.same(bridgeOutcome({ variable_DIALSTATUS: 'ANSWER' }), { connected: false, disposition: 'ANSWER' }, 'DIALSTATUS alone is not trusted (EARLY/ANSWER are inverted)')

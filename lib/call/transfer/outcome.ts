@@ -15,18 +15,17 @@ export interface TransferResult {
 }
 
 /**
- * The `bridge` application's result, from its CHANNEL_EXECUTE_COMPLETE. On success
- * switch_ivr_originate() sets `originate_disposition=call accepted` (and DIALSTATUS to `EARLY`
- * for an answered peer, `ANSWER` otherwise: FreeSWITCH's own inversion); on failure it sets
- * `originate_disposition` and `originate_failed_cause` to the cause name. `bridge_uuid` /
- * `last_bridge_to` name the peer once a bridge ran.
+ * The `bridge` application's result, from its CHANNEL_EXECUTE_COMPLETE. switch_ivr_originate()
+ * sets `originate_disposition=call accepted` when the peer answers, then its exit path sets it
+ * (and DIALSTATUS) from the cause: the completion of an answered bridge says `SUCCESS` on a
+ * real FreeSWITCH (master 1.11); `call accepted` is taken too, in case a build leaves it. On
+ * failure both it and `originate_failed_cause` name the cause. DIALSTATUS alone is not trusted:
+ * at done: FreeSWITCH sets it to `EARLY` for an answered peer and `ANSWER` otherwise.
  */
 export function bridgeOutcome (vars: Readonly<Record<string, string>>): TransferResult {
   const v = (name: string): string | undefined => vars[`variable_${name}`] ?? vars[name]
   const disposition = v('originate_disposition')
-  const accepted = disposition === 'call accepted' ||
-    // Older builds and some modules report the cause name of success instead.
-    disposition === 'SUCCESS'
+  const accepted = disposition === 'SUCCESS' || disposition === 'call accepted'
   if (accepted) return { connected: true, disposition: 'ANSWERED' }
   const cause = v('originate_failed_cause') ?? disposition ?? v('DIALSTATUS') ?? 'UNKNOWN'
   return { connected: false, disposition: cause }

@@ -35,9 +35,11 @@ export async function transfer (ctx: VerbContext, targetName: string, options: T
   }
   ctx.log.info({ target: targetName, type: target.type }, 'transferring call')
   if (target.type === 'extension') {
-    // `resume` makes FreeSWITCH carry on with the dialplan instead of hanging up when our socket
-    // closes (mod_event_socket.c: LFLAG_RESUME); the call now belongs to the new extension.
-    await ctx.channel.resume()
+    // No `resume`: the transfer sets CF_TRANSFER, so the socket application returns without
+    // ending the call (mod_event_socket.c socket_function), and the call belongs to the new
+    // extension. With resume on (LFLAG_RESUME, which cannot be unset), closing our socket later
+    // would set CS_RESET on the channel and break a bridge the extension runs
+    // (listener_run, "done:"); the runner clears socket_resume before it lets go.
     await ctx.channel.execute('transfer', `${target.extension} ${target.dialplan} ${target.context}`, {
       timeoutMs: ctx.commandTimeoutMs,
     })
