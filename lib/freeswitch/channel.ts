@@ -172,14 +172,6 @@ export class Channel {
   }
 
   /**
-   * Let the channel outlive our socket: on `exit` FreeSWITCH continues the dialplan instead of
-   * hanging up (mod_event_socket.c parse_command "resume" sets LFLAG_RESUME).
-   */
-  async resume (): Promise<void> {
-    await this.#send('resume', {})
-  }
-
-  /**
    * Run an API command and return its body (`+OK ...`). FreeSWITCH's `-ERR ...` replies reject
    * with ESL_COMMAND_FAILED. The command line is checked like every other value.
    */

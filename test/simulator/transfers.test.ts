@@ -128,3 +128,22 @@ t.test('RTP gaps (silence suppression, hold) arrive as 0xFF datagrams at the sam
   t.ok(gapLength >= 15 && gapLength <= 25, `the gap lasted ${gapLength} frames (~400 ms)`)
   t.ok(got.every((d) => d.data.length === 320), 'every datagram is a whole frame')
 })
+
+t.test('our socket closing with socket_resume=true breaks a uuid_bridge (CS_RESET), without it the bridge stays', async (t) => {
+  for (const resume of [true, false]) {
+    const { srv, call } = await start(t, { bridge: { outcome: 'answer', ringMs: 20, durationMs: 800 }, variables: resume ? { socket_resume: 'true' } : {} })
+    await srv.command(execute('set', 'hangup_after_bridge=true'))
+    const leg = resume ? '5a0a1f1e-0000-4000-8000-000000000003' : '5a0a1f1e-0000-4000-8000-000000000004'
+    await apiBody(srv, `originate {origination_uuid=${leg}}user/1000@x &park()`)
+    await apiBody(srv, `uuid_bridge ${call.uuid} ${leg}`)
+    await delay(100)
+    await srv.command('exit')
+    const result = await call.ended
+    if (resume) {
+      t.equal(result.hungUpBy, 'socket-closed', 'with resume: the bridge broke when our socket closed')
+      t.ok(result.endedAtMs < 700, 'at once')
+    } else {
+      t.equal(result.hungUpBy, 'caller', 'without: the human ended it')
+    }
+  }
+})
