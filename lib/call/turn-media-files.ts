@@ -1,10 +1,10 @@
 import { readFile, unlink } from 'node:fs/promises'
-import { PhoneAgentError, abortReason, isPhoneAgentError } from '../errors.ts'
+import { PhoneAgentError, abortReason } from '../errors.ts'
 import { bytesFromInt16, toMono } from '../media/pcm.ts'
 import { parseWav } from '../media/wav.ts'
-import { createDeadline } from '../providers/retry.ts'
 import type { VerbContext } from './context.ts'
 import type { Heard, ListenOptions, SpeakOptions, SpokenResult, TurnMedia } from './turn-media.ts'
+import { speakSentences } from './sentence-pipeline.ts'
 import { playPath } from './verbs/play.ts'
 import { record } from './verbs/record.ts'
 
@@ -92,79 +92,13 @@ export class FilesTurnMedia implements TurnMedia {
 
   async speak (sentences: AsyncIterable<string>, options: SpeakOptions, signal: AbortSignal): Promise<SpokenResult> {
     const ctx = this.#ctx
-    const ahead = Math.max(1, Math.floor(options.renderAhead ?? 2))
-    // Our own stop lane: a failed render or playback ends the producer too.
-    const stop = new AbortController()
-    const sig = AbortSignal.any([ctx.signal, signal, stop.signal])
-    const queue: Array<Promise<{ path: string }>> = []
-    const changed = new Notifier()
-    const iterator = sentences[Symbol.asyncIterator]()
-    let taken = 0
-    let heard = 0
-    let ttsCharacters = 0
-    let ended = false
-
-    const render = async (text: string, index: number): Promise<{ path: string }> => {
-      const deadline = createDeadline(sig, this.#ttsMs)
-      try {
-        const r = await ctx.speaker.render(text, { voice: options.voice ?? ctx.voice, language: options.language, signal: deadline.signal })
-        if (!r.cached) { ttsCharacters += text.length; options.onSynthesized?.(text.length) }
-        if (index === 0) options.onFirstAudio?.()
-        return r
-      } catch (err) {
-        if (sig.aborted) throw abortReason(sig)
-        if (deadline.timer.aborted) throw new PhoneAgentError('TTS_FAILED', 'speech synthesis missed its deadline', { cause: err })
-        if (isPhoneAgentError(err)) throw err
-        throw new PhoneAgentError('TTS_FAILED', 'speech synthesis failed', { cause: err })
-      } finally {
-        deadline.dispose()
-      }
-    }
-
-    const producer = (async () => {
-      try {
-        for (;;) {
-          while (queue.length >= ahead) await changed.wait(sig)
-          const next = await raceAbort(iterator.next(), sig)
-          if (next.done === true) break
-          const p = render(next.value, taken++)
-          // Awaited in order by the consumer; a rejection nobody reaches must not go unhandled.
-          p.catch(() => {})
-          queue.push(p)
-          changed.notify()
-        }
-      } finally {
-        ended = true
-        changed.notify()
-      }
-    })()
-    producer.catch(() => {})
-
-    try {
-      for (let index = 0; ; index++) {
-        while (queue.length === 0 && !ended) await changed.wait(sig)
-        const item = queue.shift()
-        if (item === undefined) break
-        changed.notify()
-        const rendered = await item
-        if (sig.aborted) throw abortReason(sig)
-        options.onPlayStart?.(index)
-        await playPath(ctx, rendered.path, { signal: sig })
-        heard++
-        options.onPlayed?.(index)
-      }
-      // The producer's own failure (the LLM broke mid-reply) surfaces here.
-      await producer
-      return { sentences: taken, heard, ttsCharacters }
-    } catch (err) {
-      stop.abort(err)
-      // An async generator suspended in an await only returns once it reaches its next yield:
-      // do not wait for it. The caller's turn signal aborts what it is waiting on.
-      void iterator.return?.()?.catch(() => {})
-      throw sig.aborted && !stop.signal.aborted ? abortReason(sig) : err
-    } finally {
-      changed.dispose()
-    }
+    return await speakSentences(sentences, {
+      ...options,
+      speaker: ctx.speaker,
+      voice: options.voice ?? ctx.voice,
+      ttsFirstAudioMs: this.#ttsMs,
+      play: async (_index, path, sig) => { await playPath(ctx, path, { signal: sig }) },
+    }, AbortSignal.any([ctx.signal, signal]))
   }
 }
 
@@ -184,43 +118,4 @@ export function findSpeech (samples: Int16Array, sampleRate: number, threshold: 
   }
   if (loud < MIN_LOUD_FRAMES) return undefined
   return { startMs: first * FRAME_MS, endMs: (last + 1) * FRAME_MS }
-}
-
-/** Resolve with `p`, or reject with the signal's reason as soon as it aborts. */
-export async function raceAbort<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) throw abortReason(signal)
-  let onAbort: (() => void) | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => {
-      onAbort = () => { reject(abortReason(signal)) }
-      signal.addEventListener('abort', onAbort, { once: true })
-    })])
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort)
-  }
-}
-
-/** "Something changed": waiters wake on the next notify() or when their signal aborts. */
-class Notifier {
-  #waiters = new Set<() => void>()
-
-  notify (): void {
-    const waiters = [...this.#waiters]
-    this.#waiters.clear()
-    for (const w of waiters) w()
-  }
-
-  async wait (signal: AbortSignal): Promise<void> {
-    if (signal.aborted) throw abortReason(signal)
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { this.#waiters.delete(wake); reject(abortReason(signal)) }
-      const wake = (): void => { signal.removeEventListener('abort', onAbort); resolve() }
-      this.#waiters.add(wake)
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
-  }
-
-  dispose (): void {
-    this.notify()
-  }
 }

@@ -1,3 +1,4 @@
+import { bargeInSchema, endpointingSchema } from '../media/stream/turn-taking.ts'
 import { z } from 'zod'
 import { HANGUP_CAUSES } from './hangup-causes.ts'
 import { isKnownCountry } from '../numbers/e164.ts'
@@ -61,12 +62,8 @@ export const mediaStreamSchema = streamSchema.extend({
    */
   freeswitchPorts: z.strictObject({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
     .refine((r) => r.min <= r.max, 'min must not exceed max').optional(),
-  bargeIn: z.strictObject({
-    /** The caller's speech stops the agent mid-sentence. */
-    enabled: z.boolean().default(true),
-    /** Voiced speech needed before it counts: a cough or an "mm" must not stop the agent. */
-    minSpeechMs: z.number().int().min(60).max(2000).default(300),
-  }).prefault({}),
+  bargeIn: bargeInSchema.prefault({}),
+  endpointing: endpointingSchema.prefault({}),
   /** Audio kept from before the detected start of speech, so the first syllable reaches STT. */
   preRollMs: z.number().int().min(0).max(1000).default(300),
 })
@@ -87,6 +84,8 @@ export const routeSchema = z.strictObject({
   language: language.optional(),
   voice: z.string().optional(),
   mediaMode: mediaMode.optional(),
+  /** Stream mode: this route's end-of-turn timing (e.g. longer pauses for a dictation line). */
+  endpointing: endpointingSchema.optional(),
   /** Free-form settings handed to the script as `call.options`. */
   options: z.record(z.string(), z.unknown()).default({}),
 })

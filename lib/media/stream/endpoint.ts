@@ -157,6 +157,13 @@ export class MediaEndpoint {
     return this.#queue.enqueue(audio.sampleRate === this.rate ? samples : resample(samples, audio.sampleRate, this.rate))
   }
 
+  /** The caller may be starting to talk: send silence, keep the queue (resume() goes on from there). */
+  pause (): void { this.#queue.pause() }
+
+  resume (): void { this.#queue.resume() }
+
+  get paused (): boolean { return this.#queue.paused }
+
   /** Barge-in: drop all queued audio; the next frame sent is silence. Returns what was sent of each dropped item. */
   clear (): PlayoutResult[] {
     return this.#queue.clear()

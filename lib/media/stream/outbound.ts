@@ -46,6 +46,7 @@ export class OutboundQueue {
   readonly #scratch: Int16Array
   #nextId = 1
   #closed = false
+  #paused = false
   #queuedSamples = 0
 
   constructor (rate: StreamRate) {
@@ -57,7 +58,17 @@ export class OutboundQueue {
   /** Samples waiting to be sent, as milliseconds of audio. */
   get queuedMs (): number { return this.#queuedSamples * 1000 / this.rate }
 
-  get idle (): boolean { return this.#items.length === 0 }
+  get idle (): boolean { return this.#items.length === 0 || this.#paused }
+
+  get paused (): boolean { return this.#paused }
+
+  /**
+   * Hold the queue where it is: silence goes out and nothing is consumed, so resume() carries on
+   * from the very sample it stopped at (a backchannel or a cough that only paused the agent).
+   */
+  pause (): void { this.#paused = true }
+
+  resume (): void { this.#paused = false }
 
   /**
    * Queue mono samples at the queue's rate. The array is kept, not copied: do not reuse it.
@@ -84,7 +95,7 @@ export class OutboundQueue {
    * sample is in this frame settle as `sent`.
    */
   nextFrame (now: number): Buffer {
-    if (this.#items.length === 0) return silenceFrame(this.rate)
+    if (this.#items.length === 0 || this.#paused) return silenceFrame(this.rate)
     const frame = this.#scratch
     let filled = 0
     while (filled < frame.length) {
@@ -122,6 +133,7 @@ export class OutboundQueue {
   }
 
   #dropAll (status: PlayoutStatus): PlayoutResult[] {
+    this.#paused = false
     const items = this.#items.splice(0)
     this.#queuedSamples = 0
     const results = items.map((item) => this.#result(item, status))
