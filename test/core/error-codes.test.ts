@@ -2,9 +2,9 @@ import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { ERROR_CODES, PhoneAgentError } from '../../lib/errors.ts'
 
-t.test('README lists every error code with its class, and nothing else', async (t) => {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-  const section = readme.slice(readme.indexOf('## Error codes'))
+t.test('docs/scripts.md lists every error code with its class, and nothing else', async (t) => {
+  const doc = await readFile(new URL('../../docs/scripts.md', import.meta.url), 'utf8')
+  const section = doc.slice(doc.indexOf('## Error codes'))
   const rows = [...section.matchAll(/^\| `([A-Z_]+)` \| (transient|permanent) \|/gm)].map((m) => [m[1], m[2]])
   const expected = Object.entries(ERROR_CODES).map(([code, spec]) => [code, spec.class])
   t.same(rows.sort(), expected.sort())
