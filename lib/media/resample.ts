@@ -83,11 +83,19 @@ function checkRate (rate: number): void {
   }
 }
 
-/** Resample mono 16-bit samples. Output length is ceil(input * toRate / fromRate). */
-export function resample (samples: Int16Array, fromRate: number, toRate: number): Int16Array {
+/** The polyphase filter for one rate pair, shared with the streaming resampler (resample-stream.ts). */
+export interface ResampleKernel extends Kernel {
+  /** Output j sits at input position j * down / up. */
+  readonly up: number
+  readonly down: number
+  /** True when there is one phase row per output phase (no interpolation between rows). */
+  readonly exact: boolean
+}
+
+/** The (cached) kernel for `fromRate` -> `toRate`; the rates must differ. */
+export function resampleKernel (fromRate: number, toRate: number): ResampleKernel {
   checkRate(fromRate)
   checkRate(toRate)
-  if (fromRate === toRate) return samples.slice()
   const g = gcd(fromRate, toRate)
   const up = toRate / g
   const down = fromRate / g
@@ -98,12 +106,19 @@ export function resample (samples: Int16Array, fromRate: number, toRate: number)
     kernel = designKernel(fromRate, toRate, phases)
     kernels.set(key, kernel)
   }
-  const { halfWidth, taps } = kernel
+  return { ...kernel, up, down, exact: phases === up }
+}
+
+/** Resample mono 16-bit samples. Output length is ceil(input * toRate / fromRate). */
+export function resample (samples: Int16Array, fromRate: number, toRate: number): Int16Array {
+  checkRate(fromRate)
+  checkRate(toRate)
+  if (fromRate === toRate) return samples.slice()
+  const { halfWidth, taps, up, down, exact, phases } = resampleKernel(fromRate, toRate)
   const width = 2 * halfWidth
   const n = samples.length
   const outLength = Math.ceil(n * up / down)
   const out = new Int16Array(outLength)
-  const exact = phases === up
   for (let j = 0; j < outLength; j++) {
     // Output j sits at input position j * down / up = i + p / up.
     const num = j * down
