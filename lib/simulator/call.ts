@@ -58,6 +58,8 @@ export class SimulatedCall {
       this.channel.answeredUs = Date.now() * 1000
     }
     const audio = new CallerAudio()
+    // Checked before the socket opens: a bad echo setting throws here and leaks nothing.
+    if (opts.caller?.echo !== undefined) audio.echo(opts.caller.echo, () => this.session.media.ear)
     this.socket = connect({ host, port: opts.port })
     this.socket.setNoDelay(true)
     this.listener = new Listener(this.socket, this.channel, {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseWav, toMono8k } from './wav.ts'
+import { LineEcho, type HeardAudio } from './line-echo.ts'
+import type { CallerEcho } from './types.ts'
 
 /** 20 ms of 8 kHz mono audio: the frame size of the channel (PCMA/8000, ptime 20). */
 export const FRAME_SAMPLES = 160
@@ -13,6 +15,16 @@ export class CallerAudio {
   private readonly clips: Array<{ startSample: number, samples: Int16Array }> = []
   /** Frame ranges [from, to) in which the caller's RTP does not arrive (silence suppression, hold, loss). */
   private readonly gaps: Array<{ from: number, to: number }> = []
+  /** The line's echo of what the caller hears, when the script asks for one. */
+  private lineEcho: LineEcho | undefined
+
+  /**
+   * What the caller hears (the ear `heard()` returns) comes back in what they send, as `options`
+   * says. Throws a RangeError on settings no line has.
+   */
+  echo (options: CallerEcho, heard: () => HeardAudio): void {
+    this.lineEcho = new LineEcho(heard, options)
+  }
 
   /** No RTP from the caller for `durationMs` from `atMs`: whatever they say then is lost. */
   addGap (atMs: number, durationMs: number): void {
@@ -41,7 +53,7 @@ export class CallerAudio {
     this.clips.push({ startSample: Math.round(atMs * 8), samples })
   }
 
-  /** The caller's frame number `index` (frame 0 starts at time 0), clips summed and clipped. */
+  /** The caller's frame number `index` (frame 0 starts at time 0), clips and echo summed and clipped. */
   frame (index: number): Int16Array {
     const out = new Int16Array(FRAME_SAMPLES)
     if (this.isGap(index)) return out
@@ -54,6 +66,12 @@ export class CallerAudio {
         if (s === undefined) continue
         out[i] = Math.max(-32768, Math.min(32767, (out[i] as number) + s))
       }
+    }
+    if (this.lineEcho !== undefined) {
+      // The phone's mouthpiece and the line add the echo (and noise) to what the caller says.
+      const mixed = Float64Array.from(out)
+      this.lineEcho.addInto(mixed, from)
+      for (let i = 0; i < FRAME_SAMPLES; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(mixed[i] as number)))
     }
     return out
   }

@@ -27,6 +27,8 @@ export interface AudioGap {
 
 export class CallerEar {
   readonly heard: HeardFrame[] = []
+  /** Frames by the 20 ms slot their play time falls in: the line echo renders a frame at a time. */
+  private readonly slots = new Map<number, HeardFrame[]>()
   /** When the unicast play-out queue runs dry (ms on the call timeline). */
   private unicastFreeMs = Number.NEGATIVE_INFINITY
 
@@ -38,13 +40,34 @@ export class CallerEar {
     const playMs = Math.max(arrivalMs, this.unicastFreeMs)
     this.unicastFreeMs = playMs + FRAME_MS
     const frame: HeardFrame = { source: 'unicast', arrivalMs, playMs, samples }
-    this.heard.push(frame)
+    this.add(frame)
     return frame
   }
 
   /** A frame an application wrote in real time (playback): it plays when written. */
   writeNow (samples: Int16Array, atMs: number): void {
-    this.heard.push({ source: 'playback', arrivalMs: atMs, playMs: atMs, samples })
+    this.add({ source: 'playback', arrivalMs: atMs, playMs: atMs, samples })
+  }
+
+  private add (frame: HeardFrame): void {
+    this.heard.push(frame)
+    const slot = Math.floor(Math.round(frame.playMs * 8) / FRAME_SAMPLES)
+    const list = this.slots.get(slot)
+    if (list === undefined) this.slots.set(slot, [frame])
+    else list.push(frame)
+  }
+
+  /** Adds what the caller heard in samples [fromSample, fromSample + out.length) to `out` (overlaps summed). */
+  renderInto (out: Float64Array, fromSample: number): void {
+    const last = Math.floor((fromSample + out.length - 1) / FRAME_SAMPLES)
+    for (let slot = Math.floor(fromSample / FRAME_SAMPLES) - 1; slot <= last; slot++) {
+      for (const f of this.slots.get(slot) ?? []) {
+        const start = Math.round(f.playMs * 8) - fromSample
+        const from = Math.max(0, -start)
+        const to = Math.min(f.samples.length, out.length - start)
+        for (let i = from; i < to; i++) out[start + i] = (out[start + i] as number) + (f.samples[i] as number)
+      }
+    }
   }
 
   /** Milliseconds of our audio FreeSWITCH holds that the caller has not heard yet. */

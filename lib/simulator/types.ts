@@ -36,6 +36,22 @@ export interface CallerScript {
   readonly rtpGaps?: ReadonlyArray<{ atMs: number, durationMs: number }>
   /** The caller puts us on hold: a phone on hold sends no RTP, so the same as a gap on our side. */
   readonly hold?: ReadonlyArray<{ atMs: number, durationMs: number }>
+  /** The caller's line echoes what the caller hears back into their RTP (see line-echo.ts). */
+  readonly echo?: CallerEcho
+}
+
+/** Line or handset echo: what the caller heard comes back in what they send, late and quieter. */
+export interface CallerEcho {
+  /** From the moment the caller heard a sample to its echo in their audio: 20-2000 ms (real: 20-300). */
+  readonly delayMs: number
+  /** Echo return loss in dB at 1 kHz: 6 is the worst a hybrid should give, 6-15 is usual, handsets 40+. */
+  readonly attenuationDb: number
+  /** Echo path shape: 'hybrid' (default; band-limited, a second reflection), 'handset' (~10 ms of reflections), 'none' (a pure copy). */
+  readonly filter?: 'hybrid' | 'handset' | 'none'
+  /** Line noise added to every frame the caller sends, RMS dBFS (e.g. -55); default none. */
+  readonly noiseDb?: number
+  /** Seed of the line noise (default 1). */
+  readonly seed?: number
 }
 
 export interface PlaceCallOptions {
