@@ -1,12 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdir, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises'
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason, isPhoneAgentError, throwIfAborted } from '../errors.ts'
 import type { PcmChunk, TtsProvider } from './types.ts'
-import { CANONICAL_HEADER_BYTES, encodeWav } from '../media/wav.ts'
-import { concatInt16, int16FromBytes } from '../media/pcm.ts'
-import { resample } from '../media/resample.ts'
+import { CANONICAL_HEADER_BYTES, encodeWav, parseWav } from '../media/wav.ts'
+import { concatInt16, toMono } from '../media/pcm.ts'
+import { StreamingResampler } from '../media/resample-stream.ts'
+import { bytesOf, samplesOf } from './pcm-views.ts'
+import { CacheDirectory } from './tts-cache-dir.ts'
+import { Synthesis } from './tts-inflight.ts'
 
 /**
  * Speech rendered to WAV files FreeSWITCH can `playback`, cached in `<soundsDir>/cache/`.
@@ -14,7 +17,12 @@ import { resample } from '../media/resample.ts'
  * File names are a hash of everything that changes the audio (provider, voice, language, rate,
  * text), so caller-controlled text never becomes part of a path, and a file on disk is reused
  * across restarts. The directory is bounded by size; the least recently used files go first
- * (a hit touches the file's mtime, which is what the start-up scan orders by).
+ * (tts-cache-dir.ts).
+ *
+ * Two ways out: render() resolves with the file once it is written (files mode plays it), and
+ * stream() yields the audio as the provider produces it (stream mode plays the first chunk while
+ * the rest is still being synthesised) and writes the same file when the synthesis completes.
+ * Both share one synthesis per key; the file is renamed into place whole, or not at all.
  */
 
 /**
@@ -25,9 +33,8 @@ import { resample } from '../media/resample.ts'
 export const MAX_TEXT_BYTES = 4096
 /** Bump when the file format or key recipe changes, so old files are never misread. */
 const KEY_VERSION = 'v1'
-const NAME = /^([0-9a-f]{40})\.wav$/
-/** A temp file this old belongs to a process that died mid-write. */
-const STALE_TEMP_MS = 60 * 60 * 1000
+/** A cache hit is streamed in pieces this long, so a consumer converting it starts on the first at once. */
+const HIT_CHUNK_MS = 200
 
 export interface SpeechCacheOptions {
   readonly provider: TtsProvider
@@ -46,6 +53,15 @@ export interface RenderOptions {
   readonly signal?: AbortSignal | undefined
 }
 
+export interface StreamOptions extends RenderOptions {
+  /**
+   * The rate the consumer plays at. When it is the cache's rate, chunks come at that rate (the
+   * conversion the cache file needs anyway, shared); otherwise at the provider's rate, so a
+   * wideband consumer never gets audio that went through 8 kHz. A hit comes at the cache's rate.
+   */
+  readonly rate?: number | undefined
+}
+
 export interface RenderedSpeech {
   /** Absolute path of the WAV. */
   readonly path: string
@@ -56,38 +72,33 @@ export interface RenderedSpeech {
   readonly cached: boolean
 }
 
-interface InFlight {
-  readonly promise: Promise<RenderedSpeech>
-  readonly controller: AbortController
-  waiters: number
-}
+type InFlight = Synthesis<RenderedSpeech>
 
 export class SpeechCache {
   readonly #provider: TtsProvider
   readonly #dir: string
-  readonly #soundsDir: string
-  readonly #maxBytes: number
+  readonly #files: CacheDirectory
   readonly #logger: Logger
   readonly #rate: 8000 | 16000
-  /** name -> size; Map order is least recently used first. */
-  readonly #index = new Map<string, number>()
   readonly #inflight = new Map<string, InFlight>()
-  #total = 0
-  #ready: Promise<void> | undefined
 
   constructor (options: SpeechCacheOptions) {
     if (!(options.maxBytes > 0)) throw new PhoneAgentError('CONFIG_INVALID', 'speech cache: maxBytes must be positive')
     this.#provider = options.provider
-    this.#soundsDir = resolve(options.soundsDir)
-    this.#dir = join(this.#soundsDir, 'cache')
-    this.#maxBytes = options.maxBytes
+    this.#dir = join(resolve(options.soundsDir), 'cache')
     this.#logger = options.logger
+    this.#files = new CacheDirectory({
+      dir: this.#dir,
+      maxBytes: options.maxBytes,
+      logger: options.logger,
+      busy: (name) => this.#inflight.has(name.slice(0, -4)),
+    })
     this.#rate = options.sampleRate ?? 8000
   }
 
   /** Bytes of cache files this process knows about. */
   get sizeBytes (): number {
-    return this.#total
+    return this.#files.sizeBytes
   }
 
   /** The cache key (file name without `.wav`) for a request. */
@@ -105,49 +116,139 @@ export class SpeechCache {
     const key = this.key(text, options)
     const signal = options.signal
     throwIfAborted(signal)
-    await this.#init()
+    await this.#files.init()
     throwIfAborted(signal)
-    let entry = this.#inflight.get(key)
-    if (entry === undefined) {
-      const controller = new AbortController()
-      const created: InFlight = {
-        controller,
-        waiters: 0,
-        promise: this.#produce(key, checkText(text), options, controller.signal).finally(() => {
-          if (this.#inflight.get(key) === created) this.#inflight.delete(key)
-        }),
+    return await this.#wait(key, this.#join(key, text, options), signal)
+  }
+
+  /**
+   * The audio for `text` as it becomes available: a hit at once (in pieces of 200 ms), a miss
+   * chunk by chunk as the provider sends it (see StreamOptions.rate for the rate). The file is
+   * written when the synthesis completes, also when this consumer has stopped reading by then.
+   * Breaking out of the loop or aborting `signal` before the audio is complete detaches this
+   * consumer; when it was the last, the synthesis is cancelled and nothing is written.
+   * A provider failure after some chunks throws after them (the caller has played them).
+   */
+  async * stream (text: string, options: StreamOptions = {}): AsyncGenerator<PcmChunk, void, undefined> {
+    yield * this.#stream(text, options, true)
+  }
+
+  /** Resolves when no synthesis or cache write is in progress (tests, shutdown). */
+  async idle (): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.values()].map(async (e) => await e.stored))
+  }
+
+  async * #stream (text: string, options: StreamOptions, retryVanished: boolean): AsyncGenerator<PcmChunk, void, undefined> {
+    const key = this.key(text, options)
+    const signal = options.signal
+    throwIfAborted(signal)
+    await this.#files.init()
+    throwIfAborted(signal)
+    const entry = this.#join(key, text, options)
+    const atCacheRate = options.rate === this.#rate
+    entry.waiters++
+    let finished = false
+    let vanished = false
+    try {
+      for (let i = 0; ;) {
+        throwIfAborted(signal)
+        if (atCacheRate) {
+          const samples = entry.cacheChunks[i]
+          if (samples !== undefined) { i++; yield { pcm: bytesOf(samples), sampleRate: this.#rate }; continue }
+        } else {
+          const chunk = entry.chunks[i]
+          if (chunk !== undefined) { i++; yield chunk; continue }
+        }
+        if (entry.state === 'failed') throw entry.error
+        if (entry.hit !== undefined) {
+          const samples = await this.#readHit(entry.hit.path, signal)
+          if (samples === undefined) { vanished = true; break }
+          const step = Math.round(this.#rate * HIT_CHUNK_MS / 1000)
+          for (let at = 0; at < samples.length; at += step) {
+            yield { pcm: bytesOf(samples.subarray(at, at + step)), sampleRate: this.#rate }
+            throwIfAborted(signal)
+          }
+          break
+        }
+        if (entry.state === 'complete') break
+        await entry.changed(signal)
       }
-      // Every waiter may have gone (all aborted); the rejection must not go unhandled.
-      created.promise.catch(() => {})
-      this.#inflight.set(key, created)
-      entry = created
+      finished = true
+    } finally {
+      this.#leave(key, entry, finished ? undefined : signal?.aborted === true ? signal.reason : new PhoneAgentError('CALL_ABORTED', 'speech stream abandoned'))
     }
-    return await this.#wait(key, entry, signal)
+    if (vanished) {
+      // Evicted or deleted (another process sharing the directory) between the check and the read.
+      if (this.#inflight.get(key) === entry) this.#inflight.delete(key)
+      this.#files.remove(`${key}.wav`)
+      if (!retryVanished) throw new PhoneAgentError('TTS_FAILED', 'the speech cache file vanished twice')
+      yield * this.#stream(text, options, false)
+    }
+  }
+
+  /** The samples of a cache file at the cache's rate, or undefined when it is gone. */
+  async #readHit (path: string, signal: AbortSignal | undefined): Promise<Int16Array | undefined> {
+    let bytes: Buffer
+    try {
+      bytes = await readFile(path, signal === undefined ? {} : { signal })
+    } catch (err) {
+      if (signal?.aborted === true) throw abortReason(signal)
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new PhoneAgentError('TTS_FAILED', 'cannot read the speech cache file', { cause: err })
+    }
+    try {
+      const audio = toMono(parseWav(bytes))
+      if (audio.sampleRate !== this.#rate) throw new Error(`the file is at ${audio.sampleRate} Hz, not ${this.#rate}`)
+      return audio.samples
+    } catch (cause) {
+      throw new PhoneAgentError('TTS_FAILED', 'unreadable speech cache file', { cause })
+    }
+  }
+
+  /** The synthesis for `key`: the one in progress, or a new one. */
+  #join (key: string, text: string, options: RenderOptions): InFlight {
+    const running = this.#inflight.get(key)
+    if (running !== undefined) return running
+    const created: InFlight = new Synthesis<RenderedSpeech>()
+    created.stored = this.#produce(key, checkText(text), options, created).finally(() => {
+      if (this.#inflight.get(key) === created) this.#inflight.delete(key)
+    })
+    // Every waiter may have gone (all aborted); the rejection must not go unhandled.
+    created.stored.catch(() => {})
+    this.#inflight.set(key, created)
+    return created
+  }
+
+  /**
+   * A render or stream is done with `entry`; `abandoned` is the reason when it left before the
+   * end. Identical requests share one synthesis; it stops only when nobody wants it any more
+   * and its audio is not all here yet (complete audio is written to the cache whoever is left),
+   * and a request arriving after that starts afresh instead of joining a dying one.
+   */
+  #leave (key: string, entry: InFlight, abandoned: unknown): void {
+    entry.waiters--
+    if (abandoned === undefined || entry.waiters > 0 || entry.state !== 'running') return
+    if (this.#inflight.get(key) === entry) this.#inflight.delete(key)
+    entry.controller.abort(abandoned)
   }
 
   #wait (key: string, entry: InFlight, signal: AbortSignal | undefined): Promise<RenderedSpeech> {
     entry.waiters++
     return new Promise<RenderedSpeech>((resolve, reject) => {
       let left = false
-      const leave = (): void => {
+      const leave = (abandoned?: unknown): void => {
         if (left) return
         left = true
         signal?.removeEventListener('abort', onAbort)
-        entry.waiters--
+        this.#leave(key, entry, abandoned)
       }
       const onAbort = (): void => {
         if (left || signal === undefined) return
-        leave()
-        // Identical requests share one synthesis; it stops only when nobody is waiting for it,
-        // and a request arriving after that starts afresh instead of joining a dying one.
-        if (entry.waiters === 0) {
-          if (this.#inflight.get(key) === entry) this.#inflight.delete(key)
-          entry.controller.abort(signal.reason)
-        }
+        leave(signal.reason)
         reject(abortReason(signal))
       }
       signal?.addEventListener('abort', onAbort, { once: true })
-      entry.promise.then((value) => {
+      entry.stored.then((value) => {
         if (left) return
         leave()
         resolve(value)
@@ -159,16 +260,25 @@ export class SpeechCache {
     })
   }
 
-  async #produce (key: string, text: string, options: RenderOptions, signal: AbortSignal): Promise<RenderedSpeech> {
+  async #produce (key: string, text: string, options: RenderOptions, entry: InFlight): Promise<RenderedSpeech> {
+    const signal = entry.controller.signal
     const name = `${key}.wav`
     const path = join(this.#dir, name)
-    const existing = await this.#touch(name)
+    const existing = await this.#files.touch(name)
     if (existing !== undefined) {
       this.#logger.debug({ key }, 'speech cache hit')
+      entry.found({ path, bytes: existing })
       return { path, file: `cache/${name}`, durationMs: this.#durationMs(existing), cached: true }
     }
     const started = Date.now()
-    const samples = await this.#synthesize(text, options, signal)
+    try {
+      await this.#synthesize(text, options, entry)
+    } catch (err) {
+      entry.fail(err)
+      throw err
+    }
+    const samples = concatInt16(entry.cacheChunks)
+    entry.complete()
     const wav = encodeWav({ sampleRate: this.#rate, channels: 1, samples })
     const temp = join(this.#dir, `.${key}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`)
     try {
@@ -181,144 +291,43 @@ export class SpeechCache {
       if (signal.aborted) throw abortReason(signal)
       throw new PhoneAgentError('TTS_FAILED', 'cannot write the speech cache file', { cause: err })
     }
-    this.#add(name, wav.length)
+    this.#files.add(name, wav.length)
     this.#logger.debug({ key, bytes: wav.length, ms: Date.now() - started }, 'speech cache stored')
-    await this.#evict(name)
+    await this.#files.evict(name)
     return { path, file: `cache/${name}`, durationMs: this.#durationMs(wav.length), cached: false }
   }
 
-  async #synthesize (text: string, options: RenderOptions, signal: AbortSignal): Promise<Int16Array> {
-    const chunks: PcmChunk[] = []
+  /**
+   * Run the provider into `entry`, converting to the cache's rate as chunks arrive (one
+   * streaming resampler per run of equal-rate chunks: the filter sees no seams inside a run,
+   * and the result equals resampling each run whole), so nothing heavy is left for the end.
+   */
+  async #synthesize (text: string, options: RenderOptions, entry: InFlight): Promise<void> {
+    const signal = entry.controller.signal
+    let resampler: StreamingResampler | undefined
     try {
       for await (const chunk of this.#provider.synthesize({ text, voice: options.voice, language: options.language }, { signal })) {
         throwIfAborted(signal)
-        chunks.push(chunk)
+        if (chunk.pcm.length === 0) continue
+        const samples = samplesOf(chunk.pcm)
+        if (resampler?.fromRate !== chunk.sampleRate) {
+          if (resampler !== undefined) entry.push(undefined, resampler.flush())
+          resampler = new StreamingResampler(chunk.sampleRate, this.#rate)
+        }
+        entry.push(chunk, resampler.push(samples))
       }
+      throwIfAborted(signal)
     } catch (err) {
       if (signal.aborted) throw abortReason(signal)
       if (isPhoneAgentError(err)) throw err
       throw new PhoneAgentError('TTS_FAILED', `${this.#provider.name} synthesis failed`, { cause: err })
     }
-    throwIfAborted(signal)
-    const parts: Int16Array[] = []
-    // Resample each run of equal-rate chunks as one signal, so the filter sees no seams inside it.
-    let run: PcmChunk[] = []
-    const flush = (): void => {
-      const first = run[0]
-      if (first === undefined) return
-      const pcm = int16FromBytes(Buffer.concat(run.map((c) => c.pcm)))
-      parts.push(first.sampleRate === this.#rate ? pcm : resample(pcm, first.sampleRate, this.#rate))
-      run = []
-    }
-    for (const chunk of chunks) {
-      if (run[0] !== undefined && run[0].sampleRate !== chunk.sampleRate) flush()
-      run.push(chunk)
-    }
-    flush()
-    const samples = concatInt16(parts)
-    if (samples.length === 0) throw new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${this.#provider.name} returned no audio`)
-    return samples
-  }
-
-  /** Size of `name` when it exists (and mark it used), else undefined. */
-  async #touch (name: string): Promise<number | undefined> {
-    const known = this.#index.get(name)
-    if (known !== undefined) {
-      // Most recent before the first await, so a concurrent eviction passes it over.
-      this.#index.delete(name)
-      this.#index.set(name, known)
-    }
-    const path = join(this.#dir, name)
-    const now = new Date()
-    try {
-      await utimes(path, now, now)
-      if (known !== undefined) return known
-      // Written by another process sharing the directory since our scan.
-      const { size } = await stat(path)
-      this.#add(name, size)
-      return size
-    } catch {
-      if (known !== undefined) this.#remove(name)
-      return undefined
-    }
-  }
-
-  #add (name: string, size: number): void {
-    const old = this.#index.get(name)
-    if (old !== undefined) this.#total -= old
-    this.#index.delete(name)
-    this.#index.set(name, size)
-    this.#total += size
-  }
-
-  #remove (name: string): void {
-    const size = this.#index.get(name)
-    if (size === undefined) return
-    this.#index.delete(name)
-    this.#total -= size
-  }
-
-  /**
-   * Drop least recently used files until under the bound; `keep` (just written) stays even if
-   * alone over it. Resolves once the files are gone, so the directory and `sizeBytes` agree.
-   */
-  async #evict (keep?: string): Promise<void> {
-    if (this.#total <= this.#maxBytes) return
-    const victims: string[] = []
-    let total = this.#total
-    for (const [name, size] of this.#index) {
-      if (total <= this.#maxBytes) break
-      if (name === keep || this.#inflight.has(name.slice(0, -4))) continue
-      victims.push(name)
-      total -= size
-    }
-    // Out of the index before the first await, so concurrent renders never pick them again.
-    for (const name of victims) this.#remove(name)
-    await Promise.all(victims.map(async (name) => {
-      try {
-        // FreeSWITCH playing the file keeps its open descriptor: unlinking does not cut a prompt off.
-        await unlink(join(this.#dir, name))
-      } catch (err) {
-        this.#logger.warn({ err, file: name }, 'speech cache could not delete a file')
-      }
-    }))
-    if (victims.length > 0) this.#logger.debug({ files: victims.length, bytes: this.#total }, 'speech cache evicted')
+    if (resampler !== undefined) entry.push(undefined, resampler.flush())
+    if (entry.cacheSamples === 0) throw new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${this.#provider.name} returned no audio`)
   }
 
   #durationMs (fileBytes: number): number {
     return Math.max(0, fileBytes - CANONICAL_HEADER_BYTES) / 2 * 1000 / this.#rate
-  }
-
-  #init (): Promise<void> {
-    this.#ready ??= this.#scan()
-    return this.#ready
-  }
-
-  async #scan (): Promise<void> {
-    try {
-      await mkdir(this.#dir, { recursive: true })
-      const found: Array<{ name: string, size: number, mtimeMs: number }> = []
-      for (const name of await readdir(this.#dir)) {
-        const isTemp = name.startsWith('.') && name.endsWith('.tmp')
-        if (!isTemp && !NAME.test(name)) continue
-        const info = await stat(join(this.#dir, name)).catch(() => undefined)
-        if (info === undefined || !info.isFile()) continue
-        if (isTemp) {
-          if (Date.now() - info.mtimeMs > STALE_TEMP_MS) await unlink(join(this.#dir, name)).catch(() => {})
-        } else if (info.size < CANONICAL_HEADER_BYTES) {
-          await unlink(join(this.#dir, name)).catch(() => {})
-        } else {
-          found.push({ name, size: info.size, mtimeMs: info.mtimeMs })
-        }
-      }
-      found.sort((a, b) => a.mtimeMs - b.mtimeMs)
-      for (const f of found) this.#add(f.name, f.size)
-    } catch (cause) {
-      this.#ready = undefined
-      throw new PhoneAgentError('MEDIA_INVALID', 'cannot use the speech cache directory', { cause })
-    }
-    this.#logger.debug({ files: this.#index.size, bytes: this.#total }, 'speech cache scanned')
-    await this.#evict()
   }
 }
 
