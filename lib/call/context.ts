@@ -17,6 +17,8 @@ import type { TurnMedia } from './turn-media.ts'
 export interface Speaker {
   render (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined }):
   Promise<{ path: string, durationMs: number, cached: boolean }>
+  /** The same speech as s16le chunks as they are synthesised (lib/speech/tts-cache.ts `stream`; play them with lib/speech/stream-pcm.ts). */
+  stream? (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined, rate?: number | undefined }): AsyncIterable<{ readonly pcm: Buffer, readonly sampleRate: number }>
 }
 
 /** Everything a verb may use, passed in; verbs reach for no globals. */

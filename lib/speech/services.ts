@@ -10,7 +10,10 @@ import type { TtsProvider } from './types.ts'
 
 /** Everything speech a call may use, built once at start-up from the config. */
 export interface SpeechServices {
-  /** TTS behind the sounds/cache/ cache: a sentence is synthesised once, every later call plays the file. */
+  /**
+   * TTS behind the sounds/cache/ cache: a sentence is synthesised once, every later call plays the
+   * file. `render` gives the file (files mode); `stream` gives the audio as it is synthesised.
+   */
   readonly speaker: Speaker
   readonly stt: SttProvider | undefined
   readonly llm: LlmProvider | undefined
@@ -43,7 +46,10 @@ export async function createSpeechServices (config: Config, logger: Logger, opti
     logger: logger.child({ module: 'tts-cache' }),
   })
   return {
-    speaker: { render: async (text, opts) => await cache.render(text, opts) },
+    speaker: {
+      render: async (text, opts) => await cache.render(text, opts),
+      stream: (text, opts) => cache.stream(text, opts),
+    },
     stt: providers.stt,
     llm: providers.llm,
     close: async () => {
