@@ -5,7 +5,8 @@ import * as protoLoader from '@grpc/proto-loader'
 
 /**
  * A loopback gRPC server implementing `google.cloud.speech.v1.Speech` (Recognize,
- * StreamingRecognize) and `google.cloud.texttospeech.v1.TextToSpeech` (SynthesizeSpeech) from
+ * StreamingRecognize) and `google.cloud.texttospeech.v1.TextToSpeech` (SynthesizeSpeech,
+ * StreamingSynthesize) from
  * the .proto files the @google-cloud packages ship, so the real clients talk to it unchanged.
  * Each call takes the next scripted behaviour for its method.
  */
@@ -49,20 +50,31 @@ export type Behaviour =
    */
   | { readonly kind: 'stream', readonly respond: (request: Record<string, unknown>, index: number) => Array<Record<string, unknown>>,
     readonly onEnd?: () => Array<Record<string, unknown>> | GrpcFailure, readonly failAfter?: { readonly requests: number, readonly error: GrpcFailure } }
+  /**
+   * StreamingSynthesize: once the text arrives, each of `chunks` is sent as one
+   * `{ audioContent }` message, `delayMs` apart (the first after `firstDelayMs`), then the call
+   * ends. `hold` keeps the rest back after `afterChunks` messages until `until` settles;
+   * `failAfter` ends the call with an error after that many messages.
+   */
+  | { readonly kind: 'audio', readonly chunks: readonly Buffer[], readonly delayMs?: number, readonly firstDelayMs?: number,
+    readonly hold?: { readonly afterChunks: number, readonly until: Promise<unknown> },
+    readonly failAfter?: { readonly chunks: number, readonly error: GrpcFailure } }
 
-export type Method = 'recognize' | 'streamingRecognize' | 'synthesizeSpeech'
+export type Method = 'recognize' | 'streamingRecognize' | 'synthesizeSpeech' | 'streamingSynthesize'
 
 export class FakeGoogleServer {
   /** Request messages as the server decoded them, per method. */
-  readonly requests: Record<Method, Array<Record<string, unknown>>> = { recognize: [], streamingRecognize: [], synthesizeSpeech: [] }
+  readonly requests: Record<Method, Array<Record<string, unknown>>> = { recognize: [], streamingRecognize: [], synthesizeSpeech: [], streamingSynthesize: [] }
   /** Metadata of every call (to check the api key header). */
   readonly metadata: grpc.Metadata[] = []
   /** Calls whose client cancelled (a deadline or an abort) before we answered. */
   cancelled = 0
   /** Calls in progress on the server side. */
   active = 0
+  /** StreamingSynthesize audio messages written so far, over all calls. */
+  audioChunksSent = 0
   readonly #server = new grpc.Server()
-  readonly #script: Record<Method, Behaviour[]> = { recognize: [], streamingRecognize: [], synthesizeSpeech: [] }
+  readonly #script: Record<Method, Behaviour[]> = { recognize: [], streamingRecognize: [], synthesizeSpeech: [], streamingSynthesize: [] }
   readonly #timers = new Set<NodeJS.Timeout>()
   #port = 0
 
@@ -78,7 +90,7 @@ export class FakeGoogleServer {
     this.#server.addService(service(tts, 'google.cloud.texttospeech.v1.TextToSpeech'), {
       synthesizeSpeech: this.#unary('synthesizeSpeech'),
       listVoices: unimplemented,
-      streamingSynthesize: (call: grpc.ServerDuplexStream<unknown, unknown>) => { call.emit('error', { code: grpc.status.UNIMPLEMENTED }) },
+      streamingSynthesize: this.#synthesizeStream.bind(this),
     })
   }
 
@@ -120,7 +132,7 @@ export class FakeGoogleServer {
       const finish = (): void => { if (!done) { done = true; this.active-- } }
       call.on('cancelled', () => { if (!done) this.cancelled++; finish() })
       const b = this.#next(method)
-      if (b.kind === 'hang' || b.kind === 'stream') return
+      if (b.kind === 'hang' || b.kind === 'stream' || b.kind === 'audio') return
       this.#later(b.delayMs ?? 0, () => {
         if (done) return
         finish()
@@ -174,5 +186,44 @@ export class FakeGoogleServer {
         call.emit('error', { code: last.code, details: last.details })
       }
     }
+  }
+
+  #synthesizeStream (call: grpc.ServerDuplexStream<Record<string, unknown>, Record<string, unknown>>): void {
+    this.metadata.push(call.metadata)
+    this.active++
+    let done = false
+    const finish = (): void => { if (!done) { done = true; this.active-- } }
+    call.on('cancelled', () => { if (!done) this.cancelled++; finish() })
+    call.on('error', () => { finish() })
+    const b = this.#next('streamingSynthesize')
+    const fail = (error: GrpcFailure): void => { finish(); call.emit('error', { code: error.code, details: error.details }) }
+    let started = false
+    call.on('data', (request: Record<string, unknown>) => {
+      if (done) return
+      this.requests.streamingSynthesize.push(request)
+      if (b.kind === 'fail') {
+        if (!started) { started = true; this.#later(b.delayMs ?? 0, () => { if (!done) fail(b.error) }) }
+        return
+      }
+      // Audio starts with the first input message (the config comes before it).
+      if (b.kind !== 'audio' || started || request.input === null || request.input === undefined) return
+      started = true
+      let i = 0
+      const next = (): void => {
+        if (done) return
+        if (b.failAfter !== undefined && i >= b.failAfter.chunks) { fail(b.failAfter.error); return }
+        const chunk = b.chunks[i]
+        if (chunk === undefined) { finish(); call.end(); return }
+        call.write({ audioContent: chunk })
+        this.audioChunksSent++
+        i++
+        if (b.hold !== undefined && i === b.hold.afterChunks) {
+          b.hold.until.then(() => { this.#later(b.delayMs ?? 0, next) }, () => { this.#later(b.delayMs ?? 0, next) })
+        } else {
+          this.#later(b.delayMs ?? 0, next)
+        }
+      }
+      this.#later(b.firstDelayMs ?? 0, next)
+    })
   }
 }

@@ -32,8 +32,13 @@ export type Reply =
   | { readonly kind: 'sse', readonly chunks: readonly unknown[], readonly done?: boolean, readonly delayMs?: number,
     /** Destroy the socket after this many chunks (a connection reset mid-stream). */
     readonly destroyAfter?: number, readonly raw?: readonly string[] }
-  /** `chunkSize` writes the body in pieces of that many bytes, `delayMs` apart. */
-  | { readonly kind: 'bytes', readonly body: Buffer, readonly contentType: string, readonly delayMs?: number, readonly chunkSize?: number }
+  /**
+   * `chunkSize` writes the body in pieces of that many bytes (chunked transfer encoding),
+   * `delayMs` apart; `firstDelayMs` (default `delayMs`) before the headers and first piece.
+   * `hold` keeps the rest back after `afterChunks` pieces until `until` settles.
+   */
+  | { readonly kind: 'bytes', readonly body: Buffer, readonly contentType: string, readonly delayMs?: number, readonly chunkSize?: number,
+    readonly firstDelayMs?: number, readonly hold?: { readonly afterChunks: number, readonly until: Promise<unknown> } }
   /** Accept the request and never answer: for deadlines. */
   | { readonly kind: 'hang' }
 
@@ -48,6 +53,8 @@ export class FakeOpenAiServer {
   readonly #closeWaiters: Array<() => void> = []
   /** Requests whose client went away before we finished answering. */
   clientAborts = 0
+  /** Body pieces of `bytes` replies written so far, over all requests. */
+  bodyChunksSent = 0
   #port = 0
 
   private constructor () {
@@ -144,15 +151,24 @@ export class FakeOpenAiServer {
       case 'bytes': {
         const size = reply.chunkSize ?? reply.body.length
         let offset = 0
+        let pieces = 0
         const next = (): void => {
           if (res.destroyed) return
           if (!res.headersSent) res.writeHead(200, { 'content-type': reply.contentType, connection: 'close' })
           if (offset >= reply.body.length) { res.end(); return }
           res.write(reply.body.subarray(offset, offset + size))
           offset += size
-          this.#later(reply.delayMs ?? 0, next)
+          pieces++
+          this.bodyChunksSent++
+          const hold = reply.hold
+          if (hold !== undefined && pieces === hold.afterChunks) {
+            const resume = (): void => { this.#later(reply.delayMs ?? 0, next) }
+            hold.until.then(resume, resume)
+          } else {
+            this.#later(reply.delayMs ?? 0, next)
+          }
         }
-        this.#later(reply.chunkSize === undefined ? reply.delayMs ?? 0 : 0, next)
+        this.#later(reply.firstDelayMs ?? (reply.chunkSize === undefined ? reply.delayMs ?? 0 : 0), next)
         return
       }
       case 'sse': {

@@ -121,6 +121,27 @@ t.test('speech: PCM streamed through, odd-sized HTTP chunks re-aligned to sample
   await leaks()
 })
 
+t.test('speech: the first PCM is ours while the server still holds the rest (the client does not buffer the body)', async t => {
+  const { fake, tts, leaks } = await setup(t)
+  const pcm = Buffer.alloc(24000 * 2)
+  for (let i = 0; i < 24000; i++) pcm.writeInt16LE((i * 13) % 30000 - 15000, i * 2)
+  let release!: () => void
+  const held = new Promise<void>(resolve => { release = resolve })
+  // The safety timer only un-sticks a client that buffers; the assertion is about order.
+  const safety = setTimeout(release, 5000)
+  fake.reply(TTS, { kind: 'bytes', body: pcm, contentType: 'audio/pcm', chunkSize: 9600, delayMs: 2, hold: { afterChunks: 1, until: held } })
+  const seen: Buffer[] = []
+  let sentAtFirst = -1
+  for await (const chunk of tts.synthesize({ text: 'Good morning.' }, {})) {
+    if (seen.length === 0) { sentAtFirst = fake.bodyChunksSent; release() }
+    seen.push(chunk.pcm)
+  }
+  clearTimeout(safety)
+  t.equal(sentAtFirst, 1, 'the first chunk arrived while the server held the other four')
+  t.ok(Buffer.concat(seen).equals(pcm), 'every byte, in order')
+  await leaks()
+})
+
 t.test('speech as WAV: the header gives the rate', async t => {
   const { fake, tts, leaks } = await setup(t, { format: 'wav' })
   const samples = Int16Array.from({ length: 1600 }, (_, i) => i)

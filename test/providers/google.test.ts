@@ -189,3 +189,86 @@ t.test('synthesize: UNAVAILABLE retried, UNAUTHENTICATED not, empty audio is a b
   t.equal(fake.requests.synthesizeSpeech.length, 4)
   await leaks()
 })
+
+/** 24 kHz PCM bytes with recognisable samples, cut into `n` messages (odd sizes included). */
+function chirpAudio (samples: number, n: number): { whole: Buffer, chunks: Buffer[] } {
+  const whole = Buffer.alloc(samples * 2)
+  for (let i = 0; i < samples; i++) whole.writeInt16LE((i * 7) % 20000 - 10000, i * 2)
+  const size = Math.ceil(whole.length / n) | 1
+  const chunks: Buffer[] = []
+  for (let at = 0; at < whole.length; at += size) chunks.push(whole.subarray(at, at + size))
+  return { whole, chunks }
+}
+const CHIRP = 'en-US-Chirp3-HD-Charon'
+
+t.test('streaming synthesize: a Chirp 3 HD voice streams; the first audio is ours before the last is sent', async t => {
+  const { fake, tts, leaks } = await setup(t)
+  const { whole, chunks } = chirpAudio(24000, 6)
+  let release!: () => void
+  const held = new Promise<void>(resolve => { release = resolve })
+  // The safety timer only un-sticks a client that buffers; the assertion below is about order.
+  const safety = setTimeout(release, 5000)
+  fake.script('streamingSynthesize', { kind: 'audio', chunks, delayMs: 2, hold: { afterChunks: 1, until: held } })
+  const usage = new UsageMeter()
+  const seen: Buffer[] = []
+  let sentAtFirst = -1
+  for await (const chunk of tts.synthesize({ text: 'Good morning, how can I help you today?', voice: CHIRP, language: 'en-US' }, { usage })) {
+    if (seen.length === 0) { sentAtFirst = fake.audioChunksSent; release() }
+    t.equal(chunk.sampleRate, 24000)
+    t.equal(chunk.pcm.length % 2, 0, 'whole samples')
+    seen.push(chunk.pcm)
+  }
+  clearTimeout(safety)
+  t.equal(sentAtFirst, 1, `the first chunk arrived while the server held the other ${chunks.length - 1}`)
+  t.ok(Buffer.concat(seen).equals(whole), 'every byte, in order')
+  t.match(fake.requests.streamingSynthesize, [
+    { streamingConfig: { voice: { name: CHIRP, languageCode: 'en-US' }, streamingAudioConfig: { audioEncoding: 'PCM', sampleRateHertz: 24000 } } },
+    { input: { text: 'Good morning, how can I help you today?' } },
+  ])
+  t.equal(fake.requests.synthesizeSpeech.length, 0, 'not the unary call')
+  t.match(usage.snapshot(), [{ kind: 'tts', provider: 'google', characters: 39 }])
+  await leaks()
+})
+
+t.test('streaming synthesize: retried before the first audio, never after it', async t => {
+  const { fake, tts, leaks } = await setup(t)
+  const { whole, chunks } = chirpAudio(4800, 3)
+  fake.script('streamingSynthesize', { kind: 'fail', error: unavailable }, { kind: 'audio', chunks })
+  const got = await collect(tts.synthesize({ text: 'Hello.', voice: CHIRP }, {}))
+  t.ok(Buffer.concat(got.map(c => c.pcm)).equals(whole))
+  t.equal(fake.requests.streamingSynthesize.length, 4, 'two calls, config and text each')
+
+  fake.script('streamingSynthesize', { kind: 'fail', error: { code: grpc.status.PERMISSION_DENIED, details: 'no' } })
+  t.equal(codeOf(await rejection(collect(tts.synthesize({ text: 'Hello.', voice: CHIRP }, {})))), 'PROVIDER_AUTH')
+
+  fake.script('streamingSynthesize', { kind: 'audio', chunks, failAfter: { chunks: 1, error: unavailable } })
+  const partial: unknown[] = []
+  const before = fake.requests.streamingSynthesize.length
+  t.equal(codeOf(await rejection(collect(tts.synthesize({ text: 'Hello.', voice: CHIRP }, {}), partial))), 'PROVIDER_UNAVAILABLE')
+  t.equal(partial.length, 1, 'the audio before the failure was delivered')
+  t.equal(fake.requests.streamingSynthesize.length - before, 2, 'one call: a failure after audio is final')
+  fake.script('streamingSynthesize', { kind: 'audio', chunks: [] })
+  t.equal(codeOf(await rejection(collect(tts.synthesize({ text: 'Hello.', voice: CHIRP }, {})))), 'PROVIDER_BAD_RESPONSE', 'no audio at all')
+  await leaks()
+})
+
+t.test('streaming synthesize: abort mid-stream cancels the call on the server', async t => {
+  const { fake, tts, leaks } = await setup(t)
+  const { chunks } = chirpAudio(24000, 4)
+  fake.script('streamingSynthesize', { kind: 'audio', chunks, hold: { afterChunks: 1, until: new Promise(() => {}) } })
+  const ac = new AbortController()
+  const seen: unknown[] = []
+  const reading = rejection((async () => {
+    for await (const c of tts.synthesize({ text: 'Never mind.', voice: CHIRP }, { signal: ac.signal })) { seen.push(c); ac.abort(new CallHangupError()) }
+  })())
+  t.equal(codeOf(await reading), 'CALL_HANGUP')
+  t.equal(seen.length, 1)
+  await leaks()
+  t.equal(fake.cancelled, 1)
+
+  const slow = await setup(t, { timeoutMs: 200 })
+  slow.fake.script('streamingSynthesize', { kind: 'hang' })
+  t.equal(codeOf(await rejection(collect(slow.tts.synthesize({ text: 'Hello?', voice: CHIRP }, {})))), 'PROVIDER_TIMEOUT')
+  await slow.leaks()
+  t.equal(slow.fake.cancelled, 1, 'the timed-out call was cancelled, not left running')
+})
