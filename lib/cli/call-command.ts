@@ -33,7 +33,8 @@ export const DEMO_USAGE = `Usage: phone-agent demo [call options]
 
 A simulated call to the built-in take-message script with the offline voice: no config file, no
 account, no FreeSWITCH. Writes demo-call.wav (caller left, agent right) and data/calls.db in the
-current directory. Accepts the options of phone-agent call (--out, --say, ...).
+current directory. Accepts the options of phone-agent call: --say or --wav replace the caller's
+words, --out the file name, and so on.
 `
 
 export const demoCommand: Command = {
@@ -50,9 +51,12 @@ export const demoCommand: Command = {
     }, io.cwd)
     const { warnings } = await validateConfig(config, { env: io.env, typecheck: false })
     io.out.write('Demo: a caller leaves a message with the built-in take-message script (offline voice, simulated FreeSWITCH).\n\n')
+    // The caller's words can be given (`demo --say "..."`); these are the default.
+    const words = argv.includes('--say') || argv.includes('--wav')
+      ? []
+      : ['--say', 'Hello, this is Mario Rossi from Rossi Plumbing. Please call me back about the invoice. My number is three three three, one two three, four five six seven. Thank you.']
     return await place(config, warnings, ['--to', '+390212345678', '--from', '+393331234567', '--name', 'Mario Rossi',
-      '--say', 'Hello, this is Mario Rossi from Rossi Plumbing. Please call me back about the invoice. My number is three three three, one two three, four five six seven. Thank you.',
-      '--out', 'demo-call.wav', ...argv], io, true)
+      ...words, '--out', 'demo-call.wav', ...argv], io, true)
   },
 }
 

@@ -146,7 +146,7 @@ export default defineScript(async (call) => {
   call.log.info({ caller: call.caller.number ?? 'withheld' }, 'new call')
 
   await call.answer()
-  await call.say(\`Hello, you have reached \${business}. Please leave your name, your number and a message after the tone.\`)
+  await call.say(\`Hello, you have reached \${business}. Please leave a message after the tone.\`)
 
   // Plays the tone, then records until two seconds of silence (or two minutes). The message is
   // filed with the call record (outcome message_taken); see it with \`npx phone-agent calls\`.
@@ -164,7 +164,7 @@ export default defineScript(async (call) => {
 }, {
   // Fixed phrases are rendered when the server starts, so answering never waits for the voice.
   phrases: ({ options }) => [
-    \`Hello, you have reached \${typeof options.business === 'string' ? options.business : 'us'}. Please leave your name, your number and a message after the tone.\`,
+    \`Hello, you have reached \${typeof options.business === 'string' ? options.business : 'us'}. Please leave a message after the tone.\`,
     'Thank you, we will call you back. Goodbye.',
     'We did not hear a message. Goodbye.',
   ],

@@ -45,7 +45,8 @@ t.test("a script's info logs show in the transcript; the simulated caller comes 
 })
 
 t.test('--wav: the caller speaks once the agent is quiet, so the message is recorded', async (t) => {
-  const greeting = 'Hello, you have reached the office of Rossi and partners. Please leave your name, your number and a short message after the tone.'
+  // Longer than --start-ms (2.5 s): a caller who did not wait would talk over it.
+  const greeting = 'Hello, you have reached Rossi and partners. Please leave a message after the tone.'
   const { dir, config } = await project(`language: en-US\nroutes:\n  "+390212345678": { script: take-message, options: { greeting: "${greeting}", thanks: "Thanks.", noMessage: "Nothing heard." } }\n`)
   const wav = join(dir, 'caller.wav')
   await writeFile(wav, encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, 1.5, -18) }))
