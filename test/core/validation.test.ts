@@ -100,14 +100,13 @@ const cases: Array<{ name: string, yaml: string, files?: Record<string, string>,
 for (const c of cases) {
   t.test(`check, serve and call refuse ${c.name} with the same message`, async (t) => {
     const path = await configFile(c.yaml, c.files)
-    const check = await run(['check', '--config', path])
+    // Three independent validations of the same file, side by side.
+    const [check, serve, call] = await Promise.all([run(['check', '--config', path]), run(['serve', '--config', path]), run(['call', '--config', path])])
     t.equal(check.code, 1, 'check fails')
     t.notMatch(check.out, /config OK/)
     for (const re of c.expect) t.match(check.err, re)
-    const serve = await run(['serve', '--config', path])
     t.equal(serve.code, 1, 'serve fails at start-up')
     t.equal(serve.err, check.err, 'with the same message')
-    const call = await run(['call', '--config', path])
     t.equal(call.code, 1, 'call fails before placing a call')
     t.equal(call.err, check.err, 'with the same message')
   })
