@@ -145,3 +145,40 @@ t.test('the tick timer exists only while a call holds a slot: no timers left', a
   await runner.close()
   t.same(await leaksSince(baseline, ['Timeout', 'Immediate']), {})
 })
+
+t.test('on the media\'s frame clock: subscribed while a call holds a slot, one inference per tick', async (t) => {
+  const subscribers = new Set<{ onTick (frames: number, now: number): void }>()
+  const ticker = { add: (s: { onTick (frames: number, now: number): void }) => { subscribers.add(s); return () => { subscribers.delete(s) } } }
+  const model = new FakeSileroModel()
+  const runner = new SileroRunner({ model, ticker })
+  const a = runner.open(8000)
+  const b = runner.open(8000)
+  t.equal(subscribers.size, 0, 'idle: not subscribed')
+  a.submit(window(1))
+  b.submit(window(2))
+  t.equal(subscribers.size, 1, 'one subscription for all calls')
+  for (const s of subscribers) s.onTick(1, 0)
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(model.calls.map((c) => c.batch), [2], 'the frame tick ran one inference for both calls')
+  a.close()
+  b.close()
+  t.equal(subscribers.size, 0, 'unsubscribed with the last slot')
+  await runner.close()
+})
+
+t.test('a tick that finds the last inference still running is run as soon as it ends', async (t) => {
+  const model = new FakeSileroModel()
+  const runner = new SileroRunner({ model, autoTick: false })
+  const a = runner.open(8000)
+  a.submit(window(1))
+  a.submit(window(2))
+  const first = runner.tick()
+  const second = runner.tick() // the first is still awaiting the model
+  await second
+  t.equal(runner.stats.busyTicks, 1)
+  await first
+  t.equal(model.calls.length, 2, 'the missed tick ran right after: the second window did not wait a tick more')
+  t.equal(a.takeResults().length, 2)
+  await runner.close()
+})

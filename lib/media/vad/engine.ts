@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { SileroConfig, VadConfig, VadEngineName } from './config.ts'
 import { loadSileroModel, type SileroModel } from './silero-model.ts'
-import { SileroRunner } from './silero-runner.ts'
+import { SileroRunner, type Ticker } from './silero-runner.ts'
 import { SileroVad } from './silero-vad.ts'
 import { Vad, type VoiceDetector } from './vad.ts'
 
@@ -43,15 +43,17 @@ export class VadEngine {
   }
 
   /**
-   * Load what the configured engine needs. Never throws for a missing runtime: Silero falls
+   * Load what the configured engine needs. Pass the media's frame scheduler as `ticker`
+   * (`sharedScheduler()` from lib/media/stream) so inference runs on the frame tick; without
+   * it the runner keeps its own `tickMs` timer (while some call is active). Never throws for a missing runtime: Silero falls
    * back to classic with one warning, so a server without onnxruntime still answers calls.
    */
-  static async start (config: VadConfig, logger: Logger, options: { model?: SileroModel } = {}): Promise<VadEngine> {
+  static async start (config: VadConfig, logger: Logger, options: { model?: SileroModel, ticker?: Ticker } = {}): Promise<VadEngine> {
     if (config.engine === 'classic') return new VadEngine(config, { requested: 'classic', engine: 'classic' }, undefined)
     let model = options.model
     let description = 'injected model'
     if (model === undefined) {
-      const loaded = await loadSileroModel({ path: config.silero.modelPath, threads: config.silero.threads })
+      const loaded = await loadSileroModel({ path: config.silero.modelPath, threads: config.silero.threads, worker: config.silero.worker })
       if (!loaded.ok) {
         logger.warn({ reason: loaded.reason }, 'Silero VAD unavailable: using the classic detector')
         return new VadEngine(config, { requested: 'silero', engine: 'classic', fallbackReason: loaded.reason }, undefined)
@@ -63,13 +65,14 @@ export class VadEngine {
     const runner = new SileroRunner({
       model,
       tickMs: config.silero.tickMs,
+      ticker: options.ticker,
       onError: (err) => {
         if (warned) return
         warned = true
         logger.warn({ err }, 'Silero inference failed: affected windows are judged by the classic detector')
       },
     })
-    logger.info({ model: description, tickMs: config.silero.tickMs, threads: config.silero.threads }, 'Silero VAD loaded')
+    logger.info({ model: description, tickMs: config.silero.tickMs, threads: config.silero.threads, worker: config.silero.worker }, 'Silero VAD loaded')
     return new VadEngine(config, { requested: 'silero', engine: 'silero', model: description }, runner)
   }
 
@@ -102,7 +105,7 @@ function sileroOptions (c: SileroConfig): { threshold: number, negThreshold?: nu
 /** One line for `phone-agent check`: which engine would run, and why not Silero if asked for. */
 export async function describeVadEngine (config: VadConfig): Promise<string> {
   if (config.engine === 'classic') return 'VAD: classic detector'
-  const loaded = await loadSileroModel({ path: config.silero.modelPath, threads: config.silero.threads })
+  const loaded = await loadSileroModel({ path: config.silero.modelPath, threads: config.silero.threads, worker: config.silero.worker })
   if (!loaded.ok) return `VAD: classic detector (Silero requested but unavailable: ${loaded.reason})`
   const line = `VAD: Silero v5 (${loaded.model.info.path}, ${loaded.model.info.runtime})`
   await loaded.model.close()

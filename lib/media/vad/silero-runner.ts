@@ -16,17 +16,29 @@ import { STATE_SIZE, sileroShape, type SileroModel, type SileroShape } from './s
  * runs only while some stream holds a slot, so an idle server has no timer at all.
  *
  * onnxruntime-node runs a session on the calling thread: a tick's inference is time the event
- * loop spends; bench/vad.ts measures it per row. A tick that comes while the previous
- * inference is still running is skipped (counted), and windows wait; a stream whose backlog
+ * loop spends (unless the model runs in a worker thread: silero-model.ts); bench/vad.ts
+ * measures it per row. A tick that comes while the previous inference is still running is
+ * counted and run as soon as that one ends; a stream whose backlog
  * passes `maxBacklog` drops its oldest window, which its detector then judges without the
  * model. A failed inference is reported once through `onError` and its windows likewise.
  */
 
+/** A frame clock to tick on (lib/media/stream's FrameScheduler fits): one wake-up for media and VAD. */
+export interface Ticker {
+  /** Subscribe; the returned function unsubscribes. */
+  add (subscriber: { onTick (frames: number, now: number): void }): () => void
+}
+
 export interface SileroRunnerOptions {
   readonly model: SileroModel
-  /** The batching period (default 20 ms, one frame). */
+  /** The batching period (default 20 ms, one frame); with a `ticker`, the ticker's period. */
   readonly tickMs?: number
-  /** false: no timer; the owner calls tick() (tests, benchmarks). Default true. */
+  /**
+   * Tick on this clock (the media's shared frame scheduler) instead of a timer of our own, so
+   * the inference runs right after the frame tick's media work, and no second clock wakes up.
+   */
+  readonly ticker?: Ticker | undefined
+  /** false: no clock at all; the owner calls tick() (tests, benchmarks). Default true. */
   readonly autoTick?: boolean
   /** A stream with no window submitted for this long loses its slot (an abandoned detector). */
   readonly idleEvictMs?: number
@@ -156,6 +168,8 @@ export class SileroRunner {
   readonly #model: SileroModel
   readonly #tickMs: number
   readonly #autoTick: boolean
+  readonly #ticker: Ticker | undefined
+  #unsubscribe: (() => void) | undefined
   readonly #idleEvictTicks: number
   readonly #onError: ((err: unknown) => void) | undefined
   readonly #active = new Set<SileroStream>()
@@ -164,6 +178,7 @@ export class SileroRunner {
   #state = new Float32Array(0)
   #timer: NodeJS.Timeout | undefined
   #running = false
+  #missed = false
   #ticks = 0
   #closed = false
   #reported = false
@@ -172,6 +187,7 @@ export class SileroRunner {
     this.#model = options.model
     this.#tickMs = options.tickMs ?? 20
     this.#autoTick = options.autoTick ?? true
+    this.#ticker = options.ticker
     this.#idleEvictTicks = Math.max(1, Math.round((options.idleEvictMs ?? 1000) / this.#tickMs))
     this.maxBacklog = options.maxBacklog ?? 8
     this.#onError = options.onError
@@ -188,15 +204,18 @@ export class SileroRunner {
   /** Ticks run so far (the runner's clock, in frames). */
   get ticks (): number { return this.#ticks }
 
-  /** Whether the tick timer exists (it must not while no stream holds a slot). */
-  get timerActive (): boolean { return this.#timer !== undefined }
+  /** Whether the runner's clock runs (it must not while no stream holds a slot). */
+  get timerActive (): boolean { return this.#timer !== undefined || this.#unsubscribe !== undefined }
 
   holds (stream: SileroStream): boolean { return this.#active.has(stream) }
 
   join (stream: SileroStream): void {
     if (this.#closed || this.#active.has(stream)) return
     this.#active.add(stream)
-    if (this.#autoTick && this.#timer === undefined) {
+    if (!this.#autoTick || this.timerActive) return
+    if (this.#ticker !== undefined) {
+      this.#unsubscribe = this.#ticker.add({ onTick: () => { void this.tick() } })
+    } else {
       this.#timer = setInterval(() => { void this.tick() }, this.#tickMs)
       // Media sockets keep a serving process alive; the VAD's clock must not keep a finished one.
       this.#timer.unref()
@@ -205,10 +224,14 @@ export class SileroRunner {
 
   leave (stream: SileroStream): void {
     this.#active.delete(stream)
-    if (this.#active.size === 0 && this.#timer !== undefined) {
-      clearInterval(this.#timer)
-      this.#timer = undefined
-    }
+    if (this.#active.size === 0) this.#stopClock()
+  }
+
+  #stopClock (): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
   }
 
   /**
@@ -218,7 +241,9 @@ export class SileroRunner {
   async tick (): Promise<void> {
     if (this.#closed) return
     if (this.#running) {
+      // One catch-up run as soon as this one ends, rather than waiting a whole tick more.
       this.stats.busyTicks++
+      this.#missed = true
       return
     }
     this.#ticks++
@@ -238,6 +263,10 @@ export class SileroRunner {
       for (const [rate, rows] of byRate) await this.#infer(rate, rows)
     } finally {
       this.#running = false
+    }
+    if (this.#missed) {
+      this.#missed = false
+      await this.tick()
     }
   }
 
@@ -285,8 +314,7 @@ export class SileroRunner {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    if (this.#timer !== undefined) clearInterval(this.#timer)
-    this.#timer = undefined
+    this.#stopClock()
     for (const stream of [...this.#active]) stream.close()
     await this.#model.close()
   }

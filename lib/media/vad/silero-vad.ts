@@ -49,6 +49,8 @@ interface WindowRecord {
   readonly voiced: boolean
   /** Waiting for the model's probability. */
   waiting: boolean
+  /** Sent to the model. */
+  readonly judged: boolean
   prob: number
 }
 
@@ -74,6 +76,7 @@ export class SileroVad implements VoiceDetector {
   #voiced = 0
   #activeUntil = -Infinity
   readonly #records: WindowRecord[] = []
+  #waiting = 0
   readonly #events: VadEvent[] = []
   #speaking = false
   #candidateAt: number | undefined
@@ -109,10 +112,16 @@ export class SileroVad implements VoiceDetector {
 
   get speaking (): boolean { return this.#speaking }
 
+  /**
+   * How late the model's verdicts were used: from a window's last sample to the end of the
+   * frame whose push consumed its probability (windows judged by the gate alone excluded).
+   */
+  readonly lag = { windows: 0, totalMs: 0, maxMs: 0 }
+
   get lastFrame (): FrameVerdict | undefined { return this.#last }
 
-  /** Windows waiting for the model (0 when the call is quiet: no slot, no inference). */
-  get waiting (): number { return this.#records.filter((r) => r.waiting).length }
+  /** Windows the model has not judged yet (0 when the call is quiet: no slot, no inference). */
+  get waiting (): number { return this.#stream.outstanding }
 
   push (samples: Int16Array, at: number): VadEvent | undefined {
     const verdict = this.#classifier.classify(samples)
@@ -134,9 +143,10 @@ export class SileroVad implements VoiceDetector {
         if (this.#fill === this.#window) this.#completeWindow()
       }
     }
-    this.#collect()
-    this.#decide(at + 20)
-    return this.#events.shift()
+    // A quiet, idle call has nothing in flight and nothing to decide: push ends here.
+    if (this.#waiting > 0) this.#collect()
+    if (this.#records.length > 0) this.#decide(at + 20)
+    return this.#events.length > 0 ? this.#events.shift() : undefined
   }
 
   /** Give the batch slot back; later frames are judged by the classic gate alone. */
@@ -152,16 +162,19 @@ export class SileroVad implements VoiceDetector {
     const end = start + this.#windowMs
     const veto = this.#tone * 2 >= this.#window
     if (this.#loud > 0 && !veto) this.#activeUntil = end + this.#holdMs
-    const record: WindowRecord = { start, end, veto, quiet: this.#loud === 0, voiced: this.#voiced > 0, waiting: false, prob: 0 }
-    if (this.#speaking || end <= this.#activeUntil || this.#candidateAt !== undefined) {
-      record.waiting = true
+    const judged = this.#speaking || end <= this.#activeUntil || this.#candidateAt !== undefined
+    if (judged) {
       this.#stream.submit(this.#buf)
+      this.#waiting++
     } else {
       // Quiet and idle: judged without the model, and the slot goes back (its state is reset
       // once the windows already submitted are judged).
       this.#stream.release()
     }
-    this.#records.push(record)
+    // An idle window with nothing before it to wait for changes nothing: no record at all.
+    if (judged || this.#records.length > 0) {
+      this.#records.push({ start, end, veto, quiet: this.#loud === 0, voiced: this.#voiced > 0, waiting: judged, judged, prob: 0 })
+    }
     // The next window's context is this window's tail.
     this.#buf.copyWithin(0, this.#window)
     this.#fill = 0
@@ -177,19 +190,25 @@ export class SileroVad implements VoiceDetector {
       if (!r.waiting) continue
       if (j < probs.length) {
         r.prob = probs[j++] as number
-        r.waiting = false
       } else if (this.#stream.closed) {
         r.prob = NaN
-        r.waiting = false
       } else {
         break
       }
+      r.waiting = false
+      this.#waiting--
     }
   }
 
   #decide (now: number): void {
     while (this.#records.length > 0 && !(this.#records[0] as WindowRecord).waiting) {
       const r = this.#records.shift() as WindowRecord
+      if (r.judged) {
+        const lag = now - r.end
+        this.lag.windows++
+        this.lag.totalMs += lag
+        if (lag > this.lag.maxMs) this.lag.maxMs = lag
+      }
       const p = r.veto || r.quiet ? 0 : Number.isNaN(r.prob) ? (r.voiced ? 1 : 0) : r.prob
       const event = this.#speaking ? this.#whileSpeaking(r, p, now) : this.#whileQuiet(r, p, now)
       if (event !== undefined) this.#events.push(event)
