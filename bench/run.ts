@@ -17,6 +17,7 @@ const turns = await runTurnsBench({ log })
 log('capacity (server in a child process)')
 const capacity = await runCapacityBench({ log })
 await writeFile(new URL('../BENCHMARKS.md', import.meta.url), report(turns, capacity, started))
+await (await import('./vad.ts')).benchVad({ log }) // appends its own section (bench/vad.ts)
 log('results written to BENCHMARKS.md')
 
 function report (t: TurnsResult, c: CapacityResult, at: Date): string {
