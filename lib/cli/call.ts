@@ -52,8 +52,8 @@ const QUIET_BEFORE_LINE_MS = 900
 /** How long the server gets to write the record of a call it just ended (--server mode). */
 const RECORD_WAIT_MS = 3000
 
-/** A line the caller says: text for the offline voice, or audio from a file. */
-type CallerLine = { readonly kind: 'text', readonly text: string } | { readonly kind: 'wav', readonly file: string, readonly audio: Buffer }
+/** A line the caller says, with its audio: text spoken by the offline voice, or a file. */
+type CallerLine = { readonly kind: 'text', readonly text: string, readonly audio: Buffer } | { readonly kind: 'wav', readonly file: string, readonly audio: Buffer }
 
 export async function runCallCommand (argv: readonly string[], deps: CallCommandDeps): Promise<number> {
   let parsed
@@ -82,20 +82,32 @@ export async function runCallCommand (argv: readonly string[], deps: CallCommand
   const hangupAtMs = integerOption('hangup-at', values['hangup-at'], 120_000)
   const dtmf = parseDtmf(values.dtmf)
   // Every file is read before the call, so a typo fails at once and not halfway through.
-  const lines: CallerLine[] = []
+  const wavs = new Map<string, Buffer>()
   for (const token of parsed.tokens) {
-    if (token.kind !== 'option' || token.value === undefined) continue
-    if (token.name === 'say') lines.push({ kind: 'text', text: token.value })
-    if (token.name === 'wav') lines.push({ kind: 'wav', file: token.value, audio: await callerWav(resolve(deps.cwd ?? '.', token.value)) })
+    if (token.kind === 'option' && token.name === 'wav' && token.value !== undefined) wavs.set(token.value, await callerWav(resolve(deps.cwd ?? '.', token.value)))
   }
   const remote = values.server === undefined ? undefined : parseServer(values.server)
+
+  const speech = await createSpeechServices(config, deps.logger)
+  // The caller's words are synthesised before dialling: a person has them ready, and a slow
+  // (or busy) machine must not make the caller miss the moment the agent stops talking.
+  const lines: CallerLine[] = []
+  try {
+    for (const token of parsed.tokens) {
+      if (token.kind !== 'option' || token.value === undefined) continue
+      if (token.name === 'say') lines.push({ kind: 'text', text: token.value, audio: await synthesize(speech.speaker, token.value, config.language) })
+      if (token.name === 'wav') lines.push({ kind: 'wav', file: token.value, audio: wavs.get(token.value)! })
+    }
+  } catch (err) {
+    await speech.close()
+    throw err
+  }
 
   const t0 = Date.now()
   const stamp = (): string => `[${((Date.now() - t0) / 1000).toFixed(2).padStart(6)} s]`
   const print = (line: string): void => { out.write(`${stamp()} ${line}\n`) }
   deps.onPrinter?.(print)
 
-  const speech = await createSpeechServices(config, deps.logger)
   let target: { host: string, port: number }
   let stop = async (): Promise<void> => {}
   // Caller lines are printed when spoken; a recorded caller turn only when STT heard something else.
@@ -124,7 +136,7 @@ export async function runCallCommand (argv: readonly string[], deps: CallCommand
       caller: { audio: [], dtmf, hangupAtMs },
     })
     print(`calling ${to} from ${from} (call ${call.uuid})${remote === undefined ? '' : ` on ${remote.host}:${remote.port}`}`)
-    const speaking = speakLines(call, lines, startMs, async (text) => await synthesize(speech.speaker, text, config.language), (line) => {
+    const speaking = speakLines(call, lines, startMs, (line) => {
       if (line.kind === 'text') { said.push(line.text); print(`caller: ${line.text}`) } else print(`caller: [audio from ${line.file}]`)
     })
     // A remote server's words are not ours to print; what the caller heard is.
@@ -217,25 +229,19 @@ function sameWords (a: string, b: string): boolean {
  * not before `startMs`. Works in both media modes: the simulator's ear hears streamed frames
  * and played files alike.
  */
-function speakLines (call: SimulatedCall, lines: readonly CallerLine[], startMs: number,
-  render: (text: string) => Promise<Buffer>, onSay: (line: CallerLine) => void): { stop: () => void } {
+function speakLines (call: SimulatedCall, lines: readonly CallerLine[], startMs: number, onSay: (line: CallerLine) => void): { stop: () => void } {
   let next = 0
   let busyUntil = 0
-  let pending = false
   const timer = setInterval(() => {
-    if (pending || next >= lines.length || call.hungUp) return
+    if (next >= lines.length || call.hungUp) return
     const now = call.nowMs
     const agentQuietSince = call.ear.lastHeardEndMs(now) ?? 0
     if (now < startMs || now < busyUntil || now - agentQuietSince < QUIET_BEFORE_LINE_MS) return
     const line = lines[next++]!
-    pending = true
-    const audio = line.kind === 'wav' ? Promise.resolve(line.audio) : render(line.text)
-    void audio.then((wav) => {
-      const at = call.nowMs + 20
-      call.say(at, wav)
-      busyUntil = at + parseWav(wav).samples.length / 8 + QUIET_BEFORE_LINE_MS
-      onSay(line)
-    }, () => {}).finally(() => { pending = false })
+    const at = call.nowMs + 20
+    call.say(at, line.audio)
+    busyUntil = at + parseWav(line.audio).samples.length / 8 + QUIET_BEFORE_LINE_MS
+    onSay(line)
   }, 100)
   return { stop: () => { clearInterval(timer) } }
 }
