@@ -21,6 +21,11 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { class: 'permanent', summary: 'The config file or an environment variable is missing or wrong; the message names the field.' },
   CALL_HANGUP: { class: 'permanent', summary: 'The caller hung up (or the channel was hung up) while a verb was running.' },
   CALL_ABORTED: { class: 'permanent', summary: 'The call was cancelled by us (shutdown, maximum duration) while a verb was running.' },
+  // Aborts inside a call that does not end: each has its own code, so "is the call over?" is
+  // asked of the call's signal, never inferred from one of these.
+  BARGE_IN: { class: 'permanent', summary: 'The caller spoke over the agent: the reply was cut where they came in; the call goes on.' },
+  OPERATOR_KEY: { class: 'permanent', summary: 'The caller pressed the operator key: what was running stopped and the call goes to a person.' },
+  TURN_OVER: { class: 'permanent', summary: 'A turn ended or was abandoned; work it had started (a request, a recognition) was cancelled.' },
   ESL_SOCKET_CLOSED: { class: 'permanent', summary: 'The Event Socket connection closed while a command or event wait was pending.' },
   ESL_TIMEOUT: { class: 'transient', summary: 'FreeSWITCH did not reply to a command or finish an application within its timeout.' },
   ESL_COMMAND_FAILED: { class: 'permanent', summary: 'FreeSWITCH answered a command with -ERR.' },

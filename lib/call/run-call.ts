@@ -127,7 +127,8 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       commandTimeoutMs: config.server.commandTimeoutMs,
       mediaMode,
       stream,
-      streamConfig: config.media.stream,
+      // A route may have its own end-of-turn timing (a dictation line waits longer).
+      streamConfig: route.endpointing === undefined ? config.media.stream : { ...config.media.stream, endpointing: route.endpointing },
       agent: deps.agent,
     },
     did: opts.did,

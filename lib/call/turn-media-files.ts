@@ -54,7 +54,8 @@ export class FilesTurnMedia implements TurnMedia {
       if (signal.aborted) throw abortReason(signal)
       if (Date.now() - began >= options.noInputMs) return { kind: 'no-input' }
       const windowAt = Date.now()
-      const rec = await record(ctx, { maxSeconds, silence: { threshold: this.#threshold, seconds: this.#silenceSeconds }, signal })
+      // An utterance, not a message: no tone before it, not filed with the call record.
+      const rec = await record(ctx, { maxSeconds, silence: { threshold: this.#threshold, seconds: this.#silenceSeconds }, signal, beep: false, asMessage: false })
       const stoppedAt = Date.now()
       if (rec?.hungUp === true || !ctx.channel.isUp) {
         if (rec) await unlink(rec.path).catch(() => {})

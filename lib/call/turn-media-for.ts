@@ -11,10 +11,11 @@ export function turnMediaFor (ctx: VerbContext, options: { ttsFirstAudioMs?: num
   if (ctx.turnMedia !== undefined) return ctx.turnMedia
   if (ctx.mediaMode !== 'stream') return new FilesTurnMedia(ctx, options)
   ctx.state.streamTurnMedia ??= new StreamTurnMedia(ctx, {
-    bargeIn: ctx.streamConfig.bargeIn.enabled,
-    bargeInMinMs: ctx.streamConfig.bargeIn.minSpeechMs,
+    bargeIn: ctx.streamConfig.bargeIn,
+    endpointing: ctx.streamConfig.endpointing,
     preRollMs: ctx.streamConfig.preRollMs,
     endSilenceMs: ctx.streamConfig.vad.endSilenceMs,
+    ttsFirstAudioMs: options.ttsFirstAudioMs,
   })
   return ctx.state.streamTurnMedia
 }

@@ -31,6 +31,9 @@ export interface Utterance {
   readonly transcribedAt: number
   /** Length of the audio sent to the recogniser. */
   readonly audioMs: number
+  /** Recognitions finished at a pause and dropped because the caller went on (billed all the same). */
+  readonly discardedRecognitions?: number | undefined
+  readonly discardedAudioMs?: number | undefined
 }
 
 /** The caller said nothing within `noInputMs`. */
@@ -72,6 +75,19 @@ export interface SpokenResult {
   readonly heard: number
   /** Characters sent to TTS for sentences that were not already cached. */
   readonly ttsCharacters: number
+  /** The caller spoke over the reply and took the turn (stream mode). */
+  readonly bargeIn?: BargeIn | undefined
+}
+
+/** What the caller heard of a reply they interrupted. */
+export interface BargeIn {
+  /** When their speech began (epoch ms). */
+  readonly at: number
+  /** The sentence that was playing (0-based). */
+  readonly sentence: number
+  /** How much of it was sent before the agent paused, ms and as a share of the sentence. */
+  readonly heardMs: number
+  readonly heardFraction: number
 }
 
 export interface TurnMedia {

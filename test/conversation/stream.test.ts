@@ -39,9 +39,10 @@ t.test('a streamed conversation: the caller barges in mid-sentence, the agent st
   t.ok(bargeAt !== undefined, 'the caller barged in')
   const interrupted = rig.logs.find((l) => l.msg === 'caller barged in')
   t.ok(interrupted, 'barge-in detected')
-  // What the caller heard of the agent after starting to talk: VAD confirmation (minSpeechMs,
-  // 300 ms) plus at most a couple of queued frames, never the rest of the reply.
-  const stoppedAt = call.ear.lastHeardEndMs(bargeAt! + 1500, 200) ?? 0
+  // What the caller heard of the agent after starting to talk: the first step pauses it at the
+  // first voiced frames (pauseAfterMs, 60 ms) plus at most a couple of queued frames; the reply
+  // to what they said comes later, after their pause.
+  const stoppedAt = call.ear.lastHeardEndMs(bargeAt! + 700, 200) ?? 0
   t.ok(stoppedAt - bargeAt! < 300 + 250, `agent audio stopped ${stoppedAt - bargeAt!} ms after the caller started`)
 
   const captured = rig.store.calls[0]!

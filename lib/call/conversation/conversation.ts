@@ -1,0 +1,290 @@
+import type { Logger } from 'pino'
+import { agentSchema, textFor, type AgentConfig } from '../../agent/config.ts'
+import { ConversationHistory } from '../../agent/history.ts'
+import { callProfile, greetingText, systemPrompt, type CallProfile } from '../../agent/prompt.ts'
+import { toolDefinitions } from '../../agent/tools.ts'
+import { PhoneAgentError, abortReason, isCallEnded, isPhoneAgentError } from '../../errors.ts'
+import type { LlmProvider } from '../../llm/types.ts'
+import { toE164 } from '../../numbers/e164.ts'
+import { createDeadline } from '../../providers/retry.ts'
+import type { VerbContext } from '../context.ts'
+import { turnMediaFor } from '../turn-media-for.ts'
+import type { Heard, TurnMedia } from '../turn-media.ts'
+import { answer } from '../verbs/answer.ts'
+import { playPath } from '../verbs/play.ts'
+import { transfer, type TransferResult } from '../verbs/transfer.ts'
+import type { ConverseEnd, ConverseOptions, ConverseResult } from '../verbs/converse.ts'
+import { OperatorKeyLane } from './operator-key.ts'
+import { runTurn, type TurnSetup } from './turn.ts'
+
+const MAX_SPEECH_MS = 30_000
+const MAX_ROUNDS = 4
+/** A fixed phrase must not hold a broken call open, even if TTS or FreeSWITCH stalls. */
+const PHRASE_TIMEOUT_MS = 15_000
+
+/**
+ * The conversation: greet, then listen -> transcribe -> reply (a Turn per reply) until the
+ * model ends the call, a transfer takes it, the caller goes quiet, or time runs out. It owns
+ * the history, the tools and the fixed phrases; each reply is a Turn thrown away at its end.
+ *
+ * A provider failure or missed deadline plays the pre-rendered apology and transfers to the
+ * human (voicemail out of hours). The operator key (DTMF `0` by default) aborts whatever is in
+ * progress and transfers the same way; FreeSWITCH's playback_terminators makes the key cut a
+ * prompt in progress in files mode. The maximum duration is checked between turns and bounds
+ * each listen: a reply in progress is finished rather than cut.
+ */
+export class Conversation {
+  readonly #ctx: VerbContext
+  readonly #options: ConverseOptions
+  readonly #agent: AgentConfig
+  readonly #llm: LlmProvider
+  readonly #log: Logger
+  readonly #profile: CallProfile
+  readonly #language: string
+  readonly #voice: string | undefined
+  readonly #history: ConversationHistory
+  readonly #media: TurnMedia
+  readonly #startedAt = Date.now()
+  readonly #operator: OperatorKeyLane
+  #reported = 0
+  #turns = 0
+
+  constructor (ctx: VerbContext, options: ConverseOptions) {
+    const services = ctx.agent
+    const llm = ctx.llm
+    if (llm === undefined) throw new PhoneAgentError('CONFIG_INVALID', 'converse needs a language model (speech.llm)')
+    if (ctx.stt === undefined && ctx.turnMedia === undefined) throw new PhoneAgentError('CONFIG_INVALID', 'converse needs speech-to-text (speech.stt)')
+    this.#ctx = ctx
+    this.#options = options
+    this.#llm = llm
+    this.#agent = services?.config ?? agentSchema.parse({})
+    this.#log = ctx.log.child({ verb: 'converse' })
+    const defaultCountry = services?.defaultCountry ?? 'IT'
+    const callerNumber = toE164(ctx.channel.data.callerNumber, defaultCountry)
+    const contact = services?.lookupContact(callerNumber)
+    if (contact?.name !== undefined) ctx.recorder.contact(contact.name)
+    this.#profile = callProfile({
+      agent: this.#agent,
+      contact,
+      callerNumber,
+      language: options.language ?? ctx.language,
+      hours: services?.hours,
+      now: services?.now() ?? new Date(),
+      transferNames: services?.transferNames ?? Object.keys(ctx.transfers),
+      offered: options.targets,
+    })
+    this.#language = options.language ?? this.#profile.language
+    this.#voice = options.voice ?? ctx.voice
+    this.#log.info({ known: contact !== undefined, vip: contact?.vip ?? false, open: this.#profile.open, language: this.#language }, 'conversation started')
+    this.#history = new ConversationHistory({ system: systemPrompt(this.#agent, this.#profile, { instructions: options.instructions }), maxChars: this.#agent.history.maxChars })
+    this.#media = turnMediaFor(ctx, { ttsFirstAudioMs: this.#agent.deadlines.ttsFirstAudioMs })
+    const key = this.#agent.operatorKey !== false && this.#profile.fallbackTarget !== undefined ? this.#agent.operatorKey : undefined
+    this.#operator = new OperatorKeyLane(ctx.channel, key)
+  }
+
+  async run (): Promise<ConverseResult> {
+    const ctx = this.#ctx
+    try {
+      await answer(ctx)
+      // The operator key cuts a prompt or a recording in progress (mod_dptools on_dtmf and
+      // switch_ivr_record_file both stop on a digit listed in playback_terminators).
+      if (ctx.mediaMode === 'files' && this.#agent.operatorKey !== false && this.#profile.fallbackTarget !== undefined) {
+        await ctx.channel.execute('set', `playback_terminators=${this.#agent.operatorKey}`, { timeoutMs: ctx.commandTimeoutMs })
+      }
+      return await this.#loop()
+    } catch (err) {
+      if (isCallEnded(err) || !ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
+      // A provider failed or missed its deadline: apologise, then a human takes over.
+      this.#log.warn({ code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'conversation falling back')
+      await this.#sayLast(textFor(this.#agent.apology, this.#language))
+      if (!ctx.channel.isUp) throw abortReason(ctx.signal)
+      const handed = await this.#handOff('fallback')
+      if (handed !== undefined) return { ...handed, end: 'transferred' }
+      return await this.#goodbye('fallback')
+    } finally {
+      this.#operator.dispose()
+      this.#report()
+    }
+  }
+
+  async #loop (): Promise<ConverseResult> {
+    const agent = this.#agent
+    let greeting = this.#options.greeting === undefined ? greetingText(agent, this.#profile) : this.#options.greeting
+    let reprompts = 0
+    for (;;) {
+      const signal = this.#phaseSignal()
+      try {
+        if (greeting !== false) {
+          const text = greeting
+          greeting = false
+          await this.#say(text, signal)
+        }
+        const remaining = agent.maxCallSeconds * 1000 - (Date.now() - this.#startedAt)
+        if (remaining <= 0) return await this.#goodbye('max-duration')
+        if (this.#options.maxTurns !== undefined && this.#turns >= this.#options.maxTurns) return await this.#goodbye('max-turns')
+        const heard = await this.#listen(remaining, signal)
+        if (heard.kind !== 'speech') {
+          if (++reprompts > agent.reprompts.max) return await this.#goodbye('no-input')
+          await this.#say(textFor(agent.reprompts.text, this.#language), signal)
+          continue
+        }
+        reprompts = 0
+        const end = await this.#reply(heard, signal)
+        if (end !== undefined) return end
+      } catch (err) {
+        if (!this.#operator.pressed || !this.#ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
+        // The operator key: whatever was running is abandoned; a new phase starts afterwards.
+        this.#log.info({ turn: this.#turns }, 'operator key pressed')
+        this.#ctx.state.dtmfBuffer.length = 0
+        this.#operator.next()
+        const handed = await this.#handOff('transferred')
+        if (handed !== undefined) return handed
+        // Nobody took the call: the caller hears so at once, and the conversation goes on.
+        await this.#say(textFor(agent.transferFailed, this.#language), this.#phaseSignal())
+      }
+    }
+  }
+
+  async #listen (remaining: number, signal: AbortSignal): Promise<Heard> {
+    try {
+      return await this.#media.listen({
+        noInputMs: Math.min(this.#agent.deadlines.noInputMs, remaining),
+        maxSpeechMs: Math.min(MAX_SPEECH_MS, remaining),
+        language: this.#language,
+        hints: this.#options.hints,
+      }, signal)
+    } catch (err) {
+      if (!isCallEnded(err) && !signal.aborted) {
+        this.#ctx.recorder.error({ code: isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED', message: (err as Error).message, provider: this.#ctx.stt?.name ?? 'stt' })
+      }
+      throw err
+    }
+  }
+
+  /** One caller utterance and the reply to it; a result when the conversation is over. */
+  async #reply (heard: Extract<Heard, { kind: 'speech' }>, signal: AbortSignal): Promise<ConverseResult | undefined> {
+    const ctx = this.#ctx
+    this.#turns++
+    this.#history.addUser(heard.text, heard.endedAt)
+    this.#report()
+    // Recognitions dropped because the caller went on after a pause were billed too.
+    ctx.recorder.usage({ sttSeconds: (heard.audioMs + (heard.discardedAudioMs ?? 0)) / 1000 })
+    let end
+    try {
+      end = await runTurn(this.#turnSetup(), { number: this.#turns, speechEndAt: heard.endedAt, sttFinalAt: heard.transcribedAt, log: this.#log.child({ turn: this.#turns }) }, signal)
+    } finally {
+      this.#report()
+    }
+    if (end.kind === 'transferred') return { end: 'transferred', turns: this.#turns, target: end.target, transcript: this.#history.transcript() }
+    if (end.kind === 'end') {
+      if (!end.spoke) await this.#sayLast(textFor(this.#agent.goodbye, this.#language))
+      if (ctx.channel.isUp) await ctx.channel.hangup('NORMAL_CLEARING')
+      return { end: 'ended', turns: this.#turns, transcript: this.#history.transcript() }
+    }
+    return undefined
+  }
+
+  #turnSetup (): TurnSetup {
+    const services = this.#ctx.agent
+    const toolContext = {
+      targets: this.#profile.offeredTargets,
+      defaultCountry: services?.defaultCountry ?? 'IT',
+      enabled: this.#options.tools ?? this.#agent.tools,
+      ...(this.#options.targetDescriptions ? { targetDescriptions: this.#options.targetDescriptions } : {}),
+    }
+    return {
+      ctx: this.#ctx,
+      media: this.#media,
+      llm: this.#llm,
+      history: this.#history,
+      toolContext,
+      tools: toolDefinitions(toolContext),
+      lookupContact: (n) => services?.lookupContact(n),
+      language: this.#language,
+      voice: this.#voice,
+      turnMs: this.#agent.deadlines.turnMs,
+      llmFirstTokenMs: this.#agent.deadlines.llmFirstTokenMs,
+      sentenceMaxChars: this.#agent.sentences.maxChars,
+      maxRounds: MAX_ROUNDS,
+      transfer: async (target) => await this.#transfer(target),
+      sayInsteadOfSilence: async (sig) => { await this.#say(textFor(this.#agent.cannotHelp, this.#language), sig) },
+    }
+  }
+
+  async #transfer (target: string): Promise<TransferResult> {
+    const ctx = this.#ctx
+    try {
+      const result = await this.#operator.whileRinging(async (ringing) => await transfer(ctx, target, { signal: ringing }))
+      if (result.connected && target === this.#agent.transfers.afterHours && target !== this.#agent.transfers.human) ctx.state.outcome = 'voicemail'
+      return result
+    } catch (err) {
+      if (isCallEnded(err) || !ctx.channel.isUp) throw err
+      this.#log.warn({ target, code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'transfer failed')
+      return { connected: false, disposition: isPhoneAgentError(err) ? err.code : 'FAILED' }
+    }
+  }
+
+  /** Fallback and operator: to the human (voicemail out of hours), then the other if that fails. */
+  async #handOff (end: ConverseEnd): Promise<ConverseResult | undefined> {
+    const targets = [...new Set([this.#profile.fallbackTarget, this.#agent.transfers.afterHours].filter((t): t is string => t !== undefined))]
+    for (const target of targets) {
+      const result = await this.#transfer(target)
+      if (result.connected || this.#ctx.state.handedOff) return { end, turns: this.#turns, target, transcript: this.#history.transcript() }
+    }
+    return undefined
+  }
+
+  /** A fixed phrase: pre-rendered when possible, heard in the transcript. */
+  async #say (text: string, signal: AbortSignal): Promise<void> {
+    const turn = this.#history.beginAssistant()
+    const id = turn.say(text)
+    try {
+      const path = this.#ctx.agent?.canned.lookup(text, this.#language, this.#voice)
+      if (path !== undefined) await playPath(this.#ctx, path, { signal })
+      else await this.#media.speak(once(text), { language: this.#language, voice: this.#voice }, signal)
+      turn.spoken(id)
+      turn.complete()
+    } catch (err) {
+      turn.interrupt()
+      throw err
+    } finally {
+      this.#report()
+    }
+  }
+
+  /** Phrases said on the way out: bounded, and a failure there ends the call all the same. */
+  async #sayLast (text: string): Promise<void> {
+    if (!this.#ctx.channel.isUp) return
+    const deadline = createDeadline(this.#ctx.signal, PHRASE_TIMEOUT_MS)
+    try {
+      await this.#say(text, deadline.signal)
+    } catch (err) {
+      if (!isCallEnded(err)) this.#log.warn({ code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'could not say the closing phrase')
+    } finally {
+      deadline.dispose()
+    }
+  }
+
+  async #goodbye (end: ConverseEnd): Promise<ConverseResult> {
+    await this.#sayLast(textFor(this.#agent.goodbye, this.#language))
+    if (this.#ctx.channel.isUp) await this.#ctx.channel.hangup('NORMAL_CLEARING')
+    return { end, turns: this.#turns, transcript: this.#history.transcript() }
+  }
+
+  #phaseSignal (): AbortSignal {
+    return AbortSignal.any([this.#ctx.signal, this.#operator.phase, ...(this.#options.signal ? [this.#options.signal] : [])])
+  }
+
+  #report (): void {
+    const entries = this.#history.transcript()
+    for (const e of entries.slice(this.#reported)) {
+      if (e.role === 'user') this.#ctx.recorder.turn({ role: 'caller', text: e.text, at: Date.parse(e.at) })
+      else if (e.role === 'assistant' && (e.text !== '' || e.interrupted)) this.#ctx.recorder.turn({ role: 'agent', text: e.text, at: Date.parse(e.at), interrupted: e.interrupted })
+    }
+    this.#reported = entries.length
+  }
+}
+
+async function * once (text: string): AsyncGenerator<string> {
+  yield text
+}

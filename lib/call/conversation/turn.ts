@@ -1,0 +1,298 @@
+import type { Logger } from 'pino'
+import type { Contact } from '../../agent/contacts.ts'
+import type { ConversationHistory } from '../../agent/history.ts'
+import { SentenceSplitter } from '../../agent/sentences.ts'
+import { validateToolCall, type ToolContext } from '../../agent/tools.ts'
+import { PhoneAgentError, isCallEnded, isPhoneAgentError } from '../../errors.ts'
+import type { LlmProvider, ToolDefinition } from '../../llm/types.ts'
+import type { LatencyInput } from '../../records/types.ts'
+import type { VerbContext } from '../context.ts'
+import type { SpeakOptions, SpokenResult, TurnMedia } from '../turn-media.ts'
+import { runTool, type TerminalAction } from '../turn-tools.ts'
+import type { TransferResult } from '../verbs/transfer.ts'
+
+/** Everything a turn needs; built once per conversation. */
+export interface TurnSetup {
+  readonly ctx: VerbContext
+  readonly media: TurnMedia
+  readonly llm: LlmProvider
+  readonly history: ConversationHistory
+  readonly toolContext: ToolContext
+  readonly tools: readonly ToolDefinition[]
+  readonly lookupContact: (number: string) => Contact | undefined
+  readonly language: string
+  readonly voice: string | undefined
+  /** End of the caller's speech to our first audio, and the longest silence between sentences. */
+  readonly turnMs: number
+  readonly llmFirstTokenMs: number
+  readonly sentenceMaxChars: number
+  /** LLM requests per turn (each tool round is one). */
+  readonly maxRounds: number
+  /** Runs a transfer the model asked for. */
+  readonly transfer: (target: string) => Promise<TransferResult>
+  /**
+   * Says a fixed line when a reply would otherwise end in silence (every tool call refused, the
+   * rounds used up with nothing said): the caller must never be left wondering.
+   */
+  readonly sayInsteadOfSilence?: ((signal: AbortSignal) => Promise<void>) | undefined
+}
+
+export interface TurnInput {
+  /** The caller's turn number, from 1. */
+  readonly number: number
+  readonly speechEndAt: number
+  readonly sttFinalAt: number
+  readonly log: Logger
+}
+
+export type TurnEnd =
+  | { readonly kind: 'continue' }
+  | { readonly kind: 'transferred', readonly target: string }
+  /** `spoke`: the model said something (its goodbye) in the same round as end_call. */
+  | { readonly kind: 'end', readonly reason: string, readonly spoke: boolean }
+
+const MODEL_TEXT_IN_LOGS = 64
+/** Rough size of a token, for estimating the usage of a stream cut before it reported its own. */
+const CHARS_PER_TOKEN = 4
+
+/**
+ * One reply, as an object thrown away when it ends: LLM rounds (text and tool calls) streamed
+ * sentence by sentence into the media's speak queue, tools validated and run, then any transfer
+ * or hang-up the model asked for.
+ *
+ * It owns its controller, timers, usage and result. A failure, a missed deadline, a barge-in or
+ * the caller's signal aborts everything it started (LLM request, TTS renders, playback waits),
+ * each with its own code; the history is committed with what the caller actually heard.
+ *
+ * A watchdog enforces "never dead air longer than the deadline": it runs whenever nothing is
+ * playing (from the end of the caller's speech, and between sentences) and aborts the turn with
+ * PROVIDER_TIMEOUT when it fires; the conversation then falls back.
+ */
+export class Turn {
+  readonly #setup: TurnSetup
+  readonly #input: TurnInput
+  readonly #log: Logger
+  readonly #outer: AbortSignal
+  readonly #controller = new AbortController()
+  readonly #signal: AbortSignal
+  readonly #marks: { -readonly [K in keyof LatencyInput]: LatencyInput[K] }
+  readonly #usage = { input: 0, output: 0, tts: 0 }
+  readonly #assistant: ReturnType<ConversationHistory['beginAssistant']>
+  readonly #ids: number[] = []
+  readonly #sentences: string[] = []
+  readonly #usedIds = new Set<string>()
+  #watchdog: NodeJS.Timeout | undefined
+  #deadlineMissed = false
+  #rounds = 0
+  #llmFailed = false
+  #pending: TerminalAction | undefined
+  /** Whether the round that asked to end the call said anything (a goodbye) before it. */
+  #lastRoundSpoke = false
+  /**
+   * Usage arrives at the end of a stream; a round cut short (barge-in, deadline) or a server
+   * that reports none is estimated from what was sent and received (~4 characters a token).
+   * Settled by whichever comes first, the round's end or the turn's (a barge-in leaves the
+   * generator suspended until its stream notices the abort, after the turn has been recorded).
+   */
+  #round = { open: false, usage: false, chars: 0 }
+
+  constructor (setup: TurnSetup, input: TurnInput, signal: AbortSignal) {
+    this.#setup = setup
+    this.#input = input
+    this.#log = input.log
+    this.#outer = signal
+    this.#signal = AbortSignal.any([signal, this.#controller.signal])
+    this.#marks = { turn: input.number, speechEndAt: input.speechEndAt, sttFinalAt: input.sttFinalAt }
+    this.#assistant = setup.history.beginAssistant()
+  }
+
+  async run (): Promise<TurnEnd> {
+    const { ctx, media } = this.#setup
+    try {
+      this.#arm(this.#setup.turnMs - (Date.now() - this.#input.speechEndAt))
+      for (;;) {
+        const spoken: SpokenResult = await media.speak(this.#reply(), this.#speakOptions(), this.#signal)
+        this.#disarm()
+        if (spoken.bargeIn !== undefined) {
+          // The caller took the turn: stop thinking and synthesising at once, keep exactly what
+          // was heard (the sentence cut where the agent paused), and listen.
+          this.#controller.abort(new PhoneAgentError('BARGE_IN', 'the caller barged in'))
+          const playing = this.#sentences[spoken.bargeIn.sentence] ?? ''
+          this.#assistant.interrupt(cutAt(playing, spoken.bargeIn.heardFraction))
+          this.#log.info({ sentence: spoken.bargeIn.sentence, heardMs: Math.round(spoken.bargeIn.heardMs) }, 'reply interrupted by the caller')
+          return { kind: 'continue' }
+        }
+        const action = this.#pending
+        if (action?.kind !== 'transfer') break
+        const result = await this.#setup.transfer(action.target)
+        if (result.connected || ctx.state.handedOff) {
+          this.#assistant.toolResult(action.toolCallId, JSON.stringify({ ok: true, connected: true }))
+          this.#assistant.complete()
+          return { kind: 'transferred', target: action.target }
+        }
+        // Nobody took the call: the model hears why and carries on (offer a message).
+        this.#log.info({ target: action.target, disposition: result.disposition }, 'transfer did not connect')
+        this.#assistant.toolResult(action.toolCallId, JSON.stringify({ ok: false, error: `the transfer did not connect (${result.disposition}); offer to take a message` }))
+        this.#pending = undefined
+        if (this.#rounds >= this.#setup.maxRounds) break
+        this.#arm(this.#setup.turnMs)
+      }
+      this.#assistant.complete()
+      const pending = this.#pending
+      if (pending?.kind === 'end') return { kind: 'end', reason: pending.reason, spoke: this.#lastRoundSpoke }
+      if (this.#sentences.length === 0 && this.#setup.sayInsteadOfSilence !== undefined) {
+        this.#log.info({ rounds: this.#rounds }, 'reply ended with nothing said; saying the fixed line')
+        await this.#setup.sayInsteadOfSilence(this.#signal)
+      }
+      return { kind: 'continue' }
+    } catch (err) {
+      // Committed with what was heard, marked interrupted.
+      this.#assistant.interrupt()
+      if (!isCallEnded(err) && !(this.#outer.aborted && !this.#deadlineMissed)) {
+        const code = isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED'
+        const stage = this.#deadlineMissed ? 'deadline' : this.#llmFailed ? 'llm' : 'tts'
+        this.#log.warn({ code, stage, err }, 'turn failed')
+        ctx.recorder.error({ code, message: err instanceof Error ? err.message : String(err), provider: stage === 'llm' ? this.#setup.llm.name : stage })
+      }
+      throw err
+    } finally {
+      this.#disarm()
+      this.#controller.abort(new PhoneAgentError('TURN_OVER', 'turn over'))
+      ctx.recorder.latency(this.#marks)
+      this.#settleRound()
+      const u = this.#usage
+      if (u.input + u.output + u.tts > 0) ctx.recorder.usage({ llmInputTokens: u.input, llmOutputTokens: u.output, ttsCharacters: u.tts })
+    }
+  }
+
+  async * #reply (): AsyncGenerator<string> {
+    const { llm, history, maxRounds } = this.#setup
+    while (this.#rounds < maxRounds) {
+      this.#rounds++
+      this.#lastRoundSpoke = false
+      const splitter = new SentenceSplitter({ language: this.#setup.language, maxChars: this.#setup.sentenceMaxChars })
+      const calls: Array<{ id: string, name: string, arguments: string }> = []
+      const firstToken = new AbortController()
+      const firstTimer = setTimeout(() => {
+        firstToken.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no first token within ${this.#setup.llmFirstTokenMs} ms`))
+      }, this.#setup.llmFirstTokenMs)
+      const llmSignal = AbortSignal.any([this.#signal, firstToken.signal])
+      this.#round = { open: true, usage: false, chars: 0 }
+      try {
+        for await (const delta of llm.stream(history.messages(), { signal: llmSignal, tools: this.#setup.tools })) {
+          clearTimeout(firstTimer)
+          this.#marks.llmFirstTokenAt ??= Date.now()
+          if (delta.type === 'text') {
+            this.#round.chars += delta.text.length
+            for (const s of splitter.push(delta.text)) yield this.#emit(s)
+          } else if (delta.type === 'tool_call') {
+            // Ids must be unique within the conversation; some servers restart them per response.
+            const id = this.#usedIds.has(delta.id) ? `${delta.id}_${this.#usedIds.size}` : delta.id
+            this.#usedIds.add(id)
+            calls.push({ id, name: delta.name, arguments: delta.arguments })
+          } else {
+            this.#round.usage = true
+            this.#usage.input += delta.inputTokens
+            this.#usage.output += delta.outputTokens
+          }
+        }
+      } catch (err) {
+        if (!this.#signal.aborted) this.#llmFailed = true
+        if (firstToken.signal.aborted && !this.#signal.aborted) throw firstToken.signal.reason as Error
+        throw err
+      } finally {
+        clearTimeout(firstTimer)
+        this.#settleRound()
+      }
+      for (const s of splitter.flush()) yield this.#emit(s)
+      if (calls.length === 0) return
+      this.#runTools(calls)
+      // A transfer or hang-up waits for what was said before it; no further round.
+      if (this.#pending !== undefined) return
+    }
+  }
+
+  #runTools (calls: ReadonlyArray<{ id: string, name: string, arguments: string }>): void {
+    const { ctx, toolContext, lookupContact } = this.#setup
+    for (const call of calls) {
+      this.#assistant.toolCall(call)
+      if (this.#pending !== undefined) {
+        this.#assistant.toolResult(call.id, JSON.stringify({ error: 'not run: the call is already being ended or transferred' }))
+        continue
+      }
+      const checked = validateToolCall(call.name, call.arguments, toolContext)
+      if (!checked.ok) {
+        this.#log.warn({ tool: call.name.slice(0, MODEL_TEXT_IN_LOGS), code: checked.code }, 'tool call refused')
+        this.#assistant.toolResult(call.id, JSON.stringify({ error: checked.error }))
+        continue
+      }
+      const outcome = runTool(checked.call, call.id, { ctx, log: this.#log, lookupContact })
+      this.#assistant.toolResult(call.id, outcome.result)
+      if (outcome.action !== undefined) this.#pending = outcome.action
+    }
+  }
+
+  #emit (sentence: string): string {
+    this.#ids.push(this.#assistant.say(sentence))
+    this.#sentences.push(sentence)
+    this.#lastRoundSpoke = true
+    this.#marks.firstSentenceAt ??= Date.now()
+    return sentence
+  }
+
+  #speakOptions (): SpeakOptions {
+    return {
+      language: this.#setup.language,
+      voice: this.#setup.voice,
+      onFirstAudio: () => { this.#marks.ttsAudioAt ??= Date.now() },
+      onSynthesized: (characters: number) => { this.#usage.tts += characters },
+      onPlayStart: () => {
+        this.#disarm()
+        this.#marks.firstFrameAt ??= Date.now()
+      },
+      onPlayed: (index: number) => {
+        const id = this.#ids[index]
+        if (id !== undefined) this.#assistant.spoken(id)
+        this.#arm(this.#setup.turnMs)
+      },
+    }
+  }
+
+  #arm (ms: number): void {
+    clearTimeout(this.#watchdog)
+    this.#watchdog = setTimeout(() => {
+      this.#deadlineMissed = true
+      this.#controller.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no reply audio within ${this.#setup.turnMs} ms`))
+    }, Math.max(0, ms))
+  }
+
+  #disarm (): void {
+    clearTimeout(this.#watchdog)
+    this.#watchdog = undefined
+  }
+
+  #settleRound (): void {
+    const round = this.#round
+    if (!round.open) return
+    round.open = false
+    if (round.usage) return
+    this.#usage.input += Math.ceil(JSON.stringify(this.#setup.history.messages()).length / CHARS_PER_TOKEN)
+    this.#usage.output += Math.ceil(round.chars / CHARS_PER_TOKEN)
+  }
+}
+
+export async function runTurn (setup: TurnSetup, input: TurnInput, signal: AbortSignal): Promise<TurnEnd> {
+  return await new Turn(setup, input, signal).run()
+}
+
+/**
+ * The part of a sentence heard before the cut: the share of its audio that was sent, taken on
+ * a word boundary (a half word in the history would only confuse the model).
+ */
+export function cutAt (sentence: string, fraction: number): string {
+  if (fraction >= 1) return sentence
+  if (fraction <= 0) return ''
+  const at = Math.round(sentence.length * fraction)
+  const space = sentence.lastIndexOf(' ', at)
+  return (space > 0 ? sentence.slice(0, space) : sentence.slice(0, at)).trimEnd()
+}
