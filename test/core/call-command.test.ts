@@ -13,6 +13,8 @@ import { speechLike } from '../media-stream/signals.ts'
 import { FakeOpenAiServer } from '../fakes/openai-server.ts'
 
 // `phone-agent call` as a newcomer uses it: in-process server from a config, the offline voice.
+// The calls are independent and mostly wait on simulated time: they run side by side.
+t.jobs = 4
 
 async function run (args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<{ code: number, out: string, err: string }> {
   const out = new PassThrough()

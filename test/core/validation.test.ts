@@ -9,6 +9,9 @@ import { main } from '../../lib/cli/main.ts'
 // `check` first, with the same message, every problem listed. Each case here passed `check`
 // (and often `serve`) before.
 
+// Independent configs in temp dirs: the cases run side by side.
+t.jobs = 4
+
 async function run (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number, out: string, err: string }> {
   const out = new PassThrough()
   const err = new PassThrough()
