@@ -1,6 +1,7 @@
 import { abortReason, PhoneAgentError } from '../../errors.ts'
 import type { VerbContext } from '../context.ts'
 import { numbersInDialString } from '../dial-string.ts'
+import { unknownTransferTargetMessage } from '../../config/suggest.ts'
 import { ensureBridgeVariables } from '../transfer/bridge-variables.ts'
 import { bridgeOutcome, type TransferResult } from '../transfer/outcome.ts'
 import { ringThenBridge } from '../transfer/ring.ts'
@@ -31,7 +32,7 @@ const BRIDGE_COMPLETION_AFTER_HANGUP_MS = 2000
 export async function transfer (ctx: VerbContext, targetName: string, options: TransferOptions = {}): Promise<TransferResult> {
   const target = Object.hasOwn(ctx.transfers, targetName) ? ctx.transfers[targetName] : undefined
   if (target === undefined) {
-    throw new PhoneAgentError('TRANSFER_TARGET_UNKNOWN', 'transfer target is not configured')
+    throw new PhoneAgentError('TRANSFER_TARGET_UNKNOWN', unknownTransferTargetMessage(targetName, Object.keys(ctx.transfers)))
   }
   ctx.log.info({ target: targetName, type: target.type }, 'transferring call')
   if (target.type === 'extension') {
