@@ -1,3 +1,5 @@
+import { VadEngine } from './media/vad/index.ts'
+import { sharedScheduler } from './media/stream/index.ts'
 import type { Logger } from 'pino'
 import type { Config } from './config/load.ts'
 import type { Speaker } from './call/context.ts'
@@ -24,6 +26,8 @@ export interface PhoneAgentDeps {
   readonly records?: Pick<CallStore, 'begin'> | undefined
   /** Replaces the agent services built from `config.agent` (tests pin the clock). */
   readonly agent?: AgentServices | undefined
+  /** Replaces the voice-activity engine built from `media.stream.vad` (shared by several agents). */
+  readonly vads?: VadEngine | undefined
 }
 
 export interface RunningPhoneAgent {
@@ -58,13 +62,15 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     ...(deps.onReject ? { onReject: deps.onReject } : {}),
   })
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })
+  // One voice-activity engine for every call: with Silero, one batched inference per frame tick.
+  const vads = deps.vads ?? await VadEngine.start(config.media.stream.vad, log.child({ module: 'vad' }), { ticker: sharedScheduler() })
   const server = await startOutboundServer({
     host: config.server.host,
     port: config.server.port,
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
     logger: log,
-    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records: deps.records, agent }) },
+    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records: deps.records, agent, vads }) },
   })
   return {
     server,
@@ -79,6 +85,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
       clearTimeout(timer)
       if (deps.admission === undefined) await admission.close()
       if (deps.agent === undefined) await agent.close()
+      if (deps.vads === undefined) await vads.close()
     },
   }
 }

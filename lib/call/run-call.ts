@@ -1,3 +1,4 @@
+import type { VadEngine } from '../media/vad/index.ts'
 import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
 import type { RouteConfig } from '../config/schema.ts'
@@ -35,6 +36,8 @@ export interface CallRunnerDeps {
   readonly records?: Pick<CallStore, 'begin'> | undefined
   /** The conversation agent's shared services (contacts, hours, pre-rendered phrases). */
   readonly agent?: AgentServices | undefined
+  /** Voice-activity detectors for stream mode (Silero batched, or the classic detector). */
+  readonly vads?: VadEngine | undefined
 }
 
 /** The apology must never hold a broken call open: bounded even if TTS or FreeSWITCH stalls. */
@@ -108,7 +111,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   const { route, language, script, log, recorder } = opts
   const mediaMode = route.mediaMode ?? config.media.mode
   let streamStarted: Promise<StreamSession> | undefined
-  const stream = async (): Promise<StreamSession> => await (streamStarted ??= StreamSession.start(channel, config.media.stream, log))
+  const stream = async (): Promise<StreamSession> => await (streamStarted ??= StreamSession.start(channel, config.media.stream, log, deps.vads))
   const { call, ctx, dispose } = createCall({
     ctx: {
       channel,

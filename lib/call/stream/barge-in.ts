@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { InboundFrame, MediaEndpoint, PlayoutResult } from '../../media/stream/index.ts'
 import type { BargeInConfig } from '../../media/stream/turn-taking.ts'
-import type { Vad } from '../../media/vad/index.ts'
+import type { VoiceDetector } from '../../media/vad/index.ts'
 import type { SttProvider } from '../../speech/stt/types.ts'
 import { overlapKind } from '../conversation/words.ts'
 import type { CarriedSpeech } from './hear.ts'
@@ -24,7 +24,7 @@ import { UtteranceRecognition } from './utterance.ts'
 export interface BargeInDeps {
   readonly endpoint: MediaEndpoint
   /** A VAD that starts at `pauseAfterMs` of voice and ends on the candidate pause. */
-  readonly newVad: () => Vad
+  readonly newVad: () => VoiceDetector
   readonly ring: () => readonly InboundFrame[]
   /** Without a recogniser, every overlap of `minSpeechMs` is a barge-in. */
   readonly stt: SttProvider | undefined
@@ -54,7 +54,9 @@ export class BargeInWatcher {
   /** Overlaps that only paused the agent (coughs, backchannels), for the logs and the tests. */
   resumed = 0
   readonly #deps: BargeInDeps
-  #vad: Vad
+  #vad: VoiceDetector
+  /** Set once #vad was handed to the next listen. */
+  #vadHandedOver = false
   #state: State = { kind: 'idle' }
   #resolve!: (c: ConfirmedBargeIn) => void
   #done = false
@@ -82,7 +84,7 @@ export class BargeInWatcher {
     if (state.kind === 'deciding') {
       state.recognition.push(frame)
       // More speech while its words are being judged: the caller is taking the turn.
-      if (event?.type === 'speech-start') this.#confirm(state.startAt, { vad: this.#vad, frames: state.frames, startAt: state.startAt })
+      if (event?.type === 'speech-start') this.#confirm(state.startAt, this.#continuing(state))
       return
     }
     if (event?.type === 'speech-end') {
@@ -90,7 +92,7 @@ export class BargeInWatcher {
       return
     }
     if (Date.now() - state.startAt >= this.#deps.config.confirmAfterMs) {
-      this.#confirm(state.startAt, { vad: this.#vad, frames: state.frames, startAt: state.startAt })
+      this.#confirm(state.startAt, this.#continuing(state))
     }
   }
 
@@ -102,20 +104,27 @@ export class BargeInWatcher {
     const state = this.#state
     if (this.#done || state.kind === 'idle') return undefined
     this.#done = true
-    if (state.kind === 'paused') return { vad: this.#vad, frames: state.frames, startAt: state.startAt }
+    if (state.kind === 'paused') return this.#continuing(state)
     state.recognition.dispose()
-    return { vad: this.#deps.newVad(), frames: state.frames, startAt: state.startAt, endedAt: state.endAt }
+    return { frames: state.frames, startAt: state.startAt, endedAt: state.endAt }
   }
 
   dispose (): void {
     this.#done = true
     if (this.#state.kind === 'deciding') this.#state.recognition.dispose()
+    if (!this.#vadHandedOver) this.#vad.close()
+  }
+
+  /** Speech still going on: its detector goes with it to the next listen. */
+  #continuing (state: { startAt: number, frames: InboundFrame[] }): CarriedSpeech {
+    this.#vadHandedOver = true
+    return { vad: this.#vad, frames: state.frames, startAt: state.startAt }
   }
 
   #judge (state: Extract<State, { kind: 'paused' }>, voicedMs: number, endAt: number): void {
     const { config, stt } = this.#deps
     if (voicedMs < config.minSpeechMs) { this.#resume('too short'); return }
-    if (stt === undefined) { this.#confirm(state.startAt, { vad: this.#vad, frames: state.frames, startAt: state.startAt }); return }
+    if (stt === undefined) { this.#confirm(state.startAt, this.#continuing(state)); return }
     const recognition = new UtteranceRecognition(stt, { sampleRate: this.#deps.sampleRate, language: this.#deps.language, signal: this.#deps.signal }, state.frames)
     this.#state = { kind: 'deciding', startAt: state.startAt, endAt, frames: state.frames, recognition }
     recognition.finish().then((text) => {
@@ -124,7 +133,6 @@ export class BargeInWatcher {
       if (kind === 'backchannel') { this.#resume('backchannel'); return }
       this.#deps.log.debug({ kind }, 'caller words over the agent')
       this.#confirm(state.startAt, {
-        vad: this.#deps.newVad(),
         frames: state.frames,
         startAt: state.startAt,
         recognised: { text, endAt, audioMs: recognition.audioMs },
@@ -133,13 +141,14 @@ export class BargeInWatcher {
       // The recogniser failed on a short overlap: safer to let the caller have the turn.
       if (this.#done) return
       this.#deps.log.warn({ err }, 'overlap not recognised; treating it as a barge-in')
-      this.#confirm(state.startAt, { vad: this.#deps.newVad(), frames: state.frames, startAt: state.startAt })
+      this.#confirm(state.startAt, { frames: state.frames, startAt: state.startAt, endedAt: endAt })
     })
   }
 
   #resume (why: string): void {
     if (this.#state.kind === 'deciding') this.#state.recognition.dispose()
     this.#state = { kind: 'idle' }
+    this.#vad.close()
     this.#vad = this.#deps.newVad()
     this.resumed++
     this.#deps.endpoint.resume()

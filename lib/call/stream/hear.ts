@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { abortReason } from '../../errors.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
 import type { EndpointingConfig } from '../../media/stream/turn-taking.ts'
-import type { Vad, VadEvent } from '../../media/vad/index.ts'
+import type { VadEvent, VoiceDetector } from '../../media/vad/index.ts'
 import type { SttProvider } from '../../speech/stt/types.ts'
 import { completion } from '../conversation/words.ts'
 import type { Heard, ListenOptions } from '../turn-media.ts'
@@ -21,7 +21,8 @@ import { UtteranceRecognition, type Recognised } from './utterance.ts'
 
 /** Speech already under way when listening starts (it began over the agent's reply). */
 export interface CarriedSpeech {
-  readonly vad: Vad
+  /** The detector that is following the speech (still going on); owned by whoever takes it. */
+  readonly vad?: VoiceDetector | undefined
   readonly frames: readonly InboundFrame[]
   readonly startAt: number
   /** Set when the overlap already ended and was recognised (an interrupting word, a question). */
@@ -34,7 +35,7 @@ export interface HearDeps {
   readonly stt: SttProvider
   readonly sampleRate: number
   /** A VAD whose end-of-speech silence is the candidate pause (minSilenceMs, or the fixed one). */
-  readonly newVad: () => Vad
+  readonly newVad: () => VoiceDetector
   /** The last frames before now (pre-roll), oldest first. */
   readonly ring: () => readonly InboundFrame[]
   /** Route inbound frames to `consumer` until the returned function is called. */
@@ -140,6 +141,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
     })
   } finally {
     recognition?.dispose()
+    vad.close()
   }
 }
 

@@ -52,6 +52,7 @@ export async function recordStream (ctx: VerbContext, path: string, maxSeconds: 
     if (ctx.channel.isUp) throw err
   } finally {
     clearInterval(watchdog)
+    vad.close()
   }
   const hungUp = !ctx.channel.isUp
   if (samples === 0 || !heardSpeech) {

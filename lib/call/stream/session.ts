@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 import type { Channel } from '../../freeswitch/channel.ts'
 import { MediaEndpoint, type Playout, type PlayoutResult } from '../../media/stream/index.ts'
-import { Vad } from '../../media/vad/index.ts'
+import { Vad, type VadEngine, type VoiceDetector } from '../../media/vad/index.ts'
 import type { MediaStreamConfig } from '../../config/schema.ts'
 import { freeswitchLocalPort } from './freeswitch-port.ts'
 
@@ -15,15 +15,19 @@ export class StreamSession {
   readonly endpoint: MediaEndpoint
   readonly rate: number
   readonly #config: MediaStreamConfig
+  readonly #vads: VadEngine | undefined
+  readonly #signal: AbortSignal
 
-  private constructor (endpoint: MediaEndpoint, rate: number, config: MediaStreamConfig) {
+  private constructor (endpoint: MediaEndpoint, rate: number, config: MediaStreamConfig, vads: VadEngine | undefined, signal: AbortSignal) {
     this.endpoint = endpoint
     this.rate = rate
     this.#config = config
+    this.#vads = vads
+    this.#signal = signal
   }
 
   /** Open our socket and ask FreeSWITCH to stream to it. The channel must be answered. */
-  static async start (channel: Channel, config: MediaStreamConfig, log: Logger): Promise<StreamSession> {
+  static async start (channel: Channel, config: MediaStreamConfig, log: Logger, vads?: VadEngine | undefined): Promise<StreamSession> {
     // The channel's rate decides the frame size; wideband codecs (G.722, Opus) run at 16 kHz.
     const rate = Number(channel.data.variables.read_rate ?? channel.data.headers['Channel-Read-Codec-Rate'] ?? 8000) === 16000 ? 16000 : 8000
     const fsAddress = config.freeswitchAddress
@@ -52,10 +56,16 @@ export class StreamSession {
       throw err
     }
     log.debug({ rate, local: endpoint.localAddress, freeswitchPort: fsPort }, 'unicast stream started')
-    return new StreamSession(endpoint, rate, config)
+    return new StreamSession(endpoint, rate, config, vads, channel.signal)
   }
 
-  newVad (overrides: { endSilenceMs?: number, minSpeechMs?: number } = {}): Vad {
+  /**
+   * A voice-activity detector for one listening stretch: the shared engine's (Silero, batched
+   * across calls) when there is one, else the classic detector. Close it when done: a Silero
+   * detector holds a batch slot (the call's end frees it too).
+   */
+  newVad (overrides: { endSilenceMs?: number, minSpeechMs?: number } = {}): VoiceDetector {
+    if (this.#vads !== undefined) return this.#vads.create({ rate: this.rate, ...overrides, signal: this.#signal })
     return new Vad({ rate: this.rate, ...this.#config.vad, ...overrides })
   }
 
