@@ -10,21 +10,26 @@ import type { SpeakOptions, SpokenResult } from './turn-media.ts'
  * signal ends the whole reply; the producer (usually the LLM's sentence stream) is told to stop.
  */
 
-export interface PipelineOptions extends SpeakOptions {
+export interface PipelineOptions<P = { path: string }> extends SpeakOptions {
   readonly speaker: Speaker
   readonly voice: string | undefined
   /** TTS request to its audio, per sentence. */
   readonly ttsFirstAudioMs: number
-  /** Play one rendered sentence; resolves when the caller has heard it. */
-  readonly play: (index: number, path: string, signal: AbortSignal) => Promise<void>
+  /**
+   * Start a sentence's audio: by default the rendered file; the stream media starts a streamed
+   * synthesis instead and resolves at its first audio. `billed` says whether it cost synthesis.
+   */
+  readonly prepare?: ((text: string, signal: AbortSignal) => Promise<{ prepared: P, billed: boolean }>) | undefined
+  /** Play one prepared sentence; resolves when the caller has heard it. */
+  readonly play: (index: number, prepared: P, signal: AbortSignal) => Promise<void>
 }
 
-export async function speakSentences (sentences: AsyncIterable<string>, options: PipelineOptions, signal: AbortSignal): Promise<SpokenResult> {
+export async function speakSentences<P = { path: string }> (sentences: AsyncIterable<string>, options: PipelineOptions<P>, signal: AbortSignal): Promise<SpokenResult> {
   const ahead = Math.max(1, Math.floor(options.renderAhead ?? 2))
   // Our own stop lane: a failed render or playback ends the producer too.
   const stop = new AbortController()
   const sig = AbortSignal.any([signal, stop.signal])
-  const queue: Array<Promise<{ path: string }>> = []
+  const queue: Array<Promise<P>> = []
   const changed = new Notifier()
   const iterator = sentences[Symbol.asyncIterator]()
   let taken = 0
@@ -32,13 +37,18 @@ export async function speakSentences (sentences: AsyncIterable<string>, options:
   let ttsCharacters = 0
   let ended = false
 
-  const render = async (text: string, index: number): Promise<{ path: string }> => {
+  const prepare = options.prepare ?? (async (text: string, s: AbortSignal) => {
+    const r = await options.speaker.render(text, { voice: options.voice, language: options.language, signal: s })
+    return { prepared: r as unknown as P, billed: !r.cached }
+  })
+  const render = async (text: string, index: number): Promise<P> => {
+    // The deadline is for the first audio; a streamed sentence goes on past it.
     const deadline = createDeadline(sig, options.ttsFirstAudioMs)
     try {
-      const r = await options.speaker.render(text, { voice: options.voice, language: options.language, signal: deadline.signal })
-      if (!r.cached) { ttsCharacters += text.length; options.onSynthesized?.(text.length) }
+      const r = await prepare(text, AbortSignal.any([sig, deadline.timer]))
+      if (r.billed) { ttsCharacters += text.length; options.onSynthesized?.(text.length) }
       if (index === 0) options.onFirstAudio?.()
-      return r
+      return r.prepared
     } catch (err) {
       if (sig.aborted) throw abortReason(sig)
       if (deadline.timer.aborted) throw new PhoneAgentError('TTS_FAILED', 'speech synthesis missed its deadline', { cause: err })
@@ -77,7 +87,7 @@ export async function speakSentences (sentences: AsyncIterable<string>, options:
       const rendered = await item
       if (sig.aborted) throw abortReason(sig)
       options.onPlayStart?.(index)
-      await options.play(index, rendered.path, sig)
+      await options.play(index, rendered, sig)
       heard++
       options.onPlayed?.(index)
     }

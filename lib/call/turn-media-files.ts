@@ -98,7 +98,7 @@ export class FilesTurnMedia implements TurnMedia {
       speaker: ctx.speaker,
       voice: options.voice ?? ctx.voice,
       ttsFirstAudioMs: this.#ttsMs,
-      play: async (_index, path, sig) => { await playPath(ctx, path, { signal: sig }) },
+      play: async (_index, rendered, sig) => { await playPath(ctx, rendered.path, { signal: sig }) },
     }, AbortSignal.any([ctx.signal, signal]))
   }
 }

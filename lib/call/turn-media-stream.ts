@@ -4,7 +4,7 @@ import type { BargeInConfig, EndpointingConfig } from '../media/stream/turn-taki
 import type { VerbContext } from './context.ts'
 import { speakSentences } from './sentence-pipeline.ts'
 import { BargeInWatcher, type ConfirmedBargeIn } from './stream/barge-in.ts'
-import { decodedAudio } from './stream/decoded-audio.ts'
+import { StreamedSentence } from './stream/streamed-sentence.ts'
 import { hear, type CarriedSpeech, type HearDeps } from './stream/hear.ts'
 import type { StreamSession } from './stream/session.ts'
 import type { Heard, ListenOptions, SpeakOptions, SpokenResult, TurnMedia } from './turn-media.ts'
@@ -107,9 +107,15 @@ export class StreamTurnMedia implements TurnMedia {
         ttsFirstAudioMs: this.#opts.ttsFirstAudioMs ?? 4000,
         onPlayStart: (i) => { playing = i; options.onPlayStart?.(i) },
         onPlayed: (i) => { heard = i + 1; options.onPlayed?.(i) },
-        play: async (_index, path, sig) => {
-          await session.play(await decodedAudio.get(path, session.rate), session.rate, sig)
-        },
+        // Each sentence streams: it plays from its first chunk, and the next one is synthesised
+        // while this one plays (render-ahead).
+        prepare: async (text, sig) => ({
+          prepared: await new StreamedSentence(ctx.speaker, text, { rate: session.rate, voice: options.voice ?? ctx.voice, language: options.language, signal: sig }).started(),
+          // Streamed synthesis does not say whether it was a cache hit: a reply's sentences
+          // rarely are, and fixed phrases are pre-rendered apart.
+          billed: true,
+        }),
+        play: async (_index, sentence, sig) => { await sentence.play(session, sig) },
       }, AbortSignal.any([ctx.signal, signal, barge.signal]))
     } catch (err) {
       if (confirmed === undefined || signal.aborted || ctx.signal.aborted) throw err

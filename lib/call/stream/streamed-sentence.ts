@@ -1,0 +1,78 @@
+import { PhoneAgentError, abortReason } from '../../errors.ts'
+import type { PlayoutResult } from '../../media/stream/index.ts'
+import { streamSentence, type PcmSpeaker } from '../../speech/stream-pcm.ts'
+import type { StreamSession } from './session.ts'
+
+/**
+ * One sentence synthesised as a stream, started ahead of its turn to play: the audio is pulled
+ * as the provider produces it and kept until the sentence plays, so the first sentence starts
+ * at its first chunk and the next ones are already under way. `ready` resolves at the first
+ * audio (or the end, or the failure).
+ */
+export class StreamedSentence {
+  readonly ready: Promise<void>
+  readonly #chunks: Int16Array[] = []
+  #done = false
+  #error: unknown
+  #wake: (() => void) | undefined
+
+  constructor (speaker: PcmSpeaker, text: string, options: { rate: number, voice?: string | undefined, language?: string | undefined, signal: AbortSignal }) {
+    let first!: () => void
+    this.ready = new Promise((resolve) => { first = resolve })
+    void (async () => {
+      try {
+        for await (const samples of streamSentence(speaker, text, options)) {
+          this.#chunks.push(samples)
+          first()
+          this.#notify()
+        }
+      } catch (err) {
+        this.#error = err
+      } finally {
+        this.#done = true
+        first()
+        this.#notify()
+      }
+    })()
+  }
+
+  /** Fails like the synthesis did when nothing was heard of it at all. */
+  async started (): Promise<this> {
+    await this.ready
+    if (this.#chunks.length === 0 && this.#error !== undefined) throw this.#error
+    return this
+  }
+
+  /** Enqueue the audio on the stream as it comes; resolves when its last frame was sent. */
+  async play (session: StreamSession, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw abortReason(signal)
+    const onAbort = (): void => { session.endpoint.clear(); this.#notify() }
+    signal.addEventListener('abort', onAbort, { once: true })
+    let last: Promise<PlayoutResult> | undefined
+    try {
+      for (;;) {
+        const chunk = this.#chunks.shift()
+        if (chunk !== undefined) { last = session.endpoint.enqueue(chunk).done; continue }
+        if (signal.aborted) throw abortReason(signal)
+        if (this.#done) break
+        await new Promise<void>((resolve) => { this.#wake = resolve })
+      }
+      // A provider failing mid-sentence: what arrived plays, then the reply stops.
+      if (this.#error !== undefined) {
+        if (last !== undefined) await last
+        throw this.#error
+      }
+      const result = last === undefined ? undefined : await last
+      if (signal.aborted) throw abortReason(signal)
+      if (result?.status === 'closed') throw new PhoneAgentError('ESL_SOCKET_CLOSED', 'media stream closed during playback')
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  #notify (): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+}
