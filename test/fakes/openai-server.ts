@@ -30,6 +30,8 @@ export type Reply =
   | { readonly kind: 'json', readonly status?: number, readonly body: unknown, readonly delayMs?: number }
   /** `chunks` are JSON-encoded as SSE data lines; strings in `raw` are written as they are. */
   | { readonly kind: 'sse', readonly chunks: readonly unknown[], readonly done?: boolean, readonly delayMs?: number,
+    /** Before the first chunk (a model's time to first token); `delayMs` then separates the chunks. */
+    readonly firstDelayMs?: number,
     /** Destroy the socket after this many chunks (a connection reset mid-stream). */
     readonly destroyAfter?: number, readonly raw?: readonly string[] }
   /**
@@ -192,7 +194,8 @@ export class FakeOpenAiServer {
           res.write(line)
           this.#later(reply.delayMs ?? 0, next)
         }
-        next()
+        if (reply.firstDelayMs === undefined) next()
+        else this.#later(reply.firstDelayMs, next)
       }
     }
   }
