@@ -1,3 +1,4 @@
+import { withTestVad } from '../helpers/agent.ts'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -109,7 +110,7 @@ export async function startRig (t: Test, options: RigOptions = {}): Promise<Conv
   }
   const config = buildConfig({
     server: { port: 0, commandTimeoutMs: 3000, lingerMs: 50 },
-    media: { soundsDir, mode: 'files', ...options.media },
+    media: withTestVad({ soundsDir, mode: 'files', ...options.media }),
     language: 'it-IT',
     routes: { [DID]: { script: 'receptionist', ...options.route } },
     scripts: Object.fromEntries(Object.entries(options.scripts ?? {}).map(([name, module]) => [name, { module }])),

@@ -14,7 +14,8 @@ const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposi
 
 t.test('a streamed conversation: the caller barges in mid-sentence, the agent stops at once and listens', async (t) => {
   const baseline = resources()
-  const rig = await startRig(t, { media: { mode: 'stream' } })
+  // The product's default detector (Silero, batched), end to end.
+  const rig = await startRig(t, { media: { mode: 'stream', stream: { vad: { engine: 'silero' } } } })
   rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Basta così, grazie.'))
   rig.fake.reply(CHAT,
     reply([LONG, LONG, LONG]),

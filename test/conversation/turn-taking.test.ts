@@ -33,7 +33,7 @@ async function overlapDuringReply (rig: Awaited<ReturnType<typeof startRig>>, ov
 }
 
 t.test('a backchannel ("sì") over the reply only pauses it: the agent goes on where it stopped', async (t) => {
-  const rig = await startRig(t, { media: { mode: 'stream' } })
+  const rig = await startRig(t, { media: { mode: 'stream', stream: { vad: { engine: 'silero' } } } })
   rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Sì.'))
   rig.fake.reply(CHAT, reply([LONG, LONG], { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
   const { at } = await overlapDuringReply(rig, voice(0, 450, 180).wav)

@@ -31,7 +31,7 @@ export async function startTestAgent (t: Test, raw: Record<string, unknown>, opt
     ...raw,
     server: { port: 0, commandTimeoutMs: 3000, lingerMs: 50, ...(raw.server as object | undefined) },
     // Files mode unless a test asks for streaming: most tests assert on playback/record.
-    media: { soundsDir, mode: 'files', ...(raw.media as object | undefined) },
+    media: withTestVad({ soundsDir, mode: 'files', ...(raw.media as object | undefined) }),
   }, process.cwd())
   const { logger, records } = captureLogs()
   const speaker = (options.speaker ?? toneSpeaker)(soundsDir)
@@ -41,4 +41,16 @@ export async function startTestAgent (t: Test, raw: Record<string, unknown>, opt
     await rm(soundsDir, { recursive: true, force: true })
   })
   return { agent, config, port: agent.server.port, soundsDir, logs: records, speaker }
+}
+
+/**
+ * The classic voice detector unless a test asks for Silero: loading the model (a worker thread)
+ * for every agent a test starts costs seconds on a loaded machine, and most tests are about
+ * something else. The Silero path has its own tests (vad-silero*, and conversation tests that
+ * set `media.stream.vad.engine: silero`).
+ */
+export function withTestVad (media: Record<string, unknown>): Record<string, unknown> {
+  const stream = (media.stream ?? {}) as Record<string, unknown>
+  const vad = (stream.vad ?? {}) as Record<string, unknown>
+  return { ...media, stream: { ...stream, vad: { engine: 'classic', ...vad } } }
 }

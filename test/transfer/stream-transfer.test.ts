@@ -25,7 +25,7 @@ async function operatorCall (t: Test, bridge: BridgeOutcome, extra: { hangupAtMs
     destination: DID,
     callerNumber: CALLER,
     bridge,
-    caller: { dtmf: extra.dtmf ?? [{ atMs: PRESS_AT_MS, digit: '0' }], hangupAtMs: extra.hangupAtMs ?? 9000 },
+    caller: { dtmf: extra.dtmf ?? [{ atMs: PRESS_AT_MS, digit: '0' }], hangupAtMs: extra.hangupAtMs ?? 6000 },
   })
   const result = await call.ended
   await rig.agent.server.drained()
