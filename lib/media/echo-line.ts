@@ -1,0 +1,119 @@
+/**
+ * Where the echo is (echo guard, echo.ts): the correlation of the caller's envelope with ours
+ * at every candidate delay, and what it says about the line.
+ *
+ * Envelopes are log block powers (a loud caller would otherwise dominate the sums for many
+ * seconds); ours is the mean of three blocks around each delay, as the guard's bounds use.
+ * The sums forget with a ~2 s time constant. States:
+ * - learning: not enough evidence yet (the guard assumes the worst line);
+ * - echo at a delay: a clear correlation peak (>= 0.5, 0.15 above any delay 30 ms or more
+ *   away) or a strong one (>= 0.7). A line's echo does not go away, so this state stays: the
+ *   caller talking over us lowers the correlation for a while and must not unlearn the echo.
+ *   It moves to another delay only on a clear peak 0.2 above the current delay's, for 0.5 s;
+ * - clear: after a second of our speech nothing correlates (< 0.3): no echo above the noise.
+ *   An echo found later still wins.
+ */
+
+/** Forgetting per 5 ms block: ~2 s of memory. */
+const FORGET = 1 - 1 / 400
+const ECHO = 0.5
+const STRONG = 0.7
+const UNIQUE = 0.15
+const MOVE = 0.2
+const CLEAR = 0.3
+/** Blocks of evidence before anything is decided (0.3 s), and before a line is declared clear (1 s). */
+const MIN_WEIGHT = 60
+const CLEAR_WEIGHT = 200
+/** Blocks a better delay must stay best before the echo moves there (0.5 s). */
+const PERSIST = 100
+
+export type LineState = 'learning' | 'echo' | 'clear'
+
+export class EchoLine {
+  readonly #lags: number
+  readonly #step: number
+  readonly #sy: Float64Array
+  readonly #syy: Float64Array
+  readonly #sxy: Float64Array
+  #sx = 0
+  #sxx = 0
+  #weight = 0
+  /** Index of the echo's delay; -1 learning, -2 clear. */
+  #delay = -1
+  #candidate = -1
+  #better = 0
+
+  /** `lags` candidate delays, of which every `step`-th is evaluated. */
+  constructor (lags: number, step: number) {
+    this.#lags = lags
+    this.#step = step
+    this.#sy = new Float64Array(lags)
+    this.#syy = new Float64Array(lags)
+    this.#sxy = new Float64Array(lags)
+  }
+
+  get state (): LineState { return this.#delay >= 0 ? 'echo' : this.#delay === -1 ? 'learning' : 'clear' }
+
+  /** The echo's delay index, or -1 when no echo is known. */
+  get delay (): number { return this.#delay >= 0 ? this.#delay : -1 }
+
+  /**
+   * One block: the caller's log power `x`, and ours around each delay as log powers in
+   * `ours` (slot k is delay k - 1: the evaluated delay k averages slots k, k + 1, k + 2).
+   */
+  add (x: number, ours: Float64Array): void {
+    const f = FORGET
+    this.#weight = this.#weight * f + 1
+    this.#sx = this.#sx * f + x
+    this.#sxx = this.#sxx * f + x * x
+    for (let k = 0; k < this.#lags; k += this.#step) {
+      const y = ((ours[k] as number) + (ours[k + 1] as number) + (ours[k + 2] as number)) / 3
+      this.#sy[k] = (this.#sy[k] as number) * f + y
+      this.#syy[k] = (this.#syy[k] as number) * f + y * y
+      this.#sxy[k] = (this.#sxy[k] as number) * f + x * y
+    }
+  }
+
+  /** Decide the line's state from the sums (once a frame is enough): `blocks` added since the last time. */
+  decide (blocks: number): void {
+    if (this.#weight < MIN_WEIGHT) return
+    const { best, r } = this.best()
+    let other = -1
+    for (let k = 0; k < this.#lags; k += this.#step) {
+      if (Math.abs(k - best) > 3 * this.#step) other = Math.max(other, this.correlation(k))
+    }
+    const peak = r - other >= UNIQUE
+    const d = this.#delay
+    const better = r >= ECHO && (d < 0
+      ? peak || r >= STRONG
+      : (peak || r >= STRONG) && best !== d && r > this.correlation(d) + MOVE)
+    this.#better = better && best === this.#candidate ? this.#better + blocks : better ? blocks : 0
+    this.#candidate = best
+    if (better && (d < 0 || this.#better >= PERSIST)) {
+      this.#delay = best
+      this.#better = 0
+    } else if (d === -1 && r < CLEAR && this.#weight >= CLEAR_WEIGHT) {
+      this.#delay = -2
+    }
+  }
+
+  /** The best-correlated delay index and its correlation. */
+  best (): { best: number, r: number } {
+    let best = 0
+    let r = -1
+    for (let k = 0; k < this.#lags; k += this.#step) {
+      const c = this.correlation(k)
+      if (c > r) { r = c; best = k }
+    }
+    return { best, r }
+  }
+
+  /** Pearson correlation of the two envelopes at delay index `k`. */
+  correlation (k: number): number {
+    const n = this.#weight
+    const cov = n * (this.#sxy[k] as number) - this.#sx * (this.#sy[k] as number)
+    const vx = n * this.#sxx - this.#sx * this.#sx
+    const vy = n * (this.#syy[k] as number) - (this.#sy[k] as number) ** 2
+    return vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : 0
+  }
+}

@@ -1,0 +1,382 @@
+import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, StreamPosition, toEchoRate } from './echo-history.ts'
+import { EchoLine, type LineState } from './echo-line.ts'
+
+/**
+ * Echo guard: tells, frame by frame, whether what the caller's line sends is our own output
+ * coming back (line or handset echo, 20-300 ms late, attenuated), so that barge-in can ignore
+ * it, while a caller who really talks over us still gets through (double talk).
+ *
+ * Not an echo canceller: nothing is subtracted from the audio. It keeps what we sent as 5 ms
+ * block powers, broadband and in four bands (echo-history.ts), and compares the caller's blocks
+ * with ours at every candidate delay (10-400 ms, every 10 ms):
+ * - where the echo is: the correlation of the two envelopes (echo-line.ts) finds the delay, or
+ *   finds that the line has no echo above its noise;
+ * - how loud it is, per band: the ratio of what came back to what we sent then has a floor at
+ *   the echo's delay (the echo return loss, ERL: what comes back is at least the echo; the caller
+ *   talking over us only raises it), and a ceiling, learnt from blocks already explained as echo.
+ *   A line's echo path is far from flat within the telephone band (the hybrid and line cards
+ *   cut the low end, a handset colours it), so bands keep the spread to a few dB where the
+ *   broadband ratio swings by 15 dB between a vowel and a fricative. The ceiling never goes
+ *   above the floor plus `spreadDb`, and before anything is learnt it is the worst a line
+ *   should have: ITU-T G.168 tests echo cancellers down to an ERL of 6 dB.
+ * A band of a caller's block is explained when it is no louder than the ceiling times the most
+ * we sent in the three blocks around the delay (dispersion, alignment), plus `marginDb` and the
+ * line noise. A frame is echo-only when at most one of its four blocks has a band that is not:
+ * a caller's voice is louder than our echo in some band, usually the lowest, where line echo
+ * is weakest. While the delay is being learnt every delay counts (with the worst-case ceiling,
+ * capped by floor + 12 dB); on a clear line too, with the same cap.
+ * Floors and ceilings are windowed extremes (two windows of 128 updates, the older dropped when
+ * the newer fills: minimum statistics), so the guard follows a line that changes.
+ *
+ * Cost: the filterbanks (~25 flops a sample each way) and, per 5 ms block, a few hundred
+ * compares; only a level check while we have been silent longer than the longest delay. About
+ * 15 KB per call.
+ */
+
+export interface EchoGuardOptions {
+  /** Sample rate of the frames given (8000 or 16000). */
+  readonly rate: number
+  /** Longest delay from our send to the echo's arrival, ms (default 400: 300 ms of line + our pipeline). */
+  readonly maxDelayMs?: number
+  /** Shortest delay, ms (default 10). */
+  readonly minDelayMs?: number
+  /** The worst echo return loss assumed before the line is measured, dB (default 6, G.168's floor). */
+  readonly minErlDb?: number
+  /** How much louder than the loudest echo seen a band must be to count as the caller, dB (default 3). */
+  readonly marginDb?: number
+  /** How far above its floor a band's echo can ever be, dB (default 20). */
+  readonly spreadDb?: number
+}
+
+export interface EchoVerdict {
+  /** 0..1: the share of the frame's power (in the telephone band) our own output can explain. */
+  readonly echoShare: number
+  /** The frame is our echo (and line noise), nothing the caller said: barge-in should ignore it. */
+  readonly echoOnly: boolean
+  /** Our output may be echoing and the caller adds power of their own: they talk over us. */
+  readonly doubleTalk: boolean
+}
+
+export interface EchoLineInfo {
+  readonly state: LineState
+  /** Delay from our send to the echo's arrival, when found (ms). */
+  readonly delayMs?: number
+  /** The echo's floor in its loudest band, dB below what we sent: about the line's ERL. */
+  readonly erlDb?: number
+  /** Correlation of the envelopes at the best delay. */
+  readonly correlation: number
+}
+
+const NO_ECHO: EchoVerdict = { echoShare: 0, echoOnly: false, doubleTalk: false }
+
+/** Block power that counts as sound we sent (-60 dBFS): quieter output cannot echo audibly. */
+const ACTIVE = 1e-6
+/** Updates per window of the floor and ceiling statistics. */
+const WINDOW = 128
+/** Candidate delays every LAG_STEP blocks (10 ms); the max-of-three covers the blocks between. */
+const LAG_STEP = 2
+/** Delays around the echo's that its bound covers (the correlation peak is broad). */
+const NEAR = 3 * LAG_STEP
+/** Far from the echo's delay, floors are only kept up to date (one block in FAR_EVERY). */
+const FAR_EVERY = 4
+/** Ceiling cap over the floor while learning or on a clear line. */
+const LEARN_SPREAD = 10 ** (12 / 10)
+/** Line noise per band: windowed minimum of block power, times the bias of a minimum. */
+const NOISE_WINDOW = 100
+const NOISE_BIAS = 2.5
+const B = BANDS.length
+/** Ring channels: broadband power, the bands, log broadband power. */
+const CH = B + 2
+const LOG = B + 1
+const MAX_BLOCKS = 12
+
+export class EchoGuard {
+  readonly #rate: number
+  readonly #ring: BlockRing
+  readonly #line: EchoLine
+  readonly #outBank = new FilterBank()
+  readonly #inBank = new FilterBank()
+  readonly #out = new StreamPosition()
+  readonly #in = new StreamPosition()
+  readonly #lagMin: number
+  readonly #lags: number
+  readonly #cap: number
+  readonly #margin: number
+  readonly #spread: number
+  // Per band and candidate delay (band * lags + k): floor and ceiling, two windows each.
+  readonly #floorCur: Float64Array
+  readonly #floorPrev: Float64Array
+  readonly #floorCount: Uint8Array
+  readonly #ceilCur: Float64Array
+  readonly #ceilPrev: Float64Array
+  readonly #ceilCount: Uint8Array
+  /** Scratch for one block: ring slots and our power at each block delay. */
+  readonly #slots: Int32Array
+  readonly #ours: Float64Array
+  readonly #logs: Float64Array
+  readonly #bounds = new Float64Array(B)
+  readonly #samples = new Float32Array(MAX_BLOCKS * BLOCK)
+  readonly #power = new Float64Array(MAX_BLOCKS * CH)
+  readonly #decimIn = { prev: 0 }
+  readonly #decimOut = { prev: 0 }
+  /** Line noise per band: the current window's minimum and the estimate. */
+  readonly #noise = new Float64Array(B).fill(1e-9)
+  readonly #noiseCur = new Float64Array(B).fill(Infinity)
+  #noiseCount = 0
+  /** The echo's delay index while it is known, else -1; the ceilings around it were reset for it. */
+  #delay = -1
+  /** One past the last block of ours loud enough to echo. */
+  #activeEnd = Number.NEGATIVE_INFINITY
+  #outIdle = true
+  #inIdle = true
+  #blockCount = 0
+
+  constructor (options: EchoGuardOptions) {
+    if (options.rate !== 8000 && options.rate !== 16000) throw new RangeError(`echo guard: rate ${options.rate} (8000 or 16000)`)
+    this.#rate = options.rate
+    const maxMs = options.maxDelayMs ?? 400
+    const minMs = options.minDelayMs ?? 10
+    if (!(minMs >= 0 && maxMs > minMs && maxMs <= 1000)) throw new RangeError('echo guard: delays must satisfy 0 <= minDelayMs < maxDelayMs <= 1000')
+    this.#lagMin = Math.floor(minMs * ECHO_RATE / 1000 / BLOCK)
+    this.#lags = Math.ceil((Math.ceil(maxMs * ECHO_RATE / 1000 / BLOCK) - this.#lagMin + 1) / LAG_STEP) * LAG_STEP
+    // Room for the longest delay, its neighbour, a frame and our frames sent ahead of time.
+    this.#ring = new BlockRing(this.#lagMin + this.#lags + 2 * MAX_BLOCKS + 24, CH)
+    this.#line = new EchoLine(this.#lags, LAG_STEP)
+    this.#cap = 10 ** (-(options.minErlDb ?? 6) / 10)
+    this.#margin = 10 ** ((options.marginDb ?? 3) / 10)
+    this.#spread = 10 ** ((options.spreadDb ?? 20) / 10)
+    const cells = B * this.#lags
+    this.#floorCur = new Float64Array(cells).fill(this.#cap)
+    this.#floorPrev = new Float64Array(cells).fill(this.#cap)
+    this.#floorCount = new Uint8Array(cells)
+    this.#ceilCur = new Float64Array(cells).fill(this.#cap)
+    this.#ceilPrev = new Float64Array(cells).fill(this.#cap)
+    this.#ceilCount = new Uint8Array(cells)
+    this.#slots = new Int32Array(this.#lags + 2)
+    this.#ours = new Float64Array(B * (this.#lags + 2))
+    this.#logs = new Float64Array(this.#lags + 2)
+  }
+
+  /** Every frame we send (silence included), with the time it was sent (the endpoint's tick clock, ms). */
+  noteOutbound (samples: Int16Array, sentAtMs: number): void {
+    const blocks = this.#blocks(samples, this.#decimOut)
+    if (blocks === 0) return
+    const pos = this.#out.place(sentAtMs, blocks * BLOCK) / BLOCK
+    const x = this.#samples
+    const e = this.#power
+    let loud = false
+    for (let i = 0; i < blocks * BLOCK; i++) if (Math.abs(x[i] as number) > 1e-4) { loud = true; break }
+    if (!loud) {
+      // Silence costs no filtering: zeros, and the filters start clean next time.
+      e.fill(0, 0, blocks * CH)
+      if (!this.#outIdle) this.#outBank.reset()
+      this.#outIdle = true
+    } else {
+      this.#outIdle = false
+      this.#outBank.analyse(x, blocks, e)
+      for (let j = 0; j < blocks; j++) if ((e[j] as number) >= ACTIVE) this.#activeEnd = pos + j + 1
+    }
+    for (let j = 0; j < blocks; j++) e[LOG * blocks + j] = Math.log((e[j] as number) + ACTIVE)
+    this.#ring.write(pos, blocks, e)
+  }
+
+  /** Every frame received from the caller, with the time it arrived (same clock as noteOutbound). */
+  inbound (samples: Int16Array, atMs: number): EchoVerdict {
+    const blocks = this.#blocks(samples, this.#decimIn)
+    if (blocks === 0) return NO_ECHO
+    const first = this.#in.place(atMs, blocks * BLOCK) / BLOCK
+    // Nothing we sent can be coming back: the common case, and free.
+    if (first - this.#lagMin - this.#lags - 1 >= this.#activeEnd) {
+      if (!this.#inIdle) this.#inBank.reset()
+      this.#inIdle = true
+      return NO_ECHO
+    }
+    this.#inIdle = false
+    const e = this.#power
+    this.#inBank.analyse(this.#samples, blocks, e)
+    this.#follow()
+    let explained = 0
+    let total = 0
+    let unexplained = 0
+    for (let j = 0; j < blocks; j++) {
+      this.#gather(first + j)
+      const far = this.#delay >= 0 && (this.#blockCount++ % FAR_EVERY) === 0
+      this.#bound(e, blocks, j, far)
+      let loud = false
+      for (let c = 0; c < B; c++) {
+        const v = e[(c + 1) * blocks + j] as number
+        const noise = this.#noise[c] as number
+        const bound = this.#bounds[c] as number
+        total += v
+        explained += Math.min(v, bound + noise)
+        if (v - noise > this.#margin * bound + noise) loud = true
+      }
+      if (loud) {
+        unexplained++
+      } else if (this.#delay >= 0) {
+        for (let c = 0; c < B; c++) this.#learnCeiling(c, Math.max(0, (e[(c + 1) * blocks + j] as number) - (this.#noise[c] as number)))
+      }
+      this.#correlate(e[j] as number)
+      this.#trackNoise(e, blocks, j)
+    }
+    this.#line.decide(blocks)
+    const echoShare = total > 0 ? Math.min(1, explained / total) : 0
+    const echoOnly = unexplained <= 1
+    return { echoShare, echoOnly, doubleTalk: !echoOnly }
+  }
+
+  /** What the guard knows of the line (logs, the bench). */
+  get line (): EchoLineInfo {
+    const { best, r } = this.#line.best()
+    const d = this.#line.delay
+    if (d < 0) return { state: this.#line.state, correlation: r }
+    let gain = 0
+    for (let c = 0; c < B; c++) gain = Math.max(gain, this.#floor(c * this.#lags + d))
+    return { state: 'echo', delayMs: this.#delayMs(d), erlDb: -10 * Math.log10(gain), correlation: best === d ? r : this.#line.correlation(d) }
+  }
+
+  #delayMs (k: number): number {
+    return (this.#lagMin + k) * BLOCK * 1000 / ECHO_RATE
+  }
+
+  #blocks (samples: Int16Array, state: { prev: number }): number {
+    const n = toEchoRate(samples, this.#rate, this.#samples, state)
+    return Math.min(MAX_BLOCKS, Math.floor(n / BLOCK))
+  }
+
+  /** The echo moved (or was found): its ceilings start from the worst case again. */
+  #follow (): void {
+    const d = this.#line.delay
+    if (d === this.#delay) return
+    this.#delay = d
+    if (d < 0) return
+    for (let c = 0; c < B; c++) {
+      for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k++) {
+        const i = c * this.#lags + k
+        this.#ceilCur[i] = this.#cap
+        this.#ceilPrev[i] = this.#cap
+        this.#ceilCount[i] = 0
+      }
+    }
+  }
+
+  /** Ring slots of our blocks for the caller's block `b`: slot k holds delay lagMin - 1 + k blocks. */
+  #gather (b: number): void {
+    const top = b - this.#lagMin + 1
+    for (let k = 0; k < this.#slots.length; k++) this.#slots[k] = this.#ring.at(top - k)
+  }
+
+  /** One broadband block of the caller's against ours at every delay, unless it is the caller alone. */
+  #correlate (v: number): void {
+    const p = this.#ring.power
+    const ours = this.#logs
+    let loudest = 0
+    for (let k = 0; k < ours.length; k++) {
+      const s = this.#slots[k] as number
+      if (s < 0) { ours[k] = Math.log(ACTIVE); continue }
+      ours[k] = p[s + LOG] as number
+      if ((p[s] as number) > loudest) loudest = p[s] as number
+    }
+    // Louder than any echo of what we sent could be: the caller's alone, and it would only blur
+    // the correlation (a caller talking over us for a second can move its peak).
+    if (v > this.#cap * this.#margin * loudest) return
+    this.#line.add(Math.log(v + ACTIVE), ours)
+  }
+
+  /**
+   * The caller's block `j` (band powers in `e`): update the floors, and set #bounds to the most
+   * power our output can explain in each band: at each delay that counts, the gain learnt there
+   * times the most of what we sent in the three blocks around it. Once the echo's delay is
+   * known, the others only keep their floors up to date, one block in FAR_EVERY (`far`).
+   */
+  #bound (e: Float64Array, blocks: number, j: number, far: boolean): void {
+    const p = this.#ring.power
+    const ours = this.#ours
+    const width = this.#lags + 2
+    const d = this.#delay
+    const from = d < 0 || far ? 0 : Math.max(0, d - NEAR)
+    const to = d < 0 || far ? this.#lags - 1 : Math.min(this.#lags - 1, d + NEAR)
+    for (let k = from; k <= to + 2; k++) {
+      const s = this.#slots[k] as number
+      for (let c = 0; c < B; c++) ours[c * width + k] = s < 0 ? 0 : p[s + c + 1] as number
+    }
+    for (let c = 0; c < B; c++) {
+      const v = e[(c + 1) * blocks + j] as number
+      const base = c * this.#lags
+      const row = c * width
+      let bound = 0
+      for (let k = from - (from % LAG_STEP); k <= to; k += LAG_STEP) {
+        const a = ours[row + k] as number
+        const m = ours[row + k + 1] as number
+        const n = ours[row + k + 2] as number
+        const hi = a > m ? (a > n ? a : n) : (m > n ? m : n)
+        if (hi < ACTIVE) continue
+        const lo = a < m ? (a < n ? a : n) : (m < n ? m : n)
+        const i = base + k
+        // The least of three bounds the echo's ratio from below, the most of three the echo from above.
+        if (lo >= ACTIVE) this.#pushFloor(i, v / lo)
+        if (d >= 0 && (k < d - NEAR || k > d + NEAR)) continue
+        const ceiling = d >= 0
+          ? Math.min(Math.max(this.#ceilCur[i] as number, this.#ceilPrev[i] as number), this.#floor(i) * this.#spread)
+          : Math.min(this.#cap, this.#floor(i) * LEARN_SPREAD)
+        const g = ceiling * hi
+        if (g > bound) bound = g
+      }
+      this.#bounds[c] = bound
+    }
+  }
+
+  #floor (i: number): number {
+    const a = this.#floorCur[i] as number
+    const b = this.#floorPrev[i] as number
+    return a < b ? a : b
+  }
+
+  #pushFloor (i: number, r: number): void {
+    if (r < (this.#floorCur[i] as number)) this.#floorCur[i] = r
+    const n = (this.#floorCount[i] as number) + 1
+    if (n < WINDOW) { this.#floorCount[i] = n; return }
+    this.#floorPrev[i] = Math.min(this.#floorCur[i] as number, this.#cap)
+    this.#floorCur[i] = this.#cap
+    this.#floorCount[i] = 0
+  }
+
+  /** A block explained as echo: how loud it was near the echo's delay (relative to what we sent) is the ceiling. */
+  #learnCeiling (c: number, v: number): void {
+    const d = this.#delay
+    const base = c * this.#lags
+    const p = this.#ring.power
+    for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k += LAG_STEP) {
+      let hi = 0
+      for (let t = k; t < k + 3; t++) {
+        const s = this.#slots[t] as number
+        const w = s < 0 ? 0 : p[s + c + 1] as number
+        if (w > hi) hi = w
+      }
+      if (hi < ACTIVE) continue
+      const i = base + k
+      const r = Math.min(this.#cap, v / hi)
+      if (r > (this.#ceilCur[i] as number)) this.#ceilCur[i] = r
+      const n = (this.#ceilCount[i] as number) + 1
+      if (n < WINDOW) { this.#ceilCount[i] = n; continue }
+      this.#ceilPrev[i] = this.#ceilCur[i] as number
+      this.#ceilCur[i] = 0
+      this.#ceilCount[i] = 0
+    }
+  }
+
+  /** Line noise per band: the least block power over the last one or two windows, bias-corrected. */
+  #trackNoise (e: Float64Array, blocks: number, j: number): void {
+    for (let c = 0; c < B; c++) {
+      const v = e[(c + 1) * blocks + j] as number
+      if (v < (this.#noiseCur[c] as number)) this.#noiseCur[c] = v
+      if (v * NOISE_BIAS < (this.#noise[c] as number)) this.#noise[c] = v * NOISE_BIAS
+    }
+    if (++this.#noiseCount < NOISE_WINDOW) return
+    this.#noiseCount = 0
+    for (let c = 0; c < B; c++) {
+      this.#noise[c] = (this.#noiseCur[c] as number) * NOISE_BIAS
+      this.#noiseCur[c] = Infinity
+    }
+  }
+}
