@@ -22,6 +22,7 @@ import { SpeechCache } from '../lib/speech/tts-cache.ts'
 import { OpenAiTts } from '../lib/speech/tts/openai.ts'
 import { FakeOpenAiServer } from '../test/fakes/openai-server.ts'
 import { percentile } from './stats.ts'
+import { spliceSection } from './sections.ts'
 
 /** The provider fake: fixed latency to the first byte, then 24 kHz PCM faster than real time. */
 export const TTS_FAKE = {
@@ -195,20 +196,11 @@ export function ttsStreamSection (r: TtsStreamResult, at = new Date()): string {
   ].join('\n')
 }
 
-/** Replace the section in BENCHMARKS.md (or append it), leaving the rest of the file as it is. */
-export function spliceSection (doc: string, section: string): string {
-  const begin = doc.indexOf('<!-- tts-streaming:begin')
-  const endMarker = '<!-- tts-streaming:end -->'
-  const end = doc.indexOf(endMarker)
-  if (begin >= 0 && end > begin) return doc.slice(0, begin) + section + doc.slice(end + endMarker.length)
-  return `${doc.replace(/\s*$/, '')}\n\n${section}\n`
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { readFile: read, writeFile } = await import('node:fs/promises')
   const result = await runTtsStreamBench({ log: (line) => { process.stderr.write(`bench: ${line}\n`) } })
   const file = new URL('../BENCHMARKS.md', import.meta.url)
   const doc = await read(file, 'utf8').catch(() => '# Benchmarks\n')
-  await writeFile(file, spliceSection(doc, ttsStreamSection(result)))
+  await writeFile(file, spliceSection(doc, 'tts-streaming', ttsStreamSection(result)))
   process.stderr.write('bench: section written to BENCHMARKS.md\n')
 }

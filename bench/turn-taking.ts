@@ -17,6 +17,7 @@ import { encodeWav } from '../lib/media/wav.ts'
 import type { Speaker } from '../lib/call/context.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
 import { CALLER, CHAT, DID, STT, chatRequests, reply, startRig, transcript, type ConversationRig } from '../test/conversation/helpers.ts'
+import { spliceSection } from './sections.ts'
 
 const FAKE = { sttMs: 100, llmFirstTokenMs: 150, ttsMs: 100 }
 const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposizione per questo servizio, una per una. '
@@ -184,21 +185,13 @@ export function turnTakingSection (r: TurnTakingResult): string {
   ].join('\n')
 }
 
-export function spliceTurnTaking (doc: string, section: string): string {
-  const begin = doc.indexOf('<!-- turn-taking:begin')
-  const endMarker = '<!-- turn-taking:end -->'
-  const end = doc.indexOf(endMarker)
-  if (begin >= 0 && end > begin) return doc.slice(0, begin) + section + doc.slice(end + endMarker.length)
-  return `${doc.replace(/\s*$/, '')}\n\n${section}\n`
-}
-
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { readFile, writeFile } = await import('node:fs/promises')
   const log: Log = (line) => { process.stderr.write(`bench: ${line}\n`) }
   const result = await runTurnTakingBench(log)
   const file = new URL('../BENCHMARKS.md', import.meta.url)
   const doc = await readFile(file, 'utf8').catch(() => '# Benchmarks\n')
-  await writeFile(file, spliceTurnTaking(doc, turnTakingSection(result)))
+  await writeFile(file, spliceSection(doc, 'turn-taking', turnTakingSection(result)))
   log('section written to BENCHMARKS.md')
   process.stdout.write(`${turnTakingSection(result)}\n`)
 }
