@@ -2,8 +2,6 @@ import t from 'tap'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { main } from '../../lib/cli/main.ts'
 import { startPhoneAgent } from '../../lib/app.ts'
 import { buildConfig } from '../../lib/config/load.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
@@ -11,20 +9,14 @@ import { captureLogs } from '../helpers/logs.ts'
 import { toneSpeaker } from '../helpers/speaker.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { FakeOpenAiServer } from '../fakes/openai-server.ts'
+import { runCli, type CliRun } from '../helpers/cli.ts'
 
 // `phone-agent call` as a newcomer uses it: in-process server from a config, the offline voice.
 // The calls are independent and mostly wait on simulated time: they run side by side.
 t.jobs = 4
 
-async function run (args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<{ code: number, out: string, err: string }> {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let o = ''
-  let e = ''
-  out.on('data', (d: Buffer) => { o += d.toString() })
-  err.on('data', (d: Buffer) => { e += d.toString() })
-  const code = await main(args, out, err, { PATH: process.env.PATH, ...env }, cwd)
-  return { code, out: o, err: e }
+async function run (args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<CliRun> {
+  return await runCli(args, { env, cwd })
 }
 
 async function project (yaml: string, files: Record<string, string> = {}): Promise<{ dir: string, config: string }> {

@@ -2,18 +2,10 @@ import t from 'tap'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { main } from '../../lib/cli/main.ts'
+import { runCli, type CliRun } from '../helpers/cli.ts'
 
-async function run (args: string[]): Promise<{ code: number, out: string, err: string }> {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let o = ''
-  let e = ''
-  out.on('data', (d: Buffer) => { o += d.toString() })
-  err.on('data', (d: Buffer) => { e += d.toString() })
-  const code = await main(args, out, err)
-  return { code, out: o, err: e }
+async function run (args: string[]): Promise<CliRun> {
+  return await runCli(args, { env: process.env })
 }
 
 t.test('check validates the example config and explains a DID', async (t) => {

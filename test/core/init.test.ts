@@ -3,9 +3,8 @@ import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { main } from '../../lib/cli/main.ts'
+import { runCli, type CliRun } from '../helpers/cli.ts'
 
 // From a clone to your own agent: `phone-agent init DIR`, install, and a call works there at
 // once. The project depends on this clone by path (`file:`); npm would only link it, so the
@@ -30,15 +29,8 @@ function exec (cmd: string, args: string[], cwd: string): Promise<{ code: number
   })
 }
 
-async function init (args: string[], cwd: string): Promise<{ code: number, out: string, err: string }> {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let o = ''
-  let e = ''
-  out.on('data', (d: Buffer) => { o += d.toString() })
-  err.on('data', (d: Buffer) => { e += d.toString() })
-  const code = await main(['init', ...args], out, err, { PATH: process.env.PATH }, cwd)
-  return { code, out: o, err: e }
+async function init (args: string[], cwd: string): Promise<CliRun> {
+  return await runCli(['init', ...args], { cwd })
 }
 
 t.test('init builds a project where the example script type-checks, checks and answers a call', async (t) => {

@@ -2,8 +2,7 @@ import t from 'tap'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { main } from '../../lib/cli/main.ts'
+import { runCli, type CliRun } from '../helpers/cli.ts'
 
 // One validation path: what would make `serve` fail at start-up, or fail every call, fails in
 // `check` first, with the same message, every problem listed. Each case here passed `check`
@@ -12,21 +11,9 @@ import { main } from '../../lib/cli/main.ts'
 // Independent configs in temp dirs: the cases run side by side.
 t.jobs = 4
 
-async function run (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number, out: string, err: string }> {
-  const out = new PassThrough()
-  const err = new PassThrough()
-  let o = ''
-  let e = ''
-  out.on('data', (d: Buffer) => { o += d.toString() })
-  err.on('data', (d: Buffer) => { e += d.toString() })
+async function run (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   // A config that wrongly passed would start a server: bound in time, so the test fails instead of hanging.
-  let timer: NodeJS.Timeout | undefined
-  const code = await Promise.race([
-    main(args, out, err, { PATH: process.env.PATH, ...env }),
-    new Promise<number>((resolve) => { timer = setTimeout(() => { resolve(-1) }, 60_000) }),
-  ])
-  clearTimeout(timer)
-  return { code, out: o, err: e }
+  return await runCli(args, { env, timeoutMs: 60_000 })
 }
 
 async function configFile (yaml: string, files: Record<string, string> = {}): Promise<string> {
