@@ -1,5 +1,7 @@
 import { PhoneAgentError } from '../errors.ts'
+import { decodeFrame } from '../media/stream/frame.ts'
 import type { InboundFrame } from '../media/stream/index.ts'
+import { EchoGuard } from '../media/echo.ts'
 import type { BargeInConfig, EndpointingConfig } from '../media/stream/turn-taking.ts'
 import type { VerbContext } from './context.ts'
 import { speakSentences } from './sentence-pipeline.ts'
@@ -161,11 +163,19 @@ export class StreamTurnMedia implements TurnMedia {
     if (this.#session !== undefined) return this.#session
     this.#session = session
     const keep = Math.ceil((this.#opts.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS)
-    this.#unsubscribe = session.endpoint.onFrame((frame) => {
+    // Our own output echoing back on the caller's line must not sound like the caller: frames
+    // the guard explains entirely by what we sent are passed on as silence (lib/media/echo.ts).
+    const echo = this.#opts.bargeIn.echoGuard ? new EchoGuard({ rate: session.rate }) : undefined
+    const stopSent = echo === undefined ? () => {} : session.endpoint.onSent((frame, at) => { echo.noteOutbound(decodeFrame(frame), at) })
+    const stopFrames = session.endpoint.onFrame((received) => {
+      const frame = echo !== undefined && echo.inbound(received.samples, received.receivedAt).echoOnly
+        ? { ...received, samples: new Int16Array(received.samples.length) }
+        : received
       this.#ring.push(frame)
       if (this.#ring.length > keep) this.#ring.shift()
       this.#consumer?.(frame)
     })
+    this.#unsubscribe = () => { stopSent(); stopFrames() }
     this.#ctx.signal.addEventListener('abort', () => { this.#unsubscribe?.() }, { once: true })
     return session
   }

@@ -38,6 +38,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'media.stream.bargeIn.minSpeechMs': 'Voiced speech that confirms an interruption without waiting for its words; shorter overlaps (a cough, "mm") only pause the agent, which goes on unless the words say otherwise.',
   'media.stream.bargeIn.pauseAfterMs': 'Voiced speech that pauses the agent at once (the first step of a barge-in).',
   'media.stream.bargeIn.confirmAfterMs': 'Overlapping speech this long is a barge-in whatever it says.',
+  'media.stream.bargeIn.echoGuard': 'Our own voice coming back on the caller\'s line (line or handset echo) is heard as silence, so it never pauses or interrupts the agent.',
   'media.stream.endpointing': 'When the caller\'s turn is over. A route may override it.',
   'media.stream.endpointing.adaptive': 'Decide from the caller\'s words: a finished sentence ends the turn after `minSilenceMs`, words that trail off ("and…", a number being dictated) wait up to `maxSilenceMs`. Off: every turn ends after `vad.endSilenceMs`.',
   'media.stream.endpointing.minSilenceMs': 'Silence that ends a turn whose words are finished.',

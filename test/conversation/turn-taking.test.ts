@@ -1,4 +1,6 @@
 import t from 'tap'
+import { writeFile } from 'node:fs/promises'
+import type { Speaker } from '../../lib/call/context.ts'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { speechLike, whiteNoise } from '../media-stream/signals.ts'
@@ -124,3 +126,33 @@ t.test('speech that starts as a short reply ends is not lost: it is the caller\'
   t.same(rig.store.calls[0]!.turns.filter((x) => x.role === 'caller').map((x) => x.text), ['Vorrei sapere le opzioni.', 'Aspetta.'])
   await rig.settled(t)
 })
+
+for (const echoGuard of [true, false]) {
+  t.test(`line echo of the agent's own reply ${echoGuard ? 'does not pause it (echo guard on)' : 'pauses it without the echo guard'}`, async (t) => {
+    // The agent must sound like a voice for its echo to look like one (a tone is vetoed anyway).
+    const voiced = (speaker: Speaker): Speaker => ({
+      render: async (text, options) => {
+        const r = await speaker.render(text, options)
+        await writeFile(r.path, encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, Math.max(0.2, text.length * 0.004), -16, { f0: 120, seed: text.length }) }))
+        return r
+      },
+    })
+    const rig = await startRig(t, { media: { mode: 'stream', stream: { bargeIn: { echoGuard } } }, wrapSpeaker: voiced })
+    rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'))
+    rig.fake.reply(CHAT, reply([LONG, LONG, LONG, LONG], { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
+    // A poor hybrid: the agent's voice comes back 120 ms late, only 8 dB down.
+    const call = new FakeFreeSwitch().placeCall({
+      port: rig.port, destination: DID, callerNumber: CALLER,
+      caller: { audio: [voice(500, 900)], echo: { delayMs: 120, attenuationDb: 8, filter: 'hybrid' }, hangupAtMs: 20_000 },
+    })
+    await call.ended
+    const paused = rig.logs.filter((l) => l.msg === 'caller speech over the agent: paused').length
+    if (echoGuard) {
+      t.equal(paused, 0, 'the echo never paused the agent')
+      t.notOk(rig.logs.some((l) => l.msg === 'caller barged in'))
+    } else {
+      t.ok(paused > 0, `without the guard the echo paused the agent ${paused} times`)
+    }
+    await rig.settled(t)
+  })
+}

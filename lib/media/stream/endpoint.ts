@@ -77,6 +77,7 @@ export class MediaEndpoint {
   readonly #lead: number
   readonly #maxBuffered: number
   readonly #listeners = new Set<(frame: InboundFrame) => void>()
+  readonly #sentListeners = new Set<(frame: Buffer, sentAt: number) => void>()
   readonly #buffers = new Set<FrameBuffer>()
   readonly #unsubscribe: () => void
   readonly #signal: AbortSignal | undefined
@@ -178,6 +179,15 @@ export class MediaEndpoint {
     return () => { this.#listeners.delete(listener) }
   }
 
+  /**
+   * Every frame we send, with the scheduler-clock time of the tick that sent it (an echo guard
+   * compares what comes back with it). Synchronous on the pacer's tick: keep it cheap.
+   */
+  onSent (listener: (frame: Buffer, sentAt: number) => void): () => void {
+    this.#sentListeners.add(listener)
+    return () => { this.#sentListeners.delete(listener) }
+  }
+
   /** Inbound frames as an async iterable for one consumer; ends on close() or when `signal` aborts. */
   frames (options: { signal?: AbortSignal } = {}): AsyncIterable<InboundFrame> {
     const { signal } = options
@@ -205,6 +215,7 @@ export class MediaEndpoint {
     this.#queue.close()
     for (const buffer of [...this.#buffers]) buffer.end()
     this.#listeners.clear()
+    this.#sentListeners.clear()
     this.#closedPromise = new Promise((resolve) => {
       this.#socket.close(() => { resolve() })
     })
@@ -280,6 +291,13 @@ export class MediaEndpoint {
       this.#stats.sent++
       if (idle) this.#stats.silenceSent++
       this.#socket.send(frame, peer.port, peer.address, this.#onSent)
+      for (const listener of this.#sentListeners) {
+        try {
+          listener(frame, now)
+        } catch (err) {
+          this.#logger.error({ err }, 'unicast sent-frame listener threw')
+        }
+      }
     }
   }
 

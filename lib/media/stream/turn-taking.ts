@@ -29,6 +29,11 @@ export const bargeInSchema = z.strictObject({
   pauseAfterMs: z.number().int().min(20).max(500).default(60),
   /** Overlapping speech this long is a barge-in whatever it says. */
   confirmAfterMs: z.number().int().min(200).max(3000).default(900),
+  /**
+   * Our own voice coming back on the caller's line (line or handset echo) is not the caller:
+   * frames the echo guard explains entirely by what we sent are heard as silence.
+   */
+  echoGuard: z.boolean().default(true),
 }).refine((b) => b.pauseAfterMs <= b.minSpeechMs, 'pauseAfterMs must not exceed minSpeechMs')
 
 export type EndpointingConfig = z.infer<typeof endpointingSchema>
