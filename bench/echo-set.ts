@@ -71,8 +71,12 @@ export function toLevel (samples: Int16Array, dbfs: number): Int16Array {
 /** Synthesise the set's sentences: flite's four voices, espeak-ng's en/it/de when it is installed. */
 export async function buildVoices (options: { quick?: boolean } = {}): Promise<VoiceSet> {
   const logger = pino({ level: 'silent' })
-  const tts = await OfflineTts.create({ logger })
+  let tts = await OfflineTts.create({ logger })
+  let jobs = 0
   const say = async (text: string, voice: string, language = 'en'): Promise<Clip> => {
+    // A fresh flite worker every few sentences: a long-lived one crashed the process (SIGSEGV
+    // in the worker thread) after a handful of jobs on Node 20.
+    if (++jobs % 4 === 0) { await tts.close(); tts = await OfflineTts.create({ logger }) }
     const parts: Int16Array[] = []
     let rate = RATE
     for await (const c of tts.synthesize({ text, voice, language })) { parts.push(int16FromBytes(c.pcm)); rate = c.sampleRate }

@@ -24,8 +24,11 @@ const CLEAR = 0.3
 /** Blocks of evidence before anything is decided (0.3 s), and before a line is declared clear (1 s). */
 const MIN_WEIGHT = 60
 const CLEAR_WEIGHT = 200
-/** Blocks a better delay must stay best before the echo moves there (0.5 s). */
+/** Blocks a better delay must stay best before the echo moves there (0.5 s), or is first found there (0.25 s). */
 const PERSIST = 100
+const PERSIST_FIRST = 50
+/** Blocks an echo's delay may go uncorrelated before it is learnt again (3 s). */
+const LOST = 600
 
 export type LineState = 'learning' | 'echo' | 'clear'
 
@@ -42,6 +45,7 @@ export class EchoLine {
   #delay = -1
   #candidate = -1
   #better = 0
+  #lost = 0
 
   /** `lags` candidate delays, of which every `step`-th is evaluated. */
   constructor (lags: number, step: number) {
@@ -85,15 +89,25 @@ export class EchoLine {
     const peak = r - other >= UNIQUE
     const d = this.#delay
     const better = r >= ECHO && (d < 0
-      ? peak || r >= STRONG
+      ? peak
       : (peak || r >= STRONG) && best !== d && r > this.correlation(d) + MOVE)
-    this.#better = better && best === this.#candidate ? this.#better + blocks : better ? blocks : 0
+    const same = Math.abs(best - this.#candidate) <= this.#step
+    this.#better = better && same ? this.#better + blocks : better ? blocks : 0
     this.#candidate = best
-    if (better && (d < 0 || this.#better >= PERSIST)) {
+    if (better && this.#better >= (d < 0 ? PERSIST_FIRST : PERSIST)) {
       this.#delay = best
       this.#better = 0
     } else if (d === -1 && r < CLEAR && this.#weight >= CLEAR_WEIGHT) {
       this.#delay = -2
+    }
+    // An echo that has not correlated for seconds was placed wrong (or the call changed
+    // lines): learn again.
+    if (this.#delay >= 0) {
+      this.#lost = this.correlation(this.#delay) < CLEAR ? this.#lost + blocks : 0
+      if (this.#lost >= LOST) {
+        this.#delay = -1
+        this.#lost = 0
+      }
     }
   }
 

@@ -23,8 +23,8 @@ import { EchoLine, type LineState } from './echo-line.ts'
  * we sent in the three blocks around the delay (dispersion, alignment), plus `marginDb` and the
  * line noise. A frame is echo-only when at most one of its four blocks has a band that is not:
  * a caller's voice is louder than our echo in some band, usually the lowest, where line echo
- * is weakest. While the delay is being learnt every delay counts (with the worst-case ceiling,
- * capped by floor + 12 dB); on a clear line too, with the same cap.
+ * is weakest. While the delay is being learnt every delay counts (the worst-case ceiling, capped
+ * by floor + `spreadDb`); on a line with no echo found too, capped by floor + 12 dB.
  * Floors and ceilings are windowed extremes (two windows of 128 updates, the older dropped when
  * the newer fills: minimum statistics), so the guard follows a line that changes.
  *
@@ -79,8 +79,8 @@ const LAG_STEP = 2
 const NEAR = 3 * LAG_STEP
 /** Far from the echo's delay, floors are only kept up to date (one block in FAR_EVERY). */
 const FAR_EVERY = 4
-/** Ceiling cap over the floor while learning or on a clear line. */
-const LEARN_SPREAD = 10 ** (12 / 10)
+/** Ceiling cap over the floor on a line with no echo found. */
+const CLEAR_SPREAD = 10 ** (12 / 10)
 /** Line noise per band: windowed minimum of block power, times the bias of a minimum. */
 const NOISE_WINDOW = 100
 const NOISE_BIAS = 2.5
@@ -294,6 +294,7 @@ export class EchoGuard {
     const ours = this.#ours
     const width = this.#lags + 2
     const d = this.#delay
+    const clear = this.#line.state === 'clear'
     const from = d < 0 || far ? 0 : Math.max(0, d - NEAR)
     const to = d < 0 || far ? this.#lags - 1 : Math.min(this.#lags - 1, d + NEAR)
     for (let k = from; k <= to + 2; k++) {
@@ -318,7 +319,7 @@ export class EchoGuard {
         if (d >= 0 && (k < d - NEAR || k > d + NEAR)) continue
         const ceiling = d >= 0
           ? Math.min(Math.max(this.#ceilCur[i] as number, this.#ceilPrev[i] as number), this.#floor(i) * this.#spread)
-          : Math.min(this.#cap, this.#floor(i) * LEARN_SPREAD)
+          : Math.min(this.#cap, this.#floor(i) * (clear ? CLEAR_SPREAD : this.#spread))
         const g = ceiling * hi
         if (g > bound) bound = g
       }
