@@ -144,7 +144,7 @@ t.test('engine choice: classic by config; silero with its runner; fallback to cl
 })
 
 t.test('config: engine and silero settings validated', async (t) => {
-  t.equal(vadSchema.parse({}).engine, 'silero', 'Silero by default (docs/vad.md says why)')
+  t.equal(vadSchema.parse({}).engine, 'classic', 'classic by default, Silero opt-in (docs/vad.md says why)')
   t.match(vadSchema.parse({}).silero, { threshold: 0.5, holdMs: 300, tickMs: 20, threads: 1, worker: true })
   t.throws(() => vadSchema.parse({ engine: 'webrtc' }))
   t.throws(() => vadSchema.parse({ silero: { threshold: 2 } }))
