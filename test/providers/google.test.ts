@@ -236,7 +236,10 @@ t.test('streaming synthesize: retried before the first audio, never after it', a
   fake.script('streamingSynthesize', { kind: 'fail', error: unavailable }, { kind: 'audio', chunks })
   const got = await collect(tts.synthesize({ text: 'Hello.', voice: CHIRP }, {}))
   t.ok(Buffer.concat(got.map(c => c.pcm)).equals(whole))
-  t.equal(fake.requests.streamingSynthesize.length, 4, 'two calls, config and text each')
+  // Two calls: config and text each, except that the failed one may end before its text
+  // message reached the server (the fake fails the call as soon as it starts).
+  const sent = fake.requests.streamingSynthesize.length
+  t.ok(sent === 3 || sent === 4, `two calls (${sent} messages)`)
 
   fake.script('streamingSynthesize', { kind: 'fail', error: { code: grpc.status.PERMISSION_DENIED, details: 'no' } })
   t.equal(codeOf(await rejection(collect(tts.synthesize({ text: 'Hello.', voice: CHIRP }, {})))), 'PROVIDER_AUTH')
