@@ -1,0 +1,151 @@
+import t from 'tap'
+import { EchoGuard, type EchoVerdict } from '../../lib/media/echo.ts'
+import { resample } from '../../lib/media/resample.ts'
+import { Vad } from '../../lib/media/vad/vad.ts'
+import { CallerAudio } from '../../lib/simulator/caller.ts'
+import { CallerEar } from '../../lib/simulator/ear.ts'
+import type { CallerEcho } from '../../lib/simulator/types.ts'
+import * as s from './signals.ts'
+
+/**
+ * The echo guard on synthetic speech through the simulator's own line echo (line-echo.ts):
+ * our echo alone never reaches the barge-in VAD, a caller talking over us does, a line without
+ * echo is recognised as such, and the guard costs nothing while we are silent.
+ */
+
+const RATE = 8000
+const FRAME = 160
+
+interface Run {
+  readonly verdicts: EchoVerdict[]
+  /** Speech starts of the barge-in VAD (60 ms of voice) fed through the guard, and without it. */
+  readonly guarded: number[]
+  readonly plain: number[]
+  readonly guard: EchoGuard
+}
+
+/** The agent: two 3 s stretches of speech-like audio at -18 dBFS, 0.5 s in, with a pause between. */
+function agentSpeech (): Int16Array {
+  return s.concat([s.silence(RATE, 0.5), s.speechLike(RATE, 3, -18, { f0: 120, seed: 7 }), s.silence(RATE, 0.4), s.speechLike(RATE, 3, -18, { f0: 125, seed: 8 }), s.silence(RATE, 1)])
+}
+
+function run (options: { echo: CallerEcho, caller?: { atMs: number, samples: Int16Array }, rate?: number, jitterMs?: number, stall?: { atMs: number, ms: number } }): Run {
+  const rate = options.rate ?? RATE
+  const agent = agentSpeech()
+  const frames = Math.floor(agent.length / FRAME)
+  const ear = new CallerEar()
+  const audio = new CallerAudio()
+  audio.echo(options.echo, () => ear)
+  if (options.caller !== undefined) audio.add(options.caller.atMs, options.caller.samples)
+  const rand = s.rng(5)
+  const jitter = (): number => (rand() * 2 - 1) * (options.jitterMs ?? 3)
+  const guard = new EchoGuard({ rate })
+  const vadGuarded = new Vad({ rate, minSpeechMs: 60, endSilenceMs: 300 })
+  const vadPlain = new Vad({ rate, minSpeechMs: 60, endSilenceMs: 300 })
+  const up = (x: Int16Array): Int16Array => rate === RATE ? x : resample(x, RATE, rate)
+  const verdicts: EchoVerdict[] = []
+  const guarded: number[] = []
+  const plain: number[] = []
+  const silence = new Int16Array(rate / 50)
+  // Our frame k is sent a frame ahead and played at k * 20 (later after a stall); the caller's
+  // frame i reaches us a frame and 10 ms of network after it started.
+  const late = (k: number): number => options.stall !== undefined && k * 20 >= options.stall.atMs ? options.stall.ms : 0
+  for (let k = 0; k < frames; k++) ear.writeNow(agent.subarray(k * FRAME, (k + 1) * FRAME), k * 20 + late(k))
+  let sent = 0
+  for (let i = 0; i < frames; i++) {
+    const atMs = i * 20 + 30 + Math.abs(jitter())
+    while (sent < frames && sent * 20 - 20 + late(sent) <= atMs) {
+      guard.noteOutbound(up(agent.subarray(sent * FRAME, (sent + 1) * FRAME)), sent * 20 - 20 + late(sent) + jitter())
+      sent++
+    }
+    const samples = up(audio.frame(i))
+    const v = guard.inbound(samples, atMs)
+    verdicts.push(v)
+    const a = vadGuarded.push(v.echoOnly ? silence : samples, i * 20)
+    const b = vadPlain.push(samples, i * 20)
+    if (a?.type === 'speech-start') guarded.push(a.at)
+    if (b?.type === 'speech-start') plain.push(b.at)
+  }
+  return { verdicts, guarded, plain, guard }
+}
+
+t.test('our echo alone never starts the barge-in VAD, 20 to 300 ms late, 6 to 20 dB down', async (t) => {
+  for (const delayMs of [20, 150, 300]) {
+    for (const attenuationDb of [6, 20]) {
+      const r = run({ echo: { delayMs, attenuationDb, noiseDb: -60, seed: delayMs } })
+      const name = `${delayMs} ms, ERL ${attenuationDb} dB`
+      t.same(r.guarded, [], `${name}: no speech start through the guard`)
+      if (attenuationDb === 6) t.ok(r.plain.length > 0, `${name}: the VAD alone does start on it (${r.plain.length})`)
+      const line = r.guard.line
+      t.equal(line.state, 'echo', `${name}: the echo was found`)
+      // The guard sees the line's delay plus ours: sent a frame ahead, heard a frame and 10 ms later.
+      t.ok(line.delayMs !== undefined && Math.abs(line.delayMs - (delayMs + 50)) <= 30, `${name}: at ${line.delayMs} ms`)
+    }
+  }
+})
+
+t.test('a caller talking over the agent still starts the VAD (double talk)', async (t) => {
+  for (const [attenuationDb, levelDb] of [[6, -22], [10, -26], [20, -30]] as const) {
+    const caller = s.speechLike(RATE, 1.5, levelDb, { f0: 210, seed: 21 })
+    const r = run({ echo: { delayMs: 120, attenuationDb, noiseDb: -60 }, caller: { atMs: 2000, samples: caller } })
+    const name = `ERL ${attenuationDb} dB, caller at ${levelDb} dBFS`
+    const during = r.guarded.filter((at) => at >= 1900 && at <= 3600)
+    t.ok(during.length >= 1, `${name}: a speech start during the caller's speech (${r.guarded.join(', ')})`)
+    t.same(r.guarded.filter((at) => at < 1900 || at > 3600), [], `${name}: and none elsewhere`)
+    const share = (from: number, to: number): number => {
+      const frames = r.verdicts.slice(from / 20, to / 20)
+      return frames.filter((v) => v.doubleTalk).length / frames.length
+    }
+    // Frames of echo alone are nearly never double talk; the caller's voiced frames often are.
+    t.ok(share(2000, 3500) >= 0.15 && share(2000, 3500) > 4 * share(4000, 6500), `${name}: double talk while they talk (${share(2000, 3500).toFixed(2)}), not after (${share(4000, 6500).toFixed(2)})`)
+  }
+})
+
+t.test('a line without echo is found clear, and every caller frame counts', async (t) => {
+  const caller = s.speechLike(RATE, 1.5, -30, { f0: 210, seed: 22 })
+  const r = run({ echo: { delayMs: 100, attenuationDb: 200, noiseDb: -50 }, caller: { atMs: 3000, samples: caller } })
+  t.equal(r.guard.line.state, 'clear')
+  t.same(r.guarded, r.plain, 'the guard changes nothing the VAD sees')
+  t.equal(r.guarded.filter((at) => at >= 2900 && at <= 4600).length, 1)
+})
+
+t.test('jittery timestamps and a stall in our sending do not break it', async (t) => {
+  const r = run({ echo: { delayMs: 80, attenuationDb: 8, noiseDb: -55 }, jitterMs: 6, stall: { atMs: 2500, ms: 120 } })
+  t.same(r.guarded, [], 'no speech start through the guard')
+  t.ok(r.plain.length > 0, 'the VAD alone starts on the echo')
+})
+
+t.test('16 kHz streams: the same', async (t) => {
+  const r = run({ echo: { delayMs: 150, attenuationDb: 6, noiseDb: -60 }, rate: 16000 })
+  t.same(r.guarded, [])
+  t.ok(r.plain.length > 0)
+  t.equal(r.guard.line.state, 'echo')
+  const caller = s.speechLike(RATE, 1.5, -24, { f0: 210, seed: 23 })
+  const dt = run({ echo: { delayMs: 150, attenuationDb: 6, noiseDb: -60 }, rate: 16000, caller: { atMs: 2500, samples: caller } })
+  t.ok(dt.guarded.some((at) => at >= 2400 && at <= 4100), 'a caller over it is heard')
+})
+
+t.test('while we are silent the guard has nothing to say and does no work', async (t) => {
+  const guard = new EchoGuard({ rate: RATE })
+  const noisy = s.whiteNoise(RATE, 0.02, -30)
+  t.same(guard.inbound(noisy, 0), { echoShare: 0, echoOnly: false, doubleTalk: false }, 'nothing sent yet')
+  const speech = s.frames(s.speechLike(RATE, 1, -18), RATE)
+  speech.forEach((f, k) => { guard.noteOutbound(f, k * 20) })
+  let last: EchoVerdict | undefined
+  for (let k = 0; k < 50; k++) {
+    guard.noteOutbound(new Int16Array(FRAME), 1000 + k * 20)
+    last = guard.inbound(noisy, 1000 + k * 20 + 30)
+  }
+  t.same(last, { echoShare: 0, echoOnly: false, doubleTalk: false }, 'a second after we stopped talking')
+  t.equal(guard.line.state, 'learning', 'one second of our speech decides nothing about the line')
+})
+
+t.test('bad options are refused', async (t) => {
+  t.throws(() => new EchoGuard({ rate: 44100 }), RangeError)
+  t.throws(() => new EchoGuard({ rate: 8000, maxDelayMs: 5000 }), RangeError)
+  t.throws(() => new EchoGuard({ rate: 8000, minDelayMs: 300, maxDelayMs: 200 }), RangeError)
+  // Frames that are not a whole 5 ms block are ignored, not a crash.
+  const guard = new EchoGuard({ rate: 8000 })
+  guard.noteOutbound(new Int16Array(10), 0)
+  t.same(guard.inbound(new Int16Array(0), 0), { echoShare: 0, echoOnly: false, doubleTalk: false })
+})
