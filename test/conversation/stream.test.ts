@@ -43,8 +43,10 @@ t.test('a streamed conversation: the caller barges in mid-sentence, the agent st
   // What the caller heard of the agent after starting to talk: the first step pauses it at the
   // first voiced frames (pauseAfterMs, 60 ms) plus at most a couple of queued frames; the reply
   // to what they said comes later, after their pause.
-  const stoppedAt = call.ear.lastHeardEndMs(bargeAt! + 700, 200) ?? 0
-  t.ok(stoppedAt - bargeAt! < 300 + 250, `agent audio stopped ${stoppedAt - bargeAt!} ms after the caller started`)
+  // An order, not a speed (speed is in bench/turn-taking.ts): the agent went quiet while the
+  // caller's one-second line was still going.
+  const stoppedAt = call.ear.lastHeardEndMs(bargeAt! + 1000, 200) ?? 0
+  t.ok(stoppedAt < bargeAt! + 1000, `agent audio stopped ${stoppedAt - bargeAt!} ms after the caller started, before they finished`)
 
   const captured = rig.store.calls[0]!
   const agentTurns = captured.turns.filter((x) => x.role === 'agent')

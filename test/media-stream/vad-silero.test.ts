@@ -254,9 +254,9 @@ t.test('the worker-thread model agrees with the in-thread one; a file that is no
   }
 })
 
-t.test('the default engine: Silero in a worker when it loads here, and check says so', { skip }, async (t) => {
+t.test('Silero (opt-in): in a worker when it loads here, and check says so', { skip }, async (t) => {
   const { logger, records } = captureLogs('info')
-  const engine = await VadEngine.start(vadSchema.parse({}), logger)
+  const engine = await VadEngine.start(vadSchema.parse({ engine: 'silero' }), logger)
   t.match(engine.status, { requested: 'silero', engine: 'silero', model: /silero_vad\.onnx \(onnxruntime-node .* in a worker thread\)/ })
   t.match(records.find((r) => r.msg === 'Silero VAD loaded'), { worker: true, tickMs: 20 })
   const vad = engine.create({ rate: 8000 })
@@ -272,5 +272,6 @@ t.test('the default engine: Silero in a worker when it loads here, and check say
   vad.close()
   await engine.close()
   t.equal(engine.runner?.timerActive, false)
-  t.match(await describeVadEngine(vadSchema.parse({})), /^VAD: Silero v5 \(.*silero_vad\.onnx, onnxruntime-node .* in a worker thread\)$/)
+  t.match(await describeVadEngine(vadSchema.parse({ engine: 'silero' })), /^VAD: Silero v5 \(.*silero_vad\.onnx, onnxruntime-node .* in a worker thread\)$/)
+  t.equal(await describeVadEngine(vadSchema.parse({})), 'VAD: classic detector', 'classic by default')
 })
