@@ -9,6 +9,9 @@
  * ahead, the caller hears each as it plays, and their frames reach us 20 ms (a whole frame) plus
  * network delay and jitter later. So the echo's lag at the guard is the line's delay + ~50 ms.
  */
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import pino from 'pino'
 import { int16FromBytes } from '../lib/media/pcm.ts'
 import { resample } from '../lib/media/resample.ts'
@@ -18,6 +21,8 @@ import { alawToLinear, linearToAlaw } from '../lib/simulator/g711.ts'
 import type { CallerEcho } from '../lib/simulator/types.ts'
 import { OfflineTts } from '../lib/speech/tts/offline.ts'
 import { dtmf, rng } from '../test/media-stream/signals.ts'
+
+const execFileAsync = promisify(execFile)
 
 export const RATE = 8000
 const FRAME = 160
@@ -68,14 +73,42 @@ export function toLevel (samples: Int16Array, dbfs: number): Int16Array {
   return Int16Array.from(samples, (v) => Math.max(-32768, Math.min(32767, Math.round(v * k))))
 }
 
-/** Synthesise the set's sentences: flite's four voices, espeak-ng's en/it/de when it is installed. */
+/**
+ * Synthesise the set's sentences: flite's four voices, espeak-ng's en/it/de when it is
+ * installed. In a child process, retried: flite's WASI worker has crashed the whole process
+ * (SIGSEGV in the worker thread) after a handful of jobs on Node 20 (see synthesise()).
+ */
 export async function buildVoices (options: { quick?: boolean } = {}): Promise<VoiceSet> {
+  const child = fileURLToPath(new URL('./echo-voices.ts', import.meta.url))
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', child, ...(options.quick === true ? ['--quick'] : [])], { cwd: fileURLToPath(new URL('..', import.meta.url)), maxBuffer: 256 * 1024 * 1024, timeout: 300_000 })
+      const set = JSON.parse(stdout) as { agent: SerialClip[], callers: SerialClip[], engines: string[] }
+      return { agent: set.agent.map(fromSerial), callers: set.callers.map(fromSerial), engines: set.engines }
+    } catch (err) {
+      if (attempt >= 3) throw err
+    }
+  }
+}
+
+interface SerialClip { readonly voice: string, readonly text: string, readonly pcm: string }
+
+const fromSerial = (c: SerialClip): Clip => {
+  const bytes = Buffer.from(c.pcm, 'base64')
+  return { voice: c.voice, text: c.text, samples: new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2).slice() }
+}
+
+export const toSerial = (c: Clip): SerialClip =>
+  ({ voice: c.voice, text: c.text, pcm: Buffer.from(c.samples.buffer, c.samples.byteOffset, c.samples.byteLength).toString('base64') })
+
+/** The synthesis itself (run by bench/echo-voices.ts in a child process). */
+export async function synthesise (options: { quick?: boolean } = {}): Promise<VoiceSet> {
   const logger = pino({ level: 'silent' })
   let tts = await OfflineTts.create({ logger })
   let jobs = 0
   const say = async (text: string, voice: string, language = 'en'): Promise<Clip> => {
-    // A fresh flite worker every few sentences: a long-lived one crashed the process (SIGSEGV
-    // in the worker thread) after a handful of jobs on Node 20.
+    // A fresh flite worker every few sentences makes the crash rarer (5 kal sentences, then a
+    // second awb one, crashed every time with one long-lived worker).
     if (++jobs % 4 === 0) { await tts.close(); tts = await OfflineTts.create({ logger }) }
     const parts: Int16Array[] = []
     let rate = RATE

@@ -108,6 +108,22 @@ function measureCost (scores: readonly ScenarioScore[]): Costs {
   }
 }
 
+/** Detection delays split by what makes them long: line noise and the guard's first second. */
+function lateness (scores: readonly ScenarioScore[]): string[] {
+  const rows: string[] = []
+  for (const noiseDb of [-60, -45]) {
+    for (const early of [false, true]) {
+      const set = scores.filter((x) => x.scenario.caller !== undefined && x.scenario.echo.attenuationDb < 100 &&
+        x.scenario.echo.noiseDb === noiseDb && (x.scenario.caller.atMs < 1500) === early &&
+        x.guarded.keptAt !== undefined && x.control?.keptAt !== undefined)
+      const d = set.map((x) => (x.guarded.keptAt ?? 0) - (x.control?.keptAt ?? 0)).sort((a, b) => a - b)
+      if (d.length === 0) continue
+      rows.push(`| … echo, noise ${noiseDb} dBFS, caller ${early ? 'in the agent\'s first second' : 'later'} (${d.length}) | | ${percentile(d, 50)} / ${percentile(d, 90)} / ${d.at(-1) ?? 0} ms | |`)
+    }
+  }
+  return rows
+}
+
 function report (s: Summary, scores: readonly ScenarioScore[], c: Costs, engines: readonly string[]): string {
   const b = bargeInSchema.parse({})
   const delays = [...s.extraDelays].sort((x, y) => x - y)
@@ -139,6 +155,7 @@ function report (s: Summary, scores: readonly ScenarioScore[], c: Costs, engines
     `| false barge-ins (speech starts on echo, ${b.minSpeechMs} ms) | ${s.falseBargeIns.vad} | ${s.falseBargeIns.guarded} | 0 |`,
     `| real barge-ins kept (of ${s.detectable} the VAD finds on the same line without echo) | | ${s.kept} (${pct(s.kept, s.detectable)}) | ≥ 95 % |`,
     `| detection later than without echo: p50 / p90 / max | | ${percentile(delays, 50)} / ${percentile(delays, 90)} / ${delays.at(-1) ?? 0} ms | |`,
+    ...lateness(scores),
     `| starts on the caller's DTMF (a tone's first, partial frame reads as voiced) | ${s.dtmfStarts.vad} | ${s.dtmfStarts.guarded} | see below |`,
     '',
     '| scenarios | count | false pauses, VAD alone | with the guard |',

@@ -214,7 +214,12 @@ export class EchoGuard {
       if (loud) {
         unexplained++
       } else if (this.#delay >= 0) {
-        for (let c = 0; c < B; c++) this.#learnCeiling(c, Math.max(0, (e[(c + 1) * blocks + j] as number) - (this.#noise[c] as number)))
+        for (let c = 0; c < B; c++) {
+          // A band within the line noise says nothing about how loud the echo gets (and its
+          // residue over a quiet block of ours would read as a loud echo).
+          const echo = (e[(c + 1) * blocks + j] as number) - (this.#noise[c] as number)
+          if (echo > (this.#noise[c] as number)) this.#learnCeiling(c, echo)
+        }
       }
       this.#correlate(e[j] as number)
       this.#trackNoise(e, blocks, j)
