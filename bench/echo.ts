@@ -15,10 +15,9 @@ import { bargeInSchema } from '../lib/media/stream/turn-taking.ts'
 import { Vad } from '../lib/media/vad/index.ts'
 import { buildVoices, RATE, render, scenarios } from './echo-set.ts'
 import { onDtmf, scoreScenario, summarise, type ScenarioScore, type Summary } from './echo-score.ts'
+import { spliceSection } from './sections.ts'
 import { percentile } from './stats.ts'
 
-const START = '<!-- echo-bench:start -->'
-const END = '<!-- echo-bench:end -->'
 const quick = process.argv.includes('--quick')
 const log = (line: string): void => { process.stderr.write(`echo bench: ${line}\n`) }
 
@@ -35,13 +34,8 @@ const section = report(summary, scores, costs, voices.engines)
 process.stdout.write(`${section}\n`)
 if (!quick) {
   const url = new URL('../BENCHMARKS.md', import.meta.url)
-  const current = await readFile(url, 'utf8').catch(() => '# Benchmarks\n')
-  const at = current.indexOf(START)
-  const end = current.indexOf(END)
-  const next = at >= 0 && end > at
-    ? `${current.slice(0, at)}${START}\n${section}\n${END}${current.slice(end + END.length)}`
-    : `${current.trimEnd()}\n\n${START}\n${section}\n${END}\n`
-  await writeFile(url, next)
+  const doc = await readFile(url, 'utf8').catch(() => '# Benchmarks\n')
+  await writeFile(url, spliceSection(doc, 'echo', `<!-- echo:begin (written by bench/echo.ts) -->\n${section}\n<!-- echo:end -->`))
   log('section written to BENCHMARKS.md')
 }
 log(`done in ${Math.round((Date.now() - started) / 1000)} s`)
