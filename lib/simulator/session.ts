@@ -8,6 +8,7 @@ import { FRAME_MS } from './caller.ts'
 import { ChannelMedia } from './media.ts'
 import type { UnicastLink } from './unicast.ts'
 import { OriginatedLegs } from './legs.ts'
+import { runUuidBridge } from './uuid-bridge.ts'
 
 /**
  * The channel's session thread: the park loop the `socket` application runs in async mode,
@@ -29,7 +30,7 @@ export interface SessionListener {
 }
 
 export type AppStatus = 'done' | 'break' | 'hangup'
-const TRUE_WORDS = new Set(['true', 'yes', 'on', 'enabled', 'active', 'allow', '1'])
+export const TRUE_WORDS = new Set(['true', 'yes', 'on', 'enabled', 'active', 'allow', '1'])
 export type DtmfPolicy =
   | { kind: 'terminators' } // on_dtmf() in mod_dptools: playback_terminators, default "*"
   | { kind: 'break-keep' } // args without callback: BREAK and leave the digit queued (switch_ivr_sleep)
@@ -76,7 +77,7 @@ export class Session {
    * CF_REDIRECT/CF_TRANSFER/CF_RESET, which a running bridge no longer is, so the bridge breaks
    * and the dialplan goes on after `socket` (mod_event_socket.c listener_run, "done:").
    */
-  private readonly resetBySocket = new Promise<'reset'>((resolve) => { this.resetResolve = () => { resolve('reset') } })
+  readonly resetBySocket = new Promise<'reset'>((resolve) => { this.resetResolve = () => { resolve('reset') } })
 
   constructor (
     readonly channel: ChannelState,
@@ -202,7 +203,7 @@ export class Session {
       this.media.deactivateUnicast('unpark')
     }
     for (const p of this.queue.splice(0)) this.unexecuted.push(p.raw)
-    if (!this.channel.hungUp && this.uuidBridge !== undefined) await this.runUuidBridge(this.uuidBridge)
+    if (!this.channel.hungUp && this.uuidBridge !== undefined) await runUuidBridge(this, this.uuidBridge)
     if (!this.channel.hungUp) {
       if (this.transfer !== undefined) {
         // waitUntil() also returns when something wakes the session: wait out the whole leg.
@@ -256,46 +257,6 @@ export class Session {
       // A digit read with no input callback is dequeued and dropped.
       this.dtmf.length = 0
       await this.waitUntil(Number.POSITIVE_INFINITY)
-    }
-  }
-
-  /**
-   * switch_ivr_uuid_bridge() took this channel out of park (CS_HIBERNATE, then CS_SOFT_EXECUTE:
-   * uuid_bridge_on_soft_execute -> switch_ivr_multi_threaded_bridge). The bridge lasts until
-   * either side hangs up. Afterwards (switch_ivr_multi_threaded_bridge's end) an answered peer
-   * with hangup_after_bridge=true hangs this channel up with the peer's cause; otherwise the
-   * channel goes back to CS_EXECUTE and its dialplan continues after `socket`, which here has
-   * nothing more: the extension ends and the call with it.
-   */
-  private async runUuidBridge (bridge: NonNullable<Session['uuidBridge']>): Promise<void> {
-    const vars = this.channel.variables
-    bridge.leg.bridged()
-    vars.set('bridge_uuid', bridge.otherUuid)
-    vars.set('last_bridge_to', bridge.otherUuid)
-    this.fire('CHANNEL_BRIDGE', [['Bridge-A-Unique-ID', this.channel.uuid], ['Bridge-B-Unique-ID', bridge.otherUuid],
-      ['Other-Leg-Unique-ID', bridge.otherUuid]])
-    const peerCause = await Promise.race([bridge.leg.down, this.down.then(() => undefined), this.resetBySocket])
-    if (peerCause === 'reset') {
-      // Our socket closed with resume on: CS_RESET breaks the bridge, the peer is hung up and
-      // the dialplan continues after `socket` (here: nothing, so the call ends).
-      bridge.leg.hangup('NORMAL_CLEARING')
-      this.fire('CHANNEL_UNBRIDGE', [['Bridge-A-Unique-ID', this.channel.uuid], ['Bridge-B-Unique-ID', bridge.otherUuid]])
-      this.uuidBridge = undefined
-      this.hangup('NORMAL_CLEARING', 'socket-closed')
-      return
-    }
-    if (peerCause === undefined) {
-      // The caller hung up first: the bridge hangs the peer up (switch_ivr_bridge.c audio_bridge_thread).
-      bridge.leg.hangup(this.channel.hangupCause ?? 'NORMAL_CLEARING')
-      vars.set('last_bridge_hangup_cause', this.channel.hangupCause ?? 'NORMAL_CLEARING')
-    } else {
-      vars.set('last_bridge_hangup_cause', peerCause)
-      vars.set('bridge_hangup_cause', peerCause)
-    }
-    this.fire('CHANNEL_UNBRIDGE', [['Bridge-A-Unique-ID', this.channel.uuid], ['Bridge-B-Unique-ID', bridge.otherUuid]])
-    this.uuidBridge = undefined
-    if (peerCause !== undefined && !this.channel.hungUp && TRUE_WORDS.has((vars.get('hangup_after_bridge') ?? '').toLowerCase())) {
-      this.hangup(peerCause, 'caller')
     }
   }
 
