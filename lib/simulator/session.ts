@@ -9,6 +9,7 @@ import { ChannelMedia } from './media.ts'
 import type { UnicastLink } from './unicast.ts'
 import { OriginatedLegs } from './legs.ts'
 import { runUuidBridge } from './uuid-bridge.ts'
+import { frameLoop } from './frame-loop.ts'
 
 /**
  * The channel's session thread: the park loop the `socket` application runs in async mode,
@@ -385,36 +386,9 @@ export class Session {
     this.fire('CHANNEL_ANSWER')
   }
 
-  /**
-   * The frame loop of playback, record and sleep: every 20 ms it checks the channel, CF_BREAK,
-   * queued sendmsg (run nested, which pauses this loop), then DTMF, then hands one caller
-   * frame to `onFrame`. Frames follow the wall clock, so a slow machine catches up.
-   */
+  /** The frame loop of playback, record and sleep (frame-loop.ts). */
   async frames (dtmf: DtmfPolicy, onFrame: (frameIndex: number) => 'continue' | 'stop', onDigit?: (d: string) => void): Promise<AppStatus> {
-    let next = Date.now()
-    for (;;) {
-      if (!this.ready) return 'hangup'
-      if (this.breakFlag) { this.breakFlag = false; return 'break' }
-      if (await this.parseAllEvents()) next = Math.max(next, Date.now())
-      if (!this.ready) return 'hangup'
-      if (this.dtmf.length > 0 && dtmf.kind !== 'ignore') {
-        if (dtmf.kind === 'break-keep') return 'break'
-        const digit = this.dtmf.shift() as string
-        onDigit?.(digit)
-        const terminators = this.channel.variables.get('playback_terminators') ?? '*'
-        if (terminators.toLowerCase() !== 'none' && terminators.includes(digit)) {
-          this.channel.variables.set('playback_terminator_used', digit)
-          return 'break'
-        }
-        continue
-      }
-      if (Date.now() >= next) {
-        const index = Math.floor((next - this.t0) / FRAME_MS)
-        next += FRAME_MS
-        if (onFrame(index) === 'stop') return 'done'
-        continue
-      }
-      await this.waitUntil(next)
-    }
+    return await frameLoop(this, dtmf, onFrame, onDigit)
   }
+
 }
