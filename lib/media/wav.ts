@@ -54,12 +54,24 @@ function parseFmt (body: Buffer): Format {
   return { channels, sampleRate, bitsPerSample }
 }
 
+/** Where a RIFF/WAVE file's audio sits, as its header declares it (sizes unchecked against the file). */
+export interface WavLayout {
+  readonly sampleRate: number
+  readonly channels: number
+  readonly bitsPerSample: number
+  /** Byte offset of the first sample (just past the data chunk's 8-byte head). */
+  readonly dataOffset: number
+  /** The data chunk's declared size: 0 or 0xFFFFFFFF when a streaming writer never patched it. */
+  readonly declaredDataBytes: number
+  /** The RIFF chunk's declared size (file length minus 8 when correct). */
+  readonly declaredRiffBytes: number
+}
+
 /**
- * Parse a RIFF/WAVE file. Unknown chunks (LIST, fact, cue) are skipped. A data chunk whose
- * size runs past the end of the buffer is clamped: streaming writers (`espeak-ng --stdout`,
- * sox to a pipe) cannot seek back to patch the sizes and leave a placeholder there.
+ * Walk a RIFF/WAVE header up to the data chunk. `buf` may be only the start of the file: the
+ * data chunk's body need not be in it. Unknown chunks (LIST, fact, cue) are skipped.
  */
-export function parseWav (buf: Buffer): PcmAudio {
+export function parseWavLayout (buf: Buffer): WavLayout {
   if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') {
     throw invalid('not a RIFF/WAVE file')
   }
@@ -74,13 +86,23 @@ export function parseWav (buf: Buffer): PcmAudio {
       format = parseFmt(buf.subarray(start, start + size))
     } else if (id === 'data') {
       if (format === undefined) throw invalid('data chunk before fmt chunk')
-      const end = Math.min(start + size, buf.length)
-      return { sampleRate: format.sampleRate, channels: format.channels, samples: decodeSamples(buf.subarray(start, end), format) }
+      return { ...format, dataOffset: start, declaredDataBytes: size, declaredRiffBytes: buf.readUInt32LE(4) }
     }
     // Chunks are padded to an even length (RIFF spec); the pad byte is not in `size`.
     offset = start + size + (size & 1)
   }
   throw invalid(format === undefined ? 'no fmt chunk' : 'no data chunk')
+}
+
+/**
+ * Parse a RIFF/WAVE file. A data chunk whose size runs past the end of the buffer is clamped:
+ * streaming writers (`espeak-ng --stdout`, sox to a pipe, our own recorder killed mid-message)
+ * cannot seek back to patch the sizes and leave a placeholder there.
+ */
+export function parseWav (buf: Buffer): PcmAudio {
+  const layout = parseWavLayout(buf)
+  const end = Math.min(layout.dataOffset + layout.declaredDataBytes, buf.length)
+  return { sampleRate: layout.sampleRate, channels: layout.channels, samples: decodeSamples(buf.subarray(layout.dataOffset, end), layout) }
 }
 
 function decodeSamples (data: Buffer, format: Format): Int16Array {
@@ -98,16 +120,31 @@ function decodeSamples (data: Buffer, format: Format): Int16Array {
   return out
 }
 
+/** Size of the header `encodeWav` writes; lets a cache derive duration from a file's size. */
+export const CANONICAL_HEADER_BYTES = 44
+
 /** A canonical 44-byte-header 16-bit PCM WAV, the form FreeSWITCH's mod_sndfile reads. */
 export function encodeWav (audio: PcmAudio): Buffer {
   const { sampleRate, channels, samples } = audio
+  const header = wavHeader(sampleRate, channels, samples.length * 2)
+  if (samples.length % channels !== 0) throw invalid('sample count is not a whole number of frames')
+  const buf = Buffer.alloc(CANONICAL_HEADER_BYTES + samples.length * 2)
+  header.copy(buf, 0)
+  for (let i = 0; i < samples.length; i++) buf.writeInt16LE(samples[i] ?? 0, 44 + i * 2)
+  return buf
+}
+
+/**
+ * The canonical 44-byte header of a 16-bit PCM WAV holding `dataBytes` of audio. A streaming
+ * writer passes 0xFFFFFFFF (the conventional "unknown length", which readers clamp to the file)
+ * and patches the sizes when it ends.
+ */
+export function wavHeader (sampleRate: number, channels: number, dataBytes: number): Buffer {
   if (!Number.isInteger(sampleRate) || sampleRate < MIN_RATE || sampleRate > MAX_RATE) throw invalid(`cannot write sample rate ${sampleRate}`)
   if (!Number.isInteger(channels) || channels < 1 || channels > MAX_CHANNELS) throw invalid(`cannot write ${channels} channels`)
-  if (samples.length % channels !== 0) throw invalid('sample count is not a whole number of frames')
-  const dataBytes = samples.length * 2
-  const buf = Buffer.alloc(44 + dataBytes)
+  const buf = Buffer.alloc(CANONICAL_HEADER_BYTES)
   buf.write('RIFF', 0, 'latin1')
-  buf.writeUInt32LE(36 + dataBytes, 4)
+  buf.writeUInt32LE(Math.min(36 + dataBytes, 0xffffffff), 4)
   buf.write('WAVE', 8, 'latin1')
   buf.write('fmt ', 12, 'latin1')
   buf.writeUInt32LE(16, 16)
@@ -119,9 +156,5 @@ export function encodeWav (audio: PcmAudio): Buffer {
   buf.writeUInt16LE(16, 34)
   buf.write('data', 36, 'latin1')
   buf.writeUInt32LE(dataBytes, 40)
-  for (let i = 0; i < samples.length; i++) buf.writeInt16LE(samples[i] ?? 0, 44 + i * 2)
   return buf
 }
-
-/** Size of the header `encodeWav` writes; lets a cache derive duration from a file's size. */
-export const CANONICAL_HEADER_BYTES = 44
