@@ -5,6 +5,7 @@ import { ConfigError, isPhoneAgentError } from '../errors.ts'
 import { loadContacts } from '../agent/contacts.ts'
 import { loadScript, type CallScript, type ScriptNeed } from '../call/script.ts'
 import { BUILTIN_SCRIPTS } from '../scripts/builtin.ts'
+import { llmProviders, sttProviders, ttsProviders } from '../speech/config.ts'
 import { detectEspeak, espeakVoiceFor, type Espeak } from '../speech/tts/offline-espeak.ts'
 import { FLITE_VOICES } from '../speech/tts/offline-flite.ts'
 import { configPath, loadConfigFile, type Config } from '../config/load.ts'
@@ -87,8 +88,8 @@ export async function validateConfig (config: Config, options: ValidateOptions =
     if (script === undefined) continue
     const needs = new Set<ScriptNeed>([...script.needs ?? [], ...await needsFromSource(config.scriptModules[route.script]!)])
     const missing: string[] = []
-    if (needs.has('stt') && config.speech.stt.provider === 'none') missing.push('a speech-to-text provider (speech.stt.provider)')
-    if (needs.has('llm') && config.speech.llm.provider === 'none') missing.push('a language model (speech.llm.provider)')
+    if (needs.has('stt') && sttProviders(config.speech.stt).length === 0) missing.push('a speech-to-text provider (speech.stt.provider)')
+    if (needs.has('llm') && llmProviders(config.speech.llm).length === 0) missing.push('a language model (speech.llm.provider)')
     if (missing.length > 0) {
       problems.add(`${field}.script`, `script "${route.script}" needs ${missing.join(' and ')}; see docs/providers.md`)
     }
@@ -105,26 +106,25 @@ function routeEntries (config: Config): Array<{ field: string, route: Config['ro
   return out
 }
 
-/** Keys live in the environment; a provider naming a variable that is not set fails now. */
-function checkProviderSecrets (config: Config, env: NodeJS.ProcessEnv, problems: ProblemList, warnings: ConfigProblem[]): void {
+/** Every configured provider of every role, each with the config path of its settings. */
+function allProviders (config: Config): Array<{ field: string, entry: { provider: string, apiKeyEnv?: string | undefined } }> {
   const s = config.speech
-  const roles = [
-    ['speech.stt', s.stt.provider, s.stt],
-    ['speech.llm', s.llm.provider, s.llm],
-    ['speech.tts', s.tts.provider, s.tts],
-  ] as const
-  for (const [base, provider, section] of roles) {
-    if (provider !== 'openai' && provider !== 'google') continue
-    const settings = (section as unknown as Record<string, { apiKeyEnv?: string | undefined }>)[provider]
-    const name = settings?.apiKeyEnv
+  return [...sttProviders(s.stt), ...llmProviders(s.llm), ...ttsProviders(s.tts)]
+}
+
+/** Keys live in the environment; a provider naming a variable that is not set fails now (each one of a list too). */
+function checkProviderSecrets (config: Config, env: NodeJS.ProcessEnv, problems: ProblemList, warnings: ConfigProblem[]): void {
+  for (const { field, entry } of allProviders(config)) {
+    if (entry.provider !== 'openai' && entry.provider !== 'google') continue
+    const name = entry.apiKeyEnv
     if (name !== undefined) {
-      if (env[name] === undefined || env[name] === '') problems.add(`${base}.${provider}.apiKeyEnv`, `environment variable ${name} is not set`)
+      if (env[name] === undefined || env[name] === '') problems.add(`${field}.apiKeyEnv`, `environment variable ${name} is not set`)
       continue
     }
-    if (provider === 'google') {
+    if (entry.provider === 'google') {
       const file = env.GOOGLE_APPLICATION_CREDENTIALS
       if (file === undefined || file === '') {
-        warnings.push({ field: `${base}.google`, message: 'no apiKeyEnv and GOOGLE_APPLICATION_CREDENTIALS is not set: Google must find credentials on its own (gcloud, metadata server)' })
+        warnings.push({ field, message: 'no apiKeyEnv and GOOGLE_APPLICATION_CREDENTIALS is not set: Google must find credentials on its own (gcloud, metadata server)' })
       }
     }
   }
@@ -150,7 +150,7 @@ async function checkFiles (config: Config, problems: ProblemList): Promise<void>
     })
   }
   const gcp = process.env.GOOGLE_APPLICATION_CREDENTIALS
-  const usesGoogle = [config.speech.stt.provider, config.speech.tts.provider].includes('google')
+  const usesGoogle = allProviders(config).some((c) => c.entry.provider === 'google')
   if (usesGoogle && gcp !== undefined && gcp !== '') {
     await access(gcp, constants.R_OK).catch(() => { problems.add('speech', `GOOGLE_APPLICATION_CREDENTIALS names ${gcp}, which cannot be read`) })
   }
@@ -178,10 +178,11 @@ async function checkWritableDir (problems: ProblemList, field: string, dir: stri
 }
 
 async function checkOfflineVoice (config: Config, problems: ProblemList): Promise<Espeak | undefined> {
-  const offline = config.speech.tts.offline
-  if (config.speech.tts.provider !== 'offline') return undefined
+  const configured = ttsProviders(config.speech.tts).find((c) => c.entry.provider === 'offline')
+  if (configured?.entry.provider !== 'offline') return undefined
+  const offline = configured.entry
   if (!(FLITE_VOICES as readonly string[]).includes(offline.voice)) {
-    problems.add('speech.tts.offline.voice', `unknown flite voice "${offline.voice}"${didYouMean(offline.voice, FLITE_VOICES)}; one of ${FLITE_VOICES.join(', ')}`)
+    problems.add(`${configured.field}.voice`, `unknown flite voice "${offline.voice}"${didYouMean(offline.voice, FLITE_VOICES)}; one of ${FLITE_VOICES.join(', ')}`)
   }
   return await problems.runAsync(async () => await detectEspeak({ path: offline.espeakPath }))
 }
@@ -194,8 +195,10 @@ function checkVoices (config: Config, espeak: Espeak | undefined, warnings: Conf
   for (const [field, language] of languages) {
     if (seen.has(language)) continue
     seen.add(language)
-    const tts = config.speech.tts
-    if (tts.provider === 'offline') {
+    // The first voice is the one callers normally hear.
+    const first = ttsProviders(config.speech.tts)[0]
+    const tts = first?.entry
+    if (tts?.provider === 'offline') {
       if (language.toLowerCase().startsWith('en')) continue
       if (espeak !== undefined && espeakVoiceFor(espeak, language) !== undefined) continue
       warnings.push({
@@ -204,10 +207,10 @@ function checkVoices (config: Config, espeak: Espeak | undefined, warnings: Conf
           ? `${language}: the offline voice speaks English only; install espeak-ng (apt-get install espeak-ng) or configure a cloud TTS (docs/providers.md)`
           : `${language}: espeak-ng has no voice for it; the English voice will read the text`,
       })
-    } else if (tts.provider === 'google' && tts.google.voice !== undefined) {
-      const voiceLanguage = tts.google.voice.split('-').slice(0, 2).join('-').toLowerCase()
+    } else if (tts?.provider === 'google' && tts.voice !== undefined) {
+      const voiceLanguage = tts.voice.split('-').slice(0, 2).join('-').toLowerCase()
       if (voiceLanguage !== language.toLowerCase()) {
-        warnings.push({ field: 'speech.tts.google.voice', message: `${tts.google.voice} is a ${voiceLanguage} voice, but ${field} is ${language}` })
+        warnings.push({ field: `${first?.field ?? 'speech.tts.google'}.voice`, message: `${tts.voice} is a ${voiceLanguage} voice, but ${field} is ${language}` })
       }
     }
   }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { BreakerState, ProviderObserver, ProviderRole } from '../providers/breaker.ts'
 import type { CallObserver, CallOutcome, ErrorInput, LatencyInput } from '../records/types.ts'
 
 export interface LatencyStage {
@@ -24,6 +25,10 @@ export const LATENCY_HISTOGRAM_STAGES: readonly LatencyStage[] = [
 const label = (value: string | undefined, pattern: RegExp, absent = 'none'): string =>
   value === undefined ? absent : pattern.test(value) ? value : 'other'
 
+/** Configured provider names (lib/speech/config.ts allows the same shape). */
+const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
+const BREAKER_VALUES: Record<BreakerState, number> = { closed: 0, open: 1, half_open: 2 }
+
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop, GC). */
   readonly processMetrics?: boolean | undefined
@@ -34,7 +39,7 @@ export interface MetricsOptions {
  * CallObserver: pass it to `openCallStore(..., { observer })` and recording a call updates
  * its metrics; or call the methods yourself, but not both.
  */
-export class Metrics implements CallObserver {
+export class Metrics implements CallObserver, ProviderObserver {
   readonly registry = new Registry()
   readonly #active: Gauge
   readonly #calls: Counter
@@ -42,6 +47,9 @@ export class Metrics implements CallObserver {
   readonly #latency: Histogram
   readonly #errors: Counter
   readonly #writeFailures: Counter
+  readonly #breaker: Gauge
+  readonly #failovers: Counter
+  readonly #skipped: Counter
 
   constructor (options: MetricsOptions = {}) {
     const registers = [this.registry]
@@ -57,6 +65,9 @@ export class Metrics implements CallObserver {
     })
     this.#errors = new Counter({ name: 'phone_agent_errors_total', help: 'Errors during calls, by error code and provider (none when not a provider).', labelNames: ['code', 'provider'], registers })
     this.#writeFailures = new Counter({ name: 'phone_agent_record_write_failures_total', help: 'Call record writes lost (storage failure or full queue).', registers })
+    this.#breaker = new Gauge({ name: 'phone_agent_provider_breaker_state', help: 'Circuit breaker per provider: 0 closed, 1 open (skipped), 2 half-open (one request probes it).', labelNames: ['role', 'provider'], registers })
+    this.#failovers = new Counter({ name: 'phone_agent_provider_failovers_total', help: 'Requests a provider failed before any output, handed to the next provider in the list.', labelNames: ['role', 'from', 'to'], registers })
+    this.#skipped = new Counter({ name: 'phone_agent_provider_skipped_total', help: 'Requests not sent to a provider because its breaker was open.', labelNames: ['role', 'provider'], registers })
     // Zero series for every outcome, so rate() works before the first call of each kind.
     for (const outcome of ['completed', 'transferred', 'voicemail', 'message_taken', 'rejected', 'failed', 'caller_hung_up']) this.#calls.inc({ outcome }, 0)
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
@@ -91,6 +102,18 @@ export class Metrics implements CallObserver {
   /** Same as callError, for provider failures outside a call record. */
   providerError (code: string, provider: string): void {
     this.callError({ code, provider, message: '' })
+  }
+
+  breakerState (role: ProviderRole, provider: string, state: BreakerState): void {
+    this.#breaker.set({ role, provider: label(provider, PROVIDER_NAME) }, BREAKER_VALUES[state])
+  }
+
+  failover (role: ProviderRole, from: string, to: string): void {
+    this.#failovers.inc({ role, from: label(from, PROVIDER_NAME), to: label(to, PROVIDER_NAME) })
+  }
+
+  skipped (role: ProviderRole, provider: string): void {
+    this.#skipped.inc({ role, provider: label(provider, PROVIDER_NAME) })
   }
 
   recordWriteFailed (): void {

@@ -20,6 +20,35 @@ const limits = {
   timeoutMs: z.number().int().positive().max(600_000).optional(),
 }
 
+/** A list entry's own limits; the role's apply when absent. */
+const entryLimits = {
+  concurrency: z.number().int().positive().max(256).optional(),
+  timeoutMs: limits.timeoutMs,
+}
+
+/**
+ * `providers:` of a role: entries tried in order, each `{ provider: <vendor>, ...that vendor's
+ * settings }`. Names label metrics, usage and prices, so they must differ within the list.
+ */
+function providerList<T extends z.ZodType<{ provider: string, name: string }>> (entry: T) {
+  return z.array(entry).min(1).max(8).superRefine((list, ctx) => {
+    const seen = new Set<string>()
+    list.forEach((e, i) => {
+      if (seen.has(e.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${e.name}" is already the name of an earlier entry; give each provider its own name` })
+      seen.add(e.name)
+    })
+  }).optional()
+}
+
+/** `provider` and `providers` are two ways to say the same thing: one of them, not both. */
+function oneForm (defaultProvider: string) {
+  return (role: { provider: string, providers?: unknown[] | undefined }, ctx: z.RefinementCtx): void => {
+    if (role.providers !== undefined && role.provider !== defaultProvider) {
+      ctx.addIssue({ code: 'custom', path: ['providers'], message: `set either provider (one) or providers (a list), not both; put "${role.provider}" in the list` })
+    }
+  }
+}
+
 /** Any server speaking the OpenAI REST API: OpenAI, Groq, Gemini, Anthropic, Ollama, vLLM, Whisper servers. */
 const openaiCompatible = {
   name: providerName.default('openai'),
@@ -65,16 +94,24 @@ export const openaiTtsSchema = z.strictObject({
   sampleRate: z.number().int().min(8000).max(48000).default(24000),
 })
 
+export const ttsEntrySchema = z.discriminatedUnion('provider', [
+  offlineVoiceSchema.extend({ provider: z.literal('offline'), name: z.literal('offline').default('offline'), ...entryLimits }),
+  googleTtsSchema.extend({ provider: z.literal('google'), ...entryLimits }),
+  openaiTtsSchema.extend({ provider: z.literal('openai'), ...entryLimits }),
+])
+
 export const ttsSchema = z.strictObject({
   provider: z.enum(['offline', 'google', 'openai']).default('offline'),
   offline: offlineVoiceSchema.prefault({}),
   google: googleTtsSchema.prefault({}),
   openai: openaiTtsSchema.prefault({}),
+  /** Instead of `provider`: voices tried in order (one offline voice at most: it is one engine). */
+  providers: providerList(ttsEntrySchema),
   /** Bound on the sounds/cache/ directory; the least recently used files go first. */
   cacheMaxMegabytes: z.number().positive().default(512),
   ...limits,
   timeoutMs: limits.timeoutMs.default(20_000),
-})
+}).superRefine(oneForm('offline'))
 
 export const openaiSttSchema = z.strictObject({
   ...openaiCompatible,
@@ -90,8 +127,15 @@ export const googleSttSchema = z.strictObject({
   punctuation: z.boolean().default(true),
 })
 
+export const sttEntrySchema = z.discriminatedUnion('provider', [
+  openaiSttSchema.extend({ provider: z.literal('openai'), ...entryLimits }),
+  googleSttSchema.extend({ provider: z.literal('google'), ...entryLimits }),
+])
+
 export const sttSchema = z.strictObject({
   provider: z.enum(['none', 'openai', 'google']).default('none'),
+  /** Instead of `provider`: recognisers tried in order. */
+  providers: providerList(sttEntrySchema),
   /** Overrides the top-level `language` (and a route's) only when set. */
   language: language.optional(),
   /** Phrase hints: names, products, words the recogniser should prefer. */
@@ -100,7 +144,7 @@ export const sttSchema = z.strictObject({
   google: googleSttSchema.prefault({}),
   ...limits,
   timeoutMs: limits.timeoutMs.default(15_000),
-})
+}).superRefine(oneForm('none'))
 
 export const openaiLlmSchema = z.strictObject({
   ...openaiCompatible,
@@ -109,11 +153,26 @@ export const openaiLlmSchema = z.strictObject({
   maxTokens: z.number().int().positive().optional(),
 })
 
+export const llmEntrySchema = z.discriminatedUnion('provider', [
+  openaiLlmSchema.extend({ provider: z.literal('openai'), ...entryLimits }),
+])
+
 export const llmSchema = z.strictObject({
   provider: z.enum(['none', 'openai']).default('none'),
   openai: openaiLlmSchema.prefault({}),
+  /** Instead of `provider`: models tried in order (e.g. Groq, then OpenAI). */
+  providers: providerList(llmEntrySchema),
   ...limits,
   timeoutMs: limits.timeoutMs.default(30_000),
+}).superRefine(oneForm('none'))
+
+/** Circuit breakers, one per configured provider (docs/providers.md, "Failover and circuit breakers"). */
+export const breakerSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Failed requests in a row (timeouts, 5xx, 429, broken connections) that open the breaker. */
+  failures: z.number().int().min(1).max(1000).default(5),
+  /** How long an open breaker skips its provider before one request probes it. */
+  coolDownMs: z.number().int().min(100).max(3_600_000).default(30_000),
 })
 
 export const retrySchema = z.strictObject({
@@ -142,6 +201,7 @@ export const speechSchema = z.strictObject({
   stt: sttSchema.prefault({}),
   llm: llmSchema.prefault({}),
   retry: retrySchema.prefault({}),
+  breaker: breakerSchema.prefault({}),
   pricing: pricingSchema.prefault({}),
 })
 
@@ -150,9 +210,42 @@ export type TtsConfig = z.infer<typeof ttsSchema>
 export type SttConfig = z.infer<typeof sttSchema>
 export type LlmConfig = z.infer<typeof llmSchema>
 export type RetryConfig = z.infer<typeof retrySchema>
+export type BreakerConfig = z.infer<typeof breakerSchema>
+export type SttEntry = z.infer<typeof sttEntrySchema>
+export type LlmEntry = z.infer<typeof llmEntrySchema>
+export type TtsEntry = z.infer<typeof ttsEntrySchema>
 export type PricingConfig = z.infer<typeof pricingSchema>
 export type OpenAiLlmConfig = z.infer<typeof openaiLlmSchema>
 export type OpenAiSttConfig = z.infer<typeof openaiSttSchema>
 export type OpenAiTtsConfig = z.infer<typeof openaiTtsSchema>
 export type GoogleSttConfig = z.infer<typeof googleSttSchema>
 export type GoogleTtsConfig = z.infer<typeof googleTtsSchema>
+
+/** One provider of a role, from either form, with the config path its settings live under. */
+export interface Configured<E> {
+  readonly field: string
+  readonly entry: E
+}
+
+/** A role's providers in order: `providers:` when given, else the one `provider` (none: empty). */
+function configured<E> (role: string, list: readonly E[] | undefined, single: E | undefined, singleField: string): Array<Configured<E>> {
+  if (list !== undefined) return list.map((entry, i) => ({ field: `speech.${role}.providers.${i}`, entry }))
+  return single === undefined ? [] : [{ field: singleField, entry: single }]
+}
+
+export function sttProviders (c: SttConfig): Array<Configured<SttEntry>> {
+  const single: SttEntry | undefined = c.provider === 'openai' ? { provider: 'openai', ...c.openai } : c.provider === 'google' ? { provider: 'google', ...c.google } : undefined
+  return configured('stt', c.providers, single, `speech.stt.${c.provider}`)
+}
+
+export function llmProviders (c: LlmConfig): Array<Configured<LlmEntry>> {
+  const single: LlmEntry | undefined = c.provider === 'openai' ? { provider: 'openai', ...c.openai } : undefined
+  return configured('llm', c.providers, single, `speech.llm.${c.provider}`)
+}
+
+export function ttsProviders (c: TtsConfig): Array<Configured<TtsEntry>> {
+  const single: TtsEntry = c.provider === 'openai'
+    ? { provider: 'openai', ...c.openai }
+    : c.provider === 'google' ? { provider: 'google', ...c.google } : { provider: 'offline', name: 'offline', ...c.offline }
+  return configured('tts', c.providers, single, `speech.tts.${c.provider}`)
+}

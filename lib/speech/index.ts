@@ -2,31 +2,38 @@ import { SpeechClient } from '@google-cloud/speech'
 import { TextToSpeechClient } from '@google-cloud/text-to-speech'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.ts'
+import { FailoverLlm } from '../llm/failover.ts'
 import { OpenAiLlm } from '../llm/openai.ts'
 import type { LlmProvider } from '../llm/types.ts'
+import { ProviderBreaker, type ProviderObserver, type ProviderRole } from '../providers/breaker.ts'
+import { ProviderChain, type ChainMember } from '../providers/failover.ts'
 import { googleClientOptions } from '../providers/google-client.ts'
 import { createOpenAiClient } from '../providers/openai-client.ts'
 import { ProviderQueue } from '../providers/queue.ts'
 import type { RetryPolicy } from '../providers/retry.ts'
-import type { SpeechConfig } from './config.ts'
+import { llmProviders, sttProviders, ttsProviders, type Configured, type LlmEntry, type SpeechConfig, type SttEntry, type TtsEntry } from './config.ts'
+import { FailoverStt } from './stt/failover.ts'
 import { GoogleStt } from './stt/google.ts'
 import { OpenAiStt } from './stt/openai.ts'
 import type { SttProvider } from './stt/types.ts'
+import { FailoverTts } from './tts/failover.ts'
 import { GoogleTts } from './tts/google.ts'
 import { OpenAiTts } from './tts/openai.ts'
 import type { TtsProvider } from './types.ts'
 
 /**
  * Builds the configured providers once at start-up. Secrets come from the environment variables
- * the config names; a missing one fails here, with the field, not on the first call.
+ * the config names; a missing one fails here, with the field, not on the first call. Each role
+ * is a chain of its providers in order, each with its own queue and circuit breaker (shared by
+ * every call in the process); one provider is a chain of one.
  */
 
 export interface Providers {
-  readonly stt: SttProvider | undefined
-  readonly llm: LlmProvider | undefined
-  /** The configured TTS; for `offline` it is the one passed in `offlineTts`. */
-  readonly tts: TtsProvider | undefined
-  /** One queue per role, for metrics and shutdown. */
+  readonly stt: FailoverStt | undefined
+  readonly llm: FailoverLlm | undefined
+  /** The configured TTS; an `offline` entry is the voice passed in `offlineTts`. */
+  readonly tts: FailoverTts | undefined
+  /** One queue per provider, for metrics and shutdown. */
   readonly queues: readonly ProviderQueue[]
   /** Closes gRPC channels. */
   close (): Promise<void>
@@ -39,6 +46,12 @@ export interface BuildOptions {
   readonly log?: Logger | undefined
   /** The offline voice (lib/speech/tts/offline.ts), built by its owner. */
   readonly offlineTts?: TtsProvider | undefined
+  /** Breaker states and failovers (lib/ops/metrics.ts). */
+  readonly observer?: ProviderObserver | undefined
+  /** Monotonic milliseconds for the breakers' cool-downs (tests). */
+  readonly clock?: () => number
+  /** Leave TTS out (the caller brings its own voice). */
+  readonly withoutTts?: boolean
 }
 
 function secret (env: NodeJS.ProcessEnv, field: string, name: string | undefined): string | undefined {
@@ -48,72 +61,90 @@ function secret (env: NodeJS.ProcessEnv, field: string, name: string | undefined
   return value
 }
 
+/** What every provider of a role is built with. */
+interface Shared {
+  readonly retry: RetryPolicy
+  readonly log: Logger | undefined
+  queue (name: string, concurrency: number | undefined): ProviderQueue
+  timeoutMs (own: number | undefined): number
+  closeLater (close: () => Promise<void>): void
+}
+
 export function buildProviders (config: SpeechConfig, options: BuildOptions): Providers {
   const { env, log } = options
-  const retry: RetryPolicy = config.retry
   const queues: ProviderQueue[] = []
   const closers: Array<() => Promise<void>> = []
-  const queueFor = (role: string, name: string, concurrency: number): ProviderQueue => {
-    const q = new ProviderQueue(`${role}:${name}`, concurrency)
-    queues.push(q)
-    return q
-  }
-  const childLog = (role: string, name: string): Logger | undefined => log?.child({ provider: name, role })
-
-  let stt: SttProvider | undefined
-  const s = config.stt
-  const sttLanguage = s.language ?? options.language
-  if (s.provider === 'openai') {
-    const c = s.openai
-    stt = new OpenAiStt({
-      client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, 'speech.stt.openai.apiKeyEnv', c.apiKeyEnv) }),
-      name: c.name, model: c.model, language: sttLanguage, hints: s.hints,
-      queue: queueFor('stt', c.name, s.concurrency), retry, timeoutMs: s.timeoutMs, log: childLog('stt', c.name),
-    })
-  } else if (s.provider === 'google') {
-    const c = s.google
-    const client = new SpeechClient(googleClientOptions({ ...c, apiKey: secret(env, 'speech.stt.google.apiKeyEnv', c.apiKeyEnv) }))
-    closers.push(() => client.close())
-    stt = new GoogleStt({
-      client, name: c.name, model: c.model, useEnhanced: c.useEnhanced, punctuation: c.punctuation, language: sttLanguage, hints: s.hints,
-      queue: queueFor('stt', c.name, s.concurrency), retry, timeoutMs: s.timeoutMs, log: childLog('stt', c.name),
-    })
+  const shared = (role: ProviderRole, section: { concurrency: number, timeoutMs: number }, name: string): Shared => ({
+    retry: config.retry,
+    log: log?.child({ provider: name, role }),
+    queue: (n, concurrency) => {
+      const q = new ProviderQueue(`${role}:${n}`, concurrency ?? section.concurrency)
+      queues.push(q)
+      return q
+    },
+    timeoutMs: (own) => own ?? section.timeoutMs,
+    closeLater: (close) => { closers.push(close) },
+  })
+  const chain = <E extends { name: string }, P extends { readonly name: string }>(role: ProviderRole, section: { concurrency: number, timeoutMs: number }, entries: Array<Configured<E>>, build: (c: Configured<E>, s: Shared) => P): ProviderChain<P> | undefined => {
+    if (entries.length === 0) return undefined
+    const members: Array<ChainMember<P>> = entries.map((c) => ({
+      provider: build(c, shared(role, section, c.entry.name)),
+      breaker: new ProviderBreaker({
+        ...config.breaker, role, provider: c.entry.name, observer: options.observer, log: log?.child({ provider: c.entry.name, role }),
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
+      }),
+    }))
+    return new ProviderChain(role, members, { observer: options.observer, log: log?.child({ role }) })
   }
 
-  let llm: LlmProvider | undefined
-  const l = config.llm
-  if (l.provider === 'openai') {
-    const c = l.openai
-    llm = new OpenAiLlm({
-      client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, 'speech.llm.openai.apiKeyEnv', c.apiKeyEnv) }),
-      name: c.name, model: c.model, temperature: c.temperature, maxTokens: c.maxTokens,
-      queue: queueFor('llm', c.name, l.concurrency), retry, timeoutMs: l.timeoutMs, log: childLog('llm', c.name),
-    })
-  }
-
-  let tts: TtsProvider | undefined
-  const t = config.tts
-  if (t.provider === 'offline') {
-    tts = options.offlineTts
-  } else if (t.provider === 'openai') {
-    const c = t.openai
-    tts = new OpenAiTts({
-      client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, 'speech.tts.openai.apiKeyEnv', c.apiKeyEnv) }),
-      name: c.name, model: c.model, voice: c.voice, format: c.format, sampleRate: c.sampleRate,
-      queue: queueFor('tts', c.name, t.concurrency), retry, timeoutMs: t.timeoutMs, log: childLog('tts', c.name),
-    })
-  } else {
-    const c = t.google
-    const client = new TextToSpeechClient(googleClientOptions({ ...c, apiKey: secret(env, 'speech.tts.google.apiKeyEnv', c.apiKeyEnv) }))
-    closers.push(() => client.close())
-    tts = new GoogleTts({
-      client, name: c.name, voice: c.voice, language: options.language, speakingRate: c.speakingRate,
-      queue: queueFor('tts', c.name, t.concurrency), retry, timeoutMs: t.timeoutMs, log: childLog('tts', c.name),
-    })
-  }
+  const sttLanguage = config.stt.language ?? options.language
+  const stt = chain('stt', config.stt, sttProviders(config.stt), (c, s) => buildStt(c, s, env, { language: sttLanguage, hints: config.stt.hints }))
+  const llm = chain('llm', config.llm, llmProviders(config.llm), (c, s) => buildLlm(c, s, env))
+  const tts = options.withoutTts === true ? undefined : chain('tts', config.tts, ttsProviders(config.tts), (c, s) => buildTts(c, s, env, options))
 
   return {
-    stt, llm, tts, queues,
+    stt: stt === undefined ? undefined : new FailoverStt(stt),
+    llm: llm === undefined ? undefined : new FailoverLlm(llm),
+    tts: tts === undefined ? undefined : new FailoverTts(tts),
+    queues,
     close: async () => { await Promise.allSettled(closers.map(c => c())) },
   }
+}
+
+function buildStt ({ field, entry: c }: Configured<SttEntry>, s: Shared, env: NodeJS.ProcessEnv, o: { language: string, hints: readonly string[] }): SttProvider {
+  const common = { name: c.name, language: o.language, hints: o.hints, queue: s.queue(c.name, c.concurrency), retry: s.retry, timeoutMs: s.timeoutMs(c.timeoutMs), log: s.log }
+  if (c.provider === 'openai') {
+    return new OpenAiStt({ ...common, client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }), model: c.model })
+  }
+  const client = new SpeechClient(googleClientOptions({ ...c, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }))
+  s.closeLater(() => client.close())
+  return new GoogleStt({ ...common, client, model: c.model, useEnhanced: c.useEnhanced, punctuation: c.punctuation })
+}
+
+function buildLlm ({ field, entry: c }: Configured<LlmEntry>, s: Shared, env: NodeJS.ProcessEnv): LlmProvider {
+  return new OpenAiLlm({
+    client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }),
+    name: c.name, model: c.model, temperature: c.temperature, maxTokens: c.maxTokens,
+    queue: s.queue(c.name, c.concurrency), retry: s.retry, timeoutMs: s.timeoutMs(c.timeoutMs), log: s.log,
+  })
+}
+
+function buildTts ({ field, entry: c }: Configured<TtsEntry>, s: Shared, env: NodeJS.ProcessEnv, o: BuildOptions): TtsProvider {
+  if (c.provider === 'offline') {
+    if (o.offlineTts === undefined) throw new ConfigError(field, 'the offline voice was not started')
+    return o.offlineTts
+  }
+  if (c.provider === 'openai') {
+    return new OpenAiTts({
+      client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }),
+      name: c.name, model: c.model, voice: c.voice, format: c.format, sampleRate: c.sampleRate,
+      queue: s.queue(c.name, c.concurrency), retry: s.retry, timeoutMs: s.timeoutMs(c.timeoutMs), log: s.log,
+    })
+  }
+  const client = new TextToSpeechClient(googleClientOptions({ ...c, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }))
+  s.closeLater(() => client.close())
+  return new GoogleTts({
+    client, name: c.name, voice: c.voice, language: o.language, speakingRate: c.speakingRate,
+    queue: s.queue(c.name, c.concurrency), retry: s.retry, timeoutMs: s.timeoutMs(c.timeoutMs), log: s.log,
+  })
 }

@@ -2,6 +2,8 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
 import type { Speaker } from '../call/context.ts'
 import type { LlmProvider } from '../llm/types.ts'
+import type { ProviderObserver } from '../providers/breaker.ts'
+import { ttsProviders } from './config.ts'
 import { buildProviders } from './index.ts'
 import type { SttProvider } from './stt/types.ts'
 import { SpeechCache } from './tts-cache.ts'
@@ -24,19 +26,32 @@ export interface SpeechServicesOptions {
   readonly env?: NodeJS.ProcessEnv
   /** Replaces the configured TTS provider (tests). */
   readonly tts?: TtsProvider
+  /** Breaker states and failovers: pass the Metrics. */
+  readonly observer?: ProviderObserver | undefined
 }
 
 export async function createSpeechServices (config: Config, logger: Logger, options: SpeechServicesOptions = {}): Promise<SpeechServices> {
   const env = options.env ?? process.env
-  // The offline voice is only started when it is the configured TTS: it costs a worker thread.
-  const offline = options.tts === undefined && config.speech.tts.provider === 'offline'
+  // The offline voice is only started when it is a configured TTS (the only one, or one in the
+  // list, often the last resort): it costs a worker thread.
+  const offlineEntry = options.tts === undefined ? ttsProviders(config.speech.tts).find((c) => c.entry.provider === 'offline')?.entry : undefined
+  const offline = offlineEntry?.provider === 'offline'
     ? await OfflineTts.create({
-      voice: config.speech.tts.offline.voice,
-      espeakPath: config.speech.tts.offline.espeakPath,
+      voice: offlineEntry.voice,
+      espeakPath: offlineEntry.espeakPath,
       logger: logger.child({ module: 'tts' }),
     })
     : undefined
-  const providers = buildProviders(config.speech, { env, language: config.language, log: logger, offlineTts: offline })
+  let providers: ReturnType<typeof buildProviders>
+  try {
+    providers = buildProviders(config.speech, {
+      env, language: config.language, log: logger, offlineTts: offline, observer: options.observer, withoutTts: options.tts !== undefined,
+    })
+  } catch (err) {
+    // A missing key fails start-up; the voice's worker thread must not keep the process alive.
+    await offline?.close()
+    throw err
+  }
   const tts = options.tts ?? providers.tts
   if (tts === undefined) throw new Error('no TTS provider configured') // the schema always names one
   const cache = new SpeechCache({

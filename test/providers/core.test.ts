@@ -135,10 +135,12 @@ t.test('buildProviders: builds each vendor, reads keys from the named variables'
     tts: { provider: 'openai', openai: { apiKeyEnv: 'OPENAI_API_KEY' } },
   })
   const p = buildProviders(config, { env: { GROQ_API_KEY: 'gsk', OPENAI_API_KEY: 'sk' }, language: 'it-IT' })
-  t.ok(p.stt instanceof OpenAiStt)
-  t.ok(p.llm instanceof OpenAiLlm)
+  // One provider per role is a chain of one, behind its breaker.
+  t.ok(p.stt?.chain.members[0]?.provider instanceof OpenAiStt)
+  t.ok(p.llm?.chain.members[0]?.provider instanceof OpenAiLlm)
   t.equal(p.llm?.name, 'ollama')
-  t.ok(p.tts instanceof OpenAiTts)
+  t.ok(p.tts?.chain.members[0]?.provider instanceof OpenAiTts)
+  t.same([p.stt, p.llm, p.tts].map(x => x?.chain.members.length), [1, 1, 1])
   t.same(p.queues.map(q => q.name), ['stt:groq', 'llm:ollama', 'tts:openai'])
   await p.close()
 
@@ -148,8 +150,8 @@ t.test('buildProviders: builds each vendor, reads keys from the named variables'
 
   const google = speechSchema.parse({ stt: { provider: 'google' }, tts: { provider: 'google', google: { voice: 'it-IT-Wavenet-A' } } })
   const g = buildProviders(google, { env: {}, language: 'it-IT' })
-  t.ok(g.stt instanceof GoogleStt)
-  t.ok(g.tts instanceof GoogleTts)
+  t.ok(g.stt?.chain.members[0]?.provider instanceof GoogleStt)
+  t.ok(g.tts?.chain.members[0]?.provider instanceof GoogleTts)
   t.equal(g.llm, undefined)
   await g.close()
 })
