@@ -67,7 +67,8 @@ t.test('DTMF: the event arrives and * interrupts playback', async (t) => {
   const result = await sim.ended
   t.same(digits, ['5', '*'])
   t.equal(result.played[0]?.status, 'break')
-  t.ok((result.played[0]?.endMs ?? 0) < 900, 'stopped before the end of the file')
+  const played = result.played[0]
+  t.ok(played !== undefined && played.endMs < played.startMs + 1000, 'stopped before the end of the one-second file')
 })
 
 t.test('record stops about a second after the caller stops talking and writes the audio', async (t) => {
