@@ -12,6 +12,7 @@ import { messageFor } from './call/admit.ts'
 import { loadScripts, type CallScript } from './call/script.ts'
 import { startOutboundServer, type OutboundServer } from './freeswitch/server.ts'
 import { createAdmissionGuard, createDialGuard, type AdmissionGuard, type RejectionRecord } from './guard/index.ts'
+import { startOwnerServices, type OwnerServices } from './notify/services.ts'
 
 export interface PhoneAgentDeps {
   readonly logger: Logger
@@ -28,11 +29,20 @@ export interface PhoneAgentDeps {
   readonly agent?: AgentServices | undefined
   /** Replaces the voice-activity engine built from `media.stream.vad` (shared by several agents). */
   readonly vads?: VadEngine | undefined
+  /**
+   * The full store (`serve`): turns on the owner's services (notifications, voicemail
+   * transcripts, the console's live view); calls are then recorded through them.
+   */
+  readonly store?: CallStore | undefined
+  /** Where the owner's services read their secrets; `process.env` when absent. */
+  readonly env?: NodeJS.ProcessEnv | undefined
 }
 
 export interface RunningPhoneAgent {
   readonly server: OutboundServer
   readonly scripts: ReadonlyMap<string, CallScript>
+  /** Present when `deps.store` was given. */
+  readonly owner: OwnerServices | undefined
   /** Stop accepting calls, wait for the ones in progress (up to `graceMs`), then return. */
   stop (graceMs?: number): Promise<void>
 }
@@ -64,17 +74,22 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })
   // One voice-activity engine for every call: with Silero, one batched inference per frame tick.
   const vads = deps.vads ?? await VadEngine.start(config.media.stream.vad, log.child({ module: 'vad' }), { ticker: sharedScheduler() })
+  const owner = deps.store === undefined
+    ? undefined
+    : await startOwnerServices(config, { store: deps.store, stt: deps.stt, logger: log, env: deps.env ?? process.env })
+  const records = owner?.records ?? deps.records
   const server = await startOutboundServer({
     host: config.server.host,
     port: config.server.port,
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
     logger: log,
-    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records: deps.records, agent, vads }) },
+    onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records, agent, vads }) },
   })
   return {
     server,
     scripts,
+    owner,
     stop: async (graceMs = 30_000) => {
       await server.stopAccepting()
       let timer: NodeJS.Timeout | undefined
@@ -86,6 +101,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
       if (deps.admission === undefined) await admission.close()
       if (deps.agent === undefined) await agent.close()
       if (deps.vads === undefined) await vads.close()
+      await owner?.close()
     },
   }
 }

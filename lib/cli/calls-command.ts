@@ -2,6 +2,7 @@ import { loadConfigFile, configPath } from '../config/load.ts'
 import { createLogger } from '../ops/logger.ts'
 import { toE164 } from '../numbers/e164.ts'
 import { openCallStore } from '../records/open.ts'
+import { MessageTable, purgedAt } from '../records/owner-sql.ts'
 import { CALLS_USAGE, runCallsCommand } from './calls.ts'
 import type { Command } from './command.ts'
 
@@ -21,6 +22,8 @@ export const callsCommand: Command = {
     try {
       return await runCallsCommand(rest, {
         store, out: io.out, err: io.err, normalizeNumber: (n) => toE164(n, config.numbers.defaultCountry),
+        messageExtras: async (uuid) => await new MessageTable(store.sql).extras(uuid),
+        purgedAt: async (uuid) => await purgedAt(store.sql, uuid),
       })
     } finally {
       await store.close()

@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util'
 import { callsCsv, callsTable } from '../records/format.ts'
 import { showCall } from '../records/show.ts'
+import { terminalSafe } from '../records/format.ts'
+import type { MessageExtra } from '../records/owner-sql.ts'
 import { RECORDED_OUTCOMES, type CallStore, type RecordedOutcome } from '../records/types.ts'
 
 export interface CallsCommandDeps {
@@ -14,6 +16,10 @@ export interface CallsCommandDeps {
   /** IANA zone for shown times; the machine's when absent. */
   readonly timeZone?: string | undefined
   readonly now?: (() => number) | undefined
+  /** Voicemail transcripts and "called back" marks of a call's messages (`calls show`). */
+  readonly messageExtras?: ((uuid: string) => Promise<MessageExtra[]>) | undefined
+  /** When retention purged the call's audio and transcripts, if it did. */
+  readonly purgedAt?: ((uuid: string) => Promise<number | null>) | undefined
 }
 
 export const CALLS_USAGE = `Usage:
@@ -138,6 +144,28 @@ async function show (argv: readonly string[], deps: CallsCommandDeps): Promise<n
     (deps.err ?? deps.out).write(`phone-agent calls: no call ${JSON.stringify(uuid)}\n`)
     return 1
   }
-  deps.out.write(values.json === true ? JSON.stringify(call, null, 2) + '\n' : showCall(call, deps.timeZone))
+  const extras = await deps.messageExtras?.(uuid) ?? []
+  const purged = await deps.purgedAt?.(uuid) ?? null
+  if (values.json === true) {
+    const transcripts = Object.fromEntries(extras.filter((e) => e.transcriptStatus !== null).map((e) => [e.seq, { status: e.transcriptStatus, text: e.transcript }]))
+    deps.out.write(JSON.stringify({ ...call, messageTranscripts: transcripts, purgedAt: purged }, null, 2) + '\n')
+  } else {
+    deps.out.write(showCall(call, deps.timeZone) + ownerNotes(extras, purged))
+  }
   return 0
+}
+
+/** Voicemail transcripts and the retention note, after the record `showCall` prints. */
+function ownerNotes (extras: readonly MessageExtra[], purgedAt: number | null): string {
+  const out: string[] = []
+  const made = extras.filter((e) => e.transcriptStatus !== null)
+  if (made.length > 0) {
+    out.push('', 'Voicemail transcripts')
+    for (const e of made) {
+      const text = e.transcriptStatus === 'done' ? terminalSafe(e.transcript ?? '') : e.transcriptStatus === 'pending' ? '(being transcribed)' : '(transcription failed)'
+      out.push(`  message ${e.seq}: ${text}${e.handledAt === null ? '' : '  [called back]'}`)
+    }
+  }
+  if (purgedAt !== null) out.push('', `Audio and transcripts deleted by retention on ${new Date(purgedAt).toISOString()}`)
+  return out.length === 0 ? '' : out.join('\n') + '\n'
 }

@@ -64,7 +64,7 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
   const recovered = await store.recoverInterrupted()
   if (recovered > 0) logger.warn({ recovered }, 'records left open by a previous run marked interrupted')
   const speech = await createSpeechServices(config, logger)
-  const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records: store })
+  const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records: store, store })
   let ops: OpsServer | undefined
   const exited = new Promise<number>((resolve) => {
     const shutdown = new ShutdownController({
@@ -77,6 +77,7 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
       logger,
       finalize: async () => {
         await ops?.close()
+        await agent.owner?.close()
         await speech.close()
         await store.close()
       },

@@ -12,6 +12,7 @@ import { configPath, loadConfigFile, type Config } from '../config/load.ts'
 import { ConfigProblems, ProblemList, type ConfigProblem } from '../config/problems.ts'
 import { didYouMean } from '../config/suggest.ts'
 import { typecheckScripts } from './typecheck.ts'
+import { ownerSecretProblems } from '../notify/secrets.ts'
 
 /**
  * The one validation path. `check`, `serve` and `call` all run it, so whatever would make the
@@ -57,6 +58,7 @@ export async function validateConfig (config: Config, options: ValidateOptions =
   }
 
   checkProviderSecrets(config, env, problems, warnings)
+  for (const p of ownerSecretProblems(config, env)) problems.add(p.field, p.message)
   await checkFiles(config, problems)
   const espeak = await checkOfflineVoice(config, problems)
   checkVoices(config, espeak, warnings)

@@ -9,6 +9,9 @@ import { recordsSchema } from '../records/config.ts'
 import { opsSchema } from '../ops/config.ts'
 import { streamSchema } from '../media/stream/config.ts'
 import { doctorSchema } from '../doctor/config.ts'
+import { notifySchema, privacySchema } from '../notify/config.ts'
+import { consoleSchema } from '../console/config.ts'
+import { retentionSchema } from '../retention/config.ts'
 
 /**
  * The one config file (YAML or JSON), validated at start-up. Objects are strict so a typo in a
@@ -142,6 +145,14 @@ export const configSchema = z.strictObject({
   agent: agentSchema.prefault({}),
   records: recordsSchema.prefault({}),
   ops: opsSchema.prefault({}),
+  /** Notifications on call end (webhook, e-mail) and the daily digest: lib/notify/, docs/console-and-notifications.md. */
+  notify: notifySchema.prefault({}),
+  /** What the console and notifications may reveal. */
+  privacy: privacySchema.prefault({}),
+  /** The web console on the ops HTTP server. */
+  console: consoleSchema.prefault({}),
+  /** How long call audio, transcripts and records are kept. */
+  retention: retentionSchema.prefault({}),
   /** `phone-agent doctor`: the inbound Event Socket and what to expect of the live FreeSWITCH. */
   doctor: doctorSchema.prefault({}),
   logging: z.strictObject({

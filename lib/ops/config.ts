@@ -27,7 +27,7 @@ export const opsSchema = z.strictObject({
 
 export type OpsConfig = z.infer<typeof opsSchema>
 
-function isLoopback (host: string): boolean {
+export function isLoopback (host: string): boolean {
   if (host === 'localhost') return true
   if (isIP(host) === 4) return host.startsWith('127.')
   return host === '::1'

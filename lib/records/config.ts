@@ -19,6 +19,16 @@ export const recordsSchema = z.strictObject({
   instance: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/).optional(),
   /** Writes held while storage is slow or down before new ones are dropped (and logged). */
   maxQueuedWrites: z.number().int().min(100).default(10_000),
+  /**
+   * Voicemail transcripts: with an STT provider configured, each recorded message is transcribed
+   * after its call (queued, retried; a call never waits for it) and the text kept with the message.
+   */
+  messageTranscripts: z.strictObject({
+    enabled: z.boolean().default(true),
+    attempts: z.number().int().min(1).max(20).default(3),
+    /** BCP-47; the call's route language when absent. */
+    language: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'expected a language tag such as it-IT').optional(),
+  }).prefault({}),
 })
 
 export type RecordsConfig = z.infer<typeof recordsSchema>

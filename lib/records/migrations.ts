@@ -93,6 +93,47 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX calls_instance_outcome ON calls (instance, outcome)',
     ],
   },
+  {
+    version: 3,
+    name: 'message status and duration',
+    statements: [
+      // NULL status: a row written before this migration, always a finished message.
+      'ALTER TABLE call_messages ADD COLUMN status TEXT',
+      'ALTER TABLE call_messages ADD COLUMN duration_ms BIGINT',
+      // Start-up looks for rows a crash left `recording`; a partial index keeps that cheap.
+      "CREATE INDEX call_messages_recording ON call_messages (call_uuid) WHERE status = 'recording'",
+    ],
+  },
+  {
+    version: 4,
+    name: 'notification outbox, message transcripts and handling, retention',
+    statements: [
+      // One row per delivery (a webhook or an e-mail for one call, or one day's digest): the
+      // outbox survives a restart, so a receiver that is down gets the notification later.
+      // `id` is text (random or `digest:<day>:<channel>`): no autoincrement that differs by dialect.
+      `CREATE TABLE notify_outbox (
+        id TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        sent_at BIGINT,
+        last_error TEXT
+      )`,
+      'CREATE INDEX notify_outbox_due ON notify_outbox (status, next_attempt_at)',
+      // The voicemail transcript (after the call, from the recording) and the owner's "called back".
+      'ALTER TABLE call_messages ADD COLUMN transcript TEXT',
+      'ALTER TABLE call_messages ADD COLUMN transcript_status TEXT',
+      'ALTER TABLE call_messages ADD COLUMN handled_at BIGINT',
+      // Retention: when the call's audio and transcripts were deleted (the record says so).
+      'ALTER TABLE calls ADD COLUMN purged_at BIGINT',
+      // Small durable facts of the owner's services (the last digest day sent).
+      'CREATE TABLE owner_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)',
+    ],
+  },
 ]
 
 export const SCHEMA_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

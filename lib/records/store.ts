@@ -75,6 +75,10 @@ class SqlCallStore implements CallStore, WriteSink {
     this.#now = options.now ?? Date.now
   }
 
+  get sql (): SqlDriver {
+    return this.#sql
+  }
+
   begin (start: CallStart): CallRecorder {
     return new QueuedCallRecorder(start, {
       sink: this, instance: this.#instance, logger: this.#log, observer: this.#observer, now: this.#now,

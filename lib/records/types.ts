@@ -1,3 +1,5 @@
+import type { SqlDriver } from './sql.ts'
+
 /**
  * Call records: what the call core reports as a call progresses, and what the CLI reads back.
  *
@@ -198,6 +200,8 @@ export interface CallObserver {
 
 export interface CallStore {
   readonly driver: 'sqlite' | 'postgres'
+  /** The database, for the tables other modules own (notification outbox, transcripts, retention: lib/records/owner-sql.ts). */
+  readonly sql: SqlDriver
   /** Start a record; the row reaches storage with the next batch (within one event-loop turn). */
   begin (start: CallStart): CallRecorder
   /**

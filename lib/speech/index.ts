@@ -100,7 +100,9 @@ export function buildProviders (config: SpeechConfig, options: BuildOptions): Pr
   const sttLanguage = config.stt.language ?? options.language
   const stt = chain('stt', config.stt, sttProviders(config.stt), (c, s) => buildStt(c, s, env, { language: sttLanguage, hints: config.stt.hints }))
   const llm = chain('llm', config.llm, llmProviders(config.llm), (c, s) => buildLlm(c, s, env))
-  const tts = options.withoutTts === true ? undefined : chain('tts', config.tts, ttsProviders(config.tts), (c, s) => buildTts(c, s, env, options))
+  // Without the offline voice's instance its entry is left out (as before lists: no TTS).
+  const voices = ttsProviders(config.tts).filter((c) => c.entry.provider !== 'offline' || options.offlineTts !== undefined)
+  const tts = options.withoutTts === true ? undefined : chain('tts', config.tts, voices, (c, s) => buildTts(c, s, env, options))
 
   return {
     stt: stt === undefined ? undefined : new FailoverStt(stt),
@@ -130,10 +132,7 @@ function buildLlm ({ field, entry: c }: Configured<LlmEntry>, s: Shared, env: No
 }
 
 function buildTts ({ field, entry: c }: Configured<TtsEntry>, s: Shared, env: NodeJS.ProcessEnv, o: BuildOptions): TtsProvider {
-  if (c.provider === 'offline') {
-    if (o.offlineTts === undefined) throw new ConfigError(field, 'the offline voice was not started')
-    return o.offlineTts
-  }
+  if (c.provider === 'offline') return o.offlineTts as TtsProvider
   if (c.provider === 'openai') {
     return new OpenAiTts({
       client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }),

@@ -15,7 +15,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['cli'],
   ['app.ts', 'index.ts'],
   ['config'],
-  ['doctor', 'ops', 'simulator', 'scripts'],
+  ['doctor', 'ops', 'simulator', 'scripts', 'console', 'notify', 'retention'],
   ['call'],
   ['agent', 'guard', 'records'],
   ['speech', 'llm'],

@@ -1,0 +1,91 @@
+import type { Logger } from 'pino'
+import { ConfigError } from '../errors.ts'
+import type { ConsoleConfig } from '../console/config.ts'
+import type { OpsConfig } from '../ops/config.ts'
+import type { RecordsConfig } from '../records/config.ts'
+import type { CallStore } from '../records/types.ts'
+import { VoicemailTranscriber } from '../records/voicemail-transcripts.ts'
+import type { SttProvider } from '../speech/stt/types.ts'
+import { watchCalls, type LiveCall } from './call-watch.ts'
+import type { NotifyConfig, PrivacyConfig } from './config.ts'
+import { Notifier } from './notifier.ts'
+import { ownerSecretProblems } from './secrets.ts'
+
+/** The parts of the config the owner's services read. */
+export interface OwnerConfig {
+  readonly notify: NotifyConfig
+  readonly privacy: PrivacyConfig
+  readonly console: ConsoleConfig
+  readonly ops: OpsConfig
+  readonly records: RecordsConfig
+  readonly language: string
+}
+
+export interface OwnerDeps {
+  readonly store: CallStore
+  readonly stt?: Pick<SttProvider, 'transcribe' | 'name'> | undefined
+  readonly logger: Logger
+  readonly env: NodeJS.ProcessEnv
+  readonly now?: (() => number) | undefined
+}
+
+export interface OwnerServices {
+  /** What the call core records to: the store, watched for call ends and live phases. */
+  readonly records: Pick<CallStore, 'begin'>
+  live (): LiveCall[]
+  readonly notifier: Notifier | undefined
+  readonly transcriber: VoicemailTranscriber | undefined
+  /** Resolves when every call end seen so far has been handed to the services (tests). */
+  settled (): Promise<void>
+  close (): Promise<void>
+}
+
+/**
+ * The services that look after calls once they are over: voicemail transcripts, notifications
+ * through the outbox. A call end is handled after the record is committed and never awaited by
+ * the call. Start-up picks up what the last process left (pending transcripts and deliveries).
+ */
+export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps): Promise<OwnerServices> {
+  const log = deps.logger.child({ component: 'owner' })
+  const [problem] = ownerSecretProblems(config, deps.env)
+  if (problem !== undefined) throw new ConfigError(problem.field, problem.message)
+  const notifier = config.notify.webhook === undefined && config.notify.email === undefined
+    ? undefined
+    : new Notifier(config.notify, config.privacy, { store: deps.store, logger: log, env: deps.env, now: deps.now })
+  const mt = config.records.messageTranscripts
+  const transcriber = deps.stt === undefined || !mt.enabled
+    ? undefined
+    : new VoicemailTranscriber({
+      sql: deps.store.sql, stt: deps.stt, attempts: mt.attempts, language: mt.language ?? config.language, logger: log,
+      onSettled: () => { notifier?.worker.wake() },
+    })
+  const inFlight = new Set<Promise<void>>()
+  const handle = async (uuid: string): Promise<void> => {
+    try {
+      // Marked pending first, so the notification knows to wait for the transcript.
+      await transcriber?.callEnded(uuid)
+      await notifier?.callEnded(uuid)
+    } catch (err) {
+      log.error({ err, call: uuid }, 'could not hand the ended call to the owner services')
+    }
+  }
+  const watch = watchCalls(deps.store, (uuid) => {
+    const p = handle(uuid).finally(() => { inFlight.delete(p) })
+    inFlight.add(p)
+  }, deps.now)
+  const resumed = await transcriber?.resume()
+  if (resumed !== undefined && resumed > 0) log.info({ messages: resumed }, 'voicemail transcripts left by the last run queued')
+  notifier?.worker.wake()
+  return {
+    records: watch.records,
+    live: watch.live,
+    notifier,
+    transcriber,
+    settled: async () => { await Promise.all([...inFlight]) },
+    close: async () => {
+      await Promise.all([...inFlight])
+      await transcriber?.close()
+      await notifier?.close()
+    },
+  }
+}
