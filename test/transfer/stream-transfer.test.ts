@@ -7,11 +7,13 @@ import { CALLER, DID, startRig, type ConversationRig } from '../conversation/hel
 /**
  * Stream-mode transfers ring the target as its own leg (originate ... &park()) and bridge only
  * on answer. A target that does not answer, is busy, or is refused by the dialplan must leave
- * the caller hearing the agent again within a second, with the unicast stream intact.
+ * the caller hearing the agent again, with the unicast stream intact. How soon is a speed (see
+ * bench/); the tests assert orderings against the call's script, which load cannot reorder.
  */
 
 const TARGET = 'sofia/gateway/trunk/+390299999999'
 const PRESS_AT_MS = 1500
+const HANGUP_AT_MS = 6000
 
 async function operatorCall (t: Test, bridge: BridgeOutcome, extra: { hangupAtMs?: number, dtmf?: Array<{ atMs: number, digit: string }> } = {}): Promise<{ rig: ConversationRig, result: CallResult, call: ReturnType<FakeFreeSwitch['placeCall']> }> {
   const rig = await startRig(t, {
@@ -25,7 +27,7 @@ async function operatorCall (t: Test, bridge: BridgeOutcome, extra: { hangupAtMs
     destination: DID,
     callerNumber: CALLER,
     bridge,
-    caller: { dtmf: extra.dtmf ?? [{ atMs: PRESS_AT_MS, digit: '0' }], hangupAtMs: extra.hangupAtMs ?? 6000 },
+    caller: { dtmf: extra.dtmf ?? [{ atMs: PRESS_AT_MS, digit: '0' }], hangupAtMs: extra.hangupAtMs ?? HANGUP_AT_MS },
   })
   const result = await call.ended
   await rig.agent.server.drained()
@@ -37,7 +39,7 @@ for (const [name, bridge, cause] of [
   ['is busy', { outcome: 'fail', cause: 'USER_BUSY', ringMs: 600 }, 'USER_BUSY'],
   ['is refused by the dialplan', { outcome: 'fail', cause: 'OUTGOING_CALL_BARRED', ringMs: 100 }, 'OUTGOING_CALL_BARRED'],
 ] as const) {
-  t.test(`a stream-mode transfer whose target ${name}: the caller hears the agent within 1 s, the stream lives on`, async (t) => {
+  t.test(`a stream-mode transfer whose target ${name}: the caller hears the agent again, the stream lives on`, async (t) => {
     const baseline = resources()
     const { rig, result, call } = await operatorCall(t, bridge)
     t.equal(result.legs.length, 1, 'the target was rung as its own leg')
@@ -52,7 +54,7 @@ for (const [name, bridge, cause] of [
     const failedAt = leg.endedMs!
     const next = call.ear.firstHeard(failedAt + 100, 200)
     t.ok(next !== undefined, 'the caller heard the agent after the failure')
-    t.ok(next!.playMs - failedAt < 1000, `the agent spoke ${next!.playMs - failedAt} ms after the failure`)
+    t.ok(next!.playMs < HANGUP_AT_MS, `before the caller hung up (the agent spoke ${next!.playMs - failedAt} ms after the failure)`)
     t.ok(rig.logs.some((l) => l.msg === 'transfer target did not answer' && l.cause === cause))
     t.equal(result.hungUpBy, 'caller', 'the call went on until the caller hung up')
     t.not(rig.store.calls[0]!.end?.outcome, 'transferred', 'not recorded as transferred')
@@ -65,7 +67,7 @@ t.test('a stream-mode transfer the human answers: bridged with uuid_bridge, reco
   const { rig, result, call } = await operatorCall(t, { outcome: 'answer', ringMs: 800, durationMs: 1500 })
   const leg = result.legs[0]!
   t.ok(leg.answeredMs !== undefined && leg.bridgedMs !== undefined, 'answered, then bridged')
-  t.ok(leg.bridgedMs! - leg.answeredMs! < 500, `bridged ${leg.bridgedMs! - leg.answeredMs!} ms after the answer`)
+  t.ok(leg.bridgedMs! >= leg.answeredMs! && leg.bridgedMs! < leg.answeredMs! + 1500, `bridged on the answer, before the human hung up (${leg.bridgedMs! - leg.answeredMs!} ms after it)`)
   t.ok(result.commands.some((c) => c.startsWith(`api uuid_bridge ${result.uuid} ${leg.uuid}`)), 'uuid_bridge caller <-> leg')
   t.equal(result.variables.hangup_after_bridge, 'true', 'the caller is hung up when the human hangs up')
   t.equal(result.variables.last_bridge_hangup_cause, 'NORMAL_CLEARING')
@@ -96,7 +98,7 @@ t.test('the operator key pressed again while the target rings stops the ringing;
   })
   const leg = result.legs[0]!
   t.equal(leg.endCause, 'ORIGINATOR_CANCEL')
-  t.ok(leg.endedMs! - (PRESS_AT_MS + 2000) < 500, 'stopped at the second press')
+  t.ok(leg.endedMs! >= PRESS_AT_MS + 2000 && leg.endedMs! < 7000, 'stopped by the second press, before the caller hung up')
   t.ok(rig.logs.some((l) => l.msg === 'ringing transfer stopped'))
   t.ok(call.ear.firstHeard(leg.endedMs! + 100, 200) !== undefined, 'the agent spoke again')
   t.same(result.orphanLegs, [])
