@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { ConfigError } from '../errors.ts'
 import { businessHoursSchema } from './business-hours.ts'
 import { TOOL_NAMES } from './tools.ts'
+import { CONVERSATION_MODES, realtimeSchema } from '../realtime/config.ts'
 
 /**
  * The `agent:` section of the config file: what the conversation agent says, whom it may
@@ -112,6 +113,10 @@ export const agentSchema = z.strictObject({
   operatorKey: z.union([z.enum(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#']), z.literal(false)]).default('0'),
   /** Tools offered to the model. */
   tools: z.array(z.enum(TOOL_NAMES)).default([...TOOL_NAMES]),
+  /** How conversations run: `pipeline` (STT -> LLM -> TTS) or `realtime` (a speech-to-speech vendor; stream media only). */
+  mode: z.enum(CONVERSATION_MODES).default('pipeline'),
+  /** The speech-to-speech vendor for `realtime` (docs/realtime.md); a route's `options.realtime` overrides it. */
+  realtime: realtimeSchema.optional(),
   history: z.strictObject({
     /** Bound on the prompt, in characters (about 4 per token). */
     maxChars: z.number().int().min(1000).max(1_000_000).default(24_000),

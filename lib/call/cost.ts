@@ -12,7 +12,7 @@ export function meteredRecorder (inner: CallRecorder, config: Config, providers:
   const meter = new UsageMeter()
   const tts = ttsIdentity(config)
   // Delegate method by method: recorders are class instances, whose methods a spread would miss.
-  return {
+  const recorder: CallRecorder = {
     uuid: inner.uuid,
     rejected: (reason) => { inner.rejected(reason) },
     answered: (at) => { inner.answered(at) },
@@ -35,6 +35,30 @@ export function meteredRecorder (inner: CallRecorder, config: Config, providers:
       await inner.end(e)
     },
   }
+  realtimeMeters.set(recorder, (u) => {
+    meter.addLlm(u.provider, u.model, u.inputTokens, u.outputTokens)
+    inner.usage({ llmInputTokens: u.inputTokens, llmOutputTokens: u.outputTokens })
+  })
+  return recorder
+}
+
+export interface RealtimeUsageInput {
+  /** The speech-to-speech vendor (`openai`, `gemini`): priced as `speech.pricing.llm["vendor:model"]`. */
+  readonly provider: string
+  readonly model: string
+  readonly inputTokens: number
+  readonly outputTokens: number
+}
+
+const realtimeMeters = new WeakMap<CallRecorder, (u: RealtimeUsageInput) => void>()
+
+/**
+ * A realtime session's tokens: on the record, and metered under the vendor's own name (not the
+ * pipeline's language model, which `usage()` would bill them to). No-op for a recorder that
+ * meteredRecorder did not make.
+ */
+export function recordRealtimeUsage (recorder: CallRecorder, usage: RealtimeUsageInput): void {
+  realtimeMeters.get(recorder)?.(usage)
 }
 
 function ttsIdentity (config: Config): { provider: string, model: string | undefined } {

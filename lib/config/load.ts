@@ -11,6 +11,7 @@ import { callerAllowPrefixes } from '../guard/config.ts'
 import { configSchema, type ParsedConfig, type RouteConfig } from './schema.ts'
 import { ConfigProblems, ProblemList, problemsFromZod, throwIfProblems } from './problems.ts'
 import { didYouMean, unknownNameMessage } from './suggest.ts'
+import { realtimeProblems } from '../realtime/config.ts'
 
 /** The validated config with paths made absolute and DIDs normalised to E.164. */
 export interface Config extends ParsedConfig {
@@ -100,6 +101,8 @@ export function buildConfig (raw: unknown, configDir: string): Config {
     routes[e164] = route
   }
   if (parsed.defaultRoute) checkScriptName(problems, 'defaultRoute.script', parsed.defaultRoute.script, scriptModules)
+  // The conversation mode of each route: a known mode, valid realtime overrides, stream media.
+  for (const p of realtimeProblems(parsed)) problems.add(p.field, p.message)
 
   // Plain-text gRPC would send audio and credentials in clear: allowed for a loopback fake only.
   for (const [field, g] of [['speech.stt.google', parsed.speech.stt.google], ['speech.tts.google', parsed.speech.tts.google]] as const) {

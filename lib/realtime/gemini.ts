@@ -75,6 +75,8 @@ export class GeminiLive implements RealtimeVendor {
           if (typeof call.id !== 'string' || typeof call.name !== 'string') throw VendorSocket.garbage(this.name, 'a function call without id or name')
           push({ type: 'tool-call', id: call.id, name: call.name, args: JSON.stringify(call.args ?? {}) })
         }
+        // What the model says after the tool response is a new stretch of speech.
+        turn++
         return
       }
       const c = m.serverContent

@@ -1,6 +1,7 @@
 import { defineScript } from '../call/script.ts'
 import type { ConverseOptions } from '../call/verbs/converse.ts'
 import { TOOL_NAMES, type ToolName } from '../agent/tools.ts'
+import { realtimeOverrideSchema } from '../realtime/config.ts'
 
 /**
  * Built-in script: the AI receptionist. Everything it says and does comes from the `agent:`
@@ -8,8 +9,9 @@ import { TOOL_NAMES, type ToolName } from '../agent/tools.ts'
  * route options can override per number:
  *   instructions (string), greeting (string, or false for none), tools (list of tool names),
  *   targets (list of transfer target names), targetDescriptions (name -> what it is for),
- *   hints (words the recogniser should prefer).
- * Needs `speech.stt` and `speech.llm`.
+ *   hints (words the recogniser should prefer), mode (pipeline or realtime), realtime (overrides
+ *   of agent.realtime: vendor, model, voice, apiKeyEnv, baseUrl, openTimeoutMs).
+ * Needs `speech.stt` and `speech.llm` (pipeline mode).
  */
 export default defineScript(async (call) => {
   await call.answer()
@@ -30,5 +32,8 @@ export function optionsFrom (o: Readonly<Record<string, unknown>>): ConverseOpti
     ...(strings(o.targets) !== undefined ? { targets: strings(o.targets) } : {}),
     ...(descriptions !== undefined ? { targetDescriptions: descriptions } : {}),
     ...(strings(o.hints) !== undefined ? { hints: strings(o.hints) } : {}),
+    // Validated at config load (realtime/config.ts realtimeProblems); parsed again here for the types.
+    ...(o.mode === 'pipeline' || o.mode === 'realtime' ? { mode: o.mode } : {}),
+    ...(realtimeOverrideSchema.safeParse(o.realtime).success ? { realtime: realtimeOverrideSchema.parse(o.realtime) } : {}),
   }
 }

@@ -18,7 +18,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['doctor', 'ops', 'simulator', 'scripts', 'console', 'notify', 'retention'],
   ['call'],
   ['agent', 'guard', 'records'],
-  ['speech', 'llm'],
+  ['speech', 'llm', 'realtime'],
   ['providers'],
   ['media', 'numbers', 'freeswitch'],
   ['errors.ts'],

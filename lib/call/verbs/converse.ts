@@ -2,6 +2,9 @@ import type { TranscriptEntry } from '../../agent/history.ts'
 import type { ToolName } from '../../agent/tools.ts'
 import type { VerbContext } from '../context.ts'
 import { Conversation } from '../conversation/conversation.ts'
+import { PhoneAgentError } from '../../errors.ts'
+import { resolveRealtime, type ConversationMode, type RealtimeOverride } from '../../realtime/config.ts'
+import { runRealtimeConversation } from '../realtime/conversation.ts'
 
 export interface ConverseOptions {
   /** System instructions; default `agent.instructions`. */
@@ -21,6 +24,10 @@ export interface ConverseOptions {
   readonly hints?: readonly string[] | undefined
   /** Caller turns before the goodbye; default unlimited (maxCallSeconds bounds the call). */
   readonly maxTurns?: number | undefined
+  /** `pipeline` (STT -> LLM -> TTS) or `realtime` (a speech-to-speech vendor); default `agent.mode`. */
+  readonly mode?: ConversationMode | undefined
+  /** Overrides of `agent.realtime` (vendor, model, voice, apiKeyEnv, ...) for this conversation. */
+  readonly realtime?: RealtimeOverride | undefined
   readonly signal?: AbortSignal | undefined
 }
 
@@ -42,8 +49,15 @@ export interface ConverseResult {
 
 /**
  * The AI conversation (STT -> LLM -> TTS turns with tools and fallbacks), configured by
- * `agent:`: see conversation/conversation.ts.
+ * `agent:`: see conversation/conversation.ts. In `realtime` mode a speech-to-speech vendor
+ * replaces the three: see realtime/conversation.ts.
  */
 export async function converse (ctx: VerbContext, options: ConverseOptions = {}): Promise<ConverseResult> {
+  const agent = ctx.agent?.config
+  if ((options.mode ?? agent?.mode) === 'realtime') {
+    const settings = resolveRealtime(agent?.realtime, options.realtime)
+    if (settings === undefined) throw new PhoneAgentError('CONFIG_INVALID', 'a realtime conversation needs a vendor (agent.realtime.vendor)')
+    return await runRealtimeConversation(ctx, options, settings)
+  }
   return await new Conversation(ctx, options).run()
 }

@@ -1,0 +1,73 @@
+import t from 'tap'
+import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
+import { CALLER, DID, startRealtimeRig, voice, type Vendor } from './rig.ts'
+
+const LONG = 'Il sabato siamo aperti dalle nove alle tredici, e la domenica siamo chiusi, ma può sempre lasciare un messaggio in segreteria.'
+
+for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) {
+  t.test(`${vendor}: greeting, two turns, a barge-in, a refused number then a transfer, all on the record`, async (t) => {
+    const rig = await startRealtimeRig(t, vendor)
+    rig.fake
+      .caller('Vorrei sapere gli orari.', 'E il sabato?', 'Mi passi il numero più tre nove zero due...')
+      .reply(
+        { text: 'Siamo aperti dalle nove alle diciotto.', audioMs: 1000 },
+        { text: LONG, audioMs: 5000 },
+        { text: 'Provo a chiamare quel numero.', audioMs: 600, tools: [{ name: 'transfer_call', args: { target: '+390212345678' } }] },
+        { text: 'Non posso chiamare numeri, la passo alle vendite.', audioMs: 800, tools: [{ name: 'transfer_call', args: { target: 'sales' } }] },
+      )
+    const fs = new FakeFreeSwitch()
+    // Caller lines: two turns, then one over the long reply (it starts about 4.7 s in).
+    const call = fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900), voice(3500, 700), voice(5800, 900, 180)] } })
+    const result = await call.ended
+
+    t.equal(result.transfer?.to, '2000', 'the configured transfer ran (sales)')
+    t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'never playback or record: they would end unicast')
+    t.notOk(result.apps.some((a) => a.name === 'bridge' && /390212345678/.test(a.arg ?? '')), 'the number the model asked for was never dialled')
+    const refused = rig.logs.find((l) => l.msg === 'tool call refused')
+    t.equal(refused?.code, 'unknown_target', 'the number was refused as a tool call')
+
+    const captured = rig.store.calls[0]!
+    t.same(captured.turns.filter((x) => x.role === 'caller').map((x) => x.text), ['Vorrei sapere gli orari.', 'E il sabato?', 'Mi passi il numero più tre nove zero due...'])
+    const agentTurns = captured.turns.filter((x) => x.role === 'agent')
+    t.equal(agentTurns[0]?.text, 'Buongiorno, come posso aiutarla?', 'the greeting first')
+    t.equal(agentTurns[1]?.text, 'Siamo aperti dalle nove alle diciotto.')
+    const cut = agentTurns.find((x) => x.interrupted === true)
+    t.ok(cut, 'the interrupted reply is in the transcript, marked interrupted')
+    t.ok(cut !== undefined && cut.text.length < LONG.length && LONG.startsWith(cut.text), `truncated to what was heard: "${cut?.text}"`)
+    t.ok(agentTurns.some((x) => x.text === 'Non posso chiamare numeri, la passo alle vendite.'), 'the reply after the refusal')
+
+    const barge = rig.logs.find((l) => l.msg === 'caller barged in')
+    t.ok(barge, 'barge-in detected')
+    const stoppedAt = call.ear.lastHeardEndMs(5800 + 900, 200) ?? 0
+    t.ok(stoppedAt < 5800 + 900, `agent audio stopped (${stoppedAt} ms) while the caller was still talking (5800-6700 ms)`)
+
+    t.ok(captured.latency.length >= 3, `latency per turn (${captured.latency.length})`)
+    for (const l of captured.latency) {
+      t.ok(l.speechEndAt! <= l.ttsAudioAt! && l.ttsAudioAt! <= l.firstFrameAt!, `turn ${l.turn}: caller stop -> first vendor audio -> first frame`)
+    }
+    t.ok(captured.usage.reduce((n, u) => n + (u.llmInputTokens ?? 0), 0) > 0, 'vendor tokens recorded')
+    t.ok(captured.usage.reduce((n, u) => n + (u.costEstimate ?? 0), 0) > 0, 'priced from the price table')
+    t.equal(captured.end?.outcome, 'transferred')
+
+    if (vendor === 'openai') {
+      const truncate = rig.fake.messages('conversation.item.truncate')[0]
+      t.ok(truncate, 'the vendor was told to truncate the interrupted item')
+      t.ok(Number(truncate?.audio_end_ms) > 0 && Number(truncate?.audio_end_ms) < 5000, `at the played position (${String(truncate?.audio_end_ms)} ms of 5000)`)
+      const greeting = rig.fake.messages('conversation.item.create')[0] as { item: { role: string, content: Array<{ text: string }> } }
+      t.equal(greeting.item.role, 'assistant', 'the model was told what the greeting said')
+      const outputs = rig.fake.messages('conversation.item.create').map((m) => m.item as { type: string, output?: string }).filter((i) => i.type === 'function_call_output')
+      t.match(outputs[0]?.output, /error/, 'the refusal went back to the model as the tool result')
+    } else {
+      t.ok(rig.fake.messages('clientContent').length > 0, 'the model was told what the greeting said')
+      const responses = rig.fake.messages('toolResponse').map((m) => JSON.stringify(m))
+      t.match(responses[0], /error/, 'the refusal went back to the model as the tool response')
+    }
+    await until(() => rig.fake.openConnections === 0)
+    t.equal(rig.fake.openConnections, 0, 'the vendor socket was closed')
+  })
+}
+
+async function until (check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+}
