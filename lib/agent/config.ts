@@ -70,6 +70,16 @@ export const agentSchema = z.strictObject({
     'it-IT': 'Mi dispiace, non posso farlo. Posso aiutarla in altro modo?',
     'de-DE': 'Es tut mir leid, das kann ich nicht tun. Kann ich Ihnen sonst helfen?',
   }),
+  /** Said (pre-rendered) when the caller has waited `deadlines.deadAirMs` in silence for the answer. */
+  fillers: z.strictObject({
+    /** Fillers at most per turn; 0: the first silence over budget ends in the apology. */
+    max: z.number().int().min(0).max(3).default(2),
+    text: perLanguage({
+      'en-US': 'One moment.',
+      'it-IT': 'Un attimo.',
+      'de-DE': 'Einen Moment.',
+    }),
+  }).prefault({}),
   contacts: z.strictObject({
     /** JSON or CSV file, relative to the config file. */
     file: z.string().min(1),
@@ -100,8 +110,13 @@ export const agentSchema = z.strictObject({
   deadlines: z.strictObject({
     /** Silence from the caller before a reprompt. */
     noInputMs: z.number().int().min(1000).max(60_000).default(8000),
-    /** From the end of the caller's speech to our first audio; past it the apology plays. */
+    /** From the end of the caller's speech to the answer's first audio; past it the apology plays. */
     turnMs: z.number().int().min(1000).max(60_000).default(8000),
+    /**
+     * Longest silence the caller hears while waiting for us (recognition, model, tools, speech):
+     * past it a filler plays before the answer has started, else the apology.
+     */
+    deadAirMs: z.number().int().min(200).max(10_000).default(1500),
     /** Model request to its first token. */
     llmFirstTokenMs: z.number().int().min(500).max(60_000).default(5000),
     /** TTS request to its first audio. */

@@ -95,8 +95,8 @@ async function prerenderGreetings (config: Config, contacts: readonly Contact[],
 }
 
 /**
- * The phrases worth rendering ahead: apology, goodbye, reprompt, the anonymous greeting and the
- * transfer and refusal lines, in every language and voice a route can use.
+ * The phrases worth rendering ahead: apology, goodbye, reprompt, the anonymous greeting, the
+ * transfer and refusal lines and the dead-air filler, in every language and voice a route can use.
  */
 export function cannedSpecs (config: Config): CannedSpec[] {
   const agent = config.agent
@@ -110,7 +110,7 @@ export function cannedSpecs (config: Config): CannedSpec[] {
   }
   const specs: CannedSpec[] = []
   for (const { language, voice } of combos.values()) {
-    for (const texts of [agent.apology, agent.goodbye, agent.reprompts.text, agent.greeting, agent.connecting, agent.transferFailed, agent.cannotHelp]) {
+    for (const texts of [agent.apology, agent.goodbye, agent.reprompts.text, agent.greeting, agent.connecting, agent.transferFailed, agent.cannotHelp, agent.fillers.text]) {
       specs.push({ text: textFor(texts, language), language, voice })
     }
   }

@@ -85,6 +85,7 @@ export async function speakSentences<P = { path: string }> (sentences: AsyncIter
       if (item === undefined) break
       changed.notify()
       const rendered = await item
+      if (options.lineFree !== undefined) await raceAbort(options.lineFree(), sig)
       if (sig.aborted) throw abortReason(sig)
       options.onPlayStart?.(index)
       await options.play(index, rendered, sig)

@@ -73,6 +73,8 @@ export class FilesTurnMedia implements TurnMedia {
       if (speech === undefined) continue
       const startedAt = windowAt + speech.startMs
       const endedAt = Math.min(stoppedAt, windowAt + speech.endMs)
+      // Known only now that the recording stopped (its silence detection took silenceSeconds).
+      options.onSpeechEnd?.(endedAt)
       const transcript = await stt.transcribe(
         { pcm: bytesFromInt16(audio.samples), sampleRate: audio.sampleRate },
         { signal, language: options.language, hints: options.hints },

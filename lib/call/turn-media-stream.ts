@@ -117,7 +117,9 @@ export class StreamTurnMedia implements TurnMedia {
           // rarely are, and fixed phrases are pre-rendered apart.
           billed: true,
         }),
-        play: async (_index, sentence, sig) => { await sentence.play(session, sig) },
+        play: async (index, sentence, sig) => {
+          await sentence.play(session, sig, { starved: () => { options.onStarved?.(index) }, sound: () => { options.onSound?.(index) } })
+        },
       }, AbortSignal.any([ctx.signal, signal, barge.signal]))
     } catch (err) {
       if (confirmed === undefined || signal.aborted || ctx.signal.aborted) throw err

@@ -15,6 +15,14 @@ export interface ListenOptions {
   readonly language: string
   /** Words and names the recogniser should prefer. */
   readonly hints?: readonly string[] | undefined
+  /**
+   * The caller stopped speaking (epoch ms of the end of their speech), possibly only for a pause
+   * (stream mode decides the end of the turn from the words, after this). From here on the
+   * caller is owed audio: the turn's dead-air clock runs while the words are recognised.
+   */
+  readonly onSpeechEnd?: ((at: number) => void) | undefined
+  /** The caller went on after a pause reported by `onSpeechEnd`: they are not waiting for us. */
+  readonly onSpeechResumed?: (() => void) | undefined
 }
 
 /** The caller said something and it was transcribed. Times are epoch ms. */
@@ -66,6 +74,17 @@ export interface SpeakOptions {
    * is heard in full, so a reply cut by barge-in still counts what it cost.
    */
   readonly onSynthesized?: ((characters: number) => void) | undefined
+  /**
+   * Resolves when the line is free for the next sentence (a filler still playing): a sentence
+   * never starts over, or is queued behind, audio the turn did not ask this speak to play.
+   */
+  readonly lineFree?: (() => Promise<void>) | undefined
+  /**
+   * The sentence `index` ran out of audio while playing (its streamed synthesis fell behind or
+   * stalled): the caller hears silence until `onSound`. Stream mode only.
+   */
+  readonly onStarved?: ((index: number) => void) | undefined
+  readonly onSound?: ((index: number) => void) | undefined
 }
 
 export interface SpokenResult {

@@ -121,7 +121,9 @@ export async function startRig (t: Test, options: RigOptions = {}): Promise<Conv
     },
     agent: {
       transfers: { human: 'operator', afterHours: 'voicemail' },
-      deadlines: { noInputMs: 3000, turnMs: 4000, llmFirstTokenMs: 3000, ttsFirstAudioMs: 3000 },
+      // A dead-air budget above what a loaded test machine takes: a filler would change what is
+      // played in tests that are not about it (test/faults/ sets its own).
+      deadlines: { noInputMs: 3000, turnMs: 4000, llmFirstTokenMs: 3000, ttsFirstAudioMs: 3000, deadAirMs: 3000 },
       ...(contactsFile === undefined ? {} : { contacts: { file: contactsFile } }),
       ...options.agent,
     },

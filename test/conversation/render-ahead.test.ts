@@ -11,7 +11,7 @@ const S3 = 'Terza e ultima frase della risposta, lunga quanto basta perché la s
 t.test('sentences are synthesised while the previous one plays: no gap when TTS keeps up', async (t) => {
   const renderStarts = new Map<string, number>()
   const rig = await startRig(t, {
-    agent: { deadlines: { turnMs: 8000, llmFirstTokenMs: 3000, noInputMs: 3000, ttsFirstAudioMs: 3000 }, sentences: { maxChars: 400 } },
+    agent: { deadlines: { turnMs: 8000, llmFirstTokenMs: 3000, noInputMs: 3000, ttsFirstAudioMs: 3000, deadAirMs: 3000 }, sentences: { maxChars: 400 } },
     wrapSpeaker: (s) => ({
       render: async (text, o) => {
         if (text === S1 || text === S2 || text === S3) {

@@ -9,13 +9,13 @@ import { toE164 } from '../../numbers/e164.ts'
 import { createDeadline } from '../../providers/retry.ts'
 import type { VerbContext } from '../context.ts'
 import { turnMediaFor } from '../turn-media-for.ts'
-import type { Heard, TurnMedia } from '../turn-media.ts'
+import type { Heard, TurnMedia, Utterance } from '../turn-media.ts'
 import { answer } from '../verbs/answer.ts'
 import { playPath } from '../verbs/play.ts'
 import { transfer, type TransferResult } from '../verbs/transfer.ts'
 import type { ConverseEnd, ConverseOptions, ConverseResult } from '../verbs/converse.ts'
 import { OperatorKeyLane } from './operator-key.ts'
-import { runTurn, type TurnSetup } from './turn.ts'
+import { Turn, type TurnSetup } from './turn.ts'
 
 const MAX_SPEECH_MS = 30_000
 const MAX_ROUNDS = 4
@@ -122,15 +122,23 @@ export class Conversation {
         const remaining = agent.maxCallSeconds * 1000 - (Date.now() - this.#startedAt)
         if (remaining <= 0) return await this.#goodbye('max-duration')
         if (this.#options.maxTurns !== undefined && this.#turns >= this.#options.maxTurns) return await this.#goodbye('max-turns')
-        const heard = await this.#listen(remaining, signal)
-        if (heard.kind !== 'speech') {
-          if (++reprompts > agent.reprompts.max) return await this.#goodbye('no-input')
-          await this.#say(textFor(agent.reprompts.text, this.#language), signal)
-          continue
+        // The turn exists from the start of listening: its dead-air clock runs from the end of
+        // the caller's speech, while their words are recognised.
+        const number = this.#turns + 1
+        const turn = new Turn(this.#turnSetup(), { number, log: this.#log.child({ turn: number }) }, signal)
+        try {
+          const heard = await this.#listen(remaining, turn)
+          if (heard.kind === 'speech') {
+            reprompts = 0
+            const end = await this.#reply(heard, turn)
+            if (end !== undefined) return end
+            continue
+          }
+        } finally {
+          turn.dispose()
         }
-        reprompts = 0
-        const end = await this.#reply(heard, signal)
-        if (end !== undefined) return end
+        if (++reprompts > agent.reprompts.max) return await this.#goodbye('no-input')
+        await this.#say(textFor(agent.reprompts.text, this.#language), signal)
       } catch (err) {
         if (!this.#operator.pressed || !this.#ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
         // The operator key: whatever was running is abandoned; a new phase starts afterwards.
@@ -145,24 +153,32 @@ export class Conversation {
     }
   }
 
-  async #listen (remaining: number, signal: AbortSignal): Promise<Heard> {
+  async #listen (remaining: number, turn: Turn): Promise<Heard> {
+    const { signal, onSpeechEnd, onSpeechResumed } = turn.hearing
     try {
       return await this.#media.listen({
         noInputMs: Math.min(this.#agent.deadlines.noInputMs, remaining),
         maxSpeechMs: Math.min(MAX_SPEECH_MS, remaining),
         language: this.#language,
         hints: this.#options.hints,
+        onSpeechEnd,
+        onSpeechResumed,
       }, signal)
     } catch (err) {
-      if (!isCallEnded(err) && !signal.aborted) {
-        this.#ctx.recorder.error({ code: isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED', message: (err as Error).message, provider: this.#ctx.stt?.name ?? 'stt' })
+      const stt = this.#ctx.stt?.name ?? 'stt'
+      if (turn.expired) {
+        // The caller waited past the budget while their words were being recognised.
+        this.#log.warn({ code: 'PROVIDER_TIMEOUT', stage: 'deadline', waitingFor: stt }, 'turn failed')
+        this.#ctx.recorder.error({ code: 'PROVIDER_TIMEOUT', message: `${(err as Error).message}, waiting for speech recognition`, provider: 'deadline' })
+      } else if (!isCallEnded(err) && !signal.aborted) {
+        this.#ctx.recorder.error({ code: isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED', message: (err as Error).message, provider: stt })
       }
       throw err
     }
   }
 
   /** One caller utterance and the reply to it; a result when the conversation is over. */
-  async #reply (heard: Extract<Heard, { kind: 'speech' }>, signal: AbortSignal): Promise<ConverseResult | undefined> {
+  async #reply (heard: Utterance, turn: Turn): Promise<ConverseResult | undefined> {
     const ctx = this.#ctx
     this.#turns++
     this.#history.addUser(heard.text, heard.endedAt)
@@ -171,7 +187,7 @@ export class Conversation {
     ctx.recorder.usage({ sttSeconds: (heard.audioMs + (heard.discardedAudioMs ?? 0)) / 1000 })
     let end
     try {
-      end = await runTurn(this.#turnSetup(), { number: this.#turns, speechEndAt: heard.endedAt, sttFinalAt: heard.transcribedAt, log: this.#log.child({ turn: this.#turns }) }, signal)
+      end = await turn.run(heard)
     } finally {
       this.#report()
     }
@@ -203,6 +219,9 @@ export class Conversation {
       language: this.#language,
       voice: this.#voice,
       turnMs: this.#agent.deadlines.turnMs,
+      deadAirMs: this.#agent.deadlines.deadAirMs,
+      maxFillers: this.#agent.fillers.max,
+      fill: async (sig) => { await this.#fill(sig) },
       llmFirstTokenMs: this.#agent.deadlines.llmFirstTokenMs,
       sentenceMaxChars: this.#agent.sentences.maxChars,
       maxRounds: MAX_ROUNDS,
@@ -222,6 +241,13 @@ export class Conversation {
       this.#log.warn({ target, code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'transfer failed')
       return { connected: false, disposition: isPhoneAgentError(err) ? err.code : 'FAILED' }
     }
+  }
+
+  /** The dead-air filler: pre-rendered only (it plays while a provider may be down). */
+  async #fill (signal: AbortSignal): Promise<void> {
+    const path = this.#ctx.agent?.canned.lookup(textFor(this.#agent.fillers.text, this.#language), this.#language, this.#voice)
+    if (path === undefined) throw new PhoneAgentError('MEDIA_INVALID', 'the filler is not pre-rendered')
+    await playPath(this.#ctx, path, { signal })
   }
 
   /** Fallback and operator: to the human (voicemail out of hours), then the other if that fails. */

@@ -7,9 +7,10 @@ import { PhoneAgentError, isCallEnded, isPhoneAgentError } from '../../errors.ts
 import type { LlmProvider, ToolDefinition } from '../../llm/types.ts'
 import type { LatencyInput } from '../../records/types.ts'
 import type { VerbContext } from '../context.ts'
-import type { SpeakOptions, SpokenResult, TurnMedia } from '../turn-media.ts'
+import type { SpeakOptions, SpokenResult, TurnMedia, Utterance } from '../turn-media.ts'
 import { runTool, type TerminalAction } from '../turn-tools.ts'
 import type { TransferResult } from '../verbs/transfer.ts'
+import { DeadAir } from './dead-air.ts'
 
 /** Everything a turn needs; built once per conversation. */
 export interface TurnSetup {
@@ -22,8 +23,14 @@ export interface TurnSetup {
   readonly lookupContact: (number: string) => Contact | undefined
   readonly language: string
   readonly voice: string | undefined
-  /** End of the caller's speech to our first audio, and the longest silence between sentences. */
+  /** End of the caller's speech to the answer's first audio, fillers or not. */
   readonly turnMs: number
+  /** Longest silence the caller may hear while owed audio (dead-air budget). */
+  readonly deadAirMs: number
+  /** Fillers at most per turn, before the answer has started. */
+  readonly maxFillers: number
+  /** Plays the pre-rendered filler ("one moment"); resolves once heard. */
+  readonly fill?: ((signal: AbortSignal) => Promise<void>) | undefined
   readonly llmFirstTokenMs: number
   readonly sentenceMaxChars: number
   /** LLM requests per turn (each tool round is one). */
@@ -40,9 +47,14 @@ export interface TurnSetup {
 export interface TurnInput {
   /** The caller's turn number, from 1. */
   readonly number: number
-  readonly speechEndAt: number
-  readonly sttFinalAt: number
   readonly log: Logger
+}
+
+/** What a turn gives the listen that precedes it: the dead-air clock starts at the end of speech. */
+export interface TurnHearing {
+  readonly signal: AbortSignal
+  readonly onSpeechEnd: (at: number) => void
+  readonly onSpeechResumed: () => void
 }
 
 export type TurnEnd =
@@ -56,17 +68,20 @@ const MODEL_TEXT_IN_LOGS = 64
 const CHARS_PER_TOKEN = 4
 
 /**
- * One reply, as an object thrown away when it ends: LLM rounds (text and tool calls) streamed
- * sentence by sentence into the media's speak queue, tools validated and run, then any transfer
- * or hang-up the model asked for.
+ * One caller turn and the reply to it, as an object thrown away when it ends: built when
+ * listening starts, its dead-air clock runs from the caller's end of speech (while the words are
+ * recognised), then LLM rounds (text and tool calls) stream sentence by sentence into the
+ * media's speak queue, tools are validated and run, then any transfer or hang-up the model
+ * asked for.
  *
  * It owns its controller, timers, usage and result. A failure, a missed deadline, a barge-in or
- * the caller's signal aborts everything it started (LLM request, TTS renders, playback waits),
- * each with its own code; the history is committed with what the caller actually heard.
+ * the caller's signal aborts everything it started (recognition, LLM request, TTS renders,
+ * playback waits, a filler), each with its own code; the history is committed with what the
+ * caller actually heard.
  *
- * A watchdog enforces "never dead air longer than the deadline": it runs whenever nothing is
- * playing (from the end of the caller's speech, and between sentences) and aborts the turn with
- * PROVIDER_TIMEOUT when it fires; the conversation then falls back.
+ * The dead-air clock (dead-air.ts) keeps every silence the caller hears while owed audio under
+ * `deadAirMs`: a filler before the answer starts, else the turn expires with PROVIDER_TIMEOUT and
+ * the conversation falls back. `turnMs` bounds the wait for the answer's first audio.
  */
 export class Turn {
   readonly #setup: TurnSetup
@@ -75,15 +90,20 @@ export class Turn {
   readonly #outer: AbortSignal
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal
-  readonly #marks: { -readonly [K in keyof LatencyInput]: LatencyInput[K] }
+  readonly #deadAir: DeadAir
+  #marks!: { -readonly [K in keyof LatencyInput]: LatencyInput[K] }
   readonly #usage = { input: 0, output: 0, tts: 0 }
-  readonly #assistant: ReturnType<ConversationHistory['beginAssistant']>
+  #assistant!: ReturnType<ConversationHistory['beginAssistant']>
   readonly #ids: number[] = []
   readonly #sentences: string[] = []
   readonly #usedIds = new Set<string>()
-  #watchdog: NodeJS.Timeout | undefined
+  /** The caller's end of speech was reported (the clock started). */
+  #speechEnded = false
   #deadlineMissed = false
   #rounds = 0
+  /** Index of the current round's first sentence, and of the last sentence that began playing. */
+  #roundStart = 0
+  #lastPlayStart = -1
   #llmFailed = false
   #pending: TerminalAction | undefined
   /** Whether the round that asked to end the call said anything (a goodbye) before it. */
@@ -102,23 +122,59 @@ export class Turn {
     this.#log = input.log
     this.#outer = signal
     this.#signal = AbortSignal.any([signal, this.#controller.signal])
-    this.#marks = { turn: input.number, speechEndAt: input.speechEndAt, sttFinalAt: input.sttFinalAt }
-    this.#assistant = setup.history.beginAssistant()
+    this.#deadAir = new DeadAir({
+      budgetMs: setup.deadAirMs,
+      maxFillers: setup.maxFillers,
+      fill: setup.fill,
+      // Never once the answer has started: a filler belongs to a wait, not inside a reply.
+      mayFill: () => this.#lastPlayStart < this.#roundStart,
+      expire: (reason) => {
+        this.#deadlineMissed = true
+        this.#controller.abort(reason)
+      },
+      signal: this.#signal,
+      log: this.#log,
+    })
   }
 
-  async run (): Promise<TurnEnd> {
+  /** Whether the caller waited too long (the turn ended on its dead-air clock or deadline). */
+  get expired (): boolean { return this.#deadAir.expired }
+
+  /** For the listen before the reply: the clock starts at the end of speech, stops if they go on. */
+  get hearing (): TurnHearing {
+    return {
+      signal: this.#signal,
+      onSpeechEnd: (at) => { this.#heardEnd(at) },
+      onSpeechResumed: () => {
+        this.#speechEnded = false
+        this.#deadAir.callerSpeaking()
+      },
+    }
+  }
+
+  /** Ends the clock and whatever the turn started; safe to call more than once. */
+  dispose (): void {
+    this.#deadAir.dispose()
+    if (!this.#controller.signal.aborted) this.#controller.abort(new PhoneAgentError('TURN_OVER', 'turn over'))
+  }
+
+  async run (heard: Utterance): Promise<TurnEnd> {
     const { ctx, media } = this.#setup
+    this.#marks = { turn: this.#input.number, speechEndAt: heard.endedAt, sttFinalAt: heard.transcribedAt }
+    const assistant = this.#assistant = this.#setup.history.beginAssistant()
+    // A media that does not report the end of speech: the clock starts from the utterance's end.
+    if (!this.#speechEnded) this.#heardEnd(heard.endedAt)
     try {
-      this.#arm(this.#setup.turnMs - (Date.now() - this.#input.speechEndAt))
       for (;;) {
         const spoken: SpokenResult = await media.speak(this.#reply(), this.#speakOptions(), this.#signal)
-        this.#disarm()
+        // Nothing is owed while a transfer rings (the connecting line and ringback play).
+        this.#deadAir.sound()
         if (spoken.bargeIn !== undefined) {
           // The caller took the turn: stop thinking and synthesising at once, keep exactly what
           // was heard (the sentence cut where the agent paused), and listen.
           this.#controller.abort(new PhoneAgentError('BARGE_IN', 'the caller barged in'))
           const playing = this.#sentences[spoken.bargeIn.sentence] ?? ''
-          this.#assistant.interrupt(cutAt(playing, spoken.bargeIn.heardFraction))
+          assistant.interrupt(cutAt(playing, spoken.bargeIn.heardFraction))
           this.#log.info({ sentence: spoken.bargeIn.sentence, heardMs: Math.round(spoken.bargeIn.heardMs) }, 'reply interrupted by the caller')
           return { kind: 'continue' }
         }
@@ -126,18 +182,20 @@ export class Turn {
         if (action?.kind !== 'transfer') break
         const result = await this.#setup.transfer(action.target)
         if (result.connected || ctx.state.handedOff) {
-          this.#assistant.toolResult(action.toolCallId, JSON.stringify({ ok: true, connected: true }))
-          this.#assistant.complete()
+          assistant.toolResult(action.toolCallId, JSON.stringify({ ok: true, connected: true }))
+          assistant.complete()
           return { kind: 'transferred', target: action.target }
         }
         // Nobody took the call: the model hears why and carries on (offer a message).
         this.#log.info({ target: action.target, disposition: result.disposition }, 'transfer did not connect')
-        this.#assistant.toolResult(action.toolCallId, JSON.stringify({ ok: false, error: `the transfer did not connect (${result.disposition}); offer to take a message` }))
+        assistant.toolResult(action.toolCallId, JSON.stringify({ ok: false, error: `the transfer did not connect (${result.disposition}); offer to take a message` }))
         this.#pending = undefined
         if (this.#rounds >= this.#setup.maxRounds) break
-        this.#arm(this.#setup.turnMs)
+        // The caller is owed the model's next words, on the same terms as after their speech.
+        this.#deadAir.owe()
+        this.#deadAir.deadlineAt(Date.now() + this.#setup.turnMs, this.#setup.turnMs)
       }
-      this.#assistant.complete()
+      assistant.complete()
       const pending = this.#pending
       if (pending?.kind === 'end') return { kind: 'end', reason: pending.reason, spoke: this.#lastRoundSpoke }
       if (this.#sentences.length === 0 && this.#setup.sayInsteadOfSilence !== undefined) {
@@ -147,7 +205,7 @@ export class Turn {
       return { kind: 'continue' }
     } catch (err) {
       // Committed with what was heard, marked interrupted.
-      this.#assistant.interrupt()
+      assistant.interrupt()
       if (!isCallEnded(err) && !(this.#outer.aborted && !this.#deadlineMissed)) {
         const code = isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED'
         const stage = this.#deadlineMissed ? 'deadline' : this.#llmFailed ? 'llm' : 'tts'
@@ -156,8 +214,7 @@ export class Turn {
       }
       throw err
     } finally {
-      this.#disarm()
-      this.#controller.abort(new PhoneAgentError('TURN_OVER', 'turn over'))
+      this.dispose()
       ctx.recorder.latency(this.#marks)
       this.#settleRound()
       const u = this.#usage
@@ -165,10 +222,18 @@ export class Turn {
     }
   }
 
+  /** The caller stopped speaking at `at`: they are owed audio from then, the answer by turnMs. */
+  #heardEnd (at: number): void {
+    this.#speechEnded = true
+    this.#deadAir.owe(at)
+    this.#deadAir.deadlineAt(at + this.#setup.turnMs, this.#setup.turnMs)
+  }
+
   async * #reply (): AsyncGenerator<string> {
     const { llm, history, maxRounds } = this.#setup
     while (this.#rounds < maxRounds) {
       this.#rounds++
+      this.#roundStart = this.#sentences.length
       this.#lastRoundSpoke = false
       const splitter = new SentenceSplitter({ language: this.#setup.language, maxChars: this.#setup.sentenceMaxChars })
       const calls: Array<{ id: string, name: string, arguments: string }> = []
@@ -241,34 +306,28 @@ export class Turn {
   }
 
   #speakOptions (): SpeakOptions {
+    const dead = this.#deadAir
     return {
       language: this.#setup.language,
       voice: this.#setup.voice,
       onFirstAudio: () => { this.#marks.ttsAudioAt ??= Date.now() },
       onSynthesized: (characters: number) => { this.#usage.tts += characters },
-      onPlayStart: () => {
-        this.#disarm()
+      lineFree: async () => { await dead.lineFree() },
+      onPlayStart: (index: number) => {
+        dead.sound()
+        dead.clearDeadline()
+        this.#lastPlayStart = index
         this.#marks.firstFrameAt ??= Date.now()
       },
       onPlayed: (index: number) => {
         const id = this.#ids[index]
         if (id !== undefined) this.#assistant.spoken(id)
-        this.#arm(this.#setup.turnMs)
+        dead.owe()
       },
+      // A streamed sentence that ran dry mid-way is silence like any other.
+      onStarved: () => { dead.owe() },
+      onSound: () => { dead.sound() },
     }
-  }
-
-  #arm (ms: number): void {
-    clearTimeout(this.#watchdog)
-    this.#watchdog = setTimeout(() => {
-      this.#deadlineMissed = true
-      this.#controller.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no reply audio within ${this.#setup.turnMs} ms`))
-    }, Math.max(0, ms))
-  }
-
-  #disarm (): void {
-    clearTimeout(this.#watchdog)
-    this.#watchdog = undefined
   }
 
   #settleRound (): void {
@@ -279,10 +338,6 @@ export class Turn {
     this.#usage.input += Math.ceil(JSON.stringify(this.#setup.history.messages()).length / CHARS_PER_TOKEN)
     this.#usage.output += Math.ceil(round.chars / CHARS_PER_TOKEN)
   }
-}
-
-export async function runTurn (setup: TurnSetup, input: TurnInput, signal: AbortSignal): Promise<TurnEnd> {
-  return await new Turn(setup, input, signal).run()
 }
 
 /**

@@ -56,7 +56,10 @@ const WATCH_MS = 50
 export async function hear (deps: HearDeps, options: ListenOptions, carried: CarriedSpeech | undefined, signal: AbortSignal): Promise<Heard> {
   const sig = AbortSignal.any([deps.signal, signal])
   if (sig.aborted) throw abortReason(sig)
-  if (carried?.recognised !== undefined) return heardFrom(carried.recognised.text, carried.startAt, carried.recognised.endAt, carried.recognised.audioMs, 0)
+  if (carried?.recognised !== undefined) {
+    options.onSpeechEnd?.(carried.recognised.endAt)
+    return heardFrom(carried.recognised.text, carried.startAt, carried.recognised.endAt, carried.recognised.audioMs, 0)
+  }
   const began = Date.now()
   const vad = carried?.vad ?? deps.newVad()
   const adaptive = deps.endpointing.adaptive
@@ -69,6 +72,8 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
   // The pause being judged: when it began (wall clock), and the transcript requested for it.
   let pause: { endAt: number, transcript: Promise<Recognised> } | undefined
   let lastFrameAt = Date.now()
+  /** The utterance reached its longest: its end was reported. */
+  let cutShort = false
   try {
     return await new Promise<Heard>((resolve, reject) => {
       let settled = false
@@ -91,6 +96,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         if (recognition === undefined && now - began >= options.noInputMs) { finish({ kind: 'no-input' }); return }
         if (now - began >= options.noInputMs + options.maxSpeechMs && recognition !== undefined) {
           const endAt = pause?.endAt ?? now
+          if (pause === undefined && !cutShort) { cutShort = true; options.onSpeechEnd?.(endAt) }
           recognition.finish().then((text) => { conclude(text, endAt) }, fail)
           return
         }
@@ -103,11 +109,13 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         if (recognition !== undefined && pause === undefined && now - lastFrameAt > STALLED_STREAM_MS) {
           const endAt = lastFrameAt
           pause = { endAt, transcript: recognition.finish() }
+          options.onSpeechEnd?.(endAt)
           pause.transcript.then((text) => { conclude(text, endAt) }, fail)
         }
       }, WATCH_MS)
       if (carried?.endedAt !== undefined && recognition !== undefined) {
         pause = { endAt: carried.endedAt, transcript: recognition.finish() }
+        options.onSpeechEnd?.(carried.endedAt)
         judge(pause)
       }
       const unsubscribe = deps.subscribe((frame) => {
@@ -125,11 +133,13 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         if (event?.type === 'speech-end' && pause === undefined) {
           const endAt = Date.now() - (frame.mediaMs - event.endAt)
           pause = { endAt, transcript: recognition.finish() }
+          options.onSpeechEnd?.(endAt)
           judge(pause)
         } else if (event?.type === 'speech-start' && pause !== undefined) {
           // The caller went on: what was recognised so far is not the turn.
           pause = undefined
           recognition.reopen()
+          options.onSpeechResumed?.()
         }
       })
       const cleanup = (): void => {

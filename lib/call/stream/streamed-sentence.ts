@@ -43,19 +43,39 @@ export class StreamedSentence {
     return this
   }
 
-  /** Enqueue the audio on the stream as it comes; resolves when its last frame was sent. */
-  async play (session: StreamSession, signal: AbortSignal): Promise<void> {
+  /**
+   * Enqueue the audio on the stream as it comes; resolves when its last frame was sent. `watch`
+   * hears when the sentence runs dry mid-way (everything that arrived was sent and the synthesis
+   * has not produced more: the caller hears silence) and when its audio flows again.
+   */
+  async play (session: StreamSession, signal: AbortSignal, watch?: { starved: () => void, sound: () => void }): Promise<void> {
     if (signal.aborted) throw abortReason(signal)
     const onAbort = (): void => { session.endpoint.clear(); this.#notify() }
     signal.addEventListener('abort', onAbort, { once: true })
     let last: Promise<PlayoutResult> | undefined
+    let waits = 0
+    /** The wait for more audio in progress (0: none). */
+    let waitingOn = 0
+    let starved = false
     try {
       for (;;) {
         const chunk = this.#chunks.shift()
-        if (chunk !== undefined) { last = session.endpoint.enqueue(chunk).done; continue }
+        if (chunk !== undefined) {
+          if (starved) { starved = false; watch?.sound() }
+          last = session.endpoint.enqueue(chunk).done
+          continue
+        }
         if (signal.aborted) throw abortReason(signal)
         if (this.#done) break
+        const wait = ++waits
+        waitingOn = wait
+        if (watch !== undefined) {
+          void last?.then(() => {
+            if (waitingOn === wait && !starved && !signal.aborted) { starved = true; watch.starved() }
+          })
+        }
         await new Promise<void>((resolve) => { this.#wake = resolve })
+        waitingOn = 0
       }
       // A provider failing mid-sentence: what arrived plays, then the reply stops.
       if (this.#error !== undefined) {
