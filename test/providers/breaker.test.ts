@@ -81,19 +81,35 @@ t.test('a failed probe opens it for another cool-down; while a probe runs, other
   t.equal(breaker.state, 'closed')
 })
 
-t.test('what counts: a caller\'s abort and a 400 do not; a reset mid-stream and the caller\'s deadline do', async (t) => {
+t.test('what counts: a caller\'s abort and a 400 do not; the caller\'s deadline and a reset mid-stream do', async (t) => {
   const { fake, llm, ask, chat, breaker, clock } = await llmRig(t, { failures: 1, coolDownMs: 1_000 })
-  fake.reply(CHAT, { kind: 'hang' })
-  const bargeIn = new AbortController()
-  const cut = ask(bargeIn.signal)
-  t.ok(await eventually(() => chat() === 1), 'the request reached the provider')
-  bargeIn.abort(new PhoneAgentError('BARGE_IN', 'the caller barged in'))
-  t.equal(codeOf(await rejection(cut)), 'BARGE_IN')
+  /** A request the provider never answers, aborted by the caller with `reason` once it has arrived. */
+  const abortedWhileWaiting = async (reason: PhoneAgentError): Promise<unknown> => {
+    fake.reply(CHAT, { kind: 'hang' })
+    const before = chat()
+    const caller = new AbortController()
+    const pending = ask(caller.signal)
+    t.ok(await eventually(() => chat() === before + 1), 'the request reached the provider')
+    caller.abort(reason)
+    return codeOf(await rejection(pending))
+  }
+  const closeAgain = async (): Promise<void> => {
+    clock.advance(1_000)
+    fake.reply(CHAT, ok('Eccomi'))
+    t.equal(text(await ask()), 'Eccomi', 'a probe that succeeds')
+    t.equal(breaker.state, 'closed')
+  }
+
+  t.equal(await abortedWhileWaiting(new PhoneAgentError('BARGE_IN', 'the caller barged in')), 'BARGE_IN')
   t.equal(breaker.state, 'closed', 'a barge-in says nothing about the provider')
 
   fake.reply(CHAT, { kind: 'json', status: 400, body: { error: { message: 'bad tool schema', type: 'invalid_request_error' } } })
   t.equal(codeOf(await rejection(ask())), 'PROVIDER_BAD_REQUEST')
   t.equal(breaker.state, 'closed', 'a 400 is our input, not an outage')
+
+  t.equal(await abortedWhileWaiting(new PhoneAgentError('PROVIDER_TIMEOUT', 'no first token within 800 ms')), 'PROVIDER_TIMEOUT')
+  t.equal(breaker.state, 'open', 'the turn\'s first-token deadline counts against the provider it waited on')
+  await closeAgain()
 
   fake.reply(CHAT, { kind: 'sse', chunks: [chatChunk({ content: 'Allora' }), chatChunk({ content: ' vediamo' })], destroyAfter: 1, done: false })
   const partial: LlmDelta[] = []
@@ -102,13 +118,9 @@ t.test('what counts: a caller\'s abort and a 400 do not; a reset mid-stream and 
   t.equal(breaker.state, 'open', 'a stream cut after its first token is a failure')
 
   clock.advance(1_000)
-  fake.reply(CHAT, { kind: 'hang' })
-  const deadline = new AbortController()
-  const late = ask(deadline.signal)
-  t.ok(await eventually(() => chat() === 4), 'the request reached the provider')
-  deadline.abort(new PhoneAgentError('PROVIDER_TIMEOUT', 'no first token within 800 ms'))
-  t.equal(codeOf(await rejection(late)), 'PROVIDER_TIMEOUT')
-  t.equal(breaker.state, 'open', 'the turn\'s first-token deadline counts against the provider it waited on')
+  t.equal(await abortedWhileWaiting(new PhoneAgentError('CALL_HANGUP', 'call hung up')), 'CALL_HANGUP')
+  t.equal(breaker.state, 'open', 'a probe cut short before any output proves nothing: open again')
+  await closeAgain()
 })
 
 t.test('outcomeOf: the table', async (t) => {
