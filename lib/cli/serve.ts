@@ -1,9 +1,11 @@
+import { join } from 'node:path'
 import type { Config } from '../config/load.ts'
 import type { Logger } from 'pino'
 import { Metrics } from '../ops/metrics.ts'
 import { startOpsServer, type OpsServer } from '../ops/http.ts'
 import { ShutdownController } from '../ops/shutdown.ts'
 import { openCallStore } from '../records/open.ts'
+import { recoverMessages } from '../records/recover-messages.ts'
 import { createSpeechServices } from '../speech/services.ts'
 import { startPhoneAgent } from '../app.ts'
 import { parseCommandArgs, type Command } from './command.ts'
@@ -63,6 +65,8 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
   const store = await openCallStore(config.records, { logger, configDir: config.configDir, env: process.env, observer: metrics })
   const recovered = await store.recoverInterrupted()
   if (recovered > 0) logger.warn({ recovered }, 'records left open by a previous run marked interrupted')
+  // Messages a crash cut short: headers repaired, rows pointed at the files (docs/scripts.md).
+  await recoverMessages(store, join(config.media.soundsDir, 'recordings'), logger)
   const speech = await createSpeechServices(config, logger)
   const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records: store, store })
   let ops: OpsServer | undefined

@@ -43,6 +43,8 @@ export class QueuedCallRecorder implements CallRecorder {
   readonly #log: Logger
   #turns = 0
   #messages = 0
+  /** Rows opened by a recording that has not ended yet: recording path -> seq. */
+  readonly #recording = new Map<string, number>()
   #errors = 0
   #lastErrorCode: string | undefined
   #ended = false
@@ -103,15 +105,28 @@ export class QueuedCallRecorder implements CallRecorder {
   }
 
   message (message: MessageInput): void {
+    const recordingPath = cleanOptional(message.recordingPath, 4096)
+    const status = message.status === 'recording' || message.status === 'discarded' ? message.status : 'complete'
+    // A recording's later reports land on the row its start opened, found by its file.
+    const open = recordingPath === undefined ? undefined : this.#recording.get(recordingPath)
+    if (status === 'discarded' && open === undefined) return
+    const seq = open ?? ++this.#messages
+    if (recordingPath !== undefined) {
+      if (status === 'recording') this.#recording.set(recordingPath, seq)
+      else this.#recording.delete(recordingPath)
+    }
+    const durationMs = typeof message.durationMs === 'number' && Number.isFinite(message.durationMs) ? message.durationMs : undefined
     this.#push({
       kind: 'message',
-      seq: ++this.#messages,
+      seq,
       at: time(message.at, this.#deps.now),
       message: {
         name: cleanOptional(message.name),
         number: cleanOptional(message.number),
-        text: cleanText(String(message.text)),
-        recordingPath: cleanOptional(message.recordingPath, 4096),
+        text: cleanText(String(message.text ?? '')),
+        recordingPath,
+        status,
+        durationMs,
       },
     })
   }

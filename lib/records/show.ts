@@ -1,5 +1,5 @@
 import { formatDuration, formatTime, outcomeText, terminalSafe } from './format.ts'
-import type { CallDetail, LatencyRecord } from './types.ts'
+import type { CallDetail, LatencyRecord, MessageRecord } from './types.ts'
 
 /** The stages of a reply, in the order they happen; each measured from the one before. */
 export const LATENCY_STAGES: ReadonlyArray<[label: string, key: keyof LatencyRecord]> = [
@@ -74,7 +74,7 @@ export function showCall (call: CallDetail, timeZone?: string): string {
     out.push('', 'Messages')
     for (const m of call.messages) {
       const who = [m.name, m.number].filter((x) => x !== null).map((x) => t(x)).join(', ')
-      out.push(`  ${offset(m.at, call.startedAt)}  ${who === '' ? '(anonymous)' : who}: ${t(m.text)}${m.recordingPath === null ? '' : `  [recording ${t(m.recordingPath)}]`}`)
+      out.push(`  ${offset(m.at, call.startedAt)}  ${who === '' ? '(anonymous)' : who}: ${t(m.text)}${recordingNote(m, t)}`)
     }
   }
   if (call.errors.length > 0) {
@@ -88,4 +88,18 @@ export function showCall (call: CallDetail, timeZone?: string): string {
     for (const l of call.latency) out.push(...waterfall(l))
   }
   return out.join('\n') + '\n'
+}
+
+const STATUS_NOTES: Record<MessageRecord['status'], string> = {
+  complete: '',
+  recording: ', still recording',
+  recovered: ', recovered after a crash',
+  lost: ', lost in a crash',
+}
+
+/** `  [recording /x.wav, 12.3 s, recovered after a crash]` */
+function recordingNote (m: MessageRecord, t: (s: string) => string): string {
+  if (m.recordingPath === null) return ''
+  const length = m.durationMs === null ? '' : `, ${(m.durationMs / 1000).toFixed(1)} s`
+  return `  [recording ${t(m.recordingPath)}${length}${STATUS_NOTES[m.status]}]`
 }

@@ -1,6 +1,7 @@
-import type {
-  CallDetail, CallFilter, CallSummary, ErrorInput, ErrorRecord, LatencyInput, LatencyRecord,
-  MessageInput, MessageRecord, RecordedOutcome, TurnRecord, TurnRole, UsageInput,
+import {
+  MESSAGE_STATUSES, type CallDetail, type CallFilter, type CallSummary, type ErrorInput, type ErrorRecord, type LatencyInput,
+  type LatencyRecord, type MessageInput, type MessageRecord, type MessageStatus, type OpenMessage, type RecordedOutcome,
+  type TurnRecord, type TurnRole, type UsageInput,
 } from './types.ts'
 import type { Migration } from './migrations.ts'
 
@@ -93,9 +94,21 @@ export function opStatements (op: WriteOp): Statement[] {
     }
     case 'message': {
       const m = op.message
+      if (m.status === 'discarded') {
+        return [{ sql: "DELETE FROM call_messages WHERE call_uuid = ? AND seq = ? AND status = 'recording'", params: [op.uuid, op.seq] }]
+      }
+      const status = m.status === 'recording' ? 'recording' : 'complete'
+      // A recording's row is opened once, then completed in place (the same seq); a retried
+      // batch writes the same values again.
+      const onConflict = status === 'recording'
+        ? 'DO NOTHING'
+        : `DO UPDATE SET name = excluded.name, number = excluded.number, text = excluded.text, recording_path = excluded.recording_path,
+            at = excluded.at, status = excluded.status, duration_ms = excluded.duration_ms`
+      const duration = n(m.durationMs)
       return [{
-        sql: 'INSERT INTO call_messages (call_uuid, seq, name, number, text, recording_path, at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_uuid, seq) DO NOTHING',
-        params: [op.uuid, op.seq, s(m.name), s(m.number), m.text, s(m.recordingPath), op.at],
+        sql: `INSERT INTO call_messages (call_uuid, seq, name, number, text, recording_path, at, status, duration_ms)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_uuid, seq) ${onConflict}`,
+        params: [op.uuid, op.seq, s(m.name), s(m.number), m.text, s(m.recordingPath), op.at, status, duration === null ? null : Math.round(duration)],
       }]
     }
     case 'error': {
@@ -147,6 +160,23 @@ export function recoverStatement (instance: string | undefined): Statement {
   }
 }
 
+/** Message rows a crashed process left `recording`: all of them (SQLite) or this instance's (PostgreSQL). */
+export function openMessagesStatement (instance: string | undefined): Statement {
+  return instance === undefined
+    ? { sql: "SELECT call_uuid, seq, recording_path FROM call_messages WHERE status = 'recording' ORDER BY call_uuid, seq", params: [] }
+    : {
+        sql: `SELECT m.call_uuid, m.seq, m.recording_path FROM call_messages m JOIN calls c ON c.uuid = m.call_uuid
+              WHERE m.status = 'recording' AND c.instance = ? ORDER BY m.call_uuid, m.seq`,
+        params: [instance],
+      }
+}
+
+export const SETTLE_MESSAGE = "UPDATE call_messages SET status = ?, duration_ms = ? WHERE call_uuid = ? AND seq = ? AND status = 'recording'"
+
+export function toOpenMessage (r: Row): OpenMessage {
+  return { callUuid: String(r.call_uuid), seq: Number(r.seq), recordingPath: str(r.recording_path) }
+}
+
 const SUMMARY_COLUMNS = `uuid, instance, did, caller_number, caller_name, contact, script, media_mode, started_at,
   answered_at, ended_at, outcome, rejection_reason, error_code, hangup_cause, stt_seconds, llm_input_tokens,
   llm_output_tokens, tts_characters, cost_estimate`
@@ -175,10 +205,12 @@ export const GET_CALL = `SELECT ${SUMMARY_COLUMNS} FROM calls WHERE uuid = ?`
 export const GET_TURNS = 'SELECT seq, role, text, at, interrupted FROM call_turns WHERE call_uuid = ? ORDER BY seq'
 export const GET_LATENCY = `SELECT turn, speech_end_at, stt_final_at, llm_first_token_at, first_sentence_at, tts_audio_at,
   first_frame_at FROM call_latency WHERE call_uuid = ? ORDER BY turn`
-export const GET_MESSAGES = 'SELECT seq, name, number, text, recording_path, at FROM call_messages WHERE call_uuid = ? ORDER BY seq'
+export const GET_MESSAGES = 'SELECT seq, name, number, text, recording_path, at, status, duration_ms FROM call_messages WHERE call_uuid = ? ORDER BY seq'
 export const GET_ERRORS = 'SELECT seq, code, message, provider, at FROM call_errors WHERE call_uuid = ? ORDER BY seq'
 
 const str = (v: unknown): string | null => v === null || v === undefined ? null : String(v)
+/** NULL: a row from before statuses existed, always a finished message. */
+const messageStatus = (v: unknown): MessageStatus => (MESSAGE_STATUSES as readonly unknown[]).includes(v) ? v as MessageStatus : 'complete'
 const num = (v: unknown): number | null => v === null || v === undefined ? null : Number(v)
 
 export function toSummary (r: Row): CallSummary {
@@ -226,6 +258,8 @@ export function toDetail (call: Row, turns: Row[], latency: Row[], messages: Row
     })),
     messages: messages.map((r): MessageRecord => ({
       seq: Number(r.seq), name: str(r.name), number: str(r.number), text: String(r.text), recordingPath: str(r.recording_path), at: Number(r.at),
+      status: messageStatus(r.status),
+      durationMs: num(r.duration_ms),
     })),
     errors: errors.map((r): ErrorRecord => ({
       seq: Number(r.seq), code: String(r.code), message: String(r.message), provider: str(r.provider), at: Number(r.at),

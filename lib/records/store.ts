@@ -3,10 +3,10 @@ import { PhoneAgentError } from '../errors.ts'
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts'
 import { QueuedCallRecorder, type WriteSink } from './recorder.ts'
 import {
-  activityStatements, GET_CALL, GET_ERRORS, GET_LATENCY, GET_MESSAGES, GET_TURNS, listStatement, opStatements,
-  recoverStatement, toDetail, toSummary, type SqlDriver, type WriteOp,
+  activityStatements, GET_CALL, GET_ERRORS, GET_LATENCY, GET_MESSAGES, GET_TURNS, listStatement, openMessagesStatement, opStatements,
+  recoverStatement, SETTLE_MESSAGE, toDetail, toOpenMessage, toSummary, type SqlDriver, type WriteOp,
 } from './sql.ts'
-import type { CallDetail, CallFilter, CallObserver, CallRecorder, CallStart, CallStore, CallSummary } from './types.ts'
+import type { CallDetail, CallFilter, CallObserver, CallRecorder, CallStart, CallStore, CallSummary, OpenMessage } from './types.ts'
 
 export interface SqlCallStoreOptions {
   readonly driver: SqlDriver
@@ -121,6 +121,16 @@ class SqlCallStore implements CallStore, WriteSink {
     const count = await this.#sql.run(st.sql, st.params)
     if (count > 0) this.#log.warn({ count, instance: this.#instance }, 'call records left open by a previous run marked interrupted')
     return count
+  }
+
+  async openMessages (): Promise<OpenMessage[]> {
+    const st = openMessagesStatement(this.driver === 'sqlite' ? undefined : this.#instance)
+    return (await this.#sql.all(st.sql, st.params)).map(toOpenMessage)
+  }
+
+  async settleMessage (message: OpenMessage, outcome: { readonly status: 'recovered' | 'lost', readonly durationMs: number | null }): Promise<void> {
+    const duration = outcome.durationMs === null ? null : Math.round(outcome.durationMs)
+    await this.#sql.run(SETTLE_MESSAGE, [outcome.status, duration, message.callUuid, message.seq])
   }
 
   async list (filter: CallFilter = {}): Promise<CallSummary[]> {

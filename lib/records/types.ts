@@ -53,12 +53,28 @@ export interface LatencyInput {
   readonly firstFrameAt?: number | undefined
 }
 
+/**
+ * A message's row, as it goes through a recording: `recording` from the moment the recording
+ * starts (so a crash cannot lose the link to the file), `complete` when it ended normally,
+ * `recovered` when start-up repaired the file a crashed process left, `lost` when that file
+ * was missing or held no audio.
+ */
+export const MESSAGE_STATUSES = ['recording', 'complete', 'recovered', 'lost'] as const
+export type MessageStatus = typeof MESSAGE_STATUSES[number]
+
 export interface MessageInput {
   readonly name?: string | undefined
   readonly number?: string | undefined
   readonly text: string
   readonly recordingPath?: string | undefined
   readonly at?: number | undefined
+  /**
+   * Default `complete`. `recording` opens the row when a recording starts; a later report with
+   * the same `recordingPath` completes it (`complete`) or removes it (`discarded`: the
+   * recording turned out empty, and an empty recording is not a message).
+   */
+  readonly status?: 'recording' | 'complete' | 'discarded' | undefined
+  readonly durationMs?: number | undefined
 }
 
 export interface ErrorInput {
@@ -168,6 +184,16 @@ export interface MessageRecord {
   readonly text: string
   readonly recordingPath: string | null
   readonly at: number
+  readonly status: MessageStatus
+  /** Length of the recording; null for a message with none (a note the agent took). */
+  readonly durationMs: number | null
+}
+
+/** A message row still `recording` when start-up ran: its process died mid-recording. */
+export interface OpenMessage {
+  readonly callUuid: string
+  readonly seq: number
+  readonly recordingPath: string | null
 }
 
 export interface ErrorRecord {
@@ -210,6 +236,10 @@ export interface CallStore {
    * open record. PostgreSQL: only this instance's, since other instances may be live.
    */
   recoverInterrupted (): Promise<number>
+  /** Message rows left `recording` (same scope and same rule as `recoverInterrupted`). */
+  openMessages (): Promise<OpenMessage[]>
+  /** Close one open message row after start-up looked at its file. */
+  settleMessage (message: OpenMessage, outcome: { readonly status: 'recovered' | 'lost', readonly durationMs: number | null }): Promise<void>
   list (filter?: CallFilter): Promise<CallSummary[]>
   get (uuid: string): Promise<CallDetail | undefined>
   /** Resolves once every write queued so far is committed or logged as failed. */

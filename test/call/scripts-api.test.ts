@@ -59,7 +59,9 @@ for (const mode of ['files', 'stream'] as const) {
     // Speech-like (the stream's VAD ignores pure tones), starting once the tone is over.
     const caller = { audio: [{ atMs: 900, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, 1.2, -18) }) }] }
     const result = await fs.placeCall({ port, destination: DID, callerNumber: '+393331234567', caller }).ended
-    t.equal(records.messages.length, 1, 'one message filed without asMessage: true')
+    // The row is opened as the recording starts (a crash cannot lose it), then completed.
+    t.match(records.messages, [{ status: 'recording', text: '' }, { recordingPath: records.messages[0]?.recordingPath, durationMs: Number }], 'one message filed without asMessage: true')
+    t.equal(records.messages[1]?.status, undefined, 'completed (the default status)')
     t.equal(records.ends.at(-1)?.outcome, 'message_taken')
     const beep = parseWav(await readFile(BEEP_FILE)).samples
     if (mode === 'files') {
@@ -73,7 +75,7 @@ for (const mode of ['files', 'stream'] as const) {
 
     // Opting out of both.
     const quiet = await fs.placeCall({ port, destination: '+390212345679', callerNumber: '+393331234567', caller }).ended
-    t.equal(records.messages.length, 1, 'asMessage: false files nothing')
+    t.equal(records.messages.length, 2, 'asMessage: false files nothing')
     t.not(records.ends.at(-1)?.outcome, 'message_taken')
     if (mode === 'files') t.notOk(quiet.apps.some((a) => a.name === 'playback'), 'beep: false plays no tone')
     else t.notOk(heardBeep(quiet.heard, beep), 'beep: false plays no tone')

@@ -44,7 +44,7 @@ export function storeContract (t: Test, open: () => Promise<CallStore>): void {
       { turn: 1, speechEndAt: 4_000, sttFinalAt: 4_200.5, llmFirstTokenAt: 4_600, firstSentenceAt: 4_800, ttsAudioAt: 4_900, firstFrameAt: 4_950 },
       { turn: 2, speechEndAt: 6_000, sttFinalAt: 6_100, llmFirstTokenAt: null, firstSentenceAt: null, ttsAudioAt: null, firstFrameAt: null },
     ], 'a second report for a turn replaces the first')
-    t.same(call.messages, [{ seq: 1, name: 'Mario', number: '+393331234567', text: 'Call me back', recordingPath: '/var/lib/x.wav', at: 7_000 }])
+    t.same(call.messages, [{ seq: 1, name: 'Mario', number: '+393331234567', text: 'Call me back', recordingPath: '/var/lib/x.wav', at: 7_000, status: 'complete', durationMs: null }])
     t.same(call.errors, [{ seq: 1, code: 'PROVIDER_TIMEOUT', message: 'stt timed out', provider: 'google', at: 6_500 }])
   })
 
@@ -103,6 +103,36 @@ export function storeContract (t: Test, open: () => Promise<CallStore>): void {
     t.equal(await store.recoverInterrupted(), 0, 'idempotent')
     await open1.end({ outcome: 'completed' })
     t.equal((await store.get('o-1'))?.outcome, 'interrupted', 'a late end cannot rewrite a recovered record')
+  })
+
+  t.test('a recorded message has its row from the start: completed, discarded, or left open by a crash', async (t) => {
+    const store = await open()
+    t.teardown(() => store.close())
+    const rec = store.begin({ uuid: 'm-1', did: '+391', startedAt: 100 })
+    rec.message({ text: 'typed note' })
+    rec.message({ text: '', recordingPath: '/r/m-1-1.wav', number: '+3933', status: 'recording', at: 200 })
+    rec.message({ text: '', recordingPath: '/r/m-1-2.wav', status: 'recording', at: 300 })
+    rec.message({ text: '', recordingPath: '/r/m-1-3.wav', status: 'recording', at: 400 })
+    await store.flush()
+    const live = await store.get('m-1')
+    t.same(live?.messages.map((m) => [m.seq, m.status, m.recordingPath]), [
+      [1, 'complete', null], [2, 'recording', '/r/m-1-1.wav'], [3, 'recording', '/r/m-1-2.wav'], [4, 'recording', '/r/m-1-3.wav'],
+    ], 'rows exist while the recordings run')
+    rec.message({ text: '', recordingPath: '/r/m-1-1.wav', number: '+3933', durationMs: 4_200.4, at: 900 })
+    rec.message({ text: '', recordingPath: '/r/m-1-2.wav', status: 'discarded' })
+    rec.message({ text: '', recordingPath: '/r/never-opened.wav', status: 'discarded' })
+    await store.flush()
+    const after = await store.get('m-1')
+    t.same(after?.messages.map((m) => [m.seq, m.status, m.recordingPath, m.durationMs, m.at]), [
+      [1, 'complete', null, null, after?.messages[0]?.at], [2, 'complete', '/r/m-1-1.wav', 4_200, 900], [4, 'recording', '/r/m-1-3.wav', null, 400],
+    ], 'completed in place (same seq), an empty one removed, the third still open')
+
+    t.same(await store.openMessages(), [{ callUuid: 'm-1', seq: 4, recordingPath: '/r/m-1-3.wav' }])
+    await store.settleMessage({ callUuid: 'm-1', seq: 4, recordingPath: '/r/m-1-3.wav' }, { status: 'recovered', durationMs: 1_500 })
+    t.match((await store.get('m-1'))?.messages[2], { seq: 4, status: 'recovered', durationMs: 1_500 })
+    t.same(await store.openMessages(), [], 'nothing left open')
+    await store.settleMessage({ callUuid: 'm-1', seq: 2, recordingPath: '/r/m-1-1.wav' }, { status: 'lost', durationMs: null })
+    t.match((await store.get('m-1'))?.messages[1], { seq: 2, status: 'complete' }, 'settling never touches a finished row')
   })
 
   t.test('caller-controlled text is stored as data', async (t) => {

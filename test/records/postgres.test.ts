@@ -2,6 +2,7 @@ import t from 'tap'
 import pg from 'pg'
 import { openCallStore } from '../../lib/records/open.ts'
 import { recordsSchema } from '../../lib/records/config.ts'
+import { MIGRATIONS } from '../../lib/records/migrations.ts'
 import { storeContract } from './contract.ts'
 import { logSink, leakedHandles } from './helpers.ts'
 import { pgUnavailableReason, startPgCluster } from './pg-cluster.ts'
@@ -54,7 +55,7 @@ if (unavailable !== undefined) {
     await client.connect()
     const rows = (await client.query('SELECT version FROM schema_migrations ORDER BY version')).rows
     await client.end()
-    t.same(rows.map((r: { version: number }) => r.version), [1, 2])
+    t.same(rows.map((r: { version: number }) => r.version), MIGRATIONS.map((m) => m.version))
   })
 
   t.test('a missing URL variable names the variable', async (t) => {

@@ -1,6 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises'
-import { encodeWav } from '../../media/wav.ts'
-import { concatInt16 } from '../../media/pcm.ts'
+import { WavFileWriter } from '../../media/wav-writer.ts'
 import type { VerbContext } from '../context.ts'
 import type { Recording, RecordOptions } from '../verbs/record.ts'
 
@@ -14,12 +12,17 @@ const WATCHDOG_MS = 100
  * Stream mode `record`: we write the file from the caller's stream (FreeSWITCH's `record`
  * would end unicast for good). Ends on max length, after `silence.seconds` of silence once the
  * caller has spoken, or on hangup, keeping what was said.
+ *
+ * The file is written while the caller speaks (WavFileWriter: half a second held in memory at
+ * most), so a crash of this process leaves all but the last moment on disk for start-up to
+ * repair. `onStart` runs once the file exists (the verb opens the message row there).
  */
-export async function recordStream (ctx: VerbContext, path: string, maxSeconds: number, options: RecordOptions): Promise<Recording | undefined> {
+export async function recordStream (ctx: VerbContext, path: string, maxSeconds: number, options: RecordOptions, onStart: () => void = () => {}): Promise<Recording | undefined> {
   const session = await ctx.stream()
   const silenceMs = options.silence === false ? undefined : (options.silence?.seconds ?? 1) * 1000
+  const writer = await WavFileWriter.create(path, { sampleRate: session.rate, channels: 1 })
+  onStart()
   const vad = session.newVad(silenceMs === undefined ? {} : { endSilenceMs: silenceMs })
-  const chunks: Int16Array[] = []
   let samples = 0
   const maxSamples = maxSeconds * session.rate
   let heardSpeech = false
@@ -38,7 +41,7 @@ export async function recordStream (ctx: VerbContext, path: string, maxSeconds: 
   try {
     for await (const frame of session.endpoint.frames({ signal })) {
       lastFrameAt = Date.now()
-      chunks.push(frame.samples)
+      writer.write(frame.samples)
       samples += frame.samples.length
       firstAt ??= frame.mediaMs
       const event = vad.push(frame.samples, frame.mediaMs)
@@ -49,7 +52,10 @@ export async function recordStream (ctx: VerbContext, path: string, maxSeconds: 
     }
   } catch (err) {
     // A hangup ends the stream; the message so far is kept (the caller's last words count most).
-    if (ctx.channel.isUp) throw err
+    if (ctx.channel.isUp) {
+      await writer.discard()
+      throw err
+    }
   } finally {
     clearInterval(watchdog)
     vad.close()
@@ -57,10 +63,14 @@ export async function recordStream (ctx: VerbContext, path: string, maxSeconds: 
   const hungUp = !ctx.channel.isUp
   if (samples === 0 || !heardSpeech) {
     ctx.log.info({ hungUp, heardSpeech }, 'recording is empty')
+    await writer.discard()
     return undefined
   }
-  const tmp = `${path}.tmp`
-  await writeFile(tmp, encodeWav({ sampleRate: session.rate, channels: 1, samples: concatInt16(chunks) }))
-  await rename(tmp, path)
+  try {
+    await writer.close()
+  } catch (err) {
+    await writer.discard()
+    throw err
+  }
   return { path, durationMs: Math.round(samples * 1000 / session.rate), hungUp }
 }

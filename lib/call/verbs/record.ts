@@ -46,12 +46,39 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
   await mkdir(dirname(path), { recursive: true })
   await answer(ctx)
   if (options.beep !== false) await playPath(ctx, await beepPath(ctx.media.soundsDir), { signal: options.signal })
-  if (ctx.mediaMode === 'stream') return finish(ctx, await recordStream(ctx, path, maxSeconds, options), options)
+  // The message row exists from the moment the recording starts, marked `recording`: if this
+  // process dies mid-message, start-up finds the row, repairs the file and marks it recovered.
+  const asMessage = options.asMessage !== false
+  let opened = false
+  const open = (): void => {
+    if (asMessage) messageRow(ctx, path, 'recording')
+    opened = asMessage
+  }
+  try {
+    const recording = ctx.mediaMode === 'stream'
+      ? await recordStream(ctx, path, maxSeconds, options, open)
+      : await recordFiles(ctx, path, maxSeconds, options, open)
+    if (recording !== undefined && asMessage) recordMessage(ctx, recording)
+    else if (opened) messageRow(ctx, path, 'discarded')
+    return recording
+  } catch (err) {
+    if (opened) messageRow(ctx, path, 'discarded')
+    throw err
+  }
+}
+
+/**
+ * Files mode: FreeSWITCH writes the file itself, header included (mod_sndfile closes it when the
+ * application ends, also when the channel hangs up because our socket went away), so a crash of
+ * this process loses no audio; only the row needs to exist before the application runs.
+ */
+async function recordFiles (ctx: VerbContext, path: string, maxSeconds: number, options: RecordOptions, onStart: () => void): Promise<Recording | undefined> {
   const fsPath = ctx.media.toFreeswitch(path)
   const silence = options.silence === false ? undefined : (options.silence ?? {})
   const arg = silence === undefined
     ? `${fsPath} ${maxSeconds}`
     : `${fsPath} ${maxSeconds} ${clampInt(silence.threshold ?? 200, 1, 10000)} ${clampInt(silence.seconds ?? 1, 1, 60)}`
+  onStart()
   try {
     await ctx.channel.execute('record', arg, {
       timeoutMs: (maxSeconds + 10) * 1000,
@@ -69,12 +96,7 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
     return undefined
   }
   const durationMs = await wavDurationMs(path).catch(() => 0)
-  return finish(ctx, { path, durationMs, hungUp }, options)
-}
-
-function finish (ctx: VerbContext, recording: Recording | undefined, options: RecordOptions): Recording | undefined {
-  if (recording !== undefined && options.asMessage !== false) recordMessage(ctx, recording)
-  return recording
+  return { path, durationMs, hungUp }
 }
 
 const beepCopies = new Map<string, Promise<string>>()
@@ -104,10 +126,21 @@ async function beepPath (soundsDir: string): Promise<string> {
   return await copy
 }
 
-/** A recording the caller left as a message: kept with the call record. */
+/**
+ * A recording the caller left as a message: kept with the call record. Completes the row the
+ * recording opened (same path), or files a new one.
+ */
 export function recordMessage (ctx: VerbContext, recording: Recording, text = ''): void {
-  ctx.recorder.message({ text, recordingPath: recording.path, number: ctx.channel.data.callerNumber || undefined, name: ctx.channel.data.callerName || undefined, at: Date.now() })
+  ctx.recorder.message({ ...caller(ctx), text, recordingPath: recording.path, durationMs: recording.durationMs, at: Date.now() })
   ctx.state.outcome = 'message_taken'
+}
+
+function messageRow (ctx: VerbContext, path: string, status: 'recording' | 'discarded'): void {
+  ctx.recorder.message({ ...caller(ctx), text: '', recordingPath: path, status, at: Date.now() })
+}
+
+function caller (ctx: VerbContext): { number: string | undefined, name: string | undefined } {
+  return { number: ctx.channel.data.callerNumber || undefined, name: ctx.channel.data.callerName || undefined }
 }
 
 function clampInt (n: number, min: number, max: number): number {
