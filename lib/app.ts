@@ -8,6 +8,7 @@ import type { LlmProvider } from './llm/types.ts'
 import type { CallStore } from './records/types.ts'
 import type { SttProvider } from './speech/stt/types.ts'
 import { runCall } from './call/run-call.ts'
+import { registerSecrets, secretsFromConfig } from './ops/scrub.ts'
 import { messageFor } from './call/admit.ts'
 import { loadScripts, type CallScript } from './call/script.ts'
 import { startOutboundServer, type OutboundServer } from './freeswitch/server.ts'
@@ -60,6 +61,8 @@ export function routedScriptNames (config: Config): string[] {
  */
 export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Promise<RunningPhoneAgent> {
   const log = deps.logger
+  // Every secret the config names by environment variable is scrubbed from the logs verbatim.
+  registerSecrets(secretsFromConfig(config, process.env))
   const scripts = await loadScripts(config.scriptModules, routedScriptNames(config))
   await prerenderMessages(config, deps.speaker, log)
   await prerenderScriptPhrases(config, scripts, deps.speaker, log)

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
+import { processScrubber, type SecretScrubber } from './scrub.ts'
 
 /** Field names that hold secrets wherever they appear (config objects, provider options, errors). */
 const SECRET_KEYS = [
@@ -23,16 +24,24 @@ export const REDACT_PATHS: readonly string[] = [
 
 export const REDACT_CENSOR = '[redacted]'
 
-/** pino options the service uses; exported so the CLI and tests build loggers the same way. */
-export function loggerOptions (level: string): LoggerOptions {
+/**
+ * pino options the service uses; exported so the CLI and tests build loggers the same way.
+ * Two layers: field names are redacted while the record is built, then the finished line is
+ * scrubbed of anything secret-shaped (scrub.ts). The second runs as pino's `streamWrite` hook,
+ * after serializers and formatters, so it also sees `err.message`, `err.stack`, child bindings
+ * and values nested at any depth, and every destination (JSON, pretty, transcript) gets the
+ * scrubbed line.
+ */
+export function loggerOptions (level: string, scrubber: SecretScrubber = processScrubber): LoggerOptions {
   return {
     level,
     redact: { paths: [...REDACT_PATHS], censor: REDACT_CENSOR },
     base: { service: 'phone-agent' },
+    hooks: { streamWrite: (line) => scrubber.scrub(line) },
   }
 }
 
 /** The root logger; per-call and per-turn children are made from it (`logger.child({ call, did })`). */
-export function createLogger (level: string, destination?: DestinationStream): Logger {
-  return destination === undefined ? pino(loggerOptions(level)) : pino(loggerOptions(level), destination)
+export function createLogger (level: string, destination?: DestinationStream, scrubber?: SecretScrubber): Logger {
+  return destination === undefined ? pino(loggerOptions(level, scrubber)) : pino(loggerOptions(level, scrubber), destination)
 }
