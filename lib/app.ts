@@ -72,6 +72,8 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     defaultCountry: config.numbers.defaultCountry,
     servedDids: (did) => Object.hasOwn(config.routes, did) || config.defaultRoute !== undefined,
     logger: log.child({ module: 'guard' }),
+    // guard.capacity.reservedForContacts: the agent's contact directory says who is known.
+    isKnownContact: (e164) => agent.lookupContact(e164) !== undefined,
     ...(deps.onReject ? { onReject: deps.onReject } : {}),
   })
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })

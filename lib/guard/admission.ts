@@ -4,7 +4,8 @@ import type { HangupCause } from '../config/hangup-causes.ts'
 import { callerAllowPrefixes, type GuardConfig } from './config.ts'
 import { classifyCallerId, type PrivacyInfo } from './caller-id.ts'
 import { startsWithAny } from './prefixes.ts'
-import { createMemoryStore, createRedisStore, type AdmissionStore } from './store.ts'
+import { sourceKey, sourceMatcher } from './source-ip.ts'
+import { createMemoryStore, createRedisStore, type AdmissionStore, type RateVerdict } from './store.ts'
 
 /**
  * Decides, before a call is answered, whether we take it. Cheap checks first (caller ID,
@@ -14,7 +15,10 @@ import { createMemoryStore, createRedisStore, type AdmissionStore } from './stor
 
 export const ADMISSION_REASONS = [
   'anonymous', 'malformed_caller', 'prefix_not_allowed', 'prefix_blocked', 'unknown_did',
-  'rate_caller_minute', 'rate_caller_hour', 'rate_global', 'capacity',
+  'rate_source_ip', 'rate_caller_minute', 'rate_caller_hour', 'rate_global', 'capacity',
+  // Not the guard's verdicts: the caller hung up while admission ran, or the guard itself
+  // failed (refused, fail closed). Reported apart so neither is mistaken for a full house.
+  'hung_up', 'guard_error',
 ] as const
 
 export type AdmissionReason = typeof ADMISSION_REASONS[number]
@@ -28,7 +32,16 @@ export interface AdmissionRequest {
   readonly did: string | undefined
   /** See `privacyFromChannel()`. */
   readonly privacy?: PrivacyInfo | undefined
+  /** The SIP source address (`variable_sip_network_ip`); no per-source limit without it. */
+  readonly sourceIp?: string | undefined
   readonly signal?: AbortSignal | undefined
+}
+
+/** A dialplan extension a refused call is handed to instead of being hung up. */
+export interface FallbackTarget {
+  readonly extension: string
+  readonly dialplan: string
+  readonly context: string
 }
 
 export type AdmissionVerdict =
@@ -45,6 +58,8 @@ export type AdmissionVerdict =
     readonly hangupCause: HangupCause
     /** Answer, play the pre-rendered "all lines busy" prompt, then hang up with `hangupCause`. */
     readonly busyMessage: boolean
+    /** Hand the call to this extension (`guard.rates.whenLimited: fallback`) rather than hang up. */
+    readonly fallback?: FallbackTarget | undefined
   }
 
 /** What is recorded for each rejected call. Caller-controlled text is truncated, never interpreted. */
@@ -56,14 +71,15 @@ export interface RejectionRecord {
   readonly caller?: string | undefined
   readonly callerRaw?: string | undefined
   readonly did?: string | undefined
+  /** The SIP source address, when known. */
+  readonly sourceIp?: string | undefined
   readonly at: string
 }
 
-/** The config rule behind a refusal by prefix, logged with it. */
-interface RefusalRule {
-  readonly field: 'guard.callers.allowPrefixes' | 'guard.callers.blockPrefixes'
-  readonly prefixes: readonly string[]
-}
+/** The config rule behind a refusal by prefix or rate, logged with it. */
+type RefusalRule =
+  | { readonly field: 'guard.callers.allowPrefixes' | 'guard.callers.blockPrefixes', readonly prefixes: readonly string[] }
+  | { readonly field: `guard.rates.${string}`, readonly limit: number }
 
 export interface AdmissionDeps {
   readonly defaultCountry: string
@@ -73,6 +89,11 @@ export interface AdmissionDeps {
   readonly store?: AdmissionStore
   /** Called for every rejection (the records writer); errors are logged, never thrown. */
   readonly onReject?: (record: RejectionRecord) => void
+  /**
+   * Whether an E.164 number is in the contact directory; such callers may use the capacity
+   * reserved for them (`guard.capacity.reservedForContacts`). None are known without it.
+   */
+  readonly isKnownContact?: (e164: string) => boolean
   readonly now?: () => Date
 }
 
@@ -93,6 +114,8 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
   const now = deps.now ?? (() => new Date())
   const causes = config.hangupCauses
   const allowPrefixes = callerAllowPrefixes(config, deps.defaultCountry)
+  const exempt = sourceMatcher(config.rates.perSourceIpExempt)
+  const { maxConcurrent, reservedForContacts } = config.capacity
 
   function reject (req: AdmissionRequest, reason: AdmissionReason, extra: { detail?: string, caller?: string, rule?: RefusalRule } = {}): AdmissionVerdict {
     const hangupCause = reason === 'unknown_did'
@@ -101,6 +124,10 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
         ? causes.capacity
         : reason.startsWith('rate_') ? causes.rateLimited : causes.rejected
     const busyMessage = reason === 'capacity' && config.capacity.whenFull === 'busy-message'
+    // A source over its own limit is the flood itself: never handed on (see rates.whenLimited).
+    const fallback = config.rates.whenLimited === 'fallback' && reason.startsWith('rate_') && reason !== 'rate_source_ip'
+      ? config.fallback
+      : undefined
     const record: RejectionRecord = {
       uuid: req.uuid,
       reason,
@@ -108,50 +135,79 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
       caller: extra.caller,
       callerRaw: req.callerNumber?.slice(0, 64),
       did: req.did,
+      sourceIp: req.sourceIp?.slice(0, 64),
       at: now().toISOString(),
     }
-    const fields = { uuid: record.uuid, reason, detail: record.detail, caller: record.caller, callerRaw: record.callerRaw, did: record.did, hangupCause }
-    // A refusal by prefix is the one an operator causes by configuration (a caller from a country
-    // not on the list): warn, and name the rule, so it is found in the log and not guessed at.
-    if (extra.rule !== undefined) logger.warn({ ...fields, rule: extra.rule.field, prefixes: extra.rule.prefixes }, 'call rejected')
-    else logger.info(fields, 'call rejected')
+    const fields = { uuid: record.uuid, reason, detail: record.detail, caller: record.caller, callerRaw: record.callerRaw, did: record.did, sourceIp: record.sourceIp, hangupCause }
+    // Refusals by prefix and by rate are the ones an operator causes by configuration (a caller
+    // from a country not on the list, a trunk whose address is not exempt from the per-source
+    // limit): warn, and name the rule, so it is found in the log and not guessed at.
+    const rule = extra.rule
+    if (rule === undefined) logger.info(fields, 'call rejected')
+    else if ('prefixes' in rule) logger.warn({ ...fields, rule: rule.field, prefixes: rule.prefixes }, 'call rejected')
+    else logger.warn({ ...fields, rule: rule.field, limit: rule.limit, fallback: fallback === undefined ? null : fallback.extension }, 'call rejected')
     try {
       deps.onReject?.(record)
     } catch (err) {
       logger.error({ err }, 'rejection record failed')
     }
-    return { admitted: false, reason, hangupCause, busyMessage }
+    return { admitted: false, reason, hangupCause, busyMessage, ...(fallback === undefined ? {} : { fallback }) }
   }
 
-  async function admit (req: AdmissionRequest): Promise<AdmissionVerdict> {
-    throwIfAborted(req.signal)
+  function rateRule (verdict: Exclude<RateVerdict, 'ok'>): RefusalRule {
+    const r = config.rates
+    switch (verdict) {
+      case 'rate_source_ip': return { field: 'guard.rates.perSourceIpPerMinute', limit: r.perSourceIpPerMinute }
+      case 'rate_caller_minute': return { field: 'guard.rates.perCallerPerMinute', limit: r.perCallerPerMinute }
+      case 'rate_caller_hour': return { field: 'guard.rates.perCallerPerHour', limit: r.perCallerPerHour }
+      case 'rate_global': return { field: 'guard.rates.globalPerSecond', limit: r.globalPerSecond }
+    }
+  }
+
+  /** Caller ID, prefixes and DID: the checks that cost nothing and touch no counter. */
+  function screen (req: AdmissionRequest): { caller: string } | { refused: AdmissionVerdict } {
     const id = classifyCallerId(req.callerNumber, req.callerName, req.privacy, deps.defaultCountry)
     let caller: string
-    if (id.kind === 'malformed') return reject(req, 'malformed_caller', { detail: id.detail })
+    if (id.kind === 'malformed') return { refused: reject(req, 'malformed_caller', { detail: id.detail }) }
     if (id.kind === 'anonymous') {
-      if (config.callers.rejectAnonymous) return reject(req, 'anonymous', { detail: id.detail })
+      if (config.callers.rejectAnonymous) return { refused: reject(req, 'anonymous', { detail: id.detail }) }
       // Anonymous callers share one rate bucket: they cannot be told apart.
       caller = 'anonymous'
     } else {
       caller = id.e164
       const blocked = config.callers.blockPrefixes.find((p) => caller.startsWith(p))
       if (blocked !== undefined) {
-        return reject(req, 'prefix_blocked', { caller, detail: blocked, rule: { field: 'guard.callers.blockPrefixes', prefixes: [blocked] } })
+        return { refused: reject(req, 'prefix_blocked', { caller, detail: blocked, rule: { field: 'guard.callers.blockPrefixes', prefixes: [blocked] } }) }
       }
       if (!startsWithAny(caller, allowPrefixes)) {
-        return reject(req, 'prefix_not_allowed', { caller, rule: { field: 'guard.callers.allowPrefixes', prefixes: allowPrefixes } })
+        return { refused: reject(req, 'prefix_not_allowed', { caller, rule: { field: 'guard.callers.allowPrefixes', prefixes: allowPrefixes } }) }
       }
     }
     if (config.rejectUnknownDid && (req.did === undefined || !deps.servedDids(req.did))) {
-      return reject(req, 'unknown_did', { caller })
+      return { refused: reject(req, 'unknown_did', { caller }) }
     }
+    return { caller }
+  }
 
-    const rate = await store.consume(caller)
+  async function admit (req: AdmissionRequest): Promise<AdmissionVerdict> {
     throwIfAborted(req.signal)
-    if (rate !== 'ok') return reject(req, rate, { caller })
+    const screened = screen(req)
+    if ('refused' in screened) return screened.refused
+    const { caller } = screened
 
-    if (!await store.acquire(req.uuid, config.capacity.maxConcurrent)) {
-      return reject(req, 'capacity', { caller, detail: String(config.capacity.maxConcurrent) })
+    const key = sourceKey(req.sourceIp)
+    const source = key !== undefined && req.sourceIp !== undefined && !exempt(req.sourceIp) ? key : undefined
+    const rate = await store.consume(caller, source)
+    throwIfAborted(req.signal)
+    // A known contact may start a call while the shared budget is spent (a flood of other
+    // numbers spent it), into the slots kept for contacts. Its own number's and its source's
+    // limits still apply: a contact's number can be spoofed too.
+    const contact = reservedForContacts > 0 && caller !== 'anonymous' && deps.isKnownContact?.(caller) === true
+    if (rate !== 'ok' && !(rate === 'rate_global' && contact)) return reject(req, rate, { caller, rule: rateRule(rate) })
+    if (rate !== 'ok') logger.info({ uuid: req.uuid, caller }, 'known contact admitted past the global rate limit')
+
+    if (!await store.acquire(req.uuid, maxConcurrent, { reserved: reservedForContacts, contact })) {
+      return reject(req, 'capacity', { caller, detail: contact ? String(maxConcurrent) : String(maxConcurrent - reservedForContacts) })
     }
     if (req.signal?.aborted === true) {
       // The caller hung up while we counted: give the slot back before reporting the abort.

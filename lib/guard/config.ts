@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js/max'
 import { HANGUP_CAUSES } from '../config/hangup-causes.ts'
+import { sourceRangeSchema } from './source-ip.ts'
 
 /**
  * Admission and outbound protection settings (`guard:` in the config file).
@@ -35,6 +36,24 @@ export const ratesSchema = z.strictObject({
   perCallerPerHour: count.default(20),
   /** New calls per second over all callers (a flood of spoofed numbers hits this one). */
   globalPerSecond: count.default(5),
+  /**
+   * Calls one SIP source address (`sip_network_ip`; an IPv6 source by its /64) may start per
+   * minute. Checked first, so a flood from one address never reaches the per-caller and global
+   * budgets, whatever numbers it spoofs. Known contacts are counted too: their number can be spoofed.
+   */
+  perSourceIpPerMinute: count.default(10),
+  /**
+   * Addresses or ranges not limited per source: the carrier's SIP proxies, from which every
+   * trunk call arrives (the per-caller and global limits still apply to them).
+   */
+  perSourceIpExempt: z.array(sourceRangeSchema).default([]),
+  /**
+   * `refuse`: hang up with `hangupCauses.rateLimited`. `fallback`: hand the call to the dialplan's
+   * fallback (`guard.fallback`, the pack's human-then-voicemail extension) instead, for calls over
+   * the per-caller or global limits. A source over its own limit is always refused: handing a
+   * flood to voicemail would only move it there.
+   */
+  whenLimited: z.enum(['refuse', 'fallback']).default('refuse'),
 })
 
 export const capacitySchema = z.strictObject({
@@ -50,6 +69,22 @@ export const capacitySchema = z.strictObject({
    * Longer than any real call.
    */
   slotTtlSeconds: z.number().int().min(60).default(4 * 3600),
+  /**
+   * Of `maxConcurrent`, slots only known contacts (the agent's contact directory) may take; a
+   * known contact may also start a call while the global rate budget is used up. Other callers
+   * get `maxConcurrent - reservedForContacts`.
+   */
+  reservedForContacts: z.number().int().min(0).default(0),
+}).refine((c) => c.reservedForContacts < c.maxConcurrent, {
+  message: 'must be less than capacity.maxConcurrent (other callers need at least one slot)',
+  path: ['reservedForContacts'],
+})
+
+/** Where `whenLimited: fallback` sends a call: `transfer EXTENSION DIALPLAN CONTEXT`. */
+export const fallbackSchema = z.strictObject({
+  extension: z.string().regex(/^[A-Za-z0-9_+*#.-]{1,64}$/, 'letters, digits and _ + * # . -').default('phone_agent_fallback'),
+  dialplan: z.enum(['XML']).default('XML'),
+  context: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -').default('phone_agent_fallback'),
 })
 
 export const hangupCausesSchema = z.strictObject({
@@ -85,6 +120,8 @@ export const guardSchema = z.strictObject({
   rates: ratesSchema.default(ratesSchema.parse({})),
   capacity: capacitySchema.default(capacitySchema.parse({})),
   hangupCauses: hangupCausesSchema.default(hangupCausesSchema.parse({})),
+  /** The dialplan extension refused calls are handed to (see `rates.whenLimited`). */
+  fallback: fallbackSchema.default(fallbackSchema.parse({})),
   store: storeSchema.default({ type: 'memory' }),
   outbound: outboundSchema.default(outboundSchema.parse({})),
 })

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { ADMISSION_REASONS } from '../guard/admission.ts'
 import type { BreakerState, ProviderObserver, ProviderRole } from '../providers/breaker.ts'
 import type { CallObserver, CallOutcome, ErrorInput, LatencyInput } from '../records/types.ts'
 
@@ -68,7 +69,8 @@ export class Metrics implements CallObserver, ProviderObserver {
     this.#breaker = new Gauge({ name: 'phone_agent_provider_breaker_state', help: 'Circuit breaker per provider: 0 closed, 1 open (skipped), 2 half-open (one request probes it).', labelNames: ['role', 'provider'], registers })
     this.#failovers = new Counter({ name: 'phone_agent_provider_failovers_total', help: 'Requests a provider failed before any output, handed to the next provider in the list.', labelNames: ['role', 'from', 'to'], registers })
     this.#skipped = new Counter({ name: 'phone_agent_provider_skipped_total', help: 'Requests not sent to a provider because its breaker was open.', labelNames: ['role', 'provider'], registers })
-    // Zero series for every outcome, so rate() works before the first call of each kind.
+    // Zero series for every outcome and refusal reason, so rate() works before the first of each kind.
+    for (const reason of ADMISSION_REASONS) this.#rejections.inc({ reason }, 0)
     for (const outcome of ['completed', 'transferred', 'voicemail', 'message_taken', 'rejected', 'failed', 'caller_hung_up']) this.#calls.inc({ outcome }, 0)
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }

@@ -31,19 +31,22 @@ export class SimulatedCall {
     this.uuid = opts.uuid ?? randomUUID()
     const callerNumber = opts.callerNumber ?? '+393331234567'
     const destination = opts.destination ?? '+390212345678'
+    // mod_sofia sets the caller profile's network_addr and the sip_network_ip variable both to
+    // the INVITE's source address (sofia.c, sofia_handle_sip_i_invite: sofia_glue_get_addr).
+    const sourceIp = opts.sourceIp ?? '192.0.2.10'
     this.channel = new ChannelState({
       uuid: this.uuid,
       callerNumber,
       callerName: opts.callerName ?? '',
       destination,
-      networkAddr: '192.0.2.10',
+      networkAddr: sourceIp,
       channelName: `sofia/external/${callerNumber}@192.0.2.10`,
     })
     const host = opts.host ?? '127.0.0.1'
     const mode = opts.socketMode ?? 'async full'
     const v = this.channel.variables
     for (const [name, value] of Object.entries({
-      direction: 'inbound', uuid: this.uuid, session_id: '1', sip_from_user: callerNumber,
+      direction: 'inbound', uuid: this.uuid, session_id: '1', sip_network_ip: sourceIp, sip_network_port: '5060', sip_from_user: callerNumber,
       sip_from_uri: `${callerNumber}@192.0.2.10`, sip_from_host: '192.0.2.10', sip_to_user: destination,
       sip_to_uri: `${destination}@192.0.2.1`, sip_to_host: '192.0.2.1', sip_req_user: destination,
       sip_req_uri: `${destination}@192.0.2.1`, sip_req_host: '192.0.2.1', sip_call_id: `${randomUUID()}@192.0.2.10`,

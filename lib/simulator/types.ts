@@ -60,6 +60,8 @@ export interface PlaceCallOptions {
   readonly destination?: string
   readonly callerNumber?: string
   readonly callerName?: string
+  /** The INVITE's source address (`variable_sip_network_ip`, `Caller-Network-Addr`); default 192.0.2.10. */
+  readonly sourceIp?: string
   readonly uuid?: string
   /** Extra channel variables (they appear as variable_<name>). */
   readonly variables?: Readonly<Record<string, string>>

@@ -7,6 +7,7 @@ import pino from 'pino'
 import { createRedisStore } from '../../lib/guard/store.ts'
 import { createAdmissionGuard } from '../../lib/guard/admission.ts'
 import { guardSchema, ratesSchema } from '../../lib/guard/config.ts'
+import { checkReserve } from './helpers.ts'
 
 // Several instances sharing one Redis. Runs only where a redis-server binary exists
 // (Debian/Ubuntu: apt-get install redis-server); it starts its own on a free loopback port.
@@ -52,7 +53,7 @@ t.test('redis store shared by two instances', { skip: hasRedis ? false : 'redis-
     }
   })
   const logger = pino({ level: 'silent' })
-  const rates = ratesSchema.parse({ perCallerPerMinute: 2, globalPerSecond: 100 })
+  const rates = ratesSchema.parse({ perCallerPerMinute: 2, globalPerSecond: 100, perSourceIpPerMinute: 2 })
   let clock = Date.parse('2026-01-10T10:00:00Z')
   const keyPrefix = `test${process.pid}`
   // Connected clients passed in, as two instances would hold them (no offline queue: a command
@@ -86,6 +87,18 @@ t.test('redis store shared by two instances', { skip: hasRedis ? false : 'redis-
     t.equal(await a.active(), 0)
     t.ok(await a.acquire('call-4', 2))
     await a.release('call-4')
+  })
+
+  await t.test('reserved slots and per-source limits are shared', async (t) => {
+    await checkReserve(t, a)
+    t.ok(await a.acquire('r1', 2, { reserved: 1, contact: true }))
+    t.ok(await b.acquire('r2', 2, { reserved: 1, contact: false }), 'the other instance sees the contact in the reserve')
+    t.notOk(await b.acquire('r3', 2, { reserved: 1, contact: true }))
+    await a.release('r1')
+    await b.release('r2')
+    t.equal(await a.consume('+390212345611', '203.0.113.1'), 'ok')
+    t.equal(await b.consume('+390212345612', '203.0.113.1'), 'ok')
+    t.equal(await a.consume('+390212345613', '203.0.113.1'), 'rate_source_ip', 'the third from one address, whichever instance')
   })
 
   await t.test('admission guard on redis', async (t) => {

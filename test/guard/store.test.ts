@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createMemoryStore } from '../../lib/guard/store.ts'
 import { ratesSchema } from '../../lib/guard/config.ts'
+import { checkReserve } from './helpers.ts'
 
 t.test('memory store: limiter expiry timers are cleared by close()', async (t) => {
   // rate-limiter-flexible schedules one unref'd timer per key; unref'd timers do not show in
@@ -29,4 +30,15 @@ t.test('memory store: limiter expiry timers are cleared by close()', async (t) =
   await store.close()
   t.equal(live.size, 0, 'no timers left after close')
   t.equal(await store.active(), 0)
+})
+
+t.test('memory store: slots reserved for contacts, filled by contacts first; a source counted apart', async (t) => {
+  const store = createMemoryStore(ratesSchema.parse({ perSourceIpPerMinute: 2, globalPerSecond: 100 }))
+  t.teardown(() => store.close())
+  await checkReserve(t, store)
+  t.equal(await store.consume('+390212345601', '203.0.113.1'), 'ok')
+  t.equal(await store.consume('+390212345602', '203.0.113.1'), 'ok')
+  t.equal(await store.consume('+390212345603', '203.0.113.1'), 'rate_source_ip', 'third call from the address in a minute')
+  t.equal(await store.consume('+390212345603', '203.0.113.2'), 'ok', 'the same number from another address, its first attempt')
+  t.equal(await store.consume('+390212345604'), 'ok', 'no source, no source limit')
 })
