@@ -109,13 +109,16 @@ export class ProviderChain<T extends { readonly name: string }> {
   async * stream<R> (open: (provider: T, index: number) => AsyncIterable<R>, signal: AbortSignal | undefined): AsyncGenerator<R> {
     let lastError: unknown
     for (let a = this.admit(0); a !== undefined; a = this.next(a, lastError)) {
-      const it = open(a.provider, a.index)[Symbol.asyncIterator]()
+      let it: AsyncIterator<R> | undefined
       let produced = false
       let settled = false
       try {
         for (;;) {
           let r: IteratorResult<R>
           try {
+            // Opened inside the try: a provider that throws at once still settles its lease
+            // (an unsettled probe would leave the breaker half-open for good).
+            it ??= open(a.provider, a.index)[Symbol.asyncIterator]()
             r = await it.next()
           } catch (err) {
             settled = true
@@ -136,7 +139,7 @@ export class ProviderChain<T extends { readonly name: string }> {
         if (!settled) {
           // Our consumer stopped (break, or an abort seen above us): release the provider's stream.
           a.lease.end(new PhoneAgentError('TURN_OVER', 'the consumer stopped reading'))
-          await it.return?.()
+          await it?.return?.()
         }
       }
     }

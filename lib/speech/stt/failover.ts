@@ -53,12 +53,12 @@ function failoverSession (chain: ProviderChain<SttProvider>, options: SttStreamO
   const pump = async (): Promise<void> => {
     let lastError: unknown
     for (let a = chain.admit(0); a !== undefined; a = chain.next(a, lastError)) {
-      const session = a.provider.stream(options)
-      const it = session.results[Symbol.asyncIterator]()
-      current = { a, session, it }
-      for (const frame of replay) session.write(frame)
-      if (ended) session.end()
       try {
+        const session = a.provider.stream(options)
+        const it = session.results[Symbol.asyncIterator]()
+        current = { a, session, it }
+        for (const frame of replay) session.write(frame)
+        if (ended) session.end()
         for (let r = await it.next(); r.done !== true; r = await it.next()) {
           if (!produced) {
             produced = true
