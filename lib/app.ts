@@ -88,6 +88,8 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     port: config.server.port,
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
+    handshakeTimeoutMs: config.server.handshakeTimeoutMs,
+    maxHandshakes: config.server.maxHandshakes,
     logger: log,
     onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records, agent, vads }) },
   })

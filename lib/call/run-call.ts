@@ -53,7 +53,8 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
   const decision = routeCall(config, channel.data)
   const log = deps.logger.child({ call: channel.uuid, did: decision.did ?? null })
   const route = decision.found ? decision.route : undefined
-  // Every call gets a record, refused ones included, begun before anything can go wrong.
+  // Every call gets a record, refused ones included, begun before anything can go wrong: as
+  // soon as the connect reply is usable, before the rest of the Event Socket setup.
   const begun = deps.records?.begin({
     uuid: channel.uuid,
     did: decision.did ?? channel.data.destination ?? '',
@@ -64,6 +65,15 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
     startedAt: Date.now(),
   }) ?? nullRecorder(channel.uuid)
   const recorder = meteredRecorder(begun, config, { stt: deps.stt, llm: deps.llm })
+  try {
+    await channel.setup()
+  } catch (err) {
+    // The handshake died after the connect reply (deadline, socket closed, a refused command):
+    // the server has destroyed the socket; the record says what happened.
+    log.warn({ err }, 'call setup failed')
+    await recorder.end({ outcome: 'handshake_failed', hangupCause: channel.hangupCause, endedAt: Date.now(), errorCode: isPhoneAgentError(err) ? err.code : undefined })
+    return
+  }
   const reject = async (reason: string, cause: string): Promise<void> => {
     recorder.rejected(reason)
     await safeHangup(channel, cause, log)

@@ -69,6 +69,7 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
   await recoverMessages(store, join(config.media.soundsDir, 'recordings'), logger)
   const speech = await createSpeechServices(config, logger)
   const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records: store, store })
+  agent.server.onHandshakeFailed(({ reason }) => { metrics.handshakeFailed(reason) })
   let ops: OpsServer | undefined
   const exited = new Promise<number>((resolve) => {
     const shutdown = new ShutdownController({

@@ -12,6 +12,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'server.allowRemote': 'Allow a non-loopback `host`. The Event Socket carries full call control: binding it beyond loopback must be a decision (and needs a firewall).',
   'server.commandTimeoutMs': 'Timeout for commands FreeSWITCH answers at once (sendmsg, linger, filter, event).',
   'server.lingerMs': 'How long to wait after the disconnect notice for late events before `exit`.',
+  'server.handshakeTimeoutMs': 'Deadline from accepting a connection to a finished setup (connect reply, filters, `linger`, event subscription). A connection still in handshake then is destroyed; FreeSWITCH answers in milliseconds.',
+  'server.maxHandshakes': 'Connections allowed in handshake at once. More are closed at accept and counted in `phone_agent_handshake_failed_total{reason="over_capacity"}`.',
 
   media: 'Where audio files live and how a call\'s audio moves.',
   'media.soundsDir': 'Our sounds directory: TTS cache in `cache/`, recordings in `recordings/`, the tone in `phone-agent/`. Relative to the config file. FreeSWITCH must be able to read it (files mode: and write `recordings/`).',

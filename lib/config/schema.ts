@@ -54,6 +54,10 @@ export const serverSchema = z.strictObject({
   commandTimeoutMs: z.number().int().positive().default(5000),
   /** How long we wait after the disconnect notice for late events before `exit`. */
   lingerMs: z.number().int().nonnegative().default(200),
+  /** From accept to a finished setup (connect reply, filters, linger, events); then the socket is destroyed. */
+  handshakeTimeoutMs: z.number().int().positive().default(5000),
+  /** Connections allowed in handshake at once; more are closed at accept. */
+  maxHandshakes: z.number().int().positive().default(64),
 })
 
 export const mediaStreamSchema = streamSchema.extend({

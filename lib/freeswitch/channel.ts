@@ -69,6 +69,7 @@ export class Channel {
   #exiting: Promise<void> | undefined
   #resolveClosed!: () => void
   #lingerTimer: NodeJS.Timeout | undefined
+  #setup: Promise<void> | undefined
 
   constructor (esl: FreeSwitchResponse, data: ChannelData, opts: ChannelOptions) {
     this.#esl = esl
@@ -92,11 +93,28 @@ export class Channel {
   get isUp (): boolean { return !this.signal.aborted }
 
   /**
-   * Ask for the events we use and for `linger`, so the hangup events and the disconnect notice
-   * reach us (mod_event_socket.c: without LFLAG_LINGER the socket is closed as soon as the
-   * channel hangs up and CHANNEL_HANGUP_COMPLETE is lost).
+   * The rest of the handshake, once the connect reply gave us a UUID that parseChannelData
+   * checked. The server starts it; the call runner awaits the same promise (rejected when the
+   * handshake fails from here on: a timeout, a closed socket, a refused command).
    */
   async setup (): Promise<void> {
+    this.#setup ??= this.#runSetup()
+    await this.#setup
+  }
+
+  async #runSetup (): Promise<void> {
+    // Only this channel's events, and the BACKGROUND_JOBs of our bgapi commands, which api_exec()
+    // stamps with Job-Owner-UUID = our channel. mod_event_socket.c parse_command "filter" adds a
+    // filter; event_handler() then lets an event through when any filter header matches (values
+    // compared with strcasecmp, so our lower-cased UUID matches FreeSWITCH's). We send these
+    // ourselves, with the checked UUID: esl's FreeSwitchServer sent the raw connect-reply value.
+    await this.#send(`filter Unique-ID ${this.uuid}`, {})
+    await this.#send(`filter Job-Owner-UUID ${this.uuid}`, {})
+    // `linger`, so the hangup events and the disconnect notice reach us (mod_event_socket.c:
+    // without LFLAG_LINGER the socket is closed as soon as the channel hangs up and
+    // CHANNEL_HANGUP_COMPLETE is lost); then the events we use (parse_command "event" adds to
+    // the listener's event_list; esl's own `event json CHANNEL_EXECUTE_COMPLETE BACKGROUND_JOB`
+    // is part of this list).
     await this.#send('linger', {})
     await this.#send(`event json ${SUBSCRIBED_EVENTS.join(' ')}`, {})
   }
@@ -190,7 +208,8 @@ export class Channel {
    * Run an API command in FreeSWITCH's background and wait for its BACKGROUND_JOB: the body
    * (`+OK ...` or `-ERR ...`, not rejected: the caller reads it). The event reaches this
    * session's socket because api_exec() stamps it with Job-Owner-UUID = our channel, which the
-   * filter esl installs lets through (mod_event_socket.c: parse_command "bgapi", event_handler).
+   * Job-Owner-UUID filter of setup() lets through (mod_event_socket.c: parse_command "bgapi",
+   * event_handler).
    * The wait follows only `signal`: the job's outcome may still matter after a hangup (an
    * originate to cancel).
    */

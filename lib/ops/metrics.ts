@@ -1,7 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { ADMISSION_REASONS } from '../guard/admission.ts'
 import type { BreakerState, ProviderObserver, ProviderRole } from '../providers/breaker.ts'
-import type { CallObserver, CallOutcome, ErrorInput, LatencyInput } from '../records/types.ts'
+import { HANDSHAKE_FAILURES } from '../freeswitch/handshake.ts'
+import { CALL_OUTCOMES, type CallObserver, type CallOutcome, type ErrorInput, type LatencyInput } from '../records/types.ts'
 
 export interface LatencyStage {
   readonly stage: string
@@ -48,6 +49,7 @@ export class Metrics implements CallObserver, ProviderObserver {
   readonly #latency: Histogram
   readonly #errors: Counter
   readonly #writeFailures: Counter
+  readonly #handshakeFailures: Counter
   readonly #breaker: Gauge
   readonly #failovers: Counter
   readonly #skipped: Counter
@@ -66,12 +68,14 @@ export class Metrics implements CallObserver, ProviderObserver {
     })
     this.#errors = new Counter({ name: 'phone_agent_errors_total', help: 'Errors during calls, by error code and provider (none when not a provider).', labelNames: ['code', 'provider'], registers })
     this.#writeFailures = new Counter({ name: 'phone_agent_record_write_failures_total', help: 'Call record writes lost (storage failure or full queue).', registers })
+    this.#handshakeFailures = new Counter({ name: 'phone_agent_handshake_failed_total', help: 'Event Socket connections given up before the call could run, by reason.', labelNames: ['reason'], registers })
     this.#breaker = new Gauge({ name: 'phone_agent_provider_breaker_state', help: 'Circuit breaker per provider: 0 closed, 1 open (skipped), 2 half-open (one request probes it).', labelNames: ['role', 'provider'], registers })
     this.#failovers = new Counter({ name: 'phone_agent_provider_failovers_total', help: 'Requests a provider failed before any output, handed to the next provider in the list.', labelNames: ['role', 'from', 'to'], registers })
     this.#skipped = new Counter({ name: 'phone_agent_provider_skipped_total', help: 'Requests not sent to a provider because its breaker was open.', labelNames: ['role', 'provider'], registers })
     // Zero series for every outcome and refusal reason, so rate() works before the first of each kind.
     for (const reason of ADMISSION_REASONS) this.#rejections.inc({ reason }, 0)
-    for (const outcome of ['completed', 'transferred', 'voicemail', 'message_taken', 'rejected', 'failed', 'caller_hung_up']) this.#calls.inc({ outcome }, 0)
+    for (const outcome of CALL_OUTCOMES) this.#calls.inc({ outcome }, 0)
+    for (const reason of HANDSHAKE_FAILURES) this.#handshakeFailures.inc({ reason }, 0)
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 
@@ -120,6 +124,11 @@ export class Metrics implements CallObserver, ProviderObserver {
 
   recordWriteFailed (): void {
     this.#writeFailures.inc()
+  }
+
+  /** An Event Socket handshake given up (lib/freeswitch/handshake.ts HANDSHAKE_FAILURES). */
+  handshakeFailed (reason: string): void {
+    this.#handshakeFailures.inc({ reason: label(reason, /^[a-z_]{1,32}$/) })
   }
 
   get contentType (): string {

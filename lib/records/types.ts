@@ -7,9 +7,12 @@ import type { SqlDriver } from './sql.ts'
  * (`performance.timeOrigin + performance.now()`) since only their differences are shown.
  */
 
-/** How a call ended. `interrupted` is never passed by callers: start-up recovery sets it. */
+/**
+ * How a call ended. `interrupted` is never passed by callers: start-up recovery sets it.
+ * `handshake_failed`: the connect reply came, the Event Socket setup after it did not finish.
+ */
 export const CALL_OUTCOMES = [
-  'completed', 'transferred', 'voicemail', 'message_taken', 'rejected', 'failed', 'caller_hung_up',
+  'completed', 'transferred', 'voicemail', 'message_taken', 'rejected', 'failed', 'caller_hung_up', 'handshake_failed',
 ] as const
 export type CallOutcome = typeof CALL_OUTCOMES[number]
 export type RecordedOutcome = CallOutcome | 'interrupted'
