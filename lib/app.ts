@@ -14,6 +14,7 @@ import { loadScripts, type CallScript } from './call/script.ts'
 import { startOutboundServer, type OutboundServer } from './freeswitch/server.ts'
 import { createAdmissionGuard, createDialGuard, type AdmissionGuard, type RejectionRecord } from './guard/index.ts'
 import { startOwnerServices, type OwnerServices } from './notify/services.ts'
+import { anyRealtime } from './realtime/config.ts'
 
 export interface PhoneAgentDeps {
   readonly logger: Logger
@@ -66,14 +67,14 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
   const scripts = await loadScripts(config.scriptModules, routedScriptNames(config))
   await prerenderMessages(config, deps.speaker, log)
   await prerenderScriptPhrases(config, scripts, deps.speaker, log)
-  // The agent's fixed phrases are only worth rendering when a conversation can happen at all.
-  const agent = deps.agent ?? await createAgentServices(config, { log: log.child({ module: 'agent' }), renderer: deps.llm === undefined ? undefined : deps.speaker })
+  // The agent's fixed phrases are only worth rendering when a conversation can happen at all
+  // (a pipeline with its model, or a realtime vendor).
+  const converses = deps.llm !== undefined || anyRealtime(config)
+  const agent = deps.agent ?? await createAgentServices(config, { log: log.child({ module: 'agent' }), renderer: converses ? deps.speaker : undefined })
   const admission = deps.admission ?? createAdmissionGuard(config.guard, {
     defaultCountry: config.numbers.defaultCountry,
     servedDids: (did) => Object.hasOwn(config.routes, did) || config.defaultRoute !== undefined,
     logger: log.child({ module: 'guard' }),
-    // guard.capacity.reservedForContacts: the agent's contact directory says who is known.
-    isKnownContact: (e164) => agent.lookupContact(e164) !== undefined,
     ...(deps.onReject ? { onReject: deps.onReject } : {}),
   })
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })
@@ -88,8 +89,6 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     port: config.server.port,
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
-    handshakeTimeoutMs: config.server.handshakeTimeoutMs,
-    maxHandshakes: config.server.maxHandshakes,
     logger: log,
     onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records, agent, vads }) },
   })

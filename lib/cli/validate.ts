@@ -13,6 +13,7 @@ import { ConfigProblems, ProblemList, type ConfigProblem } from '../config/probl
 import { didYouMean } from '../config/suggest.ts'
 import { typecheckScripts } from './typecheck.ts'
 import { ownerSecretProblems } from '../notify/secrets.ts'
+import { realtimeOverrideSchema, resolveRealtime, routeMode } from '../realtime/config.ts'
 
 /**
  * The one validation path. `check`, `serve` and `call` all run it, so whatever would make the
@@ -89,6 +90,17 @@ export async function validateConfig (config: Config, options: ValidateOptions =
     const script = scripts.get(route.script)
     if (script === undefined) continue
     const needs = new Set<ScriptNeed>([...script.needs ?? [], ...await needsFromSource(config.scriptModules[route.script]!)])
+    // The receptionist in realtime mode talks to a speech-to-speech vendor: no STT, no LLM, its key.
+    if (route.script === 'receptionist' && routeMode(config.agent.mode, route.options) === 'realtime') {
+      needs.delete('stt')
+      needs.delete('llm')
+      const override = realtimeOverrideSchema.safeParse(route.options.realtime).data
+      const rt = resolveRealtime(config.agent.realtime, override)
+      const keyField = override?.apiKeyEnv !== undefined ? `${field}.options.realtime.apiKeyEnv` : 'agent.realtime.apiKeyEnv'
+      if (rt !== undefined && (env[rt.apiKeyEnv] ?? '') === '' && !problems.items.some((p) => p.field === keyField)) {
+        problems.add(keyField, `environment variable ${rt.apiKeyEnv} is not set (the ${rt.vendor} realtime key)`)
+      }
+    }
     const missing: string[] = []
     if (needs.has('stt') && sttProviders(config.speech.stt).length === 0) missing.push('a speech-to-text provider (speech.stt.provider)')
     if (needs.has('llm') && llmProviders(config.speech.llm).length === 0) missing.push('a language model (speech.llm.provider)')

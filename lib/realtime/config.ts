@@ -134,3 +134,14 @@ export function realtimeProblems (config: ConfigLike): Array<{ field: string, me
   if (config.defaultRoute !== undefined) check('defaultRoute', config.defaultRoute)
   return problems
 }
+
+/** The mode a route's conversations run in: its `options.mode`, else the agent's. */
+export function routeMode (agentMode: ConversationMode, options: Readonly<Record<string, unknown>> | undefined): ConversationMode {
+  return options?.mode === 'realtime' || options?.mode === 'pipeline' ? options.mode : agentMode
+}
+
+/** Whether any route converses in realtime mode (its fixed phrases must be pre-rendered without an LLM). */
+export function anyRealtime (config: ConfigLike): boolean {
+  return [...Object.values(config.routes), ...(config.defaultRoute ? [config.defaultRoute] : [])]
+    .some((r) => r.script !== 'take-message' && routeMode(config.agent.mode, r.options) === 'realtime')
+}

@@ -52,3 +52,25 @@ t.test('a missing key is a config error at call time, naming the variable', asyn
   t.match((err as Error).message, /PA_NOT_SET_ANYWHERE/)
   t.equal(createRealtimeVendor({ vendor: 'gemini', model: 'm', voice: undefined, apiKeyEnv: 'K', baseUrl: undefined, openTimeoutMs: 1000 }, { K: 'x' }).name, 'gemini')
 })
+
+t.test('phone-agent check: a realtime receptionist needs its vendor key, not STT or an LLM', async (t) => {
+  const { validateConfig } = await import('../../lib/cli/validate.ts')
+  const config = buildConfig({
+    media: { mode: 'stream' },
+    agent: { realtime: { vendor: 'gemini', apiKeyEnv: 'PA_RT_KEY' } },
+    routes: { [DID]: { script: 'receptionist', options: { mode: 'realtime' } }, '+390211111111': { script: 'receptionist' } },
+  }, process.cwd())
+  const fieldsOf = async (env: NodeJS.ProcessEnv): Promise<string[]> => {
+    try {
+      await validateConfig(config, { env, typecheck: false })
+      return []
+    } catch (err) {
+      if (err instanceof ConfigProblems) return err.problems.map((p) => `${p.field}: ${p.message}`)
+      throw err
+    }
+  }
+  const withKey = await fieldsOf({ PA_RT_KEY: 'k' })
+  t.same(withKey.filter((f) => f.startsWith(`routes.${DID}`) || f.startsWith('agent.realtime')), [], 'the realtime route asks for no STT or LLM')
+  t.ok(withKey.some((f) => f.startsWith('routes.+390211111111.script') && /speech-to-text/.test(f)), 'the pipeline route still does')
+  t.ok((await fieldsOf({})).some((f) => f === 'agent.realtime.apiKeyEnv: environment variable PA_RT_KEY is not set (the gemini realtime key)'), 'a missing key is named')
+})
