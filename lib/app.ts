@@ -75,6 +75,8 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     defaultCountry: config.numbers.defaultCountry,
     servedDids: (did) => Object.hasOwn(config.routes, did) || config.defaultRoute !== undefined,
     logger: log.child({ module: 'guard' }),
+    // guard.capacity.reservedForContacts: the agent's contact directory says who is known.
+    isKnownContact: (e164) => agent.lookupContact(e164) !== undefined,
     ...(deps.onReject ? { onReject: deps.onReject } : {}),
   })
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })
@@ -89,6 +91,8 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     port: config.server.port,
     commandTimeoutMs: config.server.commandTimeoutMs,
     lingerMs: config.server.lingerMs,
+    handshakeTimeoutMs: config.server.handshakeTimeoutMs,
+    maxHandshakes: config.server.maxHandshakes,
     logger: log,
     onCall: async (channel) => { await runCall(channel, { config, scripts, speaker: deps.speaker, stt: deps.stt, llm: deps.llm, logger: log, admission, dial, records, agent, vads }) },
   })
