@@ -67,7 +67,7 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
   if (recovered > 0) logger.warn({ recovered }, 'records left open by a previous run marked interrupted')
   // Messages a crash cut short: headers repaired, rows pointed at the files (docs/scripts.md).
   await recoverMessages(store, join(config.media.soundsDir, 'recordings'), logger)
-  const speech = await createSpeechServices(config, logger)
+  const speech = await createSpeechServices(config, logger, { observer: metrics })
   const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records: store, store })
   agent.server.onHandshakeFailed(({ reason }) => { metrics.handshakeFailed(reason) })
   let ops: OpsServer | undefined
@@ -95,6 +95,7 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
         port: config.ops.http.port,
         metrics,
         health: () => ({ ok: shutdown.state === 'running', activeCalls: agent.server.activeCalls() }),
+        console: agent.owner?.console,
         logger,
       }).then((s) => { ops = s }, (err: unknown) => { logger.error({ err }, 'ops HTTP server failed to start') })
     }

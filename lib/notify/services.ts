@@ -1,4 +1,9 @@
+import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { ConsoleAuth } from '../console/auth.ts'
+import { createConsole, type ConsoleHandler } from '../console/server.ts'
+import { toE164 } from '../numbers/e164.ts'
+import { isLoopback } from '../ops/config.ts'
 import { ConfigError } from '../errors.ts'
 import type { ConsoleConfig } from '../console/config.ts'
 import type { OpsConfig } from '../ops/config.ts'
@@ -8,6 +13,7 @@ import { VoicemailTranscriber } from '../records/voicemail-transcripts.ts'
 import type { SttProvider } from '../speech/stt/types.ts'
 import { watchCalls, type LiveCall } from './call-watch.ts'
 import type { NotifyConfig, PrivacyConfig } from './config.ts'
+import { numberShown } from './mask.ts'
 import { Notifier } from './notifier.ts'
 import { ownerSecretProblems } from './secrets.ts'
 
@@ -19,6 +25,8 @@ export interface OwnerConfig {
   readonly ops: OpsConfig
   readonly records: RecordsConfig
   readonly language: string
+  readonly media: { readonly soundsDir: string }
+  readonly numbers: { readonly defaultCountry: string }
 }
 
 export interface OwnerDeps {
@@ -35,6 +43,8 @@ export interface OwnerServices {
   live (): LiveCall[]
   readonly notifier: Notifier | undefined
   readonly transcriber: VoicemailTranscriber | undefined
+  /** For the ops HTTP server; undefined when `console.enabled` or `ops.http.enabled` is off. */
+  readonly console: ConsoleHandler | undefined
   /** Resolves when every call end seen so far has been handed to the services (tests). */
   settled (): Promise<void>
   close (): Promise<void>
@@ -76,11 +86,25 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
   const resumed = await transcriber?.resume()
   if (resumed !== undefined && resumed > 0) log.info({ messages: resumed }, 'voicemail transcripts left by the last run queued')
   notifier?.worker.wake()
+  const consoleHandler = !config.console.enabled || !config.ops.http.enabled
+    ? undefined
+    : createConsole({
+      store: deps.store,
+      live: watch.live,
+      auth: new ConsoleAuth(deps.env[config.console.tokenEnv]),
+      loopbackOnly: isLoopback(config.ops.http.host),
+      recordingsDir: join(config.media.soundsDir, 'recordings'),
+      view: { number: numberShown(config.privacy.maskCallerNumbers), timeZone: config.console.timeZone },
+      normalizeNumber: (n) => toE164(n, config.numbers.defaultCountry),
+      now: deps.now,
+      logger: log,
+    })
   return {
     records: watch.records,
     live: watch.live,
     notifier,
     transcriber,
+    console: consoleHandler,
     settled: async () => { await Promise.all([...inFlight]) },
     close: async () => {
       await Promise.all([...inFlight])

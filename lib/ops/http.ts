@@ -16,6 +16,8 @@ export interface OpsServerOptions {
   readonly metrics: Metrics
   readonly health: () => HealthStatus
   readonly logger: Logger
+  /** The web console (lib/console): answers `/console...` paths, resolves false for others. */
+  readonly console?: ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) | undefined
 }
 
 export interface OpsServer {
@@ -60,6 +62,7 @@ export async function startOpsServer (options: OpsServerOptions): Promise<OpsSer
 }
 
 async function handle (req: IncomingMessage, res: ServerResponse, options: OpsServerOptions): Promise<void> {
+  if (options.console !== undefined && await options.console(req, res)) return
   const path = (req.url ?? '/').split('?')[0]
   if (path !== '/healthz' && path !== '/metrics') {
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n')
