@@ -1,11 +1,13 @@
 import t from 'tap'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
+import { leaksSince, resources } from '../helpers/leaks.ts'
 import { CALLER, DID, startRealtimeRig, voice, type Vendor } from './rig.ts'
 
 const LONG = 'Il sabato siamo aperti dalle nove alle tredici, e la domenica siamo chiusi, ma può sempre lasciare un messaggio in segreteria.'
 
 for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) {
   t.test(`${vendor}: greeting, two turns, a barge-in, a refused number then a transfer, all on the record`, async (t) => {
+    const baseline = resources()
     const rig = await startRealtimeRig(t, vendor)
     rig.fake
       .caller('Vorrei sapere gli orari.', 'E il sabato?', 'Mi passi il numero più tre nove zero due...')
@@ -64,8 +66,33 @@ for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) 
     }
     await until(() => rig.fake.openConnections === 0)
     t.equal(rig.fake.openConnections, 0, 'the vendor socket was closed')
+    t.same(await leaksSince(baseline, ['Timeout', 'UDPWrap']), {}, 'no timers or UDP sockets left')
   })
 }
+
+t.test('the operator key cuts the vendor\'s reply at once and reaches the operator', async (t) => {
+  const rig = await startRealtimeRig(t, 'openai')
+  rig.fake.caller('Mi racconti tutto.').reply({ text: LONG, audioMs: 6000 })
+  const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)] } })
+  let pressedAt: number | undefined
+  const watcher = setInterval(() => {
+    const replyStart = call.ear.firstHeard(1500, 200)
+    if (pressedAt === undefined && replyStart !== undefined && call.nowMs > replyStart.playMs + 300) {
+      pressedAt = call.nowMs
+      call.sendDtmf('0')
+    }
+  }, 20)
+  const result = await call.ended
+  clearInterval(watcher)
+  t.ok(pressedAt !== undefined, 'the caller pressed 0 during the reply')
+  t.equal(result.transfer?.to, '1000', 'transferred to the operator')
+  const stoppedAt = call.ear.lastHeardEndMs(pressedAt! + 5000, 200) ?? 0
+  t.ok(stoppedAt < pressedAt! + 5000, `the reply stopped (${stoppedAt - pressedAt!} ms after the key), long before its end`)
+  t.ok(rig.logs.some((l) => l.msg === 'operator key pressed'))
+  t.equal(rig.store.calls[0]!.end?.outcome, 'transferred')
+  await until(() => rig.fake.openConnections === 0)
+  t.equal(rig.fake.openConnections, 0, 'the vendor socket was closed')
+})
 
 async function until (check: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms

@@ -151,7 +151,7 @@ class RealtimeCall {
       model: this.#settings.model,
       endings: this.#p.endings,
       log: this.#p.log,
-      deadAirMs: (agent.deadlines as { deadAirMs?: number }).deadAirMs ?? 1500,
+      deadAirMs: agent.deadlines.deadAirMs,
       maxMs: Math.max(0, remaining),
       maxTurns: this.#options.maxTurns,
       bargeIn: this.#ctx.streamConfig.bargeIn,
