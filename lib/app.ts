@@ -77,6 +77,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     logger: log.child({ module: 'guard' }),
     // guard.capacity.reservedForContacts: the agent's contact directory says who is known.
     isKnownContact: (e164) => agent.lookupContact(e164) !== undefined,
+    trunkRanges: config.doctor.trunkRanges,
     ...(deps.onReject ? { onReject: deps.onReject } : {}),
   })
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })

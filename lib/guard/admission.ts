@@ -94,6 +94,11 @@ export interface AdmissionDeps {
    * reserved for them (`guard.capacity.reservedForContacts`). None are known without it.
    */
   readonly isKnownContact?: (e164: string) => boolean
+  /**
+   * The provider's signalling ranges (`doctor.trunkRanges`): exempt from the per-source limit
+   * like `guard.rates.perSourceIpExempt`, since every trunk call arrives from them.
+   */
+  readonly trunkRanges?: readonly string[]
   readonly now?: () => Date
 }
 
@@ -114,7 +119,7 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
   const now = deps.now ?? (() => new Date())
   const causes = config.hangupCauses
   const allowPrefixes = callerAllowPrefixes(config, deps.defaultCountry)
-  const exempt = sourceMatcher(config.rates.perSourceIpExempt)
+  const exempt = sourceMatcher([...config.rates.perSourceIpExempt, ...deps.trunkRanges ?? []])
   const { maxConcurrent, reservedForContacts } = config.capacity
 
   function reject (req: AdmissionRequest, reason: AdmissionReason, extra: { detail?: string, caller?: string, rule?: RefusalRule } = {}): AdmissionVerdict {

@@ -1,9 +1,11 @@
 import t from 'tap'
 import { sourceKey, sourceMatcher } from '../../lib/guard/source-ip.ts'
+import { createAdmissionGuard } from '../../lib/guard/admission.ts'
 import { guardSchema } from '../../lib/guard/config.ts'
 import { buildConfig } from '../../lib/config/load.ts'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { RawServer } from '../simulator/helpers.ts'
+import { logSink } from './helpers.ts'
 
 t.test('a source address becomes a limiter key: IPv4 as is, IPv6 by its /64, junk not at all', async (t) => {
   const table: Array<[string | undefined, string | undefined]> = [
@@ -74,4 +76,17 @@ t.test('the simulator reports the INVITE source as FreeSWITCH does: sip_network_
     await srv.close()
     await call.ended
   }
+})
+
+t.test('the provider\'s ranges from doctor.trunkRanges are exempt as well, other addresses are not', async (t) => {
+  const guard = createAdmissionGuard(guardSchema.parse({ rates: { perSourceIpPerMinute: 1 } }), {
+    defaultCountry: 'IT', servedDids: () => true, logger: logSink().logger, trunkRanges: ['198.51.100.0/28'],
+  })
+  t.teardown(() => guard.close())
+  const admit = async (n: number, sourceIp: string): Promise<string> => {
+    const v = await guard.admit({ uuid: `u${n}`, callerNumber: `+39021234560${n}`, did: '+390212345600', sourceIp })
+    return v.admitted ? 'admitted' : v.reason
+  }
+  t.same([await admit(1, '198.51.100.5'), await admit(2, '198.51.100.6')], ['admitted', 'admitted'], 'trunk addresses')
+  t.same([await admit(3, '203.0.113.5'), await admit(4, '203.0.113.5')], ['admitted', 'rate_source_ip'], 'another address')
 })
