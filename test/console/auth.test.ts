@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ConsoleAuth } from '../../lib/console/auth.ts'
@@ -7,7 +7,7 @@ import { numberShown } from '../../lib/notify/mask.ts'
 import { captureLogs } from '../helpers/logs.ts'
 import { recordCall, tempStore } from '../notify/helpers.ts'
 
-async function serve (t: Parameters<Parameters<typeof t.test>[1]>[0], token: string | undefined, loopbackOnly: boolean, mask = false): Promise<string> {
+async function serve (t: Test, token: string | undefined, loopbackOnly: boolean, mask = false): Promise<string> {
   const db = await tempStore()
   await recordCall(db.store, { uuid: 'c1', message: { text: 'hello' } })
   const handler = createConsole({
