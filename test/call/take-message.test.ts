@@ -15,11 +15,16 @@ t.test('take-message: greeting, the caller speaks, message recorded, thanks, han
     destination: '0212345678',
     callerNumber: '+393331234567',
     callerName: 'Mario Rossi',
-    // The caller starts talking after the greeting (the tone speaker makes it ~0.3 s long) and
-    // speaks for 1.5 s.
-    caller: { audio: [{ atMs: 1500, wav: toneWav(1500, 8000, 300, 12000) }] },
   })
+  // The caller speaks for 1.5 s once the recording runs (after the greeting and the tone): on
+  // the call's clock, however long a loaded machine took to get there.
+  const speaker = setInterval(() => {
+    if (!call.result.apps.some((a) => a.name === 'record')) return
+    clearInterval(speaker)
+    call.say(call.nowMs + 100, toneWav(1500, 8000, 300, 12000))
+  }, 20)
   const result = await call.ended
+  clearInterval(speaker)
   const names = result.apps.map((a) => a.name)
   t.same(names, ['answer', 'playback', 'playback', 'record', 'playback'], 'answer, greeting, the tone, record, thanks')
   t.match(result.played[1]?.path, /\/phone-agent\/beep\.wav$/, 'the tone the greeting promises is played before recording')
