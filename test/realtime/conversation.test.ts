@@ -94,6 +94,25 @@ t.test('the operator key cuts the vendor\'s reply at once and reaches the operat
   t.equal(rig.fake.openConnections, 0, 'the vendor socket was closed')
 })
 
+t.test('the operator key finds nobody: the caller hears so and the same session goes on', async (t) => {
+  const rig = await startRealtimeRig(t, 'gemini', { transfers: { operator: { type: 'endpoint', dialString: 'user/1000' } } })
+  rig.fake.caller('Va bene, grazie.').reply({ text: 'Arrivederci.', audioMs: 500, tools: [{ name: 'end_call', args: { reason: 'resolved' } }] })
+  const call = new FakeFreeSwitch().placeCall({
+    port: rig.port,
+    destination: DID,
+    callerNumber: CALLER,
+    bridge: { outcome: 'fail', ringMs: 200, cause: 'USER_BUSY' },
+    caller: { audio: [voice(3000, 800)], dtmf: [{ atMs: 600, digit: '0' }] },
+  })
+  const result = await call.ended
+  t.equal(result.transfer, undefined, 'nobody took the call')
+  t.equal(result.hungUpBy, 'server', 'the model ended the call afterwards')
+  const agentTurns = rig.store.calls[0]!.turns.filter((x) => x.role === 'agent').map((x) => x.text)
+  t.ok(agentTurns.includes('Mi dispiace, al momento nessuno può rispondere. Vuole lasciare un messaggio?'), 'the caller heard that nobody could answer')
+  t.equal(agentTurns.at(-1), 'Arrivederci.', 'then the vendor answered on the same session')
+  t.same(rig.store.calls[0]!.errors, [], 'no failure')
+})
+
 async function until (check: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
   while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))

@@ -35,7 +35,7 @@ export interface RealtimeRig {
  * media, no STT or language model configured (realtime needs neither), the tone speaker for
  * the fixed phrases, a price for the vendor's model, and a capturing call store.
  */
-export async function startRealtimeRig (t: Test, vendor: Vendor, options: { fake?: FakeRealtimeOptions, agent?: Record<string, unknown>, realtime?: Record<string, unknown> } = {}): Promise<RealtimeRig> {
+export async function startRealtimeRig (t: Test, vendor: Vendor, options: { fake?: FakeRealtimeOptions, agent?: Record<string, unknown>, realtime?: Record<string, unknown>, transfers?: Record<string, unknown> } = {}): Promise<RealtimeRig> {
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-rt-'))
   const fake: AnyFake = vendor === 'openai' ? await FakeOpenAiRealtime.start(options.fake) : await FakeGeminiLive.start(options.fake)
   process.env[KEY_ENV] = 'rt-test-key'
@@ -45,7 +45,7 @@ export async function startRealtimeRig (t: Test, vendor: Vendor, options: { fake
     media: withTestVad({ soundsDir, mode: 'stream' }),
     language: 'it-IT',
     routes: { [DID]: { script: 'receptionist', options: { mode: 'realtime' } } },
-    transfers: {
+    transfers: options.transfers ?? {
       operator: { type: 'extension', extension: '1000' },
       sales: { type: 'extension', extension: '2000' },
     },

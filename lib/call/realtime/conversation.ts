@@ -14,6 +14,7 @@ import { answer } from '../verbs/answer.ts'
 import type { ConverseOptions, ConverseResult } from '../verbs/converse.ts'
 import { RealtimeEndings } from './endings.ts'
 import { RealtimeExchange } from './exchange.ts'
+import { EventFeed } from './feed.ts'
 
 export interface RealtimeDeps {
   /** The vendor client; default from the settings and the environment (the key). */
@@ -110,6 +111,7 @@ class RealtimeCall {
       const greeting = this.#options.greeting === undefined ? greetingText(this.#p.agent, this.#p.profile) : this.#options.greeting
       let greeted = greeting === false
       let told = false
+      let feed: EventFeed | undefined
       for (;;) {
         try {
           if (!greeted) {
@@ -117,9 +119,10 @@ class RealtimeCall {
             await endings.say(greeting as string, this.#phase())
           }
           const session = await opening
+          feed ??= new EventFeed(session.events, this.#settings.vendor)
           // The model is told what the caller heard, so it does not greet them a second time.
           if (greeting !== false && !told) { told = true; session.sayContext(greeting) }
-          return await this.#exchange(stream, session)
+          return await this.#exchange(stream, session, feed)
         } catch (err) {
           if (!operator.pressed || !ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
           log.info({ turn: endings.turns }, 'operator key pressed')
@@ -140,13 +143,14 @@ class RealtimeCall {
   }
 
   /** The vendor conversation itself until a tool, the clock or a failure ends it. */
-  async #exchange (stream: StreamSession, session: RealtimeSession): Promise<ConverseResult> {
+  async #exchange (stream: StreamSession, session: RealtimeSession, feed: EventFeed): Promise<ConverseResult> {
     const agent = this.#p.agent
     const remaining = agent.maxCallSeconds * 1000 - (Date.now() - this.#startedAt)
     const exchange = new RealtimeExchange({
       ctx: this.#ctx,
       stream,
       session,
+      feed,
       vendor: this.#settings.vendor,
       model: this.#settings.model,
       endings: this.#p.endings,

@@ -15,12 +15,15 @@ import type { StreamSession } from '../stream/session.ts'
 import { runTool, type TerminalAction } from '../turn-tools.ts'
 import type { ConverseResult } from '../verbs/converse.ts'
 import type { RealtimeEndings } from './endings.ts'
+import type { EventFeed } from './feed.ts'
 import { RealtimePlayer } from './player.ts'
 
 export interface ExchangeOptions {
   readonly ctx: VerbContext
   readonly stream: StreamSession
   readonly session: RealtimeSession
+  /** The session's events (one reader for the call). */
+  readonly feed: EventFeed
   readonly vendor: string
   readonly model: string
   readonly agent: AgentConfig
@@ -87,29 +90,21 @@ export class RealtimeExchange {
     const stopSent = echo === undefined ? () => {} : stream.endpoint.onSent((frame, at) => { echo.noteOutbound(decodeFrame(frame), at) })
     const stopFrames = stream.endpoint.onFrame((frame) => { this.#onFrame(frame, vad, echo) })
     const maxTimer = setTimeout(() => { this.#takeOver(async () => await this.#o.endings.goodbye('max-duration')) }, this.#o.maxMs)
-    void this.#pump()
+    const unsubscribe = this.#o.feed.subscribe({
+      event: (e) => { if (this.#settle !== undefined) this.#onEvent(e) },
+      end: (err) => { this.#fail(err) },
+    })
     try {
       return await done
     } finally {
       signal.removeEventListener('abort', onAbort)
+      unsubscribe()
       stopFrames()
       stopSent()
       vad.close()
       clearTimeout(maxTimer)
       this.#paid()
       this.#wrapUp()
-    }
-  }
-
-  async #pump (): Promise<void> {
-    try {
-      for await (const event of this.#o.session.events) {
-        if (this.#settle === undefined) return
-        this.#onEvent(event)
-      }
-      this.#fail(new PhoneAgentError('PROVIDER_UNAVAILABLE', `${this.#o.vendor} realtime: the session ended`))
-    } catch (err) {
-      this.#fail(err)
     }
   }
 
