@@ -64,7 +64,6 @@ t.test('on loopback: no login, but only loopback Host names (DNS rebinding), and
   t.equal((await post(`done=1&csrf=${csrf}`, { 'sec-fetch-site': 'cross-site' })).status, 403, 'cross-site by the browser\'s word')
   t.equal((await post(`done=1&csrf=${csrf}`)).status, 303)
   t.notMatch(await (await fetch(`${url}/console/messages`)).text(), 'hello', 'marked done')
-  t.equal((await post(`done=1&csrf=${csrf}`.replace('c1', 'x'))).status, 303)
   t.equal((await fetch(`${url}/console/messages/nope/1`, { method: 'POST', body: `done=1&csrf=${csrf}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status, 404)
   t.equal((await fetch(`${url}/console/audio/c1/1`)).status, 404, 'no recording, no file')
   t.equal((await fetch(`${url}/console/calls/nope`)).status, 404)
