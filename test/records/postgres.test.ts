@@ -45,6 +45,20 @@ if (unavailable !== undefined) {
     t.equal((await a.get('on-b'))?.outcome, null, 'a live call of another instance stays open')
   })
 
+  t.test('open messages: each instance settles only its own (another may be recording now)', async (t) => {
+    const url = await freshDatabase()
+    const env = { PHONE_AGENT_DATABASE_URL: url }
+    const a = await openCallStore({ ...config, instance: 'a' }, { logger: logSink().logger, configDir: '/', env })
+    const b = await openCallStore({ ...config, instance: 'b' }, { logger: logSink().logger, configDir: '/', env })
+    t.teardown(async () => { await a.close(); await b.close() })
+    a.begin({ uuid: 'msg-a', did: '+391' }).message({ text: '', recordingPath: '/r/a.wav', status: 'recording' })
+    b.begin({ uuid: 'msg-b', did: '+391' }).message({ text: '', recordingPath: '/r/b.wav', status: 'recording' })
+    await a.flush()
+    await b.flush()
+    t.same(await a.openMessages(), [{ callUuid: 'msg-a', seq: 1, recordingPath: '/r/a.wav' }])
+    t.same(await b.openMessages(), [{ callUuid: 'msg-b', seq: 1, recordingPath: '/r/b.wav' }])
+  })
+
   t.test('several instances opening a fresh database at once migrate it once', async (t) => {
     const url = await freshDatabase()
     const env = { PHONE_AGENT_DATABASE_URL: url }
