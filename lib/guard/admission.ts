@@ -122,17 +122,14 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
   const exempt = sourceMatcher([...config.rates.perSourceIpExempt, ...deps.trunkRanges ?? []])
   const { maxConcurrent, reservedForContacts } = config.capacity
 
-  function reject (req: AdmissionRequest, reason: AdmissionReason, extra: { detail?: string, caller?: string, rule?: RefusalRule } = {}): AdmissionVerdict {
+  function reject (req: AdmissionRequest, reason: AdmissionReason, extra: { detail?: string, caller?: string, rule?: RefusalRule, handBack?: boolean } = {}): AdmissionVerdict {
     const hangupCause = reason === 'unknown_did'
       ? causes.unknownDid
       : reason === 'capacity'
         ? causes.capacity
         : reason.startsWith('rate_') ? causes.rateLimited : causes.rejected
     const busyMessage = reason === 'capacity' && config.capacity.whenFull === 'busy-message'
-    // A source over its own limit is the flood itself: never handed on (see rates.whenLimited).
-    const fallback = config.rates.whenLimited === 'fallback' && reason.startsWith('rate_') && reason !== 'rate_source_ip'
-      ? config.fallback
-      : undefined
+    const fallback = extra.handBack === true ? config.fallback : undefined
     const record: RejectionRecord = {
       uuid: req.uuid,
       reason,
@@ -208,7 +205,13 @@ export function createAdmissionGuard (config: GuardConfig, deps: AdmissionDeps):
     // numbers spent it), into the slots kept for contacts. Its own number's and its source's
     // limits still apply: a contact's number can be spoofed too.
     const contact = reservedForContacts > 0 && caller !== 'anonymous' && deps.isKnownContact?.(caller) === true
-    if (rate !== 'ok' && !(rate === 'rate_global' && contact)) return reject(req, rate, { caller, rule: rateRule(rate) })
+    if (rate !== 'ok' && !(rate === 'rate_global' && contact)) {
+      // A source over its own limit is the flood itself: never handed on. Hand-offs have their
+      // own budget, so a flood the per-source limit cannot see (through the carrier) is not
+      // moved on to the human and the voicemail box.
+      const handBack = config.rates.whenLimited === 'fallback' && rate !== 'rate_source_ip' && await store.consumeFallback()
+      return reject(req, rate, { caller, rule: rateRule(rate), handBack })
+    }
     if (rate !== 'ok') logger.info({ uuid: req.uuid, caller }, 'known contact admitted past the global rate limit')
 
     if (!await store.acquire(req.uuid, maxConcurrent, { reserved: reservedForContacts, contact })) {

@@ -54,6 +54,12 @@ export const ratesSchema = z.strictObject({
    * flood to voicemail would only move it there.
    */
   whenLimited: z.enum(['refuse', 'fallback']).default('refuse'),
+  /**
+   * With `whenLimited: fallback`, calls handed to the fallback per minute over all callers;
+   * beyond it they are refused. A flood through the carrier (exempt from the per-source limit)
+   * must not move on to ring the human and fill the voicemail box.
+   */
+  fallbackPerMinute: count.default(10),
 })
 
 export const capacitySchema = z.strictObject({

@@ -17,6 +17,8 @@ export interface AdmissionStore {
    * from `sourceKey()`; undefined when unknown or exempt), and say which limit, if any, it breaks.
    */
   consume (caller: string, source?: string): Promise<RateVerdict>
+  /** Count one hand-off to the dialplan fallback; false when `fallbackPerMinute` is used up. */
+  consumeFallback (): Promise<boolean>
   /**
    * Take a concurrency slot for call `uuid`; false when all `max` slots are taken. With `reserve`,
    * `reserved` of the `max` slots are kept for contacts: a contact takes any free slot, anyone
@@ -43,6 +45,7 @@ function generalFits (total: number, contacts: number, max: number, reserved: nu
 }
 
 interface Limiters {
+  fallback: RateLimiterAbstract
   source: RateLimiterAbstract
   minute: RateLimiterAbstract
   hour: RateLimiterAbstract
@@ -74,6 +77,7 @@ async function consumeAll (l: Limiters, caller: string, source: string | undefin
 
 function memoryLimiters (rates: Rates, prefix: string): Limiters {
   return {
+    fallback: new RateLimiterMemory({ keyPrefix: `${prefix}:f`, points: rates.fallbackPerMinute, duration: 60 }),
     source: new RateLimiterMemory({ keyPrefix: `${prefix}:s`, points: rates.perSourceIpPerMinute, duration: 60 }),
     minute: new RateLimiterMemory({ keyPrefix: `${prefix}:m`, points: rates.perCallerPerMinute, duration: 60 }),
     hour: new RateLimiterMemory({ keyPrefix: `${prefix}:h`, points: rates.perCallerPerHour, duration: 3600 }),
@@ -91,13 +95,14 @@ export function createMemoryStore (rates: Rates): AdmissionStore {
   let contacts = 0
   // RateLimiterMemory keeps one (unref'd) expiry timer per key for up to an hour. Deleting the
   // keys on close() clears those timers, so a closed guard leaves nothing scheduled.
-  const keys = new Set<string>(['all'])
+  const keys = new Set<string>(['all', 'fallback'])
   return {
     consume: async (caller, source) => {
       if (keys.size < TRACKED_KEYS) keys.add(caller)
       if (source !== undefined && keys.size < TRACKED_KEYS) keys.add(source)
       return consumeAll(limiters, caller, source)
     },
+    consumeFallback: async () => await tryConsume(limiters.fallback, 'fallback'),
     acquire: async (uuid, max, reserve) => {
       if (slots.has(uuid)) return true
       const contact = reserve?.contact === true
@@ -115,7 +120,7 @@ export function createMemoryStore (rates: Rates): AdmissionStore {
       slots.clear()
       contacts = 0
       for (const key of keys) {
-        await Promise.all([limiters.source.delete(key), limiters.minute.delete(key), limiters.hour.delete(key), limiters.global.delete(key)])
+        await Promise.all([limiters.fallback.delete(key), limiters.source.delete(key), limiters.minute.delete(key), limiters.hour.delete(key), limiters.global.delete(key)])
       }
       keys.clear()
     },
@@ -180,6 +185,7 @@ export function createRedisStore (opts: RedisStoreOptions): AdmissionStore {
       insuranceLimiter,
     })
   const limiters: Limiters = {
+    fallback: redisLimiter('f', opts.rates.fallbackPerMinute, 60, insurance.fallback),
     source: redisLimiter('s', opts.rates.perSourceIpPerMinute, 60, insurance.source),
     minute: redisLimiter('m', opts.rates.perCallerPerMinute, 60, insurance.minute),
     hour: redisLimiter('h', opts.rates.perCallerPerHour, 3600, insurance.hour),
@@ -192,6 +198,7 @@ export function createRedisStore (opts: RedisStoreOptions): AdmissionStore {
 
   return {
     consume: async (caller, source) => consumeAll(limiters, caller, source),
+    consumeFallback: async () => await tryConsume(limiters.fallback, 'fallback'),
     acquire: async (uuid, max, reserve) => {
       try {
         const t = now()

@@ -111,8 +111,10 @@ t.test('a known contact gets a reserved slot while a flood through the trunk fil
     { at: 5_505, sourceIp: trunk, callerNumber: contact, real: 'contact' },
     { at: 5_506, sourceIp: trunk, callerNumber: '+393331231231', real: 'stranger' },
   ])
-  const { real, reasons } = await run(guard, attempts)
+  const { flood, real, reasons } = await run(guard, attempts)
   t.equal(reasons.get('admitted'), 3, 'the flood took every general slot (4 - 1 reserved) and holds them')
+  const handed = flood.filter((v) => !v.admitted && v.fallback !== undefined).length
+  t.equal(handed, guardSchema.parse({}).rates.fallbackPerMinute, 'the fallback took the flood only up to its own budget a minute')
   t.ok((reasons.get('rate_global') ?? 0) > 0 && (reasons.get('capacity') ?? 0) > 0, 'and spent the global budget every second')
   const c = real.get('contact')
   t.ok(c?.admitted, 'the known contact is admitted, into the reserved slot')
@@ -121,9 +123,22 @@ t.test('a known contact gets a reserved slot while a flood through the trunk fil
   t.notOk(s?.admitted, 'an unknown caller at the same moment is not')
   if (s !== undefined && !s.admitted) {
     t.equal(s.reason, 'rate_global')
-    t.same(s.fallback, { extension: 'phone_agent_fallback', dialplan: 'XML', context: 'phone_agent_fallback' }, 'but is handed to the fallback, not dropped')
+    t.equal(s.fallback, undefined, 'nor handed to the fallback: the flood used up its budget')
   }
   t.equal(await guard.active(), 4)
+})
+
+t.test('with the fallback configured, a caller over the global budget is handed to it, not dropped', async (t) => {
+  const { guard, lines } = setup(t, { rates: { globalPerSecond: 2, whenLimited: 'fallback', fallbackPerMinute: 2 }, capacity: { maxConcurrent: 10 } })
+  const got: Array<string | undefined> = []
+  for (let i = 0; i < 5; i++) {
+    const v = await guard.admit({ uuid: `g-${i}`, callerNumber: `+39333123400${i}`, did: DID, sourceIp: `192.0.2.${10 + i}` })
+    got.push(v.admitted ? 'admitted' : `${v.reason}${v.fallback === undefined ? '' : ' -> fallback'}`)
+  }
+  t.same(got, ['admitted', 'admitted', 'rate_global -> fallback', 'rate_global -> fallback', 'rate_global'], 'until the fallback budget is used up')
+  t.match(lines.filter((l) => l.msg === 'call rejected').map((l) => [l.rule, l.fallback]), [
+    ['guard.rates.globalPerSecond', 'phone_agent_fallback'], ['guard.rates.globalPerSecond', 'phone_agent_fallback'], ['guard.rates.globalPerSecond', null],
+  ])
 })
 
 t.test('a spoofer of a contact\'s number from a flooding address is still held to that address\'s limit', async (t) => {
