@@ -68,9 +68,12 @@ export async function record (ctx: VerbContext, options: RecordOptions = {}): Pr
 }
 
 /**
- * Files mode: FreeSWITCH writes the file itself, header included (mod_sndfile closes it when the
- * application ends, also when the channel hangs up because our socket went away), so a crash of
- * this process loses no audio; only the row needs to exist before the application runs.
+ * Files mode: FreeSWITCH writes the file itself, so a crash of this process loses no audio; only
+ * the row needs to exist before the application runs. switch_ivr_record_file_event()
+ * (src/switch_ivr_play_say.c) leaves its read loop on silence, the limit, a break or a channel
+ * that is no longer ready (the caller hung up on a dead line), and always ends with
+ * switch_core_file_close(), where the format module writes the final header. The simulator's
+ * `record` writes its file at the same point (test/records/message-crash.test.ts).
  */
 async function recordFiles (ctx: VerbContext, path: string, maxSeconds: number, options: RecordOptions, onStart: () => void): Promise<Recording | undefined> {
   const fsPath = ctx.media.toFreeswitch(path)
