@@ -14,6 +14,7 @@ import { answer } from '../verbs/answer.ts'
 import { playPath } from '../verbs/play.ts'
 import { transfer, type TransferResult } from '../verbs/transfer.ts'
 import type { ConverseEnd, ConverseOptions, ConverseResult } from '../verbs/converse.ts'
+import { fillerFor } from './dead-air.ts'
 import { OperatorKeyLane } from './operator-key.ts'
 import { Turn, type TurnSetup } from './turn.ts'
 
@@ -221,7 +222,7 @@ export class Conversation {
       turnMs: this.#agent.deadlines.turnMs,
       deadAirMs: this.#agent.deadlines.deadAirMs,
       maxFillers: this.#agent.fillers.max,
-      fill: async (sig) => { await this.#fill(sig) },
+      fill: fillerFor(this.#ctx, this.#language, this.#voice),
       llmFirstTokenMs: this.#agent.deadlines.llmFirstTokenMs,
       sentenceMaxChars: this.#agent.sentences.maxChars,
       maxRounds: MAX_ROUNDS,
@@ -241,13 +242,6 @@ export class Conversation {
       this.#log.warn({ target, code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'transfer failed')
       return { connected: false, disposition: isPhoneAgentError(err) ? err.code : 'FAILED' }
     }
-  }
-
-  /** The dead-air filler: pre-rendered only (it plays while a provider may be down). */
-  async #fill (signal: AbortSignal): Promise<void> {
-    const path = this.#ctx.agent?.canned.lookup(textFor(this.#agent.fillers.text, this.#language), this.#language, this.#voice)
-    if (path === undefined) throw new PhoneAgentError('MEDIA_INVALID', 'the filler is not pre-rendered')
-    await playPath(this.#ctx, path, { signal })
   }
 
   /** Fallback and operator: to the human (voicemail out of hours), then the other if that fails. */

@@ -1,5 +1,8 @@
 import type { Logger } from 'pino'
+import { textFor } from '../../agent/config.ts'
 import { PhoneAgentError, isCallEnded } from '../../errors.ts'
+import type { VerbContext } from '../context.ts'
+import { playPath } from '../verbs/play.ts'
 
 /**
  * The dead-air budget of one turn: whenever the caller is owed audio (from the end of their
@@ -153,5 +156,18 @@ export class DeadAir {
     this.clearDeadline()
     this.#o.log.warn({ fillers: this.#fillers }, 'dead air: the caller waited too long')
     this.#o.expire(new PhoneAgentError('PROVIDER_TIMEOUT', why))
+  }
+}
+
+/**
+ * The call's filler (`agent.fillers.text` in `language`), pre-rendered only: it plays while a
+ * provider may be down, so it must never wait for TTS. Rejects when it was not pre-rendered.
+ */
+export function fillerFor (ctx: VerbContext, language: string, voice: string | undefined): (signal: AbortSignal) => Promise<void> {
+  return async (signal) => {
+    const texts = ctx.agent?.config.fillers.text
+    const path = texts === undefined ? undefined : ctx.agent?.canned.lookup(textFor(texts, language), language, voice)
+    if (path === undefined) throw new PhoneAgentError('MEDIA_INVALID', 'the filler is not pre-rendered')
+    await playPath(ctx, path, { signal })
   }
 }
