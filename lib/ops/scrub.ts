@@ -4,8 +4,8 @@
  * so a key that reached an error message or a URL logged under an unexpected field name is
  * caught too. Field-name redaction (logger.ts) stays as the first line of defence.
  *
- * Works on the JSON text: no pattern can match `"` or `\`, so a replacement never breaks the
- * line's quoting or an escape sequence.
+ * Works on the JSON text: what a rule replaces never contains `"` or `\` (a quote before a value
+ * is kept with the keyword), so a replacement never breaks the line's quoting or an escape.
  */
 
 export const SCRUBBED = '[redacted]'
