@@ -13,6 +13,8 @@ import { VoicemailTranscriber } from '../records/voicemail-transcripts.ts'
 import type { SttProvider } from '../speech/stt/types.ts'
 import { watchCalls, type LiveCall } from './call-watch.ts'
 import type { NotifyConfig, PrivacyConfig } from './config.ts'
+import { buildDigest, DigestScheduler, digestJson, digestText, localDay } from './digest.ts'
+import { digestBody } from '../console/pages-digest.ts'
 import { numberShown } from './mask.ts'
 import { Notifier } from './notifier.ts'
 import { ownerSecretProblems } from './secrets.ts'
@@ -43,6 +45,8 @@ export interface OwnerServices {
   live (): LiveCall[]
   readonly notifier: Notifier | undefined
   readonly transcriber: VoicemailTranscriber | undefined
+  /** Present when `notify.digest.enabled`. */
+  readonly digest: DigestScheduler | undefined
   /** For the ops HTTP server; undefined when `console.enabled` or `ops.http.enabled` is off. */
   readonly console: ConsoleHandler | undefined
   /** Resolves when every call end seen so far has been handed to the services (tests). */
@@ -59,9 +63,19 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
   const log = deps.logger.child({ component: 'owner' })
   const [problem] = ownerSecretProblems(config, deps.env)
   if (problem !== undefined) throw new ConfigError(problem.field, problem.message)
+  const digestZone = config.notify.digest.timeZone
+  const renderDigest = async (day: string): Promise<{ subject: string, text: string, json: unknown }> => {
+    const d = await buildDigest(deps.store.sql, day, digestZone)
+    return { subject: `Phone digest ${day}: ${d.figures.calls} calls, ${d.figures.messagesWaiting} messages waiting`, text: digestText(d), json: digestJson(d) }
+  }
   const notifier = config.notify.webhook === undefined && config.notify.email === undefined
     ? undefined
-    : new Notifier(config.notify, config.privacy, { store: deps.store, logger: log, env: deps.env, now: deps.now })
+    : new Notifier(config.notify, config.privacy, { store: deps.store, logger: log, env: deps.env, now: deps.now, digest: renderDigest })
+  const digest = notifier === undefined || !config.notify.digest.enabled
+    ? undefined
+    : new DigestScheduler({
+      sql: deps.store.sql, hour: config.notify.digest.hour, timeZone: digestZone, queue: async (day) => { await notifier.queueDigest(day) }, logger: log, now: deps.now,
+    })
   const mt = config.records.messageTranscripts
   const transcriber = deps.stt === undefined || !mt.enabled
     ? undefined
@@ -86,6 +100,8 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
   const resumed = await transcriber?.resume()
   if (resumed !== undefined && resumed > 0) log.info({ messages: resumed }, 'voicemail transcripts left by the last run queued')
   notifier?.worker.wake()
+  digest?.start()
+  const consoleZone = config.console.timeZone ?? digestZone
   const consoleHandler = !config.console.enabled || !config.ops.http.enabled
     ? undefined
     : createConsole({
@@ -94,7 +110,8 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
       auth: new ConsoleAuth(deps.env[config.console.tokenEnv]),
       loopbackOnly: isLoopback(config.ops.http.host),
       recordingsDir: join(config.media.soundsDir, 'recordings'),
-      view: { number: numberShown(config.privacy.maskCallerNumbers), timeZone: config.console.timeZone },
+      view: { number: numberShown(config.privacy.maskCallerNumbers), timeZone: consoleZone },
+      digest: async (day) => digestBody(await buildDigest(deps.store.sql, day ?? localDay((deps.now ?? Date.now)(), consoleZone).day, consoleZone)),
       normalizeNumber: (n) => toE164(n, config.numbers.defaultCountry),
       now: deps.now,
       logger: log,
@@ -104,9 +121,11 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
     live: watch.live,
     notifier,
     transcriber,
+    digest,
     console: consoleHandler,
     settled: async () => { await Promise.all([...inFlight]) },
     close: async () => {
+      digest?.stop()
       await Promise.all([...inFlight])
       await transcriber?.close()
       await notifier?.close()
