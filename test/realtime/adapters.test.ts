@@ -104,3 +104,19 @@ for (const c of cases) {
     }
   })
 }
+
+t.test('our adapter opens the URL the official OpenAI SDK builds; the SDK itself forces wss:', async (t) => {
+  const { default: OpenAI } = await import('openai')
+  const { buildRealtimeURL } = await import('openai/realtime/internal-base')
+  // openai@6 realtime/internal-base.mjs buildRealtimeURL sets `url.protocol = 'wss'` whatever the
+  // base URL says: its client cannot reach a plain ws:// server (a loopback fake, a local proxy),
+  // which is why lib/realtime/openai.ts opens the socket with `ws` and uses only the SDK's types.
+  const url = buildRealtimeURL(new OpenAI({ apiKey: 'sk-sdk', baseURL: 'http://127.0.0.1:1/v1' }), { model: 'gpt-realtime' })
+  t.equal(url.protocol, 'wss:')
+  const fake = await FakeOpenAiRealtime.start()
+  t.teardown(async () => { await fake.close() })
+  const session = await open(new OpenAiRealtime({ model: 'gpt-realtime', apiKey: 'sk-sdk', baseUrl: `http://127.0.0.1:${fake.port}/v1` }))
+  session.close()
+  t.equal(`${fake.upgrades[0]!.url}?model=${fake.upgrades[0]!.model}`, url.pathname + url.search, 'same path and query')
+  t.equal(fake.upgrades[0]!.authorization, 'Bearer sk-sdk', 'same bearer header')
+})

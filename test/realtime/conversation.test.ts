@@ -50,6 +50,8 @@ for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) 
     t.ok(captured.usage.reduce((n, u) => n + (u.llmInputTokens ?? 0), 0) > 0, 'vendor tokens recorded')
     t.ok(captured.usage.reduce((n, u) => n + (u.costEstimate ?? 0), 0) > 0, 'priced from the price table')
     t.equal(captured.end?.outcome, 'transferred')
+    const audio = rig.logs.find((l) => l.msg === 'realtime audio')
+    t.ok(Number(audio?.audioInSeconds) > 2 && Number(audio?.audioOutSeconds) > 2, `audio seconds both ways logged (${String(audio?.audioInSeconds)} in, ${String(audio?.audioOutSeconds)} out)`)
 
     if (vendor === 'openai') {
       const truncate = rig.fake.messages('conversation.item.truncate')[0]

@@ -68,6 +68,8 @@ export class RealtimeExchange {
   #callerText = ''
   #latency: { turn: number, speechEndAt: number, sttFinalAt?: number } | undefined
   #latencyTurns = 0
+  #audioIn = 0
+  #audioOut = 0
   #vadEnd: number | undefined
   /** When the last answer's audio began (a VAD end before it belongs to an earlier turn) and whether its latency was recorded. */
   #lastAnswer: { at: number, firstFrameAt: number, measured: boolean } | undefined
@@ -105,6 +107,8 @@ export class RealtimeExchange {
       clearTimeout(maxTimer)
       this.#paid()
       this.#wrapUp()
+      // Audio both ways, for comparing with the vendor's bill (the record has its tokens).
+      this.#o.log.info({ vendor: this.#o.vendor, audioInSeconds: Math.round(this.#audioIn * 10) / 10, audioOutSeconds: Math.round(this.#audioOut * 10) / 10 }, 'realtime audio')
     }
   }
 
@@ -115,7 +119,10 @@ export class RealtimeExchange {
     if (event?.type === 'speech-start' && this.#o.bargeIn.enabled) this.#callerStarted('vad')
     else if (event?.type === 'speech-end') this.#callerStopped(event.endAt, 'vad')
     const up = this.#up.push(samples)
-    if (up.length > 0) this.#o.session.sendAudio(up)
+    if (up.length > 0) {
+      this.#o.session.sendAudio(up)
+      this.#audioIn += up.length / this.#o.session.inputRate
+    }
   }
 
   #onEvent (e: RealtimeEvent): void {
@@ -126,6 +133,7 @@ export class RealtimeExchange {
         this.#paid()
         if (e.item !== this.#player.item) this.#newItem()
         const now = Date.now()
+        this.#audioOut += e.pcm.length / this.#o.session.outputRate
         const firstFrameAt = this.#player.play(e.pcm, e.item)
         const measured = firstFrameAt !== undefined && this.#latency !== undefined
         if (firstFrameAt !== undefined && this.#latency !== undefined) {
