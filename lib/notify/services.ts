@@ -16,6 +16,8 @@ import type { NotifyConfig, PrivacyConfig } from './config.ts'
 import { buildDigest, DigestScheduler, digestJson, digestText, localDay } from './digest.ts'
 import { digestBody } from '../console/pages-digest.ts'
 import { numberShown } from './mask.ts'
+import type { RetentionConfig } from '../retention/config.ts'
+import { RetentionService } from '../retention/retention.ts'
 import { Notifier } from './notifier.ts'
 import { ownerSecretProblems } from './secrets.ts'
 
@@ -29,6 +31,7 @@ export interface OwnerConfig {
   readonly language: string
   readonly media: { readonly soundsDir: string }
   readonly numbers: { readonly defaultCountry: string }
+  readonly retention: RetentionConfig
 }
 
 export interface OwnerDeps {
@@ -47,6 +50,8 @@ export interface OwnerServices {
   readonly transcriber: VoicemailTranscriber | undefined
   /** Present when `notify.digest.enabled`. */
   readonly digest: DigestScheduler | undefined
+  /** Runs on its timer when `retention.days` or `retention.recordsDays` is set. */
+  readonly retention: RetentionService
   /** For the ops HTTP server; undefined when `console.enabled` or `ops.http.enabled` is off. */
   readonly console: ConsoleHandler | undefined
   /** Resolves when every call end seen so far has been handed to the services (tests). */
@@ -101,6 +106,10 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
   if (resumed !== undefined && resumed > 0) log.info({ messages: resumed }, 'voicemail transcripts left by the last run queued')
   notifier?.worker.wake()
   digest?.start()
+  const retention = new RetentionService({
+    sql: deps.store.sql, config: config.retention, recordingsDir: join(config.media.soundsDir, 'recordings'), logger: log, now: deps.now,
+  })
+  retention.start()
   const consoleZone = config.console.timeZone ?? digestZone
   const consoleHandler = !config.console.enabled || !config.ops.http.enabled
     ? undefined
@@ -122,10 +131,12 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
     notifier,
     transcriber,
     digest,
+    retention,
     console: consoleHandler,
     settled: async () => { await Promise.all([...inFlight]) },
     close: async () => {
       digest?.stop()
+      await retention.stop()
       await Promise.all([...inFlight])
       await transcriber?.close()
       await notifier?.close()
