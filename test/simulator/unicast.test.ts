@@ -73,7 +73,8 @@ t.test('our datagrams queue and play at 20 ms each: depth, time to first audio, 
   await srv.command(unicast(peerPort))
   await peer.waitFor(1)
   const sentAt = call.nowMs
-  for (let i = 0; i < 25; i++) await peer.send(constantFrame(1000 + i))
+  // All handed to the kernel at once: sent one by one, a stall mid-burst would let it drain.
+  await Promise.all(Array.from({ length: 25 }, async (_, i) => { await peer.send(constantFrame(1000 + i)) }))
   await delay(60)
   const now = call.nowMs
   const depth = call.unicastQueueDepth
