@@ -31,7 +31,8 @@ t.test('STT failure: apology, then the human by day', async (t) => {
 })
 
 t.test('LLM never answers: the first-token deadline, apology, voicemail at night', async (t) => {
-  const rig = await startRig(t, { agent: { businessHours: HOURS, deadlines: { turnMs: 5000, llmFirstTokenMs: 800, noInputMs: 3000 } }, now: NIGHT })
+  // The provider's own timeout (60 s) is far beyond anything the call should wait for.
+  const rig = await startRig(t, { agent: { businessHours: HOURS, deadlines: { turnMs: 5000, llmFirstTokenMs: 800, noInputMs: 3000 } }, now: NIGHT, llmTimeoutMs: 60_000 })
   rig.fake.reply(STT, transcript('Pronto?'))
   rig.fake.reply(CHAT, { kind: 'hang' })
   const started = Date.now()
@@ -39,7 +40,7 @@ t.test('LLM never answers: the first-token deadline, apology, voicemail at night
   t.equal(result.transfer?.to, 'vm-1000', 'out of hours the fallback is voicemail')
   t.equal(call.end?.outcome, 'voicemail')
   t.match(call.errors, [{ code: 'PROVIDER_TIMEOUT', provider: 'openai' }])
-  t.ok(Date.now() - started < 20_000, 'the call did not wait for the provider\'s own timeout')
+  t.ok(Date.now() - started < 60_000, 'the call did not wait for the provider\'s own timeout')
   await rig.settled(t)
 })
 
@@ -113,7 +114,9 @@ t.test('maximum call duration: the goodbye comes between turns, once the limit h
   t.equal(call.turns.at(-1)?.text, 'Grazie per aver chiamato. Arrivederci.', 'the goodbye is the last thing said')
   t.equal(result.hungUpBy, 'server')
   t.ok(result.endedAtMs >= 3000, `not before the limit (${result.endedAtMs} ms)`)
-  t.ok(result.endedAtMs < 12_000, 'soon after it')
+  // Soon after it, as an order: at the first turn boundary past the limit, where the caller's
+  // silence would otherwise have brought a reprompt.
+  t.same(call.turns.map((x) => x.text), ['Buongiorno, come posso aiutarla?', 'Vorrei un\'informazione.', 'Certo, mi dica pure.', 'Grazie per aver chiamato. Arrivederci.'], 'no reprompt before the goodbye')
   await rig.settled(t)
 })
 
