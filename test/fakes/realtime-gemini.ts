@@ -20,9 +20,12 @@ export class FakeGeminiLive extends FakeRealtimeBase {
   static async start (options: FakeRealtimeOptions = {}): Promise<FakeGeminiLive> {
     const fake = new FakeGeminiLive(await FakeRealtimeBase.listen(options))
     fake.wss.on('connection', (ws, req) => {
-      const url = new URL(req.url ?? '/', 'http://x')
-      fake.upgrades.push({ key: url.searchParams.get('key'), path: url.pathname })
-      if (url.pathname !== GEMINI_PATH) { ws.close(1008, 'not found'); return }
+      // @google/genai 2.x joins its base URL (with a trailing slash) and the path into `//ws/...`
+      // (which `new URL` would read as a host); the service accepts that, so the fake does too.
+      const [rawPath = '/', query = ''] = (req.url ?? '/').split('?', 2)
+      const path = rawPath.replace(/\/{2,}/g, '/')
+      fake.upgrades.push({ key: new URLSearchParams(query).get('key'), path })
+      if (path !== GEMINI_PATH) { ws.close(1008, 'not found'); return }
       fake.#serve(ws, options)
     })
     return fake
