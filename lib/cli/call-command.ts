@@ -24,7 +24,7 @@ export const callCommand: Command = {
       if (configArg.to === undefined) { io.err.write('phone-agent: call --server without a config file needs --to NUMBER\n'); return 2 }
       return await place(buildConfig({}, io.cwd), [], argv, io, false)
     }
-    const { config, warnings } = await loadAndValidate(configArg.config, { env: io.env, cwd: io.cwd })
+    const { config, warnings } = await loadAndValidate(configArg.config, { env: io.env, cwd: io.cwd, simulated: true })
     return await place(config, warnings, argv, io, true)
   },
 }
@@ -49,7 +49,7 @@ export const demoCommand: Command = {
       // Info, so the script's own log line ("message recorded") shows in the transcript.
       logging: { level: 'info' },
     }, io.cwd)
-    const { warnings } = await validateConfig(config, { env: io.env, typecheck: false })
+    const { warnings } = await validateConfig(config, { env: io.env, typecheck: false, simulated: true })
     io.out.write('Demo: a caller leaves a message with the built-in take-message script (offline voice, simulated FreeSWITCH).\n\n')
     // The caller's words can be given (`demo --say "..."`); these are the default.
     const words = argv.includes('--say') || argv.includes('--wav')

@@ -12,6 +12,7 @@ import { configPath, loadConfigFile, type Config } from '../config/load.ts'
 import { ConfigProblems, ProblemList, type ConfigProblem } from '../config/problems.ts'
 import { didYouMean } from '../config/suggest.ts'
 import { typecheckScripts } from './typecheck.ts'
+import { guardWarnings } from '../guard/config-warnings.ts'
 import { ownerSecretProblems } from '../notify/secrets.ts'
 import { realtimeOverrideSchema, resolveRealtime, routeMode } from '../realtime/config.ts'
 
@@ -28,6 +29,8 @@ export interface ValidateOptions {
   readonly env?: NodeJS.ProcessEnv
   /** Type-check user scripts with the TypeScript compiler (default true). */
   readonly typecheck?: boolean
+  /** Calls come from the simulator, not a carrier: skip warnings about live SIP traffic. */
+  readonly simulated?: boolean
   /** Changes the parsed file before it is validated (command-line overrides). */
   readonly adjust?: (raw: unknown) => unknown
   /** Relative config paths are taken from here (default: the process's working directory). */
@@ -63,6 +66,7 @@ export async function validateConfig (config: Config, options: ValidateOptions =
   await checkFiles(config, problems)
   const espeak = await checkOfflineVoice(config, problems)
   checkVoices(config, espeak, warnings)
+  if (options.simulated !== true) warnings.push(...guardWarnings(config))
 
   // Scripts: every routed one loaded (import errors, a missing default export), user scripts
   // type-checked, and each one's providers present.
