@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import type { DestinationStream, Logger } from 'pino'
 import { build as pinoPretty } from 'pino-pretty'
-import { createLogger } from '../ops/logger.ts'
+import { createLogger, type LogPrivacy } from '../ops/logger.ts'
 
 /**
  * Where the CLI's logs go. JSON lines for machines (systemd's journal, a log shipper, a pipe),
@@ -23,11 +23,11 @@ export function logLevel (configured: string, env: NodeJS.ProcessEnv): string {
 }
 
 /** The service's logger for `serve`: pretty on a terminal, JSON otherwise. */
-export function serviceLogger (configured: string, env: NodeJS.ProcessEnv = process.env, stream: NodeJS.WriteStream = process.stdout): Logger {
+export function serviceLogger (configured: string, env: NodeJS.ProcessEnv = process.env, stream: NodeJS.WriteStream = process.stdout, privacy?: LogPrivacy): Logger {
   const level = logLevel(configured, env)
-  if (logFormat(stream, env) === 'json') return createLogger(level)
+  if (logFormat(stream, env) === 'json') return createLogger(level, undefined, undefined, privacy)
   const pretty = pinoPretty({ colorize: stream.isTTY === true, sync: true, destination: stream, ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss.l' })
-  return createLogger(level, pretty as unknown as DestinationStream)
+  return createLogger(level, pretty as unknown as DestinationStream, undefined, privacy)
 }
 
 /**

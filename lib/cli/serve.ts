@@ -43,7 +43,7 @@ export const serveCommand: Command = {
       cwd: io.cwd,
       ...(Object.keys(overrides).length > 0 ? { adjust: (raw) => withServer(raw, overrides) } : {}),
     })
-    const logger = serviceLogger(config.logging.level, io.env)
+    const logger = serviceLogger(config.logging.level, io.env, process.stdout, { maskCallerNumbers: config.privacy.maskCallerNumbers })
     for (const w of warnings) logger.warn({ field: w.field }, w.message)
     return await serve(config, logger)
   },

@@ -65,7 +65,7 @@ export const notifySchema = z.strictObject({
 }).refine((n) => !n.digest.enabled || n.email !== undefined, { message: 'the digest is e-mailed: configure notify.email', path: ['digest', 'enabled'] })
 
 export const privacySchema = z.strictObject({
-  /** Show caller numbers as +39 02 ••• 67 in the console and in notifications. */
+  /** Show caller numbers as +39••••••••67 in the console, notifications and logs. */
   maskCallerNumbers: z.boolean().default(false),
   /** Leave the conversation's transcript and message transcripts out of webhooks and e-mails. */
   transcriptsInNotifications: z.boolean().default(true),

@@ -102,7 +102,7 @@ export function callNotice (id: string, call: CallDetail, extras: readonly Messa
   }
 }
 
-/** One line a person reads first: `Message taken: Anna Rossi (+39•••••••67) called +390212345678, 1:02, 1 message.` */
+/** One line a person reads first: `Message taken: Anna Rossi (+39••••••••67) called +390212345678, 1:02, 1 message.` */
 function summary (call: CallDetail, number: string | null, messages: number): string {
   const who = [call.contact ?? call.callerName, number === null ? null : (call.contact ?? call.callerName) === null ? number : `(${number})`]
     .filter((x) => x !== null).join(' ') || 'An anonymous caller'

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 import { processScrubber, type SecretScrubber } from './scrub.ts'
+import { maskNumber } from '../notify/mask.ts'
 
 /** Field names that hold secrets wherever they appear (config objects, provider options, errors). */
 const SECRET_KEYS = [
@@ -24,6 +25,20 @@ export const REDACT_PATHS: readonly string[] = [
 
 export const REDACT_CENSOR = '[redacted]'
 
+/** Keys under which log records carry a caller's number (`privacy.maskCallerNumbers` masks them). */
+const CALLER_NUMBER_KEYS = ['caller', 'callerNumber']
+
+export interface LogPrivacy {
+  /** Caller numbers logged as `+39••••••••67` (the same form the console and notifications show). */
+  readonly maskCallerNumbers?: boolean | undefined
+}
+
+/** The censor for masked numbers beside the secrets; a value without digits (`withheld`) stays. */
+function privacyCensor (value: unknown, path: string[]): unknown {
+  if (!CALLER_NUMBER_KEYS.includes(path[path.length - 1] ?? '')) return REDACT_CENSOR
+  return typeof value === 'string' && /\d{3}/.test(value) ? maskNumber(value) : value
+}
+
 /**
  * pino options the service uses; exported so the CLI and tests build loggers the same way.
  * Two layers: field names are redacted while the record is built, then the finished line is
@@ -32,16 +47,17 @@ export const REDACT_CENSOR = '[redacted]'
  * and values nested at any depth, and every destination (JSON, pretty, transcript) gets the
  * scrubbed line.
  */
-export function loggerOptions (level: string, scrubber: SecretScrubber = processScrubber): LoggerOptions {
+export function loggerOptions (level: string, scrubber: SecretScrubber = processScrubber, privacy: LogPrivacy = {}): LoggerOptions {
+  const numbers = privacy.maskCallerNumbers === true ? CALLER_NUMBER_KEYS.flatMap((k) => [k, `*.${k}`]) : []
   return {
     level,
-    redact: { paths: [...REDACT_PATHS], censor: REDACT_CENSOR },
+    redact: { paths: [...REDACT_PATHS, ...numbers], censor: numbers.length === 0 ? REDACT_CENSOR : privacyCensor },
     base: { service: 'phone-agent' },
     hooks: { streamWrite: (line) => scrubber.scrub(line) },
   }
 }
 
 /** The root logger; per-call and per-turn children are made from it (`logger.child({ call, did })`). */
-export function createLogger (level: string, destination?: DestinationStream, scrubber?: SecretScrubber): Logger {
-  return destination === undefined ? pino(loggerOptions(level, scrubber)) : pino(loggerOptions(level, scrubber), destination)
+export function createLogger (level: string, destination?: DestinationStream, scrubber?: SecretScrubber, privacy?: LogPrivacy): Logger {
+  return destination === undefined ? pino(loggerOptions(level, scrubber, privacy)) : pino(loggerOptions(level, scrubber, privacy), destination)
 }
