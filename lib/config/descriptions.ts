@@ -300,7 +300,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'notify.digest.hour': 'Local hour (0-23) at which it is sent.',
   'notify.digest.timeZone': 'IANA zone of `hour` and of the day; the machine\'s when absent.',
   privacy: 'What the console and notifications may reveal.',
-  'privacy.maskCallerNumbers': 'Show caller numbers masked (`+39•••••••67`) in the console and in notifications.',
+  'privacy.maskCallerNumbers': 'Show caller numbers masked (`+39••••••••67`) in the console, in notifications and in `serve`\'s logs; the records keep them whole.',
   'privacy.transcriptsInNotifications': 'Include the conversation and voicemail transcripts in webhooks and e-mails.',
   console: 'The web console at `/console` on the ops HTTP server: live calls, the call list, a call\'s page, messages to return, the digest.',
   'console.enabled': 'Serve it (with `ops.http.enabled`).',
