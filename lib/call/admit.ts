@@ -42,10 +42,11 @@ export async function admitCall (channel: Channel, guard: AdmissionGuard, did: s
   })
 }
 
+/** Turn the call away; returns 'handed-back' when the dialplan's fallback took it over. */
 export async function refuseCall (channel: Channel, verdict: Extract<AdmissionVerdict, { admitted: false }>, opts: {
   config: Config, speaker: Speaker, language: string, log: Logger
-}): Promise<void> {
-  if (verdict.fallback !== undefined && channel.isUp && await handBack(channel, verdict.fallback, opts)) return
+}): Promise<'handed-back' | 'refused'> {
+  if (verdict.fallback !== undefined && channel.isUp && await handBack(channel, verdict.fallback, opts)) return 'handed-back'
   if (verdict.busyMessage) {
     const text = messageFor(opts.config.messages.busy, opts.language)
     try {
@@ -68,6 +69,7 @@ export async function refuseCall (channel: Channel, verdict: Extract<AdmissionVe
       if (!isCallEnded(err)) opts.log.warn({ err }, 'hangup failed')
     }
   }
+  return 'refused'
 }
 
 /**

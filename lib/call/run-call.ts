@@ -98,8 +98,15 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
   const language = found.language ?? config.language
   const verdict = await admitCall(channel, deps.admission, decision.did, log)
   if (!verdict.admitted) {
+    if (verdict.reason === 'hung_up') {
+      // Gone while the guard decided: not a refusal.
+      await recorder.end({ outcome: 'caller_hung_up', hangupCause: channel.hangupCause ?? verdict.hangupCause, endedAt: Date.now() })
+      return
+    }
     recorder.rejected(verdict.reason)
-    await refuseCall(channel, verdict, { config, speaker: deps.speaker, language, log })
+    const how = await refuseCall(channel, verdict, { config, speaker: deps.speaker, language, log })
+    // Handed to the dialplan's fallback: the call goes on without us; its record ends when it does.
+    if (how === 'handed-back') await watchHandedOff(channel, log)
     await recorder.end({ outcome: 'rejected', hangupCause: channel.hangupCause ?? verdict.hangupCause, endedAt: Date.now() })
     return
   }

@@ -82,6 +82,7 @@ t.test('a caller over a rate limit is handed to the fallback extension, and our 
   t.same(fourth.apps.map((a) => a.name), ['set', 'transfer'])
   t.equal(fourth.variables.socket_resume, 'false', 'socket_resume cleared before we left')
   t.equal(fourth.hungUpBy, 'caller', 'the fallback leg ran to its end; our socket closing did not reset the channel')
+  t.match(logs.find((l) => l.msg === 'handed-off call ended'), { hangupCause: 'NORMAL_CLEARING' }, 'watched to its real end, so the record carries it')
   t.match(logs.find((l) => l.msg === 'call rejected' && l.reason === 'rate_caller_minute'),
     { level: 40, rule: 'guard.rates.perCallerPerMinute', limit: 3, fallback: 'phone_agent_fallback' })
 })
