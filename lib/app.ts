@@ -13,7 +13,7 @@ import { messageFor } from './call/admit.ts'
 import { loadScripts, type CallScript } from './call/script.ts'
 import { startOutboundServer, type OutboundServer } from './freeswitch/server.ts'
 import { createAdmissionGuard, createDialGuard, type AdmissionGuard, type RejectionRecord } from './guard/index.ts'
-import { startOwnerServices, type OwnerServices } from './notify/services.ts'
+import { startOwnerServices, type OwnerServices } from './owner/services.ts'
 import { anyRealtime } from './realtime/config.ts'
 
 export interface PhoneAgentDeps {

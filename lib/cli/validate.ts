@@ -13,7 +13,7 @@ import { ConfigProblems, ProblemList, type ConfigProblem } from '../config/probl
 import { didYouMean } from '../config/suggest.ts'
 import { typecheckScripts } from './typecheck.ts'
 import { guardWarnings } from '../guard/config-warnings.ts'
-import { ownerSecretProblems } from '../notify/secrets.ts'
+import { ownerSecretProblems } from '../owner/secrets.ts'
 import { realtimeOverrideSchema, resolveRealtime, routeMode } from '../realtime/config.ts'
 
 /**

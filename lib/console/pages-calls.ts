@@ -1,5 +1,5 @@
 import { formatDuration, outcomeText } from '../records/format.ts'
-import type { MessageExtra } from '../records/owner-sql.ts'
+import type { MessageExtra, OutboxRow } from '../records/owner-sql.ts'
 import { RECORDED_OUTCOMES, type CallDetail, type CallSummary } from '../records/types.ts'
 import type { NumberShown } from '../notify/mask.ts'
 import { Html, html, when } from './html.ts'
@@ -43,7 +43,7 @@ export function callListBody (calls: readonly CallSummary[], query: CallListQuer
 <tbody>${rows}</tbody></table>${calls.length === 0 ? html`<p class="muted">No calls match.</p>` : ''}`
 }
 
-export function callPageBody (call: CallDetail, extras: readonly MessageExtra[], purgedAt: number | null, view: View): Html {
+export function callPageBody (call: CallDetail, extras: readonly MessageExtra[], purgedAt: number | null, deliveries: readonly OutboxRow[], view: View): Html {
   const extra = new Map(extras.map((e) => [e.seq, e]))
   const who = [call.contact ?? call.callerName, view.number(call.callerNumber)].filter((x) => x !== null && x !== '').join(' · ')
   const facts: Array<[string, unknown]> = [
@@ -71,5 +71,7 @@ ${purgedAt === null ? '' : html`<p class="muted" id="purged">Audio and transcrip
 <section><h2>Transcript</h2>${turns.length === 0 ? html`<p class="muted">No conversation.</p>` : turns}</section>
 <section><h2>Latency per turn</h2>${waterfall(call.latency)}</section>
 ${messages.length === 0 ? '' : html`<section><h2>Messages</h2>${messages}</section>`}
+${deliveries.length === 0 ? '' : html`<section><h2>Notifications</h2><table id="notifications"><tr><th>Channel</th><th>Status</th><th>Attempts</th><th>Sent</th><th>Last error</th></tr>${deliveries.map((d) =>
+  html`<tr><td>${d.channel}</td><td class="${d.status === 'failed' ? 'bad' : d.status === 'sent' ? 'ok' : ''}">${d.status}</td><td>${d.attempts}</td><td>${when(d.sentAt, view.timeZone)}</td><td>${d.lastError ?? ''}</td></tr>`)}</table></section>`}
 ${errors.length === 0 ? '' : html`<section><h2>Errors</h2><table id="errors"><tr><th>At</th><th>Code</th><th>Provider</th><th>Message</th></tr>${errors}</table></section>`}`
 }

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { relative, resolve, isAbsolute } from 'node:path'
 import type { Logger } from 'pino'
-import { MessageTable, purgedAt, searchCalls } from '../records/owner-sql.ts'
+import { MessageTable, OutboxTable, purgedAt, searchCalls } from '../records/owner-sql.ts'
 import { RECORDED_OUTCOMES, type CallFilter, type CallStore, type RecordedOutcome } from '../records/types.ts'
 import type { LiveCall } from '../notify/call-watch.ts'
 import { ConsoleAuth, hostAllowed, SESSION_COOKIE } from './auth.ts'
@@ -103,7 +103,8 @@ export function createConsole (deps: ConsoleDeps): ConsoleHandler {
           const uuid = parts[1] ?? ''
           const call = await deps.store.get(uuid)
           if (call === undefined) { send(res, 404, page({ title: 'Not found', nav: 'calls', body: loginBodyNotFound() })); return true }
-          show(res, 'calls', 'Call', callPageBody(call, await messages.extras(uuid), await purgedAt(deps.store.sql, uuid), deps.view))
+          const deliveries = await new OutboxTable(deps.store.sql).forRef(uuid)
+          show(res, 'calls', 'Call', callPageBody(call, await messages.extras(uuid), await purgedAt(deps.store.sql, uuid), deliveries, deps.view))
           return true
         }
         const query = callQuery(url.searchParams)

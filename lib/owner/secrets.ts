@@ -1,6 +1,6 @@
 import { isLoopback, type OpsConfig } from '../ops/config.ts'
 import type { ConsoleConfig } from '../console/config.ts'
-import type { NotifyConfig } from './config.ts'
+import type { NotifyConfig } from '../notify/config.ts'
 
 export interface SecretProblem { readonly field: string, readonly message: string }
 

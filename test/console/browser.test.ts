@@ -12,7 +12,7 @@ import { Metrics } from '../../lib/ops/metrics.ts'
 import { withTestVad } from '../helpers/agent.ts'
 import { captureLogs } from '../helpers/logs.ts'
 import { toneSpeaker, toneWav } from '../helpers/speaker.ts'
-import { messageWav, recordCall, tempStore } from '../notify/helpers.ts'
+import { messageWav, receiver, recordCall, tempStore } from '../notify/helpers.ts'
 
 const DID = '+390212345678'
 const HOSTILE_NAME = '<script>alert(1)</script><img src=x onerror=alert(2)>'
@@ -25,17 +25,19 @@ t.test('the console in a real browser: live call, call list with filters and sea
   t.comment(`screenshots in ${ARTIFACTS}`)
   const db = await tempStore()
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-sounds-'))
-  t.teardown(async () => { await db.cleanup(); await rm(soundsDir, { recursive: true, force: true }) })
+  const hook = await receiver()
+  t.teardown(async () => { await hook.close(); await db.cleanup(); await rm(soundsDir, { recursive: true, force: true }) })
   const config = buildConfig({
     server: { port: 0, commandTimeoutMs: 3000, lingerMs: 50 },
     media: withTestVad({ soundsDir, mode: 'files' }),
     routes: { [DID]: { script: 'take-message', language: 'it-IT' } },
     ops: { http: { port: 9464 } },
     console: { timeZone: 'UTC' },
+    notify: { webhook: { url: hook.url, when: 'messages' } },
   }, process.cwd())
   const { logger } = captureLogs()
   const stt = { name: 'fake-stt', transcribe: async () => ({ text: 'Please call me back about the boiler', durationMs: 1000 }) }
-  const agent = await startPhoneAgent(config, { logger, speaker: toneSpeaker(soundsDir), store: db.store, records: db.store, env: {}, stt: stt as never })
+  const agent = await startPhoneAgent(config, { logger, speaker: toneSpeaker(soundsDir), store: db.store, records: db.store, env: { PHONE_AGENT_WEBHOOK_SECRET: 'k' }, stt: stt as never })
   t.teardown(async () => { await agent.stop(5000) })
   const owner = agent.owner!
   const ops = await startOpsServer({ host: '127.0.0.1', port: 0, metrics: new Metrics({ processMetrics: false }), health: () => ({ ok: true }), logger, console: owner.console })
@@ -116,8 +118,10 @@ t.test('the console in a real browser: live call, call list with filters and sea
   t.equal((await audio.body()).subarray(0, 4).toString(), 'RIFF')
   await shot('call-hostile')
 
+  for (let i = 0; i < 200 && hook.received.length < 2; i++) await new Promise((r) => setTimeout(r, 50))
   await page.goto(`${ops.url}/console/calls/${result.uuid}`)
   t.match(await page.textContent('.transcript'), 'Please call me back about the boiler', 'voicemail transcript on the call page')
+  t.match(await page.textContent('#notifications'), /webhook\s*sent\s*1/, 'the delivery shown with its outcome')
   await shot('call-message')
 
   await page.goto(`${ops.url}/console/messages`)

@@ -15,6 +15,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['cli'],
   ['app.ts', 'index.ts'],
   ['config'],
+  ['owner'],
   ['doctor', 'ops', 'simulator', 'scripts', 'console', 'notify', 'retention'],
   ['call'],
   ['agent', 'guard', 'records'],

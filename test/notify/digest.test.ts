@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { buildConfig } from '../../lib/config/load.ts'
 import { localDay, midnight, nextDay } from '../../lib/notify/digest.ts'
-import { startOwnerServices } from '../../lib/notify/services.ts'
+import { startOwnerServices } from '../../lib/owner/services.ts'
 import { captureLogs } from '../helpers/logs.ts'
 import { recordCall, smtpSink, tempStore } from './helpers.ts'
 

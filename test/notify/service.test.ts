@@ -84,7 +84,7 @@ t.test('check and start-up name the missing secrets', async (t) => {
 
   const db = await tempStore()
   t.teardown(async () => { await db.cleanup() })
-  const { startOwnerServices } = await import('../../lib/notify/services.ts')
+  const { startOwnerServices } = await import('../../lib/owner/services.ts')
   const refused = await startOwnerServices(config, { store: db.store, logger: captureLogs().logger, env: { PHONE_AGENT_WEBHOOK_SECRET: 'x', PHONE_AGENT_SMTP_PASSWORD: 'y' } })
     .then(() => undefined, (e: unknown) => e as { field?: string })
   t.equal(refused?.field, 'console.tokenEnv', 'refuses to start with the console open beyond loopback and no token')
