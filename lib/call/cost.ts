@@ -3,6 +3,7 @@ import type { LlmProvider } from '../llm/types.ts'
 import { UsageMeter } from '../providers/usage.ts'
 import type { CallRecorder } from '../records/types.ts'
 import type { SttProvider } from '../speech/stt/types.ts'
+import { ttsProviders } from '../speech/config.ts'
 
 /**
  * The call's recorder, with usage also metered per provider so the record gets an estimated
@@ -61,9 +62,13 @@ export function recordRealtimeUsage (recorder: CallRecorder, usage: RealtimeUsag
   realtimeMeters.get(recorder)?.(usage)
 }
 
+/**
+ * Characters are priced at the first listed voice: the sentence that failed over to the next one
+ * is not told apart here (a slight over- or under-estimate while a provider is down).
+ */
 function ttsIdentity (config: Config): { provider: string, model: string | undefined } {
-  const t = config.speech.tts
-  if (t.provider === 'openai') return { provider: t.openai.name, model: t.openai.model }
-  if (t.provider === 'google') return { provider: t.google.name, model: t.google.voice }
+  const first = ttsProviders(config.speech.tts)[0]?.entry
+  if (first?.provider === 'openai') return { provider: first.name, model: first.model }
+  if (first?.provider === 'google') return { provider: first.name, model: first.voice }
   return { provider: 'offline', model: undefined }
 }
