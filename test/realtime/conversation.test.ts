@@ -115,6 +115,25 @@ t.test('the operator key finds nobody: the caller hears so and the same session 
   t.same(rig.store.calls[0]!.errors, [], 'no failure')
 })
 
+t.test('the vendor closing its socket while a transfer rings does not turn it into an apology', async (t) => {
+  const rig = await startRealtimeRig(t, 'openai', { transfers: { operator: { type: 'extension', extension: '1000' }, sales: { type: 'endpoint', dialString: 'user/2000' } } })
+  rig.fake.caller('Le vendite, per favore.').reply({ text: 'La passo alle vendite.', audioMs: 500, tools: [{ name: 'transfer_call', args: { target: 'sales' } }] })
+  const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, bridge: { outcome: 'answer', ringMs: 1500, durationMs: 500 }, caller: { audio: [voice(500, 800)] } })
+  let closed = false
+  const watcher = setInterval(() => {
+    if (closed || !rig.logs.some((l) => l.msg === 'transferring call')) return
+    closed = true
+    for (const ws of rig.fake.sockets) ws.close(1011, 'idle')
+  }, 20)
+  await call.ended
+  clearInterval(watcher)
+  t.ok(closed, 'the vendor closed its socket during the transfer')
+  const captured = rig.store.calls[0]!
+  t.notOk(captured.turns.some((x) => x.text.startsWith('Mi scusi')), 'no apology')
+  t.same(captured.errors, [], 'no failure recorded')
+  t.equal(captured.end?.outcome, 'transferred')
+})
+
 async function until (check: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
   while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))

@@ -93,6 +93,10 @@ class RealtimeCall {
     const { endings, operator, log } = this.#p
     const closeSession = new AbortController()
     let opening: Promise<RealtimeSession> | undefined
+    const closeVendor = (): void => {
+      closeSession.abort(new PhoneAgentError('TURN_OVER', 'the realtime conversation ended'))
+      void opening?.then((s) => { s.close() }, () => {})
+    }
     try {
       await answer(ctx)
       const stream = await ctx.stream()
@@ -135,10 +139,11 @@ class RealtimeCall {
       }
     } catch (err) {
       if (isCallEnded(err) || !ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
+      // The vendor is done with: its socket closes before the apology and the hand-off.
+      closeVendor()
       return await endings.fallBack(err, this.#settings.vendor)
     } finally {
-      closeSession.abort(new PhoneAgentError('TURN_OVER', 'the realtime conversation ended'))
-      void opening?.then((s) => { s.close() }, () => {})
+      closeVendor()
     }
   }
 

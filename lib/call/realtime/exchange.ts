@@ -94,7 +94,9 @@ export class RealtimeExchange {
     const maxTimer = setTimeout(() => { this.#takeOver(async () => await this.#o.endings.goodbye('max-duration')) }, this.#o.maxMs)
     const unsubscribe = this.#o.feed.subscribe({
       event: (e) => { if (this.#settle !== undefined) this.#onEvent(e) },
-      end: (err) => { this.#fail(err) },
+      // Once a tool or the clock has taken over, the vendor is not needed: a socket it closes
+      // then must not turn a transfer in progress into an apology.
+      end: (err) => { if (!this.#holding) this.#fail(err) },
     })
     try {
       return await done
@@ -243,6 +245,8 @@ export class RealtimeExchange {
       // Nobody took the call: the caller hears so, the model is told, the conversation goes on.
       const text = this.#o.endings.text(this.#o.agent.transferFailed)
       await this.#o.endings.say(text, this.#o.signal)
+      const ended = this.#o.feed.ended
+      if (ended !== undefined) throw ended.err
       session.sayContext(text)
       this.#holding = false
       this.#action = undefined

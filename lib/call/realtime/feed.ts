@@ -21,6 +21,9 @@ export class EventFeed {
     void this.#read(events, vendor)
   }
 
+  /** Set once the session is over, with why. */
+  get ended (): { readonly err: unknown } | undefined { return this.#ended }
+
   subscribe (handler: FeedHandler): () => void {
     this.#handler = handler
     const ended = this.#ended
