@@ -39,7 +39,10 @@ export function parseChannelData (headers: Record<string, string | undefined>): 
   const destination = firstNonEmpty(
     clean['Caller-Destination-Number'], variables.sip_req_user, variables.sip_to_user, variables.destination_number)
   return {
-    uuid: uuid.toLowerCase(),
+    // As FreeSWITCH spells it: its session table is case-sensitive (switch_core_session_locate,
+    // a hash lookup by string), and origination_uuid may set any case, so a lower-cased copy
+    // would make every sendmsg fail with "invalid session id".
+    uuid,
     callerNumber: printable(clean['Caller-Caller-ID-Number'] ?? variables.sip_from_user ?? '', 64),
     callerName: printable(clean['Caller-Caller-ID-Name'] ?? '', 128),
     destination: destination === undefined ? undefined : printable(destination, 128),

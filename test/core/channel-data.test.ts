@@ -12,7 +12,7 @@ t.test('reads caller, destination and variables from the connect reply', async (
     'Channel-Name': 'sofia/external/+393331234567@carrier',
     variable_sip_req_user: '0212345678',
   })
-  t.equal(d.uuid, uuid, 'uuid lower-cased for file names and logs')
+  t.equal(d.uuid, uuid.toUpperCase(), 'uuid kept as FreeSWITCH spelled it (its session lookup is case-sensitive)')
   t.equal(d.callerNumber, '+393331234567')
   t.equal(d.callerName, 'Mario Rossi')
   t.equal(d.destination, '0212345678')
