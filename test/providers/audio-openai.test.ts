@@ -164,6 +164,14 @@ t.test('speech: empty audio, garbage WAV, 429 retry, 403 no retry', async t => {
   t.equal(fake.requests.length, 4)
   await leaks()
 
+  // An error page sent with 200 (a proxy, a misconfigured server) is not played as PCM noise.
+  for (const contentType of ['text/html; charset=utf-8', 'application/json']) {
+    fake.reply(TTS, { kind: 'bytes', body: Buffer.from('<html><body>Bad gateway</body></html>'), contentType })
+    const err = await rejection(collect(tts.synthesize({ text: 'a' }, {})))
+    t.equal(codeOf(err), 'PROVIDER_BAD_RESPONSE', contentType)
+  }
+  await leaks()
+
   const wavTts = await setup(t, { format: 'wav' })
   wavTts.fake.reply(TTS, { kind: 'bytes', body: Buffer.from('RIFF....WAVEjunk'), contentType: 'audio/wav' })
   t.equal(codeOf(await rejection(collect(wavTts.tts.synthesize({ text: 'a' }, {})))), 'PROVIDER_BAD_RESPONSE')

@@ -65,6 +65,9 @@ export class OpenAiTts implements TtsProvider {
       release = started.slot
       const body = started.response.body
       if (body === null) throw badResponse(ctx, 'empty body')
+      // Raw PCM has no header to check: an error page sent with 200 would play as noise.
+      const type = started.response.headers.get('content-type') ?? ''
+      if (NOT_AUDIO.test(type)) throw badResponse(ctx, `not audio (${type.slice(0, 60)})`)
       reader = body.getReader()
       options.usage?.addTts(o.name, o.model, request.text.length)
 
@@ -96,6 +99,9 @@ export class OpenAiTts implements TtsProvider {
     }
   }
 }
+
+/** Content types no speech endpoint sends for audio; anything else (or none) is trusted. */
+const NOT_AUDIO = /^\s*(text\/|application\/(json|xml|xhtml|problem))/i
 
 async function read (reader: ReadableStreamDefaultReader<Uint8Array>, ctx: ErrorContext): ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']> {
   try {
