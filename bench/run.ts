@@ -3,10 +3,11 @@
  * machine and the date. Providers are loopback fakes with fixed latencies (bench/turns.ts), so
  * the numbers are our own overhead. Takes about ten minutes on the 2-core reference machine.
  */
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
 import { runTurnsBench, LATENCY, type TurnsResult } from './turns.ts'
 import { runCapacityBench, type CapacityResult } from './capacity.ts'
+import { spliceSection } from './sections.ts'
 
 const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`) }
 const ms = (v: number): string => Number.isFinite(v) ? `${Math.round(v)} ms` : 'n/a'
@@ -16,7 +17,10 @@ const started = new Date()
 const turns = await runTurnsBench({ log })
 log('capacity (server in a child process)')
 const capacity = await runCapacityBench({ log })
-await writeFile(new URL('../BENCHMARKS.md', import.meta.url), report(turns, capacity, started))
+// Only this run's section is rewritten: the other benchmarks' sections stay (bench/sections.ts).
+const file = new URL('../BENCHMARKS.md', import.meta.url)
+const doc = await readFile(file, 'utf8').catch(() => '# Benchmarks\n')
+await writeFile(file, spliceSection(doc, 'run', `<!-- run:begin (written by bench/run.ts) -->\n${report(turns, capacity, started)}<!-- run:end -->`))
 await (await import('./vad.ts')).benchVad({ log }) // appends its own section (bench/vad.ts)
 log('results written to BENCHMARKS.md')
 
@@ -24,8 +28,6 @@ function report (t: TurnsResult, c: CapacityResult, at: Date): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
   const at200 = t.overhead.find((o) => o.calls === 200) ?? t.overhead.at(-1)
   const lines = [
-    '# Benchmarks',
-    '',
     `Command: \`npm run bench\` (\`node --expose-gc --import tsx bench/run.ts\`). Machine: ${cpus().length} × ${cpu}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}. Date: ${at.toISOString()}.`,
     '',
