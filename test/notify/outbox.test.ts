@@ -78,7 +78,7 @@ t.test('the outbox survives a restart: a receiver down at call end gets the noti
   await first.callEnded('call-2')
   await first.worker.runDue()
   t.match(await first.outbox.get('call-2:webhook'), { status: 'pending', attempts: 1 })
-  t.match((await first.outbox.get('call-2:webhook'))?.lastError, /ECONNREFUSED|fetch failed/)
+  t.equal((await first.outbox.get('call-2:webhook'))?.lastError, 'ECONNREFUSED')
   await first.close()
   await db.store.close()
 

@@ -89,3 +89,32 @@ t.test('check and start-up name the missing secrets', async (t) => {
     .then(() => undefined, (e: unknown) => e as { field?: string })
   t.equal(refused?.field, 'console.tokenEnv', 'refuses to start with the console open beyond loopback and no token')
 })
+
+t.test('closing the owner services leaves no timer or socket behind (outbox worker, digest, retention, transcriber)', async (t) => {
+  const { leaksSince, resources } = await import('../helpers/leaks.ts')
+  const { startOwnerServices } = await import('../../lib/owner/services.ts')
+  const db = await tempStore()
+  const hook = await receiver([500])
+  const smtp = await smtpSink()
+  t.teardown(async () => { await hook.close(); await smtp.close(); await db.cleanup() })
+  const config = buildConfig({
+    routes: { [DID]: { script: 'take-message' } },
+    notify: {
+      webhook: { url: hook.url }, email: { from: 'a@example.com', to: ['b@example.com'], smtp: { host: '127.0.0.1', port: smtp.port } },
+      digest: { enabled: true, hour: 0 },
+    },
+    retention: { days: 30, intervalMinutes: 1 },
+  }, process.cwd())
+  const baseline = resources()
+  const owner = await startOwnerServices(config, {
+    store: db.store, logger: captureLogs().logger, env: { PHONE_AGENT_WEBHOOK_SECRET: 'k' },
+    stt: { name: 'fake', transcribe: async () => ({ text: 'x', durationMs: 1 }) },
+  })
+  const { recordCall } = await import('./helpers.ts')
+  await recordCall(owner.records, { uuid: 'leak-1', message: { text: 'hi' } })
+  await owner.settled()
+  for (let i = 0; i < 200 && hook.received.length === 0; i++) await new Promise((r) => setTimeout(r, 25))
+  t.equal(hook.received.length, 1, 'the worker ran (and got a 500: a retry timer is pending)')
+  await owner.close()
+  t.same(await leaksSince(baseline), {}, 'no timers or sockets left')
+})
