@@ -271,7 +271,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'records.messageTranscripts': 'Voicemail transcripts: with an STT provider configured, each recorded message is transcribed after its call (queued, retried, never blocking a call) and kept with the message. See docs/console-and-notifications.md.',
   'records.messageTranscripts.enabled': 'Transcribe messages (needs `speech.stt`).',
   'records.messageTranscripts.attempts': 'Tries per message before it is marked failed.',
-  'records.messageTranscripts.language': 'Language of the messages; `language` when absent.',
+  'records.messageTranscripts.language': 'Language to transcribe every message in. Absent: the language of the route the call came in on, then `language`.',
   notify: 'Notifications when a call ends: a signed webhook and/or an e-mail, from a durable outbox in the records database. See docs/console-and-notifications.md.',
   'notify.webhook': 'POST a JSON body to a URL, signed with `X-Phone-Agent-Signature: sha256=<HMAC-SHA256 of the body>`.',
   'notify.webhook.url': 'The receiver (http or https).',

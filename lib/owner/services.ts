@@ -29,6 +29,9 @@ export interface OwnerConfig {
   readonly ops: OpsConfig
   readonly records: RecordsConfig
   readonly language: string
+  /** Routes by DID (normalised at load): a message is transcribed in its route's language. */
+  readonly routes: Readonly<Record<string, { readonly language?: string | undefined }>>
+  readonly defaultRoute?: { readonly language?: string | undefined } | undefined
   readonly media: { readonly soundsDir: string }
   readonly numbers: { readonly defaultCountry: string }
   readonly retention: RetentionConfig
@@ -85,7 +88,8 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
   const transcriber = deps.stt === undefined || !mt.enabled
     ? undefined
     : new VoicemailTranscriber({
-      sql: deps.store.sql, stt: deps.stt, attempts: mt.attempts, language: mt.language ?? config.language, logger: log,
+      sql: deps.store.sql, stt: deps.stt, attempts: mt.attempts, logger: log,
+      language: (did) => mt.language ?? (Object.hasOwn(config.routes, did) ? config.routes[did]?.language : config.defaultRoute?.language) ?? config.language,
       onSettled: () => { notifier?.worker.wake() },
     })
   const inFlight = new Set<Promise<void>>()

@@ -115,6 +115,8 @@ export interface PendingTranscript {
   readonly callUuid: string
   readonly seq: number
   readonly recordingPath: string
+  /** The number called: its route says the language. */
+  readonly did: string
 }
 
 /** A message with its call, for the "messages to return" view. */
@@ -140,7 +142,7 @@ export class MessageTable {
   async queueTranscripts (callUuid: string): Promise<PendingTranscript[]> {
     await this.sql.run(`UPDATE call_messages SET transcript_status = 'pending'
       WHERE call_uuid = ? AND recording_path IS NOT NULL AND transcript_status IS NULL`, [callUuid])
-    return await this.#pending('AND call_uuid = ?', [callUuid])
+    return await this.#pending('AND m.call_uuid = ?', [callUuid])
   }
 
   /** Left `pending` by a stopped process: transcribed at the next start. */
@@ -149,9 +151,9 @@ export class MessageTable {
   }
 
   async #pending (where: string, params: SqlValue[]): Promise<PendingTranscript[]> {
-    const rows = await this.sql.all(`SELECT call_uuid, seq, recording_path FROM call_messages
-      WHERE transcript_status = 'pending' AND recording_path IS NOT NULL ${where} ORDER BY at, call_uuid, seq`, params)
-    return rows.map((r) => ({ callUuid: String(r.call_uuid), seq: Number(r.seq), recordingPath: String(r.recording_path) }))
+    const rows = await this.sql.all(`SELECT m.call_uuid, m.seq, m.recording_path, c.did FROM call_messages m JOIN calls c ON c.uuid = m.call_uuid
+      WHERE m.transcript_status = 'pending' AND m.recording_path IS NOT NULL ${where} ORDER BY m.at, m.call_uuid, m.seq`, params)
+    return rows.map((r) => ({ callUuid: String(r.call_uuid), seq: Number(r.seq), recordingPath: String(r.recording_path), did: String(r.did) }))
   }
 
   async setTranscript (callUuid: string, seq: number, status: 'done' | 'failed', text: string | null): Promise<void> {

@@ -10,7 +10,8 @@ export interface VoicemailTranscriberOptions {
   readonly sql: SqlDriver
   readonly stt: Pick<SttProvider, 'transcribe' | 'name'>
   readonly attempts: number
-  readonly language?: string | undefined
+  /** The language to ask for, by the number called (its route's); the provider's default when undefined. */
+  readonly language?: ((did: string) => string | undefined) | undefined
   readonly logger: Logger
   /** Told when a call's message got its transcript (or gave up): its notification may go now. */
   readonly onSettled?: ((callUuid: string) => void) | undefined
@@ -91,7 +92,7 @@ export class VoicemailTranscriber {
     for (let attempt = 1; ; attempt++) {
       if (this.#stop.signal.aborted) return
       try {
-        const transcript = await this.#o.stt.transcribe(audio, { signal: this.#stop.signal, language: this.#o.language })
+        const transcript = await this.#o.stt.transcribe(audio, { signal: this.#stop.signal, language: this.#o.language?.(p.did) })
         await this.#settle(p, 'done', transcript.text.trim(), log)
         log.info({ attempt, chars: transcript.text.length }, 'voicemail transcribed')
         return

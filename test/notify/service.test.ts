@@ -31,10 +31,12 @@ t.test('a simulated call leaves a message: transcribed after the call, then a si
   }, process.cwd())
   const env = { PHONE_AGENT_WEBHOOK_SECRET: 'k' }
   const heard: number[] = []
+  const languages: Array<string | undefined> = []
   const stt = {
     name: 'fake-stt',
-    transcribe: async (audio: { pcm: Buffer, sampleRate: number }) => {
+    transcribe: async (audio: { pcm: Buffer, sampleRate: number }, options: { language?: string }) => {
       heard.push(audio.pcm.length / 2 / audio.sampleRate)
+      languages.push(options.language)
       if (heard.length === 1) throw new Error('transient STT failure')
       return { text: ' Please call me back about the boiler ', durationMs: 1000 }
     },
@@ -55,6 +57,7 @@ t.test('a simulated call leaves a message: transcribed after the call, then a si
   const [extra] = await new MessageTable(db.store.sql).extras(result.uuid)
   t.match(extra, { transcriptStatus: 'done', transcript: 'Please call me back about the boiler' })
   t.equal(heard.length, 2, 'the first STT failure was retried')
+  t.same(languages, ['it-IT', 'it-IT'], 'in the route\'s language')
   t.ok((heard[0] ?? 0) > 1, 'the whole recording went to STT')
 
   // The worker was woken by the transcript; wait for both deliveries without timing assumptions.
