@@ -117,8 +117,16 @@ export function secretsFromConfig (config: unknown, env: NodeJS.ProcessEnv): str
     }
   }
   walk(config, 0)
+  // Variables a provider reads when the config names none (a default `apiKeyEnv`, the vendors'
+  // own SDK conventions): a value there is a secret whether or not a field spelled its name.
+  for (const name of CONVENTIONAL_SECRET_ENVS) {
+    const secret = env[name]
+    if (secret !== undefined && secret !== '') out.push(secret)
+  }
   return out
 }
+
+const CONVENTIONAL_SECRET_ENVS = ['OPENAI_API_KEY', 'GEMINI_API_KEY', 'GOOGLE_API_KEY', 'ANTHROPIC_API_KEY', 'GROQ_API_KEY']
 
 function urlPassword (value: string): string[] {
   if (!value.includes('://')) return []

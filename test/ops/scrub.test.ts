@@ -108,6 +108,12 @@ t.test('configured secret values are scrubbed literally, also JSON-escaped', asy
   t.match(JSON.parse(raw[1]!), { says: 'abc' })
 })
 
+t.test('keys in the vendors\' conventional variables are secrets even when no field names them', async (t) => {
+  // A realtime vendor left at its default apiKeyEnv (GEMINI_API_KEY) appears nowhere in the config.
+  const env = { GEMINI_API_KEY: 'gemini-value-without-a-known-shape', OPENAI_API_KEY: 'opaque-proxy-token-1234', HOME: '/root' }
+  t.same(secretsFromConfig({ agent: { realtime: { vendor: 'gemini' } } }, env).sort(), ['gemini-value-without-a-known-shape', 'opaque-proxy-token-1234'])
+})
+
 t.test('the CLI outputs scrub too: pretty lines and the call transcript', async (t) => {
   let pretty = ''
   const stream = Object.assign(new Writable({ write (c: Buffer, _e, cb) { pretty += c.toString(); cb() } }), { isTTY: false })
