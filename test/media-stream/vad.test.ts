@@ -76,6 +76,8 @@ for (const rate of [8000, 16000]) {
 t.test('flite speech (a real synthesiser) is detected, alone and over noise, at both rates', async (t) => {
   const { logger } = captureLogs('warn')
   const tts = new OfflineTts({ logger })
+  // flite runs in a child process: left open, it keeps this file alive until tap's timeout.
+  t.teardown(async () => { await tts.close() })
   const chunks: Int16Array[] = []
   let from = 0
   for await (const c of tts.synthesize({ text: 'Hello, I would like to book a table for two people tomorrow evening at eight, please.', voice: 'slt' }, {})) {
