@@ -197,3 +197,23 @@ t.test('SMTP refusing the login is a permanent failure', async (t) => {
   t.match(await n.outbox.get('auth:email'), { status: 'failed', lastError: /SMTP 535/ })
   t.equal(smtp.mails.length, 0)
 })
+
+t.test('a receiver that never answers times out and is retried; the hung connection is closed', async (t) => {
+  const { createServer } = await import('node:http')
+  const hung: Array<import('node:http').ServerResponse> = []
+  const server = createServer((_req, res) => { hung.push(res) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const closed = new Promise<void>((resolve) => { server.on('connection', (s) => { s.on('close', () => resolve()) }) })
+  const c = clock()
+  const db = await tempStore(c.now)
+  t.teardown(async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); await db.cleanup() })
+  const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/`
+  const n = new Notifier(notifySchema.parse({ webhook: { url, timeoutMs: 200 } }), privacySchema.parse({}), { store: db.store, logger: captureLogs().logger, env, now: c.now, manual: true })
+  t.teardown(async () => { await n.close() })
+  await recordCall(db.store, { uuid: 'slow' })
+  await n.callEnded('slow')
+  await n.worker.runDue()
+  t.match(await n.outbox.get('slow:webhook'), { status: 'pending', attempts: 1, lastError: 'timed out after 200 ms' })
+  await closed
+  t.equal(hung.length, 1, 'the request reached the receiver, whose socket we closed')
+})
