@@ -73,8 +73,7 @@ class WatchedRecorder implements CallRecorder {
 
   latency (latency: Parameters<CallRecorder['latency']>[0]): void { this.inner.latency(latency) }
   message (message: MessageInput): void {
-    // `status` (a recording's row opened at its start) is newer than some stores' MessageInput.
-    this.live.phase = (message as { status?: string }).status === 'recording' ? 'recording a message' : 'message taken'
+    this.live.phase = message.status === 'recording' ? 'recording a message' : 'message taken'
     this.inner.message(message)
   }
 

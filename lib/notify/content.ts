@@ -70,7 +70,7 @@ export function callNotice (id: string, call: CallDetail, extras: readonly Messa
     number: options.number(m.number),
     text: m.text,
     at: iso(m.at),
-    durationMs: (m as { durationMs?: number | null }).durationMs ?? null,
+    durationMs: m.durationMs,
     hasRecording: m.recordingPath !== null,
     ...(options.transcripts ? { transcript: extra.get(m.seq)?.transcript ?? null } : {}),
   }))
