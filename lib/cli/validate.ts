@@ -133,7 +133,8 @@ function allProviders (config: Config): Array<{ field: string, entry: { provider
 /** Keys live in the environment; a provider naming a variable that is not set fails now (each one of a list too). */
 function checkProviderSecrets (config: Config, env: NodeJS.ProcessEnv, problems: ProblemList, warnings: ConfigProblem[]): void {
   for (const { field, entry } of allProviders(config)) {
-    if (entry.provider !== 'openai' && entry.provider !== 'google') continue
+    // The offline voice has no key; every other vendor names its variable (anthropic's is required).
+    if (entry.provider === 'offline') continue
     const name = entry.apiKeyEnv
     if (name !== undefined) {
       if (env[name] === undefined || env[name] === '') problems.add(`${field}.apiKeyEnv`, `environment variable ${name} is not set`)

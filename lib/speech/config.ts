@@ -153,13 +153,28 @@ export const openaiLlmSchema = z.strictObject({
   maxTokens: z.number().int().positive().optional(),
 })
 
+/** Claude through Anthropic's own Messages API (lib/llm/anthropic.ts), not its OpenAI-compatible one. */
+export const anthropicLlmSchema = z.strictObject({
+  name: providerName.default('anthropic'),
+  /** The SDK appends `/v1/messages`; a proxy or, in tests, a loopback fake. */
+  baseUrl: url.default('https://api.anthropic.com'),
+  apiKeyEnv: envName.default('ANTHROPIC_API_KEY'),
+  model: z.string().min(1).default('claude-haiku-4-5'),
+  /** Anthropic's range is 0 to 1. */
+  temperature: z.number().min(0).max(1).optional(),
+  /** Required by the Messages API; a spoken reply is short. */
+  maxTokens: z.number().int().positive().max(64_000).default(1024),
+})
+
 export const llmEntrySchema = z.discriminatedUnion('provider', [
   openaiLlmSchema.extend({ provider: z.literal('openai'), ...entryLimits }),
+  anthropicLlmSchema.extend({ provider: z.literal('anthropic'), ...entryLimits }),
 ])
 
 export const llmSchema = z.strictObject({
-  provider: z.enum(['none', 'openai']).default('none'),
+  provider: z.enum(['none', 'openai', 'anthropic']).default('none'),
   openai: openaiLlmSchema.prefault({}),
+  anthropic: anthropicLlmSchema.prefault({}),
   /** Instead of `provider`: models tried in order (e.g. Groq, then OpenAI). */
   providers: providerList(llmEntrySchema),
   ...limits,
@@ -216,6 +231,7 @@ export type LlmEntry = z.infer<typeof llmEntrySchema>
 export type TtsEntry = z.infer<typeof ttsEntrySchema>
 export type PricingConfig = z.infer<typeof pricingSchema>
 export type OpenAiLlmConfig = z.infer<typeof openaiLlmSchema>
+export type AnthropicLlmConfig = z.infer<typeof anthropicLlmSchema>
 export type OpenAiSttConfig = z.infer<typeof openaiSttSchema>
 export type OpenAiTtsConfig = z.infer<typeof openaiTtsSchema>
 export type GoogleSttConfig = z.infer<typeof googleSttSchema>
@@ -239,7 +255,9 @@ export function sttProviders (c: SttConfig): Array<Configured<SttEntry>> {
 }
 
 export function llmProviders (c: LlmConfig): Array<Configured<LlmEntry>> {
-  const single: LlmEntry | undefined = c.provider === 'openai' ? { provider: 'openai', ...c.openai } : undefined
+  const single: LlmEntry | undefined = c.provider === 'openai'
+    ? { provider: 'openai', ...c.openai }
+    : c.provider === 'anthropic' ? { provider: 'anthropic', ...c.anthropic } : undefined
   return configured('llm', c.providers, single, `speech.llm.${c.provider}`)
 }
 

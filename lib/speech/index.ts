@@ -2,6 +2,8 @@ import { SpeechClient } from '@google-cloud/speech'
 import { TextToSpeechClient } from '@google-cloud/text-to-speech'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.ts'
+import { AnthropicLlm } from '../llm/anthropic.ts'
+import { createAnthropicClient } from '../llm/anthropic-client.ts'
 import { FailoverLlm } from '../llm/failover.ts'
 import { OpenAiLlm } from '../llm/openai.ts'
 import type { LlmProvider } from '../llm/types.ts'
@@ -124,6 +126,14 @@ function buildStt ({ field, entry: c }: Configured<SttEntry>, s: Shared, env: No
 }
 
 function buildLlm ({ field, entry: c }: Configured<LlmEntry>, s: Shared, env: NodeJS.ProcessEnv): LlmProvider {
+  if (c.provider === 'anthropic') {
+    return new AnthropicLlm({
+      // The key is required: the schema defaults apiKeyEnv, and `secret` fails when it is unset.
+      client: createAnthropicClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) ?? '' }),
+      name: c.name, model: c.model, temperature: c.temperature, maxTokens: c.maxTokens,
+      queue: s.queue(c.name, c.concurrency), retry: s.retry, timeoutMs: s.timeoutMs(c.timeoutMs), log: s.log,
+    })
+  }
   return new OpenAiLlm({
     client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }),
     name: c.name, model: c.model, temperature: c.temperature, maxTokens: c.maxTokens,

@@ -1,0 +1,23 @@
+import Anthropic from '@anthropic-ai/sdk'
+
+export interface AnthropicClientOptions {
+  /** `https://api.anthropic.com` or, in tests, a loopback fake; the SDK appends `/v1/messages`. */
+  readonly baseUrl: string
+  readonly apiKey: string
+}
+
+/**
+ * The official `@anthropic-ai/sdk` client with its own retries off: `withRetry` is the only
+ * retry loop, so the caller's deadline bounds the total and a 401 is never repeated. Key and base
+ * URL are always passed, so the SDK never falls back to ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL
+ * from the environment (client.ts constructor: a credential passed in code is the only one).
+ */
+export function createAnthropicClient (options: AnthropicClientOptions): Anthropic {
+  return new Anthropic({
+    baseURL: options.baseUrl,
+    apiKey: options.apiKey,
+    maxRetries: 0,
+    // The SDK logs unparsable SSE lines to its logger; we report them as typed errors.
+    logLevel: 'off',
+  })
+}
