@@ -31,7 +31,16 @@ export { LATENCY } from './turns-protocol.ts'
 export const DRIVER_LIMIT_MS = 20
 
 /** Per stage, p50 of the time it took beyond the fake's fixed latency. */
-export interface StageOverheads { endpointAndStt: number, llm: number, tts: number, playout: number }
+export interface StageOverheads {
+  endpointAndStt: number
+  llm: number
+  tts: number
+  /** Media alignment p50: the reply's audio in hand (ttsAudioAt) to the caller hearing its first frame. */
+  playout: number
+  playoutP99: number
+  /** Processing overhead p50: per turn, the three stages above summed (end of speech to audio in hand, fixed latencies taken out). */
+  processing: number
+}
 
 export interface OverheadStep {
   readonly calls: number
@@ -166,7 +175,7 @@ async function overheadAt (calls: number, pin: boolean): Promise<{ step: Overhea
     const { marks } = await child.results()
     const overheads: number[] = []
     const ttfas: number[] = []
-    const stage = { endpointAndStt: [] as number[], llm: [] as number[], tts: [] as number[], playout: [] as number[] }
+    const stage = { endpointAndStt: [] as number[], llm: [] as number[], tts: [] as number[], playout: [] as number[], processing: [] as number[] }
     for (const call of placed) {
       const res = call.result
       const first = call.ear.firstHeard(speechEnd, 200)
@@ -181,6 +190,7 @@ async function overheadAt (calls: number, pin: boolean): Promise<{ step: Overhea
       stage.llm.push(m.firstSentenceAt - m.sttFinalAt - LATENCY.llmSentenceMs)
       stage.tts.push(m.ttsAudioAt - m.firstSentenceAt - LATENCY.ttsMs)
       stage.playout.push(t0 + first.playMs - m.ttsAudioAt)
+      stage.processing.push(m.ttsAudioAt - (t0 + speechEnd) - (LATENCY.endSilenceMs + LATENCY.sttMs + LATENCY.llmSentenceMs + LATENCY.ttsMs))
     }
     const driverLoopP99 = round(driverLoop.percentile(99) / 1e6, 1)
     return {
@@ -192,7 +202,14 @@ async function overheadAt (calls: number, pin: boolean): Promise<{ step: Overhea
         ttfaP50: percentile(ttfas, 50),
         ttfaP99: percentile(ttfas, 99),
         measured: overheads.length,
-        stages: { endpointAndStt: percentile(stage.endpointAndStt, 50), llm: percentile(stage.llm, 50), tts: percentile(stage.tts, 50), playout: percentile(stage.playout, 50) },
+        stages: {
+          endpointAndStt: percentile(stage.endpointAndStt, 50),
+          llm: percentile(stage.llm, 50),
+          tts: percentile(stage.tts, 50),
+          playout: percentile(stage.playout, 50),
+          playoutP99: percentile(stage.playout, 99),
+          processing: percentile(stage.processing, 50),
+        },
         driverLoopP99,
         driverLoopMax: round(driverLoop.max / 1e6, 1),
         driverLimited: driverLoopP99 > DRIVER_LIMIT_MS,

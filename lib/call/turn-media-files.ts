@@ -100,7 +100,11 @@ export class FilesTurnMedia implements TurnMedia {
       speaker: ctx.speaker,
       voice: options.voice ?? ctx.voice,
       ttsFirstAudioMs: this.#ttsMs,
-      play: async (_index, rendered, sig) => { await playPath(ctx, rendered.path, { signal: sig }) },
+      play: async (index, rendered, sig) => {
+        // FreeSWITCH's playback reads and sends the file's first frame as it starts.
+        options.onFirstFrame?.(index)
+        await playPath(ctx, rendered.path, { signal: sig })
+      },
     }, AbortSignal.any([ctx.signal, signal]))
   }
 }

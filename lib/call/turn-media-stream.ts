@@ -118,7 +118,7 @@ export class StreamTurnMedia implements TurnMedia {
           billed: true,
         }),
         play: async (index, sentence, sig) => {
-          await sentence.play(session, sig, { starved: () => { options.onStarved?.(index) }, sound: () => { options.onSound?.(index) } })
+          await sentence.play(session, sig, { starved: () => { options.onStarved?.(index) }, sound: () => { options.onSound?.(index) }, firstFrame: () => { options.onFirstFrame?.(index) } })
         },
       }, AbortSignal.any([ctx.signal, signal, barge.signal]))
     } catch (err) {

@@ -65,6 +65,11 @@ export interface SpeakOptions {
   readonly renderAhead?: number | undefined
   /** Sentence `index` (0-based, in the order the iterable yielded them) starts playing. */
   readonly onPlayStart?: ((index: number) => void) | undefined
+  /**
+   * The first frame of sentence `index` left for the caller: handed to the unicast socket
+   * (stream mode, after any wait for the frame clock), or its playback started (files mode).
+   */
+  readonly onFirstFrame?: ((index: number) => void) | undefined
   /** Sentence `index` finished playing in full: the caller heard it. */
   readonly onPlayed?: ((index: number) => void) | undefined
   /** The first sentence's audio is ready (TTS done or a cache hit). */

@@ -1,5 +1,5 @@
 import { formatDuration, formatTime, outcomeText, terminalSafe } from './format.ts'
-import type { CallDetail, LatencyRecord, MessageRecord } from './types.ts'
+import type { CallDetail, LatencyParts, LatencyRecord, MessageRecord } from './types.ts'
 
 /** The stages of a reply, in the order they happen; each measured from the one before. */
 export const LATENCY_STAGES: ReadonlyArray<[label: string, key: keyof LatencyRecord]> = [
@@ -21,6 +21,12 @@ function offset (at: number, startedAt: number): string {
 }
 
 const ms = (v: number): string => `${Math.round(v)} ms`
+
+/** Processing (end of speech to audio in hand) and media alignment (audio in hand to first frame out). */
+export function latencyParts (l: LatencyRecord): LatencyParts {
+  const diff = (from: number | null, to: number | null): number | null => from === null || to === null ? null : Math.max(0, to - from)
+  return { processingMs: diff(l.speechEndAt, l.ttsAudioAt), alignmentMs: diff(l.ttsAudioAt, l.firstFrameAt) }
+}
 
 /**
  * One turn's waterfall: each stage's own time and a bar placed at its offset from the end of
@@ -45,6 +51,10 @@ export function waterfall (l: LatencyRecord): string[] {
     const width = Math.max(1, Math.round(((at - prev) / total) * BAR_WIDTH))
     lines.push(`    ${label.padEnd(18)} ${ms(at - prev).padStart(8)}  ${' '.repeat(Math.min(from, BAR_WIDTH))}${'#'.repeat(Math.min(width, BAR_WIDTH))}`)
     prev = at
+  }
+  const parts = latencyParts(l)
+  if (parts.processingMs !== null && parts.alignmentMs !== null) {
+    lines.push(`    processing ${ms(parts.processingMs)} (end of speech to audio ready), media alignment ${ms(parts.alignmentMs)} (audio ready to first frame out)`)
   }
   return lines
 }

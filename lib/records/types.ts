@@ -170,6 +170,12 @@ export interface TurnRecord {
   readonly interrupted: boolean
 }
 
+/**
+ * A reply's waterfall, as stored. `speechEndAt` is the end of the caller's last voiced frame
+ * (counted back from the end of the frame that confirmed the end silence); `firstFrameAt` is
+ * when the reply's first frame was handed to FreeSWITCH (stream mode: the unicast socket, after
+ * any wait for the 20 ms frame clock; files mode: its playback started). See `latencyParts`.
+ */
 export interface LatencyRecord {
   readonly turn: number
   readonly speechEndAt: number | null
@@ -178,6 +184,17 @@ export interface LatencyRecord {
   readonly firstSentenceAt: number | null
   readonly ttsAudioAt: number | null
   readonly firstFrameAt: number | null
+}
+
+/**
+ * A reply's time in two separate numbers (`latencyParts` in show.ts): `processingMs` from the end
+ * of the caller's speech to the reply's first audio in hand (end silence, recognition, model,
+ * synthesis, and our own work between them); `alignmentMs` from that audio in hand to its first
+ * frame leaving (the wait for the frame clock and for the line). Null where a mark is missing.
+ */
+export interface LatencyParts {
+  readonly processingMs: number | null
+  readonly alignmentMs: number | null
 }
 
 export interface MessageRecord {

@@ -24,6 +24,10 @@ export interface RecordedRequest {
   readonly json?: unknown
   /** Parsed when the body is multipart/form-data. */
   readonly fields?: ReadonlyMap<string, MultipartField>
+  /** Date.now() when the request's head arrived. */
+  readonly at: number
+  /** Which connection carried it (1 for the server's first): equal numbers, one reused socket. */
+  readonly connection: number
 }
 
 export type Reply =
@@ -58,10 +62,17 @@ export class FakeOpenAiServer {
   /** Body pieces of `bytes` replies written so far, over all requests. */
   bodyChunksSent = 0
   #port = 0
+  /** Answer with keep-alive instead of `connection: close` (tests of connection reuse). */
+  readonly #keepAlive: boolean
+  readonly #connectionIds = new WeakMap<Socket, number>()
+  /** Connections accepted so far. */
+  connectionsAccepted = 0
 
-  private constructor () {
+  private constructor (keepAlive: boolean) {
+    this.#keepAlive = keepAlive
     this.#server = createServer((req, res) => { this.#handle(req, res) })
     this.#server.on('connection', (socket: Socket) => {
+      this.#connectionIds.set(socket, ++this.connectionsAccepted)
       this.#sockets.add(socket)
       socket.on('close', () => {
         this.#sockets.delete(socket)
@@ -71,8 +82,8 @@ export class FakeOpenAiServer {
     })
   }
 
-  static async start (): Promise<FakeOpenAiServer> {
-    const fake = new FakeOpenAiServer()
+  static async start (options: { keepAlive?: boolean } = {}): Promise<FakeOpenAiServer> {
+    const fake = new FakeOpenAiServer(options.keepAlive === true)
     await new Promise<void>(resolve => fake.#server.listen(0, '127.0.0.1', resolve))
     fake.#port = (fake.#server.address() as AddressInfo).port
     return fake
@@ -113,6 +124,7 @@ export class FakeOpenAiServer {
   }
 
   #handle (req: IncomingMessage, res: ServerResponse): void {
+    const at = Date.now()
     this.#requestSockets.add(req.socket)
     const parts: Buffer[] = []
     req.on('data', (b: Buffer) => parts.push(b))
@@ -126,16 +138,21 @@ export class FakeOpenAiServer {
       }
       const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(type)
       const fields = type.startsWith('multipart/form-data') && boundary ? parseMultipart(body, boundary[1] ?? boundary[2] ?? '') : undefined
-      this.requests.push({ method: req.method ?? '', path, headers: req.headers, body, json, fields })
+      this.requests.push({ method: req.method ?? '', path, headers: req.headers, body, json, fields, at, connection: this.#connectionIds.get(req.socket) ?? 0 })
       res.on('close', () => { if (!res.writableFinished) this.clientAborts++ })
       const reply = this.#replies.get(path)?.shift()
       if (reply === undefined) {
-        res.writeHead(500, { 'content-type': 'application/json', connection: 'close' })
+        res.writeHead(500, { 'content-type': 'application/json', ...this.#close() })
         res.end(JSON.stringify({ error: { message: `fake: no reply scripted for ${path}`, type: 'server_error' } }))
         return
       }
       this.#send(reply, res)
     })
+  }
+
+  /** The header that ends the connection after the reply, unless keep-alive was asked for. */
+  #close (): Record<string, string> {
+    return this.#keepAlive ? {} : { connection: 'close' }
   }
 
   #send (reply: Reply, res: ServerResponse): void {
@@ -146,7 +163,7 @@ export class FakeOpenAiServer {
         return
       case 'json':
         this.#later(reply.delayMs ?? 0, () => {
-          res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', connection: 'close' })
+          res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...this.#close() })
           res.end(JSON.stringify(reply.body))
         })
         return
@@ -156,7 +173,7 @@ export class FakeOpenAiServer {
         let pieces = 0
         const next = (): void => {
           if (res.destroyed) return
-          if (!res.headersSent) res.writeHead(200, { 'content-type': reply.contentType, connection: 'close' })
+          if (!res.headersSent) res.writeHead(200, { 'content-type': reply.contentType, ...this.#close() })
           if (offset >= reply.body.length) { res.end(); return }
           res.write(reply.body.subarray(offset, offset + size))
           offset += size
@@ -188,7 +205,7 @@ export class FakeOpenAiServer {
             // undici ends a `connection: close` body quietly on a reset), but close once done so a
             // test can see every connection end.
             const socket = res.socket
-            res.end(() => { socket?.destroy() })
+            res.end(() => { if (!this.#keepAlive) socket?.destroy() })
             return
           }
           res.write(line)

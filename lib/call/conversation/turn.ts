@@ -317,8 +317,8 @@ export class Turn {
         dead.sound()
         dead.clearDeadline()
         this.#lastPlayStart = index
-        this.#marks.firstFrameAt ??= Date.now()
       },
+      onFirstFrame: () => { this.#marks.firstFrameAt ??= Date.now() },
       onPlayed: (index: number) => {
         const id = this.#ids[index]
         if (id !== undefined) this.#assistant.spoken(id)

@@ -4,7 +4,7 @@ import type { BargeInConfig } from '../../media/stream/turn-taking.ts'
 import type { VoiceDetector } from '../../media/vad/index.ts'
 import type { SttProvider } from '../../speech/stt/types.ts'
 import { overlapKind } from '../conversation/words.ts'
-import type { CarriedSpeech } from './hear.ts'
+import { wallClockOf, type CarriedSpeech } from './hear.ts'
 import { UtteranceRecognition } from './utterance.ts'
 
 /**
@@ -75,7 +75,7 @@ export class BargeInWatcher {
       if (event?.type !== 'speech-start') return
       this.#deps.endpoint.pause()
       const from = event.at - this.#deps.preRollMs
-      const startAt = Date.now() - (frame.mediaMs - event.at)
+      const startAt = wallClockOf(event.at, event.detectedAt)
       this.#state = { kind: 'paused', startAt, frames: this.#deps.ring().filter((f) => f.mediaMs >= from) }
       this.#deps.log.debug('caller speech over the agent: paused')
       return
@@ -88,7 +88,7 @@ export class BargeInWatcher {
       return
     }
     if (event?.type === 'speech-end') {
-      this.#judge(state, event.voicedMs, Date.now() - (frame.mediaMs - event.endAt))
+      this.#judge(state, event.voicedMs, wallClockOf(event.endAt, event.detectedAt))
       return
     }
     if (Date.now() - state.startAt >= this.#deps.config.confirmAfterMs) {

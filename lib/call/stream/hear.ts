@@ -123,7 +123,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         const event: VadEvent | undefined = vad.push(frame.samples, frame.mediaMs)
         if (recognition === undefined) {
           if (event?.type !== 'speech-start') return
-          startedAt = Date.now() - (frame.mediaMs - event.at)
+          startedAt = wallClockOf(event.at, event.detectedAt)
           // From the onset (minus the pre-roll), not from where the VAD confirmed it.
           const from = event.at - deps.preRollMs
           recognition = open(deps.ring().filter((f) => f.mediaMs >= from))
@@ -131,7 +131,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         }
         recognition.push(frame)
         if (event?.type === 'speech-end' && pause === undefined) {
-          const endAt = Date.now() - (frame.mediaMs - event.endAt)
+          const endAt = wallClockOf(event.endAt, event.detectedAt)
           pause = { endAt, transcript: recognition.finish() }
           options.onSpeechEnd?.(endAt)
           judge(pause)
@@ -153,6 +153,15 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
     recognition?.dispose()
     vad.close()
   }
+}
+
+/**
+ * The wall-clock time of `mediaMs` on the caller's media timeline, seen from the frame being
+ * handled now: an event's `detectedAt` is the end of the frame that completed it, whose last
+ * sample has just arrived. (Anchoring on that frame's start put every mark a frame, 20 ms, late.)
+ */
+export function wallClockOf (mediaMs: number, detectedAt: number, now = Date.now()): number {
+  return now - (detectedAt - mediaMs)
 }
 
 function heardFrom (text: Recognised, startedAt: number, endedAt: number, audioMs: number, discarded: number, discardedMs = 0): Heard {

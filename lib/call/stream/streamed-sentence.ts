@@ -46,9 +46,10 @@ export class StreamedSentence {
   /**
    * Enqueue the audio on the stream as it comes; resolves when its last frame was sent. `watch`
    * hears when the sentence runs dry mid-way (everything that arrived was sent and the synthesis
-   * has not produced more: the caller hears silence) and when its audio flows again.
+   * has not produced more: the caller hears silence) and when its audio flows again, and
+   * `firstFrame` when its first frame is handed to the socket.
    */
-  async play (session: StreamSession, signal: AbortSignal, watch?: { starved: () => void, sound: () => void }): Promise<void> {
+  async play (session: StreamSession, signal: AbortSignal, watch?: { starved: () => void, sound: () => void, firstFrame?: () => void }): Promise<void> {
     if (signal.aborted) throw abortReason(signal)
     const onAbort = (): void => { session.endpoint.clear(); this.#notify() }
     signal.addEventListener('abort', onAbort, { once: true })
@@ -62,7 +63,7 @@ export class StreamedSentence {
         const chunk = this.#chunks.shift()
         if (chunk !== undefined) {
           if (starved) { starved = false; watch?.sound() }
-          last = session.endpoint.enqueue(chunk).done
+          last = session.endpoint.enqueue(chunk, last === undefined ? () => { watch?.firstFrame?.() } : undefined).done
           continue
         }
         if (signal.aborted) throw abortReason(signal)

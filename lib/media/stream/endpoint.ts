@@ -152,10 +152,10 @@ export class MediaEndpoint {
    * Queue agent audio: samples at the endpoint's rate, or a provider chunk at any rate
    * (resampled). The playout's promise settles when its last frame was sent.
    */
-  enqueue (audio: Int16Array | PcmChunk): Playout {
-    if (audio instanceof Int16Array) return this.#queue.enqueue(audio)
+  enqueue (audio: Int16Array | PcmChunk, onFirstFrame?: (sentAt: number) => void): Playout {
+    if (audio instanceof Int16Array) return this.#queue.enqueue(audio, onFirstFrame)
     const samples = int16FromBytes(audio.pcm)
-    return this.#queue.enqueue(audio.sampleRate === this.rate ? samples : resample(samples, audio.sampleRate, this.rate))
+    return this.#queue.enqueue(audio.sampleRate === this.rate ? samples : resample(samples, audio.sampleRate, this.rate), onFirstFrame)
   }
 
   /** The caller may be starting to talk: send silence, keep the queue (resume() goes on from there). */
@@ -291,6 +291,7 @@ export class MediaEndpoint {
       this.#stats.sent++
       if (idle) this.#stats.silenceSent++
       this.#socket.send(frame, peer.port, peer.address, this.#onSent)
+      this.#queue.sent(now)
       for (const listener of this.#sentListeners) {
         try {
           listener(frame, now)

@@ -35,6 +35,8 @@ interface Item {
   readonly samples: Int16Array
   offset: number
   lastSentAt: number | undefined
+  /** Told once, when the frame carrying the item's first sample is handed to the socket. */
+  onFirstFrame: ((sentAt: number) => void) | undefined
   readonly resolve: (result: PlayoutResult) => void
   readonly playout: Playout
 }
@@ -48,6 +50,8 @@ export class OutboundQueue {
   #closed = false
   #paused = false
   #queuedSamples = 0
+  /** First-frame callbacks of items that started in the frame being built (told by `sent`). */
+  readonly #started: Array<(sentAt: number) => void> = []
 
   constructor (rate: StreamRate) {
     this.rate = rate
@@ -74,12 +78,12 @@ export class OutboundQueue {
    * Queue mono samples at the queue's rate. The array is kept, not copied: do not reuse it.
    * After close() the playout settles at once as `closed` (audio racing a hangup is not an error).
    */
-  enqueue (samples: Int16Array): Playout {
+  enqueue (samples: Int16Array, onFirstFrame?: (sentAt: number) => void): Playout {
     const id = this.#nextId++
     let resolve!: (result: PlayoutResult) => void
     const done = new Promise<PlayoutResult>((r) => { resolve = r })
     const playout: Playout = { id, totalMs: samples.length * 1000 / this.rate, done }
-    const item: Item = { id, samples, offset: 0, lastSentAt: undefined, resolve, playout }
+    const item: Item = { id, samples, offset: 0, lastSentAt: undefined, onFirstFrame, resolve, playout }
     if (this.#closed || samples.length === 0) {
       resolve(this.#result(item, this.#closed ? 'closed' : 'sent'))
       return playout
@@ -103,6 +107,7 @@ export class OutboundQueue {
       if (item === undefined) break
       const take = Math.min(frame.length - filled, item.samples.length - item.offset)
       frame.set(item.samples.subarray(item.offset, item.offset + take), filled)
+      if (item.offset === 0 && item.onFirstFrame !== undefined) this.#started.push(item.onFirstFrame)
       filled += take
       item.offset += take
       item.lastSentAt = now
@@ -115,6 +120,16 @@ export class OutboundQueue {
     if (filled < frame.length) frame.fill(0, filled)
     // A new buffer per frame: dgram keeps a reference until the datagram is written.
     return encodeFrame(frame, Buffer.allocUnsafe(frame.length * 2))
+  }
+
+  /**
+   * The frame `nextFrame` returned was handed to the socket at `sentAt` (the pacer's clock):
+   * items whose first sample it carried are told now, not when they were queued, so a
+   * reply's "first frame" mark is when the audio left, after any wait for the frame clock.
+   */
+  sent (sentAt: number): void {
+    if (this.#started.length === 0) return
+    for (const tell of this.#started.splice(0)) tell(sentAt)
   }
 
   /**
