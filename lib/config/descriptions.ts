@@ -124,6 +124,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'speech.stt.openai.baseUrl': 'API base URL.',
   'speech.stt.openai.apiKeyEnv': 'Environment variable holding the key. Absent: no key is sent.',
   'speech.stt.openai.model': 'Model: `whisper-1`, `gpt-4o-mini-transcribe`, Groq\'s `whisper-large-v3-turbo`, a local server\'s.',
+  'speech.stt.openai.streaming': 'OpenAI only: stream each utterance through a realtime transcription session (WebSocket `/v1/realtime?intent=transcription`) instead of uploading it when the caller stops; interim and final results, like Google\'s streaming.',
   'speech.stt.google': 'Google Cloud Speech-to-Text v1.',
   'speech.stt.google.name': 'Label in logs, usage and prices.',
   'speech.stt.google.apiKeyEnv': 'Environment variable holding an API key. Absent: Application Default Credentials.',

@@ -117,6 +117,11 @@ export const openaiSttSchema = z.strictObject({
   ...openaiCompatible,
   /** `whisper-1`, `gpt-4o-mini-transcribe`, Groq's `whisper-large-v3-turbo`, a local server's model name. */
   model: z.string().min(1).default('whisper-1'),
+  /**
+   * OpenAI only: a realtime transcription session over WebSocket (lib/speech/stt/openai-streaming.ts)
+   * instead of one upload per utterance: audio goes up as the caller speaks, results stream back.
+   */
+  streaming: z.boolean().default(false),
 })
 
 export const googleSttSchema = z.strictObject({

@@ -17,6 +17,7 @@ import { llmProviders, sttProviders, ttsProviders, type Configured, type LlmEntr
 import { FailoverStt } from './stt/failover.ts'
 import { GoogleStt } from './stt/google.ts'
 import { OpenAiStt } from './stt/openai.ts'
+import { OpenAiStreamingStt, realtimeTranscriptionUrl } from './stt/openai-streaming.ts'
 import type { SttProvider } from './stt/types.ts'
 import { FailoverTts } from './tts/failover.ts'
 import { GoogleTts } from './tts/google.ts'
@@ -117,6 +118,9 @@ export function buildProviders (config: SpeechConfig, options: BuildOptions): Pr
 
 function buildStt ({ field, entry: c }: Configured<SttEntry>, s: Shared, env: NodeJS.ProcessEnv, o: { language: string, hints: readonly string[] }): SttProvider {
   const common = { name: c.name, language: o.language, hints: o.hints, queue: s.queue(c.name, c.concurrency), retry: s.retry, timeoutMs: s.timeoutMs(c.timeoutMs), log: s.log }
+  if (c.provider === 'openai' && c.streaming) {
+    return new OpenAiStreamingStt({ ...common, url: realtimeTranscriptionUrl(c.baseUrl), apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv), model: c.model })
+  }
   if (c.provider === 'openai') {
     return new OpenAiStt({ ...common, client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }), model: c.model })
   }
