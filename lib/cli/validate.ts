@@ -140,6 +140,10 @@ function checkProviderSecrets (config: Config, env: NodeJS.ProcessEnv, problems:
       if (env[name] === undefined || env[name] === '') problems.add(`${field}.apiKeyEnv`, `environment variable ${name} is not set`)
       continue
     }
+    // A keyless server can transcribe uploads, but OpenAI's realtime session always wants a key.
+    if (entry.provider === 'openai' && (entry as { streaming?: boolean }).streaming === true) {
+      warnings.push({ field, message: 'streaming: true without apiKeyEnv: OpenAI refuses a realtime transcription session without a key' })
+    }
     if (entry.provider === 'google') {
       const file = env.GOOGLE_APPLICATION_CREDENTIALS
       if (file === undefined || file === '') {

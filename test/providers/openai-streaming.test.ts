@@ -169,3 +169,25 @@ t.test('config: streaming is off by default; on, the provider is the realtime se
   t.ok(built.stt?.chain.current instanceof OpenAiStreamingStt, 'the list entry builds the streaming recogniser')
   t.throws(() => buildProviders(on, { env: {}, language: 'it-IT', withoutTts: true }), /speech\.stt\.providers\.0\.apiKeyEnv.*PA_TEST_OPENAI is not set/)
 })
+
+t.test('check: a streaming recogniser without apiKeyEnv is warned about; with one, its variable must be set', async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { validateConfig } = await import('../../lib/cli/validate.ts')
+  const { buildConfig } = await import('../../lib/config/load.ts')
+  const dir = await mkdtemp(join(tmpdir(), 'pa-stt-stream-check-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const config = (openai: Record<string, unknown>): ReturnType<typeof buildConfig> => buildConfig({
+    media: { soundsDir: join(dir, 'sounds') },
+    records: { dataDir: join(dir, 'data') },
+    routes: { '+390212345678': { script: 'receptionist' } },
+    transfers: { operator: { type: 'extension', extension: '1000' } },
+    agent: { transfers: { human: 'operator' } },
+    speech: { stt: { provider: 'openai', openai: { streaming: true, ...openai } }, llm: { provider: 'openai' } },
+  }, dir)
+  const keyless = await validateConfig(config({}), { env: {}, typecheck: false, simulated: true })
+  t.match(keyless.warnings, [{ field: 'speech.stt.openai', message: /streaming: true without apiKeyEnv/ }])
+  const err = await rejection(validateConfig(config({ apiKeyEnv: 'PA_TEST_UNSET_OPENAI' }), { env: {}, typecheck: false, simulated: true })) as { problems: Array<{ field: string }> }
+  t.same(err.problems.map((p) => p.field), ['speech.stt.openai.apiKeyEnv'])
+})
