@@ -80,7 +80,7 @@ async function main (options: RigOptions): Promise<void> {
   // The driver going away (crash, kill) must not leave the temporary directory behind.
   process.once('disconnect', () => { void cleanup().finally(() => process.exit(0)) })
   try {
-    fake = await FakeOpenAiServer.start()
+    fake = await FakeOpenAiServer.start({ keepAlive: true })
     const config = buildConfig({
       server: { port: 0, commandTimeoutMs: 5000, lingerMs: 50 },
       media: { soundsDir, mode: 'stream', stream: { vad: { endSilenceMs: LATENCY.endSilenceMs }, bargeIn: { enabled: options.bargeIn } } },
