@@ -3,6 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, chmodSync, rmSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { pino, type Logger } from 'pino'
 import { OfflineTts } from '../../lib/speech/tts/offline.ts'
 import { FLITE_VOICES } from '../../lib/speech/tts/offline-flite.ts'
@@ -288,6 +290,15 @@ t.test('real espeak-ng: Italian and German', { skip: skipReal }, async (t) => {
     t.ok(rms(samples) > 0.01, `${language}: not silent`)
   }
   t.equal(tts.fliteProcesses, 0, 'espeak-ng needs no flite process')
+})
+
+t.test('a voice left open, idle, does not keep its process alive', async (t) => {
+  const script = fileURLToPath(new URL('../fixtures/offline-voice-left-open.ts', import.meta.url))
+  // The bound only catches a hang (a ref'd child, channel or pipe keeps a process up for good).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: privateTmp } })
+  t.match(r.stdout, /spoke \d+ bytes/, r.stderr)
+  t.equal(r.signal, null, 'exited on its own, not killed at the timeout')
+  t.equal(r.status, 0)
 })
 
 t.test('no temp files left behind', async (t) => {

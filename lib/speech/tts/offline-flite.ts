@@ -173,6 +173,8 @@ export class FliteRunner {
     // No loaders, no inherited NODE_OPTIONS, no secrets: the child needs none of the service's.
     const child = fork(CHILD_SCRIPT, [], { execArgv: [], env: {}, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' })
     const stderr: string[] = []
+    // The pipe is a handle of its own: unref'd, so an idle voice never keeps the service alive.
+    ;(child.stderr as { unref?: () => void } | null)?.unref?.()
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr.push(chunk)
       if (stderr.length > 20) stderr.shift()
