@@ -22,6 +22,7 @@ import { say } from './verbs/say.ts'
 import { decodedAudio } from './stream/decoded-audio.ts'
 import { wavDurationMs } from './wav-duration.ts'
 import { REFUSAL_CAUSES } from './transfer/outcome.ts'
+import { planCallRecording, type CallRecording } from './recording/call-recording.ts'
 
 export interface CallRunnerDeps {
   readonly config: Config
@@ -53,6 +54,8 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
   const decision = routeCall(config, channel.data)
   const log = deps.logger.child({ call: channel.uuid, did: decision.did ?? null })
   const route = decision.found ? decision.route : undefined
+  const startedAt = Date.now()
+  const recording = planCallRecording(config, route, channel.uuid, startedAt, log)
   // Every call gets a record, refused ones included, begun before anything can go wrong: as
   // soon as the connect reply is usable, before the rest of the Event Socket setup.
   const begun = deps.records?.begin({
@@ -62,9 +65,10 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
     callerName: channel.data.callerName,
     script: route?.script,
     mediaMode: route?.mediaMode ?? config.media.mode,
-    startedAt: Date.now(),
+    startedAt,
+    recordingPath: recording?.path,
   }) ?? nullRecorder(channel.uuid)
-  const recorder = meteredRecorder(begun, config, { stt: deps.stt, llm: deps.llm })
+  const recorder = meteredRecorder(recording?.wrap(begun) ?? begun, config, { stt: deps.stt, llm: deps.llm })
   try {
     await channel.setup()
   } catch (err) {
@@ -113,7 +117,7 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
   let released = false
   const release = (): void => { if (!released) { released = true; verdict.release() } }
   try {
-    await runScript(channel, deps, { route: found, language, did: decision.did, viaDefault: decision.viaDefault, script, log, recorder, release })
+    await runScript(channel, deps, { route: found, language, did: decision.did, viaDefault: decision.viaDefault, script, log, recorder, release, recording })
   } finally {
     release()
   }
@@ -123,12 +127,16 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   route: RouteConfig, language: string, did: string | undefined, viaDefault: boolean, script: CallScript, log: Logger, recorder: CallRecorder
   /** Gives the call's admission slot back (a handed-off call no longer uses the agent). */
   release: () => void
+  /** Whole-call recording: starts with the stream, after the consent line. */
+  recording?: CallRecording | undefined
 }): Promise<void> {
   const { config } = deps
   const { route, language, script, log, recorder } = opts
   const mediaMode = route.mediaMode ?? config.media.mode
   let streamStarted: Promise<StreamSession> | undefined
-  const stream = async (): Promise<StreamSession> => await (streamStarted ??= StreamSession.start(channel, config.media.stream, log, deps.vads))
+  const callSignal = AbortSignal.any([channel.signal, channel.endRequested])
+  const stream = async (): Promise<StreamSession> => await (streamStarted ??= StreamSession.start(channel, config.media.stream, log, deps.vads)
+    .then(async (s) => { await opts.recording?.start(s, { speaker: deps.speaker, agent: deps.agent, language, voice: route.voice, signal: callSignal }); return s }))
   const { call, ctx, dispose } = createCall({
     ctx: {
       channel,
@@ -179,6 +187,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
     if (channel.endRequested.aborted && channel.isUp && !ctx.state.handedOff) await goodbye(ctx, config, streamStarted)
     dispose()
     if (streamStarted) await streamStarted.then(async (s) => { await s.close() }, () => {})
+    await opts.recording?.stop()
     if (!ctx.state.handedOff) await safeHangup(channel, channel.endRequested.aborted ? 'SYSTEM_SHUTDOWN' : 'NORMAL_CLEARING', log)
     log.info({ hangupCause: channel.hangupCause ?? null, handedOff: ctx.state.handedOff }, 'call finished')
   }

@@ -12,6 +12,7 @@ import { doctorSchema } from '../doctor/config.ts'
 import { notifySchema, privacySchema } from '../notify/config.ts'
 import { consoleSchema } from '../console/config.ts'
 import { retentionSchema } from '../retention/config.ts'
+import { callRecordingSchema } from '../call/recording/config.ts'
 
 /**
  * The one config file (YAML or JSON), validated at start-up. Objects are strict so a typo in a
@@ -73,6 +74,8 @@ export const mediaStreamSchema = streamSchema.extend({
   endpointing: endpointingSchema.prefault({}),
   /** Audio kept from before the detected start of speech, so the first syllable reaches STT. */
   preRollMs: z.number().int().min(0).max(1000).default(300),
+  /** Whole-call recording (routes with `recordCall`): the consent line played first. */
+  recording: callRecordingSchema.prefault({}),
 })
 
 export const mediaSchema = z.strictObject({
@@ -95,6 +98,8 @@ export const routeSchema = z.strictObject({
   endpointing: endpointingSchema.optional(),
   /** Free-form settings handed to the script as `call.options`. */
   options: z.record(z.string(), z.unknown()).default({}),
+  /** Stream mode: record the whole call as a stereo WAV (caller left, agent right). */
+  recordCall: z.boolean().optional(),
 })
 
 export const scriptSchema = z.strictObject({
@@ -162,6 +167,15 @@ export const configSchema = z.strictObject({
   logging: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).default({ level: 'info' }),
+}).superRefine((config, ctx) => {
+  // Files mode has no stream of ours to record from: FreeSWITCH's own record_session is the tool there.
+  const routes: Array<[Array<string>, z.infer<typeof routeSchema>]> = Object.entries(config.routes).map(([did, r]) => [['routes', did], r])
+  if (config.defaultRoute !== undefined) routes.push([['defaultRoute'], config.defaultRoute])
+  for (const [path, route] of routes) {
+    if (route.recordCall === true && (route.mediaMode ?? config.media.mode) === 'files') {
+      ctx.addIssue({ code: 'custom', path: [...path, 'recordCall'], message: 'whole-call recording needs stream media mode (in files mode use FreeSWITCH\'s record_session in the dialplan)' })
+    }
+  }
 })
 
 export type ConfigInput = z.input<typeof configSchema>

@@ -134,6 +134,15 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE TABLE owner_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)',
     ],
   },
+  {
+    version: 5,
+    name: 'whole-call recording',
+    statements: [
+      // Set when a recorded call begins (a crash cannot lose the link); the length when it ends.
+      'ALTER TABLE calls ADD COLUMN recording_path TEXT',
+      'ALTER TABLE calls ADD COLUMN recording_ms BIGINT',
+    ],
+  },
 ]
 
 export const SCHEMA_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

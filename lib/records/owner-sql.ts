@@ -234,13 +234,17 @@ export async function callsToDelete (sql: SqlDriver, cutoff: number, limit: numb
   return rows.map((r) => String(r.uuid))
 }
 
-/**
- * Audio files a call's rows point at. The whole-call recording, once it has a column, is added
- * here and retention deletes it with the rest.
- */
+/** Audio files a call's rows point at: its messages' recordings and the whole-call recording. */
 export async function callFiles (sql: SqlDriver, callUuid: string): Promise<string[]> {
-  const rows = await sql.all('SELECT recording_path FROM call_messages WHERE call_uuid = ? AND recording_path IS NOT NULL', [callUuid])
+  const rows = await sql.all(`SELECT recording_path FROM call_messages WHERE call_uuid = ? AND recording_path IS NOT NULL
+    UNION ALL SELECT recording_path FROM calls WHERE uuid = ? AND recording_path IS NOT NULL`, [callUuid, callUuid])
   return rows.map((r) => String(r.recording_path))
+}
+
+/** The whole-call recording's file, or null. */
+export async function callRecordingPath (sql: SqlDriver, callUuid: string): Promise<string | null> {
+  const [row] = await sql.all('SELECT recording_path FROM calls WHERE uuid = ?', [callUuid])
+  return str(row?.recording_path)
 }
 
 /** The call keeps its row (who, when, outcome, cost) and says when its content went. */
@@ -248,7 +252,7 @@ export function purgeStatements (callUuid: string, at: number): Statement[] {
   return [
     { sql: 'DELETE FROM call_turns WHERE call_uuid = ?', params: [callUuid] },
     { sql: "UPDATE call_messages SET text = '', transcript = NULL, recording_path = NULL WHERE call_uuid = ?", params: [callUuid] },
-    { sql: 'UPDATE calls SET purged_at = ? WHERE uuid = ?', params: [at, callUuid] },
+    { sql: 'UPDATE calls SET purged_at = ?, recording_path = NULL WHERE uuid = ?', params: [at, callUuid] },
   ]
 }
 

@@ -73,6 +73,7 @@ export function showCall (call: CallDetail, timeZone?: string): string {
     `  Usage     STT ${call.sttSeconds.toFixed(1)} s, LLM ${call.llmInputTokens} in / ${call.llmOutputTokens} out tokens, ` +
       `TTS ${call.ttsCharacters} chars, estimated cost ${call.costEstimate.toFixed(4)}`,
     `  Instance  ${t(call.instance)}`,
+    ...(call.recordingPath === null ? [] : [`  Recording ${t(call.recordingPath)}${call.recordingMs === null ? ' (not finished)' : ` (${formatDuration(call.recordingMs)}, stereo: caller left, agent right)`}`]),
     '',
     'Transcript',
   ]

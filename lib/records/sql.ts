@@ -47,7 +47,7 @@ export interface BeginRow {
 /** One queued write. `queuedAt` feeds `last_activity_at`, the end time given to interrupted records. */
 export type WriteOp = { readonly uuid: string, readonly queuedAt: number } & (
   | { readonly kind: 'begin', readonly row: BeginRow }
-  | { readonly kind: 'set', readonly column: 'answered_at' | 'contact' | 'rejection_reason', readonly value: SqlValue }
+  | { readonly kind: 'set', readonly column: 'answered_at' | 'contact' | 'rejection_reason' | 'recording_path' | 'recording_ms', readonly value: SqlValue }
   | { readonly kind: 'turn', readonly seq: number, readonly role: TurnRole, readonly text: string, readonly at: number, readonly interrupted: boolean }
   | { readonly kind: 'latency', readonly latency: LatencyInput }
   | { readonly kind: 'message', readonly seq: number, readonly message: MessageInput, readonly at: number }
@@ -201,7 +201,7 @@ export function listStatement (filter: CallFilter): Statement {
   }
 }
 
-export const GET_CALL = `SELECT ${SUMMARY_COLUMNS} FROM calls WHERE uuid = ?`
+export const GET_CALL = `SELECT ${SUMMARY_COLUMNS}, recording_path, recording_ms FROM calls WHERE uuid = ?`
 export const GET_TURNS = 'SELECT seq, role, text, at, interrupted FROM call_turns WHERE call_uuid = ? ORDER BY seq'
 export const GET_LATENCY = `SELECT turn, speech_end_at, stt_final_at, llm_first_token_at, first_sentence_at, tts_audio_at,
   first_frame_at FROM call_latency WHERE call_uuid = ? ORDER BY turn`
@@ -244,6 +244,8 @@ export function toSummary (r: Row): CallSummary {
 export function toDetail (call: Row, turns: Row[], latency: Row[], messages: Row[], errors: Row[]): CallDetail {
   return {
     ...toSummary(call),
+    recordingPath: str(call.recording_path),
+    recordingMs: num(call.recording_ms),
     turns: turns.map((r): TurnRecord => ({
       seq: Number(r.seq), role: String(r.role) as TurnRole, text: String(r.text), at: Number(r.at), interrupted: Number(r.interrupted) === 1,
     })),

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../errors.ts'
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.ts'
-import { QueuedCallRecorder, type WriteSink } from './recorder.ts'
+import type { WriteSink } from './recorder.ts'
+import { RecordingCallRecorder } from './recording-recorder.ts'
 import {
   activityStatements, GET_CALL, GET_ERRORS, GET_LATENCY, GET_MESSAGES, GET_TURNS, listStatement, openMessagesStatement, opStatements,
   recoverStatement, SETTLE_MESSAGE, toDetail, toOpenMessage, toSummary, type SqlDriver, type WriteOp,
@@ -80,7 +81,7 @@ class SqlCallStore implements CallStore, WriteSink {
   }
 
   begin (start: CallStart): CallRecorder {
-    return new QueuedCallRecorder(start, {
+    return new RecordingCallRecorder(start, {
       sink: this, instance: this.#instance, logger: this.#log, observer: this.#observer, now: this.#now,
     })
   }

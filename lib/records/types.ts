@@ -31,6 +31,8 @@ export interface CallStart {
   readonly script?: string | undefined
   readonly mediaMode?: string | undefined
   readonly startedAt?: number | undefined
+  /** The whole-call recording's file, when the call is to be recorded (cleared at the end if none was made). */
+  readonly recordingPath?: string | undefined
 }
 
 export interface TurnInput {
@@ -104,7 +106,12 @@ export interface EndInput {
   readonly endedAt?: number | undefined
   /** For `failed`: the error code. Defaults to the last code passed to `error()`. */
   readonly errorCode?: string | undefined
+  /** For a call begun with a `recordingPath`: its length, or null when nothing was recorded. */
+  readonly recording?: CallRecordingResult | undefined
 }
+
+/** What became of a whole-call recording: its length, or null (none made; the record's path is cleared). */
+export type CallRecordingResult = { readonly durationMs: number } | null
 
 /**
  * The per-call writer. Every method returns at once and never throws: writes are queued and
@@ -225,6 +232,10 @@ export interface ErrorRecord {
 }
 
 export interface CallDetail extends CallSummary {
+  /** The whole-call recording (stereo: caller left, agent right), or null. */
+  readonly recordingPath: string | null
+  /** Its length; null while recording, or after a crash until start-up repaired it. */
+  readonly recordingMs: number | null
   readonly turns: readonly TurnRecord[]
   readonly latency: readonly LatencyRecord[]
   readonly messages: readonly MessageRecord[]
