@@ -35,6 +35,8 @@ const FLOOR_START_DB = -65
 const FLOOR_DOWN = 0.3
 const FLOOR_UP = 0.01
 
+type MutableVerdict = { -readonly [K in keyof FrameVerdict]: FrameVerdict[K] }
+
 export class FrameClassifier {
   readonly #extractor: FeatureExtractor
   readonly #minEnergyDb: number
@@ -42,6 +44,8 @@ export class FrameClassifier {
   #floorDb = FLOOR_START_DB
   #prevTone = false
   #prevPeakBin = -1
+  /** The verdict, rewritten in place every frame: classifying a frame allocates nothing. */
+  readonly #verdict: MutableVerdict = { energyDb: 0, peakShare: 0, flatness: 0, periodicity: 0, peakBin: 0, class: 'quiet', floorDb: FLOOR_START_DB }
 
   constructor (options: { rate: number, minEnergyDb?: number | undefined, snrDb?: number | undefined }) {
     this.#extractor = new FeatureExtractor(options.rate)
@@ -49,30 +53,49 @@ export class FrameClassifier {
     this.#snrDb = options.snrDb ?? 9
   }
 
-  /** Measure and class one 20 ms frame, and move the noise floor. */
+  /**
+   * Measure and class one 20 ms frame, and move the noise floor. The returned verdict is this
+   * classifier's own object, valid until the next frame (read it, do not keep it).
+   *
+   * Each feature is computed only when the class depends on it: a quiet frame (most of a call)
+   * costs its energy alone, a tone or a noise-flat frame skips the periodicity search, and
+   * a voiced frame stops it at the first pitch lag that proves voicing (so its periodicity
+   * reads at least the threshold, not necessarily the best). A feature not computed reads 0.
+   */
   classify (samples: Int16Array): FrameVerdict {
-    // Below minEnergyDb only the energy is measured: most of a call is quiet and costs little.
-    const f = this.#extractor.measure(samples, this.#minEnergyDb)
-    const cls = this.#class(f)
-    const verdict = { ...f, class: cls, floorDb: this.#floorDb }
+    const x = this.#extractor
+    const v = this.#verdict
+    const energyDb = x.load(samples)
+    v.energyDb = energyDb
+    v.floorDb = this.#floorDb
+    v.peakShare = 0
+    v.flatness = 0
+    v.periodicity = 0
+    v.peakBin = 0
+    let cls: FrameClass
+    if (x.silent || energyDb < this.#minEnergyDb || energyDb < this.#floorDb + this.#snrDb) {
+      this.#prevTone = false
+      cls = 'quiet'
+    } else {
+      x.spectrum(v)
+      const tone = v.peakBin >= MIN_TONE_BIN && (v.peakShare >= PURE_TONE_SHARE ||
+        (this.#prevTone && v.peakShare >= TONE_CONTINUE_SHARE && Math.abs(v.peakBin - this.#prevPeakBin) <= 1))
+      this.#prevTone = tone
+      this.#prevPeakBin = v.peakBin
+      if (tone) {
+        cls = 'tone'
+      } else if (v.flatness <= MAX_FLATNESS) {
+        v.periodicity = x.periodicityReaches(PERIODICITY)
+        cls = v.periodicity >= PERIODICITY ? 'voiced' : 'unvoiced'
+      } else {
+        cls = 'unvoiced'
+      }
+    }
+    v.class = cls
     if (cls !== 'voiced' && cls !== 'tone') {
-      const e = Math.max(f.energyDb, -90)
+      const e = Math.max(energyDb, -90)
       this.#floorDb += (e - this.#floorDb) * (e < this.#floorDb ? FLOOR_DOWN : FLOOR_UP)
     }
-    return verdict
-  }
-
-  #class (f: FrameFeatures): FrameClass {
-    if (f.energyDb < this.#minEnergyDb || f.energyDb < this.#floorDb + this.#snrDb) {
-      this.#prevTone = false
-      return 'quiet'
-    }
-    const tone = f.peakBin >= MIN_TONE_BIN && (f.peakShare >= PURE_TONE_SHARE ||
-      (this.#prevTone && f.peakShare >= TONE_CONTINUE_SHARE && Math.abs(f.peakBin - this.#prevPeakBin) <= 1))
-    this.#prevTone = tone
-    this.#prevPeakBin = f.peakBin
-    if (tone) return 'tone'
-    if (f.periodicity >= PERIODICITY && f.flatness <= MAX_FLATNESS) return 'voiced'
-    return 'unvoiced'
+    return v
   }
 }
