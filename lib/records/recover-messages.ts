@@ -3,6 +3,8 @@ import { join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { repairWavHeader, type WavRepair } from '../media/wav-repair.ts'
 import type { CallStore, OpenMessage } from './types.ts'
+import type { SqlDriver } from './sql.ts'
+import { recoverCallRecordings } from './recover-call-recordings.ts'
 
 /**
  * Day folders (`recordings/YYYY-MM-DD/`) scanned for files no row points at: a crash's
@@ -30,8 +32,9 @@ export interface MessageRecovery {
  * a file that another process is still writing is harmless: its writer patches the header
  * again when it ends. Never throws for one bad file; each is logged and skipped.
  */
-export async function recoverMessages (store: Pick<CallStore, 'openMessages' | 'settleMessage'>, recordingsDir: string, log: Logger): Promise<MessageRecovery> {
-  const settled = new Set<string>()
+export async function recoverMessages (store: Pick<CallStore, 'openMessages' | 'settleMessage'> & { readonly sql?: SqlDriver }, recordingsDir: string, log: Logger): Promise<MessageRecovery> {
+  // Whole-call recordings of calls the crash cut off (recover-call-recordings.ts) first.
+  const settled = new Set<string>(store.sql === undefined ? [] : await recoverCallRecordings(store.sql, log).catch((err: unknown) => { log.error({ err }, 'could not look for call recordings left by the last run'); return [] }))
   let recovered = 0
   let lost = 0
   for (const message of await store.openMessages()) {
