@@ -70,6 +70,7 @@ ${purgedAt === null ? '' : html`<p class="muted" id="purged">Audio and transcrip
 <table class="facts">${facts.map(([k, v]) => html`<tr><th>${k}</th><td>${v}</td></tr>`)}</table>
 <section><h2>Transcript</h2>${turns.length === 0 ? html`<p class="muted">No conversation.</p>` : turns}</section>
 <section><h2>Latency per turn</h2>${waterfall(call.latency)}</section>
+${call.recordingPath === null ? '' : html`<section><h2>Recording</h2><p class="muted">The whole call: caller left, agent right.</p><audio id="call-recording" controls preload="none" src="/console/audio/${encodeURIComponent(call.uuid)}/call"></audio></section>`}
 ${messages.length === 0 ? '' : html`<section><h2>Messages</h2>${messages}</section>`}
 ${deliveries.length === 0 ? '' : html`<section><h2>Notifications</h2><table id="notifications"><tr><th>Channel</th><th>Status</th><th>Attempts</th><th>Sent</th><th>Last error</th></tr>${deliveries.map((d) =>
   html`<tr><td>${d.channel}</td><td class="${d.status === 'failed' ? 'bad' : d.status === 'sent' ? 'ok' : ''}">${d.status}</td><td>${d.attempts}</td><td>${when(d.sentAt, view.timeZone)}</td><td>${d.lastError ?? ''}</td></tr>`)}</table></section>`}

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { relative, resolve, isAbsolute } from 'node:path'
 import type { Logger } from 'pino'
-import { MessageTable, OutboxTable, purgedAt, searchCalls } from '../records/owner-sql.ts'
+import { callRecordingPath, MessageTable, OutboxTable, purgedAt, searchCalls } from '../records/owner-sql.ts'
 import { RECORDED_OUTCOMES, type CallFilter, type CallStore, type RecordedOutcome } from '../records/types.ts'
 import type { LiveCall } from '../notify/call-watch.ts'
 import { ConsoleAuth, hostAllowed, SESSION_COOKIE } from './auth.ts'
@@ -153,7 +153,9 @@ async function listCalls (deps: ConsoleDeps, q: CallListQuery): Promise<Awaited<
 
 async function serveAudio (req: IncomingMessage, res: ServerResponse, parts: string[], messages: MessageTable, deps: ConsoleDeps): Promise<void> {
   const seq = Number(parts[2])
-  const path = parts.length === 3 && Number.isInteger(seq) ? await messages.recordingPath(parts[1] ?? '', seq) : null
+  // `/console/audio/<uuid>/call`: the whole-call recording; `/<uuid>/<n>`: message n.
+  const path = parts.length !== 3 ? null : parts[2] === 'call' ? await callRecordingPath(deps.store.sql, parts[1] ?? '')
+    : Number.isInteger(seq) ? await messages.recordingPath(parts[1] ?? '', seq) : null
   // The path comes from our own rows, and still must sit under the recordings directory.
   const rel = path === null ? '..' : relative(resolve(deps.recordingsDir), resolve(path))
   const size = path === null || rel.startsWith('..') || isAbsolute(rel) || !path.endsWith('.wav') ? undefined : await stat(path).then((s) => s.size, () => undefined)
