@@ -114,5 +114,10 @@ export function cannedSpecs (config: Config): CannedSpec[] {
       specs.push({ text: textFor(texts, language), language, voice })
     }
   }
+  // The consent line of a recorded route is the first thing its callers hear.
+  const consent = config.media.stream.recording.consent
+  for (const route of [...Object.values(config.routes), ...(config.defaultRoute ? [config.defaultRoute] : [])]) {
+    if (consent.enabled && route.recordCall === true) specs.push({ text: textFor(consent.text, route.language ?? config.language), language: route.language ?? config.language, voice: route.voice })
+  }
   return specs
 }

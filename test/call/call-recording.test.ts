@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { buildConfig } from '../../lib/config/load.ts'
+import { cannedSpecs } from '../../lib/agent/services.ts'
 import { encodeWav, parseWav } from '../../lib/media/wav.ts'
 import { runCallsCommand } from '../../lib/cli/calls.ts'
 import { retentionSchema } from '../../lib/retention/config.ts'
@@ -185,4 +186,16 @@ t.test('retention on a fake clock deletes an old call recording, keeps a recent 
   now += 30 * DAY
   t.same(await retention.run(), { purged: 1, deleted: 0, filesDeleted: 1 })
   t.notOk(existsSync(recentPath))
+})
+
+t.test('the consent line is among the phrases pre-rendered at start-up, in each recorded route\'s language', async (t) => {
+  const config = buildConfig({
+    media: { mode: 'stream' },
+    routes: { [DID]: { script: 'take-message', language: 'it-IT', recordCall: true }, '+390212345679': { script: 'take-message', language: 'de-DE' } },
+  }, process.cwd())
+  const specs = cannedSpecs(config)
+  t.ok(specs.some((s) => s.text === 'Questa chiamata viene registrata.' && s.language === 'it-IT'), 'Italian default for the recorded route')
+  t.notOk(specs.some((s) => s.text.startsWith('Dieses Gespräch')), 'none for a route that does not record')
+  const off = buildConfig({ media: { stream: { recording: { consent: { enabled: false } } } }, routes: { [DID]: { script: 'take-message', recordCall: true } } }, process.cwd())
+  t.notOk(cannedSpecs(off).some((s) => s.text.includes('recorded')), 'none when the consent line is off')
 })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { textFor } from '../../agent/config.ts'
 
 /**
  * Whole-call recording (stream mode): which routes record is said per route (`recordCall`);
@@ -22,9 +23,7 @@ export const callRecordingSchema = z.strictObject({
 
 export type CallRecordingConfig = z.infer<typeof callRecordingSchema>
 
-/** The consent line in the call's language (its primary subtag, else English, else any), or undefined when off. */
+/** The consent line in the call's language (as the agent's phrases pick theirs, so the pre-rendered one is found), or undefined when off. */
 export function consentText (config: CallRecordingConfig, language: string): string | undefined {
-  if (!config.consent.enabled) return undefined
-  const texts = config.consent.text
-  return texts[language.split('-')[0]?.toLowerCase() ?? 'en'] ?? texts.en ?? Object.values(texts)[0]
+  return config.consent.enabled ? textFor(config.consent.text, language) : undefined
 }
