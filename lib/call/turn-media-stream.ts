@@ -166,12 +166,13 @@ export class StreamTurnMedia implements TurnMedia {
     this.#session = session
     const keep = Math.ceil((this.#opts.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS)
     // Our own output echoing back on the caller's line must not sound like the caller: frames
-    // the guard explains entirely by what we sent are passed on as silence (lib/media/echo.ts).
+    // the guard explains entirely by what we sent are silence to the VAD (lib/media/echo.ts);
+    // the recogniser and the pre-roll keep the audio as it came.
     const echo = this.#opts.bargeIn.echoGuard ? new EchoGuard({ rate: session.rate }) : undefined
     const stopSent = echo === undefined ? () => {} : session.endpoint.onSent((frame, at) => { echo.noteOutbound(decodeFrame(frame), at) })
     const stopFrames = session.endpoint.onFrame((received) => {
       const frame = echo !== undefined && echo.inbound(received.samples, received.receivedAt).echoOnly
-        ? { ...received, samples: new Int16Array(received.samples.length) }
+        ? { ...received, vadSamples: new Int16Array(received.samples.length) }
         : received
       this.#ring.push(frame)
       if (this.#ring.length > keep) this.#ring.shift()

@@ -69,7 +69,7 @@ export class BargeInWatcher {
 
   push (frame: InboundFrame): void {
     if (this.#done) return
-    const event = this.#vad.push(frame.samples, frame.mediaMs)
+    const event = this.#vad.push(frame.vadSamples ?? frame.samples, frame.mediaMs)
     const state = this.#state
     if (state.kind === 'idle') {
       if (event?.type !== 'speech-start') return

@@ -120,7 +120,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
       }
       const unsubscribe = deps.subscribe((frame) => {
         lastFrameAt = Date.now()
-        const event: VadEvent | undefined = vad.push(frame.samples, frame.mediaMs)
+        const event: VadEvent | undefined = vad.push(frame.vadSamples ?? frame.samples, frame.mediaMs)
         if (recognition === undefined) {
           if (event?.type !== 'speech-start') return
           startedAt = wallClockOf(event.at, event.detectedAt)

@@ -10,6 +10,12 @@ export interface InboundFrame {
   readonly mediaMs: number
   /** Arrival time on the scheduler's monotonic clock, in ms. */
   readonly receivedAt: number
+  /**
+   * What the voice detector should hear when it differs from `samples`: the echo guard silences
+   * our own echo for the VAD only, while the recogniser keeps the caller's audio (silencing it
+   * there cut the first syllable out of the pre-roll).
+   */
+  readonly vadSamples?: Int16Array
 }
 
 /**
