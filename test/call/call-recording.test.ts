@@ -16,6 +16,7 @@ import { captureLogs } from '../helpers/logs.ts'
 import { textSink } from '../records/helpers.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { tempStore } from '../notify/helpers.ts'
+import { leaksSince, resources } from '../helpers/leaks.ts'
 
 const DID = '+390212345678'
 const CONSENT = 'Recording notice for the test.'
@@ -73,11 +74,13 @@ t.test('a recorded stream-mode call: consent first, then a stereo WAV with the c
     scripts: { verbs: { module: verbs } },
     routes: { [DID]: { script: 'verbs', language: 'en-US', recordCall: true, options: { steps } } },
   }, { records: db.store, speaker: (dir) => (speaker = pitchSpeaker(dir)) })
+  const baseline = resources()
   const fs = new FakeFreeSwitch()
   const speech = encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, SPEECH_SECONDS, -18) })
   const result = await fs.placeCall({ port, destination: DID, callerNumber: '+393331234567', caller: { audio: [{ atMs: SPEECH_AT_MS, wav: speech }] } }).ended
   await agent.server.drained()
   await db.store.flush()
+  t.same(await leaksSince(baseline), {}, 'stream socket, timers and TCP socket all released')
 
   // What the caller heard: the consent line before anything else.
   const heard = result.heard.filter((h) => h.source === 'unicast' && level(h.samples) > 1000)
