@@ -202,3 +202,26 @@ t.test('the consent line is among the phrases pre-rendered at start-up, in each 
   const off = buildConfig({ media: { stream: { recording: { consent: { enabled: false } } } }, routes: { [DID]: { script: 'take-message', recordCall: true } } }, process.cwd())
   t.notOk(cannedSpecs(off).some((s) => s.text.includes('recorded')), 'none when the consent line is off')
 })
+
+t.test('a consent line that cannot be played means no recording; the call goes on', async (t) => {
+  const db = await tempStore()
+  t.teardown(async () => { await db.cleanup() })
+  const { port, agent, soundsDir, logs } = await startTestAgent(t, {
+    media: { mode: 'stream', stream: { recording: { consent: { text: { en: CONSENT } } } } },
+    scripts: { verbs: { module: verbs } },
+    routes: { [DID]: { script: 'verbs', language: 'en-US', recordCall: true, options: { steps: [{ verb: 'answer' }, { verb: 'say', text: 'Hello.' }, { verb: 'hangup' }] } } },
+  }, {
+    records: db.store,
+    speaker: (dir) => {
+      const inner = pitchSpeaker(dir)
+      return { render: async (text: string) => { if (text === CONSENT) throw new Error('tts down'); return await inner.render(text) } }
+    },
+  })
+  const result = await new FakeFreeSwitch().placeCall({ port, destination: DID }).ended
+  await agent.server.drained()
+  await db.store.flush()
+  t.ok(result.heard.some((h) => h.source === 'unicast' && level(h.samples) > 1000), 'the caller still heard the greeting')
+  t.ok(logs.some((l) => l.msg === 'call recording not started'), 'the log says why')
+  t.same(await readdir(join(soundsDir, 'recordings')).catch(() => []), [], 'no file')
+  t.match(await db.store.get(result.uuid), { outcome: 'completed', recordingPath: null })
+})
