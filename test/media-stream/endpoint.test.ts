@@ -44,7 +44,9 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
   const { logger, records } = captureLogs()
   const clock = new FakeClock()
   const scheduler = new FrameScheduler({ clock, timers: clock })
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler })
+  // Not connected: our own check is what drops a stranger here (connected, the kernel does:
+  // see the test below).
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, connect: false })
   const fs = await peerSocket()
   const stranger = await peerSocket()
   t.equal(ep.localAddress.address, '127.0.0.1')
@@ -83,13 +85,40 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
   stranger.socket.close()
 })
 
+t.test('connected to FreeSWITCH once it is known: our frames reach it, a stranger\'s never reach us', async (t) => {
+  const { logger } = captureLogs()
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const fs = await peerSocket()
+  const stranger = await peerSocket()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 0 })
+  const got: InboundFrame[] = []
+  ep.onFrame((f) => { got.push(f) })
+  await send(fs.socket, audioFrame(320, 1), ep.localAddress.port)
+  await until(() => got.length === 1)
+  // The connect completes on a later turn of the event loop.
+  await sleep(20)
+  for (let i = 0; i < 3; i++) await send(stranger.socket, audioFrame(320, 9000), ep.localAddress.port)
+  await send(fs.socket, audioFrame(320, 2), ep.localAddress.port)
+  await until(() => got.length === 2)
+  t.same(got.map((f) => f.samples[0]), [1, 2], 'only FreeSWITCH\'s frames')
+  t.equal(ep.stats.droppedForeign, 0, 'the stranger\'s datagrams never reached the process: the kernel dropped them')
+  clock.advance(40)
+  await until(() => fs.received.length >= 2)
+  t.equal(stranger.received.length, 0)
+  t.equal(ep.stats.sendErrors, 0, 'sent without an address, no error')
+  await ep.close()
+  fs.socket.close()
+  stranger.socket.close()
+})
+
 t.test('a peer given up front is locked before any datagram; the first 0xFF-free frame is seq 0', async (t) => {
   const { logger } = captureLogs()
   const clock = new FakeClock()
   const scheduler = new FrameScheduler({ clock, timers: clock })
   const fs = await peerSocket()
   const other = await peerSocket()
-  const ep = await MediaEndpoint.open({ rate: 16000, logger, scheduler, peer: { address: '127.0.0.1', port: fs.port }, leadFrames: 0 })
+  const ep = await MediaEndpoint.open({ rate: 16000, logger, scheduler, peer: { address: '127.0.0.1', port: fs.port }, leadFrames: 0, connect: false })
   const got: InboundFrame[] = []
   ep.onFrame((f) => { got.push(f) })
   await send(other.socket, audioFrame(640, 1), ep.localAddress.port)

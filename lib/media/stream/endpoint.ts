@@ -38,6 +38,11 @@ export interface MediaEndpointOptions {
   readonly leadFrames?: number | undefined
   /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
   readonly maxBufferedFrames?: number | undefined
+  /**
+   * Connect the socket to FreeSWITCH once its address is known (default true): sends carry no
+   * address and the kernel drops everyone else's datagrams. Off, our own check drops and counts them.
+   */
+  readonly connect?: boolean | undefined
   readonly scheduler?: FrameScheduler | undefined
   /** Aborting it closes the endpoint (the call's signal). */
   readonly signal?: AbortSignal | undefined
@@ -51,7 +56,10 @@ export interface MediaEndpointStats {
   readonly preRtp: number
   /** All-0xFF datagrams after it: the caller's RTP paused (delivered as silence). */
   readonly rtpGap: number
-  /** Datagrams from any address but the locked one. */
+  /**
+   * Datagrams from any address but the locked one, seen before the socket was connected to it;
+   * once connected the kernel drops them before they reach us.
+   */
   readonly droppedForeign: number
   /** Datagrams of odd length or larger than a 60 ms frame. */
   readonly droppedMalformed: number
@@ -83,6 +91,12 @@ export class MediaEndpoint {
   readonly #signal: AbortSignal | undefined
   readonly #onAbort: () => void
   #peer: AddressPort | undefined
+  /**
+   * `connected`: sends carry no address, the kernel filters the rest. While `connecting` nothing
+   * is sent: a send with an address that lands after the connect fails (EISCONN).
+   */
+  #link: 'none' | 'connecting' | 'connected' = 'none'
+  readonly #connectToPeer: boolean
   #primed = false
   #closed = false
   #seq = 0
@@ -99,7 +113,10 @@ export class MediaEndpoint {
       throw new PhoneAgentError('CONFIG_INVALID', 'unicast: binding a wildcard address needs an advertised address FreeSWITCH can reach')
     }
     const socket = await bindSocket(isIPv6(bindAddress) ? 'udp6' : 'udp4', bindAddress, options.port ?? 0, options.signal)
-    return new MediaEndpoint(socket, options.rate, advertised, options)
+    const endpoint = new MediaEndpoint(socket, options.rate, advertised, options)
+    // A peer known up front is connected before the first tick can send.
+    if (options.peer !== undefined) await endpoint.#connect(options.peer)
+    return endpoint
   }
 
   private constructor (socket: dgram.Socket, rate: StreamRate, advertised: string, options: MediaEndpointOptions) {
@@ -114,6 +131,7 @@ export class MediaEndpoint {
     this.#lead = Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1)))
     this.#maxBuffered = options.maxBufferedFrames ?? 50
     this.#peer = options.peer
+    this.#connectToPeer = options.connect !== false
     socket.on('message', (msg, rinfo) => { this.#onMessage(msg, rinfo) })
     // An ICMP port-unreachable (FreeSWITCH gone) surfaces as a socket error on some systems;
     // the call's own hangup handling ends the endpoint, so it is counted, not thrown.
@@ -235,6 +253,7 @@ export class MediaEndpoint {
     if (peer === undefined) {
       this.#peer = { address: rinfo.address, port: rinfo.port }
       this.#logger.info({ peer: this.#peer }, 'unicast source locked')
+      void this.#connect(this.#peer)
     } else if (peer.address !== rinfo.address || peer.port !== rinfo.port) {
       if (this.#stats.droppedForeign === 0) this.#logger.warn({ from: { address: rinfo.address, port: rinfo.port } }, 'unicast datagram from a foreign address dropped')
       this.#stats.droppedForeign++
@@ -278,7 +297,7 @@ export class MediaEndpoint {
 
   #onTick (frames: number, now: number): void {
     const peer = this.#peer
-    if (peer === undefined || this.#closed) return
+    if (peer === undefined || this.#closed || this.#link === 'connecting') return
     let n = frames
     if (!this.#primed) {
       // The first send puts `lead` frames in hand at FreeSWITCH so a late timer never starves it.
@@ -290,7 +309,8 @@ export class MediaEndpoint {
       const frame = this.#queue.nextFrame(now)
       this.#stats.sent++
       if (idle) this.#stats.silenceSent++
-      this.#socket.send(frame, peer.port, peer.address, this.#onSent)
+      if (this.#link === 'connected') this.#socket.send(frame, this.#onSent)
+      else this.#socket.send(frame, peer.port, peer.address, this.#onSent)
       this.#queue.sent(now)
       for (const listener of this.#sentListeners) {
         try {
@@ -302,7 +322,37 @@ export class MediaEndpoint {
     }
   }
 
+  /**
+   * Connect the socket to the locked peer: a send then carries no address (no per-datagram
+   * address handling in Node: about 1.3 of 7 µs per datagram, measured on loopback), and the
+   * kernel itself refuses datagrams from anyone else. Until the connect completes, sends carry
+   * the address; a connect that fails leaves it that way.
+   */
+  async #connect (peer: AddressPort): Promise<void> {
+    if (!this.#connectToPeer) return
+    this.#link = 'connecting'
+    const ok = await new Promise<boolean>((resolve) => {
+      try {
+        // Node calls this with the error when the connect fails, with nothing when it is done.
+        this.#socket.connect(peer.port, peer.address, (err?: Error) => {
+          if (err !== undefined && err !== null) this.#logger.debug({ err }, 'unicast socket connect failed: sending with the address')
+          resolve(err === undefined || err === null)
+        })
+      } catch (err) {
+        this.#logger.debug({ err }, 'unicast socket connect failed: sending with the address')
+        resolve(false)
+      }
+    })
+    this.#link = ok && !this.#closed ? 'connected' : 'none'
+  }
+
   readonly #onSent = (err: Error | null): void => {
+    // On a connected socket, FreeSWITCH closing its end (unicast deactivated, the call over)
+    // comes back as ICMP port unreachable on the next sends: the peer is gone, not a fault.
+    if (err !== null && (err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+      this.#stats.sendErrors++
+      return
+    }
     if (err !== null) {
       this.#stats.sendErrors++
       if (this.#stats.sendErrors === 1) this.#logger.warn({ err }, 'unicast send failed')
