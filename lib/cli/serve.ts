@@ -7,6 +7,7 @@ import { ShutdownController } from '../ops/shutdown.ts'
 import { openCallStore } from '../records/open.ts'
 import { recoverMessages } from '../records/recover-messages.ts'
 import { createSpeechServices } from '../speech/services.ts'
+import { closeProviderConnections } from '../providers/openai-client.ts'
 import { startPhoneAgent } from '../app.ts'
 import { parseCommandArgs, type Command } from './command.ts'
 import { serviceLogger } from './log-output.ts'
@@ -84,6 +85,7 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
         await ops?.close()
         await agent.owner?.close()
         await speech.close()
+        await closeProviderConnections()
         await store.close()
       },
       exit: resolve,

@@ -38,7 +38,8 @@ export function newProviderPool (keepAliveMs = PROVIDER_KEEP_ALIVE_MS): Agent {
 export async function closeProviderConnections (): Promise<void> {
   const pool = shared
   shared = undefined
-  await pool?.close()
+  // destroy, not close: close() waits for requests still open, and a hung one would hold shutdown.
+  await pool?.destroy()
 }
 
 /**
