@@ -1,52 +1,19 @@
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { FakeFreeSwitch, type SimulatedCall } from '../../lib/simulator/index.ts'
 import { CANONICAL_HEADER_BYTES, encodeWav, parseWav, parseWavLayout } from '../../lib/media/wav.ts'
 import { openCallStore } from '../../lib/records/open.ts'
 import { recordsSchema } from '../../lib/records/config.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { logSink } from './helpers.ts'
+import { findRecording, serveChild, until } from './serve-child.ts'
 
-const bin = fileURLToPath(new URL('../../bin/phone-agent.js', import.meta.url))
 const STREAM_DID = '+390212345678'
 const FILES_DID = '+390212345679'
 /** What the crash may cost a message: the writer's buffer (500 ms) plus frames in flight. */
 const MAX_LOSS_MS = 1000
-
-interface Serve { readonly child: ChildProcess, readonly port: number | undefined, readonly logs: Array<Record<string, unknown>>, readonly exited: Promise<NodeJS.Signals | number | null> }
-
-function serve (config: string): Serve & { ready: Promise<number | undefined> } {
-  const child = spawn(process.execPath, [bin, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const logs: Array<Record<string, unknown>> = []
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => { resolve(signal ?? code) }))
-  const ready = new Promise<number | undefined>((resolve) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const rec = JSON.parse(line) as Record<string, unknown>
-      logs.push(rec)
-      if (rec.msg === 'outbound event socket listening') resolve(rec.port as number)
-    })
-    child.on('exit', () => { process.stderr.write(stderr); resolve(undefined) })
-  })
-  return { child, port: undefined, logs, exited, ready }
-}
-
-/** Polls (these are conditions on a real child process and real files, not timings). */
-async function until<T> (what: string, check: () => Promise<T | undefined> | T | undefined, limitMs = 60_000): Promise<T> {
-  const deadline = Date.now() + limitMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 t.test('kill -9 mid-message: start-up repairs the WAV and the record points at it, in both media modes', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pa-msg-crash-'))
@@ -63,7 +30,7 @@ t.test('kill -9 mid-message: start-up repairs the WAV and the record points at i
     `  "${FILES_DID}": { script: take-message, language: en-US, mediaMode: files, options: { greeting: "Leave a message.", thanks: "Thanks." } }`,
   ].join('\n'))
 
-  const first = serve(config)
+  const first = serveChild(config)
   t.teardown(() => { if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL') })
   const port = await first.ready
   t.ok(port, 'the first run listens')
@@ -77,7 +44,7 @@ t.test('kill -9 mid-message: start-up repairs the WAV and the record points at i
   const filesCall = place(FILES_DID)
 
   const streamDir = join(dir, 'sounds', 'recordings')
-  const path = await until('the stream-mode recording to start', async () => await findFor(streamDir, streamCall.uuid))
+  const path = await until('the stream-mode recording to start', async () => await findRecording(streamDir, streamCall.uuid))
   const framesAtStart = streamCall.unicast?.framesSent ?? 0
   await until('the files-mode record application to run', () => filesCall.apps.find((a) => a.name === 'record'))
   // Kill once a few seconds of the message are on disk: today nothing would be, until it ends.
@@ -95,7 +62,7 @@ t.test('kill -9 mid-message: start-up repairs the WAV and the record points at i
   t.equal(left.declaredDataBytes, 0xffffffff, 'the crash left the placeholder sizes')
 
   // Start-up of the next run repairs and re-points; then it is stopped normally.
-  const second = serve(config)
+  const second = serveChild(config)
   t.teardown(() => { if (second.child.exitCode === null && second.child.signalCode === null) second.child.kill('SIGKILL') })
   t.ok(await second.ready, 'the second run starts')
   second.child.kill('SIGTERM')
@@ -129,11 +96,3 @@ t.test('kill -9 mid-message: start-up repairs the WAV and the record points at i
     t.equal(filesRecord?.messages[0]?.durationMs, Math.round(written.samples.length / 8), 'and the row has its length')
   }
 })
-
-async function findFor (dir: string, uuid: string): Promise<string | undefined> {
-  for (const day of await readdir(dir).catch(() => [])) {
-    const hit = (await readdir(join(dir, day)).catch(() => [])).find((f) => f.startsWith(uuid) && f.endsWith('.wav'))
-    if (hit !== undefined) return join(dir, day, hit)
-  }
-  return undefined
-}
