@@ -1,20 +1,20 @@
 import type { Logger } from 'pino'
 import { agentSchema, textFor, type AgentConfig } from '../../agent/config.ts'
 import { ConversationHistory } from '../../agent/history.ts'
-import { callProfile, greetingText, systemPrompt, type CallProfile } from '../../agent/prompt.ts'
+import { greetingText, systemPrompt, type CallProfile } from '../../agent/prompt.ts'
 import { toolDefinitions } from '../../agent/tools.ts'
 import { PhoneAgentError, abortReason, isCallEnded, isPhoneAgentError } from '../../errors.ts'
 import type { LlmProvider } from '../../llm/types.ts'
-import { toE164 } from '../../numbers/e164.ts'
 import { createDeadline } from '../../providers/retry.ts'
 import type { VerbContext } from '../context.ts'
 import { turnMediaFor } from '../turn-media-for.ts'
 import type { Heard, TurnMedia, Utterance } from '../turn-media.ts'
 import { answer } from '../verbs/answer.ts'
 import { playPath } from '../verbs/play.ts'
-import { transfer, type TransferResult } from '../verbs/transfer.ts'
+import type { TransferResult } from '../verbs/transfer.ts'
 import type { ConverseEnd, ConverseOptions, ConverseResult } from '../verbs/converse.ts'
 import { fillerFor } from './dead-air.ts'
+import { profileForCall, transferForAgent } from './shared.ts'
 import { OperatorKeyLane } from './operator-key.ts'
 import { Turn, type TurnSetup } from './turn.ts'
 
@@ -60,23 +60,10 @@ export class Conversation {
     this.#llm = llm
     this.#agent = services?.config ?? agentSchema.parse({})
     this.#log = ctx.log.child({ verb: 'converse' })
-    const defaultCountry = services?.defaultCountry ?? 'IT'
-    const callerNumber = toE164(ctx.channel.data.callerNumber, defaultCountry)
-    const contact = services?.lookupContact(callerNumber)
-    if (contact?.name !== undefined) ctx.recorder.contact(contact.name)
-    this.#profile = callProfile({
-      agent: this.#agent,
-      contact,
-      callerNumber,
-      language: options.language ?? ctx.language,
-      hours: services?.hours,
-      now: services?.now() ?? new Date(),
-      transferNames: services?.transferNames ?? Object.keys(ctx.transfers),
-      offered: options.targets,
-    })
+    this.#profile = profileForCall(ctx, this.#agent, options)
     this.#language = options.language ?? this.#profile.language
     this.#voice = options.voice ?? ctx.voice
-    this.#log.info({ known: contact !== undefined, vip: contact?.vip ?? false, open: this.#profile.open, language: this.#language }, 'conversation started')
+    this.#log.info({ known: this.#profile.contact !== undefined, vip: this.#profile.contact?.vip ?? false, open: this.#profile.open, language: this.#language }, 'conversation started')
     this.#history = new ConversationHistory({ system: systemPrompt(this.#agent, this.#profile, { instructions: options.instructions }), maxChars: this.#agent.history.maxChars })
     this.#media = turnMediaFor(ctx, { ttsFirstAudioMs: this.#agent.deadlines.ttsFirstAudioMs })
     const key = this.#agent.operatorKey !== false && this.#profile.fallbackTarget !== undefined ? this.#agent.operatorKey : undefined
@@ -232,16 +219,7 @@ export class Conversation {
   }
 
   async #transfer (target: string): Promise<TransferResult> {
-    const ctx = this.#ctx
-    try {
-      const result = await this.#operator.whileRinging(async (ringing) => await transfer(ctx, target, { signal: ringing }))
-      if (result.connected && target === this.#agent.transfers.afterHours && target !== this.#agent.transfers.human) ctx.state.outcome = 'voicemail'
-      return result
-    } catch (err) {
-      if (isCallEnded(err) || !ctx.channel.isUp) throw err
-      this.#log.warn({ target, code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'transfer failed')
-      return { connected: false, disposition: isPhoneAgentError(err) ? err.code : 'FAILED' }
-    }
+    return await transferForAgent(this.#ctx, this.#agent, this.#operator, this.#log, target)
   }
 
   /** Fallback and operator: to the human (voicemail out of hours), then the other if that fails. */

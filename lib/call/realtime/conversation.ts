@@ -1,14 +1,14 @@
 import type { Logger } from 'pino'
 import { agentSchema, type AgentConfig } from '../../agent/config.ts'
-import { callProfile, greetingText, systemPrompt, type CallProfile } from '../../agent/prompt.ts'
+import { greetingText, systemPrompt, type CallProfile } from '../../agent/prompt.ts'
 import { toolDefinitions, validateToolCall, type ToolContext } from '../../agent/tools.ts'
 import { PhoneAgentError, isCallEnded } from '../../errors.ts'
-import { toE164 } from '../../numbers/e164.ts'
 import type { ResolvedRealtime } from '../../realtime/config.ts'
 import type { RealtimeSession, RealtimeVendor } from '../../realtime/types.ts'
 import { createRealtimeVendor } from '../../realtime/vendor.ts'
 import type { VerbContext } from '../context.ts'
 import { OperatorKeyLane } from '../conversation/operator-key.ts'
+import { profileForCall } from '../conversation/shared.ts'
 import type { StreamSession } from '../stream/session.ts'
 import { answer } from '../verbs/answer.ts'
 import type { ConverseOptions, ConverseResult } from '../verbs/converse.ts'
@@ -37,25 +37,12 @@ export async function runRealtimeConversation (ctx: VerbContext, options: Conver
   if (ctx.mediaMode !== 'stream') throw new PhoneAgentError('CONFIG_INVALID', 'realtime conversations need stream media (media.mode: stream)')
   const agent = ctx.agent?.config ?? agentSchema.parse({})
   const log = ctx.log.child({ verb: 'converse', mode: 'realtime', vendor: settings.vendor })
-  const services = ctx.agent
-  const callerNumber = toE164(ctx.channel.data.callerNumber, services?.defaultCountry ?? 'IT')
-  const contact = services?.lookupContact(callerNumber)
-  if (contact?.name !== undefined) ctx.recorder.contact(contact.name)
-  const profile = callProfile({
-    agent,
-    contact,
-    callerNumber,
-    language: options.language ?? ctx.language,
-    hours: services?.hours,
-    now: services?.now() ?? new Date(),
-    transferNames: services?.transferNames ?? Object.keys(ctx.transfers),
-    offered: options.targets,
-  })
+  const profile = profileForCall(ctx, agent, options)
   const language = options.language ?? profile.language
   const key = agent.operatorKey !== false && profile.fallbackTarget !== undefined ? agent.operatorKey : undefined
   const operator = new OperatorKeyLane(ctx.channel, key)
   const endings = new RealtimeEndings(ctx, { agent, language, voice: options.voice ?? ctx.voice, log, operator, fallbackTarget: profile.fallbackTarget })
-  log.info({ known: contact !== undefined, open: profile.open, language }, 'conversation started')
+  log.info({ known: profile.contact !== undefined, open: profile.open, language }, 'conversation started')
   try {
     return await new RealtimeCall(ctx, options, settings, deps, { agent, log, profile, language, operator, endings }).run()
   } finally {

@@ -6,8 +6,9 @@ import { createDeadline } from '../../providers/retry.ts'
 import type { VerbContext } from '../context.ts'
 import type { OperatorKeyLane } from '../conversation/operator-key.ts'
 import { playPath } from '../verbs/play.ts'
-import { transfer, type TransferResult } from '../verbs/transfer.ts'
+import type { TransferResult } from '../verbs/transfer.ts'
 import type { ConverseEnd, ConverseResult } from '../verbs/converse.ts'
+import { transferForAgent } from '../conversation/shared.ts'
 
 /** A fixed phrase must not hold a broken call open, even if TTS or FreeSWITCH stalls. */
 const PHRASE_TIMEOUT_MS = 15_000
@@ -79,16 +80,7 @@ export class RealtimeEndings {
 
   /** A transfer the operator key may stop while it rings; a failure is a result, not a throw. */
   async transfer (target: string): Promise<TransferResult> {
-    const ctx = this.#ctx
-    try {
-      const result = await this.#operator.whileRinging(async (ringing) => await transfer(ctx, target, { signal: ringing }))
-      if (result.connected && target === this.#agent.transfers.afterHours && target !== this.#agent.transfers.human) ctx.state.outcome = 'voicemail'
-      return result
-    } catch (err) {
-      if (isCallEnded(err) || !ctx.channel.isUp) throw err
-      this.#log.warn({ target, code: isPhoneAgentError(err) ? err.code : 'unknown' }, 'transfer failed')
-      return { connected: false, disposition: isPhoneAgentError(err) ? err.code : 'FAILED' }
-    }
+    return await transferForAgent(this.#ctx, this.#agent, this.#operator, this.#log, target)
   }
 
   /** Fallback and operator: to the human (voicemail out of hours), then the other if that fails. */
