@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -229,5 +230,21 @@ export async function warmUp (budgets: Record<Mode, Budget>): Promise<void> {
     } finally {
       await h.close()
     }
+  }
+}
+
+/**
+ * The worst event-loop delay while `fn` ran. The agent and the simulator share this process, so
+ * on a loaded machine every timer (the budget's, the frame clocks) fires that much late: the
+ * silence bound allows for it, and still fails a wait that is really unbounded.
+ */
+export async function withLoopDelay<T> (fn: () => Promise<T>): Promise<{ value: T, loopDelayMs: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 10 })
+  histogram.enable()
+  try {
+    const value = await fn()
+    return { value, loopDelayMs: Math.round(histogram.max / 1e6) }
+  } finally {
+    histogram.disable()
   }
 }

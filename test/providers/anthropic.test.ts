@@ -192,8 +192,10 @@ t.test('a server that never answers hits the deadline: PROVIDER_TIMEOUT, socket 
 })
 
 t.test('a slow stream that outlives the deadline mid-way times out', async t => {
-  const { fake, llm } = await setup(t, { timeoutMs: 400 })
-  fake.reply({ kind: 'events', events: textReply(Array.from({ length: 50 }, () => '.')), delayMs: 100 })
+  // The first text comes at once, the rest 300 ms apart (15 s in all): the deadline falls mid-way
+  // however slow the machine, so no bound here depends on its speed.
+  const { fake, llm } = await setup(t, { timeoutMs: 2000 })
+  fake.reply({ kind: 'events', events: textReply(Array.from({ length: 50 }, () => '.')), firstDelayMs: 0, delayMs: 300 })
   const seen: LlmDelta[] = []
   t.equal(codeOf(await rejection(collect(llm.stream(messages, {}), seen))), 'PROVIDER_TIMEOUT')
   t.ok(seen.length > 0 && seen.length < 50, 'some text arrived before the deadline')
