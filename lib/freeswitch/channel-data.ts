@@ -39,8 +39,9 @@ export function parseChannelData (headers: Record<string, string | undefined>): 
   const destination = firstNonEmpty(
     clean['Caller-Destination-Number'], variables.sip_req_user, variables.sip_to_user, variables.destination_number)
   return {
-    // As FreeSWITCH spells it: its session table is case-sensitive (switch_core_session_locate,
-    // a hash lookup by string), and origination_uuid may set any case, so a lower-cased copy
+    // As FreeSWITCH spells it: sessions are found by switch_core_hash_find on session_table
+    // (switch_core_session.c, switch_core_session_perform_locate), a case-sensitive hash
+    // (switch_core_hash_init), and origination_uuid may set any case, so a lower-cased copy
     // would make every sendmsg fail with "invalid session id".
     uuid,
     callerNumber: printable(clean['Caller-Caller-ID-Number'] ?? variables.sip_from_user ?? '', 64),
