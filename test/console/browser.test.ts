@@ -1,9 +1,9 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
+import { CHROMIUM, SKIP_WITHOUT_CHROMIUM, artifactsDir } from './browser-env.ts'
 import { buildConfig } from '../../lib/config/load.ts'
 import { startPhoneAgent } from '../../lib/app.ts'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
@@ -17,12 +17,9 @@ import { messageWav, receiver, recordCall, tempStore } from '../notify/helpers.t
 const DID = '+390212345678'
 const HOSTILE_NAME = '<script>alert(1)</script><img src=x onerror=alert(2)>'
 const HOSTILE_TEXT = '</div><b id="owned">bold</b><svg onload=alert(3)>'
-const ARTIFACTS = resolve('test-artifacts/console')
-const CHROMIUM = [process.env.PHONE_AGENT_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p !== undefined && existsSync(p))
 
-t.test('the console in a real browser: live call, call list with filters and search, call page, messages done/undone; hostile text stays text', { skip: CHROMIUM === undefined ? 'no Chromium (apt-get install chromium)' : false }, async (t) => {
-  await mkdir(ARTIFACTS, { recursive: true })
-  t.comment(`screenshots in ${ARTIFACTS}`)
+t.test('the console in a real browser: live call, call list with filters and search, call page, messages done/undone; hostile text stays text', SKIP_WITHOUT_CHROMIUM, async (t) => {
+  const ARTIFACTS = await artifactsDir(t)
   const db = await tempStore()
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-sounds-'))
   const hook = await receiver()

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
+import { CHROMIUM, SKIP_WITHOUT_CHROMIUM, artifactsDir } from './browser-env.ts'
 import { buildConfig } from '../../lib/config/load.ts'
 import { startPhoneAgent } from '../../lib/app.ts'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
@@ -20,12 +20,9 @@ import { receiver, smtpSink, tempStore } from '../notify/helpers.ts'
 // stereo WAV, a transcribed message, a webhook delivery and an e-mail (loopback receivers), and
 // the console shows all of it in a real browser.
 const DID = '+390212345678'
-const ARTIFACTS = resolve('test-artifacts/console')
-const CHROMIUM = [process.env.PHONE_AGENT_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p !== undefined && existsSync(p))
 
-t.test('one recorded call: stereo WAV, transcribed message, webhook, e-mail, and the console shows it', { skip: CHROMIUM === undefined ? 'no Chromium (apt-get install chromium)' : false }, async (t) => {
-  await mkdir(ARTIFACTS, { recursive: true })
-  t.comment(`screenshots in ${ARTIFACTS}`)
+t.test('one recorded call: stereo WAV, transcribed message, webhook, e-mail, and the console shows it', SKIP_WITHOUT_CHROMIUM, async (t) => {
+  const ARTIFACTS = await artifactsDir(t)
   const db = await tempStore()
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-sounds-'))
   const hook = await receiver()
