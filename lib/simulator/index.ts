@@ -8,7 +8,7 @@ export type * from './types.ts'
 export { buildWav, parseWav, wavDurationMs } from './wav.ts'
 export { CallerEar, conversationWav, level } from './ear.ts'
 export type { AudioGap, HeardFrame } from './ear.ts'
-export type { UnicastEnd, UnicastParams, UnicastRecord } from './unicast.ts'
+export type { UnicastEnd, UnicastEngine, UnicastHooks, UnicastParams, UnicastPort, UnicastRecord } from './unicast.ts'
 
 /**
  * A fake FreeSWITCH for tests and the `phone-agent call` CLI: each placeCall() is one inbound

@@ -3,7 +3,7 @@ import type { CallerAudio } from './caller.ts'
 import type { ChannelState } from './channel.ts'
 import { DisplaceBugs } from './displace.ts'
 import { CallerEar } from './ear.ts'
-import { UnicastLink, unicastParams, type UnicastEnd, type UnicastRecord } from './unicast.ts'
+import { UnicastLink, unicastParams, type UnicastEnd, type UnicastEngine, type UnicastPort, type UnicastRecord } from './unicast.ts'
 import type { Packet } from './wire.ts'
 
 /**
@@ -12,7 +12,7 @@ import type { Packet } from './wire.ts'
  */
 export class ChannelMedia {
   /** CF_UNICAST with the channel private "unicast" it refers to. */
-  unicast: UnicastLink | undefined
+  unicast: UnicastPort | undefined
   readonly unicastRecords: UnicastRecord[] = []
   readonly ear = new CallerEar()
   readonly displace = new DisplaceBugs()
@@ -21,7 +21,7 @@ export class ChannelMedia {
    * closing the old socket (switch_ivr_activate_unicast() does not look): it stays open until
    * the session's pool is destroyed.
    */
-  private readonly links = new Set<UnicastLink>()
+  private readonly links = new Set<UnicastPort>()
   private readonly activations = new Set<Promise<void>>()
   private closed = false
 
@@ -31,6 +31,7 @@ export class ChannelMedia {
     private readonly now: () => number,
     private readonly cngFrames: number,
     private readonly log: Logger | undefined,
+    private readonly engine: UnicastEngine = UnicastLink,
   ) {}
 
   /** switch_core_session_write_frame(): media bugs, then out to the caller. */
@@ -63,7 +64,7 @@ export class ChannelMedia {
   }
 
   private async activate (packet: Packet): Promise<void> {
-    const { record, link } = await UnicastLink.activate(unicastParams(packet), {
+    const { record, link } = await this.engine.activate(unicastParams(packet), {
       now: this.now,
       write: (samples, atMs) => { this.writeFrame(samples, 'unicast', atMs) },
       // switch_ivr_park(): a failed sendto() deactivates whatever CF_UNICAST refers to.

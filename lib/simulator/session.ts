@@ -6,7 +6,7 @@ import type { ExecutedApp, HangupBy, PlaceCallOptions, PlayedFile, Recording } f
 import type { Header, Packet } from './wire.ts'
 import { FRAME_MS } from './caller.ts'
 import { ChannelMedia } from './media.ts'
-import type { UnicastLink } from './unicast.ts'
+import type { UnicastPort } from './unicast.ts'
 import { OriginatedLegs } from './legs.ts'
 import { runUuidBridge } from './uuid-bridge.ts'
 import { frameLoop } from './frame-loop.ts'
@@ -88,7 +88,7 @@ export class Session {
     readonly options: PlaceCallOptions & { baseDir: string },
     readonly log: Logger | undefined,
   ) {
-    this.media = new ChannelMedia(channel, audio, () => this.now(), options.unicastCngFrames ?? 3, log)
+    this.media = new ChannelMedia(channel, audio, () => this.now(), options.unicastCngFrames ?? 3, log, options.unicastEngine)
     this.legs = new OriginatedLegs(() => options.bridge, () => this.now())
   }
 
@@ -229,7 +229,7 @@ export class Session {
    * deactivates the new connection. So playback or record end unicast for good.
    */
   private async park (): Promise<void> {
-    let conninfo: UnicastLink | undefined
+    let conninfo: UnicastPort | undefined
     let next = 0
     while (this.ready && this.controlled) {
       if (this.media.unicast !== undefined && conninfo === undefined) {
@@ -238,7 +238,8 @@ export class Session {
         conninfo.launch()
         next = this.tickAfter(Date.now())
       }
-      if (conninfo !== undefined) {
+      // A self-paced connection sends the caller's frames itself: the loop only runs commands.
+      if (conninfo !== undefined && !conninfo.selfPaced) {
         // switch_core_session_read_frame() returns when the caller's next frame is complete;
         // commands wait for it. A stalled event loop catches up, as a socket buffer would.
         if (Date.now() < next) { await this.waitUntil(next); continue }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { HeardFrame } from './ear.ts'
 import type { EventFormat } from './events.ts'
-import type { UnicastRecord } from './unicast.ts'
+import type { UnicastEngine, UnicastRecord } from './unicast.ts'
 import type { LegRecord } from './legs.ts'
 import type { Header } from './wire.ts'
 
@@ -91,6 +91,11 @@ export interface PlaceCallOptions {
    * the caller's audio; default 3.
    */
   readonly unicastCngFrames?: number
+  /**
+   * Carries this call's unicast media in another process (the load bench's native generator);
+   * default: in this process, frame by frame in the park loop.
+   */
+  readonly unicastEngine?: UnicastEngine
 }
 
 export interface FakeFreeSwitchOptions {

@@ -68,8 +68,32 @@ export interface UnicastHooks {
   /** switch_core_session_write_frame() of one 20 ms frame toward the caller. */
   write (samples: Int16Array, arrivalMs: number): void
   /** An asynchronous sendto() failure: the park loop deactivates unicast. */
-  sendFailed (link: UnicastLink): void
+  sendFailed (link: UnicastPort): void
   readonly log: Logger | undefined
+}
+
+/** What the park loop and the channel's media use of one unicast connection. */
+export interface UnicastPort {
+  readonly record: UnicastRecord
+  readonly closed: Promise<void>
+  readonly isClosed: boolean
+  /**
+   * The connection sends the caller's frames at its own 20 ms pace (an engine in another
+   * process): the park loop then only runs commands and never calls sendRead().
+   */
+  readonly selfPaced: boolean
+  launch (): void
+  sendRead (samples: Int16Array, gap?: boolean): boolean
+  deactivate (by: UnicastEnd): void
+}
+
+/**
+ * Who carries FreeSWITCH's side of unicast: UnicastLink in this process (the default), or a
+ * load driver's engine in another process (bench/load-media.ts: hundreds of calls' 20 ms
+ * clocks would otherwise make the simulator the bottleneck it is measuring).
+ */
+export interface UnicastEngine {
+  activate (params: UnicastParams, hooks: UnicastHooks, cngFrames: number): Promise<{ record: UnicastRecord, link?: UnicastPort }>
 }
 
 /** SWITCH_RECOMMENDED_BUFFER_SIZE: the size of conninfo->write_frame_data. */
@@ -77,7 +101,8 @@ const MAX_DATAGRAM = 8192
 /** L16 bytes of one frame: read_impl.decoded_bytes_per_packet, also the size of a CNG fill. */
 const L16_FRAME_BYTES = FRAME_SAMPLES * 2
 
-export class UnicastLink {
+export class UnicastLink implements UnicastPort {
+  readonly selfPaced = false
   private ready = false // SUF_READY
   private running = false // SUF_THREAD_RUNNING
   private closing = false
