@@ -1,6 +1,5 @@
 import { isAbsolute, resolve } from 'node:path'
 import type { Logger } from 'pino'
-import type { Config } from '../config/load.ts'
 import { BusinessHours } from './business-hours.ts'
 import { CannedSpeech, type CannedRenderer, type CannedSpec } from './canned.ts'
 import { checkAgentTargets, greetingFor, textFor, type AgentConfig } from './config.ts'
@@ -23,6 +22,31 @@ export interface AgentServices {
   close (): Promise<void>
 }
 
+/** What a route says that the agent's phrases depend on (routes themselves belong to lib/call). */
+interface RouteVoice {
+  readonly language?: string | undefined
+  readonly voice?: string | undefined
+  readonly recordCall?: boolean | undefined
+}
+
+/** The parts of the config the agent's services are built from (the app passes the whole config). */
+export interface AgentServicesConfig {
+  readonly agent: AgentConfig
+  /** Top-level `transfers:`; only the names are read here. */
+  readonly transfers: Readonly<Record<string, unknown>>
+  /** Relative contact files are taken from the config file's directory. */
+  readonly configDir: string
+  readonly language: string
+  readonly numbers: { readonly defaultCountry: string }
+  readonly media: {
+    readonly soundsDir: string
+    /** The whole-call recording's consent line, rendered ahead with the other phrases. */
+    readonly stream: { readonly recording: { readonly consent: { readonly enabled: boolean, readonly text: Readonly<Record<string, string>> } } }
+  }
+  readonly routes: Readonly<Record<string, RouteVoice>>
+  readonly defaultRoute?: RouteVoice | undefined
+}
+
 export interface AgentServicesOptions {
   readonly log?: Logger | undefined
   /** Clock (tests pin the time of day). */
@@ -32,7 +56,7 @@ export interface AgentServicesOptions {
 }
 
 /** Throws ConfigError for a target name the agent uses that is not configured. */
-export async function createAgentServices (config: Config, options: AgentServicesOptions = {}): Promise<AgentServices> {
+export async function createAgentServices (config: AgentServicesConfig, options: AgentServicesOptions = {}): Promise<AgentServices> {
   const agent = config.agent
   const transferNames = Object.keys(config.transfers)
   checkAgentTargets(agent, transferNames)
@@ -73,7 +97,7 @@ export async function createAgentServices (config: Config, options: AgentService
 /** Known callers are greeted by name ("Buongiorno Marco"): render those greetings ahead too. */
 const MAX_PRERENDERED_GREETINGS = 2000
 
-async function prerenderGreetings (config: Config, contacts: readonly Contact[], options: AgentServicesOptions): Promise<void> {
+async function prerenderGreetings (config: AgentServicesConfig, contacts: readonly Contact[], options: AgentServicesOptions): Promise<void> {
   const renderer = options.renderer
   if (renderer === undefined) return
   const voices = new Set<string | undefined>([undefined, ...Object.values(config.routes).map((r) => r.voice)])
@@ -98,7 +122,7 @@ async function prerenderGreetings (config: Config, contacts: readonly Contact[],
  * The phrases worth rendering ahead: apology, goodbye, reprompt, the anonymous greeting, the
  * transfer and refusal lines and the dead-air filler, in every language and voice a route can use.
  */
-export function cannedSpecs (config: Config): CannedSpec[] {
+export function cannedSpecs (config: AgentServicesConfig): CannedSpec[] {
   const agent = config.agent
   const combos = new Map<string, { language: string, voice: string | undefined }>()
   const add = (language: string, voice: string | undefined): void => { combos.set(JSON.stringify([language, voice ?? '']), { language, voice }) }

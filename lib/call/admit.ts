@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { Config } from '../config/load.ts'
+import type { CallConfig } from './config.ts'
 import { isCallEnded, isPhoneAgentError } from '../errors.ts'
 import type { Channel } from '../freeswitch/channel.ts'
 import { privacyFromChannel, type AdmissionGuard, type AdmissionVerdict, type FallbackTarget } from '../guard/index.ts'
@@ -44,7 +44,7 @@ export async function admitCall (channel: Channel, guard: AdmissionGuard, did: s
 
 /** Turn the call away; returns 'handed-back' when the dialplan's fallback took it over. */
 export async function refuseCall (channel: Channel, verdict: Extract<AdmissionVerdict, { admitted: false }>, opts: {
-  config: Config, speaker: Speaker, language: string, log: Logger
+  config: Pick<CallConfig, 'messages' | 'media' | 'server'>, speaker: Speaker, language: string, log: Logger
 }): Promise<'handed-back' | 'refused'> {
   if (verdict.fallback !== undefined && channel.isUp && await handBack(channel, verdict.fallback, opts)) return 'handed-back'
   if (verdict.busyMessage) {
@@ -84,7 +84,7 @@ export async function refuseCall (channel: Channel, verdict: Extract<AdmissionVe
  * socket_function() returns without resuming or ending the call (mod_event_socket.c).
  * Returns false when the hand-back failed and the call should be hung up as usual.
  */
-async function handBack (channel: Channel, target: FallbackTarget, opts: { config: Config, log: Logger }): Promise<boolean> {
+async function handBack (channel: Channel, target: FallbackTarget, opts: { config: Pick<CallConfig, 'server'>, log: Logger }): Promise<boolean> {
   const timeoutMs = opts.config.server.commandTimeoutMs
   try {
     await channel.execute('set', 'socket_resume=false', { timeoutMs })

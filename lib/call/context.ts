@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Channel } from '../freeswitch/channel.ts'
-import type { TransferTarget } from '../config/schema.ts'
+import type { MediaStreamConfig, TransferTarget } from './config.ts'
 import type { DialGuard } from '../guard/index.ts'
 import type { LlmProvider } from '../llm/types.ts'
 import type { SttProvider } from '../speech/stt/types.ts'
@@ -8,18 +8,13 @@ import type { CallRecorder } from '../records/types.ts'
 import type { CallOutcome } from '../records/types.ts'
 import type { MediaPaths } from './media-paths.ts'
 import type { StreamSession } from './stream/session.ts'
-import type { MediaStreamConfig } from '../config/schema.ts'
 import type { StreamTurnMedia } from './turn-media-stream.ts'
 import type { AgentServices } from '../agent/services.ts'
 import type { TurnMedia } from './turn-media.ts'
+import type { Speaker } from '../speech/types.ts'
 
-/** Text to speech as the verbs need it: a WAV file in the sounds directory (the cache). */
-export interface Speaker {
-  render (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined }):
-  Promise<{ path: string, durationMs: number, cached: boolean }>
-  /** The same speech as s16le chunks as they are synthesised (lib/speech/tts-cache.ts `stream`; play them with lib/speech/stream-pcm.ts). */
-  stream? (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined, rate?: number | undefined }): AsyncIterable<{ readonly pcm: Buffer, readonly sampleRate: number }>
-}
+/** The speaker is speech's own interface (lib/speech/types.ts); re-exported for the verbs. */
+export type { Speaker }
 
 /** Everything a verb may use, passed in; verbs reach for no globals. */
 export interface VerbContext {

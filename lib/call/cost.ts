@@ -1,4 +1,4 @@
-import type { Config } from '../config/load.ts'
+import type { CallConfig } from './config.ts'
 import type { LlmProvider } from '../llm/types.ts'
 import { UsageMeter } from '../providers/usage.ts'
 import type { CallRecorder } from '../records/types.ts'
@@ -9,7 +9,7 @@ import { ttsProviders } from '../speech/config.ts'
  * The call's recorder, with usage also metered per provider so the record gets an estimated
  * cost from the configured price table (`speech.pricing`) when the call ends.
  */
-export function meteredRecorder (inner: CallRecorder, config: Config, providers: { stt: SttProvider | undefined, llm: LlmProvider | undefined }): CallRecorder {
+export function meteredRecorder (inner: CallRecorder, config: Pick<CallConfig, 'speech'>, providers: { stt: SttProvider | undefined, llm: LlmProvider | undefined }): CallRecorder {
   const meter = new UsageMeter()
   const tts = ttsIdentity(config)
   // Delegate method by method: recorders are class instances, whose methods a spread would miss.
@@ -66,7 +66,7 @@ export function recordRealtimeUsage (recorder: CallRecorder, usage: RealtimeUsag
  * Characters are priced at the first listed voice: the sentence that failed over to the next one
  * is not told apart here (a slight over- or under-estimate while a provider is down).
  */
-function ttsIdentity (config: Config): { provider: string, model: string | undefined } {
+function ttsIdentity (config: Pick<CallConfig, 'speech'>): { provider: string, model: string | undefined } {
   const first = ttsProviders(config.speech.tts)[0]?.entry
   if (first?.provider === 'openai') return { provider: first.name, model: first.model }
   if (first?.provider === 'google') return { provider: first.name, model: first.voice }

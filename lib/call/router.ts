@@ -1,5 +1,4 @@
-import type { Config } from '../config/load.ts'
-import type { RouteConfig } from '../config/schema.ts'
+import type { CallConfig, RouteConfig } from './config.ts'
 import { toE164 } from '../numbers/e164.ts'
 import type { ChannelData } from '../freeswitch/channel-data.ts'
 
@@ -13,7 +12,7 @@ export type RouteDecision =
  * normalised to E.164 with the configured country, so `+39...`, `0039...` and `02...` all match
  * the same route.
  */
-export function routeCall (config: Pick<Config, 'routes' | 'defaultRoute' | 'numbers'>, data: Pick<ChannelData, 'destination'>): RouteDecision {
+export function routeCall (config: Pick<CallConfig, 'routes' | 'defaultRoute' | 'numbers'>, data: Pick<ChannelData, 'destination'>): RouteDecision {
   const raw = data.destination
   const did = toE164(raw, config.numbers.defaultCountry)
   const route = did === undefined ? undefined : (Object.hasOwn(config.routes, did) ? config.routes[did] : undefined)

@@ -1,7 +1,6 @@
 import type { VadEngine } from '../media/vad/index.ts'
 import type { Logger } from 'pino'
-import type { Config } from '../config/load.ts'
-import type { RouteConfig } from '../config/schema.ts'
+import type { CallConfig, RouteConfig } from './config.ts'
 import { nullRecorder } from '../records/null-recorder.ts'
 import { meteredRecorder } from './cost.ts'
 import type { CallOutcome, CallRecorder, CallStore } from '../records/types.ts'
@@ -25,7 +24,7 @@ import { REFUSAL_CAUSES } from './transfer/outcome.ts'
 import { planCallRecording, type CallRecording } from './recording/call-recording.ts'
 
 export interface CallRunnerDeps {
-  readonly config: Config
+  readonly config: CallConfig
   readonly scripts: ReadonlyMap<string, CallScript>
   readonly speaker: Speaker
   readonly stt?: SttProvider | undefined
@@ -243,7 +242,7 @@ async function watchHandedOff (channel: Channel, log: Logger): Promise<string | 
   return !bridged && cause !== undefined && REFUSAL_CAUSES.has(cause) ? cause : undefined
 }
 
-async function apologise (ctx: VerbContext, config: Config): Promise<void> {
+async function apologise (ctx: VerbContext, config: Pick<CallConfig, 'messages'>): Promise<void> {
   if (!ctx.channel.isUp) return
   const text = messageFor(config.messages.apology, ctx.language)
   if (text === undefined) return
@@ -264,7 +263,7 @@ async function safeHangup (channel: Channel, cause: string, log: Logger): Promis
 }
 
 /** Shutdown past its deadline: a short goodbye (pre-rendered), then the runner hangs up. */
-async function goodbye (ctx: VerbContext, config: Config, stream: Promise<StreamSession> | undefined): Promise<void> {
+async function goodbye (ctx: VerbContext, config: Pick<CallConfig, 'messages'>, stream: Promise<StreamSession> | undefined): Promise<void> {
   const text = messageFor(config.messages.shutdown, ctx.language)
   if (text === undefined) return
   try {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { isPhoneAgentError } from '../errors.ts'
-import { didYouMean } from '../config/suggest.ts'
+import { didYouMean } from '../suggest.ts'
 import { checkCommand } from './check.ts'
 import { callCommand, demoCommand } from './call-command.ts'
 import { callsCommand } from './calls-command.ts'

@@ -10,7 +10,7 @@ import { detectEspeak, espeakVoiceFor, type Espeak } from '../speech/tts/offline
 import { FLITE_VOICES } from '../speech/tts/offline-flite.ts'
 import { configPath, loadConfigFile, type Config } from '../config/load.ts'
 import { ConfigProblems, ProblemList, type ConfigProblem } from '../config/problems.ts'
-import { didYouMean } from '../config/suggest.ts'
+import { didYouMean } from '../suggest.ts'
 import { typecheckScripts } from './typecheck.ts'
 import { guardWarnings } from '../guard/config-warnings.ts'
 import { ownerSecretProblems } from '../owner/secrets.ts'

@@ -8,9 +8,10 @@ import { BUILTIN_SCRIPTS } from '../scripts/builtin.ts'
 import { numbersInDialString } from '../call/dial-string.ts'
 import { createDialGuard } from '../guard/dial.ts'
 import { callerAllowPrefixes } from '../guard/config.ts'
-import { configSchema, type ParsedConfig, type RouteConfig } from './schema.ts'
+import { configSchema, type ParsedConfig } from './schema.ts'
+import type { RouteConfig } from '../call/config.ts'
 import { ConfigProblems, ProblemList, problemsFromZod, throwIfProblems } from './problems.ts'
-import { didYouMean, unknownNameMessage } from './suggest.ts'
+import { didYouMean, unknownNameMessage } from '../suggest.ts'
 import { realtimeProblems } from '../realtime/config.ts'
 
 /** The validated config with paths made absolute and DIDs normalised to E.164. */

@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import { ConfigError } from '../errors.ts'
 import { knownKeysAt } from './schema-walk.ts'
-import { closest, didYouMean } from './suggest.ts'
+import { closest, didYouMean } from '../suggest.ts'
 
 /** One thing wrong with a config, named by its field path (`routes.+390212345678.script`). */
 export interface ConfigProblem {

@@ -1,18 +1,16 @@
-import { bargeInSchema, endpointingSchema } from '../media/stream/turn-taking.ts'
 import { z } from 'zod'
-import { HANGUP_CAUSES } from './hangup-causes.ts'
+import { HANGUP_CAUSES } from '../freeswitch/hangup-causes.ts'
 import { isKnownCountry } from '../numbers/e164.ts'
 import { speechSchema } from '../speech/config.ts'
 import { guardSchema } from '../guard/config.ts'
 import { agentSchema } from '../agent/config.ts'
 import { recordsSchema } from '../records/config.ts'
 import { opsSchema } from '../ops/config.ts'
-import { streamSchema } from '../media/stream/config.ts'
 import { doctorSchema } from '../doctor/config.ts'
 import { notifySchema, privacySchema } from '../notify/config.ts'
 import { consoleSchema } from '../console/config.ts'
 import { retentionSchema } from '../retention/config.ts'
-import { callRecordingSchema } from '../call/recording/config.ts'
+import { languageTag as language, mediaMode, mediaStreamSchema, routeSchema, transferTargetSchema } from '../call/config.ts'
 
 /**
  * The one config file (YAML or JSON), validated at start-up. Objects are strict so a typo in a
@@ -38,9 +36,6 @@ const DEFAULT_APOLOGY: Record<string, string> = {
   it: 'Ci scusiamo, si è verificato un problema. La preghiamo di richiamare più tardi. Arrivederci.',
   de: 'Entschuldigung, es ist ein Fehler aufgetreten. Bitte rufen Sie später noch einmal an. Auf Wiederhören.',
 }
-/** BCP-47 language tag as providers take it: `it-IT`, `de-DE`, `en-US`. */
-const language = z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'expected a language tag such as it-IT')
-const mediaMode = z.enum(['files', 'stream'])
 
 export const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
@@ -61,23 +56,6 @@ export const serverSchema = z.strictObject({
   maxHandshakes: z.number().int().positive().default(64),
 })
 
-export const mediaStreamSchema = streamSchema.extend({
-  /** FreeSWITCH's address for the stream (`local-ip` of `unicast`). */
-  freeswitchAddress: z.string().min(1).default('127.0.0.1'),
-  /**
-   * Ports FreeSWITCH may bind for its side of the stream (`local-port`). Needed when FreeSWITCH
-   * runs on another host; on this host a free port is picked for each call.
-   */
-  freeswitchPorts: z.strictObject({ min: z.number().int().min(1024).max(65535), max: z.number().int().min(1024).max(65535) })
-    .refine((r) => r.min <= r.max, 'min must not exceed max').optional(),
-  bargeIn: bargeInSchema.prefault({}),
-  endpointing: endpointingSchema.prefault({}),
-  /** Audio kept from before the detected start of speech, so the first syllable reaches STT. */
-  preRollMs: z.number().int().min(0).max(1000).default(300),
-  /** Whole-call recording (routes with `recordCall`): the consent line played first. */
-  recording: callRecordingSchema.prefault({}),
-})
-
 export const mediaSchema = z.strictObject({
   /** Our sounds directory (TTS cache in cache/, recordings in recordings/). */
   soundsDir: z.string().default('sounds'),
@@ -88,42 +66,12 @@ export const mediaSchema = z.strictObject({
   stream: mediaStreamSchema.prefault({}),
 })
 
-export const routeSchema = z.strictObject({
-  /** A built-in script name (`take-message`) or a name from `scripts:`. */
-  script: z.string().min(1),
-  language: language.optional(),
-  voice: z.string().optional(),
-  mediaMode: mediaMode.optional(),
-  /** Stream mode: this route's end-of-turn timing (e.g. longer pauses for a dictation line). */
-  endpointing: endpointingSchema.optional(),
-  /** Free-form settings handed to the script as `call.options`. */
-  options: z.record(z.string(), z.unknown()).default({}),
-  /** Stream mode: record the whole call as a stereo WAV (caller left, agent right). */
-  recordCall: z.boolean().optional(),
-})
-
 export const scriptSchema = z.strictObject({
   /** Path to a module exporting `default defineScript(...)`, relative to the config file. */
   module: z.string().min(1),
 })
 
 const targetName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'target names are letters, digits, _ and -')
-
-export const transferTargetSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    /** `transfer EXT XML CONTEXT`: hands the call back to the dialplan, which applies its own outbound rules. */
-    type: z.literal('extension'),
-    extension: z.string().regex(/^[A-Za-z0-9_+*#.-]{1,64}$/),
-    context: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('default'),
-    dialplan: z.enum(['XML', 'inline']).default('XML'),
-  }),
-  z.strictObject({
-    /** `bridge DIALSTRING`: e.g. `user/1000@$${domain}` or `sofia/gateway/provider/+3902...`. */
-    type: z.literal('endpoint'),
-    /** Legs may be listed with `,` (rung at once) and `|` (one after another); `[vars]` per leg. */
-    dialString: z.string().regex(/^[A-Za-z0-9_+*#@.:/=$${}[\]<>,|;-]{1,256}$/, 'a FreeSWITCH dial string without spaces, quotes or control characters'),
-  }),
-])
 
 export const configSchema = z.strictObject({
   server: serverSchema.default(serverSchema.parse({})),
@@ -180,6 +128,3 @@ export const configSchema = z.strictObject({
 
 export type ConfigInput = z.input<typeof configSchema>
 export type ParsedConfig = z.infer<typeof configSchema>
-export type RouteConfig = z.infer<typeof routeSchema>
-export type TransferTarget = z.infer<typeof transferTargetSchema>
-export type MediaStreamConfig = z.infer<typeof mediaStreamSchema>

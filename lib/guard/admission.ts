@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { throwIfAborted } from '../errors.ts'
-import type { HangupCause } from '../config/hangup-causes.ts'
+import type { HangupCause } from '../freeswitch/hangup-causes.ts'
 import { callerAllowPrefixes, type GuardConfig } from './config.ts'
 import { classifyCallerId, type PrivacyInfo } from './caller-id.ts'
 import { startsWithAny } from './prefixes.ts'

@@ -1,4 +1,4 @@
-import type { Config } from '../config/load.ts'
+import type { GuardConfig } from './config.ts'
 
 interface Warning { readonly field: string, readonly message: string }
 
@@ -7,7 +7,7 @@ interface Warning { readonly field: string, readonly message: string }
  * call arrives from the carrier's proxies, so a per-source limit with no exempt range caps the
  * whole business at `perSourceIpPerMinute` calls a minute (docs/toll-fraud-and-floods.md).
  */
-export function guardWarnings (config: Config): Warning[] {
+export function guardWarnings (config: { readonly guard: GuardConfig, readonly doctor: { readonly trunkRanges: readonly string[] } }): Warning[] {
   const { rates } = config.guard
   if (rates.perSourceIpExempt.length > 0 || config.doctor.trunkRanges.length > 0) return []
   return [{

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js/max'
-import { HANGUP_CAUSES } from '../config/hangup-causes.ts'
+import { HANGUP_CAUSES } from '../freeswitch/hangup-causes.ts'
 import { sourceRangeSchema } from './source-ip.ts'
 
 /**

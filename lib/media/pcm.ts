@@ -7,6 +7,12 @@ import { resample } from './resample.ts'
  * (`PcmChunk.pcm`, little-endian) and Int16Array, duration, downmix and level.
  */
 
+/** Raw audio: signed 16-bit little-endian mono PCM, as providers yield it and the stream carries it. */
+export interface PcmChunk {
+  readonly pcm: Buffer
+  readonly sampleRate: number
+}
+
 /** Little-endian s16 bytes -> samples. Reads byte by byte so odd offsets and big-endian hosts work. */
 export function int16FromBytes (pcm: Buffer): Int16Array {
   if (pcm.length % 2 !== 0) throw new PhoneAgentError('MEDIA_INVALID', 'pcm: odd byte count for 16-bit samples')

@@ -1,7 +1,7 @@
 import { isPhoneAgentError } from '../errors.ts'
 import { bytesFromInt16, int16FromBytes, toMono } from '../media/pcm.ts'
 import { encodeWav, parseWav } from '../media/wav.ts'
-import type { PcmChunk } from '../speech/types.ts'
+import type { PcmChunk } from '../media/pcm.ts'
 import { badResponse, type ErrorContext } from './errors.ts'
 
 /** WAV bytes from a vendor -> mono PCM; a file we cannot read is the vendor's fault, not media's. */

@@ -1,4 +1,4 @@
-import type { PricingConfig } from '../speech/config.ts'
+import type { PricingConfig } from './pricing.ts'
 
 /**
  * Per-call usage: one meter per call, passed to every provider request made for it. Providers

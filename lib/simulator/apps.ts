@@ -1,7 +1,7 @@
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, extname, isAbsolute, join } from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { HANGUP_CAUSES } from '../config/hangup-causes.ts'
+import { HANGUP_CAUSES } from '../freeswitch/hangup-causes.ts'
 import { FRAME_MS, FRAME_SAMPLES, frameScore, frameToBuffer } from './caller.ts'
 import { buildWav, parseWav, toMono8k } from './wav.ts'
 import { displaceSession, stopDisplaceSession } from './displace.ts'

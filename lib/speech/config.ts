@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { pricingSchema } from '../providers/pricing.ts'
 
 /**
  * Speech settings (`speech:` in the config file). Secrets never live here: a provider names the
@@ -202,20 +203,6 @@ export const retrySchema = z.strictObject({
   maxDelayMs: z.number().int().positive().default(3000),
 })
 
-/**
- * Prices for the usage estimate, keyed `provider:model` or just `provider` (the configured
- * `name`, so a Groq endpoint named `groq` gets Groq's prices). Unknown keys cost zero.
- */
-export const pricingSchema = z.strictObject({
-  currency: z.string().regex(/^[A-Z]{3}$/).default('USD'),
-  stt: z.record(z.string(), z.strictObject({ perMinute: z.number().nonnegative() })).default({}),
-  llm: z.record(z.string(), z.strictObject({
-    inputPerMillionTokens: z.number().nonnegative(),
-    outputPerMillionTokens: z.number().nonnegative(),
-  })).default({}),
-  tts: z.record(z.string(), z.strictObject({ perMillionCharacters: z.number().nonnegative() })).default({}),
-})
-
 export const speechSchema = z.strictObject({
   tts: ttsSchema.prefault({}),
   stt: sttSchema.prefault({}),
@@ -234,7 +221,6 @@ export type BreakerConfig = z.infer<typeof breakerSchema>
 export type SttEntry = z.infer<typeof sttEntrySchema>
 export type LlmEntry = z.infer<typeof llmEntrySchema>
 export type TtsEntry = z.infer<typeof ttsEntrySchema>
-export type PricingConfig = z.infer<typeof pricingSchema>
 export type OpenAiLlmConfig = z.infer<typeof openaiLlmSchema>
 export type AnthropicLlmConfig = z.infer<typeof anthropicLlmSchema>
 export type OpenAiSttConfig = z.infer<typeof openaiSttSchema>

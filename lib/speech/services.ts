@@ -1,9 +1,8 @@
 import type { Logger } from 'pino'
-import type { Config } from '../config/load.ts'
-import type { Speaker } from '../call/context.ts'
+import type { Speaker } from './types.ts'
 import type { LlmProvider } from '../llm/types.ts'
 import type { ProviderObserver } from '../providers/breaker.ts'
-import { ttsProviders } from './config.ts'
+import { ttsProviders, type SpeechConfig } from './config.ts'
 import { buildProviders } from './index.ts'
 import type { SttProvider } from './stt/types.ts'
 import { SpeechCache } from './tts-cache.ts'
@@ -22,6 +21,15 @@ export interface SpeechServices {
   close (): Promise<void>
 }
 
+/** The parts of the config speech is built from (the app passes the whole config). */
+export interface SpeechServicesConfig {
+  readonly speech: SpeechConfig
+  /** The default language (BCP-47). */
+  readonly language: string
+  /** Absolute: the TTS cache lives in its cache/ directory. */
+  readonly media: { readonly soundsDir: string }
+}
+
 export interface SpeechServicesOptions {
   readonly env?: NodeJS.ProcessEnv
   /** Replaces the configured TTS provider (tests). */
@@ -30,7 +38,7 @@ export interface SpeechServicesOptions {
   readonly observer?: ProviderObserver | undefined
 }
 
-export async function createSpeechServices (config: Config, logger: Logger, options: SpeechServicesOptions = {}): Promise<SpeechServices> {
+export async function createSpeechServices (config: SpeechServicesConfig, logger: Logger, options: SpeechServicesOptions = {}): Promise<SpeechServices> {
   const env = options.env ?? process.env
   // The offline voice is only started when it is a configured TTS (the only one, or one in the
   // list, often the last resort): it costs a worker thread.

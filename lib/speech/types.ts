@@ -3,11 +3,10 @@
  * (`lib/speech/tts/<vendor>.ts`, `lib/speech/stt/<vendor>.ts`, `lib/llm/<vendor>.ts`).
  */
 
-/** Raw audio: signed 16-bit little-endian mono PCM. */
-export interface PcmChunk {
-  readonly pcm: Buffer
-  readonly sampleRate: number
-}
+import type { PcmChunk } from '../media/pcm.ts'
+
+/** Raw audio as providers yield it; defined with the PCM helpers (media sits below speech). */
+export type { PcmChunk }
 
 export interface TtsRequest {
   readonly text: string
@@ -27,4 +26,15 @@ export interface TtsProvider {
   voiceId (request: TtsRequest): string
   /** Yields PCM as it is produced (one chunk for batch engines). Rejects with a PhoneAgentError. */
   synthesize (request: TtsRequest, options: { signal?: AbortSignal }): AsyncIterable<PcmChunk>
+}
+
+/**
+ * Text to speech as the verbs need it: a WAV file in the sounds directory (the cache,
+ * lib/speech/tts-cache.ts). Speech owns the interface; calls take it.
+ */
+export interface Speaker {
+  render (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined }):
+  Promise<{ path: string, durationMs: number, cached: boolean }>
+  /** The same speech as s16le chunks as they are synthesised (lib/speech/tts-cache.ts `stream`; play them with lib/speech/stream-pcm.ts). */
+  stream? (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined, rate?: number | undefined }): AsyncIterable<PcmChunk>
 }

@@ -69,7 +69,7 @@ t.test('interim results while the model writes, then the final one; the audio go
   t.equal(fake.samples[0], 24000, 'one second of 8 kHz audio is one second at 24 kHz')
   t.ok(fake.received.filter((m) => m.type === 'input_audio_buffer.append').length <= 11, 'appended in 100 ms pieces, not per frame')
   t.match(usage.snapshot(), [{ kind: 'stt', provider: 'openai-rt', model: 'gpt-4o-mini-transcribe', audioSeconds: 1, requests: 1 }])
-  const { pricingSchema } = await import('../../lib/speech/config.ts')
+  const { pricingSchema } = await import('../../lib/providers/pricing.ts')
   t.equal(usage.cost(pricingSchema.parse({ stt: { 'openai-rt': { perMinute: 0.006 } } })).total, 0.0001, 'priced per minute under its name')
   await settled()
 })

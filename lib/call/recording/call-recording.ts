@@ -2,8 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import type { AgentServices } from '../../agent/services.ts'
-import type { Config } from '../../config/load.ts'
-import type { RouteConfig } from '../../config/schema.ts'
+import type { CallConfig, RouteConfig } from '../config.ts'
 import { isCallEnded } from '../../errors.ts'
 import { decodeFrame } from '../../media/stream/frame.ts'
 import { WavFileWriter } from '../../media/wav-writer.ts'
@@ -25,7 +24,7 @@ export function callRecordingPath (soundsDir: string, uuid: string, startedAt: n
  * the record begins, so the record carries the file's path from its first write: a crash
  * mid-call cannot lose the link (start-up repairs the file, or clears a path with no file).
  */
-export function planCallRecording (config: Config, route: RouteConfig | undefined, uuid: string, startedAt: number, log: Logger): CallRecording | undefined {
+export function planCallRecording (config: Pick<CallConfig, 'media'>, route: RouteConfig | undefined, uuid: string, startedAt: number, log: Logger): CallRecording | undefined {
   if (route?.recordCall !== true || (route.mediaMode ?? config.media.mode) !== 'stream') return undefined
   const path = callRecordingPath(config.media.soundsDir, uuid, startedAt)
   if (path === undefined) {
@@ -51,14 +50,14 @@ export interface ConsentDeps {
  */
 export class CallRecording {
   readonly path: string
-  readonly #config: Config
+  readonly #config: Pick<CallConfig, 'media'>
   readonly #log: Logger
   #writer: WavFileWriter | undefined
   #timeline: StereoTimeline | undefined
   #unsubscribe: Array<() => void> = []
   #stopped: Promise<CallRecordingResult> | undefined
 
-  constructor (path: string, config: Config, log: Logger) {
+  constructor (path: string, config: Pick<CallConfig, 'media'>, log: Logger) {
     this.path = path
     this.#config = config
     this.#log = log

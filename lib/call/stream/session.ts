@@ -3,7 +3,7 @@ import { PhoneAgentError, abortReason } from '../../errors.ts'
 import type { Channel } from '../../freeswitch/channel.ts'
 import { MediaEndpoint, type Playout, type PlayoutResult } from '../../media/stream/index.ts'
 import { Vad, type VadEngine, type VoiceDetector } from '../../media/vad/index.ts'
-import type { MediaStreamConfig } from '../../config/schema.ts'
+import type { MediaStreamConfig } from '../config.ts'
 import { freeswitchLocalPort } from './freeswitch-port.ts'
 
 /**

@@ -1,4 +1,4 @@
-import { isHangupCause } from '../../config/hangup-causes.ts'
+import { isHangupCause } from '../../freeswitch/hangup-causes.ts'
 import { UnsafeValueError } from '../../errors.ts'
 import type { VerbContext } from '../context.ts'
 

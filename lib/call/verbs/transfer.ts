@@ -1,7 +1,7 @@
 import { abortReason, PhoneAgentError } from '../../errors.ts'
 import type { VerbContext } from '../context.ts'
 import { numbersInDialString } from '../dial-string.ts'
-import { unknownTransferTargetMessage } from '../../config/suggest.ts'
+import { unknownTransferTargetMessage } from '../../suggest.ts'
 import { ensureBridgeVariables } from '../transfer/bridge-variables.ts'
 import { bridgeOutcome, type TransferResult } from '../transfer/outcome.ts'
 import { ringThenBridge } from '../transfer/ring.ts'
