@@ -5,7 +5,7 @@
  * `+39899...` and a national `899...` are one and the same number.
  *
  * The dialplan pack (`dialplan/.../phone_agent_outbound.xml`) blocks the same ranges with
- * regular expressions; `test/guard/number-table.test.ts` runs one table of numbers through
+ * regular expressions; `test/guard/number-table.spec.ts` runs one table of numbers through
  * both so the two layers cannot drift apart.
  */
 

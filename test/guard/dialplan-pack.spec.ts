@@ -78,4 +78,4 @@ t.test('every placeholder is marked REPLACE_ME', async (t) => {
 })
 
 // The fail2ban filter is tested against FreeSWITCH's real log format in test/dialplan/fail2ban.test.ts,
-// and the whole pack, installed into a vanilla tree, in test/dialplan/pack-loads.test.ts.
+// and the whole pack, installed into a vanilla tree, in test/dialplan/pack-loads.spec.ts.
