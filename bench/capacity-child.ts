@@ -46,7 +46,7 @@ export async function unpinDriver (): Promise<void> {
   await taskset(`0-${cpus().length - 1}`, process.pid)
 }
 
-async function taskset (cpuList: string, pid: number): Promise<boolean> {
+export async function taskset (cpuList: string, pid: number): Promise<boolean> {
   return await new Promise((resolve) => {
     execFile('taskset', ['-acp', cpuList, String(pid)], (err) => { resolve(err === null) })
   })

@@ -60,7 +60,8 @@ function benchConfig (soundsDir: string, dir: string): Record<string, unknown> {
     scripts: { capacity: { module: SCRIPT } },
     guard: {
       callers: { allowPrefixes: ['+39'] },
-      rates: { perCallerPerMinute: 1_000_000, perCallerPerHour: 1_000_000, globalPerSecond: 100_000 },
+      // Every simulated call comes from one source address: its per-minute limit (10) would refuse the ramp too.
+      rates: { perCallerPerMinute: 1_000_000, perCallerPerHour: 1_000_000, perSourceIpPerMinute: 1_000_000, globalPerSecond: 100_000 },
       capacity: { maxConcurrent: 2000, whenFull: 'user-busy' },
     },
     records: { dataDir: join(dir, 'data') },

@@ -43,14 +43,14 @@ export class ForkedServer<Req extends { readonly type: string, readonly id: numb
     })
   }
 
-  /** Fork `script` and wait until it listens (or fails to start); returns the child and its port. */
-  protected static async fork (name: string, script: URL, args: string[], execArgv: string[], signal?: AbortSignal): Promise<{ child: ChildProcess, port: number }> {
+  /** Fork `script` and wait until it listens (or fails to start); returns the child, its port and its whole `ready` message. */
+  protected static async fork (name: string, script: URL, args: string[], execArgv: string[], signal?: AbortSignal): Promise<{ child: ChildProcess, port: number, ready: BaseReply & Record<string, unknown> }> {
     // cwd is the project root so `--import tsx` resolves from its node_modules.
     const child = fork(fileURLToPath(script), args, { cwd: ROOT, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     try {
       const [first] = await once(child, 'message', { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(30_000)]) }) as [BaseReply]
       if (first.type !== 'ready' || first.port === undefined) throw new Error(`${name} failed to start: ${first.message ?? first.type}`)
-      return { child, port: first.port }
+      return { child, port: first.port, ready: first as BaseReply & Record<string, unknown> }
     } catch (err) {
       child.kill('SIGKILL')
       throw err

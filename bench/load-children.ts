@@ -1,0 +1,45 @@
+import type { MemoryStats } from './capacity-protocol.ts'
+import { ForkedServer } from './forked-server.ts'
+import type { LoadMark, LoadReply, LoadRequest, LoadServerArgs } from './load-protocol.ts'
+
+/** The forked load server (bench/load-server.ts) seen from the driver. */
+export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
+  metricsPort = 0
+
+  static async start (args: LoadServerArgs, signal?: AbortSignal): Promise<LoadServer> {
+    const { child, port, ready } = await ForkedServer.fork('load server', new URL('./load-server.ts', import.meta.url),
+      [JSON.stringify(args)], ['--expose-gc', '--import', 'tsx'], signal)
+    const server = new LoadServer('load server', child, port)
+    server.metricsPort = Number(ready.metricsPort)
+    return server
+  }
+
+  async memory (): Promise<MemoryStats> {
+    const reply = await this.request({ type: 'memory' })
+    if (reply.type !== 'memory') throw new Error(`unexpected reply ${reply.type}`)
+    return reply.stats
+  }
+
+  /** The latency waterfalls recorded since the last call. */
+  async marks (): Promise<readonly LoadMark[]> {
+    const reply = await this.request({ type: 'marks' })
+    if (reply.type !== 'marks') throw new Error(`unexpected reply ${reply.type}`)
+    return reply.marks
+  }
+}
+
+type FakesRequest = { readonly id: number, readonly type: 'cpu' } | { readonly id: number, readonly type: 'stop' }
+type FakesReply = { readonly type: string, readonly id?: number, readonly port?: number, readonly cpuMs?: number }
+
+/** The provider fakes (bench/load-fakes.ts) in their own process. */
+export class FakesProcess extends ForkedServer<FakesRequest, FakesReply> {
+  static async start (signal?: AbortSignal): Promise<FakesProcess> {
+    const { child, port } = await ForkedServer.fork('provider fakes', new URL('./load-fakes.ts', import.meta.url), [], ['--import', 'tsx'], signal)
+    return new FakesProcess('provider fakes', child, port)
+  }
+
+  /** CPU time the fakes have used since they started, ms. */
+  async cpuMs (): Promise<number> {
+    return (await this.request({ type: 'cpu' })).cpuMs ?? Number.NaN
+  }
+}

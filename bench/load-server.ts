@@ -1,0 +1,114 @@
+/**
+ * The server under test for bench/load.ts: the phone agent wired as `phone-agent serve` wires
+ * it (metrics with the process metrics, the speech services from the config, the ops HTTP
+ * server for /metrics), stream media, the built-in receptionist (converse) on the bench's
+ * number, every provider an OpenAI-compatible fake in another process (bench/load-fakes.ts).
+ *   node --expose-gc --import tsx bench/load-server.ts '{"fakesPort":N,"dir":"..."}'
+ * IPC: `ready` with the Event Socket and metrics ports; `memory` (after a GC), `marks` (the
+ * latency waterfalls recorded since the last ask), `stop`. Exits when the driver goes away.
+ */
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { startPhoneAgent } from '../lib/app.ts'
+import { buildConfig } from '../lib/config/load.ts'
+import { endpointingSchema } from '../lib/media/stream/turn-taking.ts'
+import { startOpsServer } from '../lib/ops/http.ts'
+import { Metrics } from '../lib/ops/metrics.ts'
+import { closeProviderConnections } from '../lib/providers/openai-client.ts'
+import { nullRecorder } from '../lib/records/null-recorder.ts'
+import type { CallRecorder, CallStart, LatencyInput } from '../lib/records/types.ts'
+import { createSpeechServices } from '../lib/speech/services.ts'
+import type { MemoryStats } from './capacity-protocol.ts'
+import { LOAD_DID, type LoadReply, type LoadRequest, type LoadServerArgs } from './load-protocol.ts'
+
+const send = (reply: LoadReply): void => { process.send?.(reply) }
+
+/** The real schema: admission opened up (its defaults would refuse the ramp), no dead air at a quiet caller. */
+function benchConfig (args: LoadServerArgs): Record<string, unknown> {
+  const openai = { baseUrl: `http://127.0.0.1:${args.fakesPort}/v1` }
+  const role = { concurrency: 256 }
+  return {
+    server: { port: 0, commandTimeoutMs: 10_000, lingerMs: 50 },
+    media: {
+      soundsDir: join(args.dir, 'sounds'),
+      mode: 'stream',
+      // The issue's figures are for the classic detector; barge-in off keeps every call's turns on the caller's cycle.
+      // Fixed endpointing (no preemptive reply): a turn's fixed share is then known, and what is
+      // left of speech end -> audio in hand is our processing.
+      stream: { vad: { engine: 'classic', endSilenceMs: 500 }, bargeIn: { enabled: false }, endpointing: fixedEndpointing() },
+    },
+    language: 'it-IT',
+    speech: {
+      stt: { provider: 'openai', openai, ...role },
+      llm: { provider: 'openai', openai: { ...openai, model: 'bench' }, ...role },
+      tts: { provider: 'openai', openai: { ...openai, format: 'pcm', sampleRate: 24_000 }, cacheMaxMegabytes: 64, ...role },
+      retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+    },
+    routes: { [LOAD_DID]: { script: 'receptionist', options: { greeting: false } } },
+    agent: { deadlines: { noInputMs: 60_000 } },
+    guard: {
+      callers: { allowPrefixes: ['+39'] },
+      rates: { perCallerPerMinute: 1_000_000, perCallerPerHour: 1_000_000, perSourceIpPerMinute: 1_000_000, globalPerSecond: 100_000 },
+      capacity: { maxConcurrent: 5000, whenFull: 'user-busy' },
+    },
+    ops: { http: { enabled: false } },
+    logging: { level: 'warn' },
+  }
+}
+
+/** Adaptive endpointing off, and preemptive replies off where this version has them. */
+function fixedEndpointing (): Record<string, unknown> {
+  return { adaptive: false, ...('preemptive' in endpointingSchema.shape ? { preemptive: false } : {}) }
+}
+
+async function main (args: LoadServerArgs): Promise<void> {
+  const logger = pino({ level: 'warn' }, pino.destination({ dest: join(args.dir, 'server.log'), sync: false }))
+  const config = buildConfig(benchConfig(args), args.dir)
+  const metrics = new Metrics({ processMetrics: true })
+  const speech = await createSpeechServices(config, logger, { observer: metrics })
+  let marks: Array<LatencyInput & { uuid: string }> = []
+  const records = { begin: (start: CallStart): CallRecorder => ({ ...nullRecorder(start.uuid), latency: (l) => { marks.push({ ...l, uuid: start.uuid }); metrics.turnLatency(l) } }) }
+  const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records })
+  // The event-loop delay comes from /metrics, as an operator's Prometheus would read it.
+  const ops = await startOpsServer({ host: '127.0.0.1', port: 0, metrics, health: () => ({ ok: true, activeCalls: agent.server.activeCalls() }), logger })
+
+  const handle = async (req: LoadRequest): Promise<void> => {
+    switch (req.type) {
+      case 'memory': {
+        // Twice: the first pass can leave finalised buffers the second one frees.
+        if (global.gc !== undefined) { global.gc(); global.gc() }
+        const m = process.memoryUsage()
+        const stats: MemoryStats = { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, activeCalls: agent.server.activeCalls() }
+        send({ id: req.id, type: 'memory', stats })
+        return
+      }
+      case 'marks':
+        send({ id: req.id, type: 'marks', marks })
+        marks = []
+        return
+      case 'stop':
+        await agent.stop(5000)
+        await ops.close()
+        await speech.close()
+        await closeProviderConnections()
+        send({ id: req.id, type: 'stopped' })
+        process.disconnect?.()
+    }
+  }
+  process.on('message', (req: LoadRequest) => {
+    handle(req).catch((err: unknown) => { send({ type: 'fatal', message: (err as Error).message }) })
+  })
+  send({ type: 'ready', port: agent.server.port, metricsPort: ops.port })
+}
+
+if (process.send === undefined || process.argv[2] === undefined) {
+  console.error('usage: forked by bench/load.ts with an IPC channel and a JSON argument')
+  process.exit(2)
+}
+// The driver owns the run: Ctrl-C reaches the whole process group, and the driver sends `stop`.
+process.on('SIGINT', () => {})
+process.on('disconnect', () => { process.exit(0) })
+main(JSON.parse(process.argv[2]) as LoadServerArgs).catch((err: unknown) => {
+  send({ type: 'fatal', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) })
+  process.exit(1)
+})

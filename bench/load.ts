@@ -1,0 +1,260 @@
+/**
+ * Load: N concurrent AI calls against one server process, measured from the server's side.
+ *
+ * Three processes besides this one, so that nothing measured pays for the load it is under:
+ *   - the server under test (bench/load-server.ts): the receptionist (converse) in stream mode;
+ *   - the provider fakes (bench/load-fakes.ts): STT, LLM and TTS over HTTP at fixed latencies;
+ *   - the media generator (bench/native/media-gen.c, built here with cc): every call's UDP.
+ * This process runs the simulator's Event Socket side (a few messages per call). On Linux with
+ * 2+ CPUs the server gets CPU 1 and everything else CPU 0.
+ *
+ * For each N: ramp to N calls with the callers quiet, measure a quiet window (media and the
+ * VAD on a quiet line), then let the callers talk (37 % of every 10 s: one AI turn per call
+ * every 10 s), warm up for one cycle, and measure a talk window. Per window: CPU per server
+ * thread from /proc, event-loop delay from the server's own /metrics, send-side pacing from
+ * the generator's kernel receive timestamps, turn times from the call records' waterfalls,
+ * and the driver's own CPU. Memory per call after a GC.
+ * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-write]
+ */
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { FakeFreeSwitch } from '../lib/simulator/index.ts'
+import { pinApart, taskset, unpinDriver } from './capacity-child.ts'
+import { MB, round } from './capacity-stats.ts'
+import { FakesProcess, LoadServer } from './load-children.ts'
+import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-media.ts'
+import { LOAD_DID, type LoadMark } from './load-protocol.ts'
+import { formatLoadSection, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
+import { threadShares, threadTimes } from './proc-threads.ts'
+import { spliceSection } from './sections.ts'
+
+export interface LoadOptions {
+  readonly steps?: readonly number[]
+  readonly quietMs?: number
+  /** Talking before the talk window: one whole cycle, so every caller has had a turn. */
+  readonly warmMs?: number
+  readonly windowMs?: number
+  readonly rampPerSecond?: number
+  readonly pinCpus?: boolean
+  readonly signal?: AbortSignal
+  readonly progress?: (line: string) => void
+}
+
+/** prom-client samples the loop delay with a 10 ms timer; the histogram holds whole intervals. */
+const LOOP_RESOLUTION_MS = 10
+/** After a talk window, long enough for the replies it started to finish and their records to come in. */
+const REPLY_SETTLE_MS = 4000
+
+export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResult> {
+  const steps = options.steps ?? [100, 200, 300, 400, 500]
+  const quietMs = options.quietMs ?? 5000
+  const warmMs = options.warmMs ?? 10_000
+  const windowMs = options.windowMs ?? 20_000
+  const rampPerSecond = options.rampPerSecond ?? 100
+  const signal = options.signal ?? new AbortController().signal
+  const progress = options.progress ?? (() => {})
+  const started = performance.now()
+  const loadAtStart = loadavg().map((l) => round(l, 2))
+
+  const binary = await buildMediaGenerator()
+  if (binary === undefined) throw new Error('the load bench needs a C compiler (cc) to build bench/native/media-gen.c')
+  const dir = await mkdtemp(join(tmpdir(), 'pa-load-'))
+  let server: LoadServer | undefined
+  let fakes: FakesProcess | undefined
+  let media: NativeMedia | undefined
+  const fs = new FakeFreeSwitch()
+  const result: LoadStep[] = []
+  let pinned = false
+  let idleRss = 0
+  let idleCpu = 0
+  let stoppedBecause: string | undefined
+  try {
+    const speechPath = join(dir, 'caller.raw')
+    await writeCallerSpeech(speechPath, 30)
+    fakes = await FakesProcess.start(signal)
+    server = await LoadServer.start({ fakesPort: fakes.port, dir }, signal)
+    pinned = options.pinCpus !== false && await pinApart(server.pid)
+    if (pinned) await taskset('0', fakes.pid)
+    // Spawned after the pinning, so it inherits CPU 0.
+    media = await NativeMedia.start({ binary, speechPath })
+    progress(`load: server pid ${server.pid} on port ${server.port}${pinned ? ' (CPU 1; driver, generator and fakes on CPU 0)' : ''}`)
+    await sleep(3000, undefined, { signal })
+    idleRss = (await server.memory()).rss
+    const srv = server
+    const gen = media
+    const fk = fakes
+
+    /** Every waterfall so far: a turn's record can arrive after its window ended (the reply still playing). */
+    const marks: LoadMark[] = []
+    const measure = async (ms: number, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[] }> => {
+      const t0 = await threadTimes(srv.pid)
+      await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
+      await gen.reset()
+      const driver0 = process.cpuUsage()
+      const fakes0 = await fk.cpuMs()
+      const wall0 = performance.now()
+      const epoch0 = Date.now()
+      await sleep(ms, undefined, { signal })
+      const wallMs = performance.now() - wall0
+      const epoch1 = Date.now()
+      const t1 = await threadTimes(srv.pid)
+      const loop = await scrapeLoop(srv.metricsPort)
+      const gen1 = await gen.report()
+      const driver = process.cpuUsage(driver0)
+      const fakesMs = await fk.cpuMs() - fakes0
+      if (settle) await sleep(REPLY_SETTLE_MS, undefined, { signal })
+      marks.push(...await srv.marks())
+      const inWindow = marks.filter((m) => m.ttsAudioAt !== undefined && m.ttsAudioAt >= epoch0 && m.ttsAudioAt < epoch1)
+      const threads = threadShares(t0, t1, wallMs)
+      const mainName = t1.get(srv.pid)?.name ?? ''
+      const main = ((t1.get(srv.pid)?.cpuMs ?? 0) - (t0.get(srv.pid)?.cpuMs ?? 0)) / wallMs
+      const total = Object.values(threads).reduce((a, b) => a + b, 0)
+      return {
+        marks: inWindow,
+        figures: {
+          wallMs: round(wallMs, 0),
+          serverCpu: round(total, 3),
+          mainThreadCpu: round(main, 3),
+          otherThreads: Object.fromEntries(Object.entries(threads).filter(([n, v]) => v >= 0.005 && n !== mainName).map(([n, v]) => [n, round(v, 3)])),
+          loopP99Ms: round(loop.p99 - LOOP_RESOLUTION_MS, 1),
+          loopMaxMs: round(loop.max - LOOP_RESOLUTION_MS, 1),
+          pacingP50Ms: gen1.pacingP50Ms,
+          pacingP99Ms: gen1.pacingP99Ms,
+          pacingMaxMs: gen1.pacingMaxMs,
+          received: gen1.received,
+          expectedFrames: Math.round(gen1.calls * wallMs / 20),
+          generatorCpu: round(gen1.cpu, 3),
+          generatorWakeP99Ms: gen1.wakeP99Ms,
+          simulatorCpu: round((driver.user + driver.system) / 1000 / wallMs, 3),
+          fakesCpu: round(fakesMs / wallMs, 3),
+        },
+      }
+    }
+
+    const idle = (await measure(quietMs)).figures
+    idleCpu = idle.serverCpu
+    progress(`load: idle server ${idle.serverCpu} cores, RSS ${round(idleRss / MB, 1)} MB`)
+    let placed = 0
+    // Memory per call is the slope from the previous step (the first from the idle server).
+    let previous = { calls: 0, rss: idleRss }
+    for (const target of steps) {
+      if (signal.aborted) break
+      await gen.talk(false)
+      const rampStart = performance.now()
+      while (placed < target) {
+        for (let i = 0; i < Math.max(1, Math.round(rampPerSecond / 10)) && placed < target; i++, placed++) {
+          fs.placeCall({ port: srv.port, destination: LOAD_DID, callerNumber: `+39333${String(1_000_000 + placed).slice(1)}`, unicastEngine: gen, maxCallMs: 3_600_000 })
+        }
+        await sleep(100, undefined, { signal })
+      }
+      while (gen.flowing.size < target && performance.now() - rampStart < 20_000 + target * 50) await sleep(200, undefined, { signal })
+      const flowing = gen.flowing.size
+      progress(`load: ${target} calls placed, ${flowing} streaming after ${round((performance.now() - rampStart) / 1000, 1)} s`)
+      await sleep(2000, undefined, { signal })
+      const memory = await srv.memory()
+      const quiet = await measure(quietMs)
+      await gen.talk(true)
+      await sleep(warmMs, undefined, { signal })
+      const talk = await measure(windowMs, true)
+      const step = stepFigures(target, flowing, idleCpu, quiet.figures, talk, (memory.rss - previous.rss) / MB / (target - previous.calls))
+      previous = { calls: target, rss: memory.rss }
+      result.push(step)
+      progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} ms, pacing p99 ${step.talk.pacingP99Ms} ms, ${step.turns} turns, driver ${step.driverCpu} cores`)
+      if (flowing < target) { stoppedBecause = `only ${flowing} of ${target} calls streamed`; break }
+    }
+  } finally {
+    await media?.talk(false).catch(() => {})
+    progress(`load: hanging up ${fs.activeCalls} calls`)
+    const giveUp = new AbortController()
+    await Promise.race([fs.close(), sleep(20_000, undefined, { signal: giveUp.signal }).catch(() => {})])
+    giveUp.abort()
+    await media?.close()
+    await server?.stop()
+    await fakes?.stop()
+    if (pinned) await unpinDriver()
+    await rm(dir, { recursive: true, force: true })
+  }
+  return {
+    steps: result,
+    idleServerCpu: idleCpu,
+    stoppedBecause,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, pinned },
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
+    durationSeconds: round((performance.now() - started) / 1000, 0),
+    windows: { quietMs, warmMs, windowMs },
+  }
+}
+
+function stepFigures (calls: number, flowing: number, idleCpu: number, quiet: WindowFigures, talk: { figures: WindowFigures, marks: readonly LoadMark[] }, mbPerCall: number): LoadStep {
+  const turns = talk.marks.length
+  // What the turns cost on top of the calls' media: the talk window's CPU less the quiet window's rate.
+  const turnCpuMs = (talk.figures.serverCpu - quiet.serverCpu) * talk.figures.wallMs
+  return {
+    calls,
+    flowing,
+    quiet,
+    talk: talk.figures,
+    turns,
+    // Over the idle server's own CPU (timers, metrics): what the calls add.
+    cpuPerCallPct: round((talk.figures.serverCpu - idleCpu) / calls * 100, 3),
+    quietCpuPerCallPct: round((quiet.serverCpu - idleCpu) / calls * 100, 3),
+    cpuPerTurnMs: turns > 0 ? round(turnCpuMs / turns, 1) : Number.NaN,
+    mbPerCall: round(mbPerCall, 3),
+    driverCpu: round(talk.figures.generatorCpu + talk.figures.simulatorCpu, 3),
+    ...turnTimes(talk.marks),
+  }
+}
+
+/** The server's event-loop delay (ms) since the last scrape, from its Prometheus /metrics. */
+async function scrapeLoop (port: number): Promise<{ p99: number, max: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const value = (name: string): number => {
+    const m = new RegExp(`^${name} ([0-9.eE+-]+)$`, 'm').exec(text)
+    return m === null ? Number.NaN : Number(m[1]) * 1000
+  }
+  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') }
+}
+
+async function main (): Promise<void> {
+  const args = process.argv.slice(2)
+  const quick = args.includes('--quick')
+  const stepsArg = args.find((a) => a.startsWith('--steps='))?.slice('--steps='.length)
+  const steps = stepsArg !== undefined ? stepsArg.split(',').map(Number) : quick ? [20, 50] : undefined
+  if (steps !== undefined && !steps.every((n) => Number.isInteger(n) && n > 0)) {
+    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-write]')
+    process.exit(2)
+  }
+  const controller = new AbortController()
+  process.once('SIGINT', () => {
+    console.error('load: interrupted, cleaning up (Ctrl-C again to quit at once)')
+    controller.abort()
+    process.once('SIGINT', () => { process.exit(130) })
+  })
+  const result = await runLoadBench({
+    steps,
+    ...(quick ? { quietMs: 3000, warmMs: 10_000, windowMs: 10_000 } : {}),
+    signal: controller.signal,
+    progress: (line) => { console.error(line) },
+  })
+  const command = `node --import tsx bench/load.ts ${args.filter((a) => a !== '--no-write').join(' ')}`.trim()
+  const section = formatLoadSection(result, command)
+  console.log(section)
+  console.log(JSON.stringify(result))
+  if (!args.includes('--no-write')) {
+    const path = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url))
+    await writeFile(path, spliceSection(await readFile(path, 'utf8'), 'load', section))
+    console.error('load: BENCHMARKS.md section "load" written')
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  main().catch((err: unknown) => {
+    console.error(err)
+    process.exitCode = 1
+  })
+}
