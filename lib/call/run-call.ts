@@ -183,16 +183,16 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       await apologise(ctx, config)
     }
   } finally {
-    if (channel.endRequested.aborted && channel.isUp && !ctx.state.handedOff) await goodbye(ctx, config, streamStarted)
+    if (channel.endRequested.aborted && channel.isUp && !ctx.status.handedOff) await goodbye(ctx, config, streamStarted)
     dispose()
     if (streamStarted) await streamStarted.then(async (s) => { await s.close() }, () => {})
     await opts.recording?.stop()
-    if (!ctx.state.handedOff) await safeHangup(channel, channel.endRequested.aborted ? 'SYSTEM_SHUTDOWN' : 'NORMAL_CLEARING', log)
-    log.info({ hangupCause: channel.hangupCause ?? null, handedOff: ctx.state.handedOff }, 'call finished')
+    if (!ctx.status.handedOff) await safeHangup(channel, channel.endRequested.aborted ? 'SYSTEM_SHUTDOWN' : 'NORMAL_CLEARING', log)
+    log.info({ hangupCause: channel.hangupCause ?? null, handedOff: ctx.status.handedOff }, 'call finished')
   }
   // What the call achieved (a message, a transfer) outranks how it ended, except a failure.
-  if (outcome !== 'failed' && ctx.state.outcome !== undefined) outcome = ctx.state.outcome
-  if (ctx.state.handedOff) {
+  if (outcome !== 'failed' && ctx.status.outcome !== undefined) outcome = ctx.status.outcome
+  if (ctx.status.handedOff) {
     opts.release()
     const refusal = await watchHandedOff(channel, log)
     if (refusal !== undefined && outcome === 'transferred') {

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino'
 import { toE164 } from '../numbers/e164.ts'
-import type { CallState, VerbContext } from './context.ts'
+import type { VerbContext } from './context.ts'
+import { CallStatus } from './call-status.ts'
+import { Keypad } from './keypad.ts'
 import { answer } from './verbs/answer.ts'
 import { ask, type AskOptions, type AskResult } from './verbs/ask.ts'
 import { converse, type ConverseOptions, type ConverseResult } from './verbs/converse.ts'
@@ -46,27 +48,20 @@ export interface Call {
 }
 
 export interface CallInit {
-  readonly ctx: Omit<VerbContext, 'state'>
+  readonly ctx: Omit<VerbContext, 'keypad' | 'status'>
   readonly did: string | undefined
   readonly defaultCountry: string
   readonly options: Readonly<Record<string, unknown>>
 }
 
-export function newCallState (): CallState {
-  return { dtmfBuffer: [], handedOff: false, recordings: 0, answered: false, digitWaiter: undefined, outcome: undefined }
-}
-
 /** Build the script-facing call. Returns the call and a dispose function that removes listeners. */
 export function createCall (init: CallInit): { call: Call, ctx: VerbContext, dispose: () => void } {
-  const state = newCallState()
-  const ctx: VerbContext = { ...init.ctx, state }
+  const keypad = new Keypad()
+  const ctx: VerbContext = { ...init.ctx, keypad, status: new CallStatus() }
   const { channel } = ctx
-  // Digits arrive whenever the caller presses them; a waiting digits() gets them first,
-  // otherwise they are kept for the next one (type-ahead). The buffer is bounded.
-  const unsubscribe = channel.onDtmf((digit) => {
-    if (state.digitWaiter) state.digitWaiter(digit)
-    else if (state.dtmfBuffer.push(digit) > 64) state.dtmfBuffer.shift()
-  })
+  // Digits arrive whenever the caller presses them: the keypad hands them to a waiting
+  // digits() or keeps them for the next one (type-ahead).
+  const unsubscribe = channel.onDtmf((digit) => { keypad.push(digit) })
   const recordings: Recording[] = []
   const data = channel.data
   const call: Call = {

@@ -33,7 +33,7 @@ export function runTool (call: ToolCall, id: string, run: ToolRunContext): ToolO
     case 'take_message': {
       const { ctx } = run
       ctx.recorder.message({ name: call.args.name, number: call.args.number, text: call.args.message, at: Date.now() })
-      ctx.state.outcome = 'message_taken'
+      ctx.status.tookMessage()
       run.log.info({ tool: call.name, chars: call.args.message.length }, 'message taken')
       return { result: JSON.stringify({ ok: true, stored: true }) }
     }

@@ -131,7 +131,7 @@ export class Conversation {
         if (!this.#operator.pressed || !this.#ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
         // The operator key: whatever was running is abandoned; a new phase starts afterwards.
         this.#log.info({ turn: this.#turns }, 'operator key pressed')
-        this.#ctx.state.dtmfBuffer.length = 0
+        this.#ctx.keypad.flush()
         this.#operator.next()
         const handed = await this.#handOff('transferred')
         if (handed !== undefined) return handed
@@ -227,7 +227,7 @@ export class Conversation {
     const targets = [...new Set([this.#profile.fallbackTarget, this.#agent.transfers.afterHours].filter((t): t is string => t !== undefined))]
     for (const target of targets) {
       const result = await this.#transfer(target)
-      if (result.connected || this.#ctx.state.handedOff) return { end, turns: this.#turns, target, transcript: this.#history.transcript() }
+      if (result.connected || this.#ctx.status.handedOff) return { end, turns: this.#turns, target, transcript: this.#history.transcript() }
     }
     return undefined
   }

@@ -35,7 +35,7 @@ export function profileForCall (ctx: VerbContext, agent: AgentConfig, options: C
 export async function transferForAgent (ctx: VerbContext, agent: AgentConfig, operator: OperatorKeyLane, log: Logger, target: string): Promise<TransferResult> {
   try {
     const result = await operator.whileRinging(async (ringing) => await transfer(ctx, target, { signal: ringing }))
-    if (result.connected && target === agent.transfers.afterHours && target !== agent.transfers.human) ctx.state.outcome = 'voicemail'
+    if (result.connected && target === agent.transfers.afterHours && target !== agent.transfers.human) ctx.status.reachedVoicemail()
     return result
   } catch (err) {
     if (isCallEnded(err) || !ctx.channel.isUp) throw err

@@ -181,7 +181,7 @@ export class Turn {
         const action = this.#pending
         if (action?.kind !== 'transfer') break
         const result = await this.#setup.transfer(action.target)
-        if (result.connected || ctx.state.handedOff) {
+        if (result.connected || ctx.status.handedOff) {
           assistant.toolResult(action.toolCallId, JSON.stringify({ ok: true, connected: true }))
           assistant.complete()
           return { kind: 'transferred', target: action.target }

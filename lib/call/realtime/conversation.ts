@@ -117,7 +117,7 @@ class RealtimeCall {
         } catch (err) {
           if (!operator.pressed || !ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
           log.info({ turn: endings.turns }, 'operator key pressed')
-          ctx.state.dtmfBuffer.length = 0
+          ctx.keypad.flush()
           operator.next()
           const handed = await endings.handOff('transferred')
           if (handed !== undefined) return handed

@@ -88,7 +88,7 @@ export class RealtimeEndings {
     const targets = [...new Set([this.#fallbackTarget, this.#agent.transfers.afterHours].filter((t): t is string => t !== undefined))]
     for (const target of targets) {
       const result = await this.transfer(target)
-      if (result.connected || this.#ctx.state.handedOff) return this.result(end, target)
+      if (result.connected || this.#ctx.status.handedOff) return this.result(end, target)
     }
     return undefined
   }

@@ -241,7 +241,7 @@ export class RealtimeExchange {
         return this.#o.endings.result('ended')
       }
       const result = await this.#o.endings.transfer(action.target)
-      if (result.connected || ctx.state.handedOff) return this.#o.endings.result('transferred', action.target)
+      if (result.connected || ctx.status.handedOff) return this.#o.endings.result('transferred', action.target)
       // Nobody took the call: the caller hears so, the model is told, the conversation goes on.
       const text = this.#o.endings.text(this.#o.agent.transferFailed)
       await this.#o.endings.say(text, this.#o.signal)

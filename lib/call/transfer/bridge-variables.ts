@@ -1,3 +1,4 @@
+import type { Channel } from '../../freeswitch/channel.ts'
 import type { VerbContext } from '../context.ts'
 
 /**
@@ -10,10 +11,15 @@ import type { VerbContext } from '../context.ts'
  */
 export const BRIDGE_VARIABLES = 'continue_on_fail=true hangup_after_bridge=true'
 
+/** Per channel (one per call): the `multiset` sent, or in flight. A failed one is tried again. */
+const setOn = new WeakMap<Channel, Promise<void>>()
+
 export async function ensureBridgeVariables (ctx: VerbContext): Promise<void> {
-  if (ctx.state.bridgeVariables !== undefined) { await ctx.state.bridgeVariables; return }
-  const setting = ctx.channel.execute('multiset', BRIDGE_VARIABLES, { timeoutMs: ctx.commandTimeoutMs }).then(() => {})
-  ctx.state.bridgeVariables = setting
-  setting.catch(() => { ctx.state.bridgeVariables = undefined })
+  const { channel } = ctx
+  const sent = setOn.get(channel)
+  if (sent !== undefined) { await sent; return }
+  const setting = channel.execute('multiset', BRIDGE_VARIABLES, { timeoutMs: ctx.commandTimeoutMs }).then(() => {})
+  setOn.set(channel, setting)
+  setting.catch(() => { if (setOn.get(channel) === setting) setOn.delete(channel) })
   await setting
 }

@@ -73,8 +73,7 @@ export async function ringThenBridge (ctx: VerbContext, dialString: string, opti
     const reply = await bridge(ctx, outcome.uuid)
     if (reply === undefined) return { connected: false, disposition: 'BRIDGE_FAILED' }
     legsMayExist = false
-    ctx.state.handedOff = true
-    ctx.state.outcome = 'transferred'
+    ctx.status.handOff()
     // FreeSWITCH ended the unicast stream when the caller's leg left park: nothing more to send.
     await session.close()
     return { connected: true, disposition: 'ANSWERED' }

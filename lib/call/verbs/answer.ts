@@ -2,8 +2,8 @@ import type { VerbContext } from '../context.ts'
 
 /** Answer the call (idempotent). Verbs that play or record answer first on their own. */
 export async function answer (ctx: VerbContext): Promise<void> {
-  if (ctx.channel.answered || ctx.state.answered) return
+  if (ctx.channel.answered || ctx.status.answered) return
   await ctx.channel.execute('answer', '', { timeoutMs: ctx.commandTimeoutMs })
-  ctx.state.answered = true
+  ctx.status.markAnswered()
   ctx.recorder.answered(Date.now())
 }

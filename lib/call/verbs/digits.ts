@@ -25,15 +25,16 @@ export async function digits (ctx: VerbContext, options: DigitsOptions = {}): Pr
   const firstTimeout = options.timeoutMs ?? 5000
   const interTimeout = options.interDigitTimeoutMs ?? 3000
   const signal = options.signal ? AbortSignal.any([ctx.signal, options.signal]) : ctx.signal
-  if (options.flush) ctx.state.dtmfBuffer.length = 0
+  if (options.flush) ctx.keypad.flush()
   if (signal.aborted) throw abortReason(signal)
 
   let collected = ''
   return await new Promise<string>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined
+    let stopWaiting: (() => void) | undefined
     const finish = (err?: unknown): void => {
       clearTimeout(timer)
-      ctx.state.digitWaiter = undefined
+      stopWaiting?.()
       signal.removeEventListener('abort', onAbort)
       if (err === undefined) resolve(collected)
       else reject(err)
@@ -48,10 +49,10 @@ export async function digits (ctx: VerbContext, options: DigitsOptions = {}): Pr
       return false
     }
     signal.addEventListener('abort', onAbort, { once: true })
-    while (ctx.state.dtmfBuffer.length > 0) {
-      if (take(ctx.state.dtmfBuffer.shift() as string)) return
+    for (let typed = ctx.keypad.take(); typed !== undefined; typed = ctx.keypad.take()) {
+      if (take(typed)) return
     }
     if (timer === undefined) timer = setTimeout(() => finish(), firstTimeout)
-    ctx.state.digitWaiter = (digit) => { take(digit) }
+    stopWaiting = ctx.keypad.wait((digit) => { take(digit) })
   })
 }

@@ -42,7 +42,7 @@ const AFTER_HANGUP_MS = 3000
  */
 export async function record (ctx: VerbContext, options: RecordOptions = {}): Promise<Recording | undefined> {
   const maxSeconds = clampInt(options.maxSeconds ?? 60, 1, 3600)
-  const path = ctx.media.recordingPath(ctx.channel.uuid, ++ctx.state.recordings)
+  const path = ctx.media.recordingPath(ctx.channel.uuid, ctx.status.nextRecording())
   await mkdir(dirname(path), { recursive: true })
   await answer(ctx)
   if (options.beep !== false) await playPath(ctx, await beepPath(ctx.media.soundsDir), { signal: options.signal })
@@ -135,7 +135,7 @@ async function beepPath (soundsDir: string): Promise<string> {
  */
 export function recordMessage (ctx: VerbContext, recording: Recording, text = ''): void {
   ctx.recorder.message({ ...caller(ctx), text, recordingPath: recording.path, durationMs: recording.durationMs, at: Date.now() })
-  ctx.state.outcome = 'message_taken'
+  ctx.status.tookMessage()
 }
 
 function messageRow (ctx: VerbContext, path: string, status: 'recording' | 'discarded'): void {

@@ -44,9 +44,8 @@ export async function transfer (ctx: VerbContext, targetName: string, options: T
     await ctx.channel.execute('transfer', `${target.extension} ${target.dialplan} ${target.context}`, {
       timeoutMs: ctx.commandTimeoutMs,
     })
-    ctx.state.handedOff = true
-    // Provisional: the runner watches the call and corrects it if the dialplan refuses it.
-    ctx.state.outcome = 'transferred'
+    // Transferred, provisionally: the runner watches the call and corrects it if the dialplan refuses it.
+    ctx.status.handOff()
     return { connected: true, disposition: 'TRANSFERRED' }
   }
   // Checked at start-up too; checked again here because the guard's tables may have been
@@ -68,7 +67,7 @@ export async function transfer (ctx: VerbContext, targetName: string, options: T
     ctx.channel.execute('bridge', target.dialString, { timeoutMs: Infinity, signal: options.signal, afterHangupMs: BRIDGE_COMPLETION_AFTER_HANGUP_MS }),
   ])
   const outcome = bridgeOutcome(result.event)
-  if (outcome.connected) ctx.state.outcome = 'transferred'
+  if (outcome.connected) ctx.status.transferred()
   // Nobody took the call and the caller is gone: the script has nothing left to do.
   else if (!ctx.channel.isUp) throw abortReason(ctx.signal)
   return outcome
