@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { unwatchFile, watchFile, type Stats } from 'node:fs'
 import { extname } from 'node:path'
-import { parse as parseCsv } from 'csv-parse/sync'
+import { createRequire } from 'node:module'
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../errors.ts'
@@ -193,6 +193,8 @@ type Row = { line: number, fields: Record<string, unknown>, error?: undefined } 
 function csvRows (text: string): Row[] {
   let records: Array<{ record: string[], info: { lines: number }, raw: string }>
   try {
+    // Loaded when a CSV is read, not by every process importing the app.
+    const { parse: parseCsv } = createRequire(import.meta.url)('csv-parse/sync') as typeof import('csv-parse/sync')
     records = parseCsv(text, { info: true, raw: true, bom: true, relax_column_count: true, skip_empty_lines: true, trim: true }) as unknown as typeof records
   } catch (err) {
     const line = (err as { lines?: unknown }).lines

@@ -1,5 +1,5 @@
-import { getExampleNumber, type CountryCode } from 'libphonenumber-js/max'
-import examples from 'libphonenumber-js/mobile/examples'
+import type { CountryCode } from 'libphonenumber-js/max'
+import { exampleMobileNumbers, phoneNumbers } from '../numbers/phone-metadata.ts'
 
 /**
  * Plausible numbers for a country, for simulated calls and the files `init` writes: a US
@@ -8,7 +8,7 @@ import examples from 'libphonenumber-js/mobile/examples'
  * differs from the DID in its last two digits.
  */
 export function exampleNumber (country: string, role: 'did' | 'caller'): string {
-  const example = getExampleNumber(country.toUpperCase() as CountryCode, examples)?.number ?? '+390212345678'
+  const example = phoneNumbers().getExampleNumber(country.toUpperCase() as CountryCode, exampleMobileNumbers())?.number ?? '+390212345678'
   if (role === 'did') return example
   const tail = example.endsWith('99') ? '98' : '99'
   return example.slice(0, -2) + tail

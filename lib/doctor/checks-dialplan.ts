@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max'
+import { phoneNumbers } from '../numbers/phone-metadata.ts'
 import { BUILTIN_BLOCKS } from '../guard/prefixes.ts'
 import { parseContext, route, UnsupportedExpression, type Routed } from './dialplan.ts'
 import { fail, pass, type CheckResult, type DoctorContext } from './types.ts'
@@ -19,7 +19,7 @@ async function loadContext (c: DoctorContext, name: string): Promise<ReturnType<
 /** The forms a trunk may send a DID in: +CC..., CC..., 00CC..., national. */
 export function didForms (e164: string): string[] {
   const digits = e164.slice(1)
-  const national = parsePhoneNumberFromString(e164)?.formatNational().replace(/\D/g, '')
+  const national = phoneNumbers().parsePhoneNumberFromString(e164)?.formatNational().replace(/\D/g, '')
   return [...new Set([e164, digits, `00${digits}`, ...(national ? [national] : [])])]
 }
 

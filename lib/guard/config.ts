@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { getCountryCallingCode, type CountryCode } from 'libphonenumber-js/max'
+import type { CountryCode } from 'libphonenumber-js/max'
+import { phoneNumbers } from '../numbers/phone-metadata.ts'
 import { HANGUP_CAUSES } from '../freeswitch/hangup-causes.ts'
 import { sourceRangeSchema } from './source-ip.ts'
 
@@ -136,6 +137,6 @@ export type GuardConfig = z.infer<typeof guardSchema>
 
 /** The caller allowlist in force: the configured one, else the home country's calling code. */
 export function callerAllowPrefixes (guard: Pick<GuardConfig, 'callers'>, defaultCountry: string): string[] {
-  return guard.callers.allowPrefixes ?? [`+${getCountryCallingCode(defaultCountry.toUpperCase() as CountryCode)}`]
+  return guard.callers.allowPrefixes ?? [`+${phoneNumbers().getCountryCallingCode(defaultCountry.toUpperCase() as CountryCode)}`]
 }
 export type GuardConfigInput = z.input<typeof guardSchema>

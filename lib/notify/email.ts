@@ -1,5 +1,5 @@
 import { basename } from 'node:path'
-import nodemailer from 'nodemailer'
+import { createRequire } from 'node:module'
 import type { EmailConfig } from './config.ts'
 import type { Delivery } from './webhook.ts'
 
@@ -28,6 +28,8 @@ export function headerSafe (text: string, max = 150): string {
  */
 export function createMailer (config: EmailConfig, password: string | undefined): Mailer {
   const smtp = config.smtp
+  // Loaded only where mail is configured: ~40 modules every process importing the app would load.
+  const nodemailer = createRequire(import.meta.url)('nodemailer') as typeof import('nodemailer')
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,

@@ -1,4 +1,5 @@
-import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max'
+import type { CountryCode } from 'libphonenumber-js/max'
+import { phoneNumbers } from './phone-metadata.ts'
 
 /**
  * Phone numbers as E.164 (`+390212345678`). Dialled numbers (DIDs) and caller IDs arrive in
@@ -28,7 +29,7 @@ export function toE164 (raw: string | undefined, defaultCountry: string): string
   let s = bareDigits(raw)
   if (s.startsWith('00')) s = '+' + s.slice(2)
   if (!/^\+?\d{3,17}$/.test(s)) return undefined
-  const parsed = parsePhoneNumberFromString(s, defaultCountry.toUpperCase() as CountryCode)
+  const parsed = phoneNumbers().parsePhoneNumberFromString(s, defaultCountry.toUpperCase() as CountryCode)
   if (parsed === undefined) return undefined
   const e164 = parsed.number
   // E.164 allows at most 15 digits after the plus.
@@ -37,5 +38,5 @@ export function toE164 (raw: string | undefined, defaultCountry: string): string
 
 /** Whether `country` is a two-letter region libphonenumber-js knows (for config validation). */
 export function isKnownCountry (country: string): boolean {
-  return isSupportedCountry(country.toUpperCase() as CountryCode)
+  return phoneNumbers().isSupportedCountry(country.toUpperCase() as CountryCode)
 }

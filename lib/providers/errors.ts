@@ -1,4 +1,4 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai'
+import { loadedOpenAiSdk } from './openai-sdk.ts'
 import { PhoneAgentError, abortReason, type ErrorCode } from '../errors.ts'
 
 /**
@@ -101,13 +101,15 @@ export function toProviderError (err: unknown, ctx: ErrorContext): PhoneAgentErr
     const name = Object.keys(GrpcStatus).find(k => GrpcStatus[k as keyof typeof GrpcStatus] === e.code)
     return new PhoneAgentError(codeForGrpcStatus(e.code), `${what}: gRPC ${name ?? e.code}`, { cause: err })
   }
-  // The openai classes set no distinctive `name`, so test the class.
-  if (err instanceof APIConnectionTimeoutError) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
+  // The openai classes set no distinctive `name`, so test the class (if no client was ever
+  // built, the package is not loaded and the error cannot be one of them).
+  const openai = loadedOpenAiSdk()
+  if (openai !== undefined && err instanceof openai.APIConnectionTimeoutError) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
   const net = networkCode(err)
   if (net !== undefined) return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed (${net})`, { cause: err })
-  if (err instanceof APIConnectionError) return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed`, { cause: err })
+  if (openai !== undefined && err instanceof openai.APIConnectionError) return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed`, { cause: err })
   if (err instanceof SyntaxError) return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: malformed JSON`, { cause: err })
-  if (err instanceof APIError) return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: error inside the response stream`, { cause: err })
+  if (openai !== undefined && err instanceof openai.APIError) return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: error inside the response stream`, { cause: err })
   return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: unexpected failure`, { cause: err })
 }
 

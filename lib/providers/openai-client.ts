@@ -1,5 +1,6 @@
-import OpenAI from 'openai'
+import type OpenAI from 'openai'
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici'
+import { openAiSdk } from './openai-sdk.ts'
 
 export interface OpenAiClientOptions {
   readonly baseUrl: string
@@ -55,7 +56,7 @@ export function createOpenAiClient (options: OpenAiClientOptions): OpenAI {
     // copy, and handing it this package's dispatcher is not supported across versions.
     return await undiciFetch(url as Parameters<typeof undiciFetch>[0], { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: dispatcher ?? providerConnections() })
   }) as unknown as typeof globalThis.fetch
-  return new OpenAI({
+  return new (openAiSdk().OpenAI)({
     baseURL: options.baseUrl,
     // The client refuses an empty key; keyless servers ignore the Authorization header.
     apiKey: options.apiKey ?? 'no-key',

@@ -1,4 +1,5 @@
-import WebSocket from 'ws'
+import { createRequire } from 'node:module'
+import type WebSocket from 'ws'
 import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../errors.ts'
 import { AsyncQueue } from '../providers/async-queue.ts'
@@ -42,7 +43,9 @@ export class VendorSocket {
     this.#readyPromise = new Promise<void>((resolve, reject) => { this.#ready = { resolve, reject } })
     // Unhandled until open() awaits it: a failure before then must not crash the process.
     this.#readyPromise.catch(() => {})
-    this.#ws = new WebSocket(options.url, { headers: { ...options.headers }, handshakeTimeout: options.openTimeoutMs })
+    // `ws` is loaded by the first realtime or streaming-STT call, not by every process importing the app.
+    const WebSocketClass = createRequire(import.meta.url)('ws') as typeof WebSocket
+    this.#ws = new WebSocketClass(options.url, { headers: { ...options.headers }, handshakeTimeout: options.openTimeoutMs })
     this.#timer = setTimeout(() => {
       this.#fail(new PhoneAgentError('PROVIDER_TIMEOUT', `${options.vendor} realtime: no session within ${options.openTimeoutMs} ms`))
     }, options.openTimeoutMs)
@@ -89,7 +92,7 @@ export class VendorSocket {
     else options.signal.addEventListener('abort', this.#onAbort, { once: true })
   }
 
-  get isOpen (): boolean { return this.#ws.readyState === WebSocket.OPEN && !this.queue.closed }
+  get isOpen (): boolean { return this.#ws.readyState === this.#ws.OPEN && !this.queue.closed }
 
   /** Resolves when the vendor acknowledged the set-up (`markReady`); rejects with the failure. */
   async ready (): Promise<void> { await this.#readyPromise }
@@ -106,7 +109,7 @@ export class VendorSocket {
   }
 
   send (message: unknown): void {
-    if (this.#ws.readyState !== WebSocket.OPEN) return
+    if (this.#ws.readyState !== this.#ws.OPEN) return
     this.#ws.send(JSON.stringify(message))
   }
 
@@ -119,8 +122,8 @@ export class VendorSocket {
     if (this.#closedByUs) return
     this.#closedByUs = true
     this.queue.end()
-    if (this.#ws.readyState === WebSocket.CONNECTING) this.#ws.terminate()
-    else if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(1000)
+    if (this.#ws.readyState === this.#ws.CONNECTING) this.#ws.terminate()
+    else if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(1000)
   }
 
   /** A failure ends the session: set-up rejects, the event stream rejects, the socket goes. */
@@ -134,8 +137,8 @@ export class VendorSocket {
     this.#timer = undefined
     this.#closedByUs = true
     this.#o.signal.removeEventListener('abort', this.#onAbort)
-    if (this.#ws.readyState === WebSocket.CONNECTING) this.#ws.terminate()
-    else if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(1011)
+    if (this.#ws.readyState === this.#ws.CONNECTING) this.#ws.terminate()
+    else if (this.#ws.readyState === this.#ws.OPEN) this.#ws.close(1011)
   }
 
   /** A message that breaks the vendor's protocol: the session cannot go on. */

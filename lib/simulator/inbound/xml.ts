@@ -1,4 +1,5 @@
-import { XMLParser } from 'fast-xml-parser'
+import { createRequire } from 'node:module'
+import type { XMLParser } from 'fast-xml-parser'
 
 /**
  * The loaded XML registry of the fake FreeSWITCH: an element tree, printed the way
@@ -25,7 +26,14 @@ export function toFsXml (el: XmlElement, depth = 0): string {
 }
 
 type Ordered = Record<string, unknown> & { ':@'?: Record<string, string> }
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', preserveOrder: true, commentPropName: '#comment', trimValues: true })
+let parser: XMLParser | undefined
+
+/** Built on first use: fast-xml-parser's ES build is ~25 modules every test that imports the simulator would load. */
+function xmlParser (): XMLParser {
+  const { XMLParser } = createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser')
+  parser ??= new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', preserveOrder: true, commentPropName: '#comment', trimValues: true })
+  return parser
+}
 
 /** Elements of an XML text (comments and text dropped), for building a registry in tests. */
 export function parseXml (text: string): XmlElement[] {
@@ -34,7 +42,7 @@ export function parseXml (text: string): XmlElement[] {
     if (name === undefined) return []
     return [{ name, attrs: Object.entries(n[':@'] ?? {}), children: walk(n[name] as Ordered[]) }]
   })
-  return walk(parser.parse(text) as Ordered[])
+  return walk(xmlParser().parse(text) as Ordered[])
 }
 
 export const attr = (el: XmlElement, name: string): string | undefined => el.attrs.find(([k]) => k === name)?.[1]

@@ -1,4 +1,5 @@
-import { toFile, type OpenAI } from 'openai'
+import type { OpenAI } from 'openai'
+import { openAiSdk } from '../../providers/openai-sdk.ts'
 import type { Logger } from 'pino'
 import { badResponse, type ErrorContext } from '../../providers/errors.ts'
 import { pcmDurationMs, wavFromPcm } from '../../providers/audio.ts'
@@ -43,7 +44,7 @@ export class OpenAiStt implements SttProvider {
     const wav = wavFromPcm(audio)
     const ctx: ErrorContext = { provider: o.name, operation: 'transcribe', signal: options.signal }
     const result = await withRetry(signal => o.queue.run(async () => {
-      const file = await toFile(wav, 'utterance.wav', { type: 'audio/wav' })
+      const file = await openAiSdk().toFile(wav, 'utterance.wav', { type: 'audio/wav' })
       return o.client.audio.transcriptions.create({
         file,
         model: o.model,
