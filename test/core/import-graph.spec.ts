@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url'
  * media and the wire, errors and the "did you mean" helper. A module that needs part of the
  * config takes a narrow type of its own (e.g. lib/call/config.ts `CallConfig`), never the
  * `Config` of lib/config; the config imports the modules' schemas, not the other way round.
- * A new import that goes up fails here, naming the file.
+ * A new import that goes up fails here, naming the file, and so do folders of one layer that
+ * import each other.
  */
 const LAYERS: ReadonlyArray<readonly string[]> = [
   ['cli'],
@@ -68,6 +69,36 @@ function upward (edges: Map<string, string>): string[] {
   }).map(([e, file]) => `${e} (${file})`).sort()
 }
 
+/**
+ * Folders that reach themselves through imports (Tarjan's strongly connected components), each
+ * sorted. Same-layer imports are allowed, a loop is not: it would make the order meaningless.
+ */
+function loops (edges: Map<string, string>): string[][] {
+  const next = new Map<string, string[]>()
+  for (const e of edges.keys()) {
+    const [from, to] = e.split(' -> ') as [string, string]
+    next.set(from, [...(next.get(from) ?? []), to])
+  }
+  const index = new Map<string, number>()
+  const low = new Map<string, number>()
+  const stack: string[] = []
+  const found: string[][] = []
+  const visit = (v: string): void => {
+    index.set(v, index.size)
+    low.set(v, index.get(v) as number)
+    stack.push(v)
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) visit(w)
+      if (stack.includes(w)) low.set(v, Math.min(low.get(v) as number, low.get(w) as number))
+    }
+    if (low.get(v) !== index.get(v)) return
+    const loop = stack.splice(stack.indexOf(v))
+    if (loop.length > 1) found.push(loop.sort())
+  }
+  for (const v of next.keys()) if (!index.has(v)) visit(v)
+  return found.sort()
+}
+
 t.test('the detector finds upward imports of every form in a small tree', async (t) => {
   const root = t.testdir({})
   const files: Record<string, string> = {
@@ -94,6 +125,7 @@ t.test('the detector finds upward imports of every form in a small tree', async 
     'numbers -> call (numbers/side.ts)',
     'speech -> config (speech/types.ts)',
   ], 'every upward edge, and only those')
+  t.same(loops(await importEdges(root)), [['call', 'media']], 'and the loop they make')
 })
 
 t.test('every folder of lib/ has a place in the order', async (t) => {
@@ -105,4 +137,5 @@ t.test('no folder of lib/ imports one above it', async (t) => {
   const edges = await importEdges(lib)
   t.ok(edges.has('call -> media') && edges.has('config -> call'), 'the real graph is read (known downward edges are found)')
   t.same(upward(edges), [], 'no upward import')
+  t.same(loops(edges), [], 'no folders that import each other, even within a layer')
 })
