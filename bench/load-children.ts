@@ -6,9 +6,11 @@ import type { LoadMark, LoadReply, LoadRequest, LoadServerArgs } from './load-pr
 export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
   metricsPort = 0
 
+  /** `LOAD_SERVER_NODE_ARGS` adds Node flags to the server alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
   static async start (args: LoadServerArgs, signal?: AbortSignal): Promise<LoadServer> {
+    const extra = (process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
     const { child, port, ready } = await ForkedServer.fork('load server', new URL('./load-server.ts', import.meta.url),
-      [JSON.stringify(args)], ['--expose-gc', '--import', 'tsx'], signal)
+      [JSON.stringify(args)], ['--expose-gc', ...extra, '--import', 'tsx'], signal)
     const server = new LoadServer('load server', child, port)
     server.metricsPort = Number(ready.metricsPort)
     return server
