@@ -47,6 +47,8 @@ export class StreamTurnMedia implements TurnMedia {
   #ring: InboundFrame[] = []
   #consumer: ((frame: InboundFrame) => void) | undefined
   #carried: CarriedSpeech | undefined
+  /** Sentences synthesised ahead of their speak (a preemptive reply's first), by text. */
+  readonly #ahead = new Map<string, Promise<StreamedSentence>>()
 
   constructor (ctx: VerbContext, options: StreamMediaOptions) {
     this.#ctx = ctx
@@ -112,7 +114,7 @@ export class StreamTurnMedia implements TurnMedia {
         // Each sentence streams: it plays from its first chunk, and the next one is synthesised
         // while this one plays (render-ahead).
         prepare: async (text, sig) => ({
-          prepared: await new StreamedSentence(ctx.speaker, text, { rate: session.rate, voice: options.voice ?? ctx.voice, language: options.language, signal: sig }).started(),
+          prepared: await (this.#takeAhead(text) ?? new StreamedSentence(ctx.speaker, text, { rate: session.rate, voice: options.voice ?? ctx.voice, language: options.language, signal: sig }).started()),
           // Streamed synthesis does not say whether it was a cache hit: a reply's sentences
           // rarely are, and fixed phrases are pre-rendered apart.
           billed: true,
@@ -146,6 +148,20 @@ export class StreamTurnMedia implements TurnMedia {
       // A pause left over (the reply ended while the caller's overlap was judged) must not mute the next one.
       if (session.endpoint.paused) session.endpoint.resume()
     }
+  }
+
+  prepareAhead (text: string, options: { language: string, voice?: string | undefined }, signal: AbortSignal): void {
+    const ctx = this.#ctx
+    const started = this.#start().then(async (session) => await new StreamedSentence(ctx.speaker, text, { rate: session.rate, voice: options.voice ?? ctx.voice, language: options.language, signal }).started())
+    started.catch(() => {})
+    this.#ahead.set(text, started)
+    signal.addEventListener('abort', () => { if (this.#ahead.get(text) === started) this.#ahead.delete(text) }, { once: true })
+  }
+
+  #takeAhead (text: string): Promise<StreamedSentence> | undefined {
+    const ahead = this.#ahead.get(text)
+    this.#ahead.delete(text)
+    return ahead
   }
 
   /** The VAD's pause that ends (or may end) the caller's turn. */

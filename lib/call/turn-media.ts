@@ -23,6 +23,13 @@ export interface ListenOptions {
   readonly onSpeechEnd?: ((at: number) => void) | undefined
   /** The caller went on after a pause reported by `onSpeechEnd`: they are not waiting for us. */
   readonly onSpeechResumed?: (() => void) | undefined
+  /**
+   * A short pause whose words are finished (`text`), before the end of the turn is confirmed
+   * (stream mode's preemptive replies): the reply may start, unheard, until `listen` returns
+   * these words. `onPreemptDropped` says the caller went on: the words are not the turn.
+   */
+  readonly onPreempt?: ((text: string) => void) | undefined
+  readonly onPreemptDropped?: (() => void) | undefined
 }
 
 /** The caller said something and it was transcribed. Times are epoch ms. */
@@ -126,4 +133,10 @@ export interface TurnMedia {
    * iterable is closed) or with TTS_FAILED / MEDIA_INVALID when a sentence cannot be spoken.
    */
   speak (sentences: AsyncIterable<string>, options: SpeakOptions, signal: AbortSignal): Promise<SpokenResult>
+  /**
+   * Start synthesising a sentence before it is spoken (a preemptive reply's first sentence); a
+   * later `speak` of the same text plays it from there. Aborting `signal` drops it. Optional: a
+   * media without it synthesises when it speaks.
+   */
+  prepareAhead? (text: string, options: { language: string, voice?: string | undefined }, signal: AbortSignal): void
 }

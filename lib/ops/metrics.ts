@@ -53,6 +53,7 @@ export class Metrics implements CallObserver, ProviderObserver {
   readonly #breaker: Gauge
   readonly #failovers: Counter
   readonly #skipped: Counter
+  readonly #preemptiveDiscarded: Counter
 
   constructor (options: MetricsOptions = {}) {
     const registers = [this.registry]
@@ -72,6 +73,7 @@ export class Metrics implements CallObserver, ProviderObserver {
     this.#breaker = new Gauge({ name: 'phone_agent_provider_breaker_state', help: 'Circuit breaker per provider: 0 closed, 1 open (skipped), 2 half-open (one request probes it).', labelNames: ['role', 'provider'], registers })
     this.#failovers = new Counter({ name: 'phone_agent_provider_failovers_total', help: 'Requests a provider failed before any output, handed to the next provider in the list.', labelNames: ['role', 'from', 'to'], registers })
     this.#skipped = new Counter({ name: 'phone_agent_provider_skipped_total', help: 'Requests not sent to a provider because its breaker was open.', labelNames: ['role', 'provider'], registers })
+    this.#preemptiveDiscarded = new Counter({ name: 'phone_agent_preemptive_replies_discarded_total', help: 'Replies started at a short pause and discarded because the caller went on (billed all the same).', registers })
     // Zero series for every outcome and refusal reason, so rate() works before the first of each kind.
     for (const reason of ADMISSION_REASONS) this.#rejections.inc({ reason }, 0)
     for (const outcome of CALL_OUTCOMES) this.#calls.inc({ outcome }, 0)
@@ -124,6 +126,10 @@ export class Metrics implements CallObserver, ProviderObserver {
 
   recordWriteFailed (): void {
     this.#writeFailures.inc()
+  }
+
+  preemptiveDiscarded (count: number): void {
+    this.#preemptiveDiscarded.inc(count)
   }
 
   /** An Event Socket handshake given up (lib/freeswitch/handshake.ts HANDSHAKE_FAILURES). */

@@ -143,6 +143,15 @@ export const MIGRATIONS: readonly Migration[] = [
       'ALTER TABLE calls ADD COLUMN recording_ms BIGINT',
     ],
   },
+  {
+    version: 6,
+    name: 'preemptive replies',
+    statements: [
+      // Replies started at a short pause and thrown away because the caller went on (their
+      // tokens are in the usage columns: the vendors bill them).
+      'ALTER TABLE calls ADD COLUMN preemptive_discarded BIGINT NOT NULL DEFAULT 0',
+    ],
+  },
 ]
 
 export const SCHEMA_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -144,6 +144,8 @@ export class QueuedCallRecorder implements CallRecorder {
 
   usage (usage: UsageInput): void {
     this.#push({ kind: 'usage', usage: { ...usage } })
+    const discarded = usage.preemptiveDiscarded ?? 0
+    if (discarded > 0) this.#observe((o) => { o.preemptiveDiscarded?.(discarded) })
   }
 
   end (end: EndInput): Promise<void> {

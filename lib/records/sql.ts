@@ -123,9 +123,9 @@ export function opStatements (op: WriteOp): Statement[] {
       return [{
         sql: `UPDATE calls SET stt_seconds = stt_seconds + ?, llm_input_tokens = llm_input_tokens + ?,
                 llm_output_tokens = llm_output_tokens + ?, tts_characters = tts_characters + ?,
-                cost_estimate = cost_estimate + ? WHERE uuid = ?`,
+                cost_estimate = cost_estimate + ?, preemptive_discarded = preemptive_discarded + ? WHERE uuid = ?`,
         params: [n(u.sttSeconds) ?? 0, Math.round(n(u.llmInputTokens) ?? 0), Math.round(n(u.llmOutputTokens) ?? 0),
-          Math.round(n(u.ttsCharacters) ?? 0), n(u.costEstimate) ?? 0, op.uuid],
+          Math.round(n(u.ttsCharacters) ?? 0), n(u.costEstimate) ?? 0, Math.round(n(u.preemptiveDiscarded) ?? 0), op.uuid],
       }]
     }
     case 'touch':
@@ -179,7 +179,7 @@ export function toOpenMessage (r: Row): OpenMessage {
 
 const SUMMARY_COLUMNS = `uuid, instance, did, caller_number, caller_name, contact, script, media_mode, started_at,
   answered_at, ended_at, outcome, rejection_reason, error_code, hangup_cause, stt_seconds, llm_input_tokens,
-  llm_output_tokens, tts_characters, cost_estimate`
+  llm_output_tokens, tts_characters, cost_estimate, preemptive_discarded`
 
 export function listStatement (filter: CallFilter): Statement {
   const where: string[] = []
@@ -238,6 +238,7 @@ export function toSummary (r: Row): CallSummary {
     llmOutputTokens: Number(r.llm_output_tokens ?? 0),
     ttsCharacters: Number(r.tts_characters ?? 0),
     costEstimate: Number(r.cost_estimate ?? 0),
+    preemptiveDiscarded: Number(r.preemptive_discarded ?? 0),
   }
 }
 

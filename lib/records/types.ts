@@ -98,6 +98,8 @@ export interface UsageInput {
   readonly llmOutputTokens?: number | undefined
   readonly ttsCharacters?: number | undefined
   readonly costEstimate?: number | undefined
+  /** Preemptive replies started at a short pause and thrown away because the caller went on. */
+  readonly preemptiveDiscarded?: number | undefined
 }
 
 export interface EndInput {
@@ -167,6 +169,8 @@ export interface CallSummary {
   readonly llmOutputTokens: number
   readonly ttsCharacters: number
   readonly costEstimate: number
+  /** Preemptive replies discarded because the caller went on (their tokens are in the counts above). */
+  readonly preemptiveDiscarded: number
 }
 
 export interface TurnRecord {
@@ -253,6 +257,8 @@ export interface CallObserver {
   turnLatency (latency: LatencyInput): void
   callError (error: ErrorInput): void
   recordWriteFailed (): void
+  /** Preemptive replies discarded (optional: observers written before them). */
+  preemptiveDiscarded? (count: number): void
 }
 
 export interface CallStore {

@@ -60,7 +60,7 @@ function timeZero (call: SimulatedCall): number {
 
 t.test('stream mode: speechEndAt is the end of the caller\'s last voiced frame; firstFrameAt when the reply\'s first frame left', async (t) => {
   const { stt, endedAt } = stampingStt('Vorrei sapere gli orari.')
-  const rig = await startRig(t, { stt, media: { mode: 'stream', stream: { endpointing: { adaptive: false }, vad: { endSilenceMs: END_SILENCE_MS } } } })
+  const rig = await startRig(t, { stt, media: { mode: 'stream', stream: { endpointing: { adaptive: false, preemptive: false }, vad: { endSilenceMs: END_SILENCE_MS } } } })
   rig.fake.reply(CHAT, reply('Siamo aperti dalle nove alle diciotto.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
   const fs = new FakeFreeSwitch()
   const call = fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [{ atMs: SPEAK_AT, wav: buzz(SPEAK_MS) }] } })

@@ -142,7 +142,7 @@ export class Conversation {
   }
 
   async #listen (remaining: number, turn: Turn): Promise<Heard> {
-    const { signal, onSpeechEnd, onSpeechResumed } = turn.hearing
+    const { signal, onSpeechEnd, onSpeechResumed, onPreempt, onPreemptDropped } = turn.hearing
     try {
       return await this.#media.listen({
         noInputMs: Math.min(this.#agent.deadlines.noInputMs, remaining),
@@ -151,6 +151,8 @@ export class Conversation {
         hints: this.#options.hints,
         onSpeechEnd,
         onSpeechResumed,
+        onPreempt,
+        onPreemptDropped,
       }, signal)
     } catch (err) {
       const stt = this.#ctx.stt?.name ?? 'stt'

@@ -4,13 +4,14 @@ import type { ConversationHistory } from '../../agent/history.ts'
 import { SentenceSplitter } from '../../agent/sentences.ts'
 import { validateToolCall, type ToolContext } from '../../agent/tools.ts'
 import { PhoneAgentError, isCallEnded, isPhoneAgentError } from '../../errors.ts'
-import type { LlmProvider, ToolDefinition } from '../../llm/types.ts'
+import type { LlmDelta, LlmProvider, ToolDefinition } from '../../llm/types.ts'
 import type { LatencyInput } from '../../records/types.ts'
 import type { VerbContext } from '../context.ts'
 import type { SpeakOptions, SpokenResult, TurnMedia, Utterance } from '../turn-media.ts'
 import { runTool, type TerminalAction } from '../turn-tools.ts'
 import type { TransferResult } from '../verbs/transfer.ts'
 import { DeadAir } from './dead-air.ts'
+import { Speculation } from './speculation.ts'
 
 /** Everything a turn needs; built once per conversation. */
 export interface TurnSetup {
@@ -55,6 +56,9 @@ export interface TurnHearing {
   readonly signal: AbortSignal
   readonly onSpeechEnd: (at: number) => void
   readonly onSpeechResumed: () => void
+  /** Finished words at a short pause: the reply may start, unheard (a preemptive reply). */
+  readonly onPreempt: (text: string) => void
+  readonly onPreemptDropped: () => void
 }
 
 export type TurnEnd =
@@ -115,6 +119,8 @@ export class Turn {
    * generator suspended until its stream notices the abort, after the turn has been recorded).
    */
   #round = { open: false, usage: false, chars: 0 }
+  /** A preemptive reply started at a short pause, held until the turn adopts or drops it. */
+  #speculation: Speculation | undefined
 
   constructor (setup: TurnSetup, input: TurnInput, signal: AbortSignal) {
     this.#setup = setup
@@ -149,11 +155,14 @@ export class Turn {
         this.#speechEnded = false
         this.#deadAir.callerSpeaking()
       },
+      onPreempt: (text) => { this.#preempt(text) },
+      onPreemptDropped: () => { this.#dropSpeculation('the caller went on') },
     }
   }
 
   /** Ends the clock and whatever the turn started; safe to call more than once. */
   dispose (): void {
+    this.#dropSpeculation('turn over')
     this.#deadAir.dispose()
     if (!this.#controller.signal.aborted) this.#controller.abort(new PhoneAgentError('TURN_OVER', 'turn over'))
   }
@@ -244,7 +253,9 @@ export class Turn {
       const llmSignal = AbortSignal.any([this.#signal, firstToken.signal])
       this.#round = { open: true, usage: false, chars: 0 }
       try {
-        for await (const delta of llm.stream(history.messages(), { signal: llmSignal, tools: this.#setup.tools })) {
+        const messages = history.messages()
+        const deltas = this.#adoptSpeculation(messages, llmSignal) ?? llm.stream(messages, { signal: llmSignal, tools: this.#setup.tools })
+        for await (const delta of deltas) {
           clearTimeout(firstTimer)
           this.#marks.llmFirstTokenAt ??= Date.now()
           if (delta.type === 'text') {
@@ -275,6 +286,44 @@ export class Turn {
       // A transfer or hang-up waits for what was said before it; no further round.
       if (this.#pending !== undefined) return
     }
+  }
+
+  /**
+   * Finished words at a short pause: ask the model now, on the prompt the turn will have if these
+   * words are the turn. The answer is held (see Speculation) until run() adopts it.
+   */
+  #preempt (text: string): void {
+    const { llm, history, tools, media, language, voice, sentenceMaxChars } = this.#setup
+    this.#dropSpeculation('newer words')
+    if (this.#signal.aborted) return
+    const messages = [...history.messages(), { role: 'user' as const, content: text }]
+    this.#speculation = new Speculation({ llm, tools, messages, media, language, voice, sentenceMaxChars, signal: this.#signal })
+    this.#log.debug('preemptive reply started')
+  }
+
+  /** The first round's answer, when a preemptive reply was asked on this very prompt. */
+  #adoptSpeculation (messages: ReturnType<ConversationHistory['messages']>, signal: AbortSignal): AsyncIterable<LlmDelta> | undefined {
+    const speculation = this.#speculation
+    if (speculation === undefined || this.#rounds !== 1) return undefined
+    this.#speculation = undefined
+    const deltas = speculation.adopt(messages, signal)
+    if (deltas !== undefined) this.#log.debug('preemptive reply used')
+    else this.#discard(speculation, 'the prompt changed')
+    return deltas
+  }
+
+  #dropSpeculation (why: string): void {
+    const speculation = this.#speculation
+    this.#speculation = undefined
+    if (speculation !== undefined) this.#discard(speculation, why)
+  }
+
+  /** A preemptive reply nobody will hear: counted, and billed (the vendors bill it all the same). */
+  #discard (speculation: Speculation, why: string): void {
+    const cost = speculation.discard(new PhoneAgentError('TURN_OVER', `preemptive reply discarded: ${why}`))
+    if (cost === undefined) return
+    this.#log.info({ why, ...cost }, 'preemptive reply discarded')
+    this.#setup.ctx.recorder.usage({ ...cost, preemptiveDiscarded: 1 })
   }
 
   #runTools (calls: ReadonlyArray<{ id: string, name: string, arguments: string }>): void {

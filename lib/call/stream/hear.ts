@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { abortReason } from '../../errors.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
 import type { EndpointingConfig } from '../../media/stream/turn-taking.ts'
-import type { VadEvent, VoiceDetector } from '../../media/vad/index.ts'
+import type { FrameClass, VadEvent, VoiceDetector } from '../../media/vad/index.ts'
 import type { SttProvider } from '../../speech/stt/types.ts'
 import { completion } from '../conversation/words.ts'
 import type { Heard, ListenOptions } from '../turn-media.ts'
@@ -17,6 +17,12 @@ import { UtteranceRecognition, type Recognised } from './utterance.ts'
  * once; words that trail off ("e…", "perché…", a number being dictated) keep the turn open
  * until `maxSilenceMs` of silence. If the caller goes on meanwhile, the finished recognition is
  * dropped (counted: its audio is billed) and a new one replays the whole utterance.
+ *
+ * Preemptive replies (`endpointing.preemptive`): the recogniser is finished earlier, at
+ * `preemptAfterMs` of silence, and finished words are handed to `onPreempt` so the reply can
+ * start while the end of the turn is still being confirmed; the turn then ends (or not) exactly
+ * as without preemption, from the same transcript. Voice before the end is confirmed drops the
+ * words (`onPreemptDropped`) and the recognition, as a pause the caller went on after.
  */
 
 /** Speech already under way when listening starts (it began over the agent's reply). */
@@ -52,6 +58,8 @@ export interface HearDeps {
  */
 const STALLED_STREAM_MS = 1000
 const WATCH_MS = 50
+/** As the classic detector (lib/media/vad/vad.ts): unvoiced frames this soon after voicing are speech. */
+const TRAILING_UNVOICED_MS = 300
 
 export async function hear (deps: HearDeps, options: ListenOptions, carried: CarriedSpeech | undefined, signal: AbortSignal): Promise<Heard> {
   const sig = AbortSignal.any([deps.signal, signal])
@@ -71,6 +79,13 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
 
   // The pause being judged: when it began (wall clock), and the transcript requested for it.
   let pause: { endAt: number, transcript: Promise<Recognised> } | undefined
+  // A shorter pause whose transcript was requested ahead of the end of the turn (preemption),
+  // and whether its words were handed on as a preemptive reply.
+  let early: { transcript: Promise<Recognised> } | undefined
+  let preempted = false
+  const ep = deps.endpointing
+  const preemptAtMs = ep.preemptive ? Math.min(ep.preemptAfterMs, adaptive ? ep.minSilenceMs : Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY
+  const silence = new SilenceRun()
   let lastFrameAt = Date.now()
   /** The utterance reached its longest: its end was reported. */
   let cutShort = false
@@ -118,6 +133,26 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         options.onSpeechEnd?.(carried.endedAt)
         judge(pause)
       }
+      /** The caller went on: what was recognised so far (and any reply started on it) is not the turn. */
+      const wentOn = (): void => {
+        early = undefined
+        recognition?.reopen()
+        if (preempted) {
+          preempted = false
+          deps.log.debug('caller went on: preemptive reply dropped')
+          options.onPreemptDropped?.()
+        }
+      }
+      const preempt = (r: UtteranceRecognition): void => {
+        const e = early = { transcript: r.finish() }
+        e.transcript.then((text) => {
+          if (early !== e || settled || text.text === '') return
+          if (adaptive && completion(text.text, options.language) !== 'complete') return
+          preempted = true
+          deps.log.debug({ silenceMs: silence.ms }, 'words finished at a short pause: preemptive reply')
+          options.onPreempt?.(text.text)
+        }, () => {})
+      }
       const unsubscribe = deps.subscribe((frame) => {
         lastFrameAt = Date.now()
         const event: VadEvent | undefined = vad.push(frame.vadSamples ?? frame.samples, frame.mediaMs)
@@ -130,16 +165,22 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
           return
         }
         recognition.push(frame)
+        silence.push(vad.lastFrame?.class, frame.samples.length * 1000 / frame.sampleRate)
         if (event?.type === 'speech-end' && pause === undefined) {
           const endAt = wallClockOf(event.endAt, event.detectedAt)
-          pause = { endAt, transcript: recognition.finish() }
+          pause = { endAt, transcript: early?.transcript ?? recognition.finish() }
+          deps.log.debug({ endAt, preempted }, 'caller paused')
           options.onSpeechEnd?.(endAt)
           judge(pause)
         } else if (event?.type === 'speech-start' && pause !== undefined) {
-          // The caller went on: what was recognised so far is not the turn.
           pause = undefined
-          recognition.reopen()
+          wentOn()
           options.onSpeechResumed?.()
+        } else if (pause === undefined && early !== undefined && silence.ms === 0) {
+          // Voice before the end of the turn was confirmed (the detector's own silence restarts too).
+          wentOn()
+        } else if (pause === undefined && early === undefined && silence.ms >= preemptAtMs) {
+          preempt(recognition)
         }
       })
       const cleanup = (): void => {
@@ -152,6 +193,22 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
   } finally {
     recognition?.dispose()
     vad.close()
+  }
+}
+
+/**
+ * Silence since the caller's last speech, counted as the classic detector counts it (voiced
+ * frames, and unvoiced ones shortly after voicing, are speech: the "s" of "yes"), from each
+ * frame's classic verdict: the preemptive pause is judged on the same frames as the end of turn.
+ */
+class SilenceRun {
+  ms = 0
+  #sinceVoicedMs = Number.POSITIVE_INFINITY
+
+  push (cls: FrameClass | undefined, frameMs: number): void {
+    this.#sinceVoicedMs = cls === 'voiced' ? 0 : this.#sinceVoicedMs + frameMs
+    const active = cls === 'voiced' || (cls === 'unvoiced' && this.#sinceVoicedMs <= TRAILING_UNVOICED_MS)
+    this.ms = active ? 0 : this.ms + frameMs
   }
 }
 

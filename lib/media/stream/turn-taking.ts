@@ -14,6 +14,15 @@ export const endpointingSchema = z.strictObject({
   adaptive: z.boolean().default(true),
   minSilenceMs: z.number().int().min(150).max(1500).default(250),
   maxSilenceMs: z.number().int().min(300).max(4000).default(1500),
+  /**
+   * Preemptive replies: at `preemptAfterMs` of silence the recogniser finishes what was said and,
+   * when the words are finished, the model (and the synthesis of its first sentence) start before
+   * the end of the turn is confirmed. Nothing is played or kept in the history until it is; if
+   * the caller goes on, the work is discarded (counted, and its tokens billed).
+   */
+  preemptive: z.boolean().default(true),
+  /** Silence at which a preemptive reply starts (at most `minSilenceMs`). */
+  preemptAfterMs: z.number().int().min(40).max(1500).default(100),
 }).refine((e) => e.minSilenceMs < e.maxSilenceMs, 'minSilenceMs must be below maxSilenceMs')
 
 export const bargeInSchema = z.strictObject({
