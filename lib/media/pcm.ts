@@ -45,6 +45,25 @@ export function toMono (audio: PcmAudio): PcmAudio {
   return { sampleRate: audio.sampleRate, channels: 1, samples: out }
 }
 
+/**
+ * Frames [from, to) of interleaved PCM bytes (16-bit little-endian, or 8-bit unsigned as WAV
+ * stores it) as mono samples, averaged like toMono: decoding and downmixing a slice of a file
+ * at a time gives exactly toMono(parseWav(file)) without holding the loop for the whole file.
+ */
+export function monoFromBytes (data: Buffer, channels: number, bitsPerSample: 8 | 16, from: number, to: number): Int16Array {
+  const out = new Int16Array(Math.max(0, to - from))
+  const bytes = bitsPerSample / 8
+  for (let f = from; f < to; f++) {
+    let sum = 0
+    for (let c = 0; c < channels; c++) {
+      const at = (f * channels + c) * bytes
+      sum += bitsPerSample === 16 ? data.readInt16LE(at) : ((data[at] ?? 128) - 128) << 8
+    }
+    out[f - from] = channels === 1 ? sum : Math.round(sum / channels)
+  }
+  return out
+}
+
 /** Root mean square level relative to full scale (0 = silence, ~0.707 = full-scale sine). */
 export function rms (samples: Int16Array): number {
   if (samples.length === 0) return 0

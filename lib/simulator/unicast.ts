@@ -211,7 +211,17 @@ export class UnicastLink implements UnicastPort {
     this.consume(msg)
   }
 
-  /** unicast_thread_run(): a zero-length read ends the loop; anything else is written. */
+  /**
+   * unicast_thread_run(): a zero-length read ends the loop; anything else is written. The thread
+   * blocks in switch_socket_recv() and writes only what it received: when no datagram is waiting
+   * FreeSWITCH writes nothing toward the caller (no RTP; switch_ivr_park writes silence of its
+   * own only with send_silence_when_idle set), which is why our endpoint sends silence just in
+   * time while idle (test/simulator/unicast.spec.ts "when we send nothing the caller gets no RTP").
+   * Not modelled: with an RTP timer (the default), switch_rtp.c rtp_common_write ->
+   * get_next_write_ts -> switch_core_timer_next paces each write on FreeSWITCH's own 20 ms clock,
+   * so a frame after an idle gap waits up to 20 ms for that clock's next tick; here it plays on
+   * arrival.
+   */
   private consume (msg: Buffer): void {
     if (!this.ready || !this.running) return
     if (msg.length === 0) {

@@ -77,5 +77,5 @@ t.test('every placeholder is marked REPLACE_ME', async (t) => {
   }
 })
 
-// The fail2ban filter is tested against FreeSWITCH's real log format in test/dialplan/fail2ban.test.ts,
+// The fail2ban filter is tested against FreeSWITCH's real log format in test/dialplan/fail2ban.spec.ts,
 // and the whole pack, installed into a vanilla tree, in test/dialplan/pack-loads.spec.ts.

@@ -136,7 +136,7 @@ t.test('a peer given up front is locked before any datagram; the first 0xFF-free
   other.socket.close()
 })
 
-t.test('paces one frame per tick after a lead, streams queued audio, then silence', async (t) => {
+t.test('queued audio goes out at once with its lead, one frame per 20 ms after, then silence just in time', async (t) => {
   const { logger } = captureLogs()
   const clock = new FakeClock()
   const scheduler = new FrameScheduler({ clock, timers: clock })
@@ -150,15 +150,19 @@ t.test('paces one frame per tick after a lead, streams queued audio, then silenc
   await until(() => ep.peer !== undefined)
   const speech = Int16Array.from({ length: 800 }, (_, i) => 1 + (i % 1000)) // 100 ms = 5 frames
   const playout = ep.enqueue(speech)
-  clock.advance(0) // not a grid point: nothing due
-  clock.advance(20) // grid point: 1 frame + 1 lead
+  // No clock movement: the first frame and the lead go to the socket from enqueue itself.
   await until(() => fs.received.length === 2)
   t.match(await Promise.race([playout.done, sleep(10).then(() => 'pending')]), 'pending', 'three frames still to go')
   clock.advance(60)
   await until(() => fs.received.length === 5)
-  // With one frame of lead the last frame goes out one tick before its slot.
+  // With one frame of lead the last frame goes out one slot before it plays.
   const result = await playout.done
   t.match(result, { status: 'sent', sentMs: 100, lastSentAt: clock.now() })
+  // Slot +80: the frame sent ahead is playing, nothing is sent; slot +100: silence just in
+  // time, then the shared grid's silence once per tick.
+  clock.advance(20)
+  await sleep(20)
+  t.equal(fs.received.length, 5, 'nothing while the frame sent ahead plays out')
   clock.advance(60)
   await until(() => fs.received.length === 8)
   const samples = Buffer.concat(fs.received.slice(0, 5))
@@ -178,12 +182,15 @@ t.test('clear() stops the agent within one frame and reports what was heard', as
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.port } })
   const first = ep.enqueue(new Int16Array(8000).fill(1000)) // 1 s
   const second = ep.enqueue(new Int16Array(4000).fill(2000))
-  clock.advance(200) // ticks at 0..200: 11 + 1 lead = 12 frames
+  clock.advance(200) // the first frame and the lead at 0, then slots 20..200: 12 frames
   await until(() => fs.received.length === 12)
   t.equal(ep.queuedMs, 1500 - 240)
   const cleared = ep.clear()
   t.match(cleared, [{ id: first.id, status: 'cleared', sentMs: 240, totalMs: 1000 }, { id: second.id, status: 'cleared', sentMs: 0 }])
   t.equal((await first.done).sentMs, 240)
+  clock.advance(20)
+  await sleep(20)
+  t.equal(fs.received.length, 12, 'the slot the frame sent ahead covers: nothing more of the reply')
   clock.advance(20)
   await until(() => fs.received.length === 13)
   t.ok(fs.received[12]?.every((x) => x === 0), 'the next frame after clear() is silence')
@@ -206,7 +213,7 @@ t.test('after a stall the endpoint sends at most the catch-up bound, not the bac
   await until(() => fs.received.length === 4)
   await sleep(20)
   t.equal(fs.received.length, 4, 'two frames after a 300 ms stall, not fifteen')
-  t.equal(scheduler.stats.skippedFrames, 13)
+  t.equal(scheduler.stats.laneSkippedFrames, 13, "the call's own slots 40..280 skipped")
   const cleared = ep.clear()
   t.equal(cleared[0]?.sentMs, 80, 'the skipped slots delayed the audio instead of dropping it')
   t.equal((await playout.done).status, 'cleared')

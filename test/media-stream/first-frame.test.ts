@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -44,7 +44,7 @@ t.test('outbound: a cleared item that never started is never told', async (t) =>
   t.equal(told, 0)
 })
 
-t.test('endpoint: audio queued between ticks is told at the tick that sends it, not when queued', async (t) => {
+async function fakeEndpoint (t: Test, leadFrames = 1) {
   const { logger } = captureLogs()
   const clock = new FakeClock()
   const scheduler = new FrameScheduler({ clock, timers: clock })
@@ -53,21 +53,109 @@ t.test('endpoint: audio queued between ticks is told at the tick that sends it, 
   fs.on('message', (m) => { received.push(m) })
   fs.bind(0, '127.0.0.1')
   await once(fs, 'listening')
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.address().port } })
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames, peer: { address: '127.0.0.1', port: fs.address().port } })
   t.teardown(async () => { await ep.close(); fs.close() })
+  /** [sentAt, first sample] of every frame handed to the socket. */
+  const sent: Array<[number, number]> = []
+  ep.onSent((frame, at) => { sent.push([at, frame.readInt16LE(0)]) })
+  return { clock, scheduler, ep, received, sent }
+}
+
+/** Lets the endpoint's microtask (the send from enqueue) run; no clock moves. */
+const settle = async (): Promise<void> => { await sleep(0) }
+
+t.test('endpoint idle: one frame of silence per tick, just in time, nothing sent ahead', async (t) => {
+  const { clock, ep, sent } = await fakeEndpoint(t, 2)
   const grid = clock.now()
-  clock.advance(40) // ticks at grid, +20, +40: silence
+  clock.advance(100)
+  t.same(sent.map(([at]) => at - grid), [0, 20, 40, 60, 80, 100], 'one per grid tick: the lead is not primed while idle')
+  t.ok(sent.every(([, v]) => v === 0))
+  t.match(ep.stats, { sent: 6, silenceSent: 6 })
+})
+
+t.test('endpoint: a reply queued between ticks goes out at once, anchored there, 20 ms apart, no burst', async (t) => {
+  const { clock, ep, scheduler, sent, received } = await fakeEndpoint(t, 1)
+  const grid = clock.now()
+  clock.advance(40) // ticks at grid, +20, +40: silence just in time
   clock.advance(7)
   const queuedAt = clock.now()
-  const sentAt: number[] = []
-  ep.enqueue(new Int16Array(320).fill(1000), (at) => sentAt.push(at))
-  t.same(sentAt, [], 'queued is not sent')
-  clock.advance(13)
-  t.same(sentAt, [grid + 60], 'the next tick on the shared grid sent it')
-  t.equal(sentAt[0]! - queuedAt, 13, 'the wait for the frame clock, which the waterfall now shows')
-  clock.advance(20)
-  t.equal(sentAt.length, 1, 'told once')
+  const told: number[] = []
+  // Five frames of audio, each frame's first sample its number (1..5).
+  const audio = new Int16Array(800)
+  for (let f = 0; f < 5; f++) audio.fill(f + 1, f * 160, (f + 1) * 160)
+  ep.enqueue(audio, (at) => told.push(at))
+  await settle()
+  t.same(told, [queuedAt], 'the first frame was handed to the socket at enqueue time, not the next tick')
+  t.same(sent.slice(3), [[queuedAt, 1], [queuedAt, 2]], 'frame 0 and the one frame of lead, at once')
+  t.equal(scheduler.lanes, 1, 'the call paces on its own lane')
+  clock.advance(13) // the shared grid's tick at +60: this call sends nothing on it
+  t.equal(sent.length, 5, 'no frame on the shared tick: no burst')
+  clock.advance(200)
+  const audioFrames = sent.filter(([, v]) => v !== 0)
+  t.same(audioFrames.map(([at, v]) => [at - queuedAt, v]), [[0, 1], [0, 2], [20, 3], [40, 4], [60, 5]],
+    'frame k + lead at anchor + 20k ms: drift-free from the enqueue, not from the grid')
+  const after = sent.slice(8).map(([at]) => at - queuedAt)
+  t.equal(after[0], 100, 'slot +80 is covered by the frame sent ahead; silence just in time at +100')
+  t.same(after.slice(1).map((x) => (x - 13) % 20), after.slice(1).map(() => 0), 'then back on the shared grid (+113, +133, ...)')
+  t.equal(scheduler.lanes, 0, 'lane closed once idle')
+  t.equal(told.length, 1, 'told once')
   const deadline = Date.now() + 2000
-  while (received.length < 6 && Date.now() < deadline) await sleep(5)
-  t.ok(received.some((b) => b.readInt16LE(0) === 1000), 'and the frame did go out')
+  while (!received.some((b) => b.readInt16LE(0) === 5) && Date.now() < deadline) await sleep(5)
+  t.ok(received.some((b) => b.readInt16LE(0) === 5), 'and the frames did go out')
+})
+
+t.test('endpoint: pause silences the next lane slot, resume carries on on the same anchor', async (t) => {
+  const { clock, ep, sent } = await fakeEndpoint(t, 1)
+  clock.advance(5)
+  const anchor = clock.now()
+  ep.enqueue(new Int16Array(160 * 10).fill(9))
+  await settle()
+  clock.advance(20)
+  ep.pause()
+  clock.advance(40)
+  ep.resume()
+  await settle()
+  clock.advance(20)
+  const mine = sent.filter(([at]) => at >= anchor).map(([at, v]) => [at - anchor, v])
+  t.same(mine, [[0, 9], [0, 9], [20, 9], [40, 0], [60, 0], [80, 9]], 'paused within one frame, resumed at the next slot of the same lane')
+  t.equal(ep.queuedMs, 160 * 10 / 8 - 4 * 20)
+})
+
+t.test('endpoint: a reply queued while the frames sent ahead play out fills their slots at once', async (t) => {
+  const { clock, ep, sent } = await fakeEndpoint(t, 2)
+  clock.advance(3)
+  const anchor = clock.now()
+  ep.enqueue(new Int16Array(160).fill(4)) // one frame: + 2 frames of lead (silence pad)
+  await settle()
+  clock.advance(20) // slot 1: nothing queued, the lead covers it
+  clock.advance(5)
+  const told: number[] = []
+  ep.enqueue(new Int16Array(160).fill(6), (at) => told.push(at))
+  await settle()
+  t.same(told, [anchor + 25], 'sent at once')
+  const mine = sent.filter(([at]) => at >= anchor).map(([at, v]) => [at - anchor, v])
+  t.same(mine, [[0, 4], [0, 0], [0, 0], [25, 6]], 'the one skipped slot is filled: the lead is back to two frames')
+  clock.advance(35) // slots +40 and +60: the two frames ahead play out
+  t.same(sent.at(-1), [anchor + 25, 6], 'nothing sent ahead of them')
+  clock.advance(20)
+  t.same(sent.at(-1), [anchor + 80, 0], 'silence just in time at +80: the lane kept its anchor')
+})
+
+t.test('endpoint: audio queued while the socket connects goes out when it is connected', async (t) => {
+  const { logger } = captureLogs()
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const fs = dgram.createSocket('udp4')
+  fs.bind(0, '127.0.0.1')
+  await once(fs, 'listening')
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 0 })
+  t.teardown(async () => { await ep.close(); fs.close() })
+  const told: number[] = []
+  ep.enqueue(new Int16Array(160).fill(1), (at) => told.push(at))
+  await settle()
+  t.same(told, [], 'FreeSWITCH unknown: nothing can go')
+  fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
+  const deadline = Date.now() + 2000
+  while (told.length === 0 && Date.now() < deadline) await sleep(5)
+  t.same(told, [clock.now()], 'sent once the peer was known and connected, without a tick')
 })

@@ -92,3 +92,29 @@ t.test('unsubscribing and resubscribing inside a tick arms exactly one timer', a
   again?.()
   t.equal(clock.pending, 0)
 })
+
+t.test('lanes: own anchors on the one timer, close ones served together, drift-free, closed lanes stop', async (t) => {
+  const { clock, scheduler, ticks, remove } = setup()
+  const a: number[] = []
+  const b: number[] = []
+  clock.advance(3)
+  const closeA = scheduler.addLane({ onTick: (_f, now) => { a.push(now) } }, clock.now())
+  clock.advance(0.5)
+  const closeB = scheduler.addLane({ onTick: (_f, now) => { b.push(now) } }, clock.now())
+  clock.advance(60)
+  t.same(a.map((x) => x - 1003), [20, 40, 60], 'lane A: slot k at its anchor + 20k')
+  t.same(b, a, 'lane B, due 0.5 ms after A, is served by the same wake-up (coalesced)')
+  t.same(ticks.map((x) => x.now - 1000), [0, 20, 40, 60], 'the shared grid is unchanged')
+  clock.stall(100)
+  clock.advance(0)
+  t.equal(scheduler.stats.laneSkippedFrames, 6, 'a stall: each lane catches up 2 slots and skips the rest (3 each)')
+  closeA()
+  closeB()
+  closeA()
+  t.equal(scheduler.lanes, 0)
+  const before = a.length
+  clock.advance(100)
+  t.equal(a.length, before, 'a closed lane is never ticked')
+  remove()
+  t.equal(clock.pending, 0, 'no timer left')
+})

@@ -2,13 +2,14 @@ import dgram from 'node:dgram'
 import { isIPv6 } from 'node:net'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
-import { resample } from '../resample.ts'
+import { resampledLength, resampleSliced } from '../resample-stream.ts'
 import { int16FromBytes, type PcmChunk } from '../pcm.ts'
-import { decodeFrame, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
+import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
 import { FrameBuffer, type InboundFrame } from './inbound.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler, type TickSubscriber } from './scheduler.ts'
 import { bindSocket, type PortChoice } from './bind.ts'
+import { SendRing } from './send-ring.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -33,7 +34,10 @@ export interface MediaEndpointOptions {
   readonly advertisedAddress?: string | undefined
   /** FreeSWITCH's address when known up front (its `local-ip`/`local-port`): locks the source at once. */
   readonly peer?: AddressPort | undefined
-  /** Frames sent ahead of real time so timer jitter never starves FreeSWITCH (0-2, default 1). */
+  /**
+   * Frames sent ahead of real time while speaking, so timer jitter never starves FreeSWITCH (0-2,
+   * default 1). While nothing is queued no frame is sent ahead: silence goes out just in time.
+   */
   readonly leadFrames?: number | undefined
   /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
   readonly maxBufferedFrames?: number | undefined
@@ -72,6 +76,8 @@ export interface MediaEndpointStats {
 
 // A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
 const MAX_DATAGRAM = 1920
+/** Send buffers per call: a burst is at most 1 + lead + catch-up frames, and each is freed on its callback. */
+const SEND_RING = 8
 
 export class MediaEndpoint {
   readonly rate: StreamRate
@@ -83,8 +89,16 @@ export class MediaEndpoint {
   readonly #logger: Logger
   readonly #lead: number
   readonly #maxBuffered: number
-  readonly #listeners = new Set<(frame: InboundFrame) => void>()
-  readonly #sentListeners = new Set<(frame: Buffer, sentAt: number) => void>()
+  // Arrays, replaced on (un)subscribe: iterating them per frame allocates no iterator.
+  #listeners: ReadonlyArray<(frame: InboundFrame) => void> = []
+  #sentListeners: ReadonlyArray<(frame: Buffer, sentAt: number) => void> = []
+  readonly #ring: SendRing
+  readonly #laneSubscriber: TickSubscriber
+  /** Closes this call's own pacing lane; set while it speaks (audio queued, or playing out). */
+  #closeLane: (() => void) | undefined
+  /** Lane slots passed with nothing queued: the frames sent ahead playing out before idling. */
+  #drained = 0
+  #kickPending = false
   readonly #buffers = new Set<FrameBuffer>()
   readonly #unsubscribe: () => void
   readonly #signal: AbortSignal | undefined
@@ -96,7 +110,6 @@ export class MediaEndpoint {
    */
   #link: 'none' | 'connecting' | 'connected' = 'none'
   readonly #connectToPeer: boolean
-  #primed = false
   #closed = false
   #seq = 0
   #mediaSamples = 0
@@ -138,6 +151,8 @@ export class MediaEndpoint {
       this.#stats.sendErrors++
       this.#logger.debug({ err }, 'unicast socket error')
     })
+    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent)
+    this.#laneSubscriber = { onTick: (frames, now) => { this.#onLaneTick(frames, now) } }
     const subscriber: TickSubscriber = { onTick: (frames, now) => { this.#onTick(frames, now) } }
     this.#unsubscribe = this.#scheduler.add(subscriber)
     this.#signal = options.signal
@@ -170,15 +185,26 @@ export class MediaEndpoint {
    * (resampled). The playout's promise settles when its last frame was sent.
    */
   enqueue (audio: Int16Array | PcmChunk, onFirstFrame?: (sentAt: number) => void): Playout {
-    if (audio instanceof Int16Array) return this.#queue.enqueue(audio, onFirstFrame)
-    const samples = int16FromBytes(audio.pcm)
-    return this.#queue.enqueue(audio.sampleRate === this.rate ? samples : resample(samples, audio.sampleRate, this.rate), onFirstFrame)
+    let playout: Playout
+    if (audio instanceof Int16Array) {
+      playout = this.#queue.enqueue(audio, onFirstFrame)
+    } else {
+      const samples = int16FromBytes(audio.pcm)
+      playout = audio.sampleRate === this.rate
+        ? this.#queue.enqueue(samples, onFirstFrame)
+        : this.#enqueueConverted(samples, audio.sampleRate, onFirstFrame)
+    }
+    this.#kick()
+    return playout
   }
 
   /** The caller may be starting to talk: send silence, keep the queue (resume() goes on from there). */
   pause (): void { this.#queue.pause() }
 
-  resume (): void { this.#queue.resume() }
+  resume (): void {
+    this.#queue.resume()
+    this.#kick()
+  }
 
   get paused (): boolean { return this.#queue.paused }
 
@@ -192,17 +218,18 @@ export class MediaEndpoint {
    * event, so it must be cheap. Returns the unsubscribe function.
    */
   onFrame (listener: (frame: InboundFrame) => void): () => void {
-    this.#listeners.add(listener)
-    return () => { this.#listeners.delete(listener) }
+    this.#listeners = [...this.#listeners, listener]
+    return () => { this.#listeners = this.#listeners.filter((l) => l !== listener) }
   }
 
   /**
    * Every frame we send, with the scheduler-clock time of the tick that sent it (an echo guard
-   * compares what comes back with it). Synchronous on the pacer's tick: keep it cheap.
+   * compares what comes back with it). Synchronous on the pacer's tick: keep it cheap. The
+   * buffer is reused for a later frame once sent: copy what you keep, during the call.
    */
   onSent (listener: (frame: Buffer, sentAt: number) => void): () => void {
-    this.#sentListeners.add(listener)
-    return () => { this.#sentListeners.delete(listener) }
+    this.#sentListeners = [...this.#sentListeners, listener]
+    return () => { this.#sentListeners = this.#sentListeners.filter((l) => l !== listener) }
   }
 
   /** Inbound frames as an async iterable for one consumer; ends on close() or when `signal` aborts. */
@@ -228,11 +255,12 @@ export class MediaEndpoint {
     if (this.#closedPromise !== undefined) return this.#closedPromise
     this.#closed = true
     this.#unsubscribe()
+    this.#endLane()
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#queue.close()
     for (const buffer of [...this.#buffers]) buffer.end()
-    this.#listeners.clear()
-    this.#sentListeners.clear()
+    this.#listeners = []
+    this.#sentListeners = []
     this.#closedPromise = new Promise((resolve) => {
       this.#socket.close(() => { resolve() })
     })
@@ -274,7 +302,7 @@ export class MediaEndpoint {
     }
     if (gap) this.#stats.rtpGap++
     this.#stats.received++
-    const samples = gap ? new Int16Array(msg.length / 2) : decodeFrame(msg)
+    const samples = frameSamples(msg, gap)
     const frame: InboundFrame = {
       samples,
       sampleRate: this.rate,
@@ -283,9 +311,10 @@ export class MediaEndpoint {
       receivedAt: this.#scheduler.clock.now(),
     }
     this.#mediaSamples += samples.length
-    for (const listener of this.#listeners) {
+    const listeners = this.#listeners
+    for (let i = 0; i < listeners.length; i++) {
       try {
-        listener(frame)
+        (listeners[i] as (frame: InboundFrame) => void)(frame)
       } catch (err) {
         // A faulty consumer must not take the socket's event handler (and the process) down.
         this.#logger.error({ err }, 'unicast frame listener threw')
@@ -294,31 +323,123 @@ export class MediaEndpoint {
     for (const buffer of this.#buffers) buffer.push(frame)
   }
 
-  #onTick (frames: number, now: number): void {
-    const peer = this.#peer
-    if (peer === undefined || this.#closed || this.#link === 'connecting') return
-    let n = frames
-    if (!this.#primed) {
-      // The first send puts `lead` frames in hand at FreeSWITCH so a late timer never starves it.
-      this.#primed = true
-      n += this.#lead
+  /** The shared grid: while idle, silence just in time (no frame ahead); audio waiting starts a lane. */
+  #onTick (_frames: number, now: number): void {
+    if (this.#closeLane !== undefined || !this.#canSend()) return
+    if (!this.#queue.idle) {
+      this.#startLane(now)
+      return
     }
-    for (let i = 0; i < n; i++) {
-      const idle = this.#queue.idle
-      const frame = this.#queue.nextFrame(now)
-      this.#stats.sent++
-      if (idle) this.#stats.silenceSent++
-      if (this.#link === 'connected') this.#socket.send(frame, this.#onSent)
-      else this.#socket.send(frame, peer.port, peer.address, this.#onSent)
-      this.#queue.sent(now)
-      for (const listener of this.#sentListeners) {
-        try {
-          listener(frame, now)
-        } catch (err) {
-          this.#logger.error({ err }, 'unicast sent-frame listener threw')
-        }
+    // One frame per wake-up even after a late one: a missed idle slot is a packet FreeSWITCH
+    // does not write (switch_ivr.c unicast_thread_run writes only what arrives), never a frame
+    // queued ahead of the next reply.
+    this.#sendFrame(now)
+  }
+
+  /**
+   * Audio was queued or resumed: if the call is idle on the shared grid, its first frame goes to
+   * the socket now (in a microtask, so the chunks queued in the same task go together) and the
+   * call's pacing is anchored there; while a lane's frames sent ahead are still playing out, the
+   * slots they skipped are filled at once instead.
+   */
+  #kick (): void {
+    if (this.#kickPending || this.#closed) return
+    this.#kickPending = true
+    queueMicrotask(() => {
+      this.#kickPending = false
+      if (!this.#canSend() || this.#queue.idle) return
+      const now = this.#scheduler.clock.now()
+      if (this.#closeLane === undefined) {
+        this.#startLane(now)
+      } else if (this.#drained > 0) {
+        const n = this.#drained
+        this.#drained = 0
+        for (let i = 0; i < n; i++) this.#sendFrame(now)
+      }
+    })
+  }
+
+  /** Frame 0 and the lead now; frame k + lead at `now + k * 20 ms` on the call's own lane. */
+  #startLane (now: number): void {
+    this.#drained = 0
+    this.#closeLane = this.#scheduler.addLane(this.#laneSubscriber, now)
+    for (let i = 0; i <= this.#lead; i++) this.#sendFrame(now)
+  }
+
+  #endLane (): void {
+    const close = this.#closeLane
+    this.#closeLane = undefined
+    this.#drained = 0
+    close?.()
+  }
+
+  #onLaneTick (frames: number, now: number): void {
+    if (!this.#canSend()) return
+    for (let i = 0; i < frames; i++) {
+      if (!this.#queue.empty) {
+        // Paused: silence at the lane's pace, so resume() carries on without a new anchor.
+        this.#drained = 0
+        this.#sendFrame(now)
+        continue
+      }
+      // Nothing queued: the frames sent ahead play out first (nothing sent for `lead` slots),
+      // then the call goes back to the shared grid and its just-in-time silence.
+      if (this.#drained < this.#lead) {
+        this.#drained++
+        continue
+      }
+      // This slot is the first with nothing in hand at FreeSWITCH: silence just in time, and the
+      // shared grid (at most a frame's phase away) carries on, so no packet is missed.
+      this.#endLane()
+      this.#sendFrame(now)
+      return
+    }
+  }
+
+  #canSend (): boolean {
+    return this.#peer !== undefined && !this.#closed && this.#link !== 'connecting'
+  }
+
+  #sendFrame (now: number): void {
+    const peer = this.#peer as AddressPort
+    const idle = this.#queue.idle
+    const slot = this.#ring.take()
+    const frame = this.#queue.nextFrameInto(now, slot)
+    this.#stats.sent++
+    if (idle) this.#stats.silenceSent++
+    const done = frame === slot.bytes ? this.#ring.sending(slot) : this.#onSent
+    try {
+      if (this.#link === 'connected') this.#socket.send(frame, done)
+      else this.#socket.send(frame, peer.port, peer.address, done)
+    } catch (err) {
+      if (frame === slot.bytes) this.#ring.release(slot)
+      this.#onSent(err as Error)
+    }
+    this.#queue.sent(now)
+    const listeners = this.#sentListeners
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        (listeners[i] as (frame: Buffer, sentAt: number) => void)(frame, now)
+      } catch (err) {
+        this.#logger.error({ err }, 'unicast sent-frame listener threw')
       }
     }
+  }
+
+  /** Audio at another rate, converted ~100 ms at a time between tasks (never the whole sentence in one). */
+  #enqueueConverted (samples: Int16Array, fromRate: number, onFirstFrame: ((sentAt: number) => void) | undefined): Playout {
+    const out = new Int16Array(resampledLength(samples.length, fromRate, this.rate))
+    const handle = this.#queue.enqueueGrowing(out, 0, onFirstFrame)
+    void resampleSliced(samples, fromRate, this.rate, {
+      out,
+      onSlice: (ready) => {
+        handle.grow(ready)
+        return handle.active
+      },
+    }).catch((err: unknown) => {
+      this.#logger.error({ err }, 'unicast resampling failed')
+    })
+    return handle.playout
   }
 
   /**
@@ -343,6 +464,8 @@ export class MediaEndpoint {
       }
     })
     this.#link = ok && !this.#closed ? 'connected' : 'none'
+    // Audio queued while the connect was in flight goes out now, not at the next tick.
+    this.#kick()
   }
 
   readonly #onSent = (err: Error | null): void => {

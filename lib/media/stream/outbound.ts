@@ -1,4 +1,5 @@
 import { encodeFrame, samplesPerFrame, silenceFrame, type StreamRate } from './frame.ts'
+import { LITTLE_ENDIAN, type SendSlot } from './send-ring.ts'
 
 /**
  * The agent's outgoing audio as an ordered queue of items (a greeting, a TTS sentence, a
@@ -33,6 +34,8 @@ export interface Playout {
 interface Item {
   readonly id: number
   readonly samples: Int16Array
+  /** Samples of `samples` ready to send: less than its length while a conversion fills it. */
+  available: number
   offset: number
   lastSentAt: number | undefined
   /** Told once, when the frame carrying the item's first sample is handed to the socket. */
@@ -64,6 +67,9 @@ export class OutboundQueue {
 
   get idle (): boolean { return this.#items.length === 0 || this.#paused }
 
+  /** Nothing queued at all (paused or not). */
+  get empty (): boolean { return this.#items.length === 0 }
+
   get paused (): boolean { return this.#paused }
 
   /**
@@ -79,18 +85,35 @@ export class OutboundQueue {
    * After close() the playout settles at once as `closed` (audio racing a hangup is not an error).
    */
   enqueue (samples: Int16Array, onFirstFrame?: (sentAt: number) => void): Playout {
+    return this.enqueueGrowing(samples, samples.length, onFirstFrame).playout
+  }
+
+  /**
+   * Queue an array of which only the first `available` samples are ready (a conversion fills the
+   * rest between tasks): `grow(n)` says n are now ready. Frames never run past the ready part; if
+   * the conversion fell behind the pacer (it runs far faster than real time) the frame is padded
+   * with silence and the item waits. `active` is false once the item settled (sent, cleared,
+   * closed): the conversion can stop.
+   */
+  enqueueGrowing (samples: Int16Array, available: number, onFirstFrame?: (sentAt: number) => void): { playout: Playout, grow: (available: number) => void, readonly active: boolean } {
     const id = this.#nextId++
     let resolve!: (result: PlayoutResult) => void
-    const done = new Promise<PlayoutResult>((r) => { resolve = r })
+    let settled = false
+    const done = new Promise<PlayoutResult>((r) => { resolve = (result) => { settled = true; r(result) } })
     const playout: Playout = { id, totalMs: samples.length * 1000 / this.rate, done }
-    const item: Item = { id, samples, offset: 0, lastSentAt: undefined, onFirstFrame, resolve, playout }
+    const item: Item = { id, samples, available: Math.min(available, samples.length), offset: 0, lastSentAt: undefined, onFirstFrame, resolve, playout }
+    const handle = {
+      playout,
+      grow: (n: number): void => { item.available = Math.min(samples.length, Math.max(item.available, n)) },
+      get active (): boolean { return !settled },
+    }
     if (this.#closed || samples.length === 0) {
       resolve(this.#result(item, this.#closed ? 'closed' : 'sent'))
-      return playout
+      return handle
     }
     this.#items.push(item)
     this.#queuedSamples += samples.length
-    return playout
+    return handle
   }
 
   /**
@@ -99,14 +122,29 @@ export class OutboundQueue {
    * sample is in this frame settle as `sent`.
    */
   nextFrame (now: number): Buffer {
+    // A new buffer per frame: dgram keeps a reference until the datagram is written.
+    const bytes = Buffer.allocUnsafe(this.#frameSamples * 2)
+    return this.nextFrameInto(now, { bytes, samples: LITTLE_ENDIAN ? new Int16Array(bytes.buffer, bytes.byteOffset, this.#frameSamples) : this.#scratch })
+  }
+
+  /**
+   * `nextFrame` into a send slot the caller owns (no allocation): on a little-endian host the
+   * samples are written straight into the datagram's bytes. Returns the buffer to send: the
+   * slot's, or the shared silence frame.
+   */
+  nextFrameInto (now: number, slot: SendSlot): Buffer {
     if (this.#items.length === 0 || this.#paused) return silenceFrame(this.rate)
-    const frame = this.#scratch
+    const frame = LITTLE_ENDIAN ? slot.samples : this.#scratch
     let filled = 0
     while (filled < frame.length) {
       const item = this.#items[0]
       if (item === undefined) break
-      const take = Math.min(frame.length - filled, item.samples.length - item.offset)
-      frame.set(item.samples.subarray(item.offset, item.offset + take), filled)
+      const take = Math.min(frame.length - filled, item.available - item.offset)
+      // The conversion has not caught up: pad this frame, the item goes on next frame.
+      if (take <= 0) break
+      const src = item.samples
+      const from = item.offset
+      for (let i = 0; i < take; i++) frame[filled + i] = src[from + i] as number
       if (item.offset === 0 && item.onFirstFrame !== undefined) this.#started.push(item.onFirstFrame)
       filled += take
       item.offset += take
@@ -118,8 +156,7 @@ export class OutboundQueue {
       }
     }
     if (filled < frame.length) frame.fill(0, filled)
-    // A new buffer per frame: dgram keeps a reference until the datagram is written.
-    return encodeFrame(frame, Buffer.allocUnsafe(frame.length * 2))
+    return LITTLE_ENDIAN ? slot.bytes : encodeFrame(frame, slot.bytes)
   }
 
   /**

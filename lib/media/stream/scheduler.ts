@@ -12,6 +12,12 @@ import { FRAME_MS } from './frame.ts'
  * every tick it missed, up to `maxCatchUpFrames`; after a longer stall (GC, a blocked event
  * loop) the missed ticks beyond that are skipped and the grid moves on, because sending them
  * all at once would queue a burst in FreeSWITCH and delay barge-in by as much.
+ *
+ * A call that starts speaking gets a lane of its own: a grid anchored at the moment its first
+ * frame went out (slot k due at `anchor + k * 20 ms`), so a reply does not wait up to a frame for
+ * the shared grid. Lanes share the one timer: each wake-up serves the grid and every lane due
+ * within `coalesceMs`, so 500 lanes on their own phases cost at most ~20 wake-ups per frame, not
+ * 500 (a frame sent < 1 ms early is absorbed by the lead and by FreeSWITCH's own write timer).
  */
 
 export interface MonotonicClock {
@@ -34,8 +40,10 @@ export interface SchedulerStats {
   readonly wakeups: number
   /** Wake-ups that found more than one frame due (a late timer, caught up). */
   readonly lateWakeups: number
-  /** Frame slots dropped after stalls longer than `maxCatchUpFrames`. */
+  /** Frame slots dropped after stalls longer than `maxCatchUpFrames` (the shared grid). */
   readonly skippedFrames: number
+  /** The same, summed over the lanes. */
+  readonly laneSkippedFrames: number
   /** Subscriber exceptions (each also handed to `onError`). */
   readonly errors: number
 }
@@ -48,6 +56,15 @@ export interface FrameSchedulerOptions {
   readonly maxCatchUpFrames?: number
   /** A subscriber threw; the others are still ticked. */
   readonly onError?: (err: unknown) => void
+  /** A lane slot due within this many ms of a wake-up is served by it (default 1). */
+  readonly coalesceMs?: number
+}
+
+interface Lane {
+  readonly subscriber: TickSubscriber
+  readonly anchor: number
+  /** Slots handed out (including skipped ones); slot 0 is the caller's own, at the anchor. */
+  served: number
 }
 
 export const monotonicClock: MonotonicClock = { now: () => performance.now() }
@@ -64,6 +81,10 @@ export class FrameScheduler {
   readonly #maxCatchUp: number
   readonly #onError: ((err: unknown) => void) | undefined
   readonly #subscribers = new Set<TickSubscriber>()
+  readonly #lanes = new Set<Lane>()
+  readonly #coalesce: number
+  /** When the armed wake-up is due (Infinity: none armed). */
+  #armedAt = Number.POSITIVE_INFINITY
   #anchor = 0
   /** Grid slots already handed out (including skipped ones) since `#anchor`. */
   #served = 0
@@ -73,6 +94,7 @@ export class FrameScheduler {
   #wakeups = 0
   #lateWakeups = 0
   #skipped = 0
+  #laneSkipped = 0
   #errors = 0
 
   constructor (options: FrameSchedulerOptions = {}) {
@@ -81,15 +103,19 @@ export class FrameScheduler {
     this.frameMs = options.frameMs ?? FRAME_MS
     this.#maxCatchUp = Math.max(1, options.maxCatchUpFrames ?? 2)
     this.#onError = options.onError
+    this.#coalesce = Math.max(0, options.coalesceMs ?? 1)
   }
 
   get size (): number { return this.#subscribers.size }
 
-  /** True while a wake-up is scheduled (there is at least one subscriber). */
-  get running (): boolean { return this.#live }
+  /** Lanes open (calls pacing on their own anchor). */
+  get lanes (): number { return this.#lanes.size }
+
+  /** True while a wake-up is scheduled (there is at least one subscriber or lane). */
+  get running (): boolean { return this.#live || this.#lanes.size > 0 }
 
   get stats (): SchedulerStats {
-    return { wakeups: this.#wakeups, lateWakeups: this.#lateWakeups, skippedFrames: this.#skipped, errors: this.#errors }
+    return { wakeups: this.#wakeups, lateWakeups: this.#lateWakeups, skippedFrames: this.#skipped, laneSkippedFrames: this.#laneSkipped, errors: this.#errors }
   }
 
   /** Subscribe; the returned function unsubscribes (idempotent). The timer stops with the last one. */
@@ -100,26 +126,85 @@ export class FrameScheduler {
       // A fresh grid starting now: the first tick is due at once.
       this.#anchor = this.clock.now()
       this.#served = 0
-      this.#arm()
+      this.#rearm()
     }
     return () => {
       if (!this.#subscribers.delete(subscriber)) return
       if (this.#subscribers.size === 0 && this.#live) {
         this.#live = false
-        if (this.#timer !== undefined) this.#timers.clear(this.#timer)
-        this.#timer = undefined
+        this.#rearm()
       }
     }
   }
 
-  #arm (): void {
-    const due = this.#anchor + this.#served * this.frameMs
-    this.#timer = this.#timers.set(() => { this.#wake() }, Math.max(0, due - this.clock.now()))
+  /**
+   * Pace `subscriber` on its own grid anchored at `anchor` (its slot 0, which the caller served
+   * itself): slot k is due at `anchor + k * frameMs`, drift-free, with the grid's catch-up bound.
+   * Returns the function that closes the lane (idempotent).
+   */
+  addLane (subscriber: TickSubscriber, anchor: number): () => void {
+    const lane: Lane = { subscriber, anchor, served: 1 }
+    this.#lanes.add(lane)
+    this.#rearm()
+    return () => {
+      if (this.#lanes.delete(lane)) this.#rearm()
+    }
+  }
+
+  /** The earliest slot due: the grid's (when it has subscribers) or a lane's. */
+  #nextDue (): number {
+    let next = this.#live ? this.#anchor + this.#served * this.frameMs : Number.POSITIVE_INFINITY
+    for (const lane of this.#lanes) {
+      const due = lane.anchor + lane.served * this.frameMs
+      if (due < next) next = due
+    }
+    return next
+  }
+
+  /** Arm for the earliest due slot unless a wake-up is already set for it (or earlier). */
+  #rearm (): void {
+    const next = this.#nextDue()
+    if (this.#timer !== undefined) {
+      if (next !== Number.POSITIVE_INFINITY && this.#armedAt <= next) return
+      this.#timers.clear(this.#timer)
+      this.#timer = undefined
+      this.#armedAt = Number.POSITIVE_INFINITY
+    }
+    if (next === Number.POSITIVE_INFINITY) return
+    this.#armedAt = next
+    this.#timer = this.#timers.set(() => { this.#wake() }, Math.max(0, next - this.clock.now()))
   }
 
   #wake (): void {
     this.#timer = undefined
+    this.#armedAt = Number.POSITIVE_INFINITY
     const now = this.clock.now()
+    if (this.#live) this.#serveGrid(now)
+    if (this.#lanes.size > 0) this.#serveLanes(now)
+    if (this.#timer === undefined) this.#rearm()
+  }
+
+  #serveLanes (now: number): void {
+    for (const lane of this.#lanes) {
+      let due = Math.floor((now + this.#coalesce - lane.anchor) / this.frameMs + 1e-6) + 1 - lane.served
+      if (due <= 0) continue
+      if (due > 1) this.#lateWakeups++
+      if (due > this.#maxCatchUp) {
+        this.#laneSkipped += due - this.#maxCatchUp
+        lane.served += due - this.#maxCatchUp
+        due = this.#maxCatchUp
+      }
+      lane.served += due
+      try {
+        lane.subscriber.onTick(due, now)
+      } catch (err) {
+        this.#errors++
+        this.#onError?.(err)
+      }
+    }
+  }
+
+  #serveGrid (now: number): void {
     // Slots whose due time has passed; timers may fire a fraction of a millisecond early.
     let due = Math.floor((now - this.#anchor) / this.frameMs + 1e-6) + 1 - this.#served
     if (due > 0) {
@@ -140,7 +225,6 @@ export class FrameScheduler {
         }
       }
     }
-    if (this.#live && this.#timer === undefined) this.#arm()
   }
 }
 
