@@ -68,3 +68,42 @@ t.test('an empty item is sent at once', async (t) => {
   const q = new OutboundQueue(8000)
   t.match(await q.enqueue(new Int16Array(0)).done, { status: 'sent', totalMs: 0 })
 })
+
+t.test('enqueueConverted: a 10 s sentence at 24 kHz converted a slice per task; frames equal resample()', async (t) => {
+  const { resample } = await import('../../lib/media/resample.ts')
+  const { setImmediate: nextTask } = await import('node:timers/promises')
+  const input = Int16Array.from({ length: 240_000 }, (_, i) => Math.round(8000 * Math.sin(i / 7) + 3000 * Math.sin(i / 2.3)))
+  const q = new OutboundQueue(8000)
+  const errors: unknown[] = []
+  const playout = q.enqueueConverted(input, 24000, undefined, (err) => { errors.push(err) })
+  t.equal(playout.totalMs, 10_000)
+  // Before any task has run only the first slice (100 ms of input) is converted: the frames run
+  // out inside it (padded with silence) and the item waits for the next slice.
+  const early: Int16Array[] = []
+  for (let i = 0; i < 6; i++) early.push(samplesOf(q.nextFrame(i * 20)))
+  const consumedEarly = 80_000 - Math.round(q.queuedMs * 8)
+  t.ok(consumedEarly > 700 && consumedEarly < 800, `about 100 ms ready at once (${consumedEarly} samples)`)
+  t.ok(early[5]?.every((v) => v === 0), 'then silence: the rest is converted in later tasks')
+  let tasks = 0
+  let settled = false
+  void playout.done.then(() => { settled = true })
+  // One frame per task: after 50 tasks the conversion (100 slices) is still under way.
+  const middle: Int16Array[] = []
+  for (; tasks < 50; tasks++) {
+    await nextTask()
+    middle.push(samplesOf(q.nextFrame(0)))
+  }
+  t.ok(middle.every((f) => f.some((v) => v !== 0)), 'no frame starved while the conversion keeps ahead of one frame per task')
+  for (let i = 0; i < 200; i++) await nextTask()
+  const rest: Int16Array[] = []
+  while (!settled && rest.length < 1000) {
+    rest.push(samplesOf(q.nextFrame(0)))
+    await Promise.resolve()
+  }
+  t.same(errors, [])
+  const played = [...Array.from(early.flatMap((f) => Array.from(f))).slice(0, consumedEarly), ...middle.flatMap((f) => Array.from(f)), ...rest.flatMap((f) => Array.from(f))]
+  const expected = resample(input, 24000, 8000)
+  let diff = -1
+  for (let i = 0; i < expected.length; i++) if (played[i] !== expected[i]) { diff = i; break }
+  t.equal(diff, -1, 'identical audio')
+})

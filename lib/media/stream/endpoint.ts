@@ -2,14 +2,14 @@ import dgram from 'node:dgram'
 import { isIPv6 } from 'node:net'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
-import { resampledLength, resampleSliced } from '../resample-stream.ts'
 import { int16FromBytes, type PcmChunk } from '../pcm.ts'
 import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
 import { FrameBuffer, type InboundFrame } from './inbound.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
-import { sharedScheduler, type FrameScheduler, type TickSubscriber } from './scheduler.ts'
+import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
 import { bindSocket, type PortChoice } from './bind.ts'
 import { SendRing } from './send-ring.ts'
+import { CallPacer } from './call-pacer.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -87,20 +87,13 @@ export class MediaEndpoint {
   readonly #queue: OutboundQueue
   readonly #scheduler: FrameScheduler
   readonly #logger: Logger
-  readonly #lead: number
   readonly #maxBuffered: number
   // Arrays, replaced on (un)subscribe: iterating them per frame allocates no iterator.
   #listeners: ReadonlyArray<(frame: InboundFrame) => void> = []
   #sentListeners: ReadonlyArray<(frame: Buffer, sentAt: number) => void> = []
   readonly #ring: SendRing
-  readonly #laneSubscriber: TickSubscriber
-  /** Closes this call's own pacing lane; set while it speaks (audio queued, or playing out). */
-  #closeLane: (() => void) | undefined
-  /** Lane slots passed with nothing queued: the frames sent ahead playing out before idling. */
-  #drained = 0
-  #kickPending = false
+  readonly #pacer: CallPacer
   readonly #buffers = new Set<FrameBuffer>()
-  readonly #unsubscribe: () => void
   readonly #signal: AbortSignal | undefined
   readonly #onAbort: () => void
   #peer: AddressPort | undefined
@@ -140,7 +133,6 @@ export class MediaEndpoint {
     this.#queue = new OutboundQueue(rate)
     this.#scheduler = options.scheduler ?? sharedScheduler()
     this.#logger = options.logger
-    this.#lead = Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1)))
     this.#maxBuffered = options.maxBufferedFrames ?? 50
     this.#peer = options.peer
     this.#connectToPeer = options.connect !== false
@@ -152,9 +144,13 @@ export class MediaEndpoint {
       this.#logger.debug({ err }, 'unicast socket error')
     })
     this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent)
-    this.#laneSubscriber = { onTick: (frames, now) => { this.#onLaneTick(frames, now) } }
-    const subscriber: TickSubscriber = { onTick: (frames, now) => { this.#onTick(frames, now) } }
-    this.#unsubscribe = this.#scheduler.add(subscriber)
+    this.#pacer = new CallPacer({
+      scheduler: this.#scheduler,
+      queue: this.#queue,
+      lead: Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1))),
+      canSend: () => this.#canSend(),
+      send: (now) => { this.#sendFrame(now) },
+    })
     this.#signal = options.signal
     this.#onAbort = () => { void this.close() }
     if (this.#signal?.aborted === true) queueMicrotask(this.#onAbort)
@@ -192,9 +188,9 @@ export class MediaEndpoint {
       const samples = int16FromBytes(audio.pcm)
       playout = audio.sampleRate === this.rate
         ? this.#queue.enqueue(samples, onFirstFrame)
-        : this.#enqueueConverted(samples, audio.sampleRate, onFirstFrame)
+        : this.#queue.enqueueConverted(samples, audio.sampleRate, onFirstFrame, (err) => { this.#logger.error({ err }, 'unicast resampling failed') })
     }
-    this.#kick()
+    this.#pacer.kick()
     return playout
   }
 
@@ -203,7 +199,7 @@ export class MediaEndpoint {
 
   resume (): void {
     this.#queue.resume()
-    this.#kick()
+    this.#pacer.kick()
   }
 
   get paused (): boolean { return this.#queue.paused }
@@ -254,8 +250,7 @@ export class MediaEndpoint {
   close (): Promise<void> {
     if (this.#closedPromise !== undefined) return this.#closedPromise
     this.#closed = true
-    this.#unsubscribe()
-    this.#endLane()
+    this.#pacer.close()
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#queue.close()
     for (const buffer of [...this.#buffers]) buffer.end()
@@ -323,79 +318,6 @@ export class MediaEndpoint {
     for (const buffer of this.#buffers) buffer.push(frame)
   }
 
-  /** The shared grid: while idle, silence just in time (no frame ahead); audio waiting starts a lane. */
-  #onTick (_frames: number, now: number): void {
-    if (this.#closeLane !== undefined || !this.#canSend()) return
-    if (!this.#queue.idle) {
-      this.#startLane(now)
-      return
-    }
-    // One frame per wake-up even after a late one: a missed idle slot is a packet FreeSWITCH
-    // does not write (switch_ivr.c unicast_thread_run writes only what arrives), never a frame
-    // queued ahead of the next reply.
-    this.#sendFrame(now)
-  }
-
-  /**
-   * Audio was queued or resumed: if the call is idle on the shared grid, its first frame goes to
-   * the socket now (in a microtask, so the chunks queued in the same task go together) and the
-   * call's pacing is anchored there; while a lane's frames sent ahead are still playing out, the
-   * slots they skipped are filled at once instead.
-   */
-  #kick (): void {
-    if (this.#kickPending || this.#closed) return
-    this.#kickPending = true
-    queueMicrotask(() => {
-      this.#kickPending = false
-      if (!this.#canSend() || this.#queue.idle) return
-      const now = this.#scheduler.clock.now()
-      if (this.#closeLane === undefined) {
-        this.#startLane(now)
-      } else if (this.#drained > 0) {
-        const n = this.#drained
-        this.#drained = 0
-        for (let i = 0; i < n; i++) this.#sendFrame(now)
-      }
-    })
-  }
-
-  /** Frame 0 and the lead now; frame k + lead at `now + k * 20 ms` on the call's own lane. */
-  #startLane (now: number): void {
-    this.#drained = 0
-    this.#closeLane = this.#scheduler.addLane(this.#laneSubscriber, now)
-    for (let i = 0; i <= this.#lead; i++) this.#sendFrame(now)
-  }
-
-  #endLane (): void {
-    const close = this.#closeLane
-    this.#closeLane = undefined
-    this.#drained = 0
-    close?.()
-  }
-
-  #onLaneTick (frames: number, now: number): void {
-    if (!this.#canSend()) return
-    for (let i = 0; i < frames; i++) {
-      if (!this.#queue.empty) {
-        // Paused: silence at the lane's pace, so resume() carries on without a new anchor.
-        this.#drained = 0
-        this.#sendFrame(now)
-        continue
-      }
-      // Nothing queued: the frames sent ahead play out first (nothing sent for `lead` slots),
-      // then the call goes back to the shared grid and its just-in-time silence.
-      if (this.#drained < this.#lead) {
-        this.#drained++
-        continue
-      }
-      // This slot is the first with nothing in hand at FreeSWITCH: silence just in time, and the
-      // shared grid (at most a frame's phase away) carries on, so no packet is missed.
-      this.#endLane()
-      this.#sendFrame(now)
-      return
-    }
-  }
-
   #canSend (): boolean {
     return this.#peer !== undefined && !this.#closed && this.#link !== 'connecting'
   }
@@ -426,22 +348,6 @@ export class MediaEndpoint {
     }
   }
 
-  /** Audio at another rate, converted ~100 ms at a time between tasks (never the whole sentence in one). */
-  #enqueueConverted (samples: Int16Array, fromRate: number, onFirstFrame: ((sentAt: number) => void) | undefined): Playout {
-    const out = new Int16Array(resampledLength(samples.length, fromRate, this.rate))
-    const handle = this.#queue.enqueueGrowing(out, 0, onFirstFrame)
-    void resampleSliced(samples, fromRate, this.rate, {
-      out,
-      onSlice: (ready) => {
-        handle.grow(ready)
-        return handle.active
-      },
-    }).catch((err: unknown) => {
-      this.#logger.error({ err }, 'unicast resampling failed')
-    })
-    return handle.playout
-  }
-
   /**
    * Connect the socket to the locked peer: a send then carries no address (no per-datagram
    * address handling in Node: about 1.3 of 7 µs per datagram, measured on loopback), and the
@@ -465,7 +371,7 @@ export class MediaEndpoint {
     })
     this.#link = ok && !this.#closed ? 'connected' : 'none'
     // Audio queued while the connect was in flight goes out now, not at the next tick.
-    this.#kick()
+    this.#pacer.kick()
   }
 
   readonly #onSent = (err: Error | null): void => {

@@ -1,5 +1,6 @@
 import { encodeFrame, samplesPerFrame, silenceFrame, type StreamRate } from './frame.ts'
 import { LITTLE_ENDIAN, type SendSlot } from './send-ring.ts'
+import { resampledLength, resampleSliced } from '../resample-stream.ts'
 
 /**
  * The agent's outgoing audio as an ordered queue of items (a greeting, a TTS sentence, a
@@ -114,6 +115,24 @@ export class OutboundQueue {
     this.#items.push(item)
     this.#queuedSamples += samples.length
     return handle
+  }
+
+  /**
+   * Queue audio at another rate, converted ~100 ms at a time between tasks (a long sentence at
+   * 24 kHz is never converted in one piece on the loop that paces every call). The first slice
+   * is ready when this returns; a cleared or closed item stops its conversion.
+   */
+  enqueueConverted (samples: Int16Array, fromRate: number, onFirstFrame: ((sentAt: number) => void) | undefined, onError: (err: unknown) => void): Playout {
+    const out = new Int16Array(resampledLength(samples.length, fromRate, this.rate))
+    const handle = this.enqueueGrowing(out, 0, onFirstFrame)
+    void resampleSliced(samples, fromRate, this.rate, {
+      out,
+      onSlice: (ready) => {
+        handle.grow(ready)
+        return handle.active
+      },
+    }).catch(onError)
+    return handle.playout
   }
 
   /**
