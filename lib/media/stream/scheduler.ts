@@ -85,6 +85,8 @@ export class FrameScheduler {
   readonly #coalesce: number
   /** When the armed wake-up is due (Infinity: none armed). */
   #armedAt = Number.POSITIVE_INFINITY
+  /** Inside a wake-up: lanes opened or closed by subscribers re-arm once, at its end. */
+  #waking = false
   #anchor = 0
   /** Grid slots already handed out (including skipped ones) since `#anchor`. */
   #served = 0
@@ -163,6 +165,7 @@ export class FrameScheduler {
 
   /** Arm for the earliest due slot unless a wake-up is already set for it (or earlier). */
   #rearm (): void {
+    if (this.#waking) return
     const next = this.#nextDue()
     if (this.#timer !== undefined) {
       if (next !== Number.POSITIVE_INFINITY && this.#armedAt <= next) return
@@ -179,9 +182,14 @@ export class FrameScheduler {
     this.#timer = undefined
     this.#armedAt = Number.POSITIVE_INFINITY
     const now = this.clock.now()
-    if (this.#live) this.#serveGrid(now)
-    if (this.#lanes.size > 0) this.#serveLanes(now)
-    if (this.#timer === undefined) this.#rearm()
+    this.#waking = true
+    try {
+      if (this.#live) this.#serveGrid(now)
+      if (this.#lanes.size > 0) this.#serveLanes(now)
+    } finally {
+      this.#waking = false
+    }
+    this.#rearm()
   }
 
   #serveLanes (now: number): void {
