@@ -55,7 +55,14 @@ t.test('a caller who goes on after the short pause: the preemptive reply is neve
 
 t.test('a caller who stops: the preemptive reply is the one heard, asked before the end of the turn', async (t) => {
   for (const preemptive of [true, false]) {
-    const rig = await startRig(t, { media: { mode: 'stream', stream: { endpointing: { minSilenceMs: 1000, preemptive, preemptAfterMs: 100 } } } })
+    // Where the synthesis of each text was asked, in the server's log.
+    const synthesised: Array<{ text: string, atLog: number }> = []
+    let logs: ReadonlyArray<unknown> = []
+    const rig = await startRig(t, {
+      media: { mode: 'stream', stream: { endpointing: { minSilenceMs: 1000, preemptive, preemptAfterMs: 100 } } },
+      wrapSpeaker: (speaker) => ({ render: async (text, options) => { synthesised.push({ text, atLog: logs.length }); return await speaker.render(text, options) } }),
+    })
+    logs = rig.logs
     rig.fake.reply(STT, transcript('Vorrei un appuntamento.'))
     rig.fake.reply(CHAT, reply('Certo.', END))
     const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)], hangupAtMs: 20_000 } })
@@ -69,6 +76,9 @@ t.test('a caller who stops: the preemptive reply is the one heard, asked before 
       const started = index(rig.logs, 'preemptive reply started')
       t.ok(started >= 0 && started < paused, 'the model was asked before the end of the turn')
       t.ok(index(rig.logs, 'preemptive reply used') > paused, 'and its answer used once the turn was over')
+      const first = synthesised.find((x) => x.text === 'Certo.')
+      t.ok(first !== undefined && first.atLog <= paused, 'its first sentence was being synthesised before the end of the turn')
+      t.equal(synthesised.filter((x) => x.text === 'Certo.').length, 1, 'and synthesised once')
       t.notOk(record.usage.some((u) => (u.preemptiveDiscarded ?? 0) > 0), 'nothing discarded')
     } else {
       t.equal(index(rig.logs, 'preemptive reply started'), -1, 'off: the model is asked once the turn is over')

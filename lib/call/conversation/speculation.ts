@@ -51,6 +51,14 @@ export class Speculation {
     const signal = AbortSignal.any([options.signal, this.#controller.signal])
     const splitter = new SentenceSplitter({ language: options.language, maxChars: options.sentenceMaxChars })
     let first = true
+    // The first sentence is synthesised ahead: the turn's own splitter yields the same one.
+    const ahead = (sentence: string | undefined): void => {
+      if (sentence === undefined) return
+      first = false
+      if (options.media.prepareAhead === undefined) return
+      this.#ttsChars = sentence.length
+      options.media.prepareAhead(sentence, { language: options.language, voice: options.voice }, signal)
+    }
     void (async () => {
       try {
         for await (const delta of options.llm.stream(options.messages, { signal, tools: options.tools })) {
@@ -58,16 +66,12 @@ export class Speculation {
           if (delta.type === 'usage') this.#usage = { input: delta.inputTokens, output: delta.outputTokens }
           if (delta.type === 'text') {
             this.#chars += delta.text.length
-            // The first sentence is synthesised ahead: the turn's own splitter yields the same one.
-            const sentence = first ? splitter.push(delta.text)[0] : undefined
-            if (sentence !== undefined && options.media.prepareAhead !== undefined) {
-              first = false
-              this.#ttsChars = sentence.length
-              options.media.prepareAhead(sentence, { language: options.language, voice: options.voice }, signal)
-            }
+            if (first) ahead(splitter.push(delta.text)[0])
           }
           this.#notify()
         }
+        // A reply of one sentence is only split at its end (the splitter waits to see what follows).
+        if (first) ahead(splitter.flush()[0])
       } catch (err) {
         this.#error = err
       } finally {
