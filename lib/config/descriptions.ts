@@ -1,6 +1,6 @@
 /**
  * One line per config key for the generated reference (docs/configuration-reference.md).
- * test/core/docs.test.ts fails when the schema has a key this table does not describe, or this
+ * test/core/docs.spec.ts fails when the schema has a key this table does not describe, or this
  * table describes a key the schema no longer has. A schema may instead carry its own
  * description (`.meta({ description })`), which wins. Paths use `<name>` for keys the user
  * chooses, as schema-walk.ts prints them.
@@ -25,7 +25,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'media.stream.ports': 'A UDP port range for our sockets, for firewalls. Absent: ephemeral ports.',
   'media.stream.ports.min': 'Lowest port of the range.',
   'media.stream.ports.max': 'Highest port of the range.',
-  'media.stream.leadFrames': 'Frames sent ahead of real time: more absorbs timer jitter, fewer stops faster on barge-in.',
+  'media.stream.leadFrames': 'Frames sent ahead of real time while the agent speaks: more absorbs timer jitter, fewer stops faster on barge-in. While idle no frame is sent ahead (silence goes out just in time), so a reply\'s first frame is never queued behind idle silence.',
   'media.stream.vad': 'Voice activity detection and end-of-turn.',
   'media.stream.vad.endSilenceMs': 'Silence that ends the caller\'s turn (300-600 suits conversation).',
   'media.stream.vad.minSpeechMs': 'Voiced audio needed before speech counts (coughs, clicks and "mm" stay below it).',

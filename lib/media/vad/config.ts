@@ -31,8 +31,8 @@ export const vadSchema = z.strictObject({
   minEnergyDb: z.number().min(-80).max(-10).default(-45),
   /** Level above the tracked noise floor a frame needs. */
   snrDb: z.number().min(0).max(40).default(9),
-  engine: z.enum(VAD_ENGINES).default('classic')
-    .meta({ description: '`classic` (default): the built-in detector (pure TypeScript). `silero`: Silero VAD v5 (opt-in: better on short answers, but its runtime has been seen to crash the process at exit; see docs/vad.md) through onnxruntime-node, behind the classic detector\'s energy gate and tone veto; falls back to `classic`, with a warning, when the runtime cannot load. See docs/vad.md.' }),
+  engine: z.enum(VAD_ENGINES).default('silero')
+    .meta({ description: '`silero` (default): Silero VAD v5 through onnxruntime-node, behind the classic detector\'s energy gate and tone veto (better on short answers and backchannels); falls back to `classic`, with one warning at start-up, when onnxruntime-node or the model cannot load. `classic`: the built-in detector (pure TypeScript, no native dependency). See docs/vad.md.' }),
   silero: sileroSchema.prefault({})
     .meta({ description: 'Silero VAD settings (docs/vad.md).' }),
 })
