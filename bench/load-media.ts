@@ -120,8 +120,10 @@ class GeneratorLink implements UnicastPort {
 }
 
 export class NativeMedia implements UnicastEngine {
-  /** Calls whose generator socket has received our first datagram. */
+  /** Live connections whose generator socket has received our audio. */
   readonly flowing = new Set<number>()
+  /** Connections that ever received our audio, closed ones included. */
+  flowed = 0
   readonly #child: ChildProcessWithoutNullStreams
   readonly #binds = new Map<number, (reply: { port: number } | { failed: string }) => void>()
   readonly #links = new Map<number, GeneratorLink>()
@@ -259,8 +261,8 @@ export class NativeMedia implements UnicastEngine {
     switch (kind) {
       case 'bound': this.#binds.get(id)?.({ port: Number(b) }); this.#binds.delete(id); return
       case 'failed': this.#binds.get(id)?.({ failed: b ?? 'unknown' }); this.#binds.delete(id); return
-      case 'stopped': this.#links.get(id)?.stopped({ sent: Number(b), cng: Number(c), received: Number(d) }); this.#links.delete(id); return
-      case 'flow': this.flowing.add(id); return
+      case 'stopped': this.#links.get(id)?.stopped({ sent: Number(b), cng: Number(c), received: Number(d) }); this.#links.delete(id); this.flowing.delete(id); return
+      case 'flow': this.flowing.add(id); this.flowed++; return
       case 'sendfail': {
         // switch_ivr_park(): a failed sendto() deactivates whatever CF_UNICAST refers to.
         const link = this.#links.get(id)

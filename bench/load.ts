@@ -8,9 +8,9 @@
  * This process runs the simulator's Event Socket side (a few messages per call). On Linux with
  * 2+ CPUs the server gets CPU 1 and everything else CPU 0.
  *
- * For each N: ramp to N calls with the callers quiet, measure a quiet window (media and the
- * VAD on a quiet line), then let the callers talk (37 % of every 10 s: one AI turn per call
- * every 10 s), warm up for one cycle, and measure a talk window. Per window: CPU per server
+ * For each N: ramp to N calls with the callers quiet, let them talk (37 % of every 10 s: one
+ * AI turn per call every 10 s), warm up for one cycle, measure a talk window; then quiet them
+ * and measure a quiet window (media and the VAD on a quiet line). Per window: CPU per server
  * thread from /proc, event-loop delay from the server's own /metrics, send-side pacing from
  * the generator's kernel receive timestamps, turn times from the call records' waterfalls,
  * and the driver's own CPU. Memory per call after a GC.
@@ -48,6 +48,8 @@ export interface LoadOptions {
 const LOOP_RESOLUTION_MS = 10
 /** After a talk window, long enough for the replies it started to finish and their records to come in. */
 const REPLY_SETTLE_MS = 4000
+/** After the callers fall quiet: the turn their last words started has replied and finished. */
+const QUIET_SETTLE_MS = 5000
 
 export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResult> {
   const steps = options.steps ?? [100, 200, 300, 400, 500]
@@ -72,6 +74,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   let idleRss = 0
   let idleCpu = 0
   let stoppedBecause: string | undefined
+  let serverWarnings: Array<[string, number]> = []
   try {
     const speechPath = join(dir, 'caller.raw')
     await writeCallerSpeech(speechPath, 30)
@@ -145,8 +148,9 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       if (signal.aborted) break
       await gen.talk(false)
       const rampStart = performance.now()
-      while (placed < target) {
-        for (let i = 0; i < Math.max(1, Math.round(rampPerSecond / 10)) && placed < target; i++, placed++) {
+      // Up to N live calls: calls the server ended in an earlier step are replaced.
+      while (fs.activeCalls < target) {
+        for (let i = 0; i < Math.max(1, Math.round(rampPerSecond / 10)) && fs.activeCalls < target; i++, placed++) {
           fs.placeCall({ port: srv.port, destination: LOAD_DID, callerNumber: `+39333${String(1_000_000 + placed).slice(1)}`, unicastEngine: gen, maxCallMs: 3_600_000 })
         }
         await sleep(100, undefined, { signal })
@@ -154,17 +158,23 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       while (gen.flowing.size < target && performance.now() - rampStart < 20_000 + target * 50) await sleep(200, undefined, { signal })
       const flowing = gen.flowing.size
       progress(`load: ${target} calls placed, ${flowing} streaming after ${round((performance.now() - rampStart) / 1000, 1)} s`)
-      await sleep(2000, undefined, { signal })
-      const memory = await srv.memory()
-      const quiet = await measure(quietMs)
+      // Talk first: one cycle of warm-up (every call has had a turn, the JIT is warm), the talk window.
       await gen.talk(true)
       await sleep(warmMs, undefined, { signal })
       const talk = await measure(windowMs, true)
-      const step = stepFigures(target, flowing, idleCpu, quiet.figures, talk, (memory.rss - previous.rss) / MB / (target - previous.calls))
+      const streamingAtEnd = gen.flowing.size
+      const ended = placed - fs.activeCalls
+      // Then quiet: the last utterances' replies over, the same calls warm, media and the VAD alone.
+      await gen.talk(false)
+      await sleep(QUIET_SETTLE_MS, undefined, { signal })
+      const quiet = await measure(quietMs)
+      const memory = await srv.memory()
+      const step = stepFigures({ calls: target, flowing, streamingAtEnd, ended }, idleCpu, quiet.figures, talk, (memory.rss - previous.rss) / MB / (target - previous.calls))
       previous = { calls: target, rss: memory.rss }
       result.push(step)
       progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} ms, pacing p99 ${step.talk.pacingP99Ms} ms, ${step.turns} turns, driver ${step.driverCpu} cores`)
       if (flowing < target) { stoppedBecause = `only ${flowing} of ${target} calls streamed`; break }
+      if (streamingAtEnd < target) progress(`load: ${target - streamingAtEnd} calls stopped streaming during the step (${ended} ended by the server since the start)`)
     }
   } finally {
     await media?.talk(false).catch(() => {})
@@ -175,6 +185,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     await media?.close()
     await server?.stop()
     await fakes?.stop()
+    serverWarnings = await warningSummary(join(dir, 'server.log'))
     if (pinned) await unpinDriver()
     await rm(dir, { recursive: true, force: true })
   }
@@ -182,6 +193,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     steps: result,
     idleServerCpu: idleCpu,
     stoppedBecause,
+    serverWarnings,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, pinned },
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
@@ -190,13 +202,17 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   }
 }
 
-function stepFigures (calls: number, flowing: number, idleCpu: number, quiet: WindowFigures, talk: { figures: WindowFigures, marks: readonly LoadMark[] }, mbPerCall: number): LoadStep {
+interface StepCalls { readonly calls: number, readonly flowing: number, readonly streamingAtEnd: number, readonly ended: number }
+
+function stepFigures ({ calls, flowing, streamingAtEnd, ended }: StepCalls, idleCpu: number, quiet: WindowFigures, talk: { figures: WindowFigures, marks: readonly LoadMark[] }, mbPerCall: number): LoadStep {
   const turns = talk.marks.length
   // What the turns cost on top of the calls' media: the talk window's CPU less the quiet window's rate.
   const turnCpuMs = (talk.figures.serverCpu - quiet.serverCpu) * talk.figures.wallMs
   return {
     calls,
     flowing,
+    streamingAtEnd,
+    endedSoFar: ended,
     quiet,
     talk: talk.figures,
     turns,
@@ -208,6 +224,22 @@ function stepFigures (calls: number, flowing: number, idleCpu: number, quiet: Wi
     driverCpu: round(talk.figures.generatorCpu + talk.figures.simulatorCpu, 3),
     ...turnTimes(talk.marks),
   }
+}
+
+/** The server's warnings and errors, counted by message, most frequent first: why calls ended. */
+async function warningSummary (path: string): Promise<Array<[string, number]>> {
+  const counts = new Map<string, number>()
+  for (const line of (await readFile(path, 'utf8').catch(() => '')).split('\n')) {
+    try {
+      const record = JSON.parse(line) as { level?: number, msg?: string, code?: string }
+      if ((record.level ?? 0) < 40) continue
+      const key = `${record.msg ?? '?'}${record.code !== undefined ? ` (${record.code})` : ''}`
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+    } catch {
+      // A line cut short at exit.
+    }
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8)
 }
 
 /** The server's event-loop delay (ms) since the last scrape, from its Prometheus /metrics. */

@@ -57,7 +57,8 @@ t.test('the native media generator carries two simulated calls: caller frames in
     // The caller's hangup ends the park loop, which deactivates unicast (switch_ivr_park's exit).
     t.ok(link.closedBy === 'unpark' || link.closedBy === 'call-ended', `call ${i}: the connection closed with the call (${link.closedBy})`)
   }
-  t.equal(media.flowing.size, 2, 'both calls reported flowing audio from the server')
+  t.equal(media.flowed, 2, 'both calls reported flowing audio from the server')
+  t.equal(media.flowing.size, 0, 'and none is counted as flowing once it closed')
   const report = await media.report()
   t.ok(report.sent > 0 && report.received > 0, 'the window report counts frames both ways')
   t.ok(report.cpuMs >= 0, 'the generator reports its own CPU time')
