@@ -50,6 +50,8 @@ const LOOP_RESOLUTION_MS = 10
 const REPLY_SETTLE_MS = 4000
 /** After the callers fall quiet: the turn their last words started has replied and finished. */
 const QUIET_SETTLE_MS = 5000
+/** A step that loses more than this share of its calls ends the run. */
+const MAX_LOST = 0.05
 
 export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResult> {
   const steps = options.steps ?? [100, 200, 300, 400, 500]
@@ -175,6 +177,9 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} ms, pacing p99 ${step.talk.pacingP99Ms} ms, ${step.turns} turns, driver ${step.driverCpu} cores`)
       if (flowing < target) { stoppedBecause = `only ${flowing} of ${target} calls streamed`; break }
       if (streamingAtEnd < target) progress(`load: ${target - streamingAtEnd} calls stopped streaming during the step (${ended} ended by the server since the start)`)
+      // An overloaded server ends calls (provider replies time out in its queue, dead air): the
+      // steps after that measure the wreck, not the server.
+      if (streamingAtEnd < target * (1 - MAX_LOST)) { stoppedBecause = `${target - streamingAtEnd} of ${target} calls ended during the step: the server could not carry them`; break }
     }
   } finally {
     await media?.talk(false).catch(() => {})
