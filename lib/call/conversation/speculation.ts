@@ -100,8 +100,10 @@ export class Speculation {
     if (this.#over) return undefined
     this.#over = true
     this.#controller.abort(reason)
+    // A request that failed without an answer (an HTTP error) is not billed.
+    const failed = this.#done && this.#deltas.length === 0 && this.#error !== undefined
     return {
-      llmInputTokens: this.#usage?.input ?? Math.ceil(this.#messages.length / CHARS_PER_TOKEN),
+      llmInputTokens: this.#usage?.input ?? (failed ? 0 : Math.ceil(this.#messages.length / CHARS_PER_TOKEN)),
       llmOutputTokens: this.#usage?.output ?? Math.ceil(this.#chars / CHARS_PER_TOKEN),
       ttsCharacters: this.#ttsChars,
     }

@@ -144,6 +144,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         }
       }
       const preempt = (r: UtteranceRecognition): void => {
+        deps.log.debug({ silenceMs: silence.ms }, 'short pause: recognising the words so far')
         const e = early = { transcript: r.finish() }
         e.transcript.then((text) => {
           if (early !== e || settled || text.text === '') return
