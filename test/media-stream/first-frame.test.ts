@@ -106,7 +106,7 @@ t.test('endpoint: a reply queued between ticks goes out at once, anchored there,
 
 t.test('endpoint: pause silences the next lane slot, resume carries on on the same anchor', async (t) => {
   const { clock, ep, sent } = await fakeEndpoint(t, 1)
-  clock.advance(5)
+  clock.advance(10) // half a frame off the shared grid: no slot served early by its wake-ups
   const anchor = clock.now()
   ep.enqueue(new Int16Array(160 * 10).fill(9))
   await settle()
@@ -123,7 +123,7 @@ t.test('endpoint: pause silences the next lane slot, resume carries on on the sa
 
 t.test('endpoint: a reply queued while the frames sent ahead play out fills their slots at once', async (t) => {
   const { clock, ep, sent } = await fakeEndpoint(t, 2)
-  clock.advance(3)
+  clock.advance(10)
   const anchor = clock.now()
   ep.enqueue(new Int16Array(160).fill(4)) // one frame: + 2 frames of lead (silence pad)
   await settle()

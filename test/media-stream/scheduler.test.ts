@@ -97,14 +97,19 @@ t.test('lanes: own anchors on the one timer, close ones served together, drift-f
   const { clock, scheduler, ticks, remove } = setup()
   const a: number[] = []
   const b: number[] = []
-  clock.advance(3)
+  clock.advance(10) // half a frame off the grid: beyond the 5 ms a wake-up reaches ahead
   const closeA = scheduler.addLane({ onTick: (_f, now) => { a.push(now) } }, clock.now())
   clock.advance(0.5)
   const closeB = scheduler.addLane({ onTick: (_f, now) => { b.push(now) } }, clock.now())
   clock.advance(60)
-  t.same(a.map((x) => x - 1003), [20, 40, 60], 'lane A: slot k at its anchor + 20k')
+  t.same(a.map((x) => x - 1010), [20, 40, 60], 'lane A: slot k at its anchor + 20k')
   t.same(b, a, 'lane B, due 0.5 ms after A, is served by the same wake-up (coalesced)')
-  t.same(ticks.map((x) => x.now - 1000), [0, 20, 40, 60], 'the shared grid is unchanged')
+  const c: number[] = []
+  const closeC = scheduler.addLane({ onTick: (_f, now) => { c.push(now) } }, 1062) // slot 1 due at 1082
+  clock.advance(20)
+  t.same(c, [1080], 'a lane due 2 ms after the grid is served by the grid\'s wake-up, 2 ms early')
+  closeC()
+  t.same(ticks.slice(0, 4).map((x) => x.now - 1000), [0, 20, 40, 60], 'the shared grid is unchanged')
   clock.stall(100)
   clock.advance(0)
   t.equal(scheduler.stats.laneSkippedFrames, 6, 'a stall: each lane catches up 2 slots and skips the rest (3 each)')

@@ -76,8 +76,12 @@ export interface MediaEndpointStats {
 
 // A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
 const MAX_DATAGRAM = 1920
-/** Send buffers per call: a burst is at most 1 + lead + catch-up frames, and each is freed on its callback. */
-const SEND_RING = 8
+/**
+ * Send buffers per call: a send's callback runs in the next turn of the event loop, and a call
+ * sends 1-3 frames per turn (1 + lead at a reply's start, 2 when catching up); a ring that runs
+ * out grows by one slot (SendRing.grown) instead of overwriting.
+ */
+const SEND_RING = 4
 
 export class MediaEndpoint {
   readonly rate: StreamRate
