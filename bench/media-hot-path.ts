@@ -6,12 +6,15 @@
  * cost of allocating per frame shows up as scavenges.
  *
  * Run: node --import tsx bench/media-hot-path.ts [calls] [steps] [--no-write]
- * To compare with an older tree, run the same file from a copy of it (git archive <rev> lib bench).
+ * Before/after: --compare=DIR runs an older tree's copy of this bench alternately with this one.
  */
+import { execFileSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { setImmediate as nextTask } from 'node:timers/promises'
 import pino from 'pino'
@@ -31,6 +34,8 @@ export interface HotPathResult {
   readonly cpuUsPerFrame: number
   readonly gcPer10kFrames: number
   readonly gcMsPer10kFrames: number
+  /** Send buffers allocated beyond each call's ring, all calls (0: no allocation per frame). */
+  readonly sendBuffersGrown?: number
 }
 
 export async function runHotPath (calls = 100, steps = 500): Promise<HotPathResult> {
@@ -74,6 +79,7 @@ export async function runHotPath (calls = 100, steps = 500): Promise<HotPathResu
   await nextTask()
   obs.disconnect()
   const frames = (received - recv0) + endpoints.reduce((n, ep) => n + ep.stats.sent, 0) - sent0
+  const grown = endpoints.reduce((n, ep) => n + ((ep.stats as { sendBuffersGrown?: number }).sendBuffersGrown ?? 0), 0)
   await Promise.all(endpoints.map((ep) => ep.close()))
   fs.close()
   void sends
@@ -84,6 +90,7 @@ export async function runHotPath (calls = 100, steps = 500): Promise<HotPathResu
     cpuUsPerFrame: (cpu.user + cpu.system) / frames,
     gcPer10kFrames: gcs * 10_000 / frames,
     gcMsPer10kFrames: gcMs * 10_000 / frames,
+    sendBuffersGrown: grown,
   }
 }
 
@@ -97,26 +104,59 @@ export function hotPathSection (before: HotPathResult | undefined, after: HotPat
     `${at.toISOString().slice(0, 10)}, \`node --import tsx bench/media-hot-path.ts ${after.calls} ${after.steps}\`, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, load average ${loadavg()[0]?.toFixed(1)} (a shared machine: CPU time, not wall time).`,
     `${after.calls} endpoints, each sending one frame of queued audio and receiving one frame per step over loopback UDP, the frame clock moved by hand; frames counts both directions. CPU includes the kernel and the driver's own sends (the same in both rows).`,
     '',
+    ...(before === undefined ? [] : ['Medians of 5 alternating runs of each tree, each run in a fresh process (`--compare=DIR`, DIR the tree before this change).', '']),
     '| tree | calls | frames | CPU µs/frame | GCs per 10k frames | GC ms per 10k frames |',
     '|---|---|---|---|---|---|',
     ...(before === undefined ? [] : [row('before (per-frame Buffer and arrays)', before)]),
     row('after (send ring, inbound view)', after),
     '',
-    'After: outgoing frames are written straight into one of 8 reused send buffers per call (each freed by its send',
+    `Send buffers added beyond the rings during the run (after): ${after.sendBuffersGrown ?? 'n/a'}.`,
+    '',
+    'After: outgoing frames are written straight into one of 4 reused send buffers per call (each freed by its send',
     'callback), listeners are iterated without iterators, and a received frame\'s samples are a view on the datagram',
     'Node already allocated for it, not a copy.',
     '<!-- media-hot-path:end -->',
   ].join('\n')
 }
 
+/** One run in a child process (a fresh heap and JIT), from `tree` (this checkout or an older copy). */
+function runChild (tree: string, calls: number, steps: number): HotPathResult {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(tree, 'bench/media-hot-path.ts'), String(calls), String(steps), '--no-write'], { cwd: tree, encoding: 'utf8' })
+  return (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { after: HotPathResult }).after
+}
+
+function median (rows: HotPathResult[]): HotPathResult {
+  const mid = <K extends keyof HotPathResult>(k: K): number => {
+    const v = rows.map((r) => r[k] as number).sort((a, b) => a - b)
+    return v[Math.floor(v.length / 2)] ?? Number.NaN
+  }
+  const first = rows[0] as HotPathResult
+  return { ...first, cpuUsPerFrame: mid('cpuUsPerFrame'), gcPer10kFrames: mid('gcPer10kFrames'), gcMsPer10kFrames: mid('gcMsPer10kFrames') }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
   const calls = Number(args[0] ?? 100)
   const steps = Number(args[1] ?? 500)
-  const result = await runHotPath(calls, steps)
-  process.stdout.write(`${JSON.stringify(result)}\n`)
-  const beforeArg = process.argv.find((a) => a.startsWith('--before='))
-  const before = beforeArg === undefined ? undefined : JSON.parse(beforeArg.slice('--before='.length)) as HotPathResult
+  // --compare=DIR: DIR holds an older tree (git archive <rev> lib bench test | tar -x -C DIR, with
+  // node_modules linked); both trees run alternately in child processes, the medians of 5 reported.
+  const compare = process.argv.find((a) => a.startsWith('--compare='))?.slice('--compare='.length)
+  let before: HotPathResult | undefined
+  let result: HotPathResult
+  if (compare === undefined) {
+    result = await runHotPath(calls, steps)
+  } else {
+    const here = fileURLToPath(new URL('..', import.meta.url))
+    const b: HotPathResult[] = []
+    const a: HotPathResult[] = []
+    for (let i = 0; i < 5; i++) {
+      b.push(runChild(compare, calls, steps))
+      a.push(runChild(here, calls, steps))
+    }
+    before = median(b)
+    result = median(a)
+  }
+  process.stdout.write(`${JSON.stringify({ before, after: result })}\n`)
   if (!process.argv.includes('--no-write')) {
     let doc = ''
     try { doc = await readFile(FILE, 'utf8') } catch {}

@@ -72,6 +72,8 @@ export interface MediaEndpointStats {
   /** Inbound frames lost because a frames() consumer fell behind. */
   readonly droppedSlowConsumer: number
   readonly sendErrors: number
+  /** Send buffers added because all of the call's were still in flight (0 in steady state). */
+  readonly sendBuffersGrown: number
 }
 
 // A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
@@ -172,7 +174,9 @@ export class MediaEndpoint {
 
   get closed (): boolean { return this.#closed }
 
-  get stats (): MediaEndpointStats { return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops() } }
+  get stats (): MediaEndpointStats {
+    return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops(), sendBuffersGrown: this.#ring.grown }
+  }
 
   /** Agent audio still waiting to be sent, in ms. */
   get queuedMs (): number { return this.#queue.queuedMs }
