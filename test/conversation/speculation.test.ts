@@ -90,3 +90,14 @@ t.test('the turn\'s signal ends it: an adopted stream fails with the abort', asy
   turn.abort(new PhoneAgentError('BARGE_IN', 'the caller barged in'))
   await t.rejects(iterator.next(), { code: 'BARGE_IN' })
 })
+
+t.test('a sentence followed by a tool call is synthesised ahead without waiting for the stream to end', async (t) => {
+  const m = media()
+  const s = new Speculation({
+    llm: llm([{ type: 'text', text: 'La passo alle vendite.' }, { type: 'tool_call', id: 'c1', name: 'transfer_call', arguments: '{"target":"sales"}' }], { release: new Promise(() => {}) }),
+    tools: [], messages, media: m, language: 'it-IT', voice: undefined, sentenceMaxChars: 200, signal: new AbortController().signal,
+  })
+  await settle()
+  t.same(m.ahead, ['La passo alle vendite.'], 'split at the tool call, the stream still open')
+  s.discard(new Error('done'))
+})

@@ -262,6 +262,8 @@ export class Turn {
             this.#round.chars += delta.text.length
             for (const s of splitter.push(delta.text)) yield this.#emit(s)
           } else if (delta.type === 'tool_call') {
+            // The text before a tool call is over: its last sentence need not wait for the stream's end.
+            for (const s of splitter.flush()) yield this.#emit(s)
             // Ids must be unique within the conversation; some servers restart them per response.
             const id = this.#usedIds.has(delta.id) ? `${delta.id}_${this.#usedIds.size}` : delta.id
             this.#usedIds.add(id)
