@@ -38,6 +38,12 @@ async function until (cond: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
+/** FreeSWITCH's first datagram (a pre-RTP 0xFF frame): its thread that plays ours is running. */
+async function fsStarted (fs: { socket: dgram.Socket }, ep: MediaEndpoint): Promise<void> {
+  await send(fs.socket, Buffer.alloc(ep.rate / 25, 0xff), ep.localAddress.port)
+  await until(() => ep.stats.preRtp + ep.stats.received > 0)
+}
+
 const baseline = resources()
 
 t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', async (t) => {
@@ -126,7 +132,7 @@ t.test('a peer given up front is locked before any datagram; the first 0xFF-free
   await until(() => got.length === 1 && ep.stats.droppedForeign === 1)
   t.equal(got[0]?.samples.length, 320)
   t.equal(got[0]?.samples[0], 5)
-  // Sending starts at once: silence to the known peer.
+  // Sending started with FreeSWITCH's first datagram: silence to the known peer.
   clock.advance(40)
   await until(() => fs.received.length === 3)
   t.ok(fs.received.every((b) => b.length === 640 && b.every((x) => x === 0)), 'silence frames of 640 bytes')
@@ -180,6 +186,7 @@ t.test('clear() stops the agent within one frame and reports what was heard', as
   const scheduler = new FrameScheduler({ clock, timers: clock })
   const fs = await peerSocket()
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.port } })
+  await fsStarted(fs, ep)
   const first = ep.enqueue(new Int16Array(8000).fill(1000)) // 1 s
   const second = ep.enqueue(new Int16Array(4000).fill(2000))
   clock.advance(200) // the first frame and the lead at 0, then slots 20..200: 12 frames
@@ -205,6 +212,7 @@ t.test('after a stall the endpoint sends at most the catch-up bound, not the bac
   const scheduler = new FrameScheduler({ clock, timers: clock, maxCatchUpFrames: 2 })
   const fs = await peerSocket()
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.port } })
+  await fsStarted(fs, ep)
   const playout = ep.enqueue(new Int16Array(8000).fill(7))
   clock.advance(0)
   await until(() => fs.received.length === 2)
@@ -281,6 +289,7 @@ t.test('real timers: frames go out paced by the 20 ms clock, never ahead of it',
   fs.socket.on('message', () => { arrivals.push(performance.now()) })
   const opened = performance.now()
   const ep = await MediaEndpoint.open({ rate: 8000, logger, leadFrames: 0, peer: { address: '127.0.0.1', port: fs.port } })
+  await fsStarted(fs, ep)
   await sleep(1000)
   const elapsed = performance.now() - opened
   const count = arrivals.length

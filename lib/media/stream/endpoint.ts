@@ -110,12 +110,14 @@ export class MediaEndpoint {
   #link: 'none' | 'connecting' | 'connected' = 'none'
   readonly #connectToPeer: boolean
   #closed = false
+  /** FreeSWITCH has sent us a datagram: its thread that plays ours is running. Nothing is sent before. */
+  #fsPlaying = false
   #seq = 0
   #mediaSamples = 0
   #stats = { received: 0, preRtp: 0, rtpGap: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, droppedSlowConsumer: 0, sendErrors: 0 }
   #closedPromise: Promise<void> | undefined
 
-  /** Bind the socket and start pacing (silence until audio is queued, nothing until the peer is known). */
+  /** Bind the socket and start pacing (silence until audio is queued; nothing until FreeSWITCH has sent its first datagram). */
   static async open (options: MediaEndpointOptions): Promise<MediaEndpoint> {
     if (!isStreamRate(options.rate)) throw new PhoneAgentError('MEDIA_INVALID', `unicast: unsupported rate ${options.rate} (8000 or 16000)`)
     const bindAddress = options.bindAddress ?? '127.0.0.1'
@@ -289,6 +291,14 @@ export class MediaEndpoint {
       this.#stats.droppedForeign++
       return
     }
+    if (!this.#fsPlaying) {
+      // switch_ivr_park launches the thread that plays our datagrams (unicast_thread_launch) in
+      // the same loop pass that sends us its first frame: from now on what we send is played as
+      // it arrives. Sent before, it would wait in FreeSWITCH's socket and play late, and that
+      // backlog would stay ahead of every later frame for the rest of the call.
+      this.#fsPlaying = true
+      this.#pacer.kick()
+    }
     if (msg.length === 0 || msg.length % 2 !== 0 || msg.length > MAX_DATAGRAM) {
       this.#stats.droppedMalformed++
       return
@@ -327,7 +337,7 @@ export class MediaEndpoint {
   }
 
   #canSend (): boolean {
-    return this.#peer !== undefined && !this.#closed && this.#link !== 'connecting'
+    return this.#fsPlaying && this.#peer !== undefined && !this.#closed && this.#link !== 'connecting'
   }
 
   #sendFrame (now: number): void {
