@@ -14,7 +14,8 @@
  * thread from /proc, event-loop delay from the server's own /metrics, send-side pacing from
  * the generator's kernel receive timestamps, turn times from the call records' waterfalls,
  * and the driver's own CPU. Memory per call after a GC.
- * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-write]
+ * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-turns] [--no-write]
+ * (--no-turns: the callers stay quiet, no AI turns; its own section, `load-media`.)
  */
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -28,7 +29,7 @@ import { MB, round } from './capacity-stats.ts'
 import { FakesProcess, LoadServer } from './load-children.ts'
 import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-media.ts'
 import { LOAD_DID, type LoadMark } from './load-protocol.ts'
-import { formatLoadSection, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
+import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
 import { threadShares, threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
 
@@ -39,6 +40,8 @@ export interface LoadOptions {
   readonly warmMs?: number
   readonly windowMs?: number
   readonly rampPerSecond?: number
+  /** False: the callers never talk (no AI turns): media and the VAD on a quiet line alone, up to larger N. */
+  readonly turns?: boolean
   readonly pinCpus?: boolean
   readonly signal?: AbortSignal
   readonly progress?: (line: string) => void
@@ -50,8 +53,8 @@ const LOOP_RESOLUTION_MS = 10
 const REPLY_SETTLE_MS = 4000
 /** After the callers fall quiet: the turn their last words started has replied and finished. */
 const QUIET_SETTLE_MS = 5000
-/** A step that loses more than this share of its calls ends the run. */
-const MAX_LOST = 0.05
+/** The generator reads every n-th call's audio (see media-gen.c READ_EVERY). */
+const READ_EVERY = 4
 
 export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResult> {
   const steps = options.steps ?? [100, 200, 300, 400, 500]
@@ -59,10 +62,12 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   const warmMs = options.warmMs ?? 10_000
   const windowMs = options.windowMs ?? 20_000
   const rampPerSecond = options.rampPerSecond ?? 100
+  const turns = options.turns ?? true
   const signal = options.signal ?? new AbortController().signal
   const progress = options.progress ?? (() => {})
   const started = performance.now()
   const loadAtStart = loadavg().map((l) => round(l, 2))
+  const startedAt = new Date().toISOString()
 
   const binary = await buildMediaGenerator()
   if (binary === undefined) throw new Error('the load bench needs a C compiler (cc) to build bench/native/media-gen.c')
@@ -85,10 +90,13 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     pinned = options.pinCpus !== false && await pinApart(server.pid)
     if (pinned) await taskset('0', fakes.pid)
     // Spawned after the pinning, so it inherits CPU 0.
-    media = await NativeMedia.start({ binary, speechPath })
+    // Every 4th call's audio is read and timed: 125 calls' worth of intervals at 500.
+    media = await NativeMedia.start({ binary, speechPath, readEvery: READ_EVERY })
     progress(`load: server pid ${server.pid} on port ${server.port}${pinned ? ' (CPU 1; driver, generator and fakes on CPU 0)' : ''}`)
     await sleep(3000, undefined, { signal })
-    idleRss = (await server.memory()).rss
+    const idleMemory = await server.memory()
+    idleRss = idleMemory.rss
+    const idleHeap = idleMemory.heapUsed + idleMemory.external
     const srv = server
     const gen = media
     const fk = fakes
@@ -131,7 +139,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           pacingP99Ms: gen1.pacingP99Ms,
           pacingMaxMs: gen1.pacingMaxMs,
           received: gen1.received,
-          expectedFrames: Math.round(gen1.calls * wallMs / 20),
+          expectedFrames: Math.round(Math.ceil(gen1.calls / READ_EVERY) * wallMs / 20),
           generatorCpu: round(gen1.cpu, 3),
           generatorWakeP99Ms: gen1.wakeP99Ms,
           simulatorCpu: round((driver.user + driver.system) / 1000 / wallMs, 3),
@@ -145,7 +153,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     progress(`load: idle server ${idle.serverCpu} cores, RSS ${round(idleRss / MB, 1)} MB`)
     let placed = 0
     // Memory per call is the slope from the previous step (the first from the idle server).
-    let previous = { calls: 0, rss: idleRss }
+    let previous = { calls: 0, rss: idleRss, heap: idleHeap }
     for (const target of steps) {
       if (signal.aborted) break
       await gen.talk(false)
@@ -161,21 +169,23 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       const flowing = gen.flowing.size
       progress(`load: ${target} calls placed, ${flowing} streaming after ${round((performance.now() - rampStart) / 1000, 1)} s`)
       // Talk first: one cycle of warm-up (every call has had a turn, the JIT is warm), the talk window.
-      await gen.talk(true)
+      if (turns) await gen.talk(true)
       await sleep(warmMs, undefined, { signal })
-      const talk = await measure(windowMs, true)
+      const talk = await measure(windowMs, turns)
       const streamingAtEnd = gen.flowing.size
       const ended = placed - fs.activeCalls
       // Then quiet: the last utterances' replies over, the same calls warm, media and the VAD alone.
-      await gen.talk(false)
-      await sleep(QUIET_SETTLE_MS, undefined, { signal })
-      const quiet = await measure(quietMs)
+      if (turns) await gen.talk(false)
+      if (turns) await sleep(QUIET_SETTLE_MS, undefined, { signal })
+      const quiet = turns ? await measure(quietMs) : talk
       const memory = await srv.memory()
-      const step = stepFigures({ calls: target, flowing, streamingAtEnd, ended }, idleCpu, quiet.figures, talk, (memory.rss - previous.rss) / MB / (target - previous.calls))
-      previous = { calls: target, rss: memory.rss }
+      const perCall = (now: number, before: number): number => (now - before) / MB / (target - previous.calls)
+      const heap = memory.heapUsed + memory.external
+      const step = stepFigures({ calls: target, flowing, streamingAtEnd, ended }, idleCpu, quiet.figures, talk, { rss: perCall(memory.rss, previous.rss), heap: perCall(heap, previous.heap) })
+      previous = { calls: target, rss: memory.rss, heap }
       result.push(step)
       progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} ms, pacing p99 ${step.talk.pacingP99Ms} ms, ${step.turns} turns, driver ${step.driverCpu} cores`)
-      if (flowing < target) { stoppedBecause = `only ${flowing} of ${target} calls streamed`; break }
+      if (flowing < target * (1 - MAX_LOST)) { stoppedBecause = `only ${flowing} of ${target} calls streamed`; break }
       if (streamingAtEnd < target) progress(`load: ${target - streamingAtEnd} calls stopped streaming during the step (${ended} ended by the server since the start)`)
       // An overloaded server ends calls (provider replies time out in its queue, dead air): the
       // steps after that measure the wreck, not the server.
@@ -203,13 +213,15 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
     durationSeconds: round((performance.now() - started) / 1000, 0),
+    startedAt,
     windows: { quietMs, warmMs, windowMs },
+    turns,
   }
 }
 
 interface StepCalls { readonly calls: number, readonly flowing: number, readonly streamingAtEnd: number, readonly ended: number }
 
-function stepFigures ({ calls, flowing, streamingAtEnd, ended }: StepCalls, idleCpu: number, quiet: WindowFigures, talk: { figures: WindowFigures, marks: readonly LoadMark[] }, mbPerCall: number): LoadStep {
+function stepFigures ({ calls, flowing, streamingAtEnd, ended }: StepCalls, idleCpu: number, quiet: WindowFigures, talk: { figures: WindowFigures, marks: readonly LoadMark[] }, mb: { rss: number, heap: number }): LoadStep {
   const turns = talk.marks.length
   // What the turns cost on top of the calls' media: the talk window's CPU less the quiet window's rate.
   const turnCpuMs = (talk.figures.serverCpu - quiet.serverCpu) * talk.figures.wallMs
@@ -225,7 +237,8 @@ function stepFigures ({ calls, flowing, streamingAtEnd, ended }: StepCalls, idle
     cpuPerCallPct: round((talk.figures.serverCpu - idleCpu) / calls * 100, 3),
     quietCpuPerCallPct: round((quiet.serverCpu - idleCpu) / calls * 100, 3),
     cpuPerTurnMs: turns > 0 ? round(turnCpuMs / turns, 1) : Number.NaN,
-    mbPerCall: round(mbPerCall, 3),
+    mbPerCall: round(mb.rss, 3),
+    heapMbPerCall: round(mb.heap, 3),
     driverCpu: round(talk.figures.generatorCpu + talk.figures.simulatorCpu, 3),
     ...turnTimes(talk.marks),
   }
@@ -260,10 +273,11 @@ async function scrapeLoop (port: number): Promise<{ p99: number, max: number }> 
 async function main (): Promise<void> {
   const args = process.argv.slice(2)
   const quick = args.includes('--quick')
+  const noTurns = args.includes('--no-turns')
   const stepsArg = args.find((a) => a.startsWith('--steps='))?.slice('--steps='.length)
   const steps = stepsArg !== undefined ? stepsArg.split(',').map(Number) : quick ? [20, 50] : undefined
   if (steps !== undefined && !steps.every((n) => Number.isInteger(n) && n > 0)) {
-    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-write]')
+    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-turns] [--no-write]')
     process.exit(2)
   }
   const controller = new AbortController()
@@ -275,6 +289,7 @@ async function main (): Promise<void> {
   const result = await runLoadBench({
     steps,
     ...(quick ? { quietMs: 3000, warmMs: 10_000, windowMs: 10_000 } : {}),
+    ...(noTurns ? { turns: false } : {}),
     signal: controller.signal,
     progress: (line) => { console.error(line) },
   })
@@ -284,8 +299,9 @@ async function main (): Promise<void> {
   console.log(JSON.stringify(result))
   if (!args.includes('--no-write')) {
     const path = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url))
-    await writeFile(path, spliceSection(await readFile(path, 'utf8'), 'load', section))
-    console.error('load: BENCHMARKS.md section "load" written')
+    const name = noTurns ? 'load-media' : 'load'
+    await writeFile(path, spliceSection(await readFile(path, 'utf8'), name, section))
+    console.error(`load: BENCHMARKS.md section "${name}" written`)
   }
 }
 
