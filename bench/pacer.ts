@@ -37,6 +37,11 @@ const removeProbe = scheduler.add({
 global.gc?.()
 const heapBefore = process.memoryUsage().heapUsed
 const endpoints = await Promise.all(Array.from({ length: calls }, () => MediaEndpoint.open({ rate: 8000, logger, scheduler, peer })))
+// FreeSWITCH's first datagram (pre-RTP fill) tells an endpoint its audio will be played: nothing is sent before.
+await Promise.all(endpoints.map(async (ep) => {
+  sink.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
+  while (ep.stats.preRtp === 0) await sleep(5)
+}))
 for (const ep of endpoints) ep.enqueue(new Int16Array(8000 * seconds).fill(100))
 global.gc?.()
 const heapPer = (process.memoryUsage().heapUsed - heapBefore) / calls
