@@ -249,9 +249,12 @@ export function stageTable (stages: TurnTakingResult['stages']): string[] {
   ]
 }
 
+/** The 1-minute load average when the module was loaded (the run's start). */
+const START_LOAD = loadavg()[0] ?? NaN
+
 function loadNote (): string {
   const [one, five] = loadavg()
-  return `, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${one?.toFixed(1)} (1 min) / ${five?.toFixed(1)} (5 min) at the end`
+  return `, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, load average ${START_LOAD.toFixed(1)} (1 min) at the start, ${one?.toFixed(1)} (1 min) / ${five?.toFixed(1)} (5 min) at the end`
 }
 
 export function turnTakingSection (r: TurnTakingResult): string {
