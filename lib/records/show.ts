@@ -71,7 +71,8 @@ export function showCall (call: CallDetail, timeZone?: string): string {
     `  Caller    ${t(call.callerNumber)}  name ${call.callerName === null ? '-' : JSON.stringify(t(call.callerName))}  contact ${t(call.contact)}`,
     `  Outcome   ${t(outcomeText(call))}  hangup cause ${t(call.hangupCause)}`,
     `  Usage     STT ${call.sttSeconds.toFixed(1)} s, LLM ${call.llmInputTokens} in / ${call.llmOutputTokens} out tokens, ` +
-      `TTS ${call.ttsCharacters} chars, estimated cost ${call.costEstimate.toFixed(4)}`,
+      `TTS ${call.ttsCharacters} chars, estimated cost ${call.costEstimate.toFixed(4)}` +
+      (call.preemptiveDiscarded > 0 ? ` (incl. ${call.preemptiveDiscarded} preemptive ${call.preemptiveDiscarded === 1 ? 'reply' : 'replies'} discarded)` : ''),
     `  Instance  ${t(call.instance)}`,
     ...(call.recordingPath === null ? [] : [`  Recording ${t(call.recordingPath)}${call.recordingMs === null ? ' (not finished)' : ` (${formatDuration(call.recordingMs)}, stereo: caller left, agent right)`}`]),
     '',
