@@ -144,7 +144,7 @@ t.test('engine choice: classic by config; silero with its runner; fallback to cl
 })
 
 t.test('config: engine and silero settings validated', async (t) => {
-  t.equal(vadSchema.parse({}).engine, 'classic', 'classic by default, Silero opt-in (docs/vad.md says why)')
+  t.equal(vadSchema.parse({}).engine, 'silero', 'Silero by default (classic where it cannot load; docs/vad.md)')
   t.match(vadSchema.parse({}).silero, { threshold: 0.5, holdMs: 300, tickMs: 20, threads: 1, worker: true })
   t.throws(() => vadSchema.parse({ engine: 'webrtc' }))
   t.throws(() => vadSchema.parse({ silero: { threshold: 2 } }))
@@ -273,5 +273,5 @@ t.test('Silero (opt-in): in a worker when it loads here, and check says so', { s
   await engine.close()
   t.equal(engine.runner?.timerActive, false)
   t.match(await describeVadEngine(vadSchema.parse({ engine: 'silero' })), /^VAD: Silero v5 \(.*silero_vad\.onnx, onnxruntime-node .* in a worker thread\)$/)
-  t.equal(await describeVadEngine(vadSchema.parse({})), 'VAD: classic detector', 'classic by default')
+  t.match(await describeVadEngine(vadSchema.parse({})), /^VAD: Silero v5 \(/, 'Silero by default')
 })
