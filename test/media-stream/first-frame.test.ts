@@ -44,7 +44,7 @@ t.test('outbound: a cleared item that never started is never told', async (t) =>
   t.equal(told, 0)
 })
 
-async function fakeEndpoint (t: Test, leadFrames = 1) {
+async function fakeEndpoint (t: Test, leadFrames = 1, options: { fsStarted?: boolean } = {}) {
   const { logger } = captureLogs()
   const clock = new FakeClock()
   const scheduler = new FrameScheduler({ clock, timers: clock })
@@ -55,14 +55,17 @@ async function fakeEndpoint (t: Test, leadFrames = 1) {
   await once(fs, 'listening')
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames, peer: { address: '127.0.0.1', port: fs.address().port } })
   t.teardown(async () => { await ep.close(); fs.close() })
-  // FreeSWITCH's first datagram: the thread that plays ours runs from then on.
-  fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
-  const deadline = Date.now() + 2000
-  while (ep.stats.preRtp === 0 && Date.now() < deadline) await sleep(2)
+  /** FreeSWITCH's first datagram: the thread that plays ours runs from then on. */
+  const fsStarts = async (): Promise<void> => {
+    fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
+    const deadline = Date.now() + 2000
+    while (ep.stats.preRtp === 0 && Date.now() < deadline) await sleep(2)
+  }
+  if (options.fsStarted !== false) await fsStarts()
   /** [sentAt, first sample] of every frame handed to the socket. */
   const sent: Array<[number, number]> = []
   ep.onSent((frame, at) => { sent.push([at, frame.readInt16LE(0)]) })
-  return { clock, scheduler, ep, received, sent }
+  return { clock, scheduler, ep, received, sent, fsStarts }
 }
 
 /** Lets the endpoint's microtask (the send from enqueue) run; no clock moves. */
@@ -165,23 +168,14 @@ t.test('endpoint: audio queued while the socket connects goes out when it is con
 })
 
 t.test('endpoint: nothing is sent before FreeSWITCH\'s first datagram, even to a peer known up front', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = dgram.createSocket('udp4')
-  const received: Buffer[] = []
-  fs.on('message', (m) => { received.push(m) })
-  fs.bind(0, '127.0.0.1')
-  await once(fs, 'listening')
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.address().port } })
-  t.teardown(async () => { await ep.close(); fs.close() })
+  const { clock, ep, received, fsStarts } = await fakeEndpoint(t, 1, { fsStarted: false })
   const told: number[] = []
   ep.enqueue(new Int16Array(160).fill(3), (at) => told.push(at))
   clock.advance(100)
   await sleep(20)
   t.same([told, received.length, ep.stats.sent], [[], 0, 0],
     'switch_ivr_park launches the thread that plays our datagrams in the pass that sends its first frame: before, ours would queue there')
-  fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
+  await fsStarts()
   const deadline = Date.now() + 2000
   while (told.length === 0 && Date.now() < deadline) await sleep(2)
   t.same(told, [clock.now()], 'the queued reply went out when FreeSWITCH\'s first datagram came, without a tick')
