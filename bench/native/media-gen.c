@@ -58,7 +58,7 @@
 #define NOISE_FRAMES 64
 
 struct call {
-  int used, id, fd, slot, launched, native, reading;
+  int used, id, fd, slot, launched, native, reading, connected;
   int cng_left;
   struct sockaddr_in remote;
   long long sent, cng_sent, recv_frames;
@@ -167,6 +167,12 @@ static void cmd_add (int id, const char *lip, int lport, const char *rip, int rp
   c->slot = (int)(((unsigned)id * 7u) % SLOTS);
   c->offset = (int)(((unsigned)id * 7919u) % (unsigned)cycle_frames);
   c->speech_pos = ((long long)id * 997) % (speech_frames > 0 ? speech_frames : 1);
+  /*
+   * FreeSWITCH sends with sendto() on an unconnected socket; a connected one sends the same
+   * datagrams from the same port without a route lookup each time (the server's endpoint sends
+   * from the port it named as remote-port, so its audio still comes in).
+   */
+  c->connected = connect(fd, (struct sockaddr *)&c->remote, sizeof c->remote) == 0;
   struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)(c - calls) + 1 };
   epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
   printf("bound %d %d\n", id, ntohs(local.sin_port));
@@ -309,10 +315,11 @@ static void send_frame (struct call *c, long long global_frame) {
     else { payload = (speak ? speech : noise) + f * SAMPLES; len = L16_BYTES; }
     c->frames++;
   }
-  ssize_t r = sendto(c->fd, payload, len, 0, (struct sockaddr *)&c->remote, sizeof c->remote);
+  ssize_t r = c->connected ? send(c->fd, payload, len, 0) : sendto(c->fd, payload, len, 0, (struct sockaddr *)&c->remote, sizeof c->remote);
   if (r < 0) {
     w_sendfail++;
-    if (errno != EAGAIN && errno != ENOBUFS) printf("sendfail %d %d\n", c->id, errno);
+    /* ICMP port unreachable reaches only a connected socket: FreeSWITCH's unconnected one never sees it. */
+    if (errno != EAGAIN && errno != ENOBUFS && !(c->connected && errno == ECONNREFUSED)) printf("sendfail %d %d\n", c->id, errno);
     return;
   }
   c->sent++;
