@@ -3,6 +3,7 @@ import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
+import { decodeFrame } from '../../lib/media/stream/frame.ts'
 import { OutboundQueue } from '../../lib/media/stream/outbound.ts'
 import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
 import { captureLogs } from '../helpers/logs.ts'
@@ -179,4 +180,29 @@ t.test('endpoint: nothing is sent before FreeSWITCH\'s first datagram, even to a
   const deadline = Date.now() + 2000
   while (told.length === 0 && Date.now() < deadline) await sleep(2)
   t.same(told, [clock.now()], 'the queued reply went out when FreeSWITCH\'s first datagram came, without a tick')
+})
+
+t.test('endpoint: sent-frame listeners get the frame as samples too (no decode, no array per frame)', async (t) => {
+  const { clock, ep } = await fakeEndpoint(t, 0)
+  const seen: Array<{ bytes: number[], samples: number[], reused: boolean }> = []
+  const arrays = new Set<Int16Array>()
+  ep.onSent((frame, _at, samples) => {
+    seen.push({ bytes: Array.from(decodeFrame(frame)), samples: Array.from(samples), reused: arrays.has(samples) })
+    arrays.add(samples)
+  })
+  clock.advance(20) // idle: silence
+  ep.enqueue(Int16Array.from({ length: 160 * 12 }, (_, i) => (i % 300) - 150))
+  await settle()
+  // Frame by frame, letting the sends' callbacks run between (they free the send slots), as a
+  // real pacer does; moved 220 ms in one go, every slot would still be in flight and the ring
+  // would grow (stats.sendBuffersGrown), which it did here before this loop.
+  for (let i = 0; i < 11; i++) {
+    clock.advance(20)
+    await sleep(1)
+  }
+  t.equal(ep.stats.sendBuffersGrown, 0, 'no send buffer added')
+  t.ok(seen.length >= 12, `${seen.length} frames`)
+  t.ok(seen.every((s) => s.samples.length === 160 && s.samples.every((v, i) => v === s.bytes[i])), 'the samples are the frame sent')
+  t.ok(seen.some((s) => s.samples.some((v) => v !== 0)) && seen.some((s) => s.samples.every((v) => v === 0)), 'audio and silence frames')
+  t.ok(arrays.size <= 5, `the arrays are the call's send slots and one silence array, reused (${arrays.size} for ${seen.length} frames)`)
 })

@@ -7,8 +7,9 @@ import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './fr
 import { FrameBuffer, type InboundFrame } from './inbound.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
-import { bindSocket, type PortChoice } from './bind.ts'
-import { SendRing } from './send-ring.ts'
+import { bindSocket } from './bind.ts'
+import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
+import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 
 /**
@@ -21,60 +22,7 @@ import { CallPacer } from './call-pacer.ts'
  * guessed the port must not be able to speak into the call or learn what the caller says.
  */
 
-export interface AddressPort { readonly address: string, readonly port: number }
-
-export interface MediaEndpointOptions {
-  /** The channel's rate: 8000, or 16000 for wideband codecs. */
-  readonly rate: number
-  /** Local address to bind (default 127.0.0.1: FreeSWITCH on the same host). */
-  readonly bindAddress?: string | undefined
-  /** A fixed port, 0 for an ephemeral one (default), or a range to pick a free port from (firewalls). */
-  readonly port?: PortChoice | undefined
-  /** The address FreeSWITCH should send to (`remote-ip`), when it differs from the bound one (NAT, 0.0.0.0). */
-  readonly advertisedAddress?: string | undefined
-  /** FreeSWITCH's address when known up front (its `local-ip`/`local-port`): locks the source at once. */
-  readonly peer?: AddressPort | undefined
-  /**
-   * Frames sent ahead of real time while speaking, so timer jitter never starves FreeSWITCH (0-2,
-   * default 1). While nothing is queued no frame is sent ahead: silence goes out just in time.
-   */
-  readonly leadFrames?: number | undefined
-  /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
-  readonly maxBufferedFrames?: number | undefined
-  /**
-   * Connect the socket to FreeSWITCH once its address is known (default true): sends carry no
-   * address and the kernel drops everyone else's datagrams. Off, our own check drops and counts them.
-   */
-  readonly connect?: boolean | undefined
-  readonly scheduler?: FrameScheduler | undefined
-  /** Aborting it closes the endpoint (the call's signal). */
-  readonly signal?: AbortSignal | undefined
-  readonly logger: Logger
-}
-
-export interface MediaEndpointStats {
-  /** Audio datagrams accepted from FreeSWITCH. */
-  readonly received: number
-  /** All-0xFF datagrams seen before the caller's first RTP (dropped). */
-  readonly preRtp: number
-  /** All-0xFF datagrams after it: the caller's RTP paused (delivered as silence). */
-  readonly rtpGap: number
-  /**
-   * Datagrams from any address but the locked one, seen before the socket was connected to it;
-   * once connected the kernel drops them before they reach us.
-   */
-  readonly droppedForeign: number
-  /** Datagrams of odd length or larger than a 60 ms frame. */
-  readonly droppedMalformed: number
-  /** Frames sent to FreeSWITCH, of which `silenceSent` were silence. */
-  readonly sent: number
-  readonly silenceSent: number
-  /** Inbound frames lost because a frames() consumer fell behind. */
-  readonly droppedSlowConsumer: number
-  readonly sendErrors: number
-  /** Send buffers added because all of the call's were still in flight (0 in steady state). */
-  readonly sendBuffersGrown: number
-}
+export type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
 
 // A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
 const MAX_DATAGRAM = 1920
@@ -96,7 +44,9 @@ export class MediaEndpoint {
   readonly #maxBuffered: number
   // Arrays, replaced on (un)subscribe: iterating them per frame allocates no iterator.
   #listeners: ReadonlyArray<(frame: InboundFrame) => void> = []
-  #sentListeners: ReadonlyArray<(frame: Buffer, sentAt: number) => void> = []
+  #sentListeners: ReadonlyArray<SentListener> = []
+  /** The samples of a silence frame, for sent-frame listeners (never written). */
+  readonly #silentSamples: Int16Array
   readonly #ring: SendRing
   readonly #pacer: CallPacer
   readonly #buffers = new Set<FrameBuffer>()
@@ -151,6 +101,7 @@ export class MediaEndpoint {
       this.#stats.sendErrors++
       this.#logger.debug({ err }, 'unicast socket error')
     })
+    this.#silentSamples = new Int16Array(rate * 20 / 1000)
     this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent)
     this.#pacer = new CallPacer({
       scheduler: this.#scheduler,
@@ -231,9 +182,11 @@ export class MediaEndpoint {
   /**
    * Every frame we send, with the scheduler-clock time of the tick that sent it (an echo guard
    * compares what comes back with it). Synchronous on the pacer's tick: keep it cheap. The
-   * buffer is reused for a later frame once sent: copy what you keep, during the call.
+   * buffer is reused for a later frame once sent: copy what you keep, during the call. `samples`
+   * is the same frame as samples, valid only during the call and never to be written: use it
+   * instead of decoding `frame` (no array per frame).
    */
-  onSent (listener: (frame: Buffer, sentAt: number) => void): () => void {
+  onSent (listener: SentListener): () => void {
     this.#sentListeners = [...this.#sentListeners, listener]
     return () => { this.#sentListeners = this.#sentListeners.filter((l) => l !== listener) }
   }
@@ -357,9 +310,11 @@ export class MediaEndpoint {
     }
     this.#queue.sent(now)
     const listeners = this.#sentListeners
+    if (listeners.length === 0) return
+    const samples = frame === slot.bytes ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : this.#silentSamples
     for (let i = 0; i < listeners.length; i++) {
       try {
-        (listeners[i] as (frame: Buffer, sentAt: number) => void)(frame, now)
+        (listeners[i] as SentListener)(frame, now, samples)
       } catch (err) {
         this.#logger.error({ err }, 'unicast sent-frame listener threw')
       }

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino'
+import type { PortChoice } from './bind.ts'
+import type { FrameScheduler } from './scheduler.ts'
+
+/** The options and counters of a MediaEndpoint (endpoint.ts). */
+
+export interface AddressPort { readonly address: string, readonly port: number }
+
+/** A frame we sent: its bytes, when, and the same as samples (both valid only during the call). */
+export type SentListener = (frame: Buffer, sentAt: number, samples: Int16Array) => void
+
+export interface MediaEndpointOptions {
+  /** The channel's rate: 8000, or 16000 for wideband codecs. */
+  readonly rate: number
+  /** Local address to bind (default 127.0.0.1: FreeSWITCH on the same host). */
+  readonly bindAddress?: string | undefined
+  /** A fixed port, 0 for an ephemeral one (default), or a range to pick a free port from (firewalls). */
+  readonly port?: PortChoice | undefined
+  /** The address FreeSWITCH should send to (`remote-ip`), when it differs from the bound one (NAT, 0.0.0.0). */
+  readonly advertisedAddress?: string | undefined
+  /** FreeSWITCH's address when known up front (its `local-ip`/`local-port`): locks the source at once. */
+  readonly peer?: AddressPort | undefined
+  /**
+   * Frames sent ahead of real time while speaking, so timer jitter never starves FreeSWITCH (0-2,
+   * default 1). While nothing is queued no frame is sent ahead: silence goes out just in time.
+   */
+  readonly leadFrames?: number | undefined
+  /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
+  readonly maxBufferedFrames?: number | undefined
+  /**
+   * Connect the socket to FreeSWITCH once its address is known (default true): sends carry no
+   * address and the kernel drops everyone else's datagrams. Off, our own check drops and counts them.
+   */
+  readonly connect?: boolean | undefined
+  readonly scheduler?: FrameScheduler | undefined
+  /** Aborting it closes the endpoint (the call's signal). */
+  readonly signal?: AbortSignal | undefined
+  readonly logger: Logger
+}
+
+export interface MediaEndpointStats {
+  /** Audio datagrams accepted from FreeSWITCH. */
+  readonly received: number
+  /** All-0xFF datagrams seen before the caller's first RTP (dropped). */
+  readonly preRtp: number
+  /** All-0xFF datagrams after it: the caller's RTP paused (delivered as silence). */
+  readonly rtpGap: number
+  /**
+   * Datagrams from any address but the locked one, seen before the socket was connected to it;
+   * once connected the kernel drops them before they reach us.
+   */
+  readonly droppedForeign: number
+  /** Datagrams of odd length or larger than a 60 ms frame. */
+  readonly droppedMalformed: number
+  /** Frames sent to FreeSWITCH, of which `silenceSent` were silence. */
+  readonly sent: number
+  readonly silenceSent: number
+  /** Inbound frames lost because a frames() consumer fell behind. */
+  readonly droppedSlowConsumer: number
+  readonly sendErrors: number
+  /** Send buffers added because all of the call's were still in flight (0 in steady state). */
+  readonly sendBuffersGrown: number
+}
