@@ -1,4 +1,5 @@
-import Anthropic from '@anthropic-ai/sdk'
+import type Anthropic from '@anthropic-ai/sdk'
+import { anthropicSdk } from './anthropic-sdk.ts'
 
 export interface AnthropicClientOptions {
   /** `https://api.anthropic.com` or, in tests, a loopback fake; the SDK appends `/v1/messages`. */
@@ -13,7 +14,7 @@ export interface AnthropicClientOptions {
  * from the environment (client.ts constructor: a credential passed in code is the only one).
  */
 export function createAnthropicClient (options: AnthropicClientOptions): Anthropic {
-  return new Anthropic({
+  return new (anthropicSdk().Anthropic)({
     baseURL: options.baseUrl,
     apiKey: options.apiKey,
     maxRetries: 0,

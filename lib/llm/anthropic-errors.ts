@@ -1,4 +1,5 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk'
+import type { APIError } from '@anthropic-ai/sdk'
+import { loadedAnthropicSdk } from './anthropic-sdk.ts'
 import type { ErrorCode } from '../errors.ts'
 import { PhoneAgentError } from '../errors.ts'
 import { toProviderError, type ErrorContext } from '../providers/errors.ts'
@@ -35,14 +36,17 @@ function errorType (err: APIError): string | undefined {
 export function anthropicError (err: unknown, ctx: ErrorContext): PhoneAgentError {
   if (ctx.signal?.aborted === true || err instanceof PhoneAgentError || ctx.deadline?.aborted === true) return toProviderError(err, ctx)
   const what = `${ctx.provider} ${ctx.operation}`
-  if (err instanceof APIError && err.status === undefined) {
+  // No client was ever built: the error cannot be one of the SDK's.
+  const sdk = loadedAnthropicSdk()
+  if (sdk === undefined) return toProviderError(err, ctx)
+  if (err instanceof sdk.APIError && err.status === undefined) {
     const type = errorType(err)
     // A type we do not know is still the server telling us it failed: worth another try.
     const code = (type === undefined ? undefined : CODE_FOR_TYPE[type]) ?? 'PROVIDER_UNAVAILABLE'
     return new PhoneAgentError(code, `${what}: ${type ?? 'error'} inside the response stream`, { cause: err })
   }
-  if (err instanceof APIConnectionTimeoutError) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
-  if (err instanceof APIConnectionError) {
+  if (err instanceof sdk.APIConnectionTimeoutError) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
+  if (err instanceof sdk.APIConnectionError) {
     // The socket error, when there is one, names the failure (ECONNREFUSED, a reset).
     const mapped = toProviderError(err.cause ?? err, ctx)
     return mapped.code === 'PROVIDER_BAD_RESPONSE' ? new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed`, { cause: err }) : mapped

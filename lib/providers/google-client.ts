@@ -1,5 +1,11 @@
-import * as grpc from '@grpc/grpc-js'
 import type { SpeechClient } from '@google-cloud/speech'
+import { LazyPackage } from '../lazy-package.ts'
+
+/**
+ * Loaded with the Google clients, and through the same `require`, so the credentials are an
+ * instance of the very classes google-gax checks them against.
+ */
+const grpc = new LazyPackage<typeof import('@grpc/grpc-js')>('@grpc/grpc-js')
 
 /** google-gax's ClientOptions, shared by every @google-cloud client, without importing gax. */
 export type GoogleClientOptions = NonNullable<ConstructorParameters<typeof SpeechClient>[0]>
@@ -25,7 +31,7 @@ export function googleClientOptions (s: GoogleClientSettings): GoogleClientOptio
     ...(s.apiEndpoint === undefined ? {} : { apiEndpoint: s.apiEndpoint }),
     ...(s.port === undefined ? {} : { port: s.port }),
     ...(s.apiKey === undefined ? {} : { apiKey: s.apiKey }),
-    ...(s.insecure === true ? { sslCreds: grpc.credentials.createInsecure() } : {}),
+    ...(s.insecure === true ? { sslCreds: grpc.get().credentials.createInsecure() } : {}),
   }
 }
 

@@ -1,7 +1,6 @@
-import { SpeechClient } from '@google-cloud/speech'
-import { TextToSpeechClient } from '@google-cloud/text-to-speech'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.ts'
+import { LazyPackage } from '../lazy-package.ts'
 import { AnthropicLlm } from '../llm/anthropic.ts'
 import { createAnthropicClient } from '../llm/anthropic-client.ts'
 import { FailoverLlm } from '../llm/failover.ts'
@@ -23,6 +22,10 @@ import { FailoverTts } from './tts/failover.ts'
 import { GoogleTts } from './tts/google.ts'
 import { OpenAiTts } from './tts/openai.ts'
 import type { TtsProvider } from './types.ts'
+
+/** Google's clients (google-gax, gRPC, protobufs) are loaded only where a Google provider is configured. */
+const googleSpeech = new LazyPackage<typeof import('@google-cloud/speech')>('@google-cloud/speech')
+const googleTts = new LazyPackage<typeof import('@google-cloud/text-to-speech')>('@google-cloud/text-to-speech')
 
 /**
  * Builds the configured providers once at start-up. Secrets come from the environment variables
@@ -124,7 +127,7 @@ function buildStt ({ field, entry: c }: Configured<SttEntry>, s: Shared, env: No
   if (c.provider === 'openai') {
     return new OpenAiStt({ ...common, client: createOpenAiClient({ baseUrl: c.baseUrl, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }), model: c.model })
   }
-  const client = new SpeechClient(googleClientOptions({ ...c, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }))
+  const client = new (googleSpeech.get().SpeechClient)(googleClientOptions({ ...c, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }))
   s.closeLater(() => client.close())
   return new GoogleStt({ ...common, client, model: c.model, useEnhanced: c.useEnhanced, punctuation: c.punctuation })
 }
@@ -154,7 +157,7 @@ function buildTts ({ field, entry: c }: Configured<TtsEntry>, s: Shared, env: No
       queue: s.queue(c.name, c.concurrency), retry: s.retry, timeoutMs: s.timeoutMs(c.timeoutMs), log: s.log,
     })
   }
-  const client = new TextToSpeechClient(googleClientOptions({ ...c, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }))
+  const client = new (googleTts.get().TextToSpeechClient)(googleClientOptions({ ...c, apiKey: secret(env, `${field}.apiKeyEnv`, c.apiKeyEnv) }))
   s.closeLater(() => client.close())
   return new GoogleTts({
     client, name: c.name, voice: c.voice, language: o.language, speakingRate: c.speakingRate,

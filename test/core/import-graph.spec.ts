@@ -24,7 +24,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['speech', 'llm', 'realtime'],
   ['providers'],
   ['media', 'numbers', 'freeswitch'],
-  ['errors.ts', 'suggest.ts'],
+  ['errors.ts', 'suggest.ts', 'lazy-package.ts'],
 ]
 
 const lib = join(dirname(fileURLToPath(import.meta.url)), '../../lib')
