@@ -1,6 +1,6 @@
 import { setImmediate as nextTask } from 'node:timers/promises'
 import { PhoneAgentError } from '../errors.ts'
-import { resampleKernel, type ResampleKernel } from './resample.ts'
+import { decimateAt, resampleKernel, type ResampleKernel } from './resample.ts'
 
 /**
  * The resampler of resample.ts, fed a chunk at a time: TTS audio arriving over the network is
@@ -116,6 +116,11 @@ export class StreamingResampler {
     const base = this.#base
     for (let o = 0; o < count; o++) {
       const j = this.#next + o
+      if (up === 1) {
+        const v = Math.round(decimateAt(buf, base, j * down, total, taps, halfWidth))
+        out[o] = v > 32767 ? 32767 : v < -32768 ? -32768 : v
+        continue
+      }
       // The loop below mirrors resample() term for term, so results are bit-identical.
       const num = j * down
       const i = Math.floor(num / up)

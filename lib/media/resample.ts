@@ -109,6 +109,43 @@ export function resampleKernel (fromRate: number, toRate: number): ResampleKerne
   return { ...kernel, up, down, exact: phases === up }
 }
 
+/**
+ * One output of an integer decimation (up = 1: 16, 24, 32, 48 kHz -> 8 kHz, the common TTS
+ * rates), centred on input `centre`: input `a` is `x[a - xBase]`, inputs before 0 or from
+ * `total` on are zeros. Row 0 of the kernel is symmetric about its centre tap (halfWidth - 1:
+ * the window and the sinc are even in x) and its last tap is zero (x = halfWidth, the window's
+ * edge), so each pair of inputs at the same distance is added (exactly, in integers) before
+ * one multiplication: half the multiplications of the plain dot product, and two partial sums
+ * so the additions do not wait on each other. A TTS reply at 24 kHz costs about 40 % less CPU
+ * (issue 18; bench/turn-cpu.ts). The sum's rounding differs from the plain dot product's by far
+ * less than one output step; resample() and the streaming resampler both call this, so they
+ * stay equal sample for sample.
+ */
+export function decimateAt (x: Int16Array, xBase: number, centre: number, total: number, taps: Float64Array, halfWidth: number): number {
+  const c = halfWidth - 1
+  if (centre - c < 0 || centre + c >= total) return foldedSum(padded(x, xBase, centre, total, c), c, taps, c)
+  return foldedSum(x, centre - xBase, taps, c)
+}
+
+function foldedSum (x: Int16Array, at: number, taps: Float64Array, c: number): number {
+  let even = (taps[c] as number) * (x[at] as number)
+  let odd = 0
+  let k = 1
+  for (; k < c; k += 2) {
+    odd += (taps[c - k] as number) * ((x[at - k] as number) + (x[at + k] as number))
+    even += (taps[c - k - 1] as number) * ((x[at - k - 1] as number) + (x[at + k + 1] as number))
+  }
+  if (k === c) odd += (taps[0] as number) * ((x[at - c] as number) + (x[at + c] as number))
+  return even + odd
+}
+
+/** The 2c + 1 inputs around `centre`, zeros where the signal has none (its two ends). */
+function padded (x: Int16Array, xBase: number, centre: number, total: number, c: number): Int16Array {
+  const out = new Int16Array(2 * c + 1)
+  for (let a = Math.max(0, centre - c); a <= centre + c && a < total; a++) out[a - centre + c] = x[a - xBase] as number
+  return out
+}
+
 /** Resample mono 16-bit samples. Output length is ceil(input * toRate / fromRate). */
 export function resample (samples: Int16Array, fromRate: number, toRate: number): Int16Array {
   checkRate(fromRate)
@@ -121,6 +158,11 @@ export function resample (samples: Int16Array, fromRate: number, toRate: number)
   const out = new Int16Array(outLength)
   for (let j = 0; j < outLength; j++) {
     // Output j sits at input position j * down / up = i + p / up.
+    if (up === 1) {
+      const v = Math.round(decimateAt(samples, 0, j * down, n, taps, halfWidth))
+      out[j] = v > 32767 ? 32767 : v < -32768 ? -32768 : v
+      continue
+    }
     const num = j * down
     const i = Math.floor(num / up)
     const p = num - i * up

@@ -1,0 +1,143 @@
+/**
+ * CPU per AI turn (issue 18: ≤ 10 ms, the provider fakes excluded), small and repeatable.
+ *
+ * The server is bench/load-server.ts (wired as `phone-agent serve` wires it: the receptionist's
+ * converse in stream mode, the classic VAD, fixed endpointing), the providers bench/load-fakes.ts,
+ * each in its own process; this process runs the JavaScript simulator for a few calls (its CPU
+ * is not the server's). A round places C concurrent calls of K turns each (the caller speaks
+ * 1.5 s of speech-like audio every 5 s, a quiet line otherwise) and reads the server's CPU from
+ * /proc (every thread) over the whole round; a quiet round places the same calls with the caller
+ * silent (the same line noise, no speech). CPU per turn = (talk - quiet) / turns whose reply audio
+ * was in hand: the VAD on the caller's speech is included, call set-up and media are not.
+ * One talk round warms the JIT first. Rounds alternate; the median is reported.
+ *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write]
+ * LOAD_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server alone.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { encodeWav } from '../lib/media/wav.ts'
+import { FakeFreeSwitch } from '../lib/simulator/index.ts'
+import { speechLike, whiteNoise } from '../test/media-stream/signals.ts'
+import { pinApart, unpinDriver } from './capacity-child.ts'
+import { round } from './capacity-stats.ts'
+import { FakesProcess, LoadServer } from './load-children.ts'
+import { LOAD_DID } from './load-protocol.ts'
+import { threadTimes } from './proc-threads.ts'
+import { spliceSection } from './sections.ts'
+import { percentile } from './stats.ts'
+
+const SLOT_MS = 5000
+const SPEECH_MS = 1500
+const LEAD_MS = 1000
+
+export interface RoundFigures { readonly kind: 'talk' | 'quiet', readonly cpuMs: number, readonly wallMs: number, readonly turns: number }
+export interface TurnCpuResult {
+  readonly calls: number
+  readonly turnsPerCall: number
+  readonly rounds: readonly RoundFigures[]
+  /** Per talk round, (talk - the quiet rounds' median) / turns, ms. */
+  readonly perTurnMs: readonly number[]
+  readonly medianMs: number
+  readonly loadStart: readonly number[]
+  readonly loadEnd: readonly number[]
+  readonly pinned: boolean
+}
+
+const audioCache = new Map<string, Buffer>()
+/** One call's caller audio (a WAV): line noise throughout, speech in each turn's slot when talking. */
+function callerAudio (turns: number, talk: boolean, seed: number): Buffer {
+  const key = `${turns}/${talk}/${seed}`
+  let wav = audioCache.get(key)
+  if (wav === undefined) { wav = encodeWav({ sampleRate: 8000, channels: 1, samples: callerSamples(turns, talk, seed) }); audioCache.set(key, wav) }
+  return wav
+}
+
+function callerSamples (turns: number, talk: boolean, seed: number): Int16Array {
+  const total = LEAD_MS + turns * SLOT_MS + LEAD_MS
+  const samples = whiteNoise(8000, total / 1000, -60, seed)
+  if (!talk) return samples
+  const speech = speechLike(8000, SPEECH_MS / 1000, -18, { f0: 140, seed })
+  for (let k = 0; k < turns; k++) {
+    const at = (LEAD_MS + k * SLOT_MS) * 8
+    for (let i = 0; i < speech.length; i++) samples[at + i] = Math.max(-32768, Math.min(32767, (samples[at + i] as number) + (speech[i] as number)))
+  }
+  return samples
+}
+
+async function serverCpuMs (pid: number): Promise<number> {
+  let sum = 0
+  for (const t of (await threadTimes(pid)).values()) sum += t.cpuMs
+  return sum
+}
+
+async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, turns: number, talk: boolean, serial: { n: number }): Promise<RoundFigures> {
+  await server.marks() // drop what an earlier round left
+  const before = await serverCpuMs(server.pid)
+  const t0 = Date.now()
+  const durationMs = LEAD_MS + turns * SLOT_MS + LEAD_MS
+  const placed = await Promise.all(Array.from({ length: calls }, async (_, i) => {
+    // Spread over the slot so the turns do not all land on the same instant.
+    await sleep(Math.floor(i * SLOT_MS / calls))
+    const n = serial.n++
+    return await fs.placeCall({
+      port: server.port, destination: LOAD_DID, callerNumber: `+39333${String(1_000_000 + n)}`,
+      caller: { audio: [{ atMs: 0, wav: callerAudio(turns, talk, 1 + (n % 7)) }], hangupAtMs: durationMs },
+    })
+  }))
+  await Promise.all(placed.map(async (c) => await c.ended))
+  await sleep(1000)
+  const cpuMs = await serverCpuMs(server.pid) - before
+  const wallMs = Date.now() - t0
+  const marks = await server.marks()
+  const done = marks.filter((m) => m.ttsAudioAt !== undefined).length
+  return { kind: talk ? 'talk' : 'quiet', cpuMs, wallMs, turns: done }
+}
+
+export async function runTurnCpu (calls: number, turns: number, rounds: number, log: (s: string) => void): Promise<TurnCpuResult> {
+  const loadStart = loadavg().map((l) => round(l, 2))
+  const dir = await mkdtemp(join(tmpdir(), 'pa-turn-cpu-'))
+  const fakes = await FakesProcess.start()
+  let server: LoadServer | undefined
+  const fs = new FakeFreeSwitch()
+  try {
+    server = await LoadServer.start({ fakesPort: fakes.port, dir })
+    const pinned = await pinApart(server.pid)
+    const serial = { n: 0 }
+    log('warm-up round')
+    await runRound(fs, server, calls, turns, true, serial)
+    const figures: RoundFigures[] = []
+    for (let r = 0; r < rounds; r++) {
+      for (const talk of [false, true]) {
+        const f = await runRound(fs, server, calls, turns, talk, serial)
+        log(`${f.kind}: ${f.cpuMs} ms CPU in ${f.wallMs} ms, ${f.turns} turns`)
+        figures.push(f)
+      }
+    }
+    const quiet = percentile(figures.filter((f) => f.kind === 'quiet').map((f) => f.cpuMs), 50)
+    const perTurnMs = figures.filter((f) => f.kind === 'talk' && f.turns > 0).map((f) => round((f.cpuMs - quiet) / f.turns, 1))
+    return { calls, turnsPerCall: turns, rounds: figures, perTurnMs, medianMs: percentile(perTurnMs, 50), loadStart, loadEnd: loadavg().map((l) => round(l, 2)), pinned }
+  } finally {
+    await fs.close()
+    await server?.stop()
+    await fakes.stop()
+    await unpinDriver()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function arg (name: string, fallback: number): number {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`))
+  return a === undefined ? fallback : Number(a.slice(name.length + 3))
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const calls = arg('calls', 10)
+  const turns = arg('turns', 4)
+  const rounds = arg('rounds', 3)
+  const result = await runTurnCpu(calls, turns, rounds, (s) => { console.error(s) })
+  console.log(JSON.stringify({ ...result, cpu: cpus()[0]?.model, node: process.version }))
+  process.exit(0)
+}
