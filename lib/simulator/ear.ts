@@ -31,13 +31,26 @@ export class CallerEar {
   private readonly slots = new Map<number, HeardFrame[]>()
   /** When the unicast play-out queue runs dry (ms on the call timeline). */
   private unicastFreeMs = Number.NEGATIVE_INFINITY
+  /** The write timer's reference: the 20 ms tick its last write was due at (timer_private_t.reference). */
+  private writeTick = Number.NEGATIVE_INFINITY
 
   /**
-   * One of our datagrams' frames. The switch writes it at once, and the far end plays what
-   * arrives in a burst back to back, 20 ms each: sending ahead delays everything after it.
+   * One of our datagrams' frames, written toward the caller on FreeSWITCH's RTP write timer:
+   * switch_rtp.c rtp_common_write -> get_next_write_ts -> switch_core_timer_next, which
+   * (switch_time.c timer_next) steps the timer's reference one tick and waits until the shared
+   * 20 ms tick (TIMER_MATRIX, the one the read side runs on: the call timeline's 20 ms grid here)
+   * reaches it. So a frame written one tick after the last goes out at once; a second frame in the
+   * same tick waits for the next one (a reply's first frame sent off our grid waits up to 20 ms);
+   * after two or more ticks with no write the reference is synced to the current tick first
+   * ("sync up timer if it's not been called for a while"), so that frame waits for the next tick
+   * too. The far end plays what arrives back to back, 20 ms each: sending ahead delays the rest.
    */
   queueUnicast (samples: Int16Array, arrivalMs: number): HeardFrame {
-    const playMs = Math.max(arrivalMs, this.unicastFreeMs)
+    const tick = Math.floor(arrivalMs / FRAME_MS)
+    if (this.writeTick < tick - 1) this.writeTick = tick
+    this.writeTick++
+    const writtenMs = this.writeTick <= tick ? arrivalMs : this.writeTick * FRAME_MS
+    const playMs = Math.max(writtenMs, this.unicastFreeMs)
     this.unicastFreeMs = playMs + FRAME_MS
     const frame: HeardFrame = { source: 'unicast', arrivalMs, playMs, samples }
     this.add(frame)

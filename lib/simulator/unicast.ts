@@ -217,10 +217,9 @@ export class UnicastLink implements UnicastPort {
    * FreeSWITCH writes nothing toward the caller (no RTP; switch_ivr_park writes silence of its
    * own only with send_silence_when_idle set), which is why our endpoint sends silence just in
    * time while idle (test/simulator/unicast.spec.ts "when we send nothing the caller gets no RTP").
-   * Not modelled: with an RTP timer (the default), switch_rtp.c rtp_common_write ->
-   * get_next_write_ts -> switch_core_timer_next paces each write on FreeSWITCH's own 20 ms clock,
-   * so a frame after an idle gap waits up to 20 ms for that clock's next tick; here it plays on
-   * arrival.
+   * Each write then waits on FreeSWITCH's RTP write timer (switch_rtp.c rtp_common_write ->
+   * get_next_write_ts -> switch_core_timer_next): modelled where the caller hears it,
+   * CallerEar.queueUnicast (lib/simulator/ear.ts).
    */
   private consume (msg: Buffer): void {
     if (!this.ready || !this.running) return
