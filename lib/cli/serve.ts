@@ -83,7 +83,10 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
       logger,
       finalize: async () => {
         await ops?.close()
-        await agent.owner?.close()
+        // The calls are over (drained or hung up): what the agent started goes too (the Silero
+        // VAD's worker thread, the admission store, contact file watchers, the owner's console);
+        // any of them left open keeps the process alive after "shutdown complete".
+        await agent.stop(0)
         await speech.close()
         await closeProviderConnections()
         await store.close()
