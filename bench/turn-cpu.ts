@@ -133,11 +133,51 @@ function arg (name: string, fallback: number): number {
   return a === undefined ? fallback : Number(a.slice(name.length + 3))
 }
 
+/** The `turn-cpu` section of BENCHMARKS.md: this run, and the same bench on the tree before the change when given. */
+export function formatTurnCpuSection (after: TurnCpuResult, before: TurnCpuResult | undefined, command: string, notes: readonly string[]): string {
+  const row = (label: string, r: TurnCpuResult): string => {
+    const q = r.rounds.filter((f) => f.kind === 'quiet').map((f) => f.cpuMs)
+    const t = r.rounds.filter((f) => f.kind === 'talk')
+    return `| ${label} | ${r.calls} x ${r.turnsPerCall} | ${q.join(', ')} | ${t.map((f) => `${f.cpuMs} (${f.turns})`).join(', ')} | ${r.perTurnMs.join(', ')} | **${r.medianMs}** | ${r.loadStart[0]} / ${r.loadEnd[0]} |`
+  }
+  return [
+    '<!-- turn-cpu:begin (written by bench/turn-cpu.ts) -->',
+    '## CPU per AI turn (`bench/turn-cpu.ts`, issue 18)',
+    '',
+    `\`${command}\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC). Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; server pinned to CPU 1, simulator and fakes to CPU 0${after.pinned ? '' : ' (not pinned: no taskset)'}.`,
+    '',
+    'The load bench\'s server (`bench/load-server.ts`: receptionist converse, stream media, classic VAD, fixed endpointing, no call records) and providers (`bench/load-fakes.ts`, 24 kHz PCM TTS) in their own processes; C concurrent calls of K turns each (1.5 s of speech-like audio every 5 s on a -60 dBFS line); quiet rounds place the same calls with the caller silent. Server CPU from `/proc` (all threads) over each whole round. CPU per turn = (talk round - median quiet round) / turns whose reply audio was in hand: the VAD on the speech, STT upload, the streamed LLM reply, TTS download, resampling, the cache write, the reply\'s echo guard and pacing are in it; media and call set-up are not. One talk round warms up first.',
+    '',
+    '| tree | calls x turns | quiet rounds CPU ms | talk rounds CPU ms (turns) | CPU per turn ms, per talk round | median ms | load average start / end |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...(before === undefined ? [] : [row('before', before)]),
+    row(before === undefined ? 'this tree' : 'after', after),
+    '',
+    ...notes,
+    '<!-- turn-cpu:end -->',
+  ].join('\n')
+}
+
+function textArg (name: string): string | undefined {
+  return process.argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3)
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const calls = arg('calls', 10)
-  const turns = arg('turns', 4)
-  const rounds = arg('rounds', 3)
-  const result = await runTurnCpu(calls, turns, rounds, (s) => { console.error(s) })
-  console.log(JSON.stringify({ ...result, cpu: cpus()[0]?.model, node: process.version }))
+  // --from=FILE: no run, the result of an earlier run (its JSON output); --before=FILE: the same
+  // bench's JSON from the tree before a change; --write: splice the section into BENCHMARKS.md.
+  const from = textArg('from')
+  const result = from !== undefined
+    ? JSON.parse(await readFile(from, 'utf8')) as TurnCpuResult
+    : await runTurnCpu(arg('calls', 10), arg('turns', 4), arg('rounds', 3), (s) => { console.error(s) })
+  if (from === undefined) console.log(JSON.stringify({ ...result, cpu: cpus()[0]?.model, node: process.version }))
+  if (process.argv.includes('--write')) {
+    const beforeFile = textArg('before')
+    const before = beforeFile === undefined ? undefined : JSON.parse(await readFile(beforeFile, 'utf8')) as TurnCpuResult
+    const notesFile = textArg('notes')
+    const notes = notesFile === undefined ? [] : (await readFile(notesFile, 'utf8')).trimEnd().split('\n')
+    const command = `node --import tsx bench/turn-cpu.ts --calls=${result.calls} --turns=${result.turnsPerCall} --rounds=${result.rounds.length / 2}`
+    const path = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url))
+    await writeFile(path, spliceSection(await readFile(path, 'utf8'), 'turn-cpu', formatTurnCpuSection(result, before, command, notes)))
+  }
   process.exit(0)
 }
