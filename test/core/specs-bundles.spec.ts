@@ -34,3 +34,11 @@ t.test('a folder\'s specs are found in name order, and only specs', async (t) =>
   t.same(here, [...here].sort(), 'name order')
   t.ok(here.every((f) => f.endsWith(SPEC_SUFFIX)), 'no other files')
 })
+
+t.test('a leak check in a shared process counts only what the spec itself left', async (t) => {
+  const { beyondBaseline, specBaseline } = await import('../helpers/specs.ts')
+  const before = [...specBaseline()]
+  t.same(beyondBaseline([...before, 'Timeout', 'TCPSocketWrap']).sort(), ['TCPSocketWrap', 'Timeout'], 'what is new is reported')
+  t.same(beyondBaseline(before), [], 'what was there before is not')
+  t.same(beyondBaseline([]), [], 'and nothing is nothing')
+})

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { readdir } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 /**
@@ -16,6 +16,29 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
  */
 export const SPEC_SUFFIX = '.spec.ts'
 
+const BASELINE = Symbol.for('phone-agent.test.spec-baseline')
+
+/**
+ * The process's live resources (timers, sockets, ...) when the current spec's tests began, or
+ * none when the spec runs in a process of its own. A spec that checks it left nothing behind
+ * compares with this, not with zero: an earlier spec in the same process may still hold a
+ * kept-alive socket or a timer that is not this spec's.
+ */
+export function specBaseline (): readonly string[] {
+  return (globalThis as Record<symbol, readonly string[] | undefined>)[BASELINE] ?? []
+}
+
+/** `now` less the baseline, type by type (what this spec's own tests left). */
+export function beyondBaseline (now: readonly string[]): string[] {
+  const left = [...specBaseline()]
+  return now.filter((r) => {
+    const i = left.indexOf(r)
+    if (i < 0) return true
+    left.splice(i, 1)
+    return false
+  })
+}
+
 /** Per spec file, added to tap's timeout for the whole process (tap's own is per process). */
 const TIMEOUT_PER_SPEC_MS = 60_000
 
@@ -30,6 +53,10 @@ export async function runSpecs (moduleUrl: string): Promise<void> {
   t.setTimeout(Math.max(120_000, files.length * TIMEOUT_PER_SPEC_MS))
   if (files.length === 0) t.fail(`no ${SPEC_SUFFIX} files beside ${fileURLToPath(moduleUrl)}`)
   for (const file of files) {
+    // Queued before the spec's own tests, so it runs when the previous spec's are done.
+    t.test(`${basename(file)}: its tests start here`, async () => {
+      (globalThis as Record<symbol, readonly string[]>)[BASELINE] = process.getActiveResourcesInfo()
+    })
     try {
       await import(pathToFileURL(file).href)
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { captureLogs } from '../helpers/logs.ts'
+import { beyondBaseline } from '../helpers/specs.ts'
 
 /** A pino logger whose records land in an array, to assert on whole log lines. */
 export function logSink (): { logger: Logger, lines: Array<Record<string, unknown>> } {
@@ -15,5 +16,6 @@ export function textSink (): { out: { write (s: string): void }, text: () => str
 
 /** Handles a finished test must not leave behind (timers, immediates, sockets, servers). */
 export function leakedHandles (): string[] {
-  return process.getActiveResourcesInfo().filter((r) => ['Timeout', 'Immediate', 'TCPSocketWrap', 'TCPServerWrap'].includes(r))
+  // Beyond what the process held when this spec's tests began (test/helpers/specs.ts).
+  return beyondBaseline(process.getActiveResourcesInfo()).filter((r) => ['Timeout', 'Immediate', 'TCPSocketWrap', 'TCPServerWrap'].includes(r))
 }

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { setTimeout as delay } from 'node:timers/promises'
+import { beyondBaseline } from '../helpers/specs.ts'
 
 export interface Frame {
   readonly headers: Record<string, string>
@@ -100,7 +101,8 @@ export function toneWav (ms: number, amplitude = 8000): Buffer {
 
 /** Handles that keep the event loop alive, minus the test runner's own: for leak checks. */
 export function activeHandles (): string[] {
-  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'Timeout' || r === 'TCPServerWrap' || r === 'UDPWrap')
+  // Beyond what the process held when this spec's tests began (test/helpers/specs.ts).
+  return beyondBaseline(process.getActiveResourcesInfo()).filter((r) => r === 'TCPSocketWrap' || r === 'Timeout' || r === 'TCPServerWrap' || r === 'UDPWrap')
 }
 
 export interface Datagram {
