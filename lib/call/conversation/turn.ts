@@ -72,20 +72,15 @@ const MODEL_TEXT_IN_LOGS = 64
 const CHARS_PER_TOKEN = 4
 
 /**
- * One caller turn and the reply to it, as an object thrown away when it ends: built when
- * listening starts, its dead-air clock runs from the caller's end of speech (while the words are
- * recognised), then LLM rounds (text and tool calls) stream sentence by sentence into the
- * media's speak queue, tools are validated and run, then any transfer or hang-up the model
- * asked for.
- *
- * It owns its controller, timers, usage and result. A failure, a missed deadline, a barge-in or
- * the caller's signal aborts everything it started (recognition, LLM request, TTS renders,
- * playback waits, a filler), each with its own code; the history is committed with what the
- * caller actually heard.
- *
+ * One caller turn and the reply to it, thrown away when it ends: built when listening starts,
+ * its dead-air clock runs from the caller's end of speech, then LLM rounds (text and tool calls)
+ * stream sentence by sentence into the media's speak queue, tools are validated and run, then
+ * any transfer or hang-up the model asked for. It owns its controller, timers, usage and result:
+ * a failure, a missed deadline, a barge-in or the caller's signal aborts everything it started,
+ * each with its own code; the history is committed with what the caller actually heard.
  * The dead-air clock (dead-air.ts) keeps every silence the caller hears while owed audio under
- * `deadAirMs`: a filler before the answer starts, else the turn expires with PROVIDER_TIMEOUT and
- * the conversation falls back. `turnMs` bounds the wait for the answer's first audio.
+ * `deadAirMs` (a filler before the answer starts, else PROVIDER_TIMEOUT and the conversation
+ * falls back); `turnMs` bounds the wait for the answer's first audio.
  */
 export class Turn {
   readonly #setup: TurnSetup
