@@ -14,6 +14,8 @@ export interface HeardFrame {
   readonly source: 'unicast' | 'playback'
   /** When FreeSWITCH got the frame (ms on the call timeline; 0 = connect answered). */
   readonly arrivalMs: number
+  /** When FreeSWITCH wrote it toward the caller: its RTP write timer's tick (arrivalMs or later). */
+  readonly writtenMs: number
   /** When the caller started hearing it: later than arrivalMs when frames were queued ahead. */
   readonly playMs: number
   /** 160 samples of 8 kHz audio, after any displace_session mixing. */
@@ -52,14 +54,14 @@ export class CallerEar {
     const writtenMs = this.writeTick <= tick ? arrivalMs : this.writeTick * FRAME_MS
     const playMs = Math.max(writtenMs, this.unicastFreeMs)
     this.unicastFreeMs = playMs + FRAME_MS
-    const frame: HeardFrame = { source: 'unicast', arrivalMs, playMs, samples }
+    const frame: HeardFrame = { source: 'unicast', arrivalMs, writtenMs, playMs, samples }
     this.add(frame)
     return frame
   }
 
   /** A frame an application wrote in real time (playback): it plays when written. */
   writeNow (samples: Int16Array, atMs: number): void {
-    this.add({ source: 'playback', arrivalMs: atMs, playMs: atMs, samples })
+    this.add({ source: 'playback', arrivalMs: atMs, writtenMs: atMs, playMs: atMs, samples })
   }
 
   private add (frame: HeardFrame): void {

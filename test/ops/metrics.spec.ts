@@ -5,7 +5,7 @@ import { Metrics } from '../../lib/ops/metrics.ts'
 import { opsSchema } from '../../lib/ops/config.ts'
 import { openSqliteDriver } from '../../lib/records/sqlite-driver.ts'
 import { openSqlCallStore } from '../../lib/records/store.ts'
-import { logSink, leakedHandles } from '../records/helpers.ts'
+import { logSink, leakedHandlesSettled } from '../records/helpers.ts'
 
 async function get (url: string, method = 'GET'): Promise<{ status: number, type: string, body: string, connection: string }> {
   return await new Promise((resolve, reject) => {
@@ -116,5 +116,5 @@ t.test('ops config', async (t) => {
 t.test('no timers, sockets or servers left behind', async (t) => {
   // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
   await new Promise((resolve) => setTimeout(resolve, 50))
-  t.same(leakedHandles(), [])
+  t.same(await leakedHandlesSettled(), [])
 })

@@ -4,7 +4,7 @@ import { csvField } from '../../lib/records/format.ts'
 import { openSqliteDriver } from '../../lib/records/sqlite-driver.ts'
 import { openSqlCallStore } from '../../lib/records/store.ts'
 import type { CallStore } from '../../lib/records/types.ts'
-import { logSink, textSink, leakedHandles } from './helpers.ts'
+import { logSink, textSink, leakedHandlesSettled } from './helpers.ts'
 
 const T0 = Date.UTC(2025, 0, 31, 10, 0, 0)
 
@@ -165,5 +165,5 @@ t.test('WHEN parsing', async (t) => {
 t.test('no timers, sockets or servers left behind', async (t) => {
   // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
   await new Promise((resolve) => setTimeout(resolve, 50))
-  t.same(leakedHandles(), [])
+  t.same(await leakedHandlesSettled(), [])
 })

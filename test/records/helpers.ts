@@ -15,6 +15,16 @@ export function textSink (): { out: { write (s: string): void }, text: () => str
 }
 
 /** Handles a finished test must not leave behind (timers, immediates, sockets, servers). */
+export async function leakedHandlesSettled (waitMs = 2000): Promise<string[]> {
+  // In a shared spec process an earlier spec's timer may still be running out; give it a moment.
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    const left = leakedHandles()
+    if (left.length === 0 || Date.now() > deadline) return left
+    await new Promise((resolve) => setTimeout(resolve, 20).unref())
+  }
+}
+
 export function leakedHandles (): string[] {
   // Beyond what the process held when this spec's tests began (test/helpers/specs.ts).
   return beyondBaseline(process.getActiveResourcesInfo()).filter((r) => ['Timeout', 'Immediate', 'TCPSocketWrap', 'TCPServerWrap'].includes(r))

@@ -4,7 +4,7 @@ import { openCallStore } from '../../lib/records/open.ts'
 import { recordsSchema } from '../../lib/records/config.ts'
 import { MIGRATIONS } from '../../lib/records/migrations.ts'
 import { storeContract } from './contract.ts'
-import { logSink, leakedHandles } from './helpers.ts'
+import { logSink, leakedHandlesSettled } from './helpers.ts'
 import { pgUnavailableReason, startPgCluster } from './pg-cluster.ts'
 
 const unavailable = pgUnavailableReason()
@@ -80,7 +80,7 @@ if (unavailable !== undefined) {
   t.test('no timers, sockets or servers left behind', async (t) => {
     // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
     await new Promise((resolve) => setTimeout(resolve, 50))
-    t.same(leakedHandles(), [])
+    t.same(await leakedHandlesSettled(), [])
   })
 
   t.test('an unreachable server fails at open without leaking the URL', async (t) => {

@@ -5,7 +5,7 @@ import t from 'tap'
 import { openCallStore, sqlitePath } from '../../lib/records/open.ts'
 import { recordsSchema } from '../../lib/records/config.ts'
 import { storeContract } from './contract.ts'
-import { logSink, leakedHandles } from './helpers.ts'
+import { logSink, leakedHandlesSettled } from './helpers.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'phone-agent-sqlite-'))
 t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -32,5 +32,5 @@ t.test('an unopenable path fails with CONFIG_INVALID', async (t) => {
 t.test('no timers, sockets or servers left behind', async (t) => {
   // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
   await new Promise((resolve) => setTimeout(resolve, 50))
-  t.same(leakedHandles(), [])
+  t.same(await leakedHandlesSettled(), [])
 })

@@ -3,7 +3,7 @@ import { openSqliteDriver } from '../../lib/records/sqlite-driver.ts'
 import type { SqlDriver, Statement } from '../../lib/records/sql.ts'
 import { openSqlCallStore, type SqlCallStoreOptions } from '../../lib/records/store.ts'
 import type { CallObserver, CallOutcome } from '../../lib/records/types.ts'
-import { logSink, leakedHandles } from './helpers.ts'
+import { logSink, leakedHandlesSettled } from './helpers.ts'
 
 /** An in-memory SQLite driver whose transactions can be watched, failed or held. */
 function watched (hook: (statements: readonly Statement[]) => Promise<void> | void = () => {}): SqlDriver & { transactions: number } {
@@ -162,5 +162,5 @@ t.test('flush with nothing queued resolves at once and close is idempotent', asy
 t.test('no timers, sockets or servers left behind', async (t) => {
   // Closed handles leave libuv's list a loop iteration or two after their close callbacks.
   await new Promise((resolve) => setTimeout(resolve, 50))
-  t.same(leakedHandles(), [])
+  t.same(await leakedHandlesSettled(), [])
 })
