@@ -1,15 +1,26 @@
 import type { OutboundQueue } from './outbound.ts'
 import type { FrameScheduler, TickSubscriber } from './scheduler.ts'
+import type { WriteClock } from './write-clock.ts'
 
 /**
- * When one call's frames go to the socket. Idle (nothing queued), the call rides the shared
- * frame grid and sends one frame of silence per tick, just in time: no frame is kept ahead at
- * FreeSWITCH, whose unicast thread writes each datagram toward the caller as it arrives and
- * nothing when none is waiting (switch_ivr.c unicast_thread_run). When audio is queued, its first
- * frame and `lead` frames ahead go out at once, and the call paces on a lane of its own anchored
- * at that moment (frame k + lead at anchor + 20k ms): a reply never waits for the shared grid's
- * next tick, and pacing stays drift-free from its first frame. Once the queue runs dry, the frames
- * sent ahead play out (nothing sent for `lead` slots) and the call goes back to the grid.
+ * When one call's frames go to the socket. Idle (nothing queued), the call sends one frame of
+ * silence per FreeSWITCH write tick, just in time: no frame is kept ahead at FreeSWITCH, whose
+ * unicast thread writes each datagram toward the caller as it arrives and nothing when none is
+ * waiting (switch_ivr.c unicast_thread_run). When audio is queued, its first frame and `lead`
+ * frames ahead go out at once, and the call paces on a lane of its own anchored at that moment
+ * (frame k + lead at anchor + 20k ms): a reply never waits for a shared tick, and pacing stays
+ * drift-free from its first frame. Once the queue runs dry, the frames sent ahead play out
+ * (nothing sent for `lead` slots) and the call goes back to idle.
+ *
+ * Where idle silence goes. FreeSWITCH writes each of our frames on its RTP write timer (see
+ * write-clock.ts): one frame per 20 ms tick, a second one in the same tick waits for the next.
+ * Silence sent early in a tick takes that tick, and a reply whose audio is ready later in it
+ * waits up to 20 ms for the next one. So once the write ticks are known (from the caller's
+ * frames), idle silence goes out `marginMs` before each tick, and our model of the write timer
+ * decides each idle frame: sent when it would be written at once, skipped when a frame of ours
+ * already holds that tick (the end of a reply, a late wake-up), so the tick a reply starts in
+ * is free and its first frame is written as it arrives. Until the ticks are known the call
+ * rides the shared frame grid.
  */
 export interface CallPacerOptions {
   readonly scheduler: FrameScheduler
@@ -20,7 +31,17 @@ export interface CallPacerOptions {
   readonly canSend: () => boolean
   /** Send the queue's next frame (silence when idle or paused), stamped `now`. */
   readonly send: (now: number) => void
+  /** FreeSWITCH's write timer as seen from the caller's frames (none: the shared grid only). */
+  readonly writeClock?: WriteClock | undefined
+  /**
+   * How long before a write tick idle silence is sent (default 6 ms): room for this process's
+   * timer lateness. A lane slot may also be served up to the scheduler's coalescing early.
+   */
+  readonly marginMs?: number | undefined
 }
+
+/** Idle-lane phase error (ms) beyond which it is re-anchored on the write ticks. */
+const REANCHOR_MS = 2
 
 export class CallPacer {
   readonly #scheduler: FrameScheduler
@@ -28,14 +49,21 @@ export class CallPacer {
   readonly #lead: number
   readonly #canSend: () => boolean
   readonly #send: (now: number) => void
+  readonly #clock: WriteClock | undefined
+  readonly #margin: number
   readonly #laneSubscriber: TickSubscriber
+  readonly #idleSubscriber: TickSubscriber
   readonly #unsubscribe: () => void
   /** Closes this call's own lane; set while it speaks (audio queued, or its lead playing out). */
   #closeLane: (() => void) | undefined
+  /** Closes the idle lane (silence just before each write tick); set while idle with the ticks known. */
+  #closeIdle: (() => void) | undefined
+  #idleAnchor = 0
   /** Lane slots passed with nothing queued: the frames sent ahead playing out before idling. */
   #drained = 0
   #kickPending = false
   #closed = false
+  #idleSkipped = 0
 
   constructor (options: CallPacerOptions) {
     this.#scheduler = options.scheduler
@@ -43,20 +71,27 @@ export class CallPacer {
     this.#lead = options.lead
     this.#canSend = options.canSend
     this.#send = options.send
+    this.#clock = options.writeClock
+    this.#margin = options.marginMs ?? 6
     this.#laneSubscriber = { onTick: (frames, now) => { this.#onLaneTick(frames, now) } }
+    this.#idleSubscriber = { onTick: (_frames, now) => { this.#onIdleTick(now) } }
     this.#unsubscribe = this.#scheduler.add({ onTick: (frames, now) => { this.#onTick(frames, now) } })
   }
 
-  /** Stop pacing: leave the grid and close the lane. Idempotent. */
+  /** Idle frames not sent because a frame of ours already held that write tick. */
+  get idleSkipped (): number { return this.#idleSkipped }
+
+  /** Stop pacing: leave the grid and close the lanes. Idempotent. */
   close (): void {
     this.#closed = true
     this.#unsubscribe()
     this.#endLane()
+    this.#endIdle()
   }
 
-  /** The shared grid: while idle, silence just in time (no frame ahead); audio waiting starts a lane. */
+  /** The shared grid: until the write ticks are known, silence just in time; audio waiting starts a lane. */
   #onTick (_frames: number, now: number): void {
-    if (this.#closeLane !== undefined || !this.#canSend()) return
+    if (this.#closeLane !== undefined || this.#closeIdle !== undefined || !this.#canSend()) return
     if (!this.#queue.idle) {
       this.#startLane(now)
       return
@@ -64,14 +99,14 @@ export class CallPacer {
     // One frame per wake-up even after a late one: a missed idle slot is a packet FreeSWITCH
     // does not write (switch_ivr.c unicast_thread_run writes only what arrives), never a frame
     // queued ahead of the next reply.
-    this.#send(now)
+    this.#idle(now)
   }
 
   /**
-   * Audio was queued or resumed: if the call is idle on the shared grid, its first frame goes to
-   * the socket now (in a microtask, so the chunks queued in the same task go together) and the
-   * call's pacing is anchored there; while a lane's frames sent ahead are still playing out, the
-   * slots they skipped are filled at once instead.
+   * Audio was queued or resumed: if the call is idle, its first frame goes to the socket now (in
+   * a microtask, so the chunks queued in the same task go together) and the call's pacing is
+   * anchored there; while a lane's frames sent ahead are still playing out, the slots they
+   * skipped are filled at once instead.
    */
   kick (): void {
     if (this.#kickPending || this.#closed) return
@@ -85,16 +120,22 @@ export class CallPacer {
       } else if (this.#drained > 0) {
         const n = this.#drained
         this.#drained = 0
-        for (let i = 0; i < n; i++) this.#send(now)
+        for (let i = 0; i < n; i++) this.#sendNow(now)
       }
     })
   }
 
+  #sendNow (now: number): void {
+    this.#send(now)
+    this.#clock?.wrote(now)
+  }
+
   /** Frame 0 and the lead now; frame k + lead at `now + k * 20 ms` on the call's own lane. */
   #startLane (now: number): void {
+    this.#endIdle()
     this.#drained = 0
     this.#closeLane = this.#scheduler.addLane(this.#laneSubscriber, now)
-    for (let i = 0; i <= this.#lead; i++) this.#send(now)
+    for (let i = 0; i <= this.#lead; i++) this.#sendNow(now)
   }
 
   #endLane (): void {
@@ -110,20 +151,70 @@ export class CallPacer {
       if (!this.#queue.empty) {
         // Paused: silence at the lane's pace, so resume() carries on without a new anchor.
         this.#drained = 0
-        this.#send(now)
+        this.#sendNow(now)
         continue
       }
       // Nothing queued: the frames sent ahead play out first (nothing sent for `lead` slots),
-      // then the call goes back to the shared grid and its just-in-time silence.
+      // then the call goes back to idle.
       if (this.#drained < this.#lead) {
         this.#drained++
         continue
       }
-      // This slot is the first with nothing in hand at FreeSWITCH: silence just in time, and the
-      // shared grid (at most a frame's phase away) carries on, so no packet is missed.
+      // This slot is the first with nothing in hand at FreeSWITCH: silence just in time (or,
+      // with the write ticks known, whatever the model says), and idle pacing carries on.
       this.#endLane()
-      this.#send(now)
+      this.#idle(now)
       return
     }
+  }
+
+  /** One idle slot: silence unless a frame of ours already holds this write tick; then idle pacing. */
+  #idle (now: number): void {
+    const clock = this.#clock
+    if (clock === undefined || !clock.known) {
+      this.#sendNow(now)
+      return
+    }
+    // 'resync': no write for two ticks (a late wake-up, the start): whatever we send waits for the
+    // next tick, so send now and let the skip that follows free the tick after it.
+    if (clock.wouldMeet(now) === 'waits') this.#idleSkipped++
+    else this.#sendNow(now)
+    this.#openIdle(now)
+  }
+
+  #onIdleTick (now: number): void {
+    if (!this.#canSend()) return
+    if (!this.#queue.idle) {
+      this.#startLane(now)
+      return
+    }
+    this.#idle(now)
+  }
+
+  /**
+   * Keep the idle lane `marginMs` before the write ticks (re-anchored when the estimate moved
+   * more than REANCHOR_MS): its next slot is the first such moment after `now`. Each slot then
+   * asks the model whether to send (#idle).
+   */
+  #openIdle (now: number): void {
+    const clock = this.#clock as WriteClock
+    const frame = this.#scheduler.frameMs
+    let at = clock.tickAt((clock.interval(now) as number) + 1) - this.#margin
+    if (at <= now) at += frame
+    if (this.#closeIdle !== undefined) {
+      let off = (at - this.#idleAnchor) % frame
+      if (off < 0) off += frame
+      if (off <= REANCHOR_MS || off >= frame - REANCHOR_MS) return
+      this.#endIdle()
+    }
+    // A lane's slot 0 is its owner's: the scheduler serves slot 1, at anchor + one frame.
+    this.#idleAnchor = at - frame
+    this.#closeIdle = this.#scheduler.addLane(this.#idleSubscriber, this.#idleAnchor)
+  }
+
+  #endIdle (): void {
+    const close = this.#closeIdle
+    this.#closeIdle = undefined
+    close?.()
   }
 }

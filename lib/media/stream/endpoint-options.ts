@@ -25,6 +25,11 @@ export interface MediaEndpointOptions {
    * default 1). While nothing is queued no frame is sent ahead: silence goes out just in time.
    */
   readonly leadFrames?: number | undefined
+  /**
+   * Send idle silence just before FreeSWITCH's RTP write ticks, placed from the arrival of its
+   * frames (default true), so a reply's first frame finds its tick free (call-pacer.ts).
+   */
+  readonly alignToWriteTicks?: boolean | undefined
   /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
   readonly maxBufferedFrames?: number | undefined
   /**
@@ -60,4 +65,6 @@ export interface MediaEndpointStats {
   readonly sendErrors: number
   /** Send buffers added because all of the call's were still in flight (0 in steady state). */
   readonly sendBuffersGrown: number
+  /** Idle silence frames not sent because a frame of ours already held that write tick. */
+  readonly idleSkipped: number
 }

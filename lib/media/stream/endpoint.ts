@@ -11,6 +11,7 @@ import { bindSocket } from './bind.ts'
 import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
 import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
+import { WriteClock } from './write-clock.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -49,6 +50,8 @@ export class MediaEndpoint {
   readonly #silentSamples: Int16Array
   readonly #ring: SendRing
   readonly #pacer: CallPacer
+  /** FreeSWITCH's write ticks, placed from the arrival of its frames (undefined: alignment off). */
+  readonly #writeClock: WriteClock | undefined
   readonly #buffers = new Set<FrameBuffer>()
   readonly #signal: AbortSignal | undefined
   readonly #onAbort: () => void
@@ -103,7 +106,9 @@ export class MediaEndpoint {
     })
     this.#silentSamples = new Int16Array(rate * 20 / 1000)
     this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent)
+    this.#writeClock = options.alignToWriteTicks === false ? undefined : new WriteClock(this.#scheduler.frameMs)
     this.#pacer = new CallPacer({
+      writeClock: this.#writeClock,
       scheduler: this.#scheduler,
       queue: this.#queue,
       lead: Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1))),
@@ -128,7 +133,7 @@ export class MediaEndpoint {
   get closed (): boolean { return this.#closed }
 
   get stats (): MediaEndpointStats {
-    return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops(), sendBuffersGrown: this.#ring.grown }
+    return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops(), sendBuffersGrown: this.#ring.grown, idleSkipped: this.#pacer.idleSkipped }
   }
 
   /** Agent audio still waiting to be sent, in ms. */
@@ -234,6 +239,7 @@ export class MediaEndpoint {
 
   #onMessage (msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.#closed) return
+    const receivedAt = this.#scheduler.clock.now()
     const peer = this.#peer
     if (peer === undefined) {
       this.#peer = { address: rinfo.address, port: rinfo.port }
@@ -256,6 +262,9 @@ export class MediaEndpoint {
       this.#stats.droppedMalformed++
       return
     }
+    // Every frame of the park loop, 0xFF fill included, left on its read timer's tick: they
+    // place the write timer's ticks (write-clock.ts).
+    this.#writeClock?.observe(receivedAt)
     // FreeSWITCH's park loop sends a frame flagged SFF_CNG as all 0xFF bytes (switch_ivr.c
     // switch_ivr_park: `memset(decoded, 255, ...)`): before the caller's first RTP, and again
     // whenever it pauses (silence suppression, hold, loss). Before the first real frame there
@@ -274,7 +283,7 @@ export class MediaEndpoint {
       sampleRate: this.rate,
       seq: this.#seq++,
       mediaMs: this.#mediaSamples * 1000 / this.rate,
-      receivedAt: this.#scheduler.clock.now(),
+      receivedAt,
     }
     this.#mediaSamples += samples.length
     const listeners = this.#listeners
