@@ -7,6 +7,8 @@
 export const ECHO_RATE = 8000
 /** Envelope resolution: 5 ms blocks, four to a 20 ms frame. */
 export const BLOCK = 40
+/** Most blocks of a frame the guard looks at (60 ms: the longest ptime). */
+export const MAX_BLOCKS = 12
 
 /**
  * Bands the echo is compared in. A line's echo path is far from flat (the hybrid's and the
@@ -102,19 +104,23 @@ export class FilterBank {
 
 /**
  * Block powers per channel of what we sent, by absolute block number, for the last `capacity`
- * blocks. Blocks never written (a gap) or gone read as silence.
+ * blocks. Blocks never written (a gap) or gone read as silence: `silence`, one value per
+ * channel (a silent block's log power is not 0).
  */
 export class BlockRing {
   readonly #power: Float64Array
   readonly #capacity: number
   readonly #channels: number
+  readonly #silence: Float64Array
   /** One past the last block written. */
   #end: number | undefined
 
-  constructor (capacity: number, channels: number) {
+  constructor (capacity: number, channels: number, silence: ArrayLike<number> = new Float64Array(channels)) {
     this.#capacity = capacity
     this.#channels = channels
+    this.#silence = Float64Array.from(silence)
     this.#power = new Float64Array(capacity * channels)
+    for (let b = 0; b < capacity; b++) this.#power.set(this.#silence, b * channels)
   }
 
   get end (): number | undefined { return this.#end }
@@ -122,7 +128,7 @@ export class BlockRing {
   /** Blocks [first, first + blocks) from `power` laid out as FilterBank.analyse writes it. */
   write (first: number, blocks: number, power: Float64Array): void {
     if (this.#end !== undefined && first > this.#end) {
-      for (let b = Math.max(this.#end, first - this.#capacity); b < first; b++) this.#power.fill(0, this.#slot(b), this.#slot(b) + this.#channels)
+      for (let b = Math.max(this.#end, first - this.#capacity); b < first; b++) this.#power.set(this.#silence, this.#slot(b))
     }
     for (let j = 0; j < blocks; j++) {
       const at = this.#slot(first + j)
@@ -164,4 +170,63 @@ export function toEchoRate (samples: Int16Array, rate: number, out: Float32Array
   }
   state.prev = prev
   return n
+}
+
+/** Largest sample (16-bit) the float test `|x / 32768| > 1e-4` calls silent. */
+const QUIET_SAMPLE = 3
+
+export interface Scratch {
+  readonly slots: Int32Array
+  readonly ours: Float64Array
+  readonly logs: Float64Array
+  readonly bounds: Float64Array
+  readonly samples: Float32Array
+  readonly power: Float64Array
+}
+
+/** One scratch set per number of delays (one in practice: every call has the same options). */
+const scratches = new Map<number, Scratch>()
+
+export function scratchFor (lags: number): Scratch {
+  let s = scratches.get(lags)
+  if (s === undefined) {
+    s = {
+      slots: new Int32Array(lags + 2),
+      ours: new Float64Array(BANDS.length * (lags + 2)),
+      logs: new Float64Array(lags + 2),
+      bounds: new Float64Array(BANDS.length),
+      samples: new Float32Array(MAX_BLOCKS * BLOCK),
+      power: new Float64Array(MAX_BLOCKS * (BANDS.length + 2)),
+    }
+    scratches.set(lags, s)
+  }
+  return s
+}
+
+/** Whole 5 ms blocks in a frame of `length` samples at `rate`, as toEchoRate and #blocks count them. */
+export function blockCount (length: number, rate: number): number {
+  const n = Math.min(rate === ECHO_RATE ? length : length >> 1, MAX_BLOCKS * BLOCK)
+  return Math.min(MAX_BLOCKS, Math.floor(n / BLOCK))
+}
+
+/**
+ * Whether every sample noteOutbound would analyse is silent by its float test. At 16 kHz the
+ * decimator's [1 2 1]/4 of samples all within ±3 (the one carried from the last frame too)
+ * stays within ±3; the carried sample is then moved on as toEchoRate would.
+ */
+export function quietSamples (samples: Int16Array, rate: number, state: { prev: number }): boolean {
+  if (rate !== ECHO_RATE && (state.prev > QUIET_SAMPLE || state.prev < -QUIET_SAMPLE)) return false
+  const n = Math.min(samples.length, rate === ECHO_RATE ? MAX_BLOCKS * BLOCK : 2 * MAX_BLOCKS * BLOCK)
+  for (let i = 0; i < n; i++) {
+    const v = samples[i] as number
+    if (v > QUIET_SAMPLE || v < -QUIET_SAMPLE) return false
+  }
+  if (rate !== ECHO_RATE) skipDecimation(samples, state)
+  return true
+}
+
+/** What toEchoRate leaves in the 16 kHz decimator's state, without converting. */
+export function skipDecimation (samples: Int16Array, state: { prev: number }): void {
+  const n = Math.min(samples.length >> 1, MAX_BLOCKS * BLOCK)
+  if (n > 0) state.prev = samples[2 * n - 1] as number
 }

@@ -1,4 +1,4 @@
-import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, StreamPosition, toEchoRate } from './echo-history.ts'
+import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, MAX_BLOCKS, StreamPosition, blockCount, quietSamples, scratchFor, skipDecimation, toEchoRate } from './echo-history.ts'
 import { EchoLine, type LineState } from './echo-line.ts'
 
 /**
@@ -29,8 +29,8 @@ import { EchoLine, type LineState } from './echo-line.ts'
  * the newer fills: minimum statistics), so the guard follows a line that changes.
  *
  * Cost: the filterbanks (~25 flops a sample each way) and, per 5 ms block, a few hundred
- * compares; only a level check while we have been silent longer than the longest delay. About
- * 15 KB per call.
+ * compares; only a level check while we have been silent longer than the longest delay, a scan
+ * of the samples for the silence we send while silent. ~17 KB per call (scratch is shared).
  */
 
 export interface EchoGuardOptions {
@@ -88,7 +88,8 @@ const B = BANDS.length
 /** Ring channels: broadband power, the bands, log broadband power. */
 const CH = B + 2
 const LOG = B + 1
-const MAX_BLOCKS = 12
+/** Ring channels of a silent block, as noteOutbound writes it. */
+const SILENT_BLOCK = Array.from({ length: CH }, (_, ch) => ch === LOG ? Math.log(ACTIVE) : 0)
 
 export class EchoGuard {
   readonly #rate: number
@@ -110,13 +111,13 @@ export class EchoGuard {
   readonly #ceilCur: Float64Array
   readonly #ceilPrev: Float64Array
   readonly #ceilCount: Uint8Array
-  /** Scratch for one block: ring slots and our power at each block delay. */
+  /** Scratch, shared by all guards (filled before it is read, within one call). */
   readonly #slots: Int32Array
   readonly #ours: Float64Array
   readonly #logs: Float64Array
-  readonly #bounds = new Float64Array(B)
-  readonly #samples = new Float32Array(MAX_BLOCKS * BLOCK)
-  readonly #power = new Float64Array(MAX_BLOCKS * CH)
+  readonly #bounds: Float64Array
+  readonly #samples: Float32Array
+  readonly #power: Float64Array
   readonly #decimIn = { prev: 0 }
   readonly #decimOut = { prev: 0 }
   /** Line noise per band: the current window's minimum and the estimate. */
@@ -140,7 +141,7 @@ export class EchoGuard {
     this.#lagMin = Math.floor(minMs * ECHO_RATE / 1000 / BLOCK)
     this.#lags = Math.ceil((Math.ceil(maxMs * ECHO_RATE / 1000 / BLOCK) - this.#lagMin + 1) / LAG_STEP) * LAG_STEP
     // Room for the longest delay, its neighbour, a frame and our frames sent ahead of time.
-    this.#ring = new BlockRing(this.#lagMin + this.#lags + 2 * MAX_BLOCKS + 24, CH)
+    this.#ring = new BlockRing(this.#lagMin + this.#lags + 2 * MAX_BLOCKS + 24, CH, SILENT_BLOCK)
     this.#line = new EchoLine(this.#lags, LAG_STEP)
     this.#cap = 10 ** (-(options.minErlDb ?? 6) / 10)
     this.#margin = 10 ** ((options.marginDb ?? 3) / 10)
@@ -152,20 +153,23 @@ export class EchoGuard {
     this.#ceilCur = new Float64Array(cells).fill(this.#cap)
     this.#ceilPrev = new Float64Array(cells).fill(this.#cap)
     this.#ceilCount = new Uint8Array(cells)
-    this.#slots = new Int32Array(this.#lags + 2)
-    this.#ours = new Float64Array(B * (this.#lags + 2))
-    this.#logs = new Float64Array(this.#lags + 2)
+    ;({ slots: this.#slots, ours: this.#ours, logs: this.#logs, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
   }
 
   /** Every frame we send (silence included), with the time it was sent (the endpoint's tick clock, ms). */
   noteOutbound (samples: Int16Array, sentAtMs: number): void {
-    const blocks = this.#blocks(samples, this.#decimOut)
+    // Silence while silent (all a quiet call sends) only takes its place: blocks past the ring's
+    // end read as silence (BlockRing), so not writing them is exact unless a re-anchored stream
+    // steps back over blocks written. The float test below calls |sample| <= 3 silent.
+    const quiet = this.#outIdle && quietSamples(samples, this.#rate, this.#decimOut)
+    const blocks = quiet ? blockCount(samples.length, this.#rate) : this.#blocks(samples, this.#decimOut)
     if (blocks === 0) return
     const pos = this.#out.place(sentAtMs, blocks * BLOCK) / BLOCK
+    if (quiet && pos >= (this.#ring.end ?? pos)) return
     const x = this.#samples
     const e = this.#power
     let loud = false
-    for (let i = 0; i < blocks * BLOCK; i++) if (Math.abs(x[i] as number) > 1e-4) { loud = true; break }
+    if (!quiet) for (let i = 0; i < blocks * BLOCK; i++) if (Math.abs(x[i] as number) > 1e-4) { loud = true; break }
     if (!loud) {
       // Silence costs no filtering: zeros, and the filters start clean next time.
       e.fill(0, 0, blocks * CH)
@@ -182,16 +186,18 @@ export class EchoGuard {
 
   /** Every frame received from the caller, with the time it arrived (same clock as noteOutbound). */
   inbound (samples: Int16Array, atMs: number): EchoVerdict {
-    const blocks = this.#blocks(samples, this.#decimIn)
+    const blocks = blockCount(samples.length, this.#rate)
     if (blocks === 0) return NO_ECHO
     const first = this.#in.place(atMs, blocks * BLOCK) / BLOCK
-    // Nothing we sent can be coming back: the common case, and free.
+    // Nothing we sent can be coming back: the common case, and free (the samples not even converted).
     if (first - this.#lagMin - this.#lags - 1 >= this.#activeEnd) {
       if (!this.#inIdle) this.#inBank.reset()
       this.#inIdle = true
+      if (this.#rate !== ECHO_RATE) skipDecimation(samples, this.#decimIn)
       return NO_ECHO
     }
     this.#inIdle = false
+    this.#blocks(samples, this.#decimIn)
     const e = this.#power
     this.#inBank.analyse(this.#samples, blocks, e)
     this.#follow()

@@ -140,6 +140,36 @@ t.test('while we are silent the guard has nothing to say and does no work', asyn
   t.equal(guard.line.state, 'learning', 'one second of our speech decides nothing about the line')
 })
 
+t.test('the silence we send is only scanned, and judged as written silence is', async (t) => {
+  // Our silence as zeros (the quick path: not written) and, after a first silent frame has reset
+  // our filters, with one sample at 4 per frame (above the silence test: filtered and written)
+  // judge alike, at both rates, with a burst of frames stamped alike (a catch-up: the stream
+  // steps back over blocks written).
+  for (const rate of [8000, 16000]) {
+    const n = rate / 50
+    const ours = s.frames(s.concat([s.speechLike(rate, 1, -18, { seed: 31 }), s.silence(rate, 1), s.speechLike(rate, 1, -18, { seed: 32 }), s.silence(rate, 1)]), rate)
+    const runs = [0, 4].map((mark) => {
+      const guard = new EchoGuard({ rate })
+      const out: EchoVerdict[] = []
+      ours.forEach((frame, k) => {
+        const settled = ours[k - 1]?.every((v) => v === 0) === true
+        const sent = settled && frame.every((v) => v === 0) ? Int16Array.from(frame, (_, i) => i === n - 1 ? mark : 0) : frame
+        guard.noteOutbound(sent, k >= 45 && k < 55 ? 45 * 20 : k * 20)
+        // The caller's line: our frame of 100 ms ago, 10 dB down, plus line noise.
+        const echo = ours[k - 5] ?? new Int16Array(n)
+        const noise = s.whiteNoise(rate, 0.02, -60, k + 1)
+        out.push(guard.inbound(Int16Array.from(echo, (v, i) => Math.round(v * 0.316) + (noise[i] as number)), k * 20 + 30))
+      })
+      return out
+    })
+    const [quick, full] = runs as [EchoVerdict[], EchoVerdict[]]
+    t.same(quick.map((v) => v.echoOnly), full.map((v) => v.echoOnly), `${rate} Hz: the same frames are echo`)
+    const diff = Math.max(...quick.map((v, i) => Math.abs(v.echoShare - (full[i] as EchoVerdict).echoShare)))
+    t.ok(diff < 1e-9, `${rate} Hz: the same echo shares (${diff})`)
+    t.ok(quick.some((v) => v.echoOnly), `${rate} Hz: echo was heard`)
+  }
+})
+
 t.test('bad options are refused', async (t) => {
   t.throws(() => new EchoGuard({ rate: 44100 }), RangeError)
   t.throws(() => new EchoGuard({ rate: 8000, maxDelayMs: 5000 }), RangeError)
