@@ -46,6 +46,15 @@ export class CallerEar {
    * after two or more ticks with no write the reference is synced to the current tick first
    * ("sync up timer if it's not been called for a while"), so that frame waits for the next tick
    * too. The far end plays what arrives back to back, 20 ms each: sending ahead delays the rest.
+   *
+   * This is the matrix timer. Linux builds default to a timerfd per timer instead (switch_time.c:
+   * TFD == 2 when HAVE_TIMERFD_CREATE; timer_next -> _timerfd_next, a read() that returns at once
+   * when an expiry is pending), which writes the first frame after idle ticks at once: never later
+   * than the matrix for the same frames (test/simulator/write-timer.spec.ts), so the simulator is
+   * the stricter of the two. Either way the write timer ticks with the read timer that paces the
+   * caller's frames (switch_rtp.c switch_rtp_create: `timer` then `write_timer`, same interval; on
+   * timerfd the write ticks trail by the ~0.1 ms of timerfd_start_interval's first expiry, not
+   * modelled): here both are the call timeline's 20 ms grid.
    */
   queueUnicast (samples: Int16Array, arrivalMs: number): HeardFrame {
     const tick = Math.floor(arrivalMs / FRAME_MS)

@@ -26,3 +26,53 @@ t.test('after two or more ticks with no write the timer is synced: the frame wai
   t.equal(play(ear, 93), 100, 'no write since tick 1, arrival in tick 4: written at tick 5')
   t.equal(play(ear, 94), 120, 'the next frame in the same tick: the tick after')
 })
+
+/**
+ * Linux's default soft timer is not the matrix: with timerfd (HAVE_TIMERFD_CREATE, TFD == 2 in
+ * switch_time.c) each timer is a timerfd of its own and timer_next is _timerfd_next, a read()
+ * that returns at once when an expiry is pending (however many) and otherwise blocks until the
+ * next one. The unicast thread writes one frame at a time, so a frame is written no earlier than
+ * the one before it. The simulator models the matrix (timer_next), which must never be easier:
+ * over bursts, gaps and jitter, no frame is written earlier than timerfd would write it.
+ */
+function timerfdWrites (arrivals: readonly number[]): number[] {
+  let consumed = Number.NEGATIVE_INFINITY // the index of the last expiry a read consumed
+  let last = Number.NEGATIVE_INFINITY
+  return arrivals.map((arrival) => {
+    const at = Math.max(arrival, last)
+    const tick = Math.floor(at / 20)
+    if (consumed < tick) {
+      consumed = tick
+      last = at
+    } else {
+      consumed++
+      last = consumed * 20
+    }
+    return last
+  })
+}
+
+t.test('the matrix timer the simulator models is never easier than Linux\'s timerfd timer', async (t) => {
+  let seed = 11
+  const rnd = (): number => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 }
+  for (let run = 0; run < 50; run++) {
+    const arrivals: number[] = []
+    let at = rnd() * 20
+    for (let i = 0; i < 200; i++) {
+      const r = rnd()
+      // Mostly 20 ms apart with jitter; some bursts (a reply's lead, a catch-up), some gaps.
+      at += r < 0.1 ? rnd() * 2 : r < 0.15 ? 40 + rnd() * 60 : 20 + (rnd() - 0.5) * 8
+      arrivals.push(at)
+    }
+    const ear = new CallerEar()
+    const simulated = arrivals.map((a) => ear.queueUnicast(frame(), a).writtenMs)
+    const linux = timerfdWrites(arrivals)
+    const easier = simulated.findIndex((w, i) => w < (linux[i] as number) - 1e-9)
+    if (easier !== -1) {
+      t.fail(`run ${run}: frame ${easier} written at ${simulated[easier]} in the simulator, ${linux[easier]} on timerfd`)
+      return
+    }
+  }
+  t.pass('no frame written earlier than on timerfd in 50 random runs')
+  t.same(timerfdWrites([5, 93]), [5, 93], 'and where they differ: after idle ticks timerfd writes at once, the matrix waits (100)')
+})
