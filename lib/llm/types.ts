@@ -33,6 +33,11 @@ export type LlmDelta =
   /** Yielded once the call is complete; `arguments` is the JSON text as the model wrote it. */
   | { readonly type: 'tool_call', readonly id: string, readonly name: string, readonly arguments: string }
   | { readonly type: 'usage', readonly inputTokens: number, readonly outputTokens: number }
+  /**
+   * The text before a tool call is over (sent at the call's first piece, when text came before
+   * it): a consumer speaks what it still holds instead of waiting for the call to be written.
+   */
+  | { readonly type: 'text_end' }
 
 export interface LlmStreamOptions {
   readonly signal?: AbortSignal | undefined

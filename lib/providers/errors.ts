@@ -1,4 +1,3 @@
-import { loadedOpenAiSdk } from './openai-sdk.ts'
 import { PhoneAgentError, abortReason, type ErrorCode } from '../errors.ts'
 
 /**
@@ -92,7 +91,7 @@ export function toProviderError (err: unknown, ctx: ErrorContext): PhoneAgentErr
   if (ctx.deadline?.aborted) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: no answer within the deadline`, { cause: err })
 
   const e = err as { status?: unknown, code?: unknown } | null | undefined
-  // openai's APIError carries `status`; when it is undefined the error came inside a 200 stream.
+  // An HTTP status (HttpStatusError, openai-client.ts; the Anthropic SDK's APIError).
   if (typeof e?.status === 'number') {
     return new PhoneAgentError(codeForHttpStatus(e.status), `${what}: HTTP ${e.status}`, { cause: err })
   }
@@ -101,15 +100,11 @@ export function toProviderError (err: unknown, ctx: ErrorContext): PhoneAgentErr
     const name = Object.keys(GrpcStatus).find(k => GrpcStatus[k as keyof typeof GrpcStatus] === e.code)
     return new PhoneAgentError(codeForGrpcStatus(e.code), `${what}: gRPC ${name ?? e.code}`, { cause: err })
   }
-  // The openai classes set no distinctive `name`, so test the class (if no client was ever
-  // built, the package is not loaded and the error cannot be one of them).
-  const openai = loadedOpenAiSdk()
-  if (openai !== undefined && err instanceof openai.APIConnectionTimeoutError) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
+  // undici's own timers (300 s each by default; our deadline is normally far shorter).
+  if (e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: request timed out`, { cause: err })
   const net = networkCode(err)
   if (net !== undefined) return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed (${net})`, { cause: err })
-  if (openai !== undefined && err instanceof openai.APIConnectionError) return new PhoneAgentError('PROVIDER_UNAVAILABLE', `${what}: connection failed`, { cause: err })
   if (err instanceof SyntaxError) return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: malformed JSON`, { cause: err })
-  if (openai !== undefined && err instanceof openai.APIError) return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: error inside the response stream`, { cause: err })
   return new PhoneAgentError('PROVIDER_BAD_RESPONSE', `${what}: unexpected failure`, { cause: err })
 }
 

@@ -29,8 +29,10 @@ async function settle (): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve))
 }
 
-async function ask (client: ReturnType<typeof createOpenAiClient>, signal?: AbortSignal): Promise<string> {
-  const r = await client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'ciao' }] }, { signal })
+async function ask (client: ReturnType<typeof createOpenAiClient>, signal = new AbortController().signal): Promise<string> {
+  const body = JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'ciao' }] })
+  const res = await client.post('chat/completions', body, { signal, contentType: 'application/json', accept: 'application/json' })
+  const r = await res.body.json() as { choices: Array<{ message: { content: string } }> }
   return r.choices[0]?.message.content ?? ''
 }
 
@@ -60,16 +62,16 @@ t.test('an aborted streaming request does not poison the pool', async (t) => {
   await settle()
 
   const abort = new AbortController()
-  const stream = await client.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'racconta' }], stream: true }, { signal: abort.signal })
+  const res = await client.post('chat/completions', JSON.stringify({ model: 'gpt-test', messages: [{ role: 'user', content: 'racconta' }], stream: true }), { signal: abort.signal, contentType: 'application/json', accept: 'text/event-stream' })
   const pieces: string[] = []
-  // The SDK's stream ends quietly on an abort (no error): what matters is that it stopped.
   try {
-    for await (const chunk of stream) {
-      pieces.push(chunk.choices[0]?.delta.content ?? '')
+    for await (const chunk of res.body) {
+      pieces.push(String(chunk))
       abort.abort(new Error('barge-in'))
     }
   } catch {}
-  t.same(pieces, ['Una '], 'cut after its first piece')
+  t.equal(pieces.length, 1, 'cut after its first piece')
+  t.match(pieces[0], /Una /)
 
   // The next request is answered in full, with its own reply: nothing of the aborted body
   // is read as its answer, and the socket the stream was on is not handed out again.

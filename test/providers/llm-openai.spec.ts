@@ -66,6 +66,8 @@ t.test('streams text, joins tool calls split across chunks by index, reports usa
   t.same(deltas, [
     { type: 'text', text: 'Let me ' },
     { type: 'text', text: 'check.' },
+    // At the first tool-call piece, not at the end: "Let me check." is spoken while the call is written.
+    { type: 'text_end' },
     { type: 'tool_call', id: 'call_a', name: 'book', arguments: '{"day":"Fri"}' },
     { type: 'tool_call', id: 'call_b', name: 'notify', arguments: '{}' },
     { type: 'usage', inputTokens: 42, outputTokens: 17 },

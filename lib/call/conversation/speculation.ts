@@ -67,7 +67,7 @@ export class Speculation {
           if (delta.type === 'text') {
             this.#chars += delta.text.length
             if (first) ahead(splitter.push(delta.text)[0])
-          } else if (delta.type === 'tool_call' && first) {
+          } else if ((delta.type === 'tool_call' || delta.type === 'text_end') && first) {
             ahead(splitter.flush()[0])
           }
           this.#notify()

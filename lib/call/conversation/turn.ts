@@ -256,9 +256,10 @@ export class Turn {
           if (delta.type === 'text') {
             this.#round.chars += delta.text.length
             for (const s of splitter.push(delta.text)) yield this.#emit(s)
-          } else if (delta.type === 'tool_call') {
-            // The text before a tool call is over: its last sentence need not wait for the stream's end.
+          } else if (delta.type !== 'usage') {
+            // The text before a tool call is over (text_end: at the call's first piece): its last sentence need not wait.
             for (const s of splitter.flush()) yield this.#emit(s)
+            if (delta.type === 'text_end') continue
             // Ids must be unique within the conversation; some servers restart them per response.
             const id = this.#usedIds.has(delta.id) ? `${delta.id}_${this.#usedIds.size}` : delta.id
             this.#usedIds.add(id)

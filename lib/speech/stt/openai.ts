@@ -1,8 +1,9 @@
-import type { OpenAI } from 'openai'
-import { openAiSdk } from '../../providers/openai-sdk.ts'
 import type { Logger } from 'pino'
+import { wavHeader } from '../../media/wav.ts'
 import { badResponse, type ErrorContext } from '../../providers/errors.ts'
-import { pcmDurationMs, wavFromPcm } from '../../providers/audio.ts'
+import { pcmDurationMs } from '../../providers/audio.ts'
+import { multipartBody } from '../../providers/multipart.ts'
+import type { OpenAiHttp } from '../../providers/openai-client.ts'
 import type { ProviderQueue } from '../../providers/queue.ts'
 import { withRetry, type RetryPolicy } from '../../providers/retry.ts'
 import type { PcmChunk } from '../types.ts'
@@ -10,7 +11,7 @@ import { bufferedSession } from './buffered-session.ts'
 import type { SttOptions, SttProvider, SttSession, SttStreamOptions, Transcript } from './types.ts'
 
 export interface OpenAiSttOptions {
-  readonly client: OpenAI
+  readonly client: OpenAiHttp
   readonly name: string
   readonly model: string
   /** Used when a request names none. */
@@ -41,22 +42,22 @@ export class OpenAiStt implements SttProvider {
     const language = options.language ?? o.language
     const hints = options.hints ?? o.hints ?? []
     const durationMs = pcmDurationMs(audio)
-    const wav = wavFromPcm(audio)
     const ctx: ErrorContext = { provider: o.name, operation: 'transcribe', signal: options.signal }
+    const fields: Array<[string, string]> = [['model', o.model], ['response_format', 'json']]
+    // Whisper takes ISO-639-1 (`it`), not a BCP-47 region tag.
+    if (language !== undefined) fields.push(['language', language.split('-')[0] ?? language])
+    // Whisper has no phrase hints; its documented substitute is a prompt that contains the
+    // words, which biases spelling towards them.
+    if (hints.length > 0) fields.push(['prompt', hints.join(', ')])
+    // The samples are already s16le: a WAV header in front of them is the whole file.
+    const form = multipartBody(fields, { field: 'file', filename: 'utterance.wav', contentType: 'audio/wav', parts: [wavHeader(audio.sampleRate, 1, audio.pcm.length), audio.pcm] })
     const result = await withRetry(signal => o.queue.run(async () => {
-      const file = await openAiSdk().toFile(wav, 'utterance.wav', { type: 'audio/wav' })
-      return o.client.audio.transcriptions.create({
-        file,
-        model: o.model,
-        response_format: 'json',
-        // Whisper takes ISO-639-1 (`it`), not a BCP-47 region tag.
-        ...(language === undefined ? {} : { language: language.split('-')[0] ?? language }),
-        // Whisper has no phrase hints; its documented substitute is a prompt that contains the
-        // words, which biases spelling towards them.
-        ...(hints.length === 0 ? {} : { prompt: hints.join(', ') }),
-      }, { signal, timeout: o.timeoutMs })
+      const res = await o.client.post('audio/transcriptions', form.body, { signal, contentType: form.contentType, accept: 'application/json' })
+      const raw = await res.body.text()
+      // A body that is not JSON has no text: the check below says so.
+      try { return JSON.parse(raw) as unknown } catch { return undefined }
     }, signal), { provider: o.name, operation: 'transcribe', policy: o.retry, signal: options.signal, timeoutMs: o.timeoutMs, log: o.log, ...(o.random ? { random: o.random } : {}) })
-    const text = (result as { text?: unknown }).text
+    const text = (result as { text?: unknown } | undefined)?.text
     if (typeof text !== 'string') throw badResponse(ctx, 'no text in the transcription')
     options.usage?.addStt(o.name, o.model, durationMs / 1000)
     return { text: text.trim(), language, durationMs }
