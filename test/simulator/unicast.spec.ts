@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { FakeFreeSwitch, level, parseWav, type PlaceCallOptions } from '../../lib/simulator/index.ts'
+import { FakeFreeSwitch, level, parseWav, type HeardFrame, type PlaceCallOptions } from '../../lib/simulator/index.ts'
 import { alawToLinear, linearToAlaw } from '../../lib/simulator/g711.ts'
 import { activeHandles, constantFrame, RawServer, toneWav, UdpPeer } from './helpers.ts'
+import { until } from '../helpers/until.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sim-unicast-'))
 t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
@@ -178,10 +179,12 @@ t.test('displace_session mixes a file into what we send without breaking unicast
   await delay(100)
   const before = peer.received.length
   for (let i = 0; i < 10; i++) await peer.send(constantFrame(0))
-  await delay(300)
+  const unicastHeard = (): HeardFrame[] => call.ear.heard.filter((f) => f.source === 'unicast')
+  // The switch writes one of our frames per 20 ms tick: wait for all ten, however slow the machine.
+  await until(() => unicastHeard().length >= 10 && peer.received.length > before + 5)
   t.ok(peer.received.length > before + 5, 'the caller still streams to us')
   t.equal(call.unicast?.closedBy, undefined, 'unicast is still active')
-  const ours = call.ear.heard.filter((f) => f.source === 'unicast')
+  const ours = unicastHeard()
   t.equal(ours.length, 10)
   t.ok(ours.every((f) => level(f.samples) > 1000), 'our silent frames carry the file')
   t.equal(call.result.apps.find((a) => a.name === 'displace_session')?.response, '_none_')
