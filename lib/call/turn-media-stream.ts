@@ -1,5 +1,5 @@
 import { PhoneAgentError } from '../errors.ts'
-import { decodeFrame } from '../media/stream/frame.ts'
+import { FrameHistory } from '../media/stream/inbound.ts'
 import type { InboundFrame } from '../media/stream/index.ts'
 import { EchoGuard } from '../media/echo.ts'
 import type { BargeInConfig, EndpointingConfig } from '../media/stream/turn-taking.ts'
@@ -43,8 +43,8 @@ export class StreamTurnMedia implements TurnMedia {
   readonly #opts: StreamMediaOptions
   #session: StreamSession | undefined
   #unsubscribe: (() => void) | undefined
-  /** The last frames, oldest first: the pre-roll and the VAD's confirmation delay. */
-  #ring: InboundFrame[] = []
+  /** The last frames: the pre-roll and the VAD's confirmation delay. */
+  readonly #history: FrameHistory
   #consumer: ((frame: InboundFrame) => void) | undefined
   #carried: CarriedSpeech | undefined
   /** Sentences synthesised ahead of their speak (a preemptive reply's first), by text. */
@@ -53,6 +53,7 @@ export class StreamTurnMedia implements TurnMedia {
   constructor (ctx: VerbContext, options: StreamMediaOptions) {
     this.#ctx = ctx
     this.#opts = options
+    this.#history = new FrameHistory(Math.ceil((options.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS))
   }
 
   async listen (options: ListenOptions, signal: AbortSignal): Promise<Heard> {
@@ -65,7 +66,7 @@ export class StreamTurnMedia implements TurnMedia {
       stt,
       sampleRate: session.rate,
       newVad: () => session.newVad({ endSilenceMs: this.#pauseMs() }),
-      ring: () => this.#ring,
+      ring: () => this.#history.frames(),
       subscribe: (consumer) => { this.#consumer = consumer; return () => { if (this.#consumer === consumer) this.#consumer = undefined } },
       endpointing: this.#opts.endpointing,
       preRollMs: this.#opts.preRollMs,
@@ -86,7 +87,7 @@ export class StreamTurnMedia implements TurnMedia {
       ? new BargeInWatcher({
         endpoint: session.endpoint,
         newVad: () => session.newVad({ minSpeechMs: this.#opts.bargeIn.pauseAfterMs, endSilenceMs: this.#pauseMs() }),
-        ring: () => this.#ring,
+        ring: () => this.#history.frames(),
         stt: ctx.stt,
         sampleRate: session.rate,
         language: options.language,
@@ -175,23 +176,21 @@ export class StreamTurnMedia implements TurnMedia {
     // A stream whose endpoint closed is replaced by a fresh one.
     this.#unsubscribe?.()
     this.#session = undefined
-    this.#ring = []
+    this.#history.clear()
     await answer(this.#ctx)
     const session = await this.#ctx.stream()
     if (this.#session !== undefined) return this.#session
     this.#session = session
-    const keep = Math.ceil((this.#opts.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS)
     // Our own output echoing back on the caller's line must not sound like the caller: frames
     // the guard explains entirely by what we sent are silence to the VAD (lib/media/echo.ts);
     // the recogniser and the pre-roll keep the audio as it came.
     const echo = this.#opts.bargeIn.echoGuard ? new EchoGuard({ rate: session.rate }) : undefined
-    const stopSent = echo === undefined ? () => {} : session.endpoint.onSent((frame, at) => { echo.noteOutbound(decodeFrame(frame), at) })
+    const stopSent = echo === undefined ? () => {} : session.endpoint.onSent((_frame, at, samples) => { echo.noteOutbound(samples, at) })
     const stopFrames = session.endpoint.onFrame((received) => {
       const frame = echo !== undefined && echo.inbound(received.samples, received.receivedAt).echoOnly
         ? { ...received, vadSamples: new Int16Array(received.samples.length) }
         : received
-      this.#ring.push(frame)
-      if (this.#ring.length > keep) this.#ring.shift()
+      this.#history.push(received)
       this.#consumer?.(frame)
     })
     this.#unsubscribe = () => { stopSent(); stopFrames() }

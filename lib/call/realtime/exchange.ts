@@ -5,7 +5,6 @@ import type { ToolValidation } from '../../agent/tools.ts'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 import { EchoGuard } from '../../media/echo.ts'
 import { StreamingResampler } from '../../media/resample-stream.ts'
-import { decodeFrame } from '../../media/stream/frame.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
 import type { BargeInConfig } from '../../media/stream/turn-taking.ts'
 import type { RealtimeEvent, RealtimeSession } from '../../realtime/types.ts'
@@ -89,7 +88,7 @@ export class RealtimeExchange {
     const vad = stream.newVad()
     // Our own voice echoing back on the caller's line must not sound like the caller.
     const echo = bargeIn.echoGuard ? new EchoGuard({ rate: stream.rate }) : undefined
-    const stopSent = echo === undefined ? () => {} : stream.endpoint.onSent((frame, at) => { echo.noteOutbound(decodeFrame(frame), at) })
+    const stopSent = echo === undefined ? () => {} : stream.endpoint.onSent((_frame, at, samples) => { echo.noteOutbound(samples, at) })
     const stopFrames = stream.endpoint.onFrame((frame) => { this.#onFrame(frame, vad, echo) })
     const maxTimer = setTimeout(() => { this.#takeOver(async () => await this.#o.endings.goodbye('max-duration')) }, this.#o.maxMs)
     const unsubscribe = this.#o.feed.subscribe({

@@ -81,3 +81,77 @@ export class FrameBuffer implements AsyncIterable<InboundFrame> {
     }
   }
 }
+
+/**
+ * The last `capacity` frames of a call's audio, kept for the recogniser's pre-roll: their samples
+ * copied into one array allocated on the first frame, their timing in typed arrays. Kept as the
+ * frames themselves (~2.3 s of them), each held its datagram (a 320-byte ArrayBuffer with a
+ * backing store of its own) and four objects, all living long enough to be promoted to the old
+ * generation: about 80 KB per call and a steady flow of old garbage. Here a push is one copy and
+ * allocates nothing; `frames()` rebuilds the frames (copies) when a turn needs them, at an onset.
+ */
+export class FrameHistory {
+  readonly #capacity: number
+  /** Samples per slot: the longest frame seen (a frame is 20 ms; a longer one re-lays the slots). */
+  #slot = 0
+  #samples: Int16Array | undefined
+  readonly #lengths: Uint16Array
+  /** seq, mediaMs, receivedAt of each slot. */
+  readonly #times: Float64Array
+  #rate: StreamRate = 8000
+  /** Frames pushed since the last clear; slot of frame n is n % capacity. */
+  #count = 0
+
+  constructor (capacity: number) {
+    this.#capacity = Math.max(1, Math.floor(capacity))
+    this.#lengths = new Uint16Array(this.#capacity)
+    this.#times = new Float64Array(this.#capacity * 3)
+  }
+
+  /** Frames held (at most `capacity`). */
+  get length (): number { return Math.min(this.#count, this.#capacity) }
+
+  push (frame: InboundFrame): void {
+    const n = frame.samples.length
+    if (this.#samples === undefined || n > this.#slot) this.#relayout(n)
+    this.#rate = frame.sampleRate
+    const i = this.#count % this.#capacity
+    ;(this.#samples as Int16Array).set(frame.samples, i * this.#slot)
+    this.#lengths[i] = n
+    this.#times[i * 3] = frame.seq
+    this.#times[i * 3 + 1] = frame.mediaMs
+    this.#times[i * 3 + 2] = frame.receivedAt
+    this.#count++
+  }
+
+  /** The frames held, oldest first, as fresh frames (their samples are copies: keep them). */
+  frames (): InboundFrame[] {
+    const out: InboundFrame[] = []
+    const samples = this.#samples
+    if (samples === undefined) return out
+    for (let k = this.#count - this.length; k < this.#count; k++) {
+      const i = k % this.#capacity
+      const at = i * this.#slot
+      out.push({
+        samples: samples.slice(at, at + (this.#lengths[i] as number)),
+        sampleRate: this.#rate,
+        seq: this.#times[i * 3] as number,
+        mediaMs: this.#times[i * 3 + 1] as number,
+        receivedAt: this.#times[i * 3 + 2] as number,
+      })
+    }
+    return out
+  }
+
+  /** Forget every frame (a new stream); the samples array is kept for it. */
+  clear (): void { this.#count = 0 }
+
+  #relayout (slot: number): void {
+    const old = this.#samples
+    const oldSlot = this.#slot
+    this.#slot = slot
+    this.#samples = new Int16Array(slot * this.#capacity)
+    if (old === undefined) return
+    for (let i = 0; i < this.#capacity; i++) this.#samples.set(old.subarray(i * oldSlot, i * oldSlot + (this.#lengths[i] as number)), i * slot)
+  }
+}
