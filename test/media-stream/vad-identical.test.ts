@@ -79,3 +79,25 @@ t.test('the full periodicity search (measure) gives the reference number to the 
     t.equal(differ, 0, `${rate} Hz`)
   }
 })
+
+t.test('many calls\' classifiers, frames interleaved (shared scratch), class each as alone', async (t) => {
+  for (const rate of [8000, 16000]) {
+    const set = signals(rate).map((s) => frames(s.samples, rate))
+    const alone = set.map((list) => {
+      const c = new FrameClassifier({ rate })
+      return list.map((f) => ({ ...c.classify(f) }))
+    })
+    const classifiers = set.map(() => new FrameClassifier({ rate }))
+    const longest = Math.max(...set.map((list) => list.length))
+    const mismatches: string[] = []
+    for (let i = 0; i < longest; i++) {
+      set.forEach((list, k) => {
+        const f = list[i]
+        if (f === undefined) return
+        const v = (classifiers[k] as FrameClassifier).classify(f)
+        if (JSON.stringify(v) !== JSON.stringify(alone[k]?.[i])) mismatches.push(`signal ${k} frame ${i}`)
+      })
+    }
+    t.same(mismatches, [], `${rate} Hz`)
+  }
+})
