@@ -48,3 +48,21 @@ t.test('child loggers keep redaction', async (t) => {
   logger.child({ call: 'c-1', did: '+391' }).child({ turn: 2 }).warn({ password: 'hunter2' }, 'x')
   t.match(lines[0], { call: 'c-1', did: '+391', turn: 2, password: REDACT_CENSOR, service: 'phone-agent' })
 })
+
+t.test('redaction copies the branches it changes and leaves the logged object as it was', async (t) => {
+  const { logger, lines } = capture()
+  const shared = { name: 'kept' }
+  const record = { provider: { apiKey: 'k1', shared }, list: [{ token: 't2' }, { plain: 1 }], headers: { 'X-Api-Key': 'k3' } }
+  logger.info(record, 'x')
+  t.same(record, { provider: { apiKey: 'k1', shared }, list: [{ token: 't2' }, { plain: 1 }], headers: { 'X-Api-Key': 'k3' } }, 'the caller\'s object is untouched')
+  t.match(lines[0], { provider: { apiKey: REDACT_CENSOR, shared: { name: 'kept' } }, list: [{ token: REDACT_CENSOR }, { plain: 1 }], headers: { 'X-Api-Key': REDACT_CENSOR } })
+})
+
+t.test('a secret below the walked depth is left to the line scrubber, an Error to its serializer', async (t) => {
+  const { logger, lines } = capture()
+  const err = Object.assign(new Error('failed'), { config: { headers: { Authorization: 'Bearer abcdefghijklmnop1234' } } })
+  logger.warn({ a: { b: { c: { d: { password: 'deep-secret-1' } } } }, err }, 'x')
+  t.notMatch(JSON.stringify(lines[0]), /deep-secret-1|abcdefghijklmnop1234/)
+  t.equal(lines[0]?.err?.config?.headers?.Authorization, REDACT_CENSOR)
+  t.equal(lines[0]?.err?.type, 'Error', 'the error still serialises as an error')
+})
