@@ -143,6 +143,22 @@ export class BlockRing {
     return this.#slot(b)
   }
 
+  /**
+   * `into[k] = at(top - k)` for every k, walking the ring once instead of a modulo per block
+   * (the guard asks for ~80 blocks per 5 ms block it judges).
+   */
+  slots (top: number, into: Int32Array): void {
+    const end = this.#end
+    let slot = this.#slot(top)
+    const step = this.#channels
+    const wrap = this.#capacity * step
+    for (let k = 0; k < into.length; k++) {
+      const b = top - k
+      into[k] = end === undefined || b >= end || b < end - this.#capacity ? -1 : slot
+      slot = slot === 0 ? wrap - step : slot - step
+    }
+  }
+
   get power (): Float64Array { return this.#power }
 
   #slot (b: number): number {

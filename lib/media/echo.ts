@@ -274,7 +274,7 @@ export class EchoGuard {
   /** Ring slots of our blocks for the caller's block `b`: slot k holds delay lagMin - 1 + k blocks. */
   #gather (b: number): void {
     const top = b - this.#lagMin + 1
-    for (let k = 0; k < this.#slots.length; k++) this.#slots[k] = this.#ring.at(top - k)
+    this.#ring.slots(top, this.#slots)
   }
 
   /** One broadband block of the caller's against ours at every delay, unless it is the caller alone. */

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { EchoGuard, type EchoVerdict } from '../../lib/media/echo.ts'
+import { BlockRing } from '../../lib/media/echo-history.ts'
 import { resample } from '../../lib/media/resample.ts'
 import { Vad } from '../../lib/media/vad/vad.ts'
 import { CallerAudio } from '../../lib/simulator/caller.ts'
@@ -168,6 +169,20 @@ t.test('the silence we send is only scanned, and judged as written silence is', 
     t.ok(diff < 1e-9, `${rate} Hz: the same echo shares (${diff})`)
     t.ok(quick.some((v) => v.echoOnly), `${rate} Hz: echo was heard`)
   }
+})
+
+t.test('the ring hands out the slots of many blocks at once as at() gives them one by one', async (t) => {
+  const ring = new BlockRing(7, 3)
+  const into = new Int32Array(12)
+  const check = (top: number): boolean => {
+    ring.slots(top, into)
+    return Array.from(into).every((slot, k) => slot === ring.at(top - k))
+  }
+  t.ok(check(5), 'nothing written: all -1')
+  ring.write(-4, 3, new Float64Array(9).fill(1))
+  ring.write(10, 4, new Float64Array(12).fill(2))
+  const tops = [-3, 0, 6, 9, 13, 14, 16, 30]
+  t.same(tops.filter((top) => !check(top)), [], 'negative blocks, wraps, past the end and long gone')
 })
 
 t.test('bad options are refused', async (t) => {
