@@ -1,8 +1,8 @@
 import t from 'tap'
 import { readdir, readFile } from 'node:fs/promises'
-import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { SPEC_SUFFIX, specsBeside } from '../helpers/specs.ts'
+import { basename, dirname, join, relative } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { RUNNER_NAME, SPEC_SUFFIX, specsBeside, specsFor } from '../helpers/specs.ts'
 
 const testRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -17,14 +17,20 @@ async function walk (dir: string): Promise<string[]> {
   return out
 }
 
-// tap runs only *.test.ts files: a spec in a folder without a specs.test.ts would never run.
-t.test('every spec file is run by its folder\'s specs.test.ts', async (t) => {
-  const specs = (await walk(testRoot)).filter((f) => f.endsWith(SPEC_SUFFIX))
+// tap runs only *.test.ts files: a spec in a folder without a runner would never run.
+t.test('every spec file is run by exactly one of its folder\'s runners', async (t) => {
+  const files = await walk(testRoot)
+  const specs = files.filter((f) => f.endsWith(SPEC_SUFFIX))
   t.ok(specs.length > 50, `found the spec files (${specs.length})`)
   for (const folder of new Set(specs.map(dirname))) {
-    const runner = join(folder, 'specs.test.ts')
-    const text = await readFile(runner, 'utf8').catch(() => '')
-    t.match(text, /runSpecs\(import\.meta\.url\)/, `${relative(testRoot, runner)} runs the folder's specs`)
+    const runners = files.filter((f) => dirname(f) === folder && RUNNER_NAME.test(basename(f))).sort()
+    const name = relative(testRoot, folder)
+    const whole = runners.some((r) => basename(r) === 'specs.test.ts')
+    t.ok(runners.length > 0 && (!whole || runners.length === 1), `${name}: specs.test.ts alone, or specs-1 ... specs-N (${runners.map((r) => basename(r)).join(', ')})`)
+    if (!whole) t.same(runners.map((r) => basename(r)), runners.map((_, i) => `specs-${i + 1}.test.ts`), `${name}: shares numbered from 1 with no gap`)
+    for (const runner of runners) t.match(await readFile(runner, 'utf8'), /runSpecs\(import\.meta\.url\)/, `${relative(testRoot, runner)} runs its specs`)
+    const ran = (await Promise.all(runners.map(async (r) => await specsFor(pathToFileURL(r).href)))).flat()
+    t.same(ran.sort(), specs.filter((f) => dirname(f) === folder).sort(), `${name}: each spec runs once`)
   }
 })
 

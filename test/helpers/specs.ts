@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readdir } from 'node:fs/promises'
+import { readdir, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -13,6 +13,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
  *
  * Each spec registers its tests on tap's root test as it would alone, so they run one after the
  * other in file-name order; `npx tap test/folder/name.spec.ts` still runs one on its own.
+ *
+ * A folder whose specs place calls in real time splits them over several processes, so the
+ * waiting overlaps other work: runners `specs-1.test.ts` ... `specs-N.test.ts` instead of one
+ * `specs.test.ts`, each taking its share (specsFor).
  */
 export const SPEC_SUFFIX = '.spec.ts'
 
@@ -47,9 +51,35 @@ export async function specsBeside (moduleUrl: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.endsWith(SPEC_SUFFIX)).sort().map((name) => join(dir, name))
 }
 
-/** Import every spec file in the folder of `moduleUrl` (a folder's specs.test.ts passes its own). */
+/** A folder's runner: `specs.test.ts` runs all its specs, `specs-K.test.ts` the K-th share. */
+export const RUNNER_NAME = /^specs(?:-(\d+))?\.test\.ts$/
+
+/**
+ * The specs the runner at `runnerUrl` runs. With N runners `specs-1` ... `specs-N`, the folder's
+ * specs are dealt largest file first to the runner with the fewest bytes so far (ties to the
+ * lower number): file size stands in for running time, and the split is the same on every
+ * machine, so a failure names the same runner everywhere.
+ */
+export async function specsFor (runnerUrl: string): Promise<string[]> {
+  const runner = fileURLToPath(runnerUrl)
+  const all = await specsBeside(runnerUrl)
+  const share = RUNNER_NAME.exec(basename(runner))?.[1]
+  if (share === undefined) return all
+  const runners = (await readdir(dirname(runner))).filter((n) => RUNNER_NAME.exec(n)?.[1] !== undefined).length
+  const sizes = await Promise.all(all.map(async (file) => ({ file, bytes: (await stat(file)).size })))
+  const loads = new Array<number>(runners).fill(0)
+  const mine: string[] = []
+  for (const { file, bytes } of sizes.sort((a, b) => b.bytes - a.bytes || a.file.localeCompare(b.file))) {
+    const least = loads.indexOf(Math.min(...loads))
+    loads[least] = (loads[least] ?? 0) + bytes
+    if (least === Number(share) - 1) mine.push(file)
+  }
+  return mine.sort()
+}
+
+/** Import the spec files of the runner at `moduleUrl` (a folder's specs runner passes its own URL). */
 export async function runSpecs (moduleUrl: string): Promise<void> {
-  const files = await specsBeside(moduleUrl)
+  const files = await specsFor(moduleUrl)
   t.setTimeout(Math.max(120_000, files.length * TIMEOUT_PER_SPEC_MS))
   if (files.length === 0) t.fail(`no ${SPEC_SUFFIX} files beside ${fileURLToPath(moduleUrl)}`)
   // Every spec is imported before the first test runs: loading a module holds the event loop
