@@ -1,0 +1,4 @@
+import { deadAirTable } from './dead-air.ts'
+
+// The dead-air table's files-mode half (the other half is its own test file, run alongside).
+deadAirTable('files')
