@@ -42,6 +42,12 @@ export interface CallPacerOptions {
 
 /** Idle-lane phase error (ms) beyond which it is re-anchored on the write ticks. */
 const REANCHOR_MS = 2
+/**
+ * Idle slots skipped once the ticks are first known (an 80 ms gap in our audio, at the start of
+ * the call): the frames sent before are unknown to the model, and after two ticks or more with no
+ * write FreeSWITCH's timer is re-synced (switch_time.c timer_next), a state the model knows.
+ */
+const SETTLE_SLOTS = 4
 
 export class CallPacer {
   readonly #scheduler: FrameScheduler
@@ -64,6 +70,11 @@ export class CallPacer {
   #kickPending = false
   #closed = false
   #idleSkipped = 0
+  /** The write ticks became known (and the settling gap was started). */
+  #synced = false
+  #settle = 0
+  /** Cancels a kick held until just after a write tick. */
+  #cancelDeferred: (() => void) | undefined
 
   constructor (options: CallPacerOptions) {
     this.#scheduler = options.scheduler
@@ -87,6 +98,8 @@ export class CallPacer {
     this.#unsubscribe()
     this.#endLane()
     this.#endIdle()
+    this.#cancelDeferred?.()
+    this.#cancelDeferred = undefined
   }
 
   /** The shared grid: until the write ticks are known, silence just in time; audio waiting starts a lane. */
@@ -109,20 +122,46 @@ export class CallPacer {
    * skipped are filled at once instead.
    */
   kick (): void {
-    if (this.#kickPending || this.#closed) return
+    if (this.#kickPending || this.#closed || this.#cancelDeferred !== undefined) return
     this.#kickPending = true
     queueMicrotask(() => {
       this.#kickPending = false
-      if (!this.#canSend() || this.#queue.idle) return
       const now = this.#scheduler.clock.now()
-      if (this.#closeLane === undefined) {
-        this.#startLane(now)
-      } else if (this.#drained > 0) {
-        const n = this.#drained
-        this.#drained = 0
-        for (let i = 0; i < n; i++) this.#sendNow(now)
+      // Right at a write tick the model could count the frame in the wrong tick for good: it goes
+      // just after the tick instead (a wait of at most 5 ms; in an idle tick its slot was taken
+      // by the silence sent before it anyway, so on the wire it costs nothing).
+      const later = this.#known()?.unsure(now)
+      if (later === undefined) {
+        this.#kickNow(now)
+        return
       }
+      this.#cancelDeferred = this.#scheduler.once(() => {
+        this.#cancelDeferred = undefined
+        this.#kickNow(this.#scheduler.clock.now())
+      }, later)
     })
+  }
+
+  #kickNow (now: number): void {
+    if (!this.#canSend() || this.#queue.idle) return
+    if (this.#closeLane === undefined) {
+      this.#startLane(now)
+    } else if (this.#drained > 0) {
+      const n = this.#drained
+      this.#drained = 0
+      for (let i = 0; i < n; i++) this.#sendNow(now)
+    }
+  }
+
+  /** The write clock once it knows the ticks; the first time, the settling gap starts. */
+  #known (): WriteClock | undefined {
+    const clock = this.#clock
+    if (clock === undefined || !clock.known) return undefined
+    if (!this.#synced) {
+      this.#synced = true
+      this.#settle = SETTLE_SLOTS
+    }
+    return clock
   }
 
   #sendNow (now: number): void {
@@ -133,6 +172,8 @@ export class CallPacer {
   /** Frame 0 and the lead now; frame k + lead at `now + k * 20 ms` on the call's own lane. */
   #startLane (now: number): void {
     this.#endIdle()
+    // A reply during the settling gap: the gap starts over once it has played.
+    if (this.#settle > 0) this.#settle = SETTLE_SLOTS
     this.#drained = 0
     this.#closeLane = this.#scheduler.addLane(this.#laneSubscriber, now)
     for (let i = 0; i <= this.#lead; i++) this.#sendNow(now)
@@ -170,15 +211,23 @@ export class CallPacer {
 
   /** One idle slot: silence unless a frame of ours already holds this write tick; then idle pacing. */
   #idle (now: number): void {
-    const clock = this.#clock
-    if (clock === undefined || !clock.known) {
+    const clock = this.#known()
+    if (clock === undefined) {
       this.#sendNow(now)
       return
     }
-    // 'resync': no write for two ticks (a late wake-up, the start): whatever we send waits for the
-    // next tick, so send now and let the skip that follows free the tick after it.
-    if (clock.wouldMeet(now) === 'waits') this.#idleSkipped++
-    else this.#sendNow(now)
+    if (this.#settle > 0) {
+      this.#settle--
+      this.#idleSkipped++
+      if (this.#settle === 0) clock.forget()
+    } else if (clock.unsure(now) !== undefined || clock.wouldMeet(now) === 'waits') {
+      // Too close to a tick to know which it takes (a late wake-up), or a frame of ours holds it.
+      this.#idleSkipped++
+    } else {
+      // 'now', or 'resync' (no write for two ticks): whatever we send then waits for the next
+      // tick, so it goes now and the skip that follows frees the tick after it.
+      this.#sendNow(now)
+    }
     this.#openIdle(now)
   }
 

@@ -159,6 +159,16 @@ export class FrameScheduler {
     }
   }
 
+  /** Run `fn` once at `at` (the scheduler clock) on the scheduler's timers. Returns the cancel function (idempotent). */
+  once (fn: () => void, at: number): () => void {
+    let handle: unknown
+    handle = this.#timers.set(() => { handle = undefined; fn() }, Math.max(0, at - this.clock.now()))
+    return () => {
+      if (handle !== undefined) this.#timers.clear(handle)
+      handle = undefined
+    }
+  }
+
   /** The earliest slot due: the grid's (when it has subscribers) or a lane's. */
   #nextDue (): number {
     let next = this.#live ? this.#anchor + this.#served * this.frameMs : Number.POSITIVE_INFINITY

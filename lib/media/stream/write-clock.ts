@@ -33,6 +33,14 @@ const MIN_FRAMES = 8
 /** Re-estimated every this many frames: a histogram of 32 phases per call per 160 ms. */
 const EVERY = 8
 /**
+ * A frame sent less than this before a tick may be read by FreeSWITCH after it (its thread, or
+ * the simulator sharing our event loop, gets to it late): which tick it takes is not known.
+ */
+const BEFORE_TICK_MS = 4
+/** Nor right after a tick: the estimate may be a little early, and timerfd's write tick trails the read tick by ~0.1 ms. */
+const AFTER_TICK_MS = 1
+
+/**
  * Width (ms) of the cluster the ticks are read from. The frames leave on the tick and reach us
  * late by our event loop's delay: mostly a little, sometimes most of a frame (which on a 20 ms
  * circle looks early). A frame the park loop sent off its tick (switch_rtp.c rtp_common_read
@@ -128,6 +136,23 @@ export class WriteClock {
     if (tick === undefined) return undefined
     if (this.#reference < tick - 1) return 'resync'
     return this.#reference + 1 <= tick ? 'now' : 'waits'
+  }
+
+  /**
+   * Undefined when a frame sent at `at` falls clearly inside one tick; otherwise (just before or
+   * after a tick, where the model could count it in the wrong one and stay wrong) the moment
+   * just after that tick, when it can go.
+   */
+  unsure (at: number): number | undefined {
+    const tick = this.interval(at + BEFORE_TICK_MS)
+    if (tick === undefined) return undefined
+    const next = this.tickAt(tick)
+    return at > next - BEFORE_TICK_MS && at < next + AFTER_TICK_MS ? next + AFTER_TICK_MS : undefined
+  }
+
+  /** Our frames so far are not known to the model: the next one is taken as a resync. */
+  forget (): void {
+    this.#reference = Number.NEGATIVE_INFINITY
   }
 
   /** We sent a frame at `at`: the write timer's reference moves as switch_time.c timer_next moves it. */
