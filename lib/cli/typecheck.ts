@@ -43,9 +43,28 @@ interface Diagnostic {
   readonly text: string
 }
 
+/**
+ * Checks under way, by what they check: `check`, `serve` and `call` started together on one
+ * config (as a test of the one validation path does) share one compiler run. Nothing is kept
+ * once a run ends, so an edited script is always checked afresh.
+ */
+const running = new Map<string, Promise<TypecheckResult>>()
+
 /** `root`: file names in messages are shown relative to it (the config's directory). */
 export async function typecheckScripts (scripts: readonly ScriptFile[], root = dirname(scripts[0]?.path ?? '.')): Promise<TypecheckResult> {
   if (scripts.length === 0) return { checked: true, problems: [] }
+  const key = JSON.stringify([root, scripts])
+  let run = running.get(key)
+  if (run === undefined) {
+    run = typecheckNow(scripts, root).finally(() => { running.delete(key) })
+    running.set(key, run)
+  }
+  const result = await run
+  // Each caller gets its own list: one that adds to it must not change another's.
+  return result.checked ? { checked: true, problems: [...result.problems] } : result
+}
+
+async function typecheckNow (scripts: readonly ScriptFile[], root: string): Promise<TypecheckResult> {
   const configPath = join(root, '.phone-agent-typecheck', 'tsconfig.json')
   const input = {
     root,

@@ -31,6 +31,20 @@ t.test("the README's first script type-checks", async (t) => {
   if (result.checked) t.same(result.problems, [])
 })
 
+t.test('checks of the same scripts at the same time share one run, and each caller gets its own result', async (t) => {
+  const path = join(await mkdtemp(join(tmpdir(), 'pa-typo-')), 'typo.ts')
+  await writeFile(path, "import type { Call } from 'phone-agent'\nexport default async (call: Call): Promise<void> => { await call.anwser() }\n")
+  const [a, b] = await Promise.all([typecheckScripts([{ name: 'typo', path }]), typecheckScripts([{ name: 'typo', path }])])
+  t.ok(a.checked && b.checked, 'both checked')
+  if (!a.checked || !b.checked) return
+  t.match(a.problems, [{ field: 'scripts.typo.module', message: /Property 'anwser' does not exist/ }])
+  t.same(b.problems, a.problems, 'the same problems')
+  t.not(b.problems, a.problems, 'in lists of their own')
+  await writeFile(path, "import type { Call } from 'phone-agent'\nexport default async (call: Call): Promise<void> => { await call.answer() }\n")
+  const fixed = await typecheckScripts([{ name: 'typo', path }])
+  t.same(fixed.checked ? fixed.problems : undefined, [], 'an edited script is checked afresh')
+})
+
 t.test("the README's first script: a message left after the tone is filed", async (t) => {
   const module = await readmeScript()
   const messages: MessageInput[] = []
