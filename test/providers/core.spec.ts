@@ -93,6 +93,35 @@ t.test('queue: bounded concurrency, abort while waiting', async t => {
   t.equal(q.running + q.waiting, 0)
 })
 
+t.test('queue: slots go to waiters in order, an aborted waiter leaves its place, onIdle waits for the last', async t => {
+  const q = new ProviderQueue('x', 2)
+  const order: string[] = []
+  const a = await q.acquire()
+  const b = await q.acquire()
+  const ac = new AbortController()
+  const c = q.acquire().then((r) => { order.push('c'); return r })
+  const d = q.acquire(ac.signal)
+  const e = q.acquire().then((r) => { order.push('e'); return r })
+  t.same([q.running, q.waiting], [2, 3])
+  ac.abort(new CallHangupError())
+  t.equal(codeOf(await rejection(d)), 'CALL_HANGUP')
+  t.equal(q.waiting, 2, 'the aborted waiter left the line')
+  let idle = false
+  const whenIdle = q.onIdle().then(() => { idle = true })
+  b()
+  const releaseC = await c
+  a()
+  const releaseE = await e
+  t.same(order, ['c', 'e'], 'first come, first served')
+  t.same([q.running, q.waiting], [2, 0], 'each release handed its slot on')
+  releaseC()
+  releaseE()
+  releaseE()
+  await whenIdle
+  t.ok(idle)
+  t.same([q.running, q.waiting], [0, 0], 'a second release of the same slot is ignored')
+})
+
 t.test('usage and cost from the price table; provider:model beats provider', async t => {
   const meter = new UsageMeter()
   meter.addStt('groq', 'whisper-large-v3-turbo', 90)
