@@ -123,3 +123,16 @@ t.test('lanes: own anchors on the one timer, close ones served together, drift-f
   remove()
   t.equal(clock.pending, 0, 'no timer left')
 })
+
+t.test('once: runs at its time on the same timers; cancelled, it never runs and leaves no timer', async (t) => {
+  const clock = new FakeClock()
+  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const ran: number[] = []
+  scheduler.once(() => { ran.push(clock.now()) }, clock.now() + 7)
+  const cancel = scheduler.once(() => { ran.push(-1) }, clock.now() + 9)
+  cancel()
+  cancel()
+  clock.advance(20)
+  t.same(ran, [1007], 'the first ran at +7, the cancelled one never')
+  t.equal(clock.pending, 0, 'no timer left')
+})
