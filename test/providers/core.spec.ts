@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,7 +7,7 @@ import { CallHangupError, PhoneAgentError } from '../../lib/errors.ts'
 import { OpenAiLlm } from '../../lib/llm/openai.ts'
 import { codeForGrpcStatus, codeForHttpStatus, GrpcStatus, toProviderError } from '../../lib/providers/errors.ts'
 import { ProviderQueue } from '../../lib/providers/queue.ts'
-import { backoffDelay, pendingProviderTimers, withRetry } from '../../lib/providers/retry.ts'
+import { backoffDelay, createDeadline, pendingProviderTimers, withRetry } from '../../lib/providers/retry.ts'
 import { UsageMeter } from '../../lib/providers/usage.ts'
 import { speechSchema } from '../../lib/speech/config.ts'
 import { Greetings } from '../../lib/speech/greetings.ts'
@@ -91,6 +92,27 @@ t.test('queue: bounded concurrency, abort while waiting', async t => {
   t.equal(await q.run(async () => 7), 7)
   await q.onIdle()
   t.equal(q.running + q.waiting, 0)
+})
+
+t.test('deadline: the caller\'s abort or the timer, one signal; dispose leaves no listener on the caller\'s signal', async t => {
+  const call = new AbortController()
+  const deadlines = Array.from({ length: 3 }, () => createDeadline(call.signal, 60_000))
+  t.equal(getEventListeners(call.signal, 'abort').length, 3)
+  for (const d of deadlines.slice(1)) d.dispose()
+  t.equal(getEventListeners(call.signal, 'abort').length, 1, 'a finished request leaves nothing on the call\'s signal')
+  call.abort(new CallHangupError())
+  t.equal(codeOf(deadlines[0]?.signal.reason), 'CALL_HANGUP')
+  t.notOk(deadlines[0]?.timer.aborted, 'the timer signal says only whether the deadline passed')
+  deadlines[0]?.dispose()
+  const late = createDeadline(call.signal, 60_000)
+  t.ok(late.signal.aborted, 'an already aborted caller aborts it at once')
+  late.dispose()
+  const short = createDeadline(new AbortController().signal, 5)
+  await new Promise((resolve) => short.signal.addEventListener('abort', resolve))
+  t.equal(codeOf(short.signal.reason), 'PROVIDER_TIMEOUT')
+  t.ok(short.timer.aborted)
+  short.dispose()
+  t.equal(pendingProviderTimers(), 0)
 })
 
 t.test('queue: slots go to waiters in order, an aborted waiter leaves its place, onIdle waits for the last', async t => {
