@@ -1,3 +1,4 @@
+import { endianness } from 'node:os'
 import { PhoneAgentError } from '../errors.ts'
 
 /**
@@ -15,6 +16,7 @@ export interface PcmAudio {
 }
 
 const WAVE_FORMAT_PCM = 0x0001
+const LITTLE_ENDIAN = endianness() === 'LE'
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe
 /** First two bytes of KSDATAFORMAT_SUBTYPE_PCM; the remaining 14 are the fixed GUID tail. */
 const SUBTYPE_PCM_TAIL = Buffer.from('000000001000800000aa00389b71', 'hex')
@@ -130,7 +132,10 @@ export function encodeWav (audio: PcmAudio): Buffer {
   if (samples.length % channels !== 0) throw invalid('sample count is not a whole number of frames')
   const buf = Buffer.alloc(CANONICAL_HEADER_BYTES + samples.length * 2)
   header.copy(buf, 0)
-  for (let i = 0; i < samples.length; i++) buf.writeInt16LE(samples[i] ?? 0, 44 + i * 2)
+  // On a little-endian host the samples' memory is already the file's layout: one copy, not a
+  // call per sample (a TTS reply's cache file: 0.4 ms of a turn's CPU, issue 18).
+  if (LITTLE_ENDIAN) buf.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength), CANONICAL_HEADER_BYTES)
+  else for (let i = 0; i < samples.length; i++) buf.writeInt16LE(samples[i] ?? 0, 44 + i * 2)
   return buf
 }
 

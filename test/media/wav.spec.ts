@@ -59,6 +59,8 @@ t.test('encode then parse round-trips samples, rate and channels', async (t) => 
     t.equal(back.channels, channels)
     t.same([...back.samples], [...samples.subarray(0, back.samples.length)])
   }
+  const view = samples.subarray(2, 5)
+  t.same(encodeWav({ sampleRate: 8000, channels: 1, samples: view }).subarray(CANONICAL_HEADER_BYTES), s16(...view), 'a view inside a larger buffer: its own samples, little-endian')
 })
 
 type Good = [name: string, file: Buffer, expected: { rate: number, channels: number, samples: number[] }]
