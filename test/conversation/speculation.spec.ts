@@ -101,3 +101,14 @@ t.test('a sentence followed by a tool call is synthesised ahead without waiting 
   t.same(m.ahead, ['La passo alle vendite.'], 'split at the tool call, the stream still open')
   s.discard(new Error('done'))
 })
+
+t.test('a sentence before a tool call is synthesised ahead at text_end, while the call is still being written', async (t) => {
+  const m = media()
+  const s = new Speculation({
+    llm: llm([{ type: 'text', text: 'La passo alle vendite.' }, { type: 'text_end' }], { release: new Promise(() => {}) }),
+    tools: [], messages, media: m, language: 'it-IT', voice: undefined, sentenceMaxChars: 200, signal: new AbortController().signal,
+  })
+  await settle()
+  t.same(m.ahead, ['La passo alle vendite.'], 'no tool call yet, the sentence is on its way')
+  s.discard(new Error('done'))
+})
