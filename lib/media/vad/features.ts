@@ -128,26 +128,36 @@ export class FeatureExtractor {
     const re = RE
     const im = IM
     const h = this.#cur
-    for (let i = 0; i < FFT_SIZE; i++) {
-      const j = BITREV[i] as number
-      re[j] = i < FRAME ? (h[i] as number) * (HANN[i] as number) : 0
-      im[j] = 0
+    // The first butterfly stage fused with the bit-reversed load: slots 2m and 2m + 1 hold
+    // samples r and r + 128, and its twiddle is 1 (the same sums, so the same powers to the bit).
+    for (let m = 0; m < FFT_SIZE; m += 2) {
+      const r = BITREV[m] as number
+      const a = r < FRAME ? (h[r] as number) * (HANN[r] as number) : 0
+      const b = r + FFT_SIZE / 2 < FRAME ? (h[r + FFT_SIZE / 2] as number) * (HANN[r + FFT_SIZE / 2] as number) : 0
+      re[m] = a + b
+      re[m + 1] = a - b
+      im[m] = 0
+      im[m + 1] = 0
     }
-    for (let size = 2; size <= FFT_SIZE; size <<= 1) {
+    // One twiddle per k for all its butterflies: their order within a stage changes no sum.
+    for (let size = 4; size <= FFT_SIZE; size <<= 1) {
       const half = size >> 1
       const step = FFT_SIZE / size
-      for (let start = 0; start < FFT_SIZE; start += size) {
-        for (let k = 0; k < half; k++) {
-          const c = COS[k * step] as number
-          const s = SIN[k * step] as number
-          const a = start + k
+      for (let k = 0; k < half; k++) {
+        const c = COS[k * step] as number
+        const s = SIN[k * step] as number
+        for (let a = k; a < FFT_SIZE; a += size) {
           const b = a + half
-          const tr = (re[b] as number) * c - (im[b] as number) * s
-          const ti = (re[b] as number) * s + (im[b] as number) * c
-          re[b] = (re[a] as number) - tr
-          im[b] = (im[a] as number) - ti
-          re[a] = (re[a] as number) + tr
-          im[a] = (im[a] as number) + ti
+          const rb = re[b] as number
+          const ib = im[b] as number
+          const tr = rb * c - ib * s
+          const ti = rb * s + ib * c
+          const ra = re[a] as number
+          const ia = im[a] as number
+          re[b] = ra - tr
+          im[b] = ia - ti
+          re[a] = ra + tr
+          im[a] = ia + ti
         }
       }
     }
