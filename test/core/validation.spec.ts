@@ -8,9 +8,6 @@ import { runCli, type CliRun } from '../helpers/cli.ts'
 // `check` first, with the same message, every problem listed. Each case here passed `check`
 // (and often `serve`) before.
 
-// Independent configs in temp dirs: the cases run side by side.
-t.jobs = 4
-
 async function run (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   // A config that wrongly passed would start a server: bound in time, so the test fails instead of hanging.
   return await runCli(args, { env, timeoutMs: 60_000 })
