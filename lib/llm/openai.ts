@@ -81,7 +81,7 @@ export class OpenAiLlm implements LlmProvider {
         const slot = await o.queue.acquire(signal)
         let res: ProviderResponse | undefined
         try {
-          res = await o.client.post('chat/completions', json, { signal, contentType: 'application/json', accept: 'text/event-stream' })
+          res = await o.client.post('chat/completions', json, { signal, contentType: 'application/json', accept: 'application/json' })
           const it = chatChunks(res.body, ctx)[Symbol.asyncIterator]()
           return { body: res.body, it, result: await it.next(), slot }
         } catch (err) {

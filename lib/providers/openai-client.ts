@@ -64,6 +64,10 @@ export interface PostOptions {
   readonly signal: AbortSignal
   /** `content-type` of `body`. */
   readonly contentType: string
+  /**
+   * What the `openai` SDK sends, so a server tested against it sees the same: `application/json`
+   * for chat completions (streamed too) and transcriptions, `application/octet-stream` for speech.
+   */
   readonly accept: string
 }
 

@@ -115,6 +115,7 @@ t.test('speech: PCM streamed through, odd-sized HTTP chunks re-aligned to sample
   t.ok(chunks.every(c => c.sampleRate === 24000 && c.pcm.length % 2 === 0), 'every chunk holds whole samples')
   t.same(Buffer.concat(chunks.map(c => c.pcm)), pcm.subarray(0, 4800))
   t.match(fake.requests[0]?.json, { model: 'tts-1', voice: 'nova', input: 'Buongiorno', response_format: 'pcm' })
+  t.equal(fake.requests[0]?.headers.accept, 'application/octet-stream')
   t.match(usage.snapshot(), [{ kind: 'tts', provider: 'groq', characters: 10 }])
   t.equal(tts.voiceId({ text: 'x' }), 'tts-1.alloy')
   t.not(tts.voiceId({ text: 'x', voice: 'nova' }), tts.voiceId({ text: 'x' }), 'different voices never share a cache key')

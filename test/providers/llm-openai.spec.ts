@@ -74,6 +74,8 @@ t.test('streams text, joins tool calls split across chunks by index, reports usa
   ])
   const req = fake.requests[0]
   t.equal(req?.headers.authorization, 'Bearer sk-test')
+  t.equal(req?.headers.accept, 'application/json', 'as the SDK asked, streamed or not')
+  t.equal(req?.headers['accept-encoding'], 'identity')
   t.match(req?.json, { model: 'gpt-test', stream: true, stream_options: { include_usage: true }, temperature: 0.3, max_tokens: 100, tools, messages })
   t.match(usage.snapshot(), [{ kind: 'llm', provider: 'openai', model: 'gpt-test', inputTokens: 42, outputTokens: 17, requests: 1 }])
   await leaks(t)

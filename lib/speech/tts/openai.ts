@@ -51,7 +51,7 @@ export class OpenAiTts implements TtsProvider {
       const started = await withRetry(async signal => {
         const slot = await o.queue.acquire(signal)
         try {
-          return { response: await o.client.post('audio/speech', json, { signal, contentType: 'application/json', accept: 'audio/*' }), slot }
+          return { response: await o.client.post('audio/speech', json, { signal, contentType: 'application/json', accept: 'application/octet-stream' }), slot }
         } catch (err) {
           slot()
           throw err
