@@ -96,9 +96,7 @@ export class FeatureExtractor {
     const h = this.#prev
     this.#prev = this.#cur
     this.#cur = h
-    this.#decimateInto(samples, h, 0)
-    let sum = 0
-    for (let i = 0; i < FRAME; i++) sum += (h[i] as number) * (h[i] as number)
+    const sum = this.#decimateInto(samples, h)
     this.#sum = sum
     return 10 * Math.log10(sum / FRAME / (32768 * 32768) + 1e-12)
   }
@@ -106,10 +104,16 @@ export class FeatureExtractor {
   /** The frame last loaded is digital silence. */
   get silent (): boolean { return this.#sum === 0 }
 
-  #decimateInto (samples: Int16Array, into: Float64Array, offset: number): void {
+  /** The frame at 8 kHz into `into`; returns its sum of squares (one pass: the same sum, in the same order). */
+  #decimateInto (samples: Int16Array, into: Float64Array): number {
+    let sum = 0
     if (this.#rate === ANALYSIS_RATE) {
-      for (let i = 0; i < FRAME; i++) into[offset + i] = samples[i] ?? 0
-      return
+      for (let i = 0; i < FRAME; i++) {
+        const v = samples[i] ?? 0
+        into[i] = v
+        sum += v * v
+      }
+      return sum
     }
     // 16 kHz -> 8 kHz: a [1 2 1]/4 low-pass before dropping every other sample. Crude, but the
     // features only need the telephone band, and aliasing of 4-8 kHz energy is attenuated.
@@ -117,10 +121,13 @@ export class FeatureExtractor {
     for (let i = 0; i < FRAME; i++) {
       const a = samples[2 * i] ?? 0
       const b = samples[2 * i + 1] ?? 0
-      into[offset + i] = (prev + 2 * a + b) / 4
+      const v = (prev + 2 * a + b) / 4
+      into[i] = v
+      sum += v * v
       prev = b
     }
     this.#prevOdd = prev
+    return sum
   }
 
   /** Peak share, flatness and peak bin of the frame last loaded, written into `out`. */
