@@ -103,6 +103,10 @@ export interface RigOptions {
 export async function startRig (t: Test, options: RigOptions = {}): Promise<ConversationRig> {
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-conv-'))
   const fake = await FakeOpenAiServer.start()
+  // Closed even when the rig fails to start (a config a test got wrong): else its open server
+  // holds the process until tap's timeout instead of the test failing at once.
+  let started = false
+  t.teardown(async () => { if (!started) await fake.close() })
   let contactsFile: string | undefined
   if (options.contacts !== undefined) {
     contactsFile = join(soundsDir, 'contacts.json')
@@ -143,6 +147,7 @@ export async function startRig (t: Test, options: RigOptions = {}): Promise<Conv
     : { ...built, config: { ...built.config, ...options.agentOverrides } as AgentServices['config'], lookupContact: built.lookupContact, now: built.now, close: built.close }
   const store = captureStore()
   const agent = await startPhoneAgent(config, { logger, speaker, stt: options.stt ?? stt, llm, agent: services, records: store })
+  started = true
   t.teardown(async () => {
     await agent.stop(5000)
     await services.close()
