@@ -9,8 +9,8 @@ import { leaksSince, resources } from '../helpers/leaks.ts'
 
 const DID = '+390212345678'
 const script = (name: string): string => fileURLToPath(new URL(`../fixtures/scripts/${name}.ts`, import.meta.url))
-const unhandled: unknown[] = []
-process.on('unhandledRejection', (err) => { unhandled.push(err) })
+// An unhandled rejection anywhere in this file fails the test that caused it: tap's own domain
+// catches it (async-hook-domain), late ones included, so no process-wide handler is installed.
 
 function agentConfig (steps: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -167,11 +167,6 @@ t.test('transfer to a configured extension hands the call over and does not hang
   t.notOk(result.commands.some((c) => /^resume/.test(c)), 'no resume')
   t.equal(result.hungUpBy, 'caller', 'the call lived on in the dialplan until its far end hung up')
 })
-t.test('no unhandled rejections anywhere in this file', async (t) => {
-  await new Promise((resolve) => setTimeout(resolve, 100))
-  t.same(unhandled, [])
-})
-
 t.test('malformed frames from FreeSWITCH are logged and ignored; the call carries on', async (t) => {
   const { port, logs, soundsDir } = await startTestAgent(t, agentConfig([{ verb: 'answer' }, { verb: 'play', file: 'long.wav' }, { verb: 'hangup' }]))
   await writeFile(join(soundsDir, 'long.wav'), toneWav(800))
