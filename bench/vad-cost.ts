@@ -92,7 +92,7 @@ export function vadCostSection (rows: readonly CostRow[], at = new Date()): stri
     `${at.toISOString().slice(0, 10)}, \`node --import tsx bench/vad-cost.ts\`, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, load average ${loadavg()[0]?.toFixed(1)} (a shared machine: CPU time, not wall time).`,
     'Microseconds of CPU per 20 ms frame for the frame classifier (features + class), best of 5 alternating passes.',
     'Before: the reference copy of the classifier before this change (test/media-stream/vad-reference.ts); after: today\'s.',
-    'Both class every frame the same (test/media-stream/vad-identical.test.ts).',
+    'Both class every frame the same (test/media-stream/vad-identical.spec.ts).',
     '',
     '| input | rate | frames | before µs/frame | after µs/frame | after / before |',
     '|---|---|---|---|---|---|',

@@ -2,7 +2,7 @@
  * A small labelled set for the VAD, built in code at 8 kHz: real synthetic voices (flite, and
  * espeak-ng when installed) over line noise with DTMF in the pauses, and non-speech clips
  * (call-progress tones, DTMF, noise, coughs, clicks, a hold-music-like melody). Deterministic:
- * seeded noise, fixed texts. Used by test/media-stream/vad-corpus.test.ts and bench/vad.ts.
+ * seeded noise, fixed texts. Used by test/media-stream/vad-corpus.spec.ts and bench/vad.ts.
  */
 import pino from 'pino'
 import { OfflineTts } from '../../lib/speech/tts/offline.ts'

@@ -1,7 +1,7 @@
 /**
  * The classic detector's frame classifier as it was before its hot path was made cheaper
  * (lib/media/vad/features.ts and classify.ts at commit 3b232cf), kept verbatim as a reference:
- * test/media-stream/vad-identical.test.ts checks that today's classifier classes every frame
+ * test/media-stream/vad-identical.spec.ts checks that today's classifier classes every frame
  * the same, and bench/vad-cost.ts measures both on the same machine in the same run.
  */
 import type { FrameClass, FrameVerdict } from '../../lib/media/vad/classify.ts'

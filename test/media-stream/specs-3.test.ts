@@ -1,0 +1,3 @@
+import { runSpecs } from '../helpers/specs.ts'
+
+await runSpecs(import.meta.url)
