@@ -34,9 +34,12 @@ interface Rig {
  * A pacer whose frames reach the modelled switch at once. `delay(k)` is how late the caller's
  * frame k reaches us after its tick; `aligned` false runs the pacer without the write clock.
  */
-function rig (options: { aligned?: boolean, delay?: (k: number) => number, lead?: number } = {}): Rig {
+function rig (options: { aligned?: boolean, delay?: (k: number) => number, lead?: number, late?: () => number } = {}): Rig {
   const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const late = options.late
+  // A loaded event loop: each of the scheduler's wake-ups fires `late()` ms after it was due.
+  const timers = late === undefined ? clock : { set: (fn: () => void, ms: number) => clock.set(fn, ms + late()), clear: (h: unknown) => { clock.clear(h) } }
+  const scheduler = new FrameScheduler({ clock, timers })
   const queue = new OutboundQueue(8000)
   const writeClock = new WriteClock()
   const ear = new CallerEar()
@@ -189,4 +192,19 @@ t.test('frames sent before the ticks were known (a greeting) do not leave the mo
     for (const phase of [2, 8, 12]) waits.push(await firstFrameWait(r, phase))
     t.same(waits, [0, 0, 0], `greeting at +${greetingAt} ms: each later reply's first frame written as it was ready`)
   }
+})
+
+t.test('idle wake-ups that come late: the margin grows, so idle frames are not skipped for it and replies still go at once', async (t) => {
+  let n = 0
+  // Every 7th wake-up 5 ms late: past a 6 ms margin's room (a frame within 4 ms of its tick is skipped).
+  const r = rig({ late: () => (++n % 7 === 0 ? 5 : 0) })
+  r.clock.advance(1000)
+  const skipped = r.pacer.idleSkipped
+  const sent = r.sent.length
+  r.clock.advance(2000)
+  const slots = 100
+  t.ok(r.pacer.idleSkipped - skipped <= 2, `${r.pacer.idleSkipped - skipped} of ${slots} idle frames skipped once the margin grew (${r.sent.length - sent} sent)`)
+  const waits: number[] = []
+  for (const phase of [2, 6]) waits.push(await firstFrameWait(r, phase))
+  t.ok(waits.every((w) => w <= 1), `replies ready early in the tick still written at once (${waits.join(', ')} ms)`)
 })

@@ -34,8 +34,9 @@ export interface CallPacerOptions {
   /** FreeSWITCH's write timer as seen from the caller's frames (none: the shared grid only). */
   readonly writeClock?: WriteClock | undefined
   /**
-   * How long before a write tick idle silence is sent (default 6 ms): room for this process's
-   * timer lateness. A lane slot may also be served up to the scheduler's coalescing early.
+   * How long before a write tick idle silence is sent at least (default 6 ms); more while this
+   * process's idle wake-ups come late (up to MAX_MARGIN_MS). A lane slot may also be served up to
+   * the scheduler's coalescing early.
    */
   readonly marginMs?: number | undefined
 }
@@ -48,6 +49,12 @@ const REANCHOR_MS = 2
  * write FreeSWITCH's timer is re-synced (switch_time.c timer_next), a state the model knows.
  */
 const SETTLE_SLOTS = 4
+/**
+ * The most the idle margin grows to. An idle frame that comes too close to its tick is skipped
+ * (and, the matrix timer re-syncing after the gap, one more after it), so when the loop runs late
+ * the frames go earlier instead: a reply then waits for the tick if it is ready in the margin.
+ */
+const MAX_MARGIN_MS = 14
 
 export class CallPacer {
   readonly #scheduler: FrameScheduler
@@ -56,7 +63,9 @@ export class CallPacer {
   readonly #canSend: () => boolean
   readonly #send: (now: number) => void
   readonly #clock: WriteClock | undefined
-  readonly #margin: number
+  readonly #minMargin: number
+  /** How late idle wake-ups come: up at once with a late one, down slowly (ms). */
+  #lateness = 0
   readonly #laneSubscriber: TickSubscriber
   readonly #idleSubscriber: TickSubscriber
   readonly #unsubscribe: () => void
@@ -83,7 +92,7 @@ export class CallPacer {
     this.#canSend = options.canSend
     this.#send = options.send
     this.#clock = options.writeClock
-    this.#margin = options.marginMs ?? 6
+    this.#minMargin = options.marginMs ?? 6
     this.#laneSubscriber = { onTick: (frames, now) => { this.#onLaneTick(frames, now) } }
     this.#idleSubscriber = { onTick: (_frames, now) => { this.#onIdleTick(now) } }
     this.#unsubscribe = this.#scheduler.add({ onTick: (frames, now) => { this.#onTick(frames, now) } })
@@ -233,6 +242,10 @@ export class CallPacer {
 
   #onIdleTick (now: number): void {
     if (!this.#canSend()) return
+    // How late this slot is (served early by coalescing: not late).
+    const frame = this.#scheduler.frameMs
+    const late = Math.min(MAX_MARGIN_MS, Math.max(0, now - (this.#idleAnchor + frame * Math.round((now - this.#idleAnchor) / frame))))
+    this.#lateness = late > this.#lateness ? late : this.#lateness * 0.99
     if (!this.#queue.idle) {
       this.#startLane(now)
       return
@@ -241,14 +254,15 @@ export class CallPacer {
   }
 
   /**
-   * Keep the idle lane `marginMs` before the write ticks (re-anchored when the estimate moved
+   * Keep the idle lane a margin before the write ticks (re-anchored when the estimate or the margin moved
    * more than REANCHOR_MS): its next slot is the first such moment after `now`. Each slot then
    * asks the model whether to send (#idle).
    */
   #openIdle (now: number): void {
     const clock = this.#clock as WriteClock
     const frame = this.#scheduler.frameMs
-    let at = clock.tickAt((clock.interval(now) as number) + 1) - this.#margin
+    const margin = Math.min(MAX_MARGIN_MS, this.#minMargin + this.#lateness)
+    let at = clock.tickAt((clock.interval(now) as number) + 1) - margin
     if (at <= now) at += frame
     if (this.#closeIdle !== undefined) {
       let off = (at - this.#idleAnchor) % frame
