@@ -9,7 +9,8 @@
  * /proc (every thread) over the whole round; a quiet round places the same calls with the caller
  * silent (the same line noise, no speech). CPU per turn = (talk - quiet) / turns whose reply audio
  * was in hand: the VAD on the caller's speech is included, call set-up and media are not.
- * One talk round warms the JIT first. Rounds alternate; the median is reported.
+ * One talk round warms the JIT first. Rounds alternate; the median is reported. Each round's
+ * window starts and ends with a full GC in the server, so a round pays for its own garbage.
  *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write]
  * LOAD_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server alone.
  */
@@ -75,6 +76,10 @@ async function serverCpuMs (pid: number): Promise<number> {
 
 async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, turns: number, talk: boolean, serial: { n: number }): Promise<RoundFigures> {
   await server.marks() // drop what an earlier round left
+  // A full GC at both ends of the window: each round then pays for collecting its own garbage,
+  // not for whatever an earlier round left when a major GC happened to land in this one (talk
+  // rounds varied by 0.7 s of CPU without it, as much as the turns themselves).
+  await server.memory()
   const before = await serverCpuMs(server.pid)
   const t0 = Date.now()
   const durationMs = LEAD_MS + turns * SLOT_MS + LEAD_MS
@@ -89,6 +94,7 @@ async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, 
   }))
   await Promise.all(placed.map(async (c) => await c.ended))
   await sleep(1000)
+  await server.memory()
   const cpuMs = await serverCpuMs(server.pid) - before
   const wallMs = Date.now() - t0
   const marks = await server.marks()
@@ -146,7 +152,7 @@ export function formatTurnCpuSection (after: TurnCpuResult, before: TurnCpuResul
     '',
     `\`${command}\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC). Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; server pinned to CPU 1, simulator and fakes to CPU 0${after.pinned ? '' : ' (not pinned: no taskset)'}.`,
     '',
-    'The load bench\'s server (`bench/load-server.ts`: receptionist converse, stream media, classic VAD, fixed endpointing, no call records) and providers (`bench/load-fakes.ts`, 24 kHz PCM TTS) in their own processes; C concurrent calls of K turns each (1.5 s of speech-like audio every 5 s on a -60 dBFS line); quiet rounds place the same calls with the caller silent. Server CPU from `/proc` (all threads) over each whole round. CPU per turn = (talk round - median quiet round) / turns whose reply audio was in hand: the VAD on the speech, STT upload, the streamed LLM reply, TTS download, resampling, the cache write, the reply\'s echo guard and pacing are in it; media and call set-up are not. One talk round warms up first.',
+    'The load bench\'s server (`bench/load-server.ts`: receptionist converse, stream media, classic VAD, fixed endpointing, no call records) and providers (`bench/load-fakes.ts`, 24 kHz PCM TTS) in their own processes; C concurrent calls of K turns each (1.5 s of speech-like audio every 5 s on a -60 dBFS line); quiet rounds place the same calls with the caller silent. Server CPU from `/proc` (all threads) over each whole round, whose window starts and ends with a full GC in the server (a round pays for its own garbage). CPU per turn = (talk round - median quiet round) / turns whose reply audio was in hand: the VAD on the speech, STT upload, the streamed LLM reply, TTS download, resampling, the cache write, the reply\'s echo guard and pacing are in it; media and call set-up are not. One talk round warms up first.',
     '',
     '| tree | calls x turns | quiet rounds CPU ms | talk rounds CPU ms (turns) | CPU per turn ms, per talk round | median ms | load average start / end |',
     '| --- | --- | --- | --- | --- | --- | --- |',
