@@ -7,7 +7,9 @@
  * speech-to-text (1.5 s of 8 kHz speech up as a WAV), the streamed chat completion (10 SSE
  * events), text-to-speech (about 1.8 s of 24 kHz PCM down), and that reply's resampling to 8 kHz.
  *   node --import tsx bench/provider-cpu.ts [--n=20] [--passes=5]
- * Prints one JSON line: ms of CPU per request, per kind.
+ * Prints one JSON line: ms of CPU per request, per kind; and the wall-clock time each request
+ * took beyond the fake's fixed latency (`*LagMs`, median: STT to its answer, chat to its first
+ * text, TTS to its first audio), our share of a turn's waiting on providers (issue 14).
  */
 import { fileURLToPath } from 'node:url'
 import { OpenAiLlm } from '../lib/llm/openai.ts'
@@ -18,7 +20,7 @@ import { OpenAiStt } from '../lib/speech/stt/openai.ts'
 import { OpenAiTts } from '../lib/speech/tts/openai.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
 import { FakesProcess } from './load-children.ts'
-import { replyText } from './load-fakes.ts'
+import { FAKE_LATENCY, replyText } from './load-fakes.ts'
 
 const retry = { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 }
 
@@ -27,10 +29,19 @@ function arg (name: string, fallback: number): number {
   return a === undefined ? fallback : Number(a.slice(name.length + 3))
 }
 
+/** Median of wall-clock lags (ms) noted by the requests of the last cpuPer() run. */
+let lags: number[] = []
+function lagMedian (): number {
+  const s = [...lags].sort((a, b) => a - b)
+  lags = []
+  return Math.round((s[Math.floor(s.length / 2)] ?? Number.NaN) * 10) / 10
+}
+
 /** CPU ms per call of `fn`, the best of `passes` passes of `n` calls (after one pass to warm up). */
 async function cpuPer (n: number, passes: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   let best = Number.POSITIVE_INFINITY
   for (let p = 0; p <= passes; p++) {
+    lags = []
     const start = process.cpuUsage()
     for (let i = 0; i < n; i++) await fn(i)
     const used = process.cpuUsage(start)
@@ -53,13 +64,30 @@ export async function providerCpu (n: number, passes: number): Promise<Record<st
     const tools = [{ type: 'function' as const, function: { name: 'transfer_call', description: 'Transfer the caller', parameters: { type: 'object', properties: { to: { type: 'string' } }, required: ['to'] } } }]
     const replies: Buffer[] = []
     const out: Record<string, number> = {}
-    out.sttMs = await cpuPer(n, passes, async () => await stt.transcribe(utterance, {}))
-    out.chatMs = await cpuPer(n, passes, async () => { for await (const d of llm.stream(messages, { tools })) void d })
+    out.sttMs = await cpuPer(n, passes, async () => {
+      const t0 = performance.now()
+      await stt.transcribe(utterance, {})
+      lags.push(performance.now() - t0 - FAKE_LATENCY.sttMs)
+    })
+    out.sttLagMs = lagMedian()
+    out.chatMs = await cpuPer(n, passes, async () => {
+      const t0 = performance.now()
+      let first = true
+      for await (const d of llm.stream(messages, { tools })) {
+        if (first && d.type === 'text') { first = false; lags.push(performance.now() - t0 - FAKE_LATENCY.llmFirstMs) }
+      }
+    })
+    out.chatLagMs = lagMedian()
     out.ttsMs = await cpuPer(n, passes, async (i) => {
       const parts: Buffer[] = []
-      for await (const c of tts.synthesize({ text: replyText(i) }, {})) parts.push(c.pcm)
+      const t0 = performance.now()
+      for await (const c of tts.synthesize({ text: replyText(i) }, {})) {
+        if (parts.length === 0) lags.push(performance.now() - t0 - FAKE_LATENCY.ttsMs)
+        parts.push(c.pcm)
+      }
       if (replies.length < n) replies.push(Buffer.concat(parts))
     })
+    out.ttsLagMs = lagMedian()
     out.resampleMs = await cpuPer(n, passes, async (i) => {
       const pcm = replies[i % replies.length] as Buffer
       const r = new StreamingResampler(24_000, 8000)
