@@ -88,10 +88,12 @@ export async function runSpecs (moduleUrl: string): Promise<void> {
   let imported = (): void => {}
   const allImported = new Promise<void>((resolve) => { imported = resolve })
   t.before(async () => { await allImported })
+  const cost = new SpecCost()
   for (const file of files) {
     // Queued before the spec's own tests, so it runs when the previous spec's are done.
-    t.test(`${basename(file)}: its tests start here`, async () => {
-      (globalThis as Record<symbol, readonly string[]>)[BASELINE] = process.getActiveResourcesInfo()
+    t.test(`${basename(file)}: its tests start here`, async (t) => {
+      cost.next(t, basename(file))
+      ;(globalThis as Record<symbol, readonly string[]>)[BASELINE] = process.getActiveResourcesInfo()
     })
     try {
       await import(pathToFileURL(file).href)
@@ -100,5 +102,26 @@ export async function runSpecs (moduleUrl: string): Promise<void> {
       t.fail(`${file} failed to load`, { error: err })
     }
   }
+  t.test('spec costs', async (t) => { cost.next(t, undefined) })
   imported()
+}
+
+/**
+ * Each spec's CPU time and wall time in this process, printed as a TAP comment when the next
+ * spec starts, so a slow suite says which file to look at (the process's CPU time covers its
+ * own threads, not child processes).
+ */
+class SpecCost {
+  #name: string | undefined
+  #cpu = process.cpuUsage()
+  #wallAt = performance.now()
+
+  next (t: { comment: (message: string) => void }, name: string | undefined): void {
+    const cpu = process.cpuUsage(this.#cpu)
+    const wallMs = performance.now() - this.#wallAt
+    if (this.#name !== undefined) t.comment(`${this.#name}: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} CPU-s, ${(wallMs / 1000).toFixed(1)} s`)
+    this.#name = name
+    this.#cpu = process.cpuUsage()
+    this.#wallAt = performance.now()
+  }
 }
