@@ -2,6 +2,7 @@ import t from 'tap'
 import { readdir, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { SHARED_RUNNERS } from './spec-groups.ts'
 
 /**
  * Test files come in two kinds. `name.test.ts` runs in a process of its own (tap's default): the
@@ -51,8 +52,11 @@ export async function specsBeside (moduleUrl: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.endsWith(SPEC_SUFFIX)).sort().map((name) => join(dir, name))
 }
 
-/** A folder's runner: `specs.test.ts` runs all its specs, `specs-K.test.ts` the K-th share. */
+/** A folder's runner: `specs.test.ts` runs all its specs, `specs-K.test.ts` the K-th share; or a shared runner in test/ (spec-groups.ts). */
 export const RUNNER_NAME = /^specs(?:-(\d+))?\.test\.ts$/
+
+/** The test folder; runners directly in it are the shared ones (spec-groups.ts). */
+export const TEST_ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 
 /**
  * The specs the runner at `runnerUrl` runs. With N runners `specs-1` ... `specs-N`, the folder's
@@ -62,6 +66,10 @@ export const RUNNER_NAME = /^specs(?:-(\d+))?\.test\.ts$/
  */
 export async function specsFor (runnerUrl: string): Promise<string[]> {
   const runner = fileURLToPath(runnerUrl)
+  const folders = dirname(runner) === TEST_ROOT ? SHARED_RUNNERS[basename(runner)] : undefined
+  if (folders !== undefined) {
+    return (await Promise.all(folders.map(async (f) => await specsBeside(pathToFileURL(join(TEST_ROOT, f, 'x')).href)))).flat()
+  }
   const all = await specsBeside(runnerUrl)
   const share = RUNNER_NAME.exec(basename(runner))?.[1]
   if (share === undefined) return all
