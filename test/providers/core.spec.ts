@@ -199,8 +199,10 @@ t.test('buildProviders: builds each vendor, reads keys from the named variables'
   t.equal(codeOf(err), 'CONFIG_INVALID')
   t.match((err as PhoneAgentError).message, /speech\.stt\.openai\.apiKeyEnv.*GROQ_API_KEY/)
 
-  const google = speechSchema.parse({ stt: { provider: 'google' }, tts: { provider: 'google', google: { voice: 'it-IT-Wavenet-A' } } })
-  const g = buildProviders(google, { env: {}, language: 'it-IT' })
+  // With an API key: without one, Google's client looks for Application Default Credentials as it
+  // is built and probes the GCE metadata server over the network.
+  const google = speechSchema.parse({ stt: { provider: 'google', google: { apiKeyEnv: 'GOOGLE_API_KEY' } }, tts: { provider: 'google', google: { voice: 'it-IT-Wavenet-A', apiKeyEnv: 'GOOGLE_API_KEY' } } })
+  const g = buildProviders(google, { env: { GOOGLE_API_KEY: 'AIza-test-key' }, language: 'it-IT' })
   t.ok(g.stt?.chain.members[0]?.provider instanceof GoogleStt)
   t.ok(g.tts?.chain.members[0]?.provider instanceof GoogleTts)
   t.equal(g.llm, undefined)
