@@ -32,12 +32,21 @@ function voice (atMs: number, ms: number, f0 = 140): { atMs: number, wav: Buffer
 
 /** How late the TTS stub's own 100 ms timer fired, per render (ms): the shared loop's lateness, not ours. */
 const ttsLateness: number[] = []
+/**
+ * Added to the TTS stub's 100 ms in a first-audio run, and subtracted from what it measures. The
+ * fixed latencies are multiples of 20 ms and the chain starts on a caller frame, so every reply
+ * would be ready at the same phase of FreeSWITCH's 20 ms write tick, and the result would swing
+ * with that phase (0 or up to 11 ms of wait, by a ms of overhead more or less). Real providers'
+ * latencies put replies at every phase: the runs spread the offset over the tick (0-19 ms).
+ */
+let ttsOffsetMs = 0
 
 const slowTts = (speaker: Speaker): Speaker => ({
   render: async (text, options) => {
     const from = performance.now()
-    await new Promise((resolve) => setTimeout(resolve, FAKE.ttsMs))
-    ttsLateness.push(performance.now() - from - FAKE.ttsMs)
+    const wait = FAKE.ttsMs + ttsOffsetMs
+    await new Promise((resolve) => setTimeout(resolve, wait))
+    ttsLateness.push(performance.now() - from - wait)
     return await speaker.render(text, options)
   },
 })
@@ -75,7 +84,10 @@ export type Breakdown = Partial<Record<typeof STAGES[number], number>>
 /** The reply's first frame at FreeSWITCH, ms after the caller's end of speech: reached it, written toward the caller, heard. */
 interface FirstFrame { readonly arrived: number, readonly wire: number, readonly heard: number }
 
-function breakdown (rig: ConversationRig, endWall: number, first: FirstFrame): Breakdown {
+/** The turn's marks the run's TTS offset delayed (the frame's own times come corrected in `first`). */
+const AFTER_TTS = new Set<string>(['ttsAudioAt', 'firstFrameAt'])
+
+function breakdown (rig: ConversationRig, endWall: number, first: FirstFrame, ttsOffset: number): Breakdown {
   const logAt = (msg: string): number | undefined => {
     const l = rig.logs.find((x) => x.msg === msg)
     return typeof l?.time === 'number' ? l.time : undefined
@@ -94,7 +106,7 @@ function breakdown (rig: ConversationRig, endWall: number, first: FirstFrame): B
     heard: endWall + first.heard,
   }
   const out: Breakdown = {}
-  for (const k of STAGES) { const v = abs[k]; if (v !== undefined && Number.isFinite(v)) out[k] = v - endWall }
+  for (const k of STAGES) { const v = abs[k]; if (v !== undefined && Number.isFinite(v)) out[k] = v - endWall - (AFTER_TTS.has(k) ? ttsOffset : 0) }
   return out
 }
 
@@ -102,6 +114,9 @@ function breakdown (rig: ConversationRig, endWall: number, first: FirstFrame): B
 async function firstAudio (runs: number, stream: Record<string, unknown>, stages?: Breakdown[]): Promise<FirstFrame[]> {
   const out: FirstFrame[] = []
   for (let i = 0; i < runs; i++) {
+    // Spread over the 20 ms tick: 0, 7, 14, 1, 8, 15, ... (the warm-up call: 0).
+    const offset = stages === undefined && runs === 1 ? 0 : (i * 7) % 20
+    ttsOffsetMs = offset
     out.push(await withRig(stream, async (rig) => {
       rig.fake.reply(STT, { ...transcript('Vorrei un appuntamento.'), delayMs: FAKE.sttMs })
       // First token after 150 ms, then the rest of the stream at once (a few ms apart).
@@ -115,13 +130,14 @@ async function firstAudio (runs: number, stream: Record<string, unknown>, stages
       const frame = call.ear.firstHeard(speechEnd, 200)
       const first: FirstFrame = frame === undefined
         ? { arrived: NaN, wire: NaN, heard: NaN }
-        : { arrived: frame.arrivalMs - speechEnd, wire: frame.writtenMs - speechEnd, heard: frame.playMs - speechEnd }
-      stages?.push(breakdown(rig, t0 + speechEnd, first))
+        : { arrived: frame.arrivalMs - speechEnd - offset, wire: frame.writtenMs - speechEnd - offset, heard: frame.playMs - speechEnd - offset }
+      stages?.push(breakdown(rig, t0 + speechEnd, first, offset))
       const discarded = rig.logs.filter((l) => l.msg === 'preemptive reply discarded').length
       if (process.env.BENCH_VERBOSE !== undefined) process.stderr.write(`bench: run ${i + 1}: heard ${Math.round(first.heard)} ms, on the wire ${Math.round(first.wire)} ms, at FreeSWITCH ${Math.round(first.arrived)} ms, ${chatRequests(rig.fake).length} model requests, ${discarded} discarded\n`)
       return first
     }))
   }
+  ttsOffsetMs = 0
   return out
 }
 
@@ -299,7 +315,8 @@ export function turnTakingSection (r: TurnTakingResult): string {
     '',
     'Command: `node --import tsx bench/turn-taking.ts`. One process (server, simulator and provider',
     `fakes share the event loop), calls one after another. Fakes: STT ${FAKE.sttMs} ms, LLM first token`,
-    `${FAKE.llmFirstTokenMs} ms, TTS ${FAKE.ttsMs} ms per sentence; the classic VAD (the test rig's). One`,
+    `${FAKE.llmFirstTokenMs} ms, TTS ${FAKE.ttsMs} ms per sentence (plus 0-19 ms spread over the first-audio runs and subtracted`,
+    'again, so replies land at every phase of the 20 ms write tick); the classic VAD (the test rig\'s). One',
     'warm-up call first, not counted. The machine is shared with other work: see the load average.',
     `Measured on ${new Date().toISOString()}${loadNote()}.`,
     '',
