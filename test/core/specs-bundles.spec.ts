@@ -53,3 +53,9 @@ t.test('a leak check in a shared process counts only what the spec itself left',
   t.same(beyondBaseline(before), [], 'what was there before is not')
   t.same(beyondBaseline([]), [], 'and nothing is nothing')
 })
+
+t.test('every measured spec weight names a spec that exists', async (t) => {
+  const { SPEC_SECONDS } = await import('../helpers/spec-weights.ts')
+  const specs = new Set((await walk(testRoot)).filter((f) => f.endsWith(SPEC_SUFFIX)).map((f) => relative(testRoot, f)))
+  for (const name of Object.keys(SPEC_SECONDS)) t.ok(specs.has(name), `${name} exists`)
+})

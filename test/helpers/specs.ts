@@ -1,8 +1,9 @@
 import t from 'tap'
-import { readdir, stat } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { SHARED_RUNNERS } from './spec-groups.ts'
+import { DEFAULT_SPEC_SECONDS, SPEC_SECONDS } from './spec-weights.ts'
 
 /**
  * Test files come in two kinds. `name.test.ts` runs in a process of its own (tap's default): the
@@ -60,9 +61,9 @@ export const TEST_ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 
 /**
  * The specs the runner at `runnerUrl` runs. With N runners `specs-1` ... `specs-N`, the folder's
- * specs are dealt largest file first to the runner with the fewest bytes so far (ties to the
- * lower number): file size stands in for running time, and the split is the same on every
- * machine, so a failure names the same runner everywhere.
+ * specs are dealt longest first to the runner with the least time so far (ties to the lower
+ * number), by their measured seconds (spec-weights.ts): the split is the same on every machine,
+ * so a failure names the same runner everywhere.
  */
 export async function specsFor (runnerUrl: string): Promise<string[]> {
   const runner = fileURLToPath(runnerUrl)
@@ -74,12 +75,13 @@ export async function specsFor (runnerUrl: string): Promise<string[]> {
   const share = RUNNER_NAME.exec(basename(runner))?.[1]
   if (share === undefined) return all
   const runners = (await readdir(dirname(runner))).filter((n) => RUNNER_NAME.exec(n)?.[1] !== undefined).length
-  const sizes = await Promise.all(all.map(async (file) => ({ file, bytes: (await stat(file)).size })))
+  const folder = basename(dirname(runner))
+  const weighed = all.map((file) => ({ file, seconds: SPEC_SECONDS[`${folder}/${basename(file)}`] ?? DEFAULT_SPEC_SECONDS }))
   const loads = new Array<number>(runners).fill(0)
   const mine: string[] = []
-  for (const { file, bytes } of sizes.sort((a, b) => b.bytes - a.bytes || a.file.localeCompare(b.file))) {
+  for (const { file, seconds } of weighed.sort((a, b) => b.seconds - a.seconds || a.file.localeCompare(b.file))) {
     const least = loads.indexOf(Math.min(...loads))
-    loads[least] = (loads[least] ?? 0) + bytes
+    loads[least] = (loads[least] ?? 0) + seconds
     if (least === Number(share) - 1) mine.push(file)
   }
   return mine.sort()
