@@ -1,4 +1,5 @@
 import { isPhoneAgentError, type ErrorCode } from '../../lib/errors.ts'
+import { until } from '../helpers/until.ts'
 
 /** Timers alive now; a test compares this before and after to prove it left none behind. */
 export function activeTimers (): number {
@@ -6,16 +7,12 @@ export function activeTimers (): number {
 }
 
 /**
- * Polls `done` until it holds or `ms` pass. For state owned by a library we do not control:
- * Node's undici keeps a timer for an idle pooled socket for up to its 4 s keep-alive timeout.
+ * Polls `done` until it holds or `ms` pass (test/helpers/until.ts). For state owned by a library
+ * we do not control: Node's undici keeps a timer for an idle pooled socket for up to its 4 s
+ * keep-alive timeout.
  */
 export async function eventually (done: () => boolean, ms = 8000): Promise<boolean> {
-  const until = Date.now() + ms
-  while (!done()) {
-    if (Date.now() > until) return false
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-  return true
+  return await until(done, ms, 20)
 }
 
 /** Resolves with the error `p` rejects with; fails when it resolves. */
