@@ -256,8 +256,7 @@ export class Turn {
           if (delta.type === 'text') {
             this.#round.chars += delta.text.length
             for (const s of splitter.push(delta.text)) yield this.#emit(s)
-          } else if (delta.type !== 'usage') {
-            // The text before a tool call is over (text_end: at the call's first piece): its last sentence need not wait.
+          } else if (delta.type !== 'usage') { // text before a tool call is over (text_end, or the call): say it all
             for (const s of splitter.flush()) yield this.#emit(s)
             if (delta.type === 'text_end') continue
             // Ids must be unique within the conversation; some servers restart them per response.
