@@ -62,3 +62,14 @@ t.test('frames of another size (30 ms) and a stall caught up at once stay in ord
   t.same(slots.slice(0, 60).map(([, r]) => r), Array.from({ length: 60 }, (_, i) => i + 1), 'every agent frame, in order')
   t.same(slots.slice(60).map(([l]) => l), [9], 'the caller frame after them (its tail is in the last half slot)')
 })
+
+t.test('our side more than the buffer behind the caller (a stall, idle frames not sent): no caller audio is overwritten', async (t) => {
+  const slots = run(t, (tl) => {
+    tl.agent(frame(500))
+    for (let i = 0; i < 80; i++) tl.caller(frame(i + 1), i * N) // 1.6 s of the caller, nothing sent by us
+    for (let i = 0; i < 10; i++) tl.agent(frame(600 + i))
+  })
+  t.same(slots.map(([l]) => l).filter((l) => l !== 0), Array.from({ length: 80 }, (_, i) => i + 1), 'every caller frame once, in order')
+  t.same(slots.map(([, r]) => r).filter((r) => r !== 0), [500, ...Array.from({ length: 10 }, (_, i) => 600 + i)], 'every frame of ours once, in order')
+  t.equal(slots[0]?.[1], 500)
+})

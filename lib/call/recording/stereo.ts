@@ -8,8 +8,11 @@
  * placed at "where the agent's clock was when the caller's first frame arrived" plus its own
  * offset: network jitter does not move it. Samples are held back `holdFrames` slots before
  * they are written, so a caller frame that arrives a little late still lands in its slot; one
- * later than that, or far ahead, re-anchors the caller's side at the present slot. A slot
- * with no audio from one side is silence on that channel.
+ * later than that re-anchors the caller's side at the present slot (after what is placed). A
+ * caller frame more than the buffer ahead means our side fell behind (a stall, or idle frames
+ * the pacer did not send: FreeSWITCH writes nothing in those ticks), so the oldest slots are
+ * written out and our side continues after them: the slots it missed are silence, and no
+ * caller audio is overwritten. A slot with no audio from one side is silence on that channel.
  */
 export class StereoTimeline {
   readonly #hold: number
@@ -43,11 +46,13 @@ export class StereoTimeline {
   /** One frame of the caller's, `mediaSample` samples after the caller's first. */
   caller (samples: Int16Array, mediaSample: number): void {
     let pos = this.#anchor === undefined ? -1 : this.#anchor + mediaSample
-    if (pos < this.#emitted || pos + samples.length > this.#emitted + this.#cap) {
-      this.#anchor = this.#right - mediaSample
-      pos = this.#right
+    if (pos < this.#emitted) {
+      pos = Math.max(this.#right, this.#leftEnd)
+      this.#anchor = pos - mediaSample
     }
     this.#place(pos, samples, 0)
+    // Far ahead: #place wrote the oldest slots out; our side resumes after them.
+    if (this.#right < this.#emitted) this.#right = this.#emitted
     this.#leftEnd = Math.max(this.#leftEnd, pos + samples.length)
   }
 
