@@ -4,17 +4,33 @@ import { PhoneAgentError } from '../errors.ts'
  * Band-limited sample-rate conversion: a Kaiser-windowed sinc evaluated as a polyphase FIR.
  *
  * Dropping samples to go from 16 or 22.05 kHz to 8 kHz folds everything above 4 kHz back onto
- * the speech band (sibilants turn into whistles), so the signal is low-passed below the lower
- * of the two Nyquist frequencies first. The kernel is symmetric and centred on each output
+ * the speech band (sibilants turn into whistles), so the signal is low-passed at the lower of
+ * the two Nyquist frequencies first (two designs, below: one for a phone line, one for
+ * upsampling). The kernel is symmetric and centred on each output
  * instant, so there is no delay to compensate.
  */
 
-/** Cut-off as a fraction of the lower Nyquist frequency: 3.6 kHz for 8 kHz telephony. */
+/** Upsampling: cut-off as a fraction of the source's Nyquist frequency (3.6 kHz from 8 kHz). */
 const ROLLOFF = 0.9
-/** Sinc zero crossings kept on each side of the centre; sets the transition width (~0.2 x cut-off). */
+/** Upsampling: sinc zero crossings kept on each side of the centre; sets the transition width (~0.2 x cut-off). */
 const ZERO_CROSSINGS = 24
-/** Kaiser beta for ~80 dB stopband attenuation (Kaiser's formula 0.1102 * (A - 8.7)). */
+/** Upsampling: Kaiser beta for ~80 dB stopband attenuation (Kaiser's formula 0.1102 * (A - 8.7)). */
 const KAISER_BETA = 7.86
+/**
+ * Downsampling (a TTS voice at 16, 22.05, 24 or 48 kHz to a phone line) is designed for the
+ * line: the pass band is flat to 0.85 of the target's Nyquist frequency (3.4 kHz at 8 kHz, the
+ * telephone band's top edge) and the stop band starts at 1.15 of it (4.6 kHz), the cut-off
+ * (-6 dB) sitting on the Nyquist frequency itself. What folds back from between 4 and 4.6 kHz
+ * lands between 3.4 and 4 kHz, above the band a phone line carries; everything that could fold
+ * into the band is at least DOWN_ATTENUATION_DB down. A transition 0.3 x Nyquist wide instead of
+ * the 0.2 x 3.6 kHz the upsampling design keeps needs 88 taps at 24 kHz instead of 160: the
+ * reply's resampling was the largest piece of an AI turn's CPU (issue 18, bench/turn-cpu.ts).
+ */
+const DOWN_TRANSITION = 0.3
+/** Stop-band attenuation of the downsampling filter, dB (ripple in the pass band ±0.003 dB). */
+const DOWN_ATTENUATION_DB = 70
+/** Kaiser's formula for beta at DOWN_ATTENUATION_DB (A > 50 dB): 0.1102 * (A - 8.7). */
+const DOWN_BETA = 0.1102 * (DOWN_ATTENUATION_DB - 8.7)
 /**
  * Exact polyphase tables are kept up to this many phases (44.1 -> 8 kHz needs 80, 22.05 -> 8
  * needs 160); odd rates beyond it interpolate linearly between neighbouring phases.
@@ -27,6 +43,8 @@ interface Kernel {
   readonly halfWidth: number
   /** (phases + 1) rows of 2 * halfWidth taps; tap t applies to input sample i + t - halfWidth + 1. */
   readonly taps: Float64Array
+  /** Row 0 folded about its centre: fold[k] is the tap k inputs either side (see decimate()). */
+  readonly fold: Float64Array
 }
 
 const kernels = new Map<string, Kernel>()
@@ -45,20 +63,26 @@ function besselI0 (x: number): number {
 }
 
 function designKernel (fromRate: number, toRate: number, phases: number): Kernel {
-  const cutoff = ROLLOFF * Math.min(fromRate, toRate) / 2
+  const down = toRate < fromRate
+  const cutoff = down ? toRate / 2 : ROLLOFF * fromRate / 2
   // Sinc argument scale in input samples: zero crossings every fromRate / (2 * cutoff) samples.
   const scale = 2 * cutoff / fromRate
-  const halfWidth = Math.ceil(ZERO_CROSSINGS / scale)
+  const beta = down ? DOWN_BETA : KAISER_BETA
+  // Kaiser's length estimate, N - 1 = (A - 7.95) / (2.285 * transition in radians per input
+  // sample); the window spans 2 * halfWidth input samples.
+  const halfWidth = down
+    ? Math.ceil((DOWN_ATTENUATION_DB - 7.95) / (2.285 * 2 * Math.PI * DOWN_TRANSITION * cutoff / fromRate) / 2)
+    : Math.ceil(ZERO_CROSSINGS / scale)
   const width = 2 * halfWidth
   const taps = new Float64Array((phases + 1) * width)
-  const i0Beta = besselI0(KAISER_BETA)
+  const i0Beta = besselI0(beta)
   for (let p = 0; p <= phases; p++) {
     const frac = p / phases
     let sum = 0
     for (let t = 0; t < width; t++) {
       const x = t - halfWidth + 1 - frac
       const r = x / halfWidth
-      const window = Math.abs(r) >= 1 ? 0 : besselI0(KAISER_BETA * Math.sqrt(1 - r * r)) / i0Beta
+      const window = Math.abs(r) >= 1 ? 0 : besselI0(beta * Math.sqrt(1 - r * r)) / i0Beta
       const arg = Math.PI * scale * x
       const sinc = arg === 0 ? 1 : Math.sin(arg) / arg
       const h = scale * sinc * window
@@ -69,7 +93,9 @@ function designKernel (fromRate: number, toRate: number, phases: number): Kernel
     // modulate a constant signal into a tone at the phase-cycle rate.
     for (let t = 0; t < width; t++) taps[p * width + t] = (taps[p * width + t] ?? 0) / sum
   }
-  return { phases, halfWidth, taps }
+  // Row 0's last tap (x = halfWidth, the window's edge) is zero: fold stops one short of it.
+  const fold = taps.slice(halfWidth - 1, width - 1)
+  return { phases, halfWidth, taps, fold }
 }
 
 function gcd (a: number, b: number): number {
@@ -110,33 +136,37 @@ export function resampleKernel (fromRate: number, toRate: number): ResampleKerne
 }
 
 /**
- * One output of an integer decimation (up = 1: 16, 24, 32, 48 kHz -> 8 kHz, the common TTS
- * rates), centred on input `centre`: input `a` is `x[a - xBase]`, inputs before 0 or from
- * `total` on are zeros. Row 0 of the kernel is symmetric about its centre tap (halfWidth - 1:
- * the window and the sinc are even in x) and its last tap is zero (x = halfWidth, the window's
- * edge), so each pair of inputs at the same distance is added (exactly, in integers) before
- * one multiplication: half the multiplications of the plain dot product, and two partial sums
- * so the additions do not wait on each other. A TTS reply at 24 kHz costs about 40 % less CPU
- * (issue 18; bench/turn-cpu.ts). The sum's rounding differs from the plain dot product's by far
- * less than one output step; resample() and the streaming resampler both call this, so they
+ * `count` outputs of an integer decimation (up = 1: 16, 24, 32, 48 kHz -> 8 kHz, the common TTS
+ * rates) into `out` from `outAt`: the first centred on input `centre`, each next `down` inputs
+ * later. Input `a` is `x[a - xBase]`; inputs before 0 or from `total` on are zeros. Row 0 of the
+ * kernel is symmetric about its centre tap (the window and the sinc are even), so `fold[k]` is
+ * the tap k inputs either side and each pair at the same distance is added (exactly, in
+ * integers) before one multiplication: half the multiplications of the plain dot product. Only
+ * the kept outputs are computed. resample() and the streaming resampler both call this, so they
  * stay equal sample for sample.
  */
-export function decimateAt (x: Int16Array, xBase: number, centre: number, total: number, taps: Float64Array, halfWidth: number): number {
-  const c = halfWidth - 1
-  if (centre - c < 0 || centre + c >= total) return foldedSum(padded(x, xBase, centre, total, c), c, taps, c)
-  return foldedSum(x, centre - xBase, taps, c)
+export function decimate (x: Int16Array, xBase: number, centre: number, down: number, total: number, fold: Float64Array, out: Int16Array, outAt: number, count: number): void {
+  const c = fold.length - 1
+  const h0 = fold[0] as number
+  for (let o = 0; o < count; o++, centre += down) {
+    let s: number
+    if (centre - c < 0 || centre + c >= total) {
+      s = foldedSum(padded(x, xBase, centre, total, c), c, fold)
+    } else {
+      // foldedSum() inlined: this loop is the whole cost of a TTS reply's resampling.
+      const at = centre - xBase
+      s = h0 * (x[at] as number)
+      for (let k = 1; k <= c; k++) s += (fold[k] as number) * ((x[at - k] as number) + (x[at + k] as number))
+    }
+    const v = Math.round(s)
+    out[outAt + o] = v > 32767 ? 32767 : v < -32768 ? -32768 : v
+  }
 }
 
-function foldedSum (x: Int16Array, at: number, taps: Float64Array, c: number): number {
-  let even = (taps[c] as number) * (x[at] as number)
-  let odd = 0
-  let k = 1
-  for (; k < c; k += 2) {
-    odd += (taps[c - k] as number) * ((x[at - k] as number) + (x[at + k] as number))
-    even += (taps[c - k - 1] as number) * ((x[at - k - 1] as number) + (x[at + k + 1] as number))
-  }
-  if (k === c) odd += (taps[0] as number) * ((x[at - c] as number) + (x[at + c] as number))
-  return even + odd
+function foldedSum (x: Int16Array, at: number, fold: Float64Array): number {
+  let s = (fold[0] as number) * (x[at] as number)
+  for (let k = 1; k < fold.length; k++) s += (fold[k] as number) * ((x[at - k] as number) + (x[at + k] as number))
+  return s
 }
 
 /** The 2c + 1 inputs around `centre`, zeros where the signal has none (its two ends). */
@@ -151,18 +181,17 @@ export function resample (samples: Int16Array, fromRate: number, toRate: number)
   checkRate(fromRate)
   checkRate(toRate)
   if (fromRate === toRate) return samples.slice()
-  const { halfWidth, taps, up, down, exact, phases } = resampleKernel(fromRate, toRate)
+  const { halfWidth, taps, fold, up, down, exact, phases } = resampleKernel(fromRate, toRate)
   const width = 2 * halfWidth
   const n = samples.length
   const outLength = Math.ceil(n * up / down)
   const out = new Int16Array(outLength)
+  if (up === 1) {
+    decimate(samples, 0, 0, down, n, fold, out, 0, outLength)
+    return out
+  }
   for (let j = 0; j < outLength; j++) {
     // Output j sits at input position j * down / up = i + p / up.
-    if (up === 1) {
-      const v = Math.round(decimateAt(samples, 0, j * down, n, taps, halfWidth))
-      out[j] = v > 32767 ? 32767 : v < -32768 ? -32768 : v
-      continue
-    }
     const num = j * down
     const i = Math.floor(num / up)
     const p = num - i * up
