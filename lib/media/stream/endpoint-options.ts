@@ -30,6 +30,12 @@ export interface MediaEndpointOptions {
    * frames (default true), so a reply's first frame finds its tick free (call-pacer.ts).
    */
   readonly alignToWriteTicks?: boolean | undefined
+  /**
+   * How long after the caller's last sound or our last audio idle silence still goes out on every
+   * write tick (default 5000 ms; Infinity: always). After that a quiet call sends one silence
+   * frame a second, and a reply that starts then may wait up to a tick longer (quiet-idle.ts).
+   */
+  readonly warmIdleMs?: number | undefined
   /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
   readonly maxBufferedFrames?: number | undefined
   /**
@@ -62,6 +68,7 @@ export interface MediaEndpointStats {
   readonly silenceSent: number
   /** Inbound frames lost because a frames() consumer fell behind. */
   readonly droppedSlowConsumer: number
+  /** Send failures seen (connected, one send in 50 carries a callback: a lasting failure is seen within a second). */
   readonly sendErrors: number
   /** Send buffers added because all of the call's were still in flight (0 in steady state). */
   readonly sendBuffersGrown: number

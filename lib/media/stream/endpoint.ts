@@ -12,6 +12,7 @@ import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStat
 import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
+import { QuietIdle } from './quiet-idle.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -28,11 +29,14 @@ export type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStat
 // A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
 const MAX_DATAGRAM = 1920
 /**
- * Send buffers per call: a send's callback runs in the next turn of the event loop, and a call
- * sends 1-3 frames per turn (1 + lead at a reply's start, 2 when catching up); a ring that runs
- * out grows by one slot (SendRing.grown) instead of overwriting.
+ * Send buffers per call: a slot is busy until its datagram is known to be sent (at its callback,
+ * or once the socket's send queue is seen empty),
+ * and a call sends 1-3 frames per turn (1 + lead at a reply's start, 2 when catching up); a ring
+ * that runs out grows by one slot (SendRing.grown) instead of overwriting.
  */
 const SEND_RING = 4
+/** One send in this many carries a callback, so send errors are still seen (once a second per call). */
+const SAMPLE_EVERY = 50
 
 export class MediaEndpoint {
   readonly rate: StreamRate
@@ -52,6 +56,8 @@ export class MediaEndpoint {
   readonly #pacer: CallPacer
   /** FreeSWITCH's write ticks, placed from the arrival of its frames (undefined: alignment off). */
   readonly #writeClock: WriteClock | undefined
+  /** Whether an idle tick sends its silence (quiet-idle.ts). */
+  readonly #quiet: QuietIdle
   readonly #buffers = new Set<FrameBuffer>()
   readonly #signal: AbortSignal | undefined
   readonly #onAbort: () => void
@@ -105,7 +111,8 @@ export class MediaEndpoint {
       this.#logger.debug({ err }, 'unicast socket error')
     })
     this.#silentSamples = new Int16Array(rate * 20 / 1000)
-    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent)
+    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent, () => socket.getSendQueueCount() === 0)
+    this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs)
     this.#writeClock = options.alignToWriteTicks === false ? undefined : new WriteClock(this.#scheduler.frameMs)
     this.#pacer = new CallPacer({
       writeClock: this.#writeClock,
@@ -286,6 +293,7 @@ export class MediaEndpoint {
       receivedAt,
     }
     this.#mediaSamples += samples.length
+    this.#quiet.heard(samples, receivedAt)
     const listeners = this.#listeners
     for (let i = 0; i < listeners.length; i++) {
       try {
@@ -298,29 +306,46 @@ export class MediaEndpoint {
     for (const buffer of this.#buffers) buffer.push(frame)
   }
 
+  /** Whether the pacer may send now: audio queued always, idle silence while a turn may start (quiet-idle.ts). */
   #canSend (): boolean {
-    return this.#fsPlaying && this.#peer !== undefined && !this.#closed && this.#link !== 'connecting'
+    if (!this.#fsPlaying || this.#peer === undefined || this.#closed || this.#link === 'connecting') return false
+    return !this.#queue.empty || this.#quiet.wanted(this.#scheduler.clock.now())
   }
 
   #sendFrame (now: number): void {
-    const peer = this.#peer as AddressPort
+    const ring = this.#ring
+    const socket = this.#socket
+    const connected = this.#link === 'connected'
     const idle = this.#queue.idle
-    const slot = this.#ring.take()
+    const slot = ring.take()
     const frame = this.#queue.nextFrameInto(now, slot)
+    const fromSlot = frame === slot.bytes
+    // Connected, most sends carry no callback (about 2 µs less per datagram: no request object
+    // kept, no callback task); Node then drops a send's error unseen (dgram.js doSend), so one
+    // send in SAMPLE_EVERY still carries one, and a lasting failure is counted and logged. Not
+    // connected, a send waits for an address lookup (a later tick) before the kernel sees it:
+    // its slot must stay busy until its callback.
+    const sample = !connected || this.#stats.sent % SAMPLE_EVERY === 0
     this.#stats.sent++
     if (idle) this.#stats.silenceSent++
-    const done = frame === slot.bytes ? this.#ring.sending(slot) : this.#onSent
+    this.#quiet.sent(now, !idle)
     try {
-      if (this.#link === 'connected') this.#socket.send(frame, done)
-      else this.#socket.send(frame, peer.port, peer.address, done)
+      if (!sample) {
+        socket.send(frame)
+        if (fromSlot) ring.sentWithoutCallback(slot)
+      } else {
+        const done = fromSlot ? ring.sending(slot) : this.#onSent
+        if (connected) socket.send(frame, done)
+        else socket.send(frame, (this.#peer as AddressPort).port, (this.#peer as AddressPort).address, done)
+      }
     } catch (err) {
-      if (frame === slot.bytes) this.#ring.release(slot)
+      if (fromSlot) ring.release(slot)
       this.#onSent(err as Error)
     }
     this.#queue.sent(now)
     const listeners = this.#sentListeners
     if (listeners.length === 0) return
-    const samples = frame === slot.bytes ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : this.#silentSamples
+    const samples = fromSlot ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : this.#silentSamples
     for (let i = 0; i < listeners.length; i++) {
       try {
         (listeners[i] as SentListener)(frame, now, samples)

@@ -1,0 +1,67 @@
+/**
+ * Whether an idle call (nothing queued) sends its silence frame this tick.
+ *
+ * Idle silence on every write tick is what keeps FreeSWITCH's RTP write timer "warm": with the
+ * matrix timer (switch_time.c timer_next), after two or more ticks with no write the timer is
+ * re-synced and the next frame waits for the following tick, so a reply that starts after a gap
+ * is heard up to 20 ms later (write-clock.ts). That is worth its cost (a datagram per call per
+ * 20 ms: about a third of a quiet call's CPU, bench/pacer-idle.ts) only while a reply may start:
+ * around a turn. So silence flows while the caller made a sound, or we sent audio, in the last
+ * `warmMs`; after that a quiet call sends one silence frame per `keepAliveMs`.
+ *
+ * What FreeSWITCH does with no datagrams: unicast_thread_run (switch_ivr.c) blocks in
+ * switch_socket_recv and writes nothing toward the caller, and the park loop writes nothing of
+ * its own unless send_silence_when_idle is set (switch_ivr_park), so the caller gets no RTP
+ * (switch_rtp.c sends a comfort-noise packet of its own after 60 silent intervals only when CN
+ * was negotiated with auto-CNG). A quiet line is silence either way; the keep-alive frame keeps
+ * RTP flowing at least once a second for carriers' media-inactivity timers and NAT bindings. The
+ * simulator does the same (lib/simulator/unicast.ts, ear.ts: no datagram, no RTP, a gap).
+ */
+
+/** Peak level (about -40 dBFS) above which a caller's frame counts as a sound: a quiet line stays below. */
+export const LOUD_PEAK = 328
+/** Default: a reply comes within seconds of the caller's last sound (end silence, providers). */
+export const WARM_MS = 5000
+/** Default: one frame a second on a cold line. */
+export const KEEP_ALIVE_MS = 1000
+
+export class QuietIdle {
+  readonly #warmMs: number
+  readonly #keepAliveMs: number
+  /** The last sign of a turn: the caller's last loud frame, our last audio frame, the start. */
+  #activeAt: number
+  #lastSentAt = Number.NEGATIVE_INFINITY
+
+  /** `warmMs` Infinity: idle silence on every tick, always. */
+  constructor (now: number, warmMs = WARM_MS, keepAliveMs = KEEP_ALIVE_MS) {
+    this.#activeAt = now
+    this.#warmMs = warmMs
+    this.#keepAliveMs = keepAliveMs
+  }
+
+  /** A frame of the caller's arrived at `at`. */
+  heard (samples: Int16Array, at: number): void {
+    // A loud frame seen in the last second is enough to stay warm: a quiet line is the one to check.
+    if (at - this.#activeAt < 1000 || this.#warmMs === Number.POSITIVE_INFINITY) return
+    // Every other sample: a voice above -40 dBFS is not missed by a 4 kHz look.
+    for (let i = 0; i < samples.length; i += 2) {
+      const s = samples[i] as number
+      if (s > LOUD_PEAK || s < -LOUD_PEAK) {
+        this.#activeAt = at
+        return
+      }
+    }
+  }
+
+  /** We sent a frame at `at`; `audio`: it carried queued audio, not idle silence. */
+  sent (at: number, audio: boolean): void {
+    this.#lastSentAt = at
+    if (audio) this.#activeAt = at
+  }
+
+  /** Send this idle tick's silence? (Audio queued is always sent: the caller of this asks only when idle.) */
+  wanted (now: number): boolean {
+    if (now - this.#activeAt < this.#warmMs) return true
+    return now - this.#lastSentAt >= this.#keepAliveMs
+  }
+}
