@@ -1,4 +1,5 @@
 import { PhoneAgentError } from '../errors.ts'
+import { simdKernel } from './resample-simd.ts'
 
 /**
  * Band-limited sample-rate conversion: a Kaiser-windowed sinc evaluated as a polyphase FIR.
@@ -45,6 +46,8 @@ interface Kernel {
   readonly taps: Float64Array
   /** Row 0 folded about its centre: fold[k] is the tap k inputs either side (see decimate()). */
   readonly fold: Float64Array
+  /** fold[1..] in single precision, zeros to a multiple of four: the SIMD kernel's taps. */
+  readonly fold4: Float32Array
 }
 
 const kernels = new Map<string, Kernel>()
@@ -95,7 +98,9 @@ function designKernel (fromRate: number, toRate: number, phases: number): Kernel
   }
   // Row 0's last tap (x = halfWidth, the window's edge) is zero: fold stops one short of it.
   const fold = taps.slice(halfWidth - 1, width - 1)
-  return { phases, halfWidth, taps, fold }
+  const fold4 = new Float32Array(4 * Math.ceil((fold.length - 1) / 4))
+  fold4.set(fold.subarray(1))
+  return { phases, halfWidth, taps, fold, fold4 }
 }
 
 function gcd (a: number, b: number): number {
@@ -142,22 +147,33 @@ export function resampleKernel (fromRate: number, toRate: number): ResampleKerne
  * kernel is symmetric about its centre tap (the window and the sinc are even), so `fold[k]` is
  * the tap k inputs either side and each pair at the same distance is added (exactly, in
  * integers) before one multiplication: half the multiplications of the plain dot product. Only
- * the kept outputs are computed. resample() and the streaming resampler both call this, so they
- * stay equal sample for sample.
+ * the kept outputs are computed, those whose window lies inside the signal by the SIMD kernel
+ * (resample-simd.ts) where there is one. resample() and the streaming resampler both call this,
+ * so they stay equal sample for sample.
  */
-export function decimate (x: Int16Array, xBase: number, centre: number, down: number, total: number, fold: Float64Array, out: Int16Array, outAt: number, count: number): void {
+export function decimate (x: Int16Array, xBase: number, centre: number, total: number, kernel: ResampleKernel, out: Int16Array, outAt: number, count: number): void {
+  const { down, fold } = kernel
   const c = fold.length - 1
-  const h0 = fold[0] as number
-  for (let o = 0; o < count; o++, centre += down) {
-    let s: number
-    if (centre - c < 0 || centre + c >= total) {
-      s = foldedSum(padded(x, xBase, centre, total, c), c, fold)
-    } else {
-      // foldedSum() inlined: this loop is the whole cost of a TTS reply's resampling.
-      const at = centre - xBase
-      s = h0 * (x[at] as number)
-      for (let k = 1; k <= c; k++) s += (fold[k] as number) * ((x[at - k] as number) + (x[at + k] as number))
-    }
+  // Outputs [inFrom, inTo) have every input of their window: centre + o * down - c >= 0 and
+  // centre + o * down + c < total.
+  const inFrom = Math.min(count, Math.max(0, Math.ceil((c - centre) / down)))
+  const inTo = Math.max(inFrom, Math.min(count, Math.ceil((total - c - centre) / down)))
+  for (let o = 0; o < count; o++) {
+    if (o === inFrom) o = inTo
+    if (o === count) break
+    const v = Math.round(foldedSum(padded(x, xBase, centre + o * down, total, c), c, fold))
+    out[outAt + o] = v > 32767 ? 32767 : v < -32768 ? -32768 : v
+  }
+  if (inTo === inFrom) return
+  const simd = simdKernel()
+  if (simd !== undefined) {
+    simd.run(x, centre + inFrom * down - xBase, down, kernel.fold4, fold[0] as number, out, outAt + inFrom, inTo - inFrom)
+    return
+  }
+  for (let o = inFrom, at = centre + inFrom * down - xBase; o < inTo; o++, at += down) {
+    // foldedSum() written out: this loop is the whole cost of a TTS reply's resampling.
+    let s = (fold[0] as number) * (x[at] as number)
+    for (let k = 1; k <= c; k++) s += (fold[k] as number) * ((x[at - k] as number) + (x[at + k] as number))
     const v = Math.round(s)
     out[outAt + o] = v > 32767 ? 32767 : v < -32768 ? -32768 : v
   }
@@ -181,13 +197,14 @@ export function resample (samples: Int16Array, fromRate: number, toRate: number)
   checkRate(fromRate)
   checkRate(toRate)
   if (fromRate === toRate) return samples.slice()
-  const { halfWidth, taps, fold, up, down, exact, phases } = resampleKernel(fromRate, toRate)
+  const kernel = resampleKernel(fromRate, toRate)
+  const { halfWidth, taps, up, down, exact, phases } = kernel
   const width = 2 * halfWidth
   const n = samples.length
   const outLength = Math.ceil(n * up / down)
   const out = new Int16Array(outLength)
   if (up === 1) {
-    decimate(samples, 0, 0, down, n, fold, out, 0, outLength)
+    decimate(samples, 0, 0, n, kernel, out, 0, outLength)
     return out
   }
   for (let j = 0; j < outLength; j++) {
