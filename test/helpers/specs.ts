@@ -1,24 +1,23 @@
 import t from 'tap'
 import { readdir } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { SHARED_RUNNERS } from './spec-groups.ts'
 import { DEFAULT_SPEC_SECONDS, SPEC_SECONDS } from './spec-weights.ts'
 
 /**
  * Test files come in two kinds. `name.test.ts` runs in a process of its own (tap's default): the
- * files that place simulated calls in real time, wait on audio, or change process-wide state.
- * `name.spec.ts` files are quick and leave the process as they found it; a folder's
- * `specs.test.ts` imports all of them into one process, so they share one start-up. Starting a
- * test process that loads the app costs 3-4 CPU-seconds of module loading (tsx's loader, tap's
- * preloads); for ~90 quick files that was most of the suite's CPU time on a 2-core machine.
+ * few files that change process-wide state. `name.spec.ts` files leave the process as they found
+ * it, and the runners `test/specs-01.test.ts` ... `test/specs-NN.test.ts` share them out: each
+ * imports its share into one process, so they share one start-up. Starting a test process that
+ * loads the app costs 2-3 CPU-seconds of module loading (tap, the TypeScript loader, the module
+ * graph); for ~160 spec files that was most of the suite's CPU time on a 2-core machine.
  *
  * Each spec registers its tests on tap's root test as it would alone, so they run one after the
  * other in file-name order; `npx tap test/folder/name.spec.ts` still runs one on its own.
  *
- * A folder whose specs place calls in real time splits them over several processes, so the
- * waiting overlaps other work: runners `specs-1.test.ts` ... `specs-N.test.ts` instead of one
- * `specs.test.ts`, each taking its share (specsFor).
+ * Most specs place simulated calls in real time and mostly wait, so the runners take as long as
+ * each other (specsFor deals the specs by their measured seconds): tap starts its files in name
+ * order as its job slots free up, and a long runner started last would be the suite's tail.
  */
 export const SPEC_SUFFIX = '.spec.ts'
 
@@ -48,35 +47,45 @@ export function beyondBaseline (now: readonly string[]): string[] {
 /** Per spec file, added to tap's timeout for the whole process (tap's own is per process). */
 const TIMEOUT_PER_SPEC_MS = 60_000
 
-export async function specsBeside (moduleUrl: string): Promise<string[]> {
-  const dir = dirname(fileURLToPath(moduleUrl))
-  return (await readdir(dir)).filter((name) => name.endsWith(SPEC_SUFFIX)).sort().map((name) => join(dir, name))
-}
-
-/** A folder's runner: `specs.test.ts` runs all its specs, `specs-K.test.ts` the K-th share; or a shared runner in test/ (spec-groups.ts). */
-export const RUNNER_NAME = /^specs(?:-(\d+))?\.test\.ts$/
-
-/** The test folder; runners directly in it are the shared ones (spec-groups.ts). */
+/** The test folder, where the runners are. */
 export const TEST_ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 
+/** A runner: `test/specs-01.test.ts`; two digits, so tap's name order is the number order. */
+export const RUNNER_NAME = /^specs-(\d\d)\.test\.ts$/
+
+/** Every spec file under test/, in path order. */
+export async function allSpecs (dir = TEST_ROOT): Promise<string[]> {
+  const found: string[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) found.push(...await allSpecs(path))
+    else if (entry.name.endsWith(SPEC_SUFFIX)) found.push(path)
+  }
+  return found.sort()
+}
+
+/** The runners' file names, in order. */
+export async function runnerNames (): Promise<string[]> {
+  return (await readdir(TEST_ROOT)).filter((name) => RUNNER_NAME.test(name)).sort()
+}
+
+/** A spec's name in the weights and in the cost comments: its path under test/. */
+export function specName (file: string): string {
+  return relative(TEST_ROOT, file)
+}
+
 /**
- * The specs the runner at `runnerUrl` runs. With N runners `specs-1` ... `specs-N`, the folder's
- * specs are dealt longest first to the runner with the least time so far (ties to the lower
- * number), by their measured seconds (spec-weights.ts): the split is the same on every machine,
- * so a failure names the same runner everywhere.
+ * The specs the runner at `runnerUrl` runs: every spec under test/ is dealt longest first to the
+ * runner with the least time so far (ties to the lower number), by its measured seconds
+ * (spec-weights.ts). The split is the same on every machine, so a failure names the same runner
+ * everywhere.
  */
 export async function specsFor (runnerUrl: string): Promise<string[]> {
-  const runner = fileURLToPath(runnerUrl)
-  const folders = dirname(runner) === TEST_ROOT ? SHARED_RUNNERS[basename(runner)] : undefined
-  if (folders !== undefined) {
-    return (await Promise.all(folders.map(async (f) => await specsBeside(pathToFileURL(join(TEST_ROOT, f, 'x')).href)))).flat()
-  }
-  const all = await specsBeside(runnerUrl)
-  const share = RUNNER_NAME.exec(basename(runner))?.[1]
-  if (share === undefined) return all
-  const runners = (await readdir(dirname(runner))).filter((n) => RUNNER_NAME.exec(n)?.[1] !== undefined).length
-  const folder = basename(dirname(runner))
-  const weighed = all.map((file) => ({ file, seconds: SPEC_SECONDS[`${folder}/${basename(file)}`] ?? DEFAULT_SPEC_SECONDS }))
+  const share = RUNNER_NAME.exec(basename(fileURLToPath(runnerUrl)))?.[1]
+  if (share === undefined) throw new Error(`${fileURLToPath(runnerUrl)} is not a runner (test/specs-NN.test.ts)`)
+  const runners = (await runnerNames()).length
+  const weighed = (await allSpecs()).map((file) => ({ file, seconds: SPEC_SECONDS[specName(file)] ?? DEFAULT_SPEC_SECONDS }))
   const loads = new Array<number>(runners).fill(0)
   const mine: string[] = []
   for (const { file, seconds } of weighed.sort((a, b) => b.seconds - a.seconds || a.file.localeCompare(b.file))) {
@@ -91,7 +100,7 @@ export async function specsFor (runnerUrl: string): Promise<string[]> {
 export async function runSpecs (moduleUrl: string): Promise<void> {
   const files = await specsFor(moduleUrl)
   t.setTimeout(Math.max(120_000, files.length * TIMEOUT_PER_SPEC_MS))
-  if (files.length === 0) t.fail(`no ${SPEC_SUFFIX} files beside ${fileURLToPath(moduleUrl)}`)
+  if (files.length === 0) t.fail(`no ${SPEC_SUFFIX} files dealt to ${fileURLToPath(moduleUrl)}`)
   // Every spec is imported before the first test runs: loading a module holds the event loop
   // (hundreds of ms for a client SDK), and a spec whose calls run in real time must not share
   // its first seconds with the loading of the specs after it.
@@ -101,8 +110,8 @@ export async function runSpecs (moduleUrl: string): Promise<void> {
   const cost = new SpecCost()
   for (const file of files) {
     // Queued before the spec's own tests, so it runs when the previous spec's are done.
-    t.test(`${basename(file)}: its tests start here`, async (t) => {
-      cost.next(t, basename(file))
+    t.test(`${specName(file)}: its tests start here`, async (t) => {
+      cost.next(t, specName(file))
       ;(globalThis as Record<symbol, readonly string[]>)[BASELINE] = process.getActiveResourcesInfo()
     })
     try {

@@ -1,4 +1,4 @@
 import { runSpecs } from './helpers/specs.ts'
 
-// The folders this runner covers: test/helpers/spec-groups.ts.
+// Its share of the spec files: test/helpers/specs.ts, specsFor.
 await runSpecs(import.meta.url)

@@ -1,3 +1,0 @@
-import { runSpecs } from '../helpers/specs.ts'
-
-await runSpecs(import.meta.url)
