@@ -2,6 +2,8 @@ import t from 'tap'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { runCli, type CliRun } from '../helpers/cli.ts'
 
 // One validation path: what would make `serve` fail at start-up, or fail every call, fails in
@@ -104,7 +106,15 @@ t.test('a script kept outside this package loads, imports phone-agent by name, a
     // No package.json and no node_modules next to it: a folder such as /etc/phone-agent/scripts.
     'mine.ts': "import { defineScript } from 'phone-agent'\nexport default defineScript(async (call) => {\n  call.log.info('hello')\n  await call.hangup()\n})\n",
   })
-  const r = await run(['check', '--config', path])
+  // The real binary, through tsx as a user runs it: this process loads TypeScript with the
+  // tests' own loader (test/helpers/ts-loader), which would hide what tsx does with a `.ts` file
+  // that has no package.json (it took it for CommonJS: lib/call/script-hooks.mjs).
+  const bin = fileURLToPath(new URL('../../bin/phone-agent.js', import.meta.url))
+  const r = await new Promise<CliRun>((resolve) => {
+    execFile(process.execPath, [bin, 'check', '--config', path], { env: { PATH: process.env.PATH }, timeout: 60_000 }, (err, out, errOut) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, out, err: errOut })
+    })
+  })
   t.equal(r.code, 0, r.err)
   t.match(r.out, /config OK/)
   t.notMatch(r.out, /not type-checked/)
