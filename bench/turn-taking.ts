@@ -11,12 +11,19 @@
  * - backchannels over a reply: resumed without loss or not.
  * Writes its section of BENCHMARKS.md between `turn-taking` markers.
  */
-import { cpus, loadavg } from 'node:os'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import pino from 'pino'
 import type { Test } from 'tap'
 import { FakeFreeSwitch } from '../lib/simulator/index.ts'
 import { encodeWav } from '../lib/media/wav.ts'
 import type { Speaker } from '../lib/call/context.ts'
+import { abortReason } from '../lib/errors.ts'
+import { providerConnections } from '../lib/providers/openai-client.ts'
+import { SpeechCache } from '../lib/speech/tts-cache.ts'
+import type { TtsProvider } from '../lib/speech/types.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
 import { CALLER, CHAT, DID, STT, chatRequests, reply, startRig, transcript, type ConversationRig } from '../test/conversation/helpers.ts'
 import { spliceSection } from './sections.ts'
@@ -41,6 +48,14 @@ const ttsLateness: number[] = []
  */
 let ttsOffsetMs = 0
 
+/**
+ * `--old-fakes`: the fakes as they were until 2026-12-02, for comparison. Every provider request
+ * opened a new connection (the fake answered `connection: close`), and the TTS stub rendered a
+ * WAV file that was then read back: neither is what a running server does with real providers.
+ */
+const OLD_FAKES = process.argv.includes('--old-fakes')
+
+/** The old TTS stub: waits, then the test rig's tone speaker writes the file. */
 const slowTts = (speaker: Speaker): Speaker => ({
   render: async (text, options) => {
     const from = performance.now()
@@ -51,6 +66,57 @@ const slowTts = (speaker: Speaker): Speaker => ({
   },
 })
 
+/** OpenAI's `pcm` response format: 24 kHz s16le, resampled by the cache to the call's 8 kHz. */
+const TTS_RATE = 24_000
+
+/**
+ * A streaming TTS provider with a fixed latency to its audio: the test rig's tone (2 ms per
+ * character, so the barge-in replies stay long) at 24 kHz, in one chunk after the wait. It sits
+ * behind the real speech cache, as the configured provider does in `phone-agent serve`: a new
+ * sentence streams from the provider (the file is written in the background once complete).
+ */
+const fixedLatencyTts: TtsProvider = {
+  name: 'bench-tone',
+  voiceId: () => 'tone',
+  async * synthesize (request, options) {
+    const from = performance.now()
+    const wait = FAKE.ttsMs + ttsOffsetMs
+    const signal = options.signal
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve() }, wait)
+      const stop = (): void => { clearTimeout(timer); reject(abortReason(signal as AbortSignal)) }
+      if (signal?.aborted === true) stop()
+      else signal?.addEventListener('abort', stop, { once: true })
+    })
+    ttsLateness.push(performance.now() - from - wait)
+    const samples = new Int16Array(Math.round(TTS_RATE * Math.max(40, request.text.length * 2) / 1000))
+    for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / TTS_RATE))
+    yield { pcm: Buffer.from(samples.buffer), sampleRate: TTS_RATE }
+  },
+}
+
+const silent = pino({ level: 'silent' })
+
+/** The real speech cache over the fixed-latency provider, in a directory of its own (no hits from an earlier run). */
+function streamingTts (dirs: string[]): Speaker {
+  const dir = mkdtempSync(join(tmpdir(), 'pa-bench-tts-'))
+  dirs.push(dir)
+  return new SpeechCache({ provider: fixedLatencyTts, soundsDir: dir, maxBytes: 64 * 1024 * 1024, logger: silent, sampleRate: 8000 })
+}
+
+/**
+ * Two idle kept-alive connections to the fake in the process's provider pool before the call: a
+ * server that carries calls has them (the pool keeps them 30 s, lib/providers/openai-client.ts),
+ * so a turn's requests do not pay a TCP handshake. The first turn after 30 s idle does.
+ */
+async function warmConnections (baseUrl: string): Promise<void> {
+  const origin = new URL(baseUrl).origin
+  await Promise.all([0, 1].map(async () => {
+    const res = await providerConnections().request({ origin, path: '/warm-up', method: 'GET' })
+    await res.body.text()
+  }))
+}
+
 /** A stand-in for tap's Test: startRig only registers teardowns and asserts at settle time. */
 function harness (): { t: Test, close: () => Promise<void> } {
   const teardowns: Array<() => unknown> = []
@@ -60,11 +126,16 @@ function harness (): { t: Test, close: () => Promise<void> } {
 
 async function withRig<T> (stream: Record<string, unknown>, fn: (rig: ConversationRig) => Promise<T>): Promise<T> {
   const h = harness()
+  const dirs: string[] = []
   try {
-    const rig = await startRig(h.t, { media: { mode: 'stream', stream }, wrapSpeaker: slowTts })
+    const rig = OLD_FAKES
+      ? await startRig(h.t, { media: { mode: 'stream', stream }, wrapSpeaker: slowTts })
+      : await startRig(h.t, { media: { mode: 'stream', stream }, wrapSpeaker: () => streamingTts(dirs), keepAlive: true })
+    if (!OLD_FAKES) await warmConnections(rig.fake.baseUrl)
     return await fn(rig)
   } finally {
     await h.close()
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -313,11 +384,14 @@ export function turnTakingSection (r: TurnTakingResult): string {
     '<!-- turn-taking:begin -->',
     '## Turn-taking (conversation engine)',
     '',
-    'Command: `node --import tsx bench/turn-taking.ts`. One process (server, simulator and provider',
+    `Command: \`node --import tsx bench/turn-taking.ts${OLD_FAKES ? ' --old-fakes' : ''}\`. One process (server, simulator and provider`,
     `fakes share the event loop), calls one after another. Fakes: STT ${FAKE.sttMs} ms, LLM first token`,
     `${FAKE.llmFirstTokenMs} ms, TTS ${FAKE.ttsMs} ms per sentence (plus 0-19 ms spread over the first-audio runs and subtracted`,
     'again, so replies land at every phase of the 20 ms write tick); the classic VAD (the test rig\'s). One',
     'warm-up call first, not counted. The machine is shared with other work: see the load average.',
+    OLD_FAKES
+      ? 'With `--old-fakes`: a new connection per provider request, TTS rendered to a file and read back.'
+      : 'The STT and LLM fakes keep connections alive and the pool holds two idle ones before each call (a server that carries calls has them); the TTS fake streams 24 kHz PCM through the real speech cache, as a provider does in `serve`.',
     `Measured on ${new Date().toISOString()}${loadNote()}.`,
     '',
     '| measure | goal | p50 | p99 | runs |',

@@ -94,6 +94,8 @@ export interface RigOptions {
   readonly media?: Record<string, unknown>
   /** Replaces the OpenAI-compatible recogniser (e.g. Google streaming against its fake). */
   readonly stt?: SttProvider
+  /** The fake provider server keeps connections open between requests, as real providers do. */
+  readonly keepAlive?: boolean
 }
 
 /**
@@ -102,7 +104,7 @@ export interface RigOptions {
  */
 export async function startRig (t: Test, options: RigOptions = {}): Promise<ConversationRig> {
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-conv-'))
-  const fake = await FakeOpenAiServer.start()
+  const fake = await FakeOpenAiServer.start({ keepAlive: options.keepAlive === true })
   // Closed even when the rig fails to start (a config a test got wrong): else its open server
   // holds the process until tap's timeout instead of the test failing at once.
   let started = false
