@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -60,6 +60,29 @@ async function freePort (): Promise<number> {
   })
 }
 
+/**
+ * A fresh cluster's data directory, made once per PostgreSQL binary, version and user and kept in the temp
+ * dir for the test processes that follow. Made aside and renamed into place, so two processes
+ * starting at once both end up with a whole one.
+ */
+function templateCluster (initdb: string, asUser: { uid?: number, gid?: number }): string {
+  const version = execFileSync(initdb, ['--version'], { encoding: 'utf8' })
+  const key = `${String(asUser.uid ?? process.getuid?.() ?? 0)}-${initdb}-${version}`.replace(/[^a-zA-Z0-9.]+/g, '_')
+  const template = join(tmpdir(), `phone-agent-pg-template-${key}`)
+  if (existsSync(join(template, 'PG_VERSION'))) return template
+  const work = mkdtempSync(join(tmpdir(), 'phone-agent-pg-init-'))
+  if (asUser.uid !== undefined && asUser.gid !== undefined) chownSync(work, asUser.uid, asUser.gid)
+  execFileSync(initdb, ['-D', join(work, 'data'), '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--no-locale'],
+    { ...asUser, stdio: 'pipe', cwd: work })
+  try {
+    renameSync(join(work, 'data'), template)
+  } catch {
+    // Another process put its template in place first: that one is used.
+  }
+  rmSync(work, { recursive: true, force: true })
+  return template
+}
+
 export async function startPgCluster (): Promise<PgCluster> {
   const initdb = findBin('initdb')!
   const postgres = findBin('postgres')!
@@ -68,8 +91,8 @@ export async function startPgCluster (): Promise<PgCluster> {
   if (ids !== undefined) chownSync(dir, ids.uid, ids.gid)
   const data = join(dir, 'data')
   const asUser = ids === undefined ? {} : { uid: ids.uid, gid: ids.gid }
-  execFileSync(initdb, ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--no-locale'],
-    { ...asUser, stdio: 'pipe', cwd: dir })
+  // A copy of a cluster initdb made once for the whole run: initdb takes ~1.5 CPU-s, the copy ~0.4.
+  execFileSync('cp', ['-a', templateCluster(initdb, asUser), data], { stdio: 'pipe' })
   const port = await freePort()
   const child: ChildProcess = spawn(postgres, ['-D', data, '-k', dir, '-h', '127.0.0.1', '-p', String(port), '-F'],
     { ...asUser, stdio: 'ignore', cwd: dir })
