@@ -43,6 +43,11 @@ t.test('a sound is one sample above the threshold, either sign; Infinity keeps i
   const always = new QuietIdle(0, Number.POSITIVE_INFINITY)
   always.sent(1e9, false)
   t.ok(always.wanted(1e9 + 20), 'never cold')
+  const odd = new QuietIdle(0, Number.NaN, -5)
+  t.ok(odd.wanted(WARM_MS - 1), 'a bad warm window falls back to the default')
+  odd.sent(WARM_MS, false)
+  t.notOk(odd.wanted(WARM_MS + 20))
+  t.ok(odd.wanted(WARM_MS + KEEP_ALIVE_MS), 'and a bad keep-alive interval too')
 })
 
 t.test('an endpoint on a quiet line: silence every tick while warm, a keep-alive once cold, at once again when audio comes', async (t) => {

@@ -35,6 +35,8 @@ const MAX_DATAGRAM = 1920
  * that runs out grows by one slot (SendRing.grown) instead of overwriting.
  */
 const SEND_RING = 4
+/** The samples of a silence frame per rate, for sent-frame listeners: shared by every call, never written. */
+const SILENT_SAMPLES: Readonly<Record<StreamRate, Int16Array>> = { 8000: new Int16Array(160), 16000: new Int16Array(320) }
 /** One send in this many carries a callback, so send errors are still seen (once a second per call). */
 const SAMPLE_EVERY = 50
 
@@ -50,8 +52,6 @@ export class MediaEndpoint {
   // Arrays, replaced on (un)subscribe: iterating them per frame allocates no iterator.
   #listeners: ReadonlyArray<(frame: InboundFrame) => void> = []
   #sentListeners: ReadonlyArray<SentListener> = []
-  /** The samples of a silence frame, for sent-frame listeners (never written). */
-  readonly #silentSamples: Int16Array
   readonly #ring: SendRing
   readonly #pacer: CallPacer
   /** FreeSWITCH's write ticks, placed from the arrival of its frames (undefined: alignment off). */
@@ -110,7 +110,6 @@ export class MediaEndpoint {
       this.#stats.sendErrors++
       this.#logger.debug({ err }, 'unicast socket error')
     })
-    this.#silentSamples = new Int16Array(rate * 20 / 1000)
     this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent, () => socket.getSendQueueCount() === 0)
     this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs)
     this.#writeClock = options.alignToWriteTicks === false ? undefined : new WriteClock(this.#scheduler.frameMs)
@@ -345,7 +344,7 @@ export class MediaEndpoint {
     this.#queue.sent(now)
     const listeners = this.#sentListeners
     if (listeners.length === 0) return
-    const samples = fromSlot ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : this.#silentSamples
+    const samples = fromSlot ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : SILENT_SAMPLES[this.rate]
     for (let i = 0; i < listeners.length; i++) {
       try {
         (listeners[i] as SentListener)(frame, now, samples)

@@ -35,8 +35,9 @@ export class QuietIdle {
   /** `warmMs` Infinity: idle silence on every tick, always. */
   constructor (now: number, warmMs = WARM_MS, keepAliveMs = KEEP_ALIVE_MS) {
     this.#activeAt = now
-    this.#warmMs = warmMs
-    this.#keepAliveMs = keepAliveMs
+    // Not a number or negative: the default (an option, not caller input; never a crash).
+    this.#warmMs = warmMs >= 0 ? warmMs : WARM_MS
+    this.#keepAliveMs = keepAliveMs > 0 ? keepAliveMs : KEEP_ALIVE_MS
   }
 
   /** A frame of the caller's arrived at `at`. */
