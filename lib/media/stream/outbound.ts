@@ -49,7 +49,8 @@ export class OutboundQueue {
   readonly rate: StreamRate
   readonly #frameSamples: number
   readonly #items: Item[] = []
-  readonly #scratch: Int16Array
+  /** A frame's samples before encoding, on a big-endian host only (made on first use there). */
+  #scratch: Int16Array | undefined
   #nextId = 1
   #closed = false
   #paused = false
@@ -60,7 +61,6 @@ export class OutboundQueue {
   constructor (rate: StreamRate) {
     this.rate = rate
     this.#frameSamples = samplesPerFrame(rate)
-    this.#scratch = new Int16Array(this.#frameSamples)
   }
 
   /** Samples waiting to be sent, as milliseconds of audio. */
@@ -143,7 +143,7 @@ export class OutboundQueue {
   nextFrame (now: number): Buffer {
     // A new buffer per frame: dgram keeps a reference until the datagram is written.
     const bytes = Buffer.allocUnsafe(this.#frameSamples * 2)
-    return this.nextFrameInto(now, { bytes, samples: LITTLE_ENDIAN ? new Int16Array(bytes.buffer, bytes.byteOffset, this.#frameSamples) : this.#scratch })
+    return this.nextFrameInto(now, { bytes, samples: LITTLE_ENDIAN ? new Int16Array(bytes.buffer, bytes.byteOffset, this.#frameSamples) : this.#bigEndianScratch() })
   }
 
   /**
@@ -153,7 +153,7 @@ export class OutboundQueue {
    */
   nextFrameInto (now: number, slot: SendSlot): Buffer {
     if (this.#items.length === 0 || this.#paused) return silenceFrame(this.rate)
-    const frame = LITTLE_ENDIAN ? slot.samples : this.#scratch
+    const frame = LITTLE_ENDIAN ? slot.samples : this.#bigEndianScratch()
     let filled = 0
     while (filled < frame.length) {
       const item = this.#items[0]
@@ -201,6 +201,11 @@ export class OutboundQueue {
   close (): PlayoutResult[] {
     this.#closed = true
     return this.#dropAll('closed')
+  }
+
+  #bigEndianScratch (): Int16Array {
+    this.#scratch ??= new Int16Array(this.#frameSamples)
+    return this.#scratch
   }
 
   #dropAll (status: PlayoutStatus): PlayoutResult[] {

@@ -4,12 +4,15 @@
  * always be refilled for the next frame at once; a small ring of them, each marked busy while
  * its datagram may still be read, lets the pacer fill frame after frame without allocating.
  *
- * A slot is freed in one of two ways. Sent with a callback, by that callback. Sent without one
- * (the common case: no callback saves about 1-2 µs per datagram, measured), by the socket's send
- * queue: Node first tries the send synchronously (uv_udp_try_send in UDPWrap::Send) and queues a
- * request only when the kernel would not take the datagram at once; the queue's count drops when
- * a queued send has completed. So once `getSendQueueCount()` is 0, every datagram handed to the
- * socket so far has been copied by the kernel, and every slot sent without a callback is free.
+ * A slot is freed in one of two ways. After `sending` (a send that reaches libuv only later: an
+ * unconnected socket's, which waits for an address lookup first), by that send's callback. After
+ * `sentWithoutCallback` (every send on a connected socket, which reaches libuv within the call,
+ * with or without a callback of its own), by the socket's send queue: Node first tries the send
+ * synchronously (uv_udp_try_send in UDPWrap::Send) and queues a request only when the kernel would
+ * not take the datagram at once; the queue's count drops when a queued send has completed. So once
+ * `getSendQueueCount()` is 0, every datagram handed to the socket so far has been copied by the
+ * kernel, and every slot held that way is free. No closure per slot then (a connected call makes
+ * none; the send needs no callback: about 1 µs less per datagram, measured).
  * The ring asks only when it has no free slot left (once per ring's worth of audio frames), not
  * on every send. A ring whose every slot is still in flight (a socket that stopped draining)
  * grows by one slot rather than overwrite a datagram not yet sent; `grown` counts it.
@@ -25,10 +28,10 @@ export interface SendSlot {
 
 interface RingSlot extends SendSlot {
   busy: boolean
-  /** Sent without a callback: free once the socket's send queue is seen empty. */
+  /** Handed to libuv within the send call: free once the socket's send queue is seen empty. */
   held: boolean
-  /** Bound once per slot: no closure is made per send. */
-  readonly done: (err: Error | null) => void
+  /** Made on the slot's first send with a callback (none on a connected socket), then reused. */
+  done: ((err: Error | null) => void) | undefined
 }
 
 export class SendRing {
@@ -55,7 +58,7 @@ export class SendRing {
 
   get size (): number { return this.#slots.length }
 
-  /** Slots sent without a callback and not yet known to be sent (see `drained`). */
+  /** Slots handed to the socket and not yet known to be sent (see `drained`). */
   get held (): number { return this.#held }
 
   /** The next free slot, to fill and then send (`sending` or `sentWithoutCallback`). */
@@ -94,12 +97,16 @@ export class SendRing {
   sending (slot: SendSlot): (err: Error | null) => void {
     const s = slot as RingSlot
     s.busy = true
+    s.done ??= (err) => {
+      s.busy = false
+      this.#onDone(err)
+    }
     return s.done
   }
 
   release (slot: SendSlot): void { (slot as RingSlot).busy = false }
 
-  /** `slot` was handed to `socket.send` without a callback: busy until the socket's queue is seen empty. */
+  /** `slot` was handed to libuv by `socket.send` (a connected socket): busy until the socket's queue is seen empty. */
   sentWithoutCallback (slot: SendSlot): void {
     const s = slot as RingSlot
     s.busy = true
@@ -127,10 +134,7 @@ export class SendRing {
         : new Int16Array(bytes.length / 2),
       busy: false,
       held: false,
-      done: (err) => {
-        slot.busy = false
-        this.#onDone(err)
-      },
+      done: undefined,
     }
     return slot
   }
