@@ -6,7 +6,8 @@
  * noise only ever adds). The kinds are the three requests a turn makes, as the turn makes them:
  * speech-to-text (1.5 s of 8 kHz speech up as a WAV), the streamed chat completion (10 SSE
  * events), text-to-speech (about 1.8 s of 24 kHz PCM down), and that reply's resampling to 8 kHz.
- *   node --import tsx bench/provider-cpu.ts [--n=20] [--passes=5]
+ *   node --import tsx bench/provider-cpu.ts [--n=20] [--passes=5] [--no-simd]
+ * `--no-simd` resamples with the JavaScript loop instead of the WebAssembly SIMD kernel.
  * Prints one JSON line: ms of CPU per request, per kind; and the wall-clock time each request
  * took beyond the fake's fixed latency (`*LagMs`, median: STT to its answer, chat to its first
  * text, TTS to its first audio), our share of a turn's waiting on providers (issue 14).
@@ -14,6 +15,7 @@
 import { fileURLToPath } from 'node:url'
 import { OpenAiLlm } from '../lib/llm/openai.ts'
 import { StreamingResampler } from '../lib/media/resample-stream.ts'
+import { useSimd } from '../lib/media/resample-simd.ts'
 import { closeProviderConnections, createOpenAiClient } from '../lib/providers/openai-client.ts'
 import { ProviderQueue } from '../lib/providers/queue.ts'
 import { OpenAiStt } from '../lib/speech/stt/openai.ts'
@@ -103,6 +105,7 @@ export async function providerCpu (n: number, passes: number): Promise<Record<st
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--no-simd')) useSimd(false)
   console.log(JSON.stringify(await providerCpu(arg('n', 20), arg('passes', 5))))
   process.exit(0)
 }

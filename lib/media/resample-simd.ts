@@ -103,8 +103,8 @@ const MODULE = Uint8Array.from([
 
 /** Bytes kept for the taps at the start of the memory (1024 taps: any rate pair resample.ts accepts). */
 const TAP_BYTES = 4096
-/** Outputs per call, so the memory stays small (a 24 kHz input of ~1.3 s). */
-const BATCH = 4096
+/** Input samples per call, so the memory stays about one page whatever the ratio (~1 s at 24 kHz). */
+const BATCH_INPUT = 24_576
 
 export interface SimdKernel {
   /**
@@ -145,8 +145,9 @@ function instantiate (): SimdKernel | null {
     return {
       run (x, at, down, taps, h0, out, outAt, count) {
         const reach = taps.length
-        for (let done = 0; done < count; done += BATCH) {
-          const n = Math.min(BATCH, count - done)
+        const batch = Math.max(1, Math.floor(BATCH_INPUT / down))
+        for (let done = 0; done < count; done += batch) {
+          const n = Math.min(batch, count - done)
           const first = at + done * down
           // The inputs the batch reads: `reach` either side of its first and last centres.
           const from = first - reach

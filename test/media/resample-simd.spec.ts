@@ -39,7 +39,7 @@ function streamed (x: Int16Array, from: number, to: number, piece: number): Int1
 }
 
 const pairs: Array<[number, number]> = [[24000, 8000], [16000, 8000], [48000, 8000], [32000, 8000], [48000, 16000]]
-// 1 s at 24 kHz is 8,000 outputs: more than one of the kernel's batches of 4,096.
+// 50,001 samples: more than one of the kernel's batches (24,576 input samples each).
 const lengths = [0, 1, 7, 300, 24000, 50001]
 
 t.test('the SIMD kernel is there on this machine\'s architecture', async (t) => {
