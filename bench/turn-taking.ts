@@ -39,6 +39,8 @@ function voice (atMs: number, ms: number, f0 = 140): { atMs: number, wav: Buffer
 
 /** How late the TTS stub's own 100 ms timer fired, per render (ms): the shared loop's lateness, not ours. */
 const ttsLateness: number[] = []
+/** When the TTS fake was first asked in the call being measured, and when it yielded that audio (wall clock, ms). */
+const ttsFake: { asked?: number, yielded?: number } = {}
 /**
  * Added to the TTS stub's 100 ms in a first-audio run, and subtracted from what it measures. The
  * fixed latencies are multiples of 20 ms and the chain starts on a caller frame, so every reply
@@ -79,6 +81,7 @@ const fixedLatencyTts: TtsProvider = {
   name: 'bench-tone',
   voiceId: () => 'tone',
   async * synthesize (request, options) {
+    ttsFake.asked ??= Date.now()
     const from = performance.now()
     const wait = FAKE.ttsMs + ttsOffsetMs
     const signal = options.signal
@@ -89,6 +92,7 @@ const fixedLatencyTts: TtsProvider = {
       else signal?.addEventListener('abort', stop, { once: true })
     })
     ttsLateness.push(performance.now() - from - wait)
+    ttsFake.yielded ??= Date.now()
     const samples = new Int16Array(Math.round(TTS_RATE * Math.max(40, request.text.length * 2) / 1000))
     for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / TTS_RATE))
     yield { pcm: Buffer.from(samples.buffer), sampleRate: TTS_RATE }
@@ -149,14 +153,14 @@ const percentile = (values: number[], p: number): number => {
  * preemptive pause, the end of turn reported by the VAD (and the end of speech it estimated),
  * then the turn's latency marks, then the first agent frame the caller heard.
  */
-export const STAGES = ['shortPause', 'sttRequest', 'preempted', 'paused', 'speechEndAt', 'sttFinalAt', 'llmRequest', 'llmFirstTokenAt', 'firstSentenceAt', 'ttsAudioAt', 'firstFrameAt', 'arrived', 'wire', 'heard'] as const
+export const STAGES = ['shortPause', 'sttRequest', 'preempted', 'paused', 'speechEndAt', 'sttFinalAt', 'llmRequest', 'llmFirstTokenAt', 'firstSentenceAt', 'ttsRequest', 'ttsYielded', 'ttsAudioAt', 'firstFrameAt', 'arrived', 'wire', 'heard'] as const
 export type Breakdown = Partial<Record<typeof STAGES[number], number>>
 
 /** The reply's first frame at FreeSWITCH, ms after the caller's end of speech: reached it, written toward the caller, heard. */
 interface FirstFrame { readonly arrived: number, readonly wire: number, readonly heard: number }
 
 /** The turn's marks the run's TTS offset delayed (the frame's own times come corrected in `first`). */
-const AFTER_TTS = new Set<string>(['ttsAudioAt', 'firstFrameAt'])
+const AFTER_TTS = new Set<string>(['ttsYielded', 'ttsAudioAt', 'firstFrameAt'])
 
 function breakdown (rig: ConversationRig, endWall: number, first: FirstFrame, ttsOffset: number): Breakdown {
   const logAt = (msg: string): number | undefined => {
@@ -171,6 +175,8 @@ function breakdown (rig: ConversationRig, endWall: number, first: FirstFrame, tt
     ...marks,
     // When the fakes received the requests.
     sttRequest: rig.fake.requests.find((r) => r.path === STT)?.at,
+    ttsRequest: ttsFake.asked,
+    ttsYielded: ttsFake.yielded,
     llmRequest: rig.fake.requests.find((r) => r.path === CHAT)?.at,
     arrived: endWall + first.arrived,
     wire: endWall + first.wire,
@@ -193,6 +199,9 @@ async function firstAudio (runs: number, stream: Record<string, unknown>, stages
       // First token after 150 ms, then the rest of the stream at once (a few ms apart).
       rig.fake.reply(CHAT, { ...reply('Certo.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }), firstDelayMs: FAKE.llmFirstTokenMs, delayMs: 2 })
       const speechEnd = 500 + 800
+      // The canned phrases were synthesised when the rig started: the call's first request is the reply's.
+      delete ttsFake.asked
+      delete ttsFake.yielded
       const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)] } })
       await call.ended
       // The call's timeline on the wall clock (the simulator's clock is Date.now() - its start,
@@ -347,6 +356,8 @@ export function stageTable (stages: TurnTakingResult['stages']): string[] {
     llmRequest: 'the LLM fake received the request',
     llmFirstTokenAt: 'first model token used by the turn',
     firstSentenceAt: 'first sentence split',
+    ttsRequest: 'the TTS fake was asked for it',
+    ttsYielded: 'the TTS fake yielded its audio (after its 100 ms)',
     ttsAudioAt: 'first sentence\'s audio ready',
     firstFrameAt: 'first frame handed to the socket',
     arrived: 'first frame reached FreeSWITCH (the simulator read it)',

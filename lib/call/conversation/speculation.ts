@@ -2,6 +2,7 @@ import { SentenceSplitter } from '../../agent/sentences.ts'
 import { abortReason } from '../../errors.ts'
 import type { ChatMessage, LlmDelta, LlmProvider, ToolDefinition } from '../../llm/types.ts'
 import type { TurnMedia } from '../turn-media.ts'
+import { EarlySentence } from './early-sentence.ts'
 
 /** Rough size of a token, for estimating what a request cut before its usage report cost. */
 const CHARS_PER_TOKEN = 4
@@ -45,19 +46,24 @@ export class Speculation {
   #chars = 0
   #ttsChars = 0
   #over = false
+  /** Started before its end is confirmed, when it may be whole (see EarlySentence). */
+  readonly #early: EarlySentence
+  #first = true
 
   constructor (options: SpeculationOptions) {
     this.#messages = JSON.stringify(options.messages)
     const signal = AbortSignal.any([options.signal, this.#controller.signal])
     const splitter = new SentenceSplitter({ language: options.language, maxChars: options.sentenceMaxChars })
-    let first = true
+    const early = this.#early = new EarlySentence({ ...options, signal })
     // The first sentence is synthesised ahead: the turn's own splitter yields the same one.
     const ahead = (sentence: string | undefined): void => {
       if (sentence === undefined) return
-      first = false
+      this.#first = false
+      const started = early.settle(sentence)
+      this.#ttsChars = early.wasted
       if (options.media.prepareAhead === undefined) return
-      this.#ttsChars = sentence.length
-      options.media.prepareAhead(sentence, { language: options.language, voice: options.voice }, signal)
+      this.#ttsChars += sentence.length
+      if (!started) options.media.prepareAhead(sentence, { language: options.language, voice: options.voice }, signal)
     }
     void (async () => {
       try {
@@ -66,14 +72,15 @@ export class Speculation {
           if (delta.type === 'usage') this.#usage = { input: delta.inputTokens, output: delta.outputTokens }
           if (delta.type === 'text') {
             this.#chars += delta.text.length
-            if (first) ahead(splitter.push(delta.text)[0])
-          } else if ((delta.type === 'tool_call' || delta.type === 'text_end') && first) {
+            if (this.#first) ahead(splitter.push(delta.text)[0])
+            if (this.#first) early.offer(splitter.pending)
+          } else if ((delta.type === 'tool_call' || delta.type === 'text_end') && this.#first) {
             ahead(splitter.flush()[0])
           }
           this.#notify()
         }
         // A reply of one sentence is only split at its end (the splitter waits to see what follows).
-        if (first) ahead(splitter.flush()[0])
+        if (this.#first) ahead(splitter.flush()[0])
       } catch (err) {
         this.#error = err
       } finally {
@@ -102,6 +109,8 @@ export class Speculation {
     if (this.#over) return undefined
     this.#over = true
     this.#controller.abort(reason)
+    // A first sentence started early and never confirmed was synthesised all the same.
+    if (this.#first && !this.#early.settle(undefined)) this.#ttsChars = this.#early.wasted
     // A request that failed without an answer (an HTTP error) is not billed.
     const failed = this.#done && this.#deltas.length === 0 && this.#error !== undefined
     return {

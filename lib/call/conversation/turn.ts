@@ -11,6 +11,8 @@ import type { SpeakOptions, SpokenResult, TurnMedia, Utterance } from '../turn-m
 import { runTool, type TerminalAction } from '../turn-tools.ts'
 import type { TransferResult } from '../verbs/transfer.ts'
 import { DeadAir } from './dead-air.ts'
+import { EarlySentence } from './early-sentence.ts'
+import { cutAt } from './heard-text.ts'
 import { Speculation } from './speculation.ts'
 
 /** Everything a turn needs; built once per conversation. */
@@ -241,6 +243,7 @@ export class Turn {
       this.#lastRoundSpoke = false
       const splitter = new SentenceSplitter({ language: this.#setup.language, maxChars: this.#setup.sentenceMaxChars })
       const calls: Array<{ id: string, name: string, arguments: string }> = []
+      let early: EarlySentence | undefined
       const firstToken = new AbortController()
       const firstTimer = setTimeout(() => {
         firstToken.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no first token within ${this.#setup.llmFirstTokenMs} ms`))
@@ -249,15 +252,18 @@ export class Turn {
       this.#round = { open: true, usage: false, chars: 0 }
       try {
         const messages = history.messages()
-        const deltas = this.#adoptSpeculation(messages, llmSignal) ?? llm.stream(messages, { signal: llmSignal, tools: this.#setup.tools })
-        for await (const delta of deltas) {
+        const adopted = this.#adoptSpeculation(messages, llmSignal)
+        // A speculation started its own first sentence's synthesis.
+        early = adopted === undefined ? new EarlySentence({ ...this.#setup, signal: this.#signal }) : undefined
+        for await (const delta of adopted ?? llm.stream(messages, { signal: llmSignal, tools: this.#setup.tools })) {
           clearTimeout(firstTimer)
           this.#marks.llmFirstTokenAt ??= Date.now()
           if (delta.type === 'text') {
             this.#round.chars += delta.text.length
-            for (const s of splitter.push(delta.text)) yield this.#emit(s)
+            for (const s of splitter.push(delta.text)) yield this.#emit(s, early)
+            early?.offer(splitter.pending)
           } else if (delta.type !== 'usage') { // text before a tool call is over (text_end, or the call): say it all
-            for (const s of splitter.flush()) yield this.#emit(s)
+            for (const s of splitter.flush()) yield this.#emit(s, early)
             if (delta.type === 'text_end') continue
             // Ids must be unique within the conversation; some servers restart them per response.
             const id = this.#usedIds.has(delta.id) ? `${delta.id}_${this.#usedIds.size}` : delta.id
@@ -269,6 +275,7 @@ export class Turn {
             this.#usage.output += delta.outputTokens
           }
         }
+        for (const s of splitter.flush()) yield this.#emit(s, early)
       } catch (err) {
         if (!this.#signal.aborted) this.#llmFailed = true
         if (firstToken.signal.aborted && !this.#signal.aborted) throw firstToken.signal.reason as Error
@@ -276,8 +283,10 @@ export class Turn {
       } finally {
         clearTimeout(firstTimer)
         this.#settleRound()
+        // A first sentence started early and not said (the words ran on, the round was cut) is billed.
+        early?.settle(undefined)
+        this.#usage.tts += early?.wasted ?? 0
       }
-      for (const s of splitter.flush()) yield this.#emit(s)
       if (calls.length === 0) return
       this.#runTools(calls)
       // A transfer or hang-up waits for what was said before it; no further round.
@@ -343,7 +352,8 @@ export class Turn {
     }
   }
 
-  #emit (sentence: string): string {
+  #emit (sentence: string, early?: EarlySentence): string {
+    early?.settle(sentence)
     this.#ids.push(this.#assistant.say(sentence))
     this.#sentences.push(sentence)
     this.#lastRoundSpoke = true
@@ -384,16 +394,4 @@ export class Turn {
     this.#usage.input += Math.ceil(JSON.stringify(this.#setup.history.messages()).length / CHARS_PER_TOKEN)
     this.#usage.output += Math.ceil(round.chars / CHARS_PER_TOKEN)
   }
-}
-
-/**
- * The part of a sentence heard before the cut: the share of its audio that was sent, taken on
- * a word boundary (a half word in the history would only confuse the model).
- */
-export function cutAt (sentence: string, fraction: number): string {
-  if (fraction >= 1) return sentence
-  if (fraction <= 0) return ''
-  const at = Math.round(sentence.length * fraction)
-  const space = sentence.lastIndexOf(' ', at)
-  return (space > 0 ? sentence.slice(0, space) : sentence.slice(0, at)).trimEnd()
 }
