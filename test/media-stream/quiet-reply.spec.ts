@@ -76,6 +76,22 @@ async function reply (r: Rig, phase: number): Promise<{ ready: number, frames: R
   return { ready, frames: r.sent.slice(from) }
 }
 
+/** Let a reply play out (200 ms); returns the most frames FreeSWITCH held meanwhile. */
+function playOut (r: Rig): number {
+  let held = 0
+  for (let i = 0; i < 10; i++) {
+    r.clock.advance(20)
+    held = Math.max(held, r.ear.queueDepth(r.clock.now() - BASE))
+  }
+  return held
+}
+
+/** How long after `ready` the switch wrote the reply's first frame (first sample 1). */
+function firstWritten (r: Rig, ready: number): number {
+  const frame = r.sent.find((s) => s.at >= ready && s.value === 1)
+  return (frame?.heard.writtenMs ?? Number.NaN) - (ready - BASE)
+}
+
 t.test('a cold quiet call: a keep-alive a second; a reply a tick late at most, one frame more held; warm after it', async (t) => {
   const r = rig()
   // Past the warm window and the settling gap: cold.
@@ -89,26 +105,16 @@ t.test('a cold quiet call: a keep-alive a second; a reply a tick late at most, o
   const first = await reply(r, 7)
   const sentNow = first.frames.length
   t.equal(sentNow, 2, 'the first frame and the lead went out at once')
-  let held = 0
-  for (let i = 0; i < 10; i++) {
-    r.clock.advance(20)
-    held = Math.max(held, r.ear.queueDepth(r.clock.now() - BASE))
-  }
-  const frame1 = r.sent.find((s) => s.at >= first.ready && s.value === 1)
-  const waitCold = (frame1?.heard.writtenMs ?? Number.NaN) - (first.ready - BASE)
+  const held = playOut(r)
+  const waitCold = firstWritten(r, first.ready)
   t.ok(waitCold > 0 && waitCold <= 20, `cold: written ${waitCold.toFixed(1)} ms after it was ready (the timer re-syncs: the next tick)`)
   t.ok(held <= 3, `FreeSWITCH held at most ${held} frames of it`)
 
   // Within the warm window after the reply: the next one is written as it arrives.
   r.clock.advance(200)
   const second = await reply(r, 7)
-  let heldWarm = 0
-  for (let i = 0; i < 10; i++) {
-    r.clock.advance(20)
-    heldWarm = Math.max(heldWarm, r.ear.queueDepth(r.clock.now() - BASE))
-  }
-  const frame2 = r.sent.find((s) => s.at >= second.ready && s.value === 1)
-  const waitWarm = (frame2?.heard.writtenMs ?? Number.NaN) - (second.ready - BASE)
+  const heldWarm = playOut(r)
+  const waitWarm = firstWritten(r, second.ready)
   t.ok(waitWarm >= 0 && waitWarm < 1, `warm: written ${waitWarm.toFixed(1)} ms after it was ready`)
   t.ok(waitWarm < waitCold, 'the warm timer writes it sooner than the cold one')
   t.ok(held <= heldWarm + 1, `the cold start holds at most one frame more than a warm one (${held} against ${heldWarm})`)
