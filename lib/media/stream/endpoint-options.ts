@@ -72,6 +72,8 @@ export interface MediaEndpointStats {
   readonly sendErrors: number
   /** Send buffers added because all of the call's were still in flight (0 in steady state). */
   readonly sendBuffersGrown: number
+  /** Audio queued while the call was cold (quiet-idle.ts): its first frame may be written a tick late. */
+  readonly coldStarts: number
   /** Idle silence frames not sent because a frame of ours already held that write tick. */
   readonly idleSkipped: number
 }

@@ -73,7 +73,7 @@ export class MediaEndpoint {
   #fsPlaying = false
   #seq = 0
   #mediaSamples = 0
-  #stats = { received: 0, preRtp: 0, rtpGap: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, droppedSlowConsumer: 0, sendErrors: 0 }
+  #stats = { received: 0, preRtp: 0, rtpGap: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, droppedSlowConsumer: 0, sendErrors: 0, coldStarts: 0 }
   #closedPromise: Promise<void> | undefined
 
   /** Bind the socket and start pacing (silence until audio is queued; nothing until FreeSWITCH has sent its first datagram). */
@@ -153,6 +153,8 @@ export class MediaEndpoint {
    * (resampled). The playout's promise settles when its last frame was sent.
    */
   enqueue (audio: Int16Array | PcmChunk, onFirstFrame?: (sentAt: number) => void): Playout {
+    // A reply that starts on a cold call (quiet-idle.ts) may be written a tick late: counted.
+    if (this.#queue.empty && !this.#closed && !this.#quiet.wanted(this.#scheduler.clock.now())) this.#stats.coldStarts++
     let playout: Playout
     if (audio instanceof Int16Array) {
       playout = this.#queue.enqueue(audio, onFirstFrame)
