@@ -7,8 +7,8 @@ import { simdKernel } from './resample-simd.ts'
  * Dropping samples to go from 16 or 22.05 kHz to 8 kHz folds everything above 4 kHz back onto
  * the speech band (sibilants turn into whistles), so the signal is low-passed at the lower of
  * the two Nyquist frequencies first (two designs, below: one for a phone line, one for
- * upsampling). The kernel is symmetric and centred on each output
- * instant, so there is no delay to compensate.
+ * upsampling). The kernel is symmetric and centred on each output instant, so there is no
+ * delay to compensate.
  */
 
 /** Upsampling: cut-off as a fraction of the source's Nyquist frequency (3.6 kHz from 8 kHz). */
