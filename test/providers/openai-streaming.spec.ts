@@ -34,7 +34,9 @@ async function setup (t: Test, opts: { timeoutMs?: number } = {}): Promise<{ fak
       t.equal(fake.openConnections, 0, 'no socket left open')
       t.equal(queue.running + queue.waiting, 0, 'no slot held')
       t.equal(pendingProviderTimers(), 0, 'no retry timer left')
-      t.equal(activeTimers(), timers, 'no timer left')
+      // At most as many as before: a timer an earlier spec in this process left running (an
+      // idle pooled socket's) may expire meanwhile, but this test's own must all be gone.
+      t.ok(activeTimers() <= timers, `no timer left (${activeTimers()} now, ${timers} before)`)
     },
   }
 }
