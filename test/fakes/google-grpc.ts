@@ -171,8 +171,10 @@ export class FakeGoogleServer {
       for (const response of b.respond(request, i)) call.write(response)
     })
     // A client cancel (RST_STREAM) also ends the readable side, just before 'cancelled' fires:
-    // wait a moment so a cancel is not mistaken for the client's half-close.
-    call.on('end', () => { this.#later(10, onEnd) })
+    // wait a moment so a cancel is not mistaken for the client's half-close. 10 ms was not enough
+    // on a loaded machine: a stall let this timer run before the 'cancelled' already on its way,
+    // and the cancel went uncounted.
+    call.on('end', () => { this.#later(100, onEnd) })
     const onEnd = (): void => {
       if (done || call.cancelled) return
       if (b.kind !== 'stream') { if (b.kind !== 'hang') { answered = true; finish(); call.end() } return }
