@@ -11,24 +11,17 @@
  * - backchannels over a reply: resumed without loss or not.
  * Writes its section of BENCHMARKS.md between `turn-taking` markers.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import pino from 'pino'
 import type { Test } from 'tap'
 import { FakeFreeSwitch } from '../lib/simulator/index.ts'
 import { encodeWav } from '../lib/media/wav.ts'
-import type { Speaker } from '../lib/call/context.ts'
-import { abortReason } from '../lib/errors.ts'
-import { providerConnections } from '../lib/providers/openai-client.ts'
-import { SpeechCache } from '../lib/speech/tts-cache.ts'
-import type { TtsProvider } from '../lib/speech/types.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
 import { CALLER, CHAT, DID, STT, chatRequests, reply, startRig, transcript, type ConversationRig } from '../test/conversation/helpers.ts'
 import { spliceSection } from './sections.ts'
+import { FAKE, OLD_FAKES, slowTts, streamingTts, ttsFake, ttsLateness, ttsTiming, warmConnections } from './turn-taking-fakes.ts'
 
-const FAKE = { sttMs: 100, llmFirstTokenMs: 150, ttsMs: 100 }
 const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposizione per questo servizio, una per una. '
 
 type Log = (line: string) => void
@@ -37,91 +30,7 @@ function voice (atMs: number, ms: number, f0 = 140): { atMs: number, wav: Buffer
   return { atMs, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, ms / 1000, -18, { f0 }) }) }
 }
 
-/** How late the TTS stub's own 100 ms timer fired, per render (ms): the shared loop's lateness, not ours. */
-const ttsLateness: number[] = []
-/** When the TTS fake was first asked in the call being measured, and when it yielded that audio (wall clock, ms). */
-const ttsFake: { asked?: number, yielded?: number } = {}
-/**
- * Added to the TTS stub's 100 ms in a first-audio run, and subtracted from what it measures. The
- * fixed latencies are multiples of 20 ms and the chain starts on a caller frame, so every reply
- * would be ready at the same phase of FreeSWITCH's 20 ms write tick, and the result would swing
- * with that phase (0 or up to 11 ms of wait, by a ms of overhead more or less). Real providers'
- * latencies put replies at every phase: the runs spread the offset over the tick (0-19 ms).
- */
-let ttsOffsetMs = 0
-
-/**
- * `--old-fakes`: the fakes as they were until 2026-12-02, for comparison. Every provider request
- * opened a new connection (the fake answered `connection: close`), and the TTS stub rendered a
- * WAV file that was then read back: neither is what a running server does with real providers.
- */
-const OLD_FAKES = process.argv.includes('--old-fakes')
-
-/** The old TTS stub: waits, then the test rig's tone speaker writes the file. */
-const slowTts = (speaker: Speaker): Speaker => ({
-  render: async (text, options) => {
-    const from = performance.now()
-    const wait = FAKE.ttsMs + ttsOffsetMs
-    await new Promise((resolve) => setTimeout(resolve, wait))
-    ttsLateness.push(performance.now() - from - wait)
-    return await speaker.render(text, options)
-  },
-})
-
-/** OpenAI's `pcm` response format: 24 kHz s16le, resampled by the cache to the call's 8 kHz. */
-const TTS_RATE = 24_000
-
-/**
- * A streaming TTS provider with a fixed latency to its audio: the test rig's tone (2 ms per
- * character, so the barge-in replies stay long) at 24 kHz, in one chunk after the wait. It sits
- * behind the real speech cache, as the configured provider does in `phone-agent serve`: a new
- * sentence streams from the provider (the file is written in the background once complete).
- */
-const fixedLatencyTts: TtsProvider = {
-  name: 'bench-tone',
-  voiceId: () => 'tone',
-  async * synthesize (request, options) {
-    ttsFake.asked ??= Date.now()
-    const from = performance.now()
-    const wait = FAKE.ttsMs + ttsOffsetMs
-    const signal = options.signal
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { signal?.removeEventListener('abort', stop); resolve() }, wait)
-      const stop = (): void => { clearTimeout(timer); reject(abortReason(signal as AbortSignal)) }
-      if (signal?.aborted === true) stop()
-      else signal?.addEventListener('abort', stop, { once: true })
-    })
-    ttsLateness.push(performance.now() - from - wait)
-    ttsFake.yielded ??= Date.now()
-    const samples = new Int16Array(Math.round(TTS_RATE * Math.max(40, request.text.length * 2) / 1000))
-    for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / TTS_RATE))
-    yield { pcm: Buffer.from(samples.buffer), sampleRate: TTS_RATE }
-  },
-}
-
-const silent = pino({ level: 'silent' })
-
-/** The real speech cache over the fixed-latency provider, in a directory of its own (no hits from an earlier run). */
-function streamingTts (dirs: string[]): Speaker {
-  const dir = mkdtempSync(join(tmpdir(), 'pa-bench-tts-'))
-  dirs.push(dir)
-  return new SpeechCache({ provider: fixedLatencyTts, soundsDir: dir, maxBytes: 64 * 1024 * 1024, logger: silent, sampleRate: 8000 })
-}
-
-/**
- * Two idle kept-alive connections to the fake in the process's provider pool before the call: a
- * server that carries calls has them (the pool keeps them 30 s, lib/providers/openai-client.ts),
- * so a turn's requests do not pay a TCP handshake. The first turn after 30 s idle does.
- */
-async function warmConnections (baseUrl: string): Promise<void> {
-  const origin = new URL(baseUrl).origin
-  await Promise.all([0, 1].map(async () => {
-    const res = await providerConnections().request({ origin, path: '/warm-up', method: 'GET' })
-    await res.body.text()
-  }))
-}
-
-/** A stand-in for tap's Test: startRig only registers teardowns and asserts at settle time. */
+/** How late the TTS stub's own 100 ms timer fired, per renderns and asserts at settle time. */
 function harness (): { t: Test, close: () => Promise<void> } {
   const teardowns: Array<() => unknown> = []
   const t = { teardown: (fn: () => unknown) => { teardowns.push(fn) }, equal: () => true } as unknown as Test
@@ -193,7 +102,7 @@ async function firstAudio (runs: number, stream: Record<string, unknown>, stages
   for (let i = 0; i < runs; i++) {
     // Spread over the 20 ms tick: 0, 7, 14, 1, 8, 15, ... (the warm-up call: 0).
     const offset = stages === undefined && runs === 1 ? 0 : (i * 7) % 20
-    ttsOffsetMs = offset
+    ttsTiming.offsetMs = offset
     out.push(await withRig(stream, async (rig) => {
       rig.fake.reply(STT, { ...transcript('Vorrei un appuntamento.'), delayMs: FAKE.sttMs })
       // First token after 150 ms, then the rest of the stream at once (a few ms apart).
@@ -217,7 +126,7 @@ async function firstAudio (runs: number, stream: Record<string, unknown>, stages
       return first
     }))
   }
-  ttsOffsetMs = 0
+  ttsTiming.offsetMs = 0
   return out
 }
 
