@@ -45,6 +45,11 @@ export class CacheDirectory {
     return this.#total
   }
 
+  /** Whether `name` is in the index (written or found by this process; the file may since have gone). */
+  has (name: string): boolean {
+    return this.#index.has(name)
+  }
+
   /** Size of `name` (`<key>.wav`) when it exists (and mark it used), else undefined. */
   async touch (name: string): Promise<number | undefined> {
     const known = this.#index.get(name)

@@ -264,15 +264,38 @@ export class SpeechCache {
     const signal = entry.controller.signal
     const name = `${key}.wav`
     const path = join(this.#dir, name)
-    const existing = await this.#files.touch(name)
-    if (existing !== undefined) {
+    const hit = (bytes: number): RenderedSpeech => {
       this.#logger.debug({ key }, 'speech cache hit')
-      entry.found({ path, bytes: existing })
-      return { path, file: `cache/${name}`, durationMs: this.#durationMs(existing), cached: true }
+      entry.found({ path, bytes })
+      return { path, file: `cache/${name}`, durationMs: this.#durationMs(bytes), cached: true }
     }
     const started = Date.now()
+    let synthesis: Promise<void>
+    if (this.#files.has(name)) {
+      // A file we know of is checked before it is served: retention or another process may
+      // have deleted it (touch() then drops it from the index, and it is synthesised again).
+      const existing = await this.#files.touch(name)
+      if (existing !== undefined) return hit(existing)
+      synthesis = this.#synthesize(text, options, entry)
+    } else {
+      // A name the index does not know is a miss but for a file another process sharing the
+      // directory wrote since our scan: the provider is asked at once, and the disk is probed
+      // alongside (a utimes() failing with ENOENT, ~1 ms, more under load, was on the critical
+      // path of every new sentence). A file found before the first audio arrives is served
+      // and the synthesis cancelled; later, the synthesis goes on and replaces it.
+      synthesis = this.#synthesize(text, options, entry)
+      // Awaited below; a failure while the disk is probed must not count as unhandled.
+      synthesis.catch(() => {})
+      const existing = await this.#files.touch(name)
+      if (existing !== undefined && entry.state === 'running' && !signal.aborted && entry.chunks.length === 0 && entry.cacheSamples === 0) {
+        const result = hit(existing)
+        entry.controller.abort(new PhoneAgentError('CALL_ABORTED', 'the speech was found on disk'))
+        await synthesis.catch(() => {})
+        return result
+      }
+    }
     try {
-      await this.#synthesize(text, options, entry)
+      await synthesis
     } catch (err) {
       entry.fail(err)
       throw err

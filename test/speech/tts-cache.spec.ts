@@ -122,6 +122,39 @@ t.test('a second render is a hit: no second synthesis, also after a restart', as
   t.equal(restarted.sizeBytes, first.sizeBytes)
 })
 
+t.test('a name the index does not know: the provider is asked at once, a file another process wrote is still served', async (t) => {
+  const dir = soundsDir(t)
+  const provider = new ToneProvider()
+  const cache = new SpeechCache({ provider, soundsDir: dir, maxBytes: 10_000_000, logger: quiet() })
+  await cache.render('Scanned first.')
+  // Another process sharing the directory writes a sentence this one has never seen.
+  const other = new SpeechCache({ provider: new ToneProvider(), soundsDir: dir, maxBytes: 10_000_000, logger: quiet() })
+  const written = await other.render('Written elsewhere.')
+  const g = gate()
+  provider.gate = g.promise
+  const out = await cache.render('Written elsewhere.')
+  t.equal(provider.calls.length, 2, 'the provider was asked before the disk answered')
+  t.equal(provider.aborted, 1, 'and cancelled once the file was found')
+  t.equal(out.cached, true)
+  t.equal(out.path, written.path)
+  t.equal(out.durationMs, written.durationMs)
+  provider.gate = undefined
+  t.equal((await cache.render('Written elsewhere.')).cached, true, 'now in the index')
+  t.equal(provider.calls.length, 2)
+})
+
+t.test('a known file deleted behind our back (retention, another process) is never served', async (t) => {
+  const dir = soundsDir(t)
+  const provider = new ToneProvider()
+  const cache = new SpeechCache({ provider, soundsDir: dir, maxBytes: 10_000_000, logger: quiet() })
+  const first = await cache.render('Kept a while.')
+  rmSync(first.path)
+  const again = await cache.render('Kept a while.')
+  t.equal(again.cached, false, 'synthesised again')
+  t.equal(provider.calls.length, 2)
+  t.equal(statSync(again.path).size, cache.sizeBytes, 'the file is back, counted once')
+})
+
 t.test('the key covers provider, voice, language and text; text never reaches the path', async (t) => {
   const dir = soundsDir(t)
   const provider = new ToneProvider()
