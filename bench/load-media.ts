@@ -65,6 +65,8 @@ export interface MediaReport {
   readonly sendFailures: number
   /** |interval between two of our datagrams - 20 ms|, from the kernel's receive timestamps. */
   readonly intervals: number
+  /** Intervals left out of pacing: over 100 ms with silence at an end (a cold call's keep-alive second; media-gen.c GAP_NS). */
+  readonly gaps: number
   readonly pacingP50Ms: number
   readonly pacingP99Ms: number
   readonly pacingMaxMs: number
@@ -213,6 +215,7 @@ export class NativeMedia implements UnicastEngine {
       received: num('received'),
       sendFailures: num('sendfail'),
       intervals: num('intervals'),
+      gaps: num('gaps'),
       pacingP50Ms: q('dev_p50_ms'),
       pacingP99Ms: q('dev_p99_ms'),
       pacingMaxMs: num('dev_max_ms'),

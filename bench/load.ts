@@ -138,6 +138,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           pacingP50Ms: gen1.pacingP50Ms,
           pacingP99Ms: gen1.pacingP99Ms,
           pacingMaxMs: gen1.pacingMaxMs,
+          pacingGaps: gen1.gaps,
           received: gen1.received,
           expectedFrames: Math.round(Math.ceil(gen1.calls / READ_EVERY) * wallMs / 20),
           generatorCpu: round(gen1.cpu, 3),

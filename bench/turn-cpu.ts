@@ -11,9 +11,12 @@
  * was in hand: the VAD on the caller's speech is included, call set-up and media are not.
  * One talk round warms the JIT first. Rounds alternate; the median is reported. Each round's
  * window starts and ends with a full GC in the server, so a round pays for its own garbage.
- *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write]
- * LOAD_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server alone.
+ *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write] [--perf=DIR]
+ * LOAD_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server alone; `--perf=DIR`
+ * records each measured round with `perf record` (a talk round's profile minus a quiet one's).
  */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,12 +77,28 @@ async function serverCpuMs (pid: number): Promise<number> {
   return sum
 }
 
-async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, turns: number, talk: boolean, serial: { n: number }): Promise<RoundFigures> {
+/**
+ * `perf record` of the server over one round (`--perf=DIR`: DIR/talk-1.data, quiet-1.data, ...),
+ * so a talk round's profile can be set against a quiet round's by function. The server then runs
+ * with `--perf-basic-prof-only-functions`, which names the JIT code in /tmp/perf-PID.map.
+ */
+function startPerf (dir: string | undefined, pid: number, name: string): (() => Promise<void>) | undefined {
+  if (dir === undefined) return undefined
+  const child: ChildProcess = spawn('perf', ['record', '-q', '-F', '997', '-g', '-p', String(pid), '-o', join(dir, `${name}.data`)], { stdio: 'ignore' })
+  return async () => {
+    const exited = once(child, 'exit')
+    child.kill('SIGINT')
+    await exited
+  }
+}
+
+async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, turns: number, talk: boolean, serial: { n: number }, perf?: { dir: string | undefined, name: string }): Promise<RoundFigures> {
   await server.marks() // drop what an earlier round left
   // A full GC at both ends of the window: each round then pays for collecting its own garbage,
   // not for whatever an earlier round left when a major GC happened to land in this one (talk
   // rounds varied by 0.7 s of CPU without it, as much as the turns themselves).
   await server.memory()
+  const stopPerf = startPerf(perf?.dir, server.pid, perf?.name ?? '')
   const before = await serverCpuMs(server.pid)
   const t0 = Date.now()
   const durationMs = LEAD_MS + turns * SLOT_MS + LEAD_MS
@@ -97,12 +116,13 @@ async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, 
   await server.memory()
   const cpuMs = await serverCpuMs(server.pid) - before
   const wallMs = Date.now() - t0
+  await stopPerf?.()
   const marks = await server.marks()
   const done = marks.filter((m) => m.ttsAudioAt !== undefined).length
   return { kind: talk ? 'talk' : 'quiet', cpuMs, wallMs, turns: done }
 }
 
-export async function runTurnCpu (calls: number, turns: number, rounds: number, log: (s: string) => void): Promise<TurnCpuResult> {
+export async function runTurnCpu (calls: number, turns: number, rounds: number, log: (s: string) => void, perfDir?: string): Promise<TurnCpuResult> {
   const loadStart = loadavg().map((l) => round(l, 2))
   const dir = await mkdtemp(join(tmpdir(), 'pa-turn-cpu-'))
   const fakes = await FakesProcess.start()
@@ -117,7 +137,7 @@ export async function runTurnCpu (calls: number, turns: number, rounds: number, 
     const figures: RoundFigures[] = []
     for (let r = 0; r < rounds; r++) {
       for (const talk of [false, true]) {
-        const f = await runRound(fs, server, calls, turns, talk, serial)
+        const f = await runRound(fs, server, calls, turns, talk, serial, { dir: perfDir, name: `${talk ? 'talk' : 'quiet'}-${r + 1}` })
         log(`${f.kind}: ${f.cpuMs} ms CPU in ${f.wallMs} ms, ${f.turns} turns`)
         figures.push(f)
       }
@@ -168,13 +188,20 @@ function textArg (name: string): string | undefined {
   return process.argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3)
 }
 
+/** `--perf=DIR`: perf records each measured round; the server names its JIT code for perf. */
+function perfArg (): string | undefined {
+  const dir = textArg('perf')
+  if (dir !== undefined) process.env.LOAD_SERVER_NODE_ARGS = `${process.env.LOAD_SERVER_NODE_ARGS ?? ''} --perf-basic-prof-only-functions`
+  return dir
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // --from=FILE: no run, the result of an earlier run (its JSON output); --before=FILE: the same
   // bench's JSON from the tree before a change; --write: splice the section into BENCHMARKS.md.
   const from = textArg('from')
   const result = from !== undefined
     ? JSON.parse(await readFile(from, 'utf8')) as TurnCpuResult
-    : await runTurnCpu(arg('calls', 10), arg('turns', 4), arg('rounds', 3), (s) => { console.error(s) })
+    : await runTurnCpu(arg('calls', 10), arg('turns', 4), arg('rounds', 3), (s) => { console.error(s) }, perfArg())
   if (from === undefined) console.log(JSON.stringify({ ...result, cpu: cpus()[0]?.model, node: process.version }))
   if (process.argv.includes('--write')) {
     const beforeFile = textArg('before')

@@ -56,6 +56,15 @@
 #define BIN_NS 50000LL /* 0.05 ms */
 #define BINS 20001     /* up to 1 s */
 #define NOISE_FRAMES 64
+/*
+ * An interval longer than a frame plus this, with silence at either end, is a gap, not pacing:
+ * a quiet call of ours sends one keep-alive silence frame a second once it is cold
+ * (lib/media/stream/quiet-idle.ts), and the first frame after it (the call warming up again)
+ * comes whenever the caller makes a sound. Between two frames of sound (a reply playing) every
+ * interval is pacing, however long; a stall of the server during idle silence shows in its
+ * event-loop delay instead.
+ */
+#define GAP_NS 80000000LL
 
 struct call {
   int used, id, fd, slot, launched, native, reading, connected;
@@ -63,6 +72,7 @@ struct call {
   struct sockaddr_in remote;
   long long sent, cng_sent, recv_frames;
   long long last_rx_ns;
+  int last_audio;       /* the last datagram read carried sound (not all silence) */
   int flowed;
   long long speech_pos; /* in frames, advanced only while talking */
   int offset;           /* frames: this caller's place in the talk cycle */
@@ -86,7 +96,7 @@ static int read_every = 1;
 
 /* Window statistics. */
 static long long dev_hist[BINS], wake_hist[BINS];
-static long long dev_count, dev_max, wake_count, wake_max, late_ticks, w_sent, w_recv, w_sendfail;
+static long long dev_count, dev_max, wake_count, wake_max, late_ticks, w_sent, w_recv, w_sendfail, gap_count;
 static struct rusage w_ru;
 static long long w_start_ns;
 
@@ -196,8 +206,8 @@ static void cmd_report (void) {
   int active = 0;
   for (int i = 0; i < MAX_CALLS; i++) if (calls[i].used && calls[i].launched) active++;
   printf("report wall_ms=%.1f user_ms=%.1f sys_ms=%.1f calls=%d sent=%lld received=%lld sendfail=%lld "
-    "intervals=%lld dev_p50_ms=%.2f dev_p99_ms=%.2f dev_max_ms=%.2f wake_p99_ms=%.2f wake_max_ms=%.2f late_ticks=%lld\n",
-    wall, user, sys, active, w_sent, w_recv, w_sendfail, dev_count,
+    "intervals=%lld gaps=%lld dev_p50_ms=%.2f dev_p99_ms=%.2f dev_max_ms=%.2f wake_p99_ms=%.2f wake_max_ms=%.2f late_ticks=%lld\n",
+    wall, user, sys, active, w_sent, w_recv, w_sendfail, dev_count, gap_count,
     hist_q(dev_hist, dev_count, dev_max, 0.5), hist_q(dev_hist, dev_count, dev_max, 0.99), dev_max / 1e6,
     hist_q(wake_hist, wake_count, wake_max, 0.99), wake_max / 1e6, late_ticks);
 }
@@ -205,7 +215,7 @@ static void cmd_report (void) {
 static void cmd_reset (void) {
   memset(dev_hist, 0, sizeof dev_hist);
   memset(wake_hist, 0, sizeof wake_hist);
-  dev_count = dev_max = wake_count = wake_max = late_ticks = w_sent = w_recv = w_sendfail = 0;
+  dev_count = dev_max = wake_count = wake_max = late_ticks = w_sent = w_recv = w_sendfail = gap_count = 0;
   getrusage(RUSAGE_SELF, &w_ru);
   w_start_ns = mono_ns();
   printf("ok reset\n");
@@ -250,6 +260,14 @@ static void read_stdin (long long global_frame) {
   }
 }
 
+/* Whether a datagram of ours carries sound: not all zero (L16), not all A-law zero (0xD5 / 0x55). */
+static int sounds (const uint8_t *p, size_t n, int native) {
+  for (size_t i = 0; i < n; i++) {
+    if (native ? (p[i] != 0xD5 && p[i] != 0x55) : p[i] != 0) return 1;
+  }
+  return 0;
+}
+
 /*
  * unicast_thread_run(): read one datagram. One per readiness event: epoll is level-triggered,
  * so a socket with more waiting is reported again at once, and the read that would only have
@@ -290,8 +308,14 @@ static void read_call (struct call *c) {
     }
     if (at >= 0) {
       /* Pacing as the switch sees it: one frame per datagram, 20 ms apart. */
-      if (c->last_rx_ns > 0 && frames == 1) hist_add(dev_hist, &dev_count, &dev_max, at - c->last_rx_ns - FRAME_NS);
+      int audio = sounds(buf, (size_t)r, c->native);
+      if (c->last_rx_ns > 0 && frames == 1) {
+        long long dev = at - c->last_rx_ns - FRAME_NS;
+        if (dev > GAP_NS && !(audio && c->last_audio)) gap_count++;
+        else hist_add(dev_hist, &dev_count, &dev_max, dev);
+      }
       c->last_rx_ns = at;
+      c->last_audio = audio;
     }
   }
 }

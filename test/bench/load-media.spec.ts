@@ -62,5 +62,6 @@ t.test('the native media generator carries two simulated calls: caller frames in
   const report = await media.report()
   t.ok(report.sent > 0 && report.received > 0, 'the window report counts frames both ways')
   t.ok(report.cpuMs >= 0, 'the generator reports its own CPU time')
+  t.ok(Number.isInteger(report.gaps) && report.gaps >= 0 && report.gaps <= report.intervals + report.gaps, `the report counts the gaps left out of pacing apart (${report.gaps})`)
   t.equal((await media.callCounts()).size, 0, 'no connection is left open in the generator')
 })
