@@ -16,6 +16,11 @@ export class FailoverLlm implements LlmProvider {
   get name (): string { return this.chain.current.name }
   get model (): string { return this.chain.current.model }
 
+  /** The provider a request would go to now; the others are dialled only if it fails. */
+  preconnect (): void {
+    this.chain.current.preconnect?.()
+  }
+
   stream (messages: readonly ChatMessage[], options: LlmStreamOptions): AsyncIterable<LlmDelta> {
     return this.chain.stream((llm) => llm.stream(messages, options), options.signal)
   }

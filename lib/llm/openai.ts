@@ -56,6 +56,10 @@ export class OpenAiLlm implements LlmProvider {
     this.model = options.model
   }
 
+  preconnect (): void {
+    this.#o.client.preconnect()
+  }
+
   async * stream (messages: readonly ChatMessage[], options: LlmStreamOptions): AsyncGenerator<LlmDelta> {
     const o = this.#o
     const deadline = createDeadline(options.signal, o.timeoutMs)

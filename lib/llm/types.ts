@@ -56,4 +56,9 @@ export interface LlmProvider {
    * deadline, one after it is not (the caller has already acted on the text).
    */
   stream (messages: readonly ChatMessage[], options: LlmStreamOptions): AsyncIterable<LlmDelta>
+  /**
+   * Open the connections a request will need, sending nothing (a call starts, a turn begins
+   * listening), so the reply does not pay the handshakes; a no-op when they are open.
+   */
+  preconnect? (): void
 }

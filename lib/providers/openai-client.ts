@@ -1,4 +1,5 @@
-import { Agent, interceptors, type Dispatcher } from 'undici'
+import { interceptors, type Dispatcher } from 'undici'
+import { ProviderPool } from './warm-sockets.ts'
 
 export interface OpenAiClientOptions {
   readonly baseUrl: string
@@ -21,26 +22,30 @@ const MAX_REDIRECTS = 20
 /** Enough of an error body for its message; a server that sends more is cut off there. */
 const MAX_ERROR_BODY = 16 * 1024
 
-let shared: Agent | undefined
+let shared: ProviderPool | undefined
 
 /**
  * The pool every OpenAI-compatible client shares: one set of kept-alive connections per
  * origin. Idle sockets do not hold the process open (undici unrefs them).
  */
-export function providerConnections (): Agent {
+export function providerConnections (): ProviderPool {
   shared ??= newProviderPool()
   return shared
 }
 
-/** A keep-alive pool with our idle timeout (a server's shorter Keep-Alive hint wins). */
-export function newProviderPool (keepAliveMs = PROVIDER_KEEP_ALIVE_MS): Agent {
-  return new Agent({ keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs })
+/**
+ * A keep-alive pool with our idle timeout (a server's shorter Keep-Alive hint wins), which can
+ * open connections ahead of a request (warm-sockets.ts).
+ */
+export function newProviderPool (keepAliveMs = PROVIDER_KEEP_ALIVE_MS): ProviderPool {
+  return new ProviderPool(keepAliveMs)
 }
 
 /** Close the shared pool's connections (shutdown); the next request opens a fresh pool. */
 export async function closeProviderConnections (): Promise<void> {
   const pool = shared
   shared = undefined
+  pool?.dropParked()
   // destroy, not close: close() waits for requests still open, and a hung one would hold shutdown.
   await pool?.destroy()
 }
@@ -131,6 +136,16 @@ export class OpenAiHttp {
     })
     if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, headers: res.headers, body: res.body }
     throw new HttpStatusError(res.statusCode, await errorMessage(res.body))
+  }
+
+  /**
+   * Open the connections a turn will use to this server, if the pool has none (after 30 s
+   * without requests): TCP and TLS only, no request is sent. Call it when a call starts or a
+   * turn begins listening, so the reply does not pay the handshakes.
+   */
+  preconnect (): void {
+    const pool = this.#dispatcher ?? providerConnections()
+    if (pool instanceof ProviderPool) pool.preconnect(this.#base.origin)
   }
 
   #pool (): Dispatcher {

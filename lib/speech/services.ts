@@ -72,6 +72,7 @@ export async function createSpeechServices (config: SpeechServicesConfig, logger
     speaker: {
       render: async (text, opts) => await cache.render(text, opts),
       stream: (text, opts) => cache.stream(text, opts),
+      preconnect: () => { cache.preconnect() },
     },
     stt: providers.stt,
     llm: providers.llm,

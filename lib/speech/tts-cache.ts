@@ -133,6 +133,11 @@ export class SpeechCache {
     yield * this.#stream(text, options, true)
   }
 
+  /** The provider's connections opened ahead of a sentence (TtsProvider.preconnect). */
+  preconnect (): void {
+    this.#provider.preconnect?.()
+  }
+
   /** Resolves when no synthesis or cache write is in progress (tests, shutdown). */
   async idle (): Promise<void> {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.values()].map(async (e) => await e.stored))

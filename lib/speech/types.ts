@@ -26,6 +26,8 @@ export interface TtsProvider {
   voiceId (request: TtsRequest): string
   /** Yields PCM as it is produced (one chunk for batch engines). Rejects with a PhoneAgentError. */
   synthesize (request: TtsRequest, options: { signal?: AbortSignal }): AsyncIterable<PcmChunk>
+  /** Open the connections a request will need, sending nothing (see LlmProvider.preconnect). */
+  preconnect? (): void
 }
 
 /**
@@ -37,4 +39,6 @@ export interface Speaker {
   Promise<{ path: string, durationMs: number, cached: boolean }>
   /** The same speech as s16le chunks as they are synthesised (lib/speech/tts-cache.ts `stream`; play them with lib/speech/stream-pcm.ts). */
   stream? (text: string, options: { voice?: string | undefined, language?: string | undefined, signal?: AbortSignal | undefined, rate?: number | undefined }): AsyncIterable<PcmChunk>
+  /** The provider's preconnect (see LlmProvider.preconnect). */
+  preconnect? (): void
 }

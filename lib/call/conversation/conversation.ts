@@ -73,6 +73,7 @@ export class Conversation {
   async run (): Promise<ConverseResult> {
     const ctx = this.#ctx
     try {
+      this.#preconnect()
       await answer(ctx)
       // The operator key cuts a prompt or a recording in progress (mod_dptools on_dtmf and
       // switch_ivr_record_file both stop on a digit listed in playback_terminators).
@@ -143,6 +144,8 @@ export class Conversation {
 
   async #listen (remaining: number, turn: Turn): Promise<Heard> {
     const { signal, onSpeechEnd, onSpeechResumed, onPreempt, onPreemptDropped } = turn.hearing
+    // Connections closed after a quiet spell (or a long greeting) open again while the caller speaks.
+    this.#preconnect()
     try {
       return await this.#media.listen({
         noInputMs: Math.min(this.#agent.deadlines.noInputMs, remaining),
@@ -165,6 +168,18 @@ export class Conversation {
       }
       throw err
     }
+  }
+
+  /**
+   * The providers' connections, opened before the turn needs them: the pool closes one 30 s after
+   * its last request, and the first reply after a quiet spell paid a TCP and TLS handshake for
+   * each provider on its critical path. Nothing is sent, so nothing is billed; a no-op while the
+   * connections are open.
+   */
+  #preconnect (): void {
+    this.#ctx.stt?.preconnect?.()
+    this.#llm.preconnect?.()
+    this.#ctx.speaker.preconnect?.()
   }
 
   /** One caller utterance and the reply to it; a result when the conversation is over. */

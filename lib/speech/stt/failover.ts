@@ -25,6 +25,11 @@ export class FailoverStt implements SttProvider {
 
   get name (): string { return this.chain.current.name }
 
+  /** The provider a request would go to now; the others are dialled only if it fails. */
+  preconnect (): void {
+    this.chain.current.preconnect?.()
+  }
+
   async transcribe (audio: PcmChunk, options: SttOptions): Promise<Transcript> {
     return await this.chain.run((stt) => stt.transcribe(audio, options), options.signal)
   }

@@ -37,6 +37,10 @@ export class OpenAiStt implements SttProvider {
     this.name = options.name
   }
 
+  preconnect (): void {
+    this.#o.client.preconnect()
+  }
+
   async transcribe (audio: PcmChunk, options: SttOptions): Promise<Transcript> {
     const o = this.#o
     const language = options.language ?? o.language

@@ -49,4 +49,6 @@ export interface SttProvider {
   readonly name: string
   transcribe (audio: PcmChunk, options: SttOptions): Promise<Transcript>
   stream (options: SttStreamOptions): SttSession
+  /** Open the connections a request will need, sending nothing (see LlmProvider.preconnect). */
+  preconnect? (): void
 }

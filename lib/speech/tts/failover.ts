@@ -22,6 +22,11 @@ export class FailoverTts implements TtsProvider {
    */
   get name (): string { return this.chain.current.name }
 
+  /** The provider a request would go to now; the others are dialled only if it fails. */
+  preconnect (): void {
+    this.chain.current.preconnect?.()
+  }
+
   voiceId (request: TtsRequest): string {
     const index = this.chain.currentIndex
     return this.chain.current.voiceId(forMember(request, index))

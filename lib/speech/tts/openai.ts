@@ -35,6 +35,10 @@ export class OpenAiTts implements TtsProvider {
     this.name = options.name
   }
 
+  preconnect (): void {
+    this.#o.client.preconnect()
+  }
+
   voiceId (request: TtsRequest): string {
     return `${this.#o.model}.${request.voice ?? this.#o.voice}`
   }
