@@ -8,7 +8,8 @@ import { join } from 'node:path'
 import pino from 'pino'
 import type { Speaker } from '../lib/call/context.ts'
 import { abortReason } from '../lib/errors.ts'
-import { providerConnections } from '../lib/providers/openai-client.ts'
+import { closeProviderConnections, providerConnections } from '../lib/providers/openai-client.ts'
+import { ProviderPool } from '../lib/providers/warm-sockets.ts'
 import { SpeechCache } from '../lib/speech/tts-cache.ts'
 import type { TtsProvider } from '../lib/speech/types.ts'
 
@@ -83,6 +84,20 @@ export function streamingTts (dirs: string[]): Speaker {
   const dir = mkdtempSync(join(tmpdir(), 'pa-bench-tts-'))
   dirs.push(dir)
   return new SpeechCache({ provider: fixedLatencyTts, soundsDir: dir, maxBytes: 64 * 1024 * 1024, logger: silent, sampleRate: 8000 })
+}
+
+/**
+ * `--cold`: each call starts with no connection to the fakes, as the first call after 30 s
+ * without calls does (the pool closed its idle ones); the conversation's pre-connect opens
+ * them while the greeting plays. `--no-preconnect` turns that off, to measure what it saves.
+ */
+export const COLD = process.argv.includes('--cold')
+if (process.argv.includes('--no-preconnect')) ProviderPool.prototype.preconnect = () => {}
+
+/** Before a call: the pool as a server that carries calls has it, or empty with `--cold`. */
+export async function poolBeforeCall (baseUrl: string): Promise<void> {
+  if (COLD) await closeProviderConnections()
+  else await warmConnections(baseUrl)
 }
 
 /**

@@ -20,7 +20,7 @@ import { encodeWav } from '../lib/media/wav.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
 import { CALLER, CHAT, DID, STT, chatRequests, reply, startRig, transcript, type ConversationRig } from '../test/conversation/helpers.ts'
 import { spliceSection } from './sections.ts'
-import { FAKE, OLD_FAKES, slowTts, streamingTts, ttsFake, ttsLateness, ttsTiming, warmConnections } from './turn-taking-fakes.ts'
+import { COLD, FAKE, OLD_FAKES, poolBeforeCall, slowTts, streamingTts, ttsFake, ttsLateness, ttsTiming } from './turn-taking-fakes.ts'
 
 const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposizione per questo servizio, una per una. '
 
@@ -44,7 +44,7 @@ async function withRig<T> (stream: Record<string, unknown>, fn: (rig: Conversati
     const rig = OLD_FAKES
       ? await startRig(h.t, { media: { mode: 'stream', stream }, wrapSpeaker: slowTts })
       : await startRig(h.t, { media: { mode: 'stream', stream }, wrapSpeaker: () => streamingTts(dirs), keepAlive: true })
-    if (!OLD_FAKES) await warmConnections(rig.fake.baseUrl)
+    if (!OLD_FAKES) await poolBeforeCall(rig.fake.baseUrl)
     return await fn(rig)
   } finally {
     await h.close()
@@ -304,14 +304,16 @@ export function turnTakingSection (r: TurnTakingResult): string {
     '<!-- turn-taking:begin -->',
     '## Turn-taking (conversation engine)',
     '',
-    `Command: \`node --import tsx bench/turn-taking.ts${OLD_FAKES ? ' --old-fakes' : ''}\`. One process (server, simulator and provider`,
+    `Command: \`node --import tsx bench/turn-taking.ts${OLD_FAKES ? ' --old-fakes' : ''}${COLD ? ' --cold' : ''}${process.argv.includes('--no-preconnect') ? ' --no-preconnect' : ''}\`. One process (server, simulator and provider`,
     `fakes share the event loop), calls one after another. Fakes: STT ${FAKE.sttMs} ms, LLM first token`,
     `${FAKE.llmFirstTokenMs} ms, TTS ${FAKE.ttsMs} ms per sentence (plus 0-19 ms spread over the first-audio runs and subtracted`,
     'again, so replies land at every phase of the 20 ms write tick); the classic VAD (the test rig\'s). One',
     'warm-up call first, not counted. The machine is shared with other work: see the load average.',
     OLD_FAKES
       ? 'With `--old-fakes`: a new connection per provider request, TTS rendered to a file and read back.'
-      : 'The STT and LLM fakes keep connections alive and the pool holds two idle ones before each call (a server that carries calls has them); the TTS fake streams 24 kHz PCM through the real speech cache, as a provider does in `serve`.',
+      : COLD
+        ? 'With `--cold`: each call starts with no connection to the fakes, as the first after 30 s without calls; the conversation pre-connects when the call starts (off with `--no-preconnect`).'
+        : 'The STT and LLM fakes keep connections alive and the pool holds two idle ones before each call (a server that carries calls has them); the TTS fake streams 24 kHz PCM through the real speech cache, as a provider does in `serve`.',
     `Measured on ${new Date().toISOString()}${loadNote()}.`,
     '',
     '| measure | goal | p50 | p99 | runs |',
