@@ -35,6 +35,10 @@ export class CallerEar {
   private unicastFreeMs = Number.NEGATIVE_INFINITY
   /** The write timer's reference: the 20 ms tick its last write was due at (timer_private_t.reference). */
   private writeTick = Number.NEGATIVE_INFINITY
+  /** When the unicast thread's last write returned: it reads the next datagram only then. */
+  private lastWrittenMs = Number.NEGATIVE_INFINITY
+  /** Stretches in which the unicast thread does not run (stall()), by start. */
+  private readonly stalls: Array<{ readonly fromMs: number, readonly toMs: number }> = []
 
   /**
    * One of our datagrams' frames, written toward the caller on FreeSWITCH's RTP write timer:
@@ -55,17 +59,59 @@ export class CallerEar {
    * caller's frames (switch_rtp.c switch_rtp_create: `timer` then `write_timer`, same interval; on
    * timerfd the write ticks trail by the ~0.1 ms of timerfd_start_interval's first expiry, not
    * modelled): here both are the call timeline's 20 ms grid.
+   *
+   * Checked on a real FreeSWITCH 1.11 on Linux (timerfd; lab runs wt_timing1/2 and wt_quiet1,
+   * docs/simulator.md): the write ticks fell 0.1-0.4 ms after the caller's frames left for us, for
+   * 4 minutes without drifting; a frame sent with the timer's tick free was written 0.1 ms p50
+   * later at every phase of the tick, also after 1 to 50 idle ticks (where this model waits for
+   * the next tick: stricter); a burst went out one frame a tick, every frame of it; and on a tick
+   * with no datagram of ours nothing at all was written toward the caller. Taking the switch's
+   * real write before each frame as the state, the timerfd model matched its next write within
+   * 0.1 ms p50, 0.4-1.2 ms p90; the rest were the switch's own stalls (see stall()).
    */
   queueUnicast (samples: Int16Array, arrivalMs: number): HeardFrame {
-    const tick = Math.floor(arrivalMs / FRAME_MS)
+    // One thread reads a datagram, then blocks in the write: the next is read once that returns.
+    const readMs = this.running(Math.max(arrivalMs, this.lastWrittenMs))
+    const tick = Math.floor(readMs / FRAME_MS)
     if (this.writeTick < tick - 1) this.writeTick = tick
     this.writeTick++
-    const writtenMs = this.writeTick <= tick ? arrivalMs : this.writeTick * FRAME_MS
+    let writtenMs = this.writeTick <= tick ? readMs : this.writeTick * FRAME_MS
+    const resumed = this.running(writtenMs)
+    if (resumed !== writtenMs) {
+      // Stalled while waiting for its tick: written when the thread runs again, and that timer
+      // read took every expiry due meanwhile (_timerfd_next: tick += u64), so the next write
+      // waits for the tick after. Frames read during the stall follow one a tick: the lag stays.
+      writtenMs = resumed
+      this.writeTick = Math.max(this.writeTick, Math.floor(resumed / FRAME_MS))
+    }
+    this.lastWrittenMs = writtenMs
     const playMs = Math.max(writtenMs, this.unicastFreeMs)
     this.unicastFreeMs = playMs + FRAME_MS
     const frame: HeardFrame = { source: 'unicast', arrivalMs, writtenMs, playMs, samples }
     this.add(frame)
     return frame
+  }
+
+  /**
+   * FreeSWITCH's unicast thread does not run from `fromMs` for `durationMs` (a loaded switch: the
+   * thread is not scheduled). Measured on a real FreeSWITCH 1.11 (lab runs wt_timing1/2, load
+   * 12-18 on 2 cores): after such a stall the frames that waited in the socket are written one
+   * per write tick, the first at once, and every frame after them keeps that lag while we send one
+   * per tick: unicast_thread_run (switch_ivr.c) writes one datagram per timer wait, and the wait
+   * takes all expiries due at once (switch_time.c _timerfd_next). Only a tick with no datagram of
+   * ours waiting gives one frame of lag back. Nothing in the simulator stalls unless a test says so.
+   */
+  stall (fromMs: number, durationMs: number): void {
+    if (!(durationMs > 0)) return
+    this.stalls.push({ fromMs, toMs: fromMs + durationMs })
+    this.stalls.sort((a, b) => a.fromMs - b.fromMs)
+  }
+
+  /** The first moment at or after `atMs` when the unicast thread runs. */
+  private running (atMs: number): number {
+    let at = atMs
+    for (const s of this.stalls) if (at >= s.fromMs && at < s.toMs) at = s.toMs
+    return at
   }
 
   /** A frame an application wrote in real time (playback): it plays when written. */

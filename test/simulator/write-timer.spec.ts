@@ -76,3 +76,62 @@ t.test('the matrix timer the simulator models is never easier than Linux\'s time
   t.pass('no frame written earlier than on timerfd in 50 random runs')
   t.same(timerfdWrites([5, 93]), [5, 93], 'and where they differ: after idle ticks timerfd writes at once, the matrix waits (100)')
 })
+
+// Checked on a real FreeSWITCH 1.11 (Linux, timerfd; lab runs wt_timing1/2, docs/simulator.md):
+// after the unicast thread stalls, what waited in the socket is written one frame per tick and
+// the lag stays while we send a frame per tick; each tick with no frame of ours gives 20 ms back.
+t.test('a stall of FreeSWITCH\'s unicast thread leaves a lag that a frame per tick never makes up; free ticks drain it', async (t) => {
+  const ear = new CallerEar()
+  const written = (at: number): number => ear.queueUnicast(frame(), at).writtenMs
+  written(5)
+  t.same([41, 61, 81].map(written), [41, 61, 81], 'warm: written as they arrive')
+  ear.stall(100, 50)
+  t.same([101, 121, 141].map(written), [160, 180, 200], 'the frames that came during the stall: one a tick once it ends (the matrix resyncs: timerfd writes the first at 150)')
+  const steady = [161, 181, 201].map((at) => written(at) - at)
+  t.same(steady, [59, 59, 59], 'sent one a tick after it, every frame keeps the lag')
+  t.same([241, 261].map((at) => written(at) - at), [39, 39], 'a tick with no frame (221) gives 20 ms back, for good')
+  t.equal(written(301) - 301, 19, 'another (281)')
+  t.equal(written(341), 341, 'and after one more (321) frames are written as they arrive again')
+  t.equal(ear.heard.length, 14, 'nothing sent during the stall is lost')
+  t.same(ear.heard.map((f) => f.arrivalMs), [5, 41, 61, 81, 101, 121, 141, 161, 181, 201, 241, 261, 301, 341], 'and all are heard in order')
+})
+
+t.test('with stalls too, no frame is written earlier than on timerfd', async (t) => {
+  let seed = 29
+  const rnd = (): number => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 }
+  for (let run = 0; run < 50; run++) {
+    const stalls: Array<[number, number]> = []
+    for (let from = rnd() * 400; from < 4000; from += 200 + rnd() * 600) stalls.push([from, from + 5 + rnd() * 80])
+    const running = (at: number): number => {
+      let x = at
+      for (const [from, to] of stalls) if (x >= from && x < to) x = to
+      return x
+    }
+    // timerfd with the same stalls: the thread reads a datagram when it runs; a timer read
+    // during a stall returns when it ends and takes every expiry due by then.
+    let consumed = Number.NEGATIVE_INFINITY
+    let last = Number.NEGATIVE_INFINITY
+    const linux = (arrival: number): number => {
+      const at = running(Math.max(arrival, last))
+      const tick = Math.floor(at / 20)
+      if (consumed < tick) { consumed = tick; last = at } else { consumed++; last = consumed * 20 }
+      const resumed = running(last)
+      if (resumed !== last) { last = resumed; consumed = Math.floor(resumed / 20) }
+      return last
+    }
+    const ear = new CallerEar()
+    for (const [from, to] of stalls) ear.stall(from, to - from)
+    let at = rnd() * 20
+    for (let i = 0; i < 200; i++) {
+      const r = rnd()
+      at += r < 0.1 ? rnd() * 2 : r < 0.15 ? 40 + rnd() * 60 : 20 + (rnd() - 0.5) * 8
+      const simulated = ear.queueUnicast(frame(), at).writtenMs
+      const real = linux(at)
+      if (simulated < real - 1e-9) {
+        t.fail(`run ${run}: frame ${i} (arrived ${at.toFixed(1)}) written at ${simulated.toFixed(1)} in the simulator, ${real.toFixed(1)} on timerfd`)
+        return
+      }
+    }
+  }
+  t.pass('no frame written earlier than on timerfd in 50 random runs with stalls')
+})
