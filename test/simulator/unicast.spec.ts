@@ -69,6 +69,9 @@ t.test('the caller streams as 0xFF fill, then L16 20 ms frames in order at 50 a 
   t.notOk(call.result.events.some((e) => e.name === 'CHANNEL_EXECUTE'), 'unicast is not an application')
 })
 
+// On a real FreeSWITCH 1.11 (docs/simulator.md "Checked on a real FreeSWITCH") every frame sent
+// before we stopped reached the caller, one a write tick (unicast_thread_run, switch_ivr.c: one
+// datagram read per write): a burst of 25 still played for ~500 ms after the stop.
 t.test('our datagrams queue and play at 20 ms each: depth, time to first audio, a burst delays barge-in', async (t) => {
   const { srv, call, peer, peerPort } = await start(t)
   await srv.command(unicast(peerPort))
@@ -99,6 +102,10 @@ t.test('our datagrams queue and play at 20 ms each: depth, time to first audio, 
   t.equal(call.unicastQueueDepth, 0, 'drained')
 })
 
+// On a real FreeSWITCH 1.11 a tick with no datagram of ours wrote nothing toward the caller (no
+// repeated frame, no comfort noise) for 1 to 50 ticks, 3 s and 40 s alike; the next packet
+// carried the marker bit and a timestamp advanced by the idle ticks (switch_rtp.c
+// get_next_write_ts), which the simulator does not model.
 t.test('when we send nothing the caller gets no RTP: gaps', async (t) => {
   const { srv, call, peer, peerPort } = await start(t)
   await srv.command(unicast(peerPort))
