@@ -241,7 +241,13 @@ export class CallPacer {
   }
 
   #onIdleTick (now: number): void {
-    if (!this.#canSend()) return
+    if (!this.#canSend()) {
+      // A cold call (quiet-idle.ts) may send nothing for a second: its lane would wake every
+      // 20 ms for nothing. The shared grid asks canSend() each tick anyway (#onTick), and when it
+      // turns true sends or skips by the write model and opens the lane again (#idle).
+      this.#endIdle()
+      return
+    }
     // How late this slot is (served early by coalescing: not late).
     const frame = this.#scheduler.frameMs
     const late = Math.min(MAX_MARGIN_MS, Math.max(0, now - (this.#idleAnchor + frame * Math.round((now - this.#idleAnchor) / frame))))
