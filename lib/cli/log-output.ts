@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import type { DestinationStream, Logger } from 'pino'
-import { build as pinoPretty } from 'pino-pretty'
+import type { build } from 'pino-pretty'
+import { LazyPackage } from '../lazy-package.ts'
 import { createLogger, type LogPrivacy } from '../ops/logger.ts'
 
 /**
@@ -9,6 +10,9 @@ import { createLogger, type LogPrivacy } from '../ops/logger.ts'
  * overrides the guess. The level is the config's `logging.level` unless `PHONE_AGENT_LOG_LEVEL`
  * says otherwise (a quick `PHONE_AGENT_LOG_LEVEL=debug phone-agent serve`).
  */
+
+/** Loaded only for a person at a terminal: JSON output, every test and pipe included, never needs it. */
+const PINO_PRETTY = new LazyPackage<{ build: typeof build }>('pino-pretty')
 
 export type LogFormat = 'json' | 'pretty'
 
@@ -26,7 +30,7 @@ export function logLevel (configured: string, env: NodeJS.ProcessEnv): string {
 export function serviceLogger (configured: string, env: NodeJS.ProcessEnv = process.env, stream: NodeJS.WriteStream = process.stdout, privacy?: LogPrivacy): Logger {
   const level = logLevel(configured, env)
   if (logFormat(stream, env) === 'json') return createLogger(level, undefined, undefined, privacy)
-  const pretty = pinoPretty({ colorize: stream.isTTY === true, sync: true, destination: stream, ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss.l' })
+  const pretty = PINO_PRETTY.get().build({ colorize: stream.isTTY === true, sync: true, destination: stream, ignore: 'pid,hostname,service', translateTime: 'SYS:HH:MM:ss.l' })
   return createLogger(level, pretty as unknown as DestinationStream, undefined, privacy)
 }
 

@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { Logger } from 'pino'
 import type { GuardConfig } from './config.ts'
+import { LazyPackage } from '../lazy-package.ts'
 
 /**
  * Where admission counters live: per-caller and global rates (rate-limiter-flexible) and the
@@ -150,6 +151,9 @@ redis.call('zadd', KEYS[1], ARGV[4], ARGV[3])
 return 1
 `
 
+/** Only a store shared over Redis loads its client (lazy-package.ts). */
+const IOREDIS = new LazyPackage<typeof import('ioredis')>('ioredis')
+
 export interface RedisStoreOptions {
   readonly rates: Rates
   readonly keyPrefix: string
@@ -166,7 +170,7 @@ export function createRedisStore (opts: RedisStoreOptions): AdmissionStore {
   const owned = opts.client === undefined
   // No offline queue and one retry: while Redis is away, admission must answer at once from
   // the in-memory fallback instead of holding a ringing call until Redis comes back.
-  const client = opts.client ?? new Redis(opts.url ?? 'redis://127.0.0.1:6379', {
+  const client = opts.client ?? new (IOREDIS.get().Redis)(opts.url ?? 'redis://127.0.0.1:6379', {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     lazyConnect: false,

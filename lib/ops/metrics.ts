@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { LazyPackage } from '../lazy-package.ts'
 import { ADMISSION_REASONS } from '../guard/admission.ts'
 import type { BreakerState, ProviderObserver, ProviderRole } from '../providers/breaker.ts'
 import { HANDSHAKE_FAILURES } from '../freeswitch/handshake.ts'
@@ -41,8 +42,11 @@ export interface MetricsOptions {
  * CallObserver: pass it to `openCallStore(..., { observer })` and recording a call updates
  * its metrics; or call the methods yourself, but not both.
  */
+/** Loaded by the first Metrics (serve makes one): with OpenTelemetry's API, ~80 CJS files a process that never serves metrics skips. */
+const PROM_CLIENT = new LazyPackage<typeof import('prom-client')>('prom-client')
+
 export class Metrics implements CallObserver, ProviderObserver {
-  readonly registry = new Registry()
+  readonly registry: Registry
   readonly #active: Gauge
   readonly #calls: Counter
   readonly #rejections: Counter
@@ -56,6 +60,8 @@ export class Metrics implements CallObserver, ProviderObserver {
   readonly #preemptiveDiscarded: Counter
 
   constructor (options: MetricsOptions = {}) {
+    const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = PROM_CLIENT.get()
+    this.registry = new Registry()
     const registers = [this.registry]
     this.#active = new Gauge({ name: 'phone_agent_active_calls', help: 'Calls in progress.', registers })
     this.#calls = new Counter({ name: 'phone_agent_calls_total', help: 'Calls ended, by outcome.', labelNames: ['outcome'], registers })

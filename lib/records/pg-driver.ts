@@ -1,4 +1,5 @@
-import pg from 'pg'
+import type pg from 'pg'
+import { LazyPackage } from '../lazy-package.ts'
 import { SCHEMA_MIGRATIONS_TABLE, type Migration } from './migrations.ts'
 import type { Row, SqlDriver, SqlValue, Statement } from './sql.ts'
 
@@ -6,6 +7,9 @@ import type { Row, SqlDriver, SqlValue, Statement } from './sql.ts'
 const MIGRATION_LOCK_KEY = 7_004_001
 
 const INT8_OID = 20
+
+/** Only a deployment that keeps its records in PostgreSQL loads the client (lazy-package.ts). */
+const PG = new LazyPackage<typeof pg>('pg')
 
 /**
  * Our BIGINTs are epoch milliseconds and counters, far below 2^53; pg returns int8 as a string
@@ -15,7 +19,7 @@ const INT8_OID = 20
 const types = {
   getTypeParser: ((oid: number, format?: string) => oid === INT8_OID && format !== 'binary'
     ? (v: string) => Number(v)
-    : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    : PG.get().types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 }
 
 export function numberPlaceholders (sql: string): string {
@@ -50,7 +54,7 @@ export interface PgDriverOptions {
 }
 
 export function openPgDriver (options: PgDriverOptions): SqlDriver {
-  const pool = new pg.Pool({
+  const pool = new (PG.get().Pool)({
     connectionString: options.connectionString,
     max: options.poolMax,
     types,
