@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { speechLike } from '../media-stream/signals.ts'
+import { runCli } from '../helpers/cli.ts'
 
 const bin = fileURLToPath(new URL('../../bin/phone-agent.js', import.meta.url))
 
@@ -49,10 +50,10 @@ t.test('the real binary: serve takes a call, records it, and shuts down cleanly 
   t.equal(await exited, 0, 'exit code 0 after SIGTERM')
   t.ok(logs.some((l) => l.msg === 'message recorded' && l.call === result.uuid))
 
-  const list = spawn(process.execPath, [bin, 'calls', '--json', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  list.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  t.equal(await new Promise((resolve) => list.on('exit', resolve)), 0)
+  // The record as `phone-agent calls` lists it; in process: the binary's own start is tested above.
+  const list = await runCli(['calls', '--json', '--config', config])
+  t.equal(list.code, 0, list.err)
+  const out = list.out
   const calls = JSON.parse(out) as Array<{ uuid: string, outcome: string }>
   t.match(calls, [{ uuid: result.uuid, outcome: 'message_taken' }], 'phone-agent calls shows the record')
 })

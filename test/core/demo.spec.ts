@@ -1,24 +1,18 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseWav } from '../../lib/media/wav.ts'
+import { runCli } from '../helpers/cli.ts'
 
-const bin = fileURLToPath(new URL('../../bin/phone-agent.js', import.meta.url))
+// In process: core/bin.spec and core/init.spec run the real binary; a child process here only
+// added its start-up (2-3 CPU-seconds of module loading) to the suite.
 
 t.test('the quick-start demo: a simulated caller leaves a message, offline, with no config', async (t) => {
   const cwd = await mkdtemp(join(tmpdir(), 'pa-demo-'))
   // The caller's words are given to keep the call short; the demo's own are the same kind of line.
-  const child = spawn(process.execPath, [bin, 'demo', '--say', 'Hello, this is Mario Rossi. Please call me back.'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  // The signal too: the demo child was seen killed by one (exit code null) twice under load.
-  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => { resolve([c, s]) }))
-  t.equal(code, 0, `${err} (signal: ${signal ?? 'none'})`)
+  const { code, out, err } = await runCli(['demo', '--say', 'Hello, this is Mario Rossi. Please call me back.'], { cwd })
+  t.equal(code, 0, err)
   t.match(out, /agent : Hello, thank you for calling/, 'the greeting is in the live transcript')
   t.match(out, /caller: Hello, this is Mario Rossi\. Please call me back\.\n/, 'the caller spoke')
   t.equal(out.match(/caller: /g)?.length, 1, 'once: --say replaces the default line')

@@ -61,10 +61,12 @@ t.test('init builds a project where the example script type-checks, checks and a
   await symlink('../typescript/bin/tsc', join(dir, 'node_modules', '.bin', 'tsc'))
   const tsc = join(dir, 'node_modules', '.bin', 'tsc')
 
-  // Independent processes (the call mostly waits on simulated time): side by side.
+  // Side by side (the call mostly waits on simulated time). The call goes through the real
+  // binary as the README has it; `check` runs in this process (a second binary's start-up only
+  // cost the suite 2-3 CPU-seconds) and type-checks the project's script all the same.
   const [typecheck, check, call] = await Promise.all([
     exec(tsc, ['--noEmit', '-p', '.'], dir),
-    exec(process.execPath, [bin, 'check'], dir),
+    runCli(['check'], { cwd: dir }),
     exec(process.execPath, [bin, 'call', '--say', 'Hello, I would like to leave a message.'], dir),
   ])
   t.equal(typecheck.code, 0, `npm run typecheck passes: ${typecheck.out}${typecheck.err}`)
@@ -81,7 +83,7 @@ t.test('init builds a project where the example script type-checks, checks and a
   // A typo in the script: the type-checker and check both say where.
   const script = join(dir, 'scripts', 'hello.ts')
   await writeFile(script, (await readFile(script, 'utf8')).replace('await call.answer()', 'await call.anwser()'))
-  const [typo, checkTypo] = await Promise.all([exec(tsc, ['--noEmit', '-p', '.'], dir), exec(process.execPath, [bin, 'check'], dir)])
+  const [typo, checkTypo] = await Promise.all([exec(tsc, ['--noEmit', '-p', '.'], dir), runCli(['check'], { cwd: dir })])
   t.not(typo.code, 0)
   t.match(typo.out, /scripts\/hello\.ts\(\d+,\d+\): error TS2551: Property 'anwser' does not exist on type 'Call'\. Did you mean 'answer'\?/)
   t.equal(checkTypo.code, 1)
