@@ -22,6 +22,13 @@ export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
     return reply.stats
   }
 
+  /** Write a heap snapshot of the server (after a full GC) to `path`; resolves with the file written. */
+  async snapshot (path: string): Promise<string> {
+    const reply = await this.request({ type: 'snapshot', path }, 120_000)
+    if (reply.type !== 'snapshot') throw new Error(`unexpected reply ${reply.type}`)
+    return reply.path
+  }
+
   /** The latency waterfalls recorded since the last call. */
   async marks (): Promise<readonly LoadMark[]> {
     const reply = await this.request({ type: 'marks' })

@@ -21,6 +21,8 @@ export type LoadRequest =
   | { readonly id: number, readonly type: 'memory' }
   | { readonly id: number, readonly type: 'marks' }
   | { readonly id: number, readonly type: 'stop' }
+  /** After a full GC, write a V8 heap snapshot to `path` (bench/load-heap.ts). */
+  | { readonly id: number, readonly type: 'snapshot', readonly path: string }
 
 export type LoadReply =
   | { readonly type: 'ready', readonly port: number, readonly metricsPort: number }
@@ -28,3 +30,4 @@ export type LoadReply =
   | { readonly id: number, readonly type: 'memory', readonly stats: MemoryStats }
   | { readonly id: number, readonly type: 'marks', readonly marks: readonly LoadMark[] }
   | { readonly id: number, readonly type: 'stopped' }
+  | { readonly id: number, readonly type: 'snapshot', readonly path: string }

@@ -5,9 +5,10 @@
  * number, every provider an OpenAI-compatible fake in another process (bench/load-fakes.ts).
  *   node --expose-gc --import tsx bench/load-server.ts '{"fakesPort":N,"dir":"..."}'
  * IPC: `ready` with the Event Socket and metrics ports; `memory` (after a GC), `marks` (the
- * latency waterfalls recorded since the last ask), `stop`. Exits when the driver goes away.
+ * latency waterfalls recorded since the last ask), `snapshot` (a heap snapshot after a GC), `stop`. Exits when the driver goes away.
  */
 import { join } from 'node:path'
+import { writeHeapSnapshot } from 'node:v8'
 import { pino } from 'pino'
 import { startPhoneAgent } from '../lib/app.ts'
 import { buildConfig } from '../lib/config/load.ts'
@@ -82,6 +83,10 @@ async function main (args: LoadServerArgs): Promise<void> {
         send({ id: req.id, type: 'memory', stats })
         return
       }
+      case 'snapshot':
+        if (global.gc !== undefined) { global.gc(); global.gc() }
+        send({ id: req.id, type: 'snapshot', path: writeHeapSnapshot(req.path) })
+        return
       case 'marks':
         send({ id: req.id, type: 'marks', marks })
         marks = []

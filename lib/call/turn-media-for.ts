@@ -22,6 +22,7 @@ export function turnMediaFor (ctx: VerbContext, options: { ttsFirstAudioMs?: num
     endpointing: ctx.streamConfig.endpointing,
     preRollMs: ctx.streamConfig.preRollMs,
     endSilenceMs: ctx.streamConfig.vad.endSilenceMs,
+    quietBelowDb: ctx.streamConfig.vad.minEnergyDb,
     ttsFirstAudioMs: options.ttsFirstAudioMs,
   })
   streamMedia.set(ctx.channel, media)

@@ -21,6 +21,11 @@ export interface StreamMediaOptions {
   readonly endSilenceMs: number
   /** TTS request to its audio, per sentence. */
   readonly ttsFirstAudioMs?: number | undefined
+  /**
+   * The VAD's minEnergyDb: no frame quieter than this starts speech, so while none came for a
+   * while the history keeps only the pre-roll (FrameHistory). Undefined: the full history always.
+   */
+  readonly quietBelowDb?: number | undefined
 }
 
 const FRAME_MS = 20
@@ -30,6 +35,11 @@ const FRAME_MS = 20
  * must still be there when it does.
  */
 const CONFIRMATION_SLACK_MS = 2000
+/**
+ * Kept beyond the pre-roll on a quiet line: an onset may lie a little before the first loud
+ * frame (Silero dates it from the start of its 32 ms window).
+ */
+const QUIET_MARGIN_MS = 200
 
 /**
  * Stream mode's media port: the caller's audio arrives as 20 ms frames over unicast and our
@@ -53,7 +63,14 @@ export class StreamTurnMedia implements TurnMedia {
   constructor (ctx: VerbContext, options: StreamMediaOptions) {
     this.#ctx = ctx
     this.#opts = options
-    this.#history = new FrameHistory(Math.ceil((options.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS))
+    // A frame's mean square never exceeds its peak: below the VAD's level in every sample, it is
+    // quiet to any detector (the 1 % absorbs rounding).
+    const db = options.quietBelowDb
+    this.#history = new FrameHistory(Math.ceil((options.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS), db === undefined ? {} : {
+      quietFrames: Math.ceil((options.preRollMs + QUIET_MARGIN_MS) / FRAME_MS),
+      loudPeak: Math.floor(32768 * 10 ** (db / 20) * 0.99),
+      holdFrames: Math.ceil(CONFIRMATION_SLACK_MS / FRAME_MS),
+    })
   }
 
   async listen (options: ListenOptions, signal: AbortSignal): Promise<Heard> {

@@ -47,3 +47,47 @@ t.test('a longer frame re-lays the slots and keeps what was there; clear empties
   h.push(frame(9))
   t.same(h.frames().map((f) => f.seq), [9])
 })
+
+/** A frame of a quiet line (every sample below the loud peak) or with one loud sample. */
+function lineFrame (seq: number, loud: boolean): InboundFrame {
+  const samples = Int16Array.from({ length: 160 }, (_, i) => (i % 7) - 3)
+  if (loud) samples[80] = -200
+  samples[0] = seq
+  return { samples, sampleRate: 8000, seq, mediaMs: seq * 20, receivedAt: seq * 20 }
+}
+
+t.test('on a quiet line only the pre-roll is kept; a loud frame keeps the full capacity until the hold has passed', async (t) => {
+  const h = new FrameHistory(8, { quietFrames: 3, loudPeak: 200, holdFrames: 6 })
+  for (let i = 0; i < 6; i++) h.push(lineFrame(i, false))
+  t.same(h.frames().map((f) => f.seq), [3, 4, 5], 'a quiet line: the last quietFrames frames')
+  h.push(lineFrame(6, true))
+  for (let i = 7; i < 10; i++) h.push(lineFrame(i, false))
+  t.same(h.frames().map((f) => f.seq), [3, 4, 5, 6, 7, 8, 9], 'after a loud frame (-200: a peak counts either way) the frames before it are kept and nothing is dropped')
+  t.same(h.frames().map((f) => f.samples[0]), [3, 4, 5, 6, 7, 8, 9], 'each frame keeps its own samples across the growth')
+  t.equal(h.frames()[3]?.samples[80], -200)
+  for (let i = 10; i < 12; i++) h.push(lineFrame(i, false))
+  t.same(h.frames().map((f) => f.seq), [4, 5, 6, 7, 8, 9, 10, 11], 'within the hold, the full capacity (the oldest frames go as usual)')
+  h.push(lineFrame(12, false))
+  t.same(h.frames().map((f) => f.seq), [10, 11, 12], 'holdFrames after the last loud frame it shrinks back to the newest frames')
+  t.same(h.frames().map((f) => f.receivedAt), [200, 220, 240], 'with their timing')
+  h.push(lineFrame(13, false))
+  t.same(h.frames().map((f) => f.seq), [11, 12, 13], 'and goes on as a small ring')
+})
+
+t.test('what an onset needs is there as with the full capacity always: from its pre-roll on, the same frames', async (t) => {
+  const full = new FrameHistory(20)
+  const lean = new FrameHistory(20, { quietFrames: 4, loudPeak: 100, holdFrames: 20 })
+  // Quiet, then a loud burst every 3rd frame (voicing with gaps), then quiet.
+  const pattern = [...Array(30).fill(false), ...Array.from({ length: 15 }, (_, i) => i % 3 === 0), ...Array(10).fill(false)] as boolean[]
+  for (const [i, loud] of pattern.entries()) {
+    full.push(lineFrame(i, loud))
+    lean.push(lineFrame(i, loud))
+    const firstLoud = pattern.indexOf(true)
+    if (i < firstLoud) continue
+    // An onset at the first loud frame with a 3-frame pre-roll: the frames from there to now.
+    const from = (firstLoud - 3) * 20
+    const want = full.frames().filter((f) => f.mediaMs >= from)
+    if (i - firstLoud + 3 >= 20) break // past the full capacity: no onset could reach back that far
+    t.same(lean.frames().filter((f) => f.mediaMs >= from).map((f) => Array.from(f.samples)), want.map((f) => Array.from(f.samples)), `frame ${i}`)
+  }
+})

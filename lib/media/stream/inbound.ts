@@ -83,6 +83,23 @@ export class FrameBuffer implements AsyncIterable<InboundFrame> {
 }
 
 /**
+ * How long a FrameHistory keeps what it holds: the full capacity only while the line may be
+ * confirming speech, else the pre-roll alone.
+ */
+export interface FrameHistoryOptions {
+  /** Frames kept while the line is quiet (the pre-roll and a margin); default: the capacity, always. */
+  readonly quietFrames?: number
+  /**
+   * A frame with a sample at least this loud (absolute) keeps the full capacity for `holdFrames`
+   * frames. A detector that hears speech only above a level (the VAD's minEnergyDb: a frame's
+   * mean square, never above its peak) can only start an utterance on such a frame.
+   */
+  readonly loudPeak?: number
+  /** Frames after the last loud one before the history shrinks back to `quietFrames`. */
+  readonly holdFrames?: number
+}
+
+/**
  * The last `capacity` frames of a call's audio, kept for the recogniser's pre-roll: their samples
  * copied into one array allocated on the first frame, their timing in typed arrays. Kept as the
  * frames themselves (~2.3 s of them), each held its datagram (a 320-byte ArrayBuffer with a
@@ -90,9 +107,23 @@ export class FrameBuffer implements AsyncIterable<InboundFrame> {
  * generation: about 65 KB per call at 8 kHz and a steady flow of old garbage; here 37 KB. A push
  * is one copy and allocates nothing; `frames()` rebuilds the frames (copies) when a turn needs
  * them, at an onset.
+ *
+ * The capacity is for the worst case: a detector confirms an onset up to ~2 s after it (its
+ * minimum speech, with the gaps it tolerates). Such an onset is a loud frame, so with
+ * `quietFrames` the samples array holds only the pre-roll while the line is quiet (8 KB instead of
+ * 37 at 8 kHz: most of a call's life) and grows to the capacity at a loud frame, with the frames
+ * it had; it shrinks back `holdFrames` after the last loud one. What `frames()` returns from an
+ * onset's pre-roll on is then the same as with the full capacity always.
  */
 export class FrameHistory {
   readonly #capacity: number
+  readonly #quietFrames: number
+  readonly #loudPeak: number
+  readonly #holdFrames: number
+  /** Slots in the samples array now: `#quietFrames`, or `#capacity` while loud frames are recent. */
+  #slots: number
+  /** Frames since the last loud one. */
+  #sinceLoud = Number.POSITIVE_INFINITY
   /** Samples per slot: the longest frame seen (a frame is 20 ms; a longer one re-lays the slots). */
   #slot = 0
   #samples: Int16Array | undefined
@@ -100,23 +131,28 @@ export class FrameHistory {
   /** seq, mediaMs, receivedAt of each slot. */
   readonly #times: Float64Array
   #rate: StreamRate = 8000
-  /** Frames pushed since the last clear; slot of frame n is n % capacity. */
+  /** Frames pushed since the last clear or re-layout; slot of frame n is n % #slots. */
   #count = 0
 
-  constructor (capacity: number) {
+  constructor (capacity: number, options: FrameHistoryOptions = {}) {
     this.#capacity = Math.max(1, Math.floor(capacity))
+    this.#quietFrames = Math.min(this.#capacity, Math.max(1, Math.floor(options.quietFrames ?? this.#capacity)))
+    this.#loudPeak = options.loudPeak ?? 0
+    this.#holdFrames = Math.max(1, Math.floor(options.holdFrames ?? this.#capacity))
+    this.#slots = this.#quietFrames
     this.#lengths = new Uint16Array(this.#capacity)
     this.#times = new Float64Array(this.#capacity * 3)
   }
 
-  /** Frames held (at most `capacity`). */
-  get length (): number { return Math.min(this.#count, this.#capacity) }
+  /** Frames held (at most `capacity`; at most `quietFrames` while the line is quiet). */
+  get length (): number { return Math.min(this.#count, this.#slots) }
 
   push (frame: InboundFrame): void {
     const n = frame.samples.length
-    if (this.#samples === undefined || n > this.#slot) this.#relayout(n)
+    if (this.#slots < this.#capacity || this.#sinceLoud < this.#holdFrames) this.#watch(frame.samples)
+    if (this.#samples === undefined || n > this.#slot) this.#relayout(n, this.#slots)
     this.#rate = frame.sampleRate
-    const i = this.#count % this.#capacity
+    const i = this.#count % this.#slots
     ;(this.#samples as Int16Array).set(frame.samples, i * this.#slot)
     this.#lengths[i] = n
     this.#times[i * 3] = frame.seq
@@ -131,7 +167,7 @@ export class FrameHistory {
     const samples = this.#samples
     if (samples === undefined) return out
     for (let k = this.#count - this.length; k < this.#count; k++) {
-      const i = k % this.#capacity
+      const i = k % this.#slots
       const at = i * this.#slot
       out.push({
         samples: samples.slice(at, at + (this.#lengths[i] as number)),
@@ -147,12 +183,49 @@ export class FrameHistory {
   /** Forget every frame (a new stream); the samples array is kept for it. */
   clear (): void { this.#count = 0 }
 
-  #relayout (slot: number): void {
+  /** Grow to the capacity at a loud frame; shrink back once `holdFrames` passed without one. */
+  #watch (samples: Int16Array): void {
+    const peak = this.#loudPeak
+    let loud = false
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i] as number
+      if (v >= peak || v <= -peak) { loud = true; break }
+    }
+    if (loud) {
+      this.#sinceLoud = 0
+      if (this.#slots < this.#capacity && this.#samples !== undefined) this.#relayout(this.#slot, this.#capacity)
+      else this.#slots = this.#capacity
+      return
+    }
+    this.#sinceLoud++
+    if (this.#sinceLoud >= this.#holdFrames && this.#slots > this.#quietFrames) {
+      if (this.#samples !== undefined) this.#relayout(this.#slot, this.#quietFrames)
+      else this.#slots = this.#quietFrames
+    }
+  }
+
+  /** A new samples array of `slots` slots of `slot` samples, holding the newest frames held, in order from slot 0. */
+  #relayout (slot: number, slots: number): void {
     const old = this.#samples
     const oldSlot = this.#slot
+    const oldSlots = this.#slots
+    const kept = Math.min(this.length, slots)
+    const first = this.#count - kept
+    const lengths = this.#lengths.slice(0, oldSlots)
+    const times = this.#times.slice(0, oldSlots * 3)
     this.#slot = slot
-    this.#samples = new Int16Array(slot * this.#capacity)
+    this.#slots = slots
+    this.#samples = new Int16Array(slot * slots)
+    this.#count = kept
     if (old === undefined) return
-    for (let i = 0; i < this.#capacity; i++) this.#samples.set(old.subarray(i * oldSlot, i * oldSlot + (this.#lengths[i] as number)), i * slot)
+    for (let j = 0; j < kept; j++) {
+      const i = (first + j) % oldSlots
+      const len = lengths[i] as number
+      this.#samples.set(old.subarray(i * oldSlot, i * oldSlot + len), j * slot)
+      this.#lengths[j] = len
+      this.#times[j * 3] = times[i * 3] as number
+      this.#times[j * 3 + 1] = times[i * 3 + 1] as number
+      this.#times[j * 3 + 2] = times[i * 3 + 2] as number
+    }
   }
 }
