@@ -60,7 +60,7 @@ export class CallerEar {
    * timerfd the write ticks trail by the ~0.1 ms of timerfd_start_interval's first expiry, not
    * modelled): here both are the call timeline's 20 ms grid.
    *
-   * Checked on a real FreeSWITCH 1.11 on Linux (timerfd; lab runs wt_timing1/2 and wt_quiet1,
+   * Checked on a real FreeSWITCH 1.11 on Linux (timerfd; lab runs wt_timing1-3 and wt_quiet1,
    * docs/simulator.md): the write ticks fell 0.1-0.4 ms after the caller's frames left for us, for
    * 4 minutes without drifting; a frame sent with the timer's tick free was written 0.1 ms p50
    * later at every phase of the tick, also after 1 to 50 idle ticks (where this model waits for
@@ -94,10 +94,10 @@ export class CallerEar {
 
   /**
    * FreeSWITCH's unicast thread does not run from `fromMs` for `durationMs` (a loaded switch: the
-   * thread is not scheduled). Measured on a real FreeSWITCH 1.11 (lab runs wt_timing1/2, load
-   * 12-18 on 2 cores): after such a stall the frames that waited in the socket are written one
-   * per write tick, the first at once, and every frame after them keeps that lag while we send one
-   * per tick: unicast_thread_run (switch_ivr.c) writes one datagram per timer wait, and the wait
+   * thread is not scheduled). Measured on a real FreeSWITCH 1.11 (lab runs wt_timing1-3, load
+   * 2.5-18 on 2 cores): after such a stall the frames that waited in the socket are written one
+   * per write tick, the first at once (here, after the matrix timer's resync, at the next tick:
+   * stricter), and every frame after them keeps that lag while we send one per tick: unicast_thread_run (switch_ivr.c) writes one datagram per timer wait, and the wait
    * takes all expiries due at once (switch_time.c _timerfd_next). Only a tick with no datagram of
    * ours waiting gives one frame of lag back. Nothing in the simulator stalls unless a test says so.
    */
