@@ -79,12 +79,15 @@ export class StreamTurnMedia implements TurnMedia {
     const session = await this.#start()
     const carried = this.#carried
     this.#carried = undefined
+    // Methods, not named arrow functions (lib/media/stream/call-pacer.ts says why): a quiet call
+    // listens for most of its life.
+    const self = this
     const deps: HearDeps = {
       stt,
       sampleRate: session.rate,
-      newVad: () => session.newVad({ endSilenceMs: this.#pauseMs() }),
-      ring: () => this.#history.frames(),
-      subscribe: (consumer) => { this.#consumer = consumer; return () => { if (this.#consumer === consumer) this.#consumer = undefined } },
+      newVad () { return session.newVad({ endSilenceMs: self.#pauseMs() }) },
+      ring () { return self.#history.frames() },
+      subscribe (consumer) { self.#consumer = consumer; return () => { if (self.#consumer === consumer) self.#consumer = undefined } },
       endpointing: this.#opts.endpointing,
       preRollMs: this.#opts.preRollMs,
       log: this.#ctx.log,

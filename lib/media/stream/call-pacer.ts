@@ -93,9 +93,12 @@ export class CallPacer {
     this.#send = options.send
     this.#clock = options.writeClock
     this.#minMargin = options.marginMs ?? 6
-    this.#laneSubscriber = { onTick: (frames, now) => { this.#onLaneTick(frames, now) } }
-    this.#idleSubscriber = { onTick: (_frames, now) => { this.#onIdleTick(now) } }
-    this.#unsubscribe = this.#scheduler.add({ onTick: (frames, now) => { this.#onTick(frames, now) } })
+    // Methods, not arrow functions: under tsx each named arrow made per call gets a `name` of its
+    // own (esbuild's keepNames), a 256-byte property dictionary per function per call.
+    const self = this
+    this.#laneSubscriber = { onTick (frames, now) { self.#onLaneTick(frames, now) } }
+    this.#idleSubscriber = { onTick (_frames, now) { self.#onIdleTick(now) } }
+    this.#unsubscribe = this.#scheduler.add({ onTick (frames, now) { self.#onTick(frames, now) } })
   }
 
   /** Idle frames not sent because a frame of ours already held that write tick. */

@@ -113,13 +113,15 @@ export class MediaEndpoint {
     this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent, () => socket.getSendQueueCount() === 0)
     this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs)
     this.#writeClock = options.alignToWriteTicks === false ? undefined : new WriteClock(this.#scheduler.frameMs)
+    // Methods, not named arrow functions (call-pacer.ts says why).
+    const self = this
     this.#pacer = new CallPacer({
       writeClock: this.#writeClock,
       scheduler: this.#scheduler,
       queue: this.#queue,
       lead: Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1))),
-      canSend: () => this.#canSend(),
-      send: (now) => { this.#sendFrame(now) },
+      canSend () { return self.#canSend() },
+      send (now) { self.#sendFrame(now) },
     })
     this.#signal = options.signal
     this.#onAbort = () => { void this.close() }
@@ -381,7 +383,9 @@ export class MediaEndpoint {
     this.#pacer.kick()
   }
 
-  readonly #onSent = (err: Error | null): void => {
+  readonly #onSent: (err: Error | null) => void = this.#sent.bind(this)
+
+  #sent (err: Error | null): void {
     // On a connected socket, FreeSWITCH closing its end (unicast deactivated, the call over)
     // comes back as ICMP port unreachable on the next sends: the peer is gone, not a fault.
     if (err !== null && (err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
