@@ -32,6 +32,8 @@ export class CacheDirectory {
   readonly #index = new Map<string, number>()
   #total = 0
   #ready: Promise<void> | undefined
+  /** The scan has completed: init() need not be awaited (a sentence's path skips the hop). */
+  scanned = false
 
   constructor (options: CacheDirectoryOptions) {
     this.dir = options.dir
@@ -145,5 +147,6 @@ export class CacheDirectory {
     }
     this.#logger.debug({ files: this.#index.size, bytes: this.#total }, 'speech cache scanned')
     await this.evict()
+    this.scanned = true
   }
 }

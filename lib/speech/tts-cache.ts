@@ -129,8 +129,10 @@ export class SpeechCache {
    * consumer; when it was the last, the synthesis is cancelled and nothing is written.
    * A provider failure after some chunks throws after them (the caller has played them).
    */
-  async * stream (text: string, options: StreamOptions = {}): AsyncGenerator<PcmChunk, void, undefined> {
-    yield * this.#stream(text, options, true)
+  stream (text: string, options: StreamOptions = {}): AsyncGenerator<PcmChunk, void, undefined> {
+    // The generator itself, not one that delegates to it: every chunk of every sentence would
+    // take the extra generator's hops on its way to the socket.
+    return this.#stream(text, options, true)
   }
 
   /** The provider's connections opened ahead of a sentence (TtsProvider.preconnect). */
@@ -147,8 +149,10 @@ export class SpeechCache {
     const key = this.key(text, options)
     const signal = options.signal
     throwIfAborted(signal)
-    await this.#files.init()
-    throwIfAborted(signal)
+    if (!this.#files.scanned) {
+      await this.#files.init()
+      throwIfAborted(signal)
+    }
     const entry = this.#join(key, text, options)
     const atCacheRate = options.rate === this.#rate
     entry.waiters++
