@@ -4,13 +4,14 @@
  * The server is bench/load-server.ts (wired as `phone-agent serve` wires it: the receptionist's
  * converse in stream mode, the classic VAD, fixed endpointing), the providers bench/load-fakes.ts,
  * each in its own process; this process runs the JavaScript simulator for a few calls (its CPU
- * is not the server's). A round places C concurrent calls of K turns each (the caller speaks
- * 1.5 s of speech-like audio every 5 s, a quiet line otherwise) and reads the server's CPU from
- * /proc (every thread) over the whole round; a quiet round places the same calls with the caller
- * silent (the same line noise, no speech). CPU per turn = (talk - quiet) / turns whose reply audio
- * was in hand: the VAD on the caller's speech is included, call set-up and media are not.
- * One talk round warms the JIT first. Rounds alternate; the median is reported. Each round's
- * window starts and ends with a full GC in the server, so a round pays for its own garbage.
+ * is not the server's). A round places C concurrent calls (within a second) of a warm-up turn
+ * and then K turns each (the caller speaks 1.5 s of speech-like audio every 5 s, a quiet line
+ * otherwise) and reads the server's CPU from /proc (every thread, and the main thread alone) over
+ * a window that opens once every warm-up turn has played; a quiet round places the same calls with
+ * the caller silent (the same line noise, no speech). CPU per turn = (talk - quiet) / turns whose
+ * reply audio came in the window: the VAD on the caller's speech is included, call set-up is not.
+ * One talk round warms the JIT first. Rounds alternate; the median is reported. Each round starts
+ * with a full GC before its calls and its window ends with one, so a round pays for its own garbage.
  *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write] [--perf=DIR]
  * LOAD_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server alone; `--perf=DIR`
  * records each measured round with `perf record` (a talk round's profile minus a quiet one's).
@@ -36,8 +37,26 @@ import { percentile } from './stats.ts'
 const SLOT_MS = 5000
 const SPEECH_MS = 1500
 const LEAD_MS = 1000
+/** Calls are placed this far apart at most (all within the first second of a round). */
+const SPREAD_MS = 1000
+/** Between the warm-up turn's slot and the measured ones: the window starts in it. */
+const GAP_MS = 2000
+/**
+ * The window starts this long after a round's first call: every call's warm-up reply has played
+ * (its speech ends 2.5 s after the call starts, the reply is in hand about 1 s later and plays
+ * about 2 s) and no measured speech has begun (LEAD + SLOT + GAP after the call's start).
+ */
+const WINDOW_AT_MS = SPREAD_MS + LEAD_MS + SLOT_MS
 
-export interface RoundFigures { readonly kind: 'talk' | 'quiet', readonly cpuMs: number, readonly wallMs: number, readonly turns: number }
+export interface RoundFigures {
+  readonly kind: 'talk' | 'quiet'
+  /** Every thread of the server over the window. */
+  readonly cpuMs: number
+  /** The main thread alone (the event loop; V8's compiler and GC helpers run on other threads). Absent in older results. */
+  readonly mainCpuMs?: number
+  readonly wallMs: number
+  readonly turns: number
+}
 export interface TurnCpuResult {
   readonly calls: number
   readonly turnsPerCall: number
@@ -45,6 +64,11 @@ export interface TurnCpuResult {
   /** Per talk round, (talk - the quiet rounds' median) / turns, ms. */
   readonly perTurnMs: readonly number[]
   readonly medianMs: number
+  /** The same for the main thread alone. Absent in older results. */
+  readonly mainPerTurnMs?: readonly number[]
+  readonly mainMedianMs?: number
+  /** Each round's window starts after a warm-up turn of every call (absent: the whole round, cold). */
+  readonly warmWindow?: boolean
   readonly loadStart: readonly number[]
   readonly loadEnd: readonly number[]
   readonly pinned: boolean
@@ -59,22 +83,25 @@ function callerAudio (turns: number, talk: boolean, seed: number): Buffer {
   return wav
 }
 
+/** The caller's timeline: a warm-up turn at LEAD, a gap, then the measured turns. */
+function roundMs (turns: number): number { return LEAD_MS + SLOT_MS + GAP_MS + turns * SLOT_MS + LEAD_MS }
+
 function callerSamples (turns: number, talk: boolean, seed: number): Int16Array {
-  const total = LEAD_MS + turns * SLOT_MS + LEAD_MS
-  const samples = whiteNoise(8000, total / 1000, -60, seed)
+  const samples = whiteNoise(8000, roundMs(turns) / 1000, -60, seed)
   if (!talk) return samples
   const speech = speechLike(8000, SPEECH_MS / 1000, -18, { f0: 140, seed })
-  for (let k = 0; k < turns; k++) {
-    const at = (LEAD_MS + k * SLOT_MS) * 8
+  for (let k = 0; k <= turns; k++) {
+    const at = (LEAD_MS + k * SLOT_MS + (k > 0 ? GAP_MS : 0)) * 8
     for (let i = 0; i < speech.length; i++) samples[at + i] = Math.max(-32768, Math.min(32767, (samples[at + i] as number) + (speech[i] as number)))
   }
   return samples
 }
 
-async function serverCpuMs (pid: number): Promise<number> {
-  let sum = 0
-  for (const t of (await threadTimes(pid)).values()) sum += t.cpuMs
-  return sum
+async function serverCpuMs (pid: number): Promise<{ all: number, main: number }> {
+  const threads = await threadTimes(pid)
+  let all = 0
+  for (const t of threads.values()) all += t.cpuMs
+  return { all, main: threads.get(pid)?.cpuMs ?? 0 }
 }
 
 /**
@@ -98,13 +125,20 @@ async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, 
   // not for whatever an earlier round left when a major GC happened to land in this one (talk
   // rounds varied by 0.7 s of CPU without it, as much as the turns themselves).
   await server.memory()
-  const stopPerf = startPerf(perf?.dir, server.pid, perf?.name ?? '')
-  const before = await serverCpuMs(server.pid)
-  const t0 = Date.now()
-  const durationMs = LEAD_MS + turns * SLOT_MS + LEAD_MS
+  const durationMs = roundMs(turns)
+  const start = Date.now()
+  // The window opens once every call has had a turn: what the calls' first turn compiles again
+  // is left out (the calls of the round before are gone, and V8 drops optimised code that held
+  // on to their objects once a GC finds them dead: 50-100 functions re-optimised per round, 8.8
+  // ms of compiler-thread CPU per turn measured with --perf), as is call set-up.
+  const opened = (async () => {
+    await sleep(WINDOW_AT_MS)
+    const stopPerf = startPerf(perf?.dir, server.pid, perf?.name ?? '')
+    return { stopPerf, before: await serverCpuMs(server.pid), t0: Date.now() }
+  })()
   const placed = await Promise.all(Array.from({ length: calls }, async (_, i) => {
-    // Spread over the slot so the turns do not all land on the same instant.
-    await sleep(Math.floor(i * SLOT_MS / calls))
+    // Spread over a second so the turns do not all land on the same instant.
+    await sleep(Math.floor(i * SPREAD_MS / calls))
     const n = serial.n++
     return await fs.placeCall({
       port: server.port, destination: LOAD_DID, callerNumber: `+39333${String(1_000_000 + n)}`,
@@ -114,12 +148,14 @@ async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, 
   await Promise.all(placed.map(async (c) => await c.ended))
   await sleep(1000)
   await server.memory()
-  const cpuMs = await serverCpuMs(server.pid) - before
+  const { stopPerf, before, t0 } = await opened
+  const after = await serverCpuMs(server.pid)
   const wallMs = Date.now() - t0
   await stopPerf?.()
   const marks = await server.marks()
-  const done = marks.filter((m) => m.ttsAudioAt !== undefined).length
-  return { kind: talk ? 'talk' : 'quiet', cpuMs, wallMs, turns: done }
+  const done = marks.filter((m) => m.ttsAudioAt !== undefined && m.ttsAudioAt >= t0).length
+  if (Date.now() - start < WINDOW_AT_MS) throw new Error('a round ended before its window opened')
+  return { kind: talk ? 'talk' : 'quiet', cpuMs: after.all - before.all, mainCpuMs: after.main - before.main, wallMs, turns: done }
 }
 
 export async function runTurnCpu (calls: number, turns: number, rounds: number, log: (s: string) => void, perfDir?: string): Promise<TurnCpuResult> {
@@ -142,9 +178,13 @@ export async function runTurnCpu (calls: number, turns: number, rounds: number, 
         figures.push(f)
       }
     }
-    const quiet = percentile(figures.filter((f) => f.kind === 'quiet').map((f) => f.cpuMs), 50)
-    const perTurnMs = figures.filter((f) => f.kind === 'talk' && f.turns > 0).map((f) => round((f.cpuMs - quiet) / f.turns, 1))
-    return { calls, turnsPerCall: turns, rounds: figures, perTurnMs, medianMs: percentile(perTurnMs, 50), loadStart, loadEnd: loadavg().map((l) => round(l, 2)), pinned }
+    const perTurn = (cpu: (f: RoundFigures) => number): number[] => {
+      const quiet = percentile(figures.filter((f) => f.kind === 'quiet').map(cpu), 50)
+      return figures.filter((f) => f.kind === 'talk' && f.turns > 0).map((f) => round((cpu(f) - quiet) / f.turns, 1))
+    }
+    const perTurnMs = perTurn((f) => f.cpuMs)
+    const mainPerTurnMs = perTurn((f) => f.mainCpuMs ?? Number.NaN)
+    return { calls, turnsPerCall: turns, rounds: figures, perTurnMs, medianMs: percentile(perTurnMs, 50), mainPerTurnMs, mainMedianMs: percentile(mainPerTurnMs, 50), warmWindow: true, loadStart, loadEnd: loadavg().map((l) => round(l, 2)), pinned }
   } finally {
     await fs.close()
     await server?.stop()
@@ -164,7 +204,8 @@ export function formatTurnCpuSection (after: TurnCpuResult, before: TurnCpuResul
   const row = (label: string, r: TurnCpuResult): string => {
     const q = r.rounds.filter((f) => f.kind === 'quiet').map((f) => f.cpuMs)
     const t = r.rounds.filter((f) => f.kind === 'talk')
-    return `| ${label} | ${r.calls} x ${r.turnsPerCall} | ${q.join(', ')} | ${t.map((f) => `${f.cpuMs} (${f.turns})`).join(', ')} | ${r.perTurnMs.join(', ')} | **${r.medianMs}** | ${r.loadStart[0]} / ${r.loadEnd[0]} |`
+    const main = r.mainMedianMs === undefined ? '-' : `${r.mainPerTurnMs?.join(', ') ?? ''} (**${r.mainMedianMs}**)`
+    return `| ${label} | ${r.warmWindow === true ? 'warm' : 'whole round'} | ${r.calls} x ${r.turnsPerCall} | ${q.join(', ')} | ${t.map((f) => `${f.cpuMs} (${f.turns})`).join(', ')} | ${r.perTurnMs.join(', ')} | **${r.medianMs}** | ${main} | ${r.loadStart[0]} / ${r.loadEnd[0]} |`
   }
   return [
     '<!-- turn-cpu:begin (written by bench/turn-cpu.ts) -->',
@@ -172,10 +213,10 @@ export function formatTurnCpuSection (after: TurnCpuResult, before: TurnCpuResul
     '',
     `\`${command}\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC). Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}; server pinned to CPU 1, simulator and fakes to CPU 0${after.pinned ? '' : ' (not pinned: no taskset)'}.`,
     '',
-    'The load bench\'s server (`bench/load-server.ts`: receptionist converse, stream media, classic VAD, fixed endpointing, no call records) and providers (`bench/load-fakes.ts`, 24 kHz PCM TTS) in their own processes; C concurrent calls of K turns each (1.5 s of speech-like audio every 5 s on a -60 dBFS line); quiet rounds place the same calls with the caller silent. Server CPU from `/proc` (all threads) over each whole round, whose window starts and ends with a full GC in the server (a round pays for its own garbage). CPU per turn = (talk round - median quiet round) / turns whose reply audio was in hand: the VAD on the speech, STT upload, the streamed LLM reply, TTS download, resampling, the cache write, the reply\'s echo guard and pacing are in it; media and call set-up are not. One talk round warms up first.',
+    'The load bench\'s server (`bench/load-server.ts`: receptionist converse, stream media, classic VAD, fixed endpointing, no call records) and providers (`bench/load-fakes.ts`, 24 kHz PCM TTS) in their own processes; C concurrent calls placed within a second, each a warm-up turn and then K turns (1.5 s of speech-like audio every 5 s on a -60 dBFS line); quiet rounds place the same calls with the caller silent. Server CPU from `/proc` (all threads; the main thread alone in its own column) over each round\'s window, which opens once every call\'s warm-up turn has played ("warm"; "whole round": results from before, whose window was the whole round, so V8 re-optimising what the previous round\'s dead calls had held was in it) and closes with a full GC in the server after the calls end (a round pays for its own garbage). CPU per turn = (talk window - median quiet window) / turns whose reply audio came in the window: the VAD on the speech, STT upload, the streamed LLM reply, TTS download, resampling, the cache write, the reply\'s echo guard and pacing, and the idle frames of a call kept warm by its turns (a quiet call goes cold after 5 s) are in it; call set-up is not. One talk round warms up first.',
     '',
-    '| tree | calls x turns | quiet rounds CPU ms | talk rounds CPU ms (turns) | CPU per turn ms, per talk round | median ms | load average start / end |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| tree | window | calls x turns | quiet rounds CPU ms | talk rounds CPU ms (turns) | CPU per turn ms, per talk round | median ms | main thread per turn ms (median) | load average start / end |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...(before === undefined ? [] : [row('before', before)]),
     row(before === undefined ? 'this tree' : 'after', after),
     '',
