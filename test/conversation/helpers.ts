@@ -17,6 +17,7 @@ import type { SttProvider } from '../../lib/speech/stt/types.ts'
 import { FakeOpenAiServer, chatChunk, usageChunk } from '../fakes/openai-server.ts'
 import { captureLogs, type LogRecord } from '../helpers/logs.ts'
 import { toneSpeaker, toneWav } from '../helpers/speaker.ts'
+import type { SimulatedCall } from '../../lib/simulator/index.ts'
 
 export const DID = '+390212345678'
 export const CHAT = '/v1/chat/completions'
@@ -201,4 +202,17 @@ export async function until (check: () => boolean, ms = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not reached in time')
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
+}
+
+/**
+ * When the call's unicast stream started (call timeline), or the call's end if it never did. A
+ * simulated caller who should be heard speaks relative to this, not to the call's start: what a
+ * caller says before the stream is up reaches nobody, on a real switch as in the simulator, and
+ * a loaded machine was seen starting the stream more than half a second in.
+ */
+export async function streamStartMs (sim: SimulatedCall): Promise<number> {
+  let ended = false
+  void sim.ended.then(() => { ended = true })
+  await until(() => sim.unicast !== undefined || ended, 30_000)
+  return sim.unicast?.activatedMs ?? sim.nowMs
 }

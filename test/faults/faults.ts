@@ -9,15 +9,14 @@ import { encodeWav } from '../../lib/media/wav.ts'
 import { OpenAiLlm } from '../../lib/llm/openai.ts'
 import { createOpenAiClient } from '../../lib/providers/openai-client.ts'
 import { ProviderQueue } from '../../lib/providers/queue.ts'
-import { FakeFreeSwitch, level, type HeardFrame, type SimulatedCall } from '../../lib/simulator/index.ts'
+import { FakeFreeSwitch, level, type HeardFrame } from '../../lib/simulator/index.ts'
 import { OpenAiStt } from '../../lib/speech/stt/openai.ts'
 import { OpenAiTts } from '../../lib/speech/tts/openai.ts'
 import { SpeechCache } from '../../lib/speech/tts-cache.ts'
-import { CALLER, CHAT, DID, STT, reply, startRig, transcript, type CapturedCall } from '../conversation/helpers.ts'
+import { CALLER, CHAT, DID, STT, reply, startRig, streamStartMs, transcript, type CapturedCall } from '../conversation/helpers.ts'
 import { FakeOpenAiServer, type Reply } from '../fakes/openai-server.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { toneWav } from '../helpers/speaker.ts'
-import { until } from '../helpers/until.ts'
 
 /**
  * The fault table (issue 15): one simulated call per provider fault and media mode, measured
@@ -173,7 +172,7 @@ export async function runFault (t: Test, role: Role, fault: Fault, mode: Mode, b
   // reaches nobody, on a real switch as in the simulator, and on a loaded machine the stream was
   // seen starting more than SPEECH_AT_MS in (the agent then never heard the caller and the case
   // failed on a no-input timeout, not on the fault under test).
-  const speechAtMs = mode === 'files' ? speech.atMs : await unicastStartMs(sim) + speech.atMs
+  const speechAtMs = mode === 'files' ? speech.atMs : await streamStartMs(sim) + speech.atMs
   if (mode === 'stream') sim.say(speechAtMs, speech.wav)
   const result = await sim.ended
   // Not rig.settled(): its timer count is process-wide, and the table runs cases side by side.
@@ -200,14 +199,6 @@ export async function runFault (t: Test, role: Role, fault: Fault, mode: Mode, b
     transferredTo: result.transfer?.to,
     call,
   }
-}
-
-/** When the call's unicast stream started (call timeline); the call's end if it never did. */
-async function unicastStartMs (sim: SimulatedCall): Promise<number> {
-  let ended = false
-  void sim.ended.then(() => { ended = true })
-  await until(() => sim.unicast !== undefined || ended, 30_000)
-  return sim.unicast?.activatedMs ?? sim.nowMs
 }
 
 /** The longest stretch in [fromMs, toMs] with no audible frame (no frame at all is silence too). */
