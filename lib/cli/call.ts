@@ -25,7 +25,8 @@ live transcript and your scripts' log lines, and the call record at the end.
   --say TEXT           A line the caller says (offline voice); repeat for several lines
   --wav FILE           A line the caller says, from a WAV file; repeat, mix with --say (in order)
                        Each line is spoken once the agent has been quiet for a moment.
-  --start-ms MS        The caller's first line is not spoken before this (default 2500)
+  --start-ms MS        The caller's first line is not spoken before this (default 2500), nor
+                       before the agent's greeting, waited for up to 10 s more
   --dtmf D@MS,...      DTMF digits at times, e.g. 1@4000,#@4500
   --hangup-at MS       The caller hangs up at this time (default: when the agent does, or 120 s)
   --server HOST:PORT   Call a running server instead (no config file needed; then give --to)
@@ -49,6 +50,12 @@ export interface CallCommandDeps {
 
 /** How long the agent must have been quiet before the caller's next line. */
 const QUIET_BEFORE_LINE_MS = 900
+/**
+ * A caller who has heard nothing yet waits this long past --start-ms for a greeting, as a person
+ * does, then speaks anyway (a script that only listens). A greeting synthesised by the offline
+ * voice on a loaded machine was seen starting 9.5 s in, and the caller had talked into the void.
+ */
+const GREETING_WAIT_MS = 10_000
 /** How long the server gets to write the record of a call it just ended (--server mode). */
 const RECORD_WAIT_MS = 3000
 
@@ -226,7 +233,7 @@ function sameWords (a: string, b: string): boolean {
 
 /**
  * Say each line once the agent has been quiet for a moment (what a person does), the first
- * not before `startMs`. Works in both media modes: the simulator's ear hears streamed frames
+ * not before `startMs` nor before the agent's first words (up to GREETING_WAIT_MS more). Works in both media modes: the simulator's ear hears streamed frames
  * and played files alike.
  */
 function speakLines (call: SimulatedCall, lines: readonly CallerLine[], startMs: number, onSay: (line: CallerLine) => void): { stop: () => void } {
@@ -235,8 +242,9 @@ function speakLines (call: SimulatedCall, lines: readonly CallerLine[], startMs:
   const timer = setInterval(() => {
     if (next >= lines.length || call.hungUp) return
     const now = call.nowMs
-    const agentQuietSince = call.ear.lastHeardEndMs(now) ?? 0
-    if (now < startMs || now < busyUntil || now - agentQuietSince < QUIET_BEFORE_LINE_MS) return
+    if (now < startMs || now < busyUntil) return
+    const agentHeardUntil = call.ear.lastHeardEndMs(now)
+    if (agentHeardUntil === undefined ? next === 0 && now < startMs + GREETING_WAIT_MS : now - agentHeardUntil < QUIET_BEFORE_LINE_MS) return
     const line = lines[next++]!
     const at = call.nowMs + 20
     call.say(at, line.audio)

@@ -55,6 +55,19 @@ t.test('phone-agent call, side by side', { jobs: 4 }, async (t) => {
     t.ok(callerAt > greetingAt, `the caller spoke (${callerAt} s) after the greeting ended (${greetingAt} s)`)
   })
 
+  t.test('the first line waits for a late greeting, as a person would, past --start-ms', async (t) => {
+    // Silent for 4 s (longer than --start-ms, 2.5 s), as an agent whose greeting is slow to come.
+    const { config } = await project('scripts:\n  late: { module: ./late.ts }\nroutes:\n  "+390212345678": { script: late }\n', {
+      'late.ts': "import { defineScript } from 'phone-agent'\nexport default defineScript(async (call) => {\n  await new Promise((resolve) => setTimeout(resolve, 4000))\n  await call.say('Hello, leave a message.')\n  await call.record({ maxSeconds: 10, silence: { seconds: 1 }, beep: false })\n  await call.hangup()\n})\n",
+    })
+    const r = await run(['call', '--config', config, '--say', 'This is Mario.'])
+    t.equal(r.code, 0, r.err)
+    const greetingAt = Number(/\[\s*([\d.]+) s\] agent : Hello, leave a message/.exec(r.out)?.[1])
+    const callerAt = Number(/\[\s*([\d.]+) s\] caller: This is Mario/.exec(r.out)?.[1])
+    t.ok(callerAt > greetingAt, `the caller spoke (${callerAt} s) after the greeting (${greetingAt} s)`)
+    t.match(r.out, /Outcome\s+message_taken/, 'and the message was recorded')
+  })
+
   t.test('a --wav file that is not there is one clean line, exit 1, no stack trace', async (t) => {
     const { config } = await project('routes:\n  "+390212345678": { script: take-message }\n')
     const r = await run(['call', '--config', config, '--wav', '/nonexistent/caller.wav'])
