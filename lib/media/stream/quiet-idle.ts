@@ -11,11 +11,15 @@
  *
  * What FreeSWITCH does with no datagrams: unicast_thread_run (switch_ivr.c) blocks in
  * switch_socket_recv and writes nothing toward the caller, and the park loop writes nothing of
- * its own unless send_silence_when_idle is set (switch_ivr_park), so the caller gets no RTP
- * (switch_rtp.c sends a comfort-noise packet of its own after 60 silent intervals only when CN
- * was negotiated with auto-CNG). A quiet line is silence either way; the keep-alive frame keeps
- * RTP flowing at least once a second for carriers' media-inactivity timers and NAT bindings. The
- * simulator does the same (lib/simulator/unicast.ts, ear.ts: no datagram, no RTP, a gap).
+ * its own unless send_silence_when_idle is set (switch_ivr_park), so the caller gets no RTP at
+ * all, even with CN negotiated: auto-CNG (switch_rtp.c check_rtcp_and_ice) sends a comfort-noise
+ * packet once the write timer's sample count is 60 intervals past the last write, but that count
+ * only moves when something is written (get_next_write_ts -> switch_core_timer_next), so on a
+ * line we leave silent it never does (measured on FreeSWITCH 1.11 with CN offered: none in 15 s,
+ * docs/simulator.md "Checked on a real FreeSWITCH"). A quiet line is silence either way; the
+ * keep-alive frame keeps RTP flowing at least once a second for carriers' media-inactivity timers
+ * and NAT bindings. The simulator does the same (lib/simulator/unicast.ts, ear.ts: no datagram,
+ * no RTP, a gap).
  */
 
 /** Peak level (about -40 dBFS) above which a caller's frame counts as a sound: a quiet line stays below. */
