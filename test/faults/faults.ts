@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,6 +16,7 @@ import { CALLER, CHAT, DID, STT, reply, startRig, streamStartMs, transcript, typ
 import { FakeOpenAiServer, type Reply } from '../fakes/openai-server.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { toneWav } from '../helpers/speaker.ts'
+export { withLoopDelay } from '../helpers/loop-delay.ts'
 
 /**
  * The fault table (issue 15): one simulated call per provider fault and media mode, measured
@@ -239,21 +239,5 @@ export async function warmUp (budgets: Partial<Record<Mode, Budget>>): Promise<v
     } finally {
       await h.close()
     }
-  }
-}
-
-/**
- * The worst event-loop delay while `fn` ran. The agent and the simulator share this process, so
- * on a loaded machine every timer (the budget's, the frame clocks) fires that much late: the
- * silence bound allows for it, and still fails a wait that is really unbounded.
- */
-export async function withLoopDelay<T> (fn: () => Promise<T>): Promise<{ value: T, loopDelayMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 10 })
-  histogram.enable()
-  try {
-    const value = await fn()
-    return { value, loopDelayMs: Math.round(histogram.max / 1e6) }
-  } finally {
-    histogram.disable()
   }
 }
