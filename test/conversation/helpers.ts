@@ -17,7 +17,8 @@ import type { SttProvider } from '../../lib/speech/stt/types.ts'
 import { FakeOpenAiServer, chatChunk, usageChunk } from '../fakes/openai-server.ts'
 import { captureLogs, type LogRecord } from '../helpers/logs.ts'
 import { toneSpeaker, toneWav } from '../helpers/speaker.ts'
-import type { SimulatedCall } from '../../lib/simulator/index.ts'
+import { FakeFreeSwitch, type SimulatedCall } from '../../lib/simulator/index.ts'
+import type { PlaceCallOptions } from '../../lib/simulator/types.ts'
 
 export const DID = '+390212345678'
 export const CHAT = '/v1/chat/completions'
@@ -215,4 +216,15 @@ export async function streamStartMs (sim: SimulatedCall): Promise<number> {
   void sim.ended.then(() => { ended = true })
   await until(() => sim.unicast !== undefined || ended, 30_000)
   return sim.unicast?.activatedMs ?? sim.nowMs
+}
+
+/**
+ * A stream-mode call whose caller says `caller.audio` relative to the unicast stream's start
+ * (streamStartMs) instead of the call's; everything else as FakeFreeSwitch.placeCall.
+ */
+export function placeStreamCall (options: PlaceCallOptions): SimulatedCall {
+  const { audio = [], ...caller } = options.caller ?? {}
+  const call = new FakeFreeSwitch().placeCall({ ...options, caller })
+  void streamStartMs(call).then((start) => { for (const clip of audio) call.say(start + clip.atMs, clip.wav) })
+  return call
 }
