@@ -21,6 +21,19 @@ import type { WriteClock } from './write-clock.ts'
  * already holds that tick (the end of a reply, a late wake-up), so the tick a reply starts in
  * is free and its first frame is written as it arrives. Until the ticks are known the call
  * rides the shared frame grid.
+ *
+ * Free ticks, to drain a lag. When FreeSWITCH's unicast thread stalls, what we send meanwhile
+ * waits in its socket, and it then writes one datagram per write tick (switch_ivr.c
+ * unicast_thread_run: one timer wait per datagram; switch_time.c _timerfd_next takes every
+ * expiry due at once): while we send a frame on every tick the lag never shrinks, and every reply
+ * after it, barge-in included, is late by as much (340 ms, and still 240 ms 10 s later, after a
+ * 358 ms SIGSTOP of a real FreeSWITCH; docs/benchmarks.md). Only a tick with nothing of ours
+ * gives 20 ms back, and our write model cannot see a lag that began on the switch's side. So a
+ * warm idle call leaves out one silence frame after DRAIN_EVERY in a row (a tick on which the
+ * switch writes nothing: a 20 ms gap in silence, the next packet marked, as measured), and
+ * after a gap in the caller's frames that says the switch stalled (WriteClock.takeStalled) it
+ * leaves out as many as the gap was long, as fast as the write model allows. A frame sent after
+ * a free tick is a resync for the matrix timer, never left out: a cold call's keep-alive is one.
  */
 export interface CallPacerOptions {
   readonly scheduler: FrameScheduler
@@ -55,6 +68,14 @@ const SETTLE_SLOTS = 4
  * the frames go earlier instead: a reply then waits for the tick if it is ready in the margin.
  */
 const MAX_MARGIN_MS = 14
+/**
+ * Frames sent with no free tick between them (a second) after which an idle one is left out: it
+ * drains 20 ms of a lag we cannot see, and the write model's skip after it a second 20 ms. Right
+ * after a reply longer than that, the first idle slot is one. Not more often: on the matrix timer
+ * a reply that starts in the tick after a free one waits a tick (its write re-syncs), about 1 in
+ * 60 replies at this rate (test/media-stream/stall-drain.spec.ts); on timerfd never.
+ */
+const DRAIN_EVERY = 50
 
 export class CallPacer {
   readonly #scheduler: FrameScheduler
@@ -84,6 +105,15 @@ export class CallPacer {
   #settle = 0
   /** Cancels a kick held until just after a write tick. */
   #cancelDeferred: (() => void) | undefined
+  /** When our last frame was sent (scheduler clock). */
+  #lastSentAt = Number.NEGATIVE_INFINITY
+  /** Frames sent since the last free tick. */
+  #sinceFree = 0
+  /** Lag still to drain after a suspected stall (ms). */
+  #drainMs = 0
+  /** Idle frames left out to drain since the last send (already taken off #drainMs). */
+  #drainPending = 0
+  #drainSkipped = 0
 
   constructor (options: CallPacerOptions) {
     this.#scheduler = options.scheduler
@@ -103,6 +133,9 @@ export class CallPacer {
 
   /** Idle frames not sent because a frame of ours already held that write tick. */
   get idleSkipped (): number { return this.#idleSkipped }
+
+  /** Idle frames left out to give the switch a free tick (a lag drains 20 ms on each). */
+  get drainSkipped (): number { return this.#drainSkipped }
 
   /** Stop pacing: leave the grid and close the lanes. Idempotent. */
   close (): void {
@@ -178,7 +211,35 @@ export class CallPacer {
 
   #sendNow (now: number): void {
     this.#send(now)
-    this.#clock?.wrote(now)
+    // Ticks on which the switch had nothing of ours to write (skips, a cold call's silence, a late
+    // wake-up): each gave 20 ms of any lag back. Counted by the write model (not by the time since
+    // our last send: from a reply's lane to idle pacing the phase moves up to a frame, no tick
+    // freed); until it knows the ticks, a frame and a half with nothing sent counts as one.
+    const frame = this.#scheduler.frameMs
+    const free = this.#clock?.wrote(now) ?? (now - this.#lastSentAt > 1.5 * frame ? 1 : 0)
+    this.#lastSentAt = now
+    if (free > 0) {
+      this.#sinceFree = 0
+      if (this.#drainMs > 0) this.#drainMs = Math.max(0, this.#drainMs - Math.max(0, free - this.#drainPending) * frame)
+    } else {
+      this.#sinceFree++
+    }
+    this.#drainPending = 0
+  }
+
+  /** Leave this idle frame out, for a free tick? (Only asked of a frame that would be written at once.) */
+  #drain (): boolean {
+    const stalled = this.#clock?.takeStalled() ?? 0
+    if (stalled > 0) this.#drainMs += stalled
+    if (this.#drainMs > 0) {
+      this.#drainMs = Math.max(0, this.#drainMs - this.#scheduler.frameMs)
+      this.#drainPending++
+    } else if (this.#sinceFree < DRAIN_EVERY) {
+      return false
+    }
+    this.#sinceFree = 0
+    this.#drainSkipped++
+    return true
   }
 
   /** Frame 0 and the lead now; frame k + lead at `now + k * 20 ms` on the call's own lane. */
@@ -225,20 +286,23 @@ export class CallPacer {
   #idle (now: number): void {
     const clock = this.#known()
     if (clock === undefined) {
-      this.#sendNow(now)
+      if (!this.#drain()) this.#sendNow(now)
       return
     }
     if (this.#settle > 0) {
       this.#settle--
       this.#idleSkipped++
       if (this.#settle === 0) clock.forget()
-    } else if (clock.unsure(now) !== undefined || clock.wouldMeet(now) === 'waits') {
-      // Too close to a tick to know which it takes (a late wake-up), or a frame of ours holds it.
-      this.#idleSkipped++
     } else {
-      // 'now', or 'resync' (no write for two ticks): whatever we send then waits for the next
-      // tick, so it goes now and the skip that follows frees the tick after it.
-      this.#sendNow(now)
+      const meets = clock.unsure(now) === undefined ? clock.wouldMeet(now) : 'waits'
+      if (meets === 'waits') {
+        // Too close to a tick to know which it takes (a late wake-up), or a frame of ours holds it.
+        this.#idleSkipped++
+      } else if (meets === 'resync' || !this.#drain()) {
+        // 'now', or 'resync' (no write for two ticks): whatever we send then waits for the next
+        // tick, so it goes now and the skip that follows frees the tick after it.
+        this.#sendNow(now)
+      }
     }
     this.#openIdle(now)
   }

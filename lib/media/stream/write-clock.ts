@@ -49,6 +49,18 @@ const AFTER_TICK_MS = 1
  * arrival of that run is the tick. Stray frames beyond an empty bin do not move it.
  */
 const CLUSTER_MS = 3
+/**
+ * A gap in the caller's frames longer than this many frames is taken for a stall of FreeSWITCH.
+ * Its park loop sends one frame per read tick, the 0xFF fill included while the caller's RTP
+ * pauses (switch_ivr.c switch_ivr_park), so a gap means its threads did not run, and the unicast
+ * thread that writes our frames most likely stalled with them (a loaded switch; in the lab, a
+ * SIGSTOP): what we sent meanwhile waits in its socket (takeStalled). A late wake-up of our own
+ * event loop looks the same; then our sends were late too and the switch had free ticks, so
+ * taking it for a stall costs a few silence packets, nothing heard.
+ */
+const STALL_GAP_FRAMES = 2
+/** The most lag a gap is taken to leave (ms): the periodic free ticks drain any rest (call-pacer.ts). */
+const MAX_STALL_MS = 1000
 
 export class WriteClock {
   readonly #frameMs: number
@@ -62,6 +74,10 @@ export class WriteClock {
   #tick: number | undefined
   /** The write timer's reference after our last frame: the index of the tick it was due at. */
   #reference = Number.NEGATIVE_INFINITY
+  /** When the caller's last frame arrived. */
+  #lastAt = Number.POSITIVE_INFINITY
+  /** Lag suspected from gaps in the caller's frames, not yet taken (ms). */
+  #stalled = 0
 
   constructor (frameMs = FRAME_MS) {
     this.#frameMs = frameMs
@@ -73,6 +89,11 @@ export class WriteClock {
 
   /** A caller frame arrived at `at` (the scheduler clock). */
   observe (at: number): void {
+    // A stall of S ms shows here as a gap of about S + 20 ms (the frames the read loop makes up
+    // after it come in a burst, or not at all): our frames sent during it wait, S ms of lag.
+    const gap = at - this.#lastAt
+    this.#lastAt = at
+    if (gap > STALL_GAP_FRAMES * this.#frameMs) this.#stalled = Math.min(MAX_STALL_MS, this.#stalled + gap - this.#frameMs)
     const ref = this.#ref ??= at
     let phase = (at - ref) % this.#frameMs
     if (phase < 0) phase += this.#frameMs
@@ -115,6 +136,19 @@ export class WriteClock {
     this.#tick = last === undefined ? candidate : candidate + this.#frameMs * Math.round((last - candidate) / this.#frameMs)
   }
 
+  /**
+   * The lag (ms) a stall of FreeSWITCH may have left since the last call, judged from gaps in
+   * the caller's frames; taking it resets it. The unicast thread writes one of our datagrams per
+   * write tick (switch_ivr.c unicast_thread_run) and a timer read after a stall takes every
+   * expiry due at once (switch_time.c _timerfd_next), so what queued in its socket during the
+   * stall stays queued while we send a frame per tick: only ticks with nothing from us drain it.
+   */
+  takeStalled (): number {
+    const ms = this.#stalled
+    this.#stalled = 0
+    return ms
+  }
+
   /** Index of the write tick at or before `at` (undefined while unknown). */
   interval (at: number): number | undefined {
     if (this.#tick === undefined) return undefined
@@ -155,11 +189,17 @@ export class WriteClock {
     this.#reference = Number.NEGATIVE_INFINITY
   }
 
-  /** We sent a frame at `at`: the write timer's reference moves as switch_time.c timer_next moves it. */
-  wrote (at: number): void {
+  /**
+   * We sent a frame at `at`: the write timer's reference moves as switch_time.c timer_next moves
+   * it. Returns the ticks before this one that no frame of ours held (free ticks: each drains
+   * 20 ms of any lag at the switch), undefined while the ticks are unknown.
+   */
+  wrote (at: number): number | undefined {
     const tick = this.interval(at)
-    if (tick === undefined) return
-    if (this.#reference < tick - 1) this.#reference = tick
+    if (tick === undefined) return undefined
+    const free = tick - 1 - this.#reference
+    if (free > 0) this.#reference = tick
     this.#reference++
+    return free > 0 ? free : 0
   }
 }
