@@ -46,9 +46,11 @@ export function pinkishNoise (rate: number, seconds: number, dbfs: number, seed 
 
 function scaleTo (raw: Float64Array, dbfs: number): Int16Array {
   let ss = 0
-  for (const v of raw) ss += v * v
+  for (let i = 0; i < raw.length; i++) ss += (raw[i] as number) * (raw[i] as number)
   const k = dbfsToRms(dbfs) / Math.sqrt(ss / raw.length || 1)
-  return Int16Array.from(raw, (v) => clip(v * k))
+  const out = new Int16Array(raw.length)
+  for (let i = 0; i < raw.length; i++) out[i] = clip((raw[i] as number) * k)
+  return out
 }
 
 /** Sum of sines, on/off cadence in seconds (e.g. Italian ringback: [425], 1 on, 4 off). */
@@ -110,10 +112,25 @@ const VOWELS: ReadonlyArray<readonly [number, number, number]> = [[730, 1090, 24
  * vowel formants, with syllabic amplitude modulation and short pauses between syllables.
  */
 export function speechLike (rate: number, seconds: number, dbfs: number, options: { f0?: number, seed?: number } = {}): Int16Array {
+  // The same speech is asked for again and again (every simulated caller's "voice(500, 900)"),
+  // and each second of it is ~200,000 sines: made once per process, a copy per caller.
+  const key = `${rate}|${seconds}|${dbfs}|${options.f0 ?? ''}|${options.seed ?? ''}`
+  let made = SPEECH_MADE.get(key)
+  if (made === undefined) {
+    made = makeSpeechLike(rate, seconds, dbfs, options)
+    SPEECH_MADE.set(key, made)
+  }
+  return made.slice()
+}
+
+const SPEECH_MADE = new Map<string, Int16Array>()
+
+function makeSpeechLike (rate: number, seconds: number, dbfs: number, options: { f0?: number, seed?: number }): Int16Array {
   const rand = rng(options.seed ?? 7)
   const baseF0 = options.f0 ?? 130
   const n = Math.round(rate * seconds)
   const raw = new Float64Array(n)
+  const topHz = Math.min(3800, rate / 2 - 100)
   let i = 0
   let phase = 0
   while (i < n) {
@@ -127,10 +144,12 @@ export function speechLike (rate: number, seconds: number, dbfs: number, options
       const f0 = startF0 * (1 + glide * t) * (1 + 0.01 * gauss(rand))
       phase += 2 * Math.PI * f0 / rate
       let v = 0
-      for (let h = 1; h * f0 < Math.min(3800, rate / 2 - 100); h++) {
+      for (let h = 1; h * f0 < topHz; h++) {
         const f = h * f0
+        // Indexed, not vowel.entries(): the iterator and its [j, fm] pairs, made for every
+        // harmonic of every sample, were most of the suite's time spent making test speech.
         let amp = 0
-        for (const [j, fm] of vowel.entries()) amp += (1 / (j + 1)) / (1 + ((f - fm) / 90) ** 2)
+        for (let j = 0; j < 3; j++) amp += (1 / (j + 1)) / (1 + ((f - (vowel[j] as number)) / 90) ** 2)
         v += (amp + 0.02) * Math.sin(h * phase) / Math.sqrt(h)
       }
       const env = Math.sin(Math.PI * t) ** 0.6
