@@ -53,3 +53,25 @@ export async function cancellable<T> (call: CancellableCall<T>, signal: AbortSig
     signal.removeEventListener('abort', onAbort)
   }
 }
+
+/**
+ * Connect a gax client's gRPC channel now, making no call: the channel of the stub that
+ * `initialize()` resolves with (gax creates it there, as the first call would) is asked for its
+ * state with `tryToConnect` (grpc-js Channel.getConnectivityState(true): an idle channel starts
+ * connecting; no watcher, no timer). Otherwise it connects on the first call, and the first turn
+ * after start-up, or after the channel went idle, paid the TCP, TLS and HTTP/2 handshakes on the
+ * reply's critical path. Never throws: a channel that cannot connect is the first call's to report.
+ */
+export function preconnectGoogle (client: { initialize: () => Promise<unknown> }): void {
+  try {
+    client.initialize().then((stub) => {
+      try {
+        (stub as { getChannel?: () => { getConnectivityState: (tryToConnect: boolean) => unknown } }).getChannel?.().getConnectivityState(true)
+      } catch {
+        // Closed meanwhile.
+      }
+    }, () => {})
+  } catch {
+    // A closed client: nothing to warm.
+  }
+}

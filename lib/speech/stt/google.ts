@@ -4,7 +4,7 @@ import { abortReason } from '../../errors.ts'
 import { AsyncQueue } from '../../providers/async-queue.ts'
 import { pcmDurationMs } from '../../providers/audio.ts'
 import { toProviderError, type ErrorContext } from '../../providers/errors.ts'
-import { cancellable, type CancellableCall } from '../../providers/google-client.ts'
+import { cancellable, preconnectGoogle, type CancellableCall } from '../../providers/google-client.ts'
 import type { ProviderQueue } from '../../providers/queue.ts'
 import { withRetry, type RetryPolicy } from '../../providers/retry.ts'
 import type { PcmChunk } from '../types.ts'
@@ -39,6 +39,11 @@ export class GoogleStt implements SttProvider {
   constructor (options: GoogleSttOptions) {
     this.#o = options
     this.name = options.name
+  }
+
+  /** The gRPC channel connected ahead of the first call (no call is made). */
+  preconnect (): void {
+    preconnectGoogle(this.#o.client)
   }
 
   #config (sampleRate: number, language: string, hints: readonly string[]): Record<string, unknown> {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { AsyncQueue } from '../../providers/async-queue.ts'
 import { pcmFromVendorWav } from '../../providers/audio.ts'
 import { badResponse, toProviderError, type ErrorContext } from '../../providers/errors.ts'
-import { cancellable, type CancellableCall } from '../../providers/google-client.ts'
+import { cancellable, preconnectGoogle, type CancellableCall } from '../../providers/google-client.ts'
 import type { ProviderQueue } from '../../providers/queue.ts'
 import { createDeadline, withRetry, type Deadline, type RetryPolicy } from '../../providers/retry.ts'
 import type { UsageMeter } from '../../providers/usage.ts'
@@ -60,6 +60,11 @@ export class GoogleTts implements TtsProvider {
   constructor (options: GoogleTtsOptions) {
     this.#o = options
     this.name = options.name
+  }
+
+  /** The gRPC channel connected ahead of the first call (no call is made). */
+  preconnect (): void {
+    preconnectGoogle(this.#o.client)
   }
 
   voiceId (request: TtsRequest): string {
