@@ -46,9 +46,11 @@ export interface StageResult {
 
 /** A pre-roll as this tree keeps it: FrameHistory where it exists, else the array of frames. */
 interface PreRoll { push (f: InboundFrame): void }
-const History = (inbound as Record<string, unknown>).FrameHistory as (new (n: number) => PreRoll) | undefined
+const History = (inbound as Record<string, unknown>).FrameHistory as (new (n: number, options?: Record<string, number>) => PreRoll) | undefined
+/** As turn-media-stream.ts sets it up (the VAD's default minEnergyDb, -45 dBFS); a tree before these options ignores them. */
+const QUIET = { quietFrames: Math.ceil((300 + 200) / 20), loudPeak: Math.floor(32768 * 10 ** (-45 / 20) * 0.99), holdFrames: Math.ceil(2000 / 20) }
 function preRoll (): PreRoll {
-  if (History !== undefined) return new History(KEEP)
+  if (History !== undefined) return new History(KEEP, QUIET)
   const ring: InboundFrame[] = []
   return { push: (f) => { ring.push(f); if (ring.length > KEEP) ring.shift() } }
 }
