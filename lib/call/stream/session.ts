@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 import type { Channel } from '../../freeswitch/channel.ts'
@@ -5,6 +7,19 @@ import { MediaEndpoint, type Playout, type PlayoutResult } from '../../media/str
 import { Vad, type VadEngine, type VoiceDetector } from '../../media/vad/index.ts'
 import type { MediaStreamConfig } from '../config.ts'
 import { freeswitchLocalPort } from './freeswitch-port.ts'
+
+/**
+ * How long after our last sound went out FreeSWITCH may still be writing it, beyond the frames
+ * sent ahead (`leadFrames`): a lag a stall left that the pacer has not drained yet (it drains only
+ * between replies, call-pacer.ts), and a little of the phone's own playout delay. What the switch
+ * still holds when the call hangs up is never written: the unicast thread ends with the channel
+ * (switch_ivr.c unicast_thread_run; measured on FreeSWITCH 1.11: 13 frames of a goodbye lost
+ * after a 358 ms stall, docs/benchmarks.md). So the stream's close, just before our hangup, waits
+ * that long after the last sound (not after silence: idle silence may be cut).
+ */
+const PLAY_OUT_MS = 200
+/** The stream's frame (ms). */
+const FRAME_MS = 20
 
 /**
  * A call's streaming media: one UDP endpoint that FreeSWITCH's `unicast` connects to. In this
@@ -17,6 +32,9 @@ export class StreamSession {
   readonly #config: MediaStreamConfig
   readonly #vads: VadEngine | undefined
   readonly #signal: AbortSignal
+  /** When the last frame with sound in it was sent (performance.now, the endpoint's scheduler clock). */
+  #lastSoundAt = Number.NEGATIVE_INFINITY
+  readonly #unsubscribe: () => void
 
   private constructor (endpoint: MediaEndpoint, rate: number, config: MediaStreamConfig, vads: VadEngine | undefined, signal: AbortSignal) {
     this.endpoint = endpoint
@@ -24,6 +42,12 @@ export class StreamSession {
     this.#config = config
     this.#vads = vads
     this.#signal = signal
+    // On every frame sent: four samples looked at. Idle and paused frames are all zeros; a frame
+    // of sound whose four are zero counts as silence, and the wait below has room for that.
+    this.#unsubscribe = endpoint.onSent((_frame, at, samples) => {
+      const q = samples.length >> 2
+      if ((samples[0] as number) !== 0 || (samples[q] as number) !== 0 || (samples[2 * q] as number) !== 0 || (samples[3 * q] as number) !== 0) this.#lastSoundAt = at
+    })
   }
 
   /** Open our socket and ask FreeSWITCH to stream to it. The channel must be answered. */
@@ -91,7 +115,23 @@ export class StreamSession {
     }
   }
 
+  /**
+   * Wait until FreeSWITCH has likely written the last sound we sent (bounded: the frames sent
+   * ahead plus PLAY_OUT_MS after it went out; at once when that has passed, the call is over, or
+   * the stream closed). Call it before hanging up, or the end of a goodbye may be cut.
+   */
+  async playedOut (): Promise<void> {
+    if (this.#signal.aborted || this.endpoint.closed) return
+    const wait = this.#lastSoundAt + (this.#config.leadFrames + 1) * FRAME_MS + PLAY_OUT_MS - performance.now()
+    if (!(wait > 0)) return
+    // The caller hanging up ends the wait (and its timer) at once.
+    await delay(wait, undefined, { signal: this.#signal }).catch(() => {})
+  }
+
+  /** Let the last sound play out (playedOut), then release the socket. The runner hangs up after it. */
   async close (): Promise<void> {
+    await this.playedOut()
+    this.#unsubscribe()
     await this.endpoint.close()
   }
 }
