@@ -72,8 +72,8 @@ const MAX_MARGIN_MS = 14
  * Frames sent with no free tick between them (a second) after which an idle one is left out: it
  * drains 20 ms of a lag we cannot see, and the write model's skip after it a second 20 ms. Right
  * after a reply longer than that, the first idle slot is one. Not more often: on the matrix timer
- * a reply that starts in the tick after a free one waits a tick (its write re-syncs), about 1 in
- * 60 replies at this rate (test/media-stream/stall-drain.spec.ts); on timerfd never.
+ * a reply that starts in the tick after a free one waits a tick (its write re-syncs), 2-3 replies
+ * in 120 at this rate (test/media-stream/stall-drain.spec.ts); on timerfd never.
  */
 const DRAIN_EVERY = 50
 
