@@ -112,7 +112,10 @@ async function serverCpuMs (pid: number): Promise<{ all: number, main: number }>
 function startPerf (dir: string | undefined, pid: number, name: string): (() => Promise<void>) | undefined {
   if (dir === undefined) return undefined
   const child: ChildProcess = spawn('perf', ['record', '-q', '-F', '997', '-g', '-p', String(pid), '-o', join(dir, `${name}.data`)], { stdio: 'ignore' })
+  let failed = false
+  child.on('error', (err) => { failed = true; console.error(`perf record: ${err.message}`) })
   return async () => {
+    if (failed || child.exitCode !== null) return
     const exited = once(child, 'exit')
     child.kill('SIGINT')
     await exited

@@ -92,19 +92,50 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
   try {
     return await new Promise<Heard>((resolve, reject) => {
       let settled = false
-      const finish = (h: Heard): void => { if (!settled) { settled = true; cleanup(); resolve(h) } }
-      const fail = (err: unknown): void => { if (!settled) { settled = true; cleanup(); reject(err) } }
-      const onAbort = (): void => { fail(abortReason(sig)) }
-      const conclude = (text: Recognised, endAt: number): void => {
-        const r = recognition as UtteranceRecognition
-        finish(heardFrom(text, startedAt ?? began, endAt, r.audioMs, r.discarded, r.discardedMs))
-      }
-      const judge = (p: NonNullable<typeof pause>): void => {
-        p.transcript.then((text) => {
-          if (pause !== p || settled) return
-          if (!adaptive || completion(text.text, options.language) === 'complete') { conclude(text, p.endAt); return }
-          deps.log.debug({ heldMs: deps.endpointing.maxSilenceMs }, 'words trail off: waiting for more')
-        }, (err: unknown) => { if (pause === p) fail(err) })
+      // Methods, destructured, not named arrow functions: under tsx each named arrow made per
+      // listen gets a `name` of its own (esbuild's keepNames), a 256-byte property dictionary, and
+      // a quiet call listens for most of its life. None of them uses `this`.
+      const { finish, fail, onAbort, conclude, judge, wentOn, preempt, cleanup } = {
+        finish (h: Heard): void { if (!settled) { settled = true; cleanup(); resolve(h) } },
+        fail (err: unknown): void { if (!settled) { settled = true; cleanup(); reject(err) } },
+        onAbort (): void { fail(abortReason(sig)) },
+        conclude (text: Recognised, endAt: number): void {
+          const r = recognition as UtteranceRecognition
+          finish(heardFrom(text, startedAt ?? began, endAt, r.audioMs, r.discarded, r.discardedMs))
+        },
+        judge (p: NonNullable<typeof pause>): void {
+          p.transcript.then((text) => {
+            if (pause !== p || settled) return
+            if (!adaptive || completion(text.text, options.language) === 'complete') { conclude(text, p.endAt); return }
+            deps.log.debug({ heldMs: deps.endpointing.maxSilenceMs }, 'words trail off: waiting for more')
+          }, (err: unknown) => { if (pause === p) fail(err) })
+        },
+        /** The caller went on: what was recognised so far (and any reply started on it) is not the turn. */
+        wentOn (): void {
+          early = undefined
+          recognition?.reopen()
+          if (preempted) {
+            preempted = false
+            deps.log.debug('caller went on: preemptive reply dropped')
+            options.onPreemptDropped?.()
+          }
+        },
+        preempt (r: UtteranceRecognition): void {
+          deps.log.debug({ silenceMs: silence.ms }, 'short pause: recognising the words so far')
+          const e = early = { transcript: r.finish() }
+          e.transcript.then((text) => {
+            if (early !== e || settled || text.text === '') return
+            if (adaptive && completion(text.text, options.language) !== 'complete') return
+            preempted = true
+            deps.log.debug({ silenceMs: silence.ms }, 'words finished at a short pause: preemptive reply')
+            options.onPreempt?.(text.text)
+          }, () => {})
+        },
+        cleanup (): void {
+          clearInterval(watch)
+          unsubscribe()
+          sig.removeEventListener('abort', onAbort)
+        },
       }
       const watch = setInterval(() => {
         const now = Date.now()
@@ -132,27 +163,6 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         pause = { endAt: carried.endedAt, transcript: recognition.finish() }
         options.onSpeechEnd?.(carried.endedAt)
         judge(pause)
-      }
-      /** The caller went on: what was recognised so far (and any reply started on it) is not the turn. */
-      const wentOn = (): void => {
-        early = undefined
-        recognition?.reopen()
-        if (preempted) {
-          preempted = false
-          deps.log.debug('caller went on: preemptive reply dropped')
-          options.onPreemptDropped?.()
-        }
-      }
-      const preempt = (r: UtteranceRecognition): void => {
-        deps.log.debug({ silenceMs: silence.ms }, 'short pause: recognising the words so far')
-        const e = early = { transcript: r.finish() }
-        e.transcript.then((text) => {
-          if (early !== e || settled || text.text === '') return
-          if (adaptive && completion(text.text, options.language) !== 'complete') return
-          preempted = true
-          deps.log.debug({ silenceMs: silence.ms }, 'words finished at a short pause: preemptive reply')
-          options.onPreempt?.(text.text)
-        }, () => {})
       }
       const unsubscribe = deps.subscribe((frame) => {
         lastFrameAt = Date.now()
@@ -184,11 +194,6 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
           preempt(recognition)
         }
       })
-      const cleanup = (): void => {
-        clearInterval(watch)
-        unsubscribe()
-        sig.removeEventListener('abort', onAbort)
-      }
       sig.addEventListener('abort', onAbort, { once: true })
     })
   } finally {
