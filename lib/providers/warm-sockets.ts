@@ -21,9 +21,10 @@ export class ProviderPool extends Agent {
   readonly #parked = new Map<string, Parked[]>()
   readonly #opening = new Map<string, number>()
 
-  constructor (keepAliveMs: number) {
+  /** `connect`: TLS options for the connector (a test's own CA); undici's defaults otherwise. */
+  constructor (keepAliveMs: number, connect: buildConnector.BuildOptions = {}) {
     // The connector the pool would build for itself (undici Pool: buildConnector with its defaults).
-    const dial = buildConnector({})
+    const dial = buildConnector(connect)
     let self: ProviderPool | undefined
     super({
       keepAliveTimeout: keepAliveMs,
