@@ -48,6 +48,7 @@ export class ProviderPool extends Agent {
    * of its first sentence is asked for). Never throws; a failed dial is left to the request.
    */
   preconnect (origin: string, connections = 2): void {
+    if (this.destroyed || this.closed) return
     let url: URL
     try {
       url = new URL(origin)
@@ -116,7 +117,13 @@ export class ProviderPool extends Agent {
       const parked = list[0] as Parked
       parked.release()
       const s = parked.socket
-      if (!s.destroyed && s.readyState === 'open') return s
+      if (!s.destroyed && s.readyState === 'open') {
+        // Referenced again, as a socket undici dials is: it takes a new socket for referenced
+        // (client-h1.js connectH1: kNoRef = false) and unrefs it only while idle (resumeH1), so
+        // a parked socket left unref'd would not hold the process open during a request.
+        s.ref()
+        return s
+      }
       s.destroy()
     }
     return undefined
