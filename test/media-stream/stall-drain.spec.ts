@@ -198,3 +198,16 @@ t.test('write clock: a gap in the caller\'s frames is taken for a stall, once', 
   wc.observe(558 + 5000)
   t.equal(wc.takeStalled(), 1000, 'bounded (the periodic free ticks drain any rest)')
 })
+
+t.test('write clock: each write says how many ticks before it no frame of ours held', async (t) => {
+  const wc = new WriteClock()
+  t.equal(wc.wrote(5), undefined, 'ticks unknown: no answer')
+  for (let k = 0; k < 8; k++) wc.observe(20 * k)
+  wc.forget()
+  // The matrix timer's model (switch_time.c timer_next): after a resync a frame waits for the next tick.
+  t.equal(wc.wrote(205), Number.POSITIVE_INFINITY, 'after forget(): every tick before was free (the frame re-syncs: due at tick 11)')
+  t.equal(wc.wrote(225), 0, 'the next frame, due at tick 12: none free')
+  t.equal(wc.wrote(285), 1, 'nothing due at tick 13: one free (this frame re-syncs: due at 15)')
+  t.equal(wc.wrote(286), 0, 'a second frame in the same tick, due at 16: none')
+  t.equal(wc.wrote(365), 1, 'a frame in tick 18: only 17 was free')
+})
