@@ -1,4 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk'
+import { fetch as undiciFetch } from 'undici'
+import { providerConnections } from '../providers/openai-client.ts'
 import { anthropicSdk } from './anthropic-sdk.ts'
 
 export interface AnthropicClientOptions {
@@ -20,5 +22,10 @@ export function createAnthropicClient (options: AnthropicClientOptions): Anthrop
     maxRetries: 0,
     // The SDK logs unparsable SSE lines to its logger; we report them as typed errors.
     logLevel: 'off',
+    // undici's fetch on the providers' pool, asked for per request (shutdown replaces the pool):
+    // Node's own fetch keeps an idle connection 4 s, so a turn after a pause paid a new TCP and
+    // TLS handshake to the API; the pool keeps it 30 s and can pre-connect (warm-sockets.ts).
+    fetch: (async (input: string | URL | Request, init?: RequestInit) =>
+      await undiciFetch(input as never, { ...(init as object), dispatcher: providerConnections() } as never)) as unknown as typeof fetch,
   })
 }

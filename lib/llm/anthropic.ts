@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { badResponse, toProviderError, type ErrorContext } from '../providers/errors.ts'
 import type { ProviderQueue } from '../providers/queue.ts'
 import { withRetry, createDeadline, type RetryPolicy } from '../providers/retry.ts'
+import { providerConnections } from '../providers/openai-client.ts'
 import { anthropicError } from './anthropic-errors.ts'
 import { MessageEvents } from './anthropic-events.ts'
 import { toAnthropicRequest } from './anthropic-format.ts'
@@ -44,6 +45,11 @@ export class AnthropicLlm implements LlmProvider {
     this.#o = options
     this.name = options.name
     this.model = options.model
+  }
+
+  /** The API's connections opened ahead of the request, on the providers' pool (anthropic-client.ts). */
+  preconnect (): void {
+    providerConnections().preconnect(this.#o.client.baseURL)
   }
 
   async * stream (messages: readonly ChatMessage[], options: LlmStreamOptions): AsyncGenerator<LlmDelta> {

@@ -3,6 +3,7 @@ import { CallHangupError } from '../../lib/errors.ts'
 import { AnthropicLlm } from '../../lib/llm/anthropic.ts'
 import { createAnthropicClient } from '../../lib/llm/anthropic-client.ts'
 import type { ChatMessage, LlmDelta } from '../../lib/llm/types.ts'
+import { closeProviderConnections, providerConnections } from '../../lib/providers/openai-client.ts'
 import { ProviderQueue } from '../../lib/providers/queue.ts'
 import { pendingProviderTimers } from '../../lib/providers/retry.ts'
 import { UsageMeter } from '../../lib/providers/usage.ts'
@@ -236,5 +237,20 @@ t.test('a tool call with text before it, split in many pieces', async t => {
   fake.reply({ kind: 'events', events: toolReply('toolu_t', 'transfer_call', ['{"tar', 'get": "sa', 'les"}'], 'Connecting you.') })
   const deltas = await collect(llm.stream(messages, {}))
   t.same(deltas.filter(d => d.type !== 'usage'), [{ type: 'text', text: 'Connecting you.' }, { type: 'tool_call', id: 'toolu_t', name: 'transfer_call', arguments: '{"target": "sales"}' }])
+  await leaks(t)
+})
+
+t.test('the client uses the providers\' pool: preconnect opens connections, a request takes one', async t => {
+  // A pool with no connection, as after 30 s without calls.
+  await closeProviderConnections()
+  t.teardown(closeProviderConnections)
+  const { fake, llm } = await setup(t)
+  llm.preconnect()
+  const pool = providerConnections()
+  while (pool.parkedCount(fake.baseUrl) < 2) await new Promise((resolve) => setTimeout(resolve, 2))
+  fake.reply({ kind: 'events', events: textReply(['Certo.']) })
+  const deltas = await collect(llm.stream(messages, {}))
+  t.same(deltas.filter((d) => d.type === 'text'), [{ type: 'text', text: 'Certo.' }])
+  t.equal(pool.parkedCount(fake.baseUrl), 1, 'the request went out on a pre-opened connection')
   await leaks(t)
 })
