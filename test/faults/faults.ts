@@ -8,11 +8,11 @@ import { encodeWav } from '../../lib/media/wav.ts'
 import { OpenAiLlm } from '../../lib/llm/openai.ts'
 import { createOpenAiClient } from '../../lib/providers/openai-client.ts'
 import { ProviderQueue } from '../../lib/providers/queue.ts'
-import { FakeFreeSwitch, level, type HeardFrame } from '../../lib/simulator/index.ts'
+import { FakeFreeSwitch, level, type HeardFrame, type SimulatedCall } from '../../lib/simulator/index.ts'
 import { OpenAiStt } from '../../lib/speech/stt/openai.ts'
 import { OpenAiTts } from '../../lib/speech/tts/openai.ts'
 import { SpeechCache } from '../../lib/speech/tts-cache.ts'
-import { CALLER, CHAT, DID, STT, reply, startRig, streamStartMs, transcript, type CapturedCall } from '../conversation/helpers.ts'
+import { CALLER, CHAT, DID, STT, reply, startRig, streamStartMs, transcript, until, type CapturedCall } from '../conversation/helpers.ts'
 import { FakeOpenAiServer, type Reply } from '../fakes/openai-server.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { toneWav } from '../helpers/speaker.ts'
@@ -167,13 +167,14 @@ export async function runFault (t: Test, role: Role, fault: Fault, mode: Mode, b
   if (role === 'tts') providers.reply('/v1/audio/speech', faultyReply(role, fault))
 
   const speech = voice()
-  const sim = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: mode === 'files' ? [speech] : [], hangupAtMs: 30_000 } })
-  // In stream mode the caller speaks once our unicast stream is up: what a caller says before it
-  // reaches nobody, on a real switch as in the simulator, and on a loaded machine the stream was
-  // seen starting more than SPEECH_AT_MS in (the agent then never heard the caller and the case
-  // failed on a no-input timeout, not on the fault under test).
-  const speechAtMs = mode === 'files' ? speech.atMs : await streamStartMs(sim) + speech.atMs
-  if (mode === 'stream') sim.say(speechAtMs, speech.wav)
+  const sim = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { hangupAtMs: 30_000 } })
+  // The caller speaks SPEECH_AT_MS after we start listening (our unicast stream, or the files
+  // mode's first `record`), not after the call starts: what a caller says before that reaches
+  // nobody, on a real switch as in the simulator, and on a loaded machine listening was seen
+  // starting well after SPEECH_AT_MS (the case then failed on the no-input timeout instead of
+  // on the fault under test).
+  const speechAtMs = await listeningStartMs(sim, mode) + speech.atMs
+  sim.say(speechAtMs, speech.wav)
   const result = await sim.ended
   // Not rig.settled(): its timer count is process-wide, and the table runs cases side by side.
   await rig.llmQueue.onIdle()
@@ -199,6 +200,16 @@ export async function runFault (t: Test, role: Role, fault: Fault, mode: Mode, b
     transferredTo: result.transfer?.to,
     call,
   }
+}
+
+/** When we started listening to the caller (call timeline); the call's end if we never did. */
+async function listeningStartMs (sim: SimulatedCall, mode: Mode): Promise<number> {
+  if (mode === 'stream') return await streamStartMs(sim)
+  const recording = (): number | undefined => sim.apps.find((a) => a.name === 'record')?.startMs
+  let ended = false
+  void sim.ended.then(() => { ended = true })
+  await until(() => recording() !== undefined || ended, 30_000)
+  return recording() ?? sim.nowMs
 }
 
 /** The longest stretch in [fromMs, toMs] with no audible frame (no frame at all is silence too). */
