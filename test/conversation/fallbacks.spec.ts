@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { PhoneAgentError } from '../../lib/errors.ts'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
-import { CHAT, DID, STT, reply, speech, startRig, transcript } from './helpers.ts'
+import { CHAT, DID, STT, placeHeardCall, reply, speech, startRig, transcript } from './helpers.ts'
 
 const APOLOGY = 'Mi scusi, ho un problema tecnico. La metto in contatto con un collega.'
 
@@ -11,8 +11,7 @@ const NIGHT = (): Date => new Date('2025-06-04T20:00:00Z')
 const HOURS = { timezone: 'Europe/Rome', weekly: { mon: ['09:00-18:00'], tue: ['09:00-18:00'], wed: ['09:00-18:00'], thu: ['09:00-18:00'], fri: ['09:00-18:00'] } }
 
 async function fallbackCall (t: Test, rig: Awaited<ReturnType<typeof startRig>>) {
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: rig.port, destination: DID, callerNumber: '+393331112222', caller: { audio: [speech(400)] } }).ended
+  const result = await placeHeardCall({ port: rig.port, destination: DID, callerNumber: '+393331112222', caller: { audio: [speech(400)] } }).ended
   const call = rig.store.calls.at(-1)!
   const apology = result.played.find((p) => p.path.includes('/agent/'))
   t.ok(apology, 'the pre-rendered apology was played from sounds/agent/')
@@ -81,8 +80,7 @@ t.test('the fallback rings the human\'s endpoint; nobody answers, the caller hea
     agent: { transfers: { human: 'operator' } },
   })
   rig.fake.reply(STT, { kind: 'json', status: 500, body: { error: { message: 'boom' } } })
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] }, bridge: { outcome: 'fail', cause: 'NO_ANSWER' } }).ended
+  const result = await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] }, bridge: { outcome: 'fail', cause: 'NO_ANSWER' } }).ended
   const names = result.apps.map((a) => a.name)
   t.ok(names.includes('bridge'), 'the human was tried')
   t.ok(names.indexOf('set') < names.indexOf('bridge'), 'continue_on_fail is set first, so the failed bridge does not drop the caller')
@@ -108,8 +106,7 @@ t.test('maximum call duration: the goodbye comes between turns, once the limit h
   const rig = await startRig(t, { agentOverrides: { maxCallSeconds: 3 } })
   rig.fake.reply(STT, transcript('Vorrei un\'informazione.'))
   rig.fake.reply(CHAT, reply('Certo, mi dica pure.'))
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(300, 600)] } }).ended
+  const result = await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(300, 600)] } }).ended
   const call = rig.store.calls[0]!
   t.equal(call.turns.at(-1)?.text, 'Grazie per aver chiamato. Arrivederci.', 'the goodbye is the last thing said')
   t.equal(result.hungUpBy, 'server')
@@ -125,8 +122,7 @@ t.test('DTMF 0 reaches the operator while the reply is playing; the transcript m
   const rig = await startRig(t)
   rig.fake.reply(STT, transcript('Mi racconti tutto.'))
   rig.fake.reply(CHAT, reply('Questa è una frase molto lunga che serve solo a tenere occupata la linea per parecchio tempo mentre il chiamante decide di premere lo zero. E poi ne segue un\'altra.'))
-  const fs = new FakeFreeSwitch()
-  const sim = fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } })
+  const sim = placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } })
   // Press 0 once the long sentence has started playing.
   const timer = setInterval(() => {
     if (sim.result.played.length >= 2) { clearInterval(timer); sim.sendDtmf('0') }

@@ -206,25 +206,27 @@ export async function until (check: () => boolean, ms = 10_000): Promise<void> {
 }
 
 /**
- * When the call's unicast stream started (call timeline), or the call's end if it never did. A
- * simulated caller who should be heard speaks relative to this, not to the call's start: what a
- * caller says before the stream is up reaches nobody, on a real switch as in the simulator, and
- * a loaded machine was seen starting the stream more than half a second in.
+ * When we started listening to the caller (call timeline): our unicast stream in stream mode,
+ * the first `record` in files mode; the call's end if we never did. A simulated caller who
+ * should be heard speaks relative to this, not to the call's start: what a caller says before
+ * it reaches nobody, on a real switch as in the simulator, and a loaded machine was seen
+ * starting to listen more than half a second in.
  */
-export async function streamStartMs (sim: SimulatedCall): Promise<number> {
+export async function listeningStartMs (sim: SimulatedCall): Promise<number> {
+  const started = (): number | undefined => sim.unicast?.activatedMs ?? sim.apps.find((a) => a.name === 'record')?.startMs
   let ended = false
   void sim.ended.then(() => { ended = true })
-  await until(() => sim.unicast !== undefined || ended, 30_000)
-  return sim.unicast?.activatedMs ?? sim.nowMs
+  await until(() => started() !== undefined || ended, 30_000)
+  return started() ?? sim.nowMs
 }
 
 /**
- * A stream-mode call whose caller says `caller.audio` relative to the unicast stream's start
- * (streamStartMs) instead of the call's; everything else as FakeFreeSwitch.placeCall.
+ * A call whose caller says `caller.audio` relative to when we start listening
+ * (listeningStartMs) instead of the call's start; everything else as FakeFreeSwitch.placeCall.
  */
-export function placeStreamCall (options: PlaceCallOptions): SimulatedCall {
+export function placeHeardCall (options: PlaceCallOptions): SimulatedCall {
   const { audio = [], ...caller } = options.caller ?? {}
   const call = new FakeFreeSwitch().placeCall({ ...options, caller })
-  void streamStartMs(call).then((start) => { for (const clip of audio) call.say(start + clip.atMs, clip.wav) })
+  void listeningStartMs(call).then((start) => { for (const clip of audio) call.say(start + clip.atMs, clip.wav) })
   return call
 }

@@ -8,7 +8,7 @@ import { openCallStore } from '../../lib/records/open.ts'
 import { captureLogs } from '../helpers/logs.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { speechLike } from '../media-stream/signals.ts'
-import { CALLER, CHAT, DID, STT, chatRequests, placeStreamCall, reply, startRig, transcript, until } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, chatRequests, placeHeardCall, reply, startRig, transcript, until } from './helpers.ts'
 
 /**
  * Preemptive replies (media.stream.endpointing.preemptive): at a short pause with finished words
@@ -30,7 +30,7 @@ t.test('a caller who goes on after the short pause: the preemptive reply is neve
   const rig = await startRig(t, { media: { mode: 'stream', stream: { endpointing: { minSilenceMs: 1400, maxSilenceMs: 3000, preemptAfterMs: 100 } } } })
   rig.fake.reply(STT, transcript('Vorrei un appuntamento.'), transcript('Vorrei un appuntamento per domani.'))
   rig.fake.reply(CHAT, reply('Risposta scartata.'), reply('Certo, per domani.', END))
-  const call = placeStreamCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)], hangupAtMs: 20_000 } })
+  const call = placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)], hangupAtMs: 20_000 } })
   // The caller goes on once the model has been asked (well before the 1.4 s end of turn).
   await until(() => chatRequests(rig.fake).length === 1)
   call.say(call.nowMs + 20, voice(0, 700, 150).wav)
@@ -64,7 +64,7 @@ t.test('a caller who stops: the preemptive reply is the one heard, asked before 
     logs = rig.logs
     rig.fake.reply(STT, transcript('Vorrei un appuntamento.'))
     rig.fake.reply(CHAT, reply('Certo.', END))
-    const call = placeStreamCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)], hangupAtMs: 20_000 } })
+    const call = placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)], hangupAtMs: 20_000 } })
     await call.ended
     const record = rig.store.calls[0]!
     t.same(record.turns.filter((x) => x.role !== 'caller').map((x) => x.text).slice(-1), ['Certo.'], `the reply is heard (preemptive ${preemptive})`)
@@ -90,7 +90,7 @@ t.test('words that trail off at the short pause start no preemptive reply', asyn
   const rig = await startRig(t, { media: { mode: 'stream', stream: { endpointing: { minSilenceMs: 1000, maxSilenceMs: 1500 } } } })
   rig.fake.reply(STT, transcript('Vorrei sapere il prezzo e'))
   rig.fake.reply(CHAT, reply('Certo.', END))
-  const call = placeStreamCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)], hangupAtMs: 20_000 } })
+  const call = placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)], hangupAtMs: 20_000 } })
   await call.ended
   t.equal(index(rig.logs, 'preemptive reply started'), -1, 'no request before the long pause confirmed the end')
   t.equal(chatRequests(rig.fake).length, 1)

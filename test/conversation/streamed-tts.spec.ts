@@ -2,7 +2,7 @@ import t from 'tap'
 import type { Speaker } from '../../lib/call/context.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { speechLike } from '../media-stream/signals.ts'
-import { CALLER, CHAT, DID, STT, placeStreamCall, reply, startRig, transcript } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, placeHeardCall, reply, startRig, transcript } from './helpers.ts'
 
 /**
  * Stream mode speaks a sentence from its first synthesised chunk: the caller hears the start of
@@ -26,7 +26,7 @@ t.test('a streamed sentence plays from its first chunk, before its synthesis has
   const rig = await startRig(t, { media: { mode: 'stream' }, wrapSpeaker: slowStream })
   rig.fake.reply(STT, transcript('Mi dica.'))
   rig.fake.reply(CHAT, reply('Ecco la risposta lunga.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-  const call = placeStreamCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [{ atMs: 500, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, 0.8, -18) }) }] } })
+  const call = placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [{ atMs: 500, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, 0.8, -18) }) }] } })
   const t0 = Date.now()
   await call.ended
   t.equal(chunkTimes.length, 5, 'the sentence came in five chunks, 300 ms apart')

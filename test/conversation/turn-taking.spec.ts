@@ -4,7 +4,7 @@ import type { Speaker } from '../../lib/call/context.ts'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { speechLike, whiteNoise } from '../media-stream/signals.ts'
-import { CALLER, CHAT, DID, STT, chatRequests, placeStreamCall, reply, startRig, transcript } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, chatRequests, placeHeardCall, reply, startRig, transcript } from './helpers.ts'
 
 /**
  * Turn-taking in stream mode: two-step barge-in (pause, then decide by length and words) and
@@ -20,7 +20,7 @@ const sttCount = (rig: Awaited<ReturnType<typeof startRig>>): number => rig.fake
 
 /** Speaks `overlap` 100 ms into the agent's reply; returns when the call ends. */
 async function overlapDuringReply (rig: Awaited<ReturnType<typeof startRig>>, overlap: Buffer): Promise<{ at: number | undefined, call: ReturnType<FakeFreeSwitch['placeCall']> }> {
-  const call = placeStreamCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)], hangupAtMs: 20_000 } })
+  const call = placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)], hangupAtMs: 20_000 } })
   let at: number | undefined
   const watcher = setInterval(() => {
     const replyStart = rig.logs.find((l) => l.msg === 'conversation started') ? call.ear.firstHeard(1800, 200) : undefined
@@ -91,7 +91,7 @@ t.test('adaptive endpointing: a pause after a trailing word does not end the tur
   // The recogniser hears the words so far at each pause; the caller goes on after "e".
   rig.fake.reply(STT, transcript('Vorrei sapere il prezzo e'), transcript('Vorrei sapere il prezzo e gli orari.'))
   rig.fake.reply(CHAT, reply('Certo.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-  const call = placeStreamCall({
+  const call = placeHeardCall({
     port: rig.port, destination: DID, callerNumber: CALLER,
     // 800 ms of silence between the two parts: past the short pause, within the long one.
     caller: { audio: [voice(1500, 800), voice(3100, 700, 150)], hangupAtMs: 20_000 },
@@ -109,7 +109,7 @@ t.test('adaptive endpointing: with adaptive off, the fixed silence ends the turn
   const rig = await startRig(t, { media: { mode: 'stream', stream: { endpointing: { adaptive: false }, vad: { endSilenceMs: 400 } } } })
   rig.fake.reply(STT, transcript('Vorrei sapere il prezzo e'), transcript('gli orari.'))
   rig.fake.reply(CHAT, reply('Quale prezzo?'), reply('Certo.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-  const call = placeStreamCall({
+  const call = placeHeardCall({
     port: rig.port, destination: DID, callerNumber: CALLER,
     caller: { audio: [voice(1500, 800), voice(3100, 700, 150)], hangupAtMs: 20_000 },
   })
@@ -142,7 +142,7 @@ t.test('line echo of the agent\'s own reply: the echo guard keeps it from pausin
     rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'))
     rig.fake.reply(CHAT, reply([LONG, LONG, LONG, LONG], { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
     // A poor hybrid: the agent's voice comes back 120 ms late, only 8 dB down.
-    const call = placeStreamCall({
+    const call = placeHeardCall({
       port: rig.port, destination: DID, callerNumber: CALLER,
       caller: { audio: [voice(500, 900)], echo: { delayMs: 120, attenuationDb: 8, filter: 'hybrid' }, hangupAtMs: 20_000 },
     })

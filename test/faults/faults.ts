@@ -8,11 +8,11 @@ import { encodeWav } from '../../lib/media/wav.ts'
 import { OpenAiLlm } from '../../lib/llm/openai.ts'
 import { createOpenAiClient } from '../../lib/providers/openai-client.ts'
 import { ProviderQueue } from '../../lib/providers/queue.ts'
-import { FakeFreeSwitch, level, type HeardFrame, type SimulatedCall } from '../../lib/simulator/index.ts'
+import { FakeFreeSwitch, level, type HeardFrame } from '../../lib/simulator/index.ts'
 import { OpenAiStt } from '../../lib/speech/stt/openai.ts'
 import { OpenAiTts } from '../../lib/speech/tts/openai.ts'
 import { SpeechCache } from '../../lib/speech/tts-cache.ts'
-import { CALLER, CHAT, DID, STT, reply, startRig, streamStartMs, transcript, until, type CapturedCall } from '../conversation/helpers.ts'
+import { CALLER, CHAT, DID, STT, listeningStartMs, reply, startRig, transcript, type CapturedCall } from '../conversation/helpers.ts'
 import { FakeOpenAiServer, type Reply } from '../fakes/openai-server.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { toneWav } from '../helpers/speaker.ts'
@@ -173,7 +173,7 @@ export async function runFault (t: Test, role: Role, fault: Fault, mode: Mode, b
   // nobody, on a real switch as in the simulator, and on a loaded machine listening was seen
   // starting well after SPEECH_AT_MS (the case then failed on the no-input timeout instead of
   // on the fault under test).
-  const speechAtMs = await listeningStartMs(sim, mode) + speech.atMs
+  const speechAtMs = await listeningStartMs(sim) + speech.atMs
   sim.say(speechAtMs, speech.wav)
   const result = await sim.ended
   // Not rig.settled(): its timer count is process-wide, and the table runs cases side by side.
@@ -200,16 +200,6 @@ export async function runFault (t: Test, role: Role, fault: Fault, mode: Mode, b
     transferredTo: result.transfer?.to,
     call,
   }
-}
-
-/** When we started listening to the caller (call timeline); the call's end if we never did. */
-async function listeningStartMs (sim: SimulatedCall, mode: Mode): Promise<number> {
-  if (mode === 'stream') return await streamStartMs(sim)
-  const recording = (): number | undefined => sim.apps.find((a) => a.name === 'record')?.startMs
-  let ended = false
-  void sim.ended.then(() => { ended = true })
-  await until(() => recording() !== undefined || ended, 30_000)
-  return recording() ?? sim.nowMs
 }
 
 /** The longest stretch in [fromMs, toMs] with no audible frame (no frame at all is silence too). */
