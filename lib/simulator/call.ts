@@ -143,6 +143,11 @@ export class SimulatedCall {
     this.session.audio.add(atMs, wav)
   }
 
+  /** The caller's RTP stops for `durationMs` from `atMs` (call timeline), as `caller.rtpGaps`. */
+  rtpGap (atMs: number, durationMs: number): void {
+    this.session.audio.addGap(atMs, durationMs)
+  }
+
   /** What the caller heard so far (our unicast frames and played files), with timings. */
   get ear (): CallerEar { return this.session.media.ear }
   /** The unicast connection CF_UNICAST refers to now, if any. */

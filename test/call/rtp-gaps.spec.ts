@@ -1,11 +1,10 @@
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav, parseWav } from '../../lib/media/wav.ts'
 import { startTestAgent } from '../helpers/agent.ts'
 import { speechLike } from '../media-stream/signals.ts'
-import { CALLER, CHAT, DID as CONV_DID, STT, reply, startRig, transcript } from '../conversation/helpers.ts'
+import { CALLER, CHAT, DID as CONV_DID, STT, placeHeardCall, reply, startRig, transcript } from '../conversation/helpers.ts'
 
 /**
  * When the caller's RTP stops (silence suppression, hold, loss), FreeSWITCH keeps sending
@@ -23,8 +22,8 @@ t.test('a message ends by silence when the phone stops sending RTP after the cal
     scripts: { verbs: { module: verbs } },
     routes: { [DID]: { script: 'verbs', options: { steps: [{ verb: 'answer' }, { verb: 'record', maxSeconds: 20 }, { verb: 'hangup' }] } } },
   })
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({
+  // Relative to when we start listening: a loaded machine once started it after the speech.
+  const result = await placeHeardCall({
     port, destination: DID,
     caller: { audio: [{ atMs: 500, wav: speech(1.2) }], rtpGaps: [{ atMs: 1700, durationMs: 30_000 }], hangupAtMs: 25_000 },
   }).ended
@@ -40,8 +39,7 @@ t.test('a caller on hold (no RTP) after speaking gets the normal end of turn and
   const rig = await startRig(t, { media: { mode: 'stream' } })
   rig.fake.reply(STT, transcript('Vorrei un appuntamento.'))
   rig.fake.reply(CHAT, reply('Certo, arrivederci.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({
+  const result = await placeHeardCall({
     port: rig.port, destination: CONV_DID, callerNumber: CALLER,
     caller: { audio: [{ atMs: 500, wav: speech(0.9) }], hold: [{ atMs: 1400, durationMs: 30_000 }], hangupAtMs: 25_000 },
   }).ended

@@ -221,12 +221,16 @@ export async function listeningStartMs (sim: SimulatedCall): Promise<number> {
 }
 
 /**
- * A call whose caller says `caller.audio` relative to when we start listening
- * (listeningStartMs) instead of the call's start; everything else as FakeFreeSwitch.placeCall.
+ * A call whose caller says `caller.audio`, and whose RTP pauses (`rtpGaps`, `hold`), relative to
+ * when we start listening (listeningStartMs) instead of the call's start; everything else as
+ * FakeFreeSwitch.placeCall.
  */
 export function placeHeardCall (options: PlaceCallOptions): SimulatedCall {
-  const { audio = [], ...caller } = options.caller ?? {}
+  const { audio = [], rtpGaps = [], hold = [], ...caller } = options.caller ?? {}
   const call = new FakeFreeSwitch().placeCall({ ...options, caller })
-  void listeningStartMs(call).then((start) => { for (const clip of audio) call.say(start + clip.atMs, clip.wav) })
+  void listeningStartMs(call).then((start) => {
+    for (const clip of audio) call.say(start + clip.atMs, clip.wav)
+    for (const gap of [...rtpGaps, ...hold]) call.rtpGap(start + gap.atMs, gap.durationMs)
+  })
   return call
 }
