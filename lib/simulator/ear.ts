@@ -39,6 +39,8 @@ export class CallerEar {
   private lastWrittenMs = Number.NEGATIVE_INFINITY
   /** Stretches in which the unicast thread does not run (stall()), by start. */
   private readonly stalls: Array<{ readonly fromMs: number, readonly toMs: number }> = []
+  /** When the channel hung up: nothing is written toward the caller after it (hangUpAt()). */
+  private hungUpAtMs = Number.POSITIVE_INFINITY
 
   /**
    * One of our datagrams' frames, written toward the caller on FreeSWITCH's RTP write timer:
@@ -114,12 +116,28 @@ export class CallerEar {
     return at
   }
 
+  /**
+   * The channel hung up at `atMs`: a frame still waiting for its write tick then is never written
+   * (switch_core_media.c switch_core_session_write_frame returns SWITCH_STATUS_FALSE once the
+   * channel is no longer up), so the caller never hears it. Measured on a real FreeSWITCH 1.11
+   * (lab run agent_stall358): the 13 frames still queued at the hangup never reached the phone.
+   */
+  hangUpAt (atMs: number): void {
+    this.hungUpAtMs = Math.min(this.hungUpAtMs, atMs)
+    const kept = this.heard.filter((f) => f.writtenMs <= atMs)
+    if (kept.length === this.heard.length) return
+    this.heard.length = 0
+    this.slots.clear()
+    for (const f of kept) this.add(f)
+  }
+
   /** A frame an application wrote in real time (playback): it plays when written. */
   writeNow (samples: Int16Array, atMs: number): void {
     this.add({ source: 'playback', arrivalMs: atMs, writtenMs: atMs, playMs: atMs, samples })
   }
 
   private add (frame: HeardFrame): void {
+    if (frame.writtenMs > this.hungUpAtMs) return
     this.heard.push(frame)
     const slot = Math.floor(Math.round(frame.playMs * 8) / FRAME_SAMPLES)
     const list = this.slots.get(slot)

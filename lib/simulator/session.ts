@@ -184,6 +184,7 @@ export class Session {
     ch.state = 'CS_HANGUP'
     ch.callState = 'HANGUP'
     ch.hungupUs = Date.now() * 1000
+    this.media.ear.hangUpAt(this.now())
     ch.variables.set('hangup_cause', cause)
     this.hungUpBy = by
     this.downResolve()

@@ -135,3 +135,15 @@ t.test('with stalls too, no frame is written earlier than on timerfd', async (t)
   }
   t.pass('no frame written earlier than on timerfd in 50 random runs with stalls')
 })
+
+t.test('frames still waiting for their write tick when the channel hangs up are never heard', async (t) => {
+  const ear = new CallerEar()
+  // A burst of ten at 5 ms: written one a tick, 20 ms to 200 ms.
+  const written = Array.from({ length: 10 }, () => ear.queueUnicast(frame(), 5).writtenMs)
+  t.same(written, [20, 40, 60, 80, 100, 120, 140, 160, 180, 200])
+  ear.hangUpAt(90)
+  t.same(ear.heard.map((f) => f.writtenMs), [20, 40, 60, 80], 'the four written before the hangup; the rest were dropped with the channel')
+  ear.queueUnicast(frame(), 95)
+  t.equal(ear.heard.length, 4, 'and nothing after it')
+  t.equal(ear.lastHeardEndMs(), 100, 'the caller heard up to the end of the last frame written')
+})
