@@ -39,6 +39,11 @@ export interface VerbContext {
   readonly mediaMode: 'files' | 'stream'
   /** The call's stream (stream mode): started on first use, after answering. */
   readonly stream: () => Promise<StreamSession>
+  /**
+   * Resolves once what the stream sent has played out to the caller (StreamSession.playedOut);
+   * at once when no stream was started. The hangup verb waits for it.
+   */
+  readonly playedOut?: () => Promise<void>
   readonly streamConfig: MediaStreamConfig
   /** The caller's keypad: digits typed ahead and the reader waiting for them (keypad.ts). */
   readonly keypad: Keypad

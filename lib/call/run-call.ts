@@ -154,6 +154,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       commandTimeoutMs: config.server.commandTimeoutMs,
       mediaMode,
       stream,
+      playedOut: async () => { await streamStarted?.then(async (s) => { await s.playedOut() }, () => {}) },
       // A route may have its own end-of-turn timing (a dictation line waits longer).
       streamConfig: route.endpointing === undefined ? config.media.stream : { ...config.media.stream, endpointing: route.endpointing },
       agent: deps.agent,

@@ -17,6 +17,7 @@ import { fillerFor } from './dead-air.ts'
 import { profileForCall, transferForAgent } from './shared.ts'
 import { OperatorKeyLane } from './operator-key.ts'
 import { Turn, type TurnSetup } from './turn.ts'
+import { hangup } from '../verbs/hangup.ts'
 
 const MAX_SPEECH_MS = 30_000
 const MAX_ROUNDS = 4
@@ -199,7 +200,7 @@ export class Conversation {
     if (end.kind === 'transferred') return { end: 'transferred', turns: this.#turns, target: end.target, transcript: this.#history.transcript() }
     if (end.kind === 'end') {
       if (!end.spoke) await this.#sayLast(textFor(this.#agent.goodbye, this.#language))
-      if (ctx.channel.isUp) await ctx.channel.hangup('NORMAL_CLEARING')
+      if (ctx.channel.isUp) await hangup(ctx)
       return { end: 'ended', turns: this.#turns, transcript: this.#history.transcript() }
     }
     return undefined
@@ -282,7 +283,7 @@ export class Conversation {
 
   async #goodbye (end: ConverseEnd): Promise<ConverseResult> {
     await this.#sayLast(textFor(this.#agent.goodbye, this.#language))
-    if (this.#ctx.channel.isUp) await this.#ctx.channel.hangup('NORMAL_CLEARING')
+    if (this.#ctx.channel.isUp) await hangup(this.#ctx)
     return { end, turns: this.#turns, transcript: this.#history.transcript() }
   }
 

@@ -9,6 +9,7 @@ import { playPath } from '../verbs/play.ts'
 import type { TransferResult } from '../verbs/transfer.ts'
 import type { ConverseEnd, ConverseResult } from '../verbs/converse.ts'
 import { transferForAgent } from '../conversation/shared.ts'
+import { hangup } from '../verbs/hangup.ts'
 
 /** A fixed phrase must not hold a broken call open, even if TTS or FreeSWITCH stalls. */
 const PHRASE_TIMEOUT_MS = 15_000
@@ -107,7 +108,7 @@ export class RealtimeEndings {
 
   async goodbye (end: ConverseEnd): Promise<ConverseResult> {
     await this.sayLast(this.text(this.#agent.goodbye))
-    if (this.#ctx.channel.isUp) await this.#ctx.channel.hangup('NORMAL_CLEARING')
+    if (this.#ctx.channel.isUp) await hangup(this.#ctx)
     return this.result(end)
   }
 

@@ -16,6 +16,7 @@ import type { ConverseResult } from '../verbs/converse.ts'
 import type { RealtimeEndings } from './endings.ts'
 import type { EventFeed } from './feed.ts'
 import { RealtimePlayer } from './player.ts'
+import { hangup } from '../verbs/hangup.ts'
 
 export interface ExchangeOptions {
   readonly ctx: VerbContext
@@ -236,7 +237,7 @@ export class RealtimeExchange {
     const action = outcome.action
     this.#takeOver(async () => {
       if (action.kind === 'end') {
-        if (ctx.channel.isUp) await ctx.channel.hangup('NORMAL_CLEARING')
+        if (ctx.channel.isUp) await hangup(ctx)
         return this.#o.endings.result('ended')
       }
       const result = await this.#o.endings.transfer(action.target)
