@@ -395,8 +395,5 @@ async function main (): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  main().catch((err: unknown) => {
-    console.error(err)
-    process.exitCode = 1
-  })
+  main().catch((err: unknown) => { console.error(err); process.exitCode = 1 })
 }
