@@ -76,4 +76,6 @@ export interface MediaEndpointStats {
   readonly coldStarts: number
   /** Idle silence frames not sent because a frame of ours already held that write tick. */
   readonly idleSkipped: number
+  /** Idle silence frames left out to drain a lag a FreeSWITCH stall may have left (call-pacer.ts). */
+  readonly drainSkipped: number
 }

@@ -141,7 +141,7 @@ export class MediaEndpoint {
   get closed (): boolean { return this.#closed }
 
   get stats (): MediaEndpointStats {
-    return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops(), sendBuffersGrown: this.#ring.grown, idleSkipped: this.#pacer.idleSkipped }
+    return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops(), sendBuffersGrown: this.#ring.grown, idleSkipped: this.#pacer.idleSkipped, drainSkipped: this.#pacer.drainSkipped }
   }
 
   /** Agent audio still waiting to be sent, in ms. */
