@@ -292,7 +292,10 @@ export class SpeechCache {
       // alongside (a utimes() failing with ENOENT, ~1 ms, more under load, was on the critical
       // path of every new sentence). A file found before the first audio arrives is served
       // and the synthesis cancelled; later, the synthesis goes on and replaces it.
-      synthesis = this.#synthesize(text, options, entry)
+      // Complete as soon as the provider is done, not once the probe is too: a consumer leaving
+      // in between (under load the probe can take a while) would otherwise find the synthesis
+      // still running, cancel it, and the finished audio would never reach the cache.
+      synthesis = this.#synthesize(text, options, entry).then(() => { entry.complete() })
       // Awaited below; a failure while the disk is probed must not count as unhandled.
       synthesis.catch(() => {})
       const existing = await this.#files.touch(name)

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { pbkdf2 } from 'node:crypto'
 import { readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { PhoneAgentError, isPhoneAgentError } from '../../lib/errors.ts'
@@ -167,6 +168,26 @@ t.test('a consumer that leaves once the audio is complete does not lose the file
   t.notOk(feed.aborted)
   await cache.idle()
   t.equal(cacheFiles(dir).length, 1)
+})
+
+t.test('a consumer that leaves while the disk probe is slow does not lose the finished audio', async (t) => {
+  // Every libuv worker busy: the cache's probe of the disk (a utimes() on a miss) waits behind
+  // them, as it may on a loaded machine, while the provider's audio comes and ends at once.
+  const workers = Number(process.env.UV_THREADPOOL_SIZE ?? 4)
+  const busy = Array.from({ length: workers }, async () => await new Promise((resolve) => { pbkdf2('x', 'y', 300_000, 32, 'sha256', resolve) }))
+  const { dir, provider, cache } = setup(t)
+  const rendering = cache.stream('Probed slowly.')[Symbol.asyncIterator]()
+  const first = rendering.next()
+  const feed = await provider.feed(0)
+  feed.send(voice(4800))
+  feed.end()
+  await first
+  await settle()
+  await rendering.return(undefined)
+  t.notOk(feed.aborted, 'the provider was not cancelled')
+  await Promise.all(busy)
+  await cache.idle()
+  t.equal(cacheFiles(dir).length, 1, 'the audio was written to the cache')
 })
 
 t.test('a provider failure after some audio: the chunks, then the typed error, and no file', async (t) => {
