@@ -9,7 +9,6 @@ import { transcriptLogger } from './log-output.ts'
 import { loadAndValidate, validateConfig } from './validate.ts'
 
 export const callCommand: Command = {
-  summary: 'Place a simulated call (--say, --wav, --dtmf) and watch the transcript; no FreeSWITCH needed.',
   usage: CALL_USAGE,
   async run (argv, io) {
     const configArg = parseCommandArgs(argv, {
@@ -38,7 +37,6 @@ words, --out the file name, and so on.
 `
 
 export const demoCommand: Command = {
-  summary: 'A simulated call to the built-in take-message script; no config or account needed.',
   usage: DEMO_USAGE,
   async run (argv, io) {
     const config = buildConfig({

@@ -11,7 +11,6 @@ import type { Command } from './command.ts'
  * checked (not scripts or providers): reading records must work even while a script is broken.
  */
 export const callsCommand: Command = {
-  summary: 'List call records (--since, --did, --outcome, --json, --csv); calls show UUID for one.',
   usage: CALLS_USAGE,
   async run (argv, io) {
     const i = argv.indexOf('--config')

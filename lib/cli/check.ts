@@ -23,7 +23,6 @@ Exit code 0 when the config is usable (warnings may be printed), 1 when it is no
 `
 
 export const checkCommand: Command = {
-  summary: 'Validate config, environment and scripts; show what a call to --did from --caller would do.',
   usage: CHECK_USAGE,
   async run (argv, io) {
     const { values } = parseCommandArgs(argv, {

@@ -9,8 +9,6 @@ export interface CommandIo {
 }
 
 export interface Command {
-  /** One line for `phone-agent --help`. */
-  readonly summary: string
   /** The command's own `--help`, shown without reading any config. */
   readonly usage: string
   /** Resolves to the exit code; a thrown error becomes one line on stderr (see main.ts). */

@@ -30,9 +30,8 @@ export function doctorInput (config: Config): DoctorInput {
 
 interface Io { readonly out: NodeJS.WritableStream, readonly err: NodeJS.WritableStream, readonly env: NodeJS.ProcessEnv }
 
-/** Shaped as lib/cli/command.ts's Command: summary, usage, run. */
+/** Shaped as lib/cli/command.ts's Command: usage, run. */
 export const doctorCommand = {
-  summary: 'Check the live FreeSWITCH (modules, dialplan, ACL, gateways, NAT, sounds, Event Socket).',
   usage: DOCTOR_USAGE,
   async run (argv: readonly string[], io: Io): Promise<number> {
     const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })

@@ -29,7 +29,6 @@ Then: cd DIR && npm install && npx phone-agent call --say "Hello"
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 export const initCommand: Command = {
-  summary: 'Create a project folder for your own agent: config, a first script, types, next steps.',
   usage: INIT_USAGE,
   async run (argv, io) {
     const { values, positionals } = parseCommandArgs(argv, {

@@ -1,23 +1,21 @@
 import { readFileSync } from 'node:fs'
 import { isPhoneAgentError } from '../errors.ts'
 import { didYouMean } from '../suggest.ts'
-import { checkCommand } from './check.ts'
-import { callCommand, demoCommand } from './call-command.ts'
-import { callsCommand } from './calls-command.ts'
-import { initCommand } from './init.ts'
-import { serveCommand } from './serve.ts'
-import { doctorCommand } from './doctor.ts'
 import type { Command, CommandIo } from './command.ts'
 
-/** Every sub-command, in the order the help lists them. */
-const COMMANDS: Record<string, Command> = {
-  init: initCommand,
-  check: checkCommand,
-  call: callCommand,
-  demo: demoCommand,
-  serve: serveCommand,
-  calls: callsCommand,
-  doctor: doctorCommand,
+/**
+ * Every sub-command, in the order the help lists them, with its one-line summary. A command's
+ * module is loaded only to run it (or show its own --help): `serve` and `call` load the whole
+ * agent, about 2 CPU-seconds, which `--version`, `--help`, `init` or `calls` need not pay.
+ */
+const COMMANDS: Record<string, { readonly summary: string, readonly load: () => Promise<Command> }> = {
+  init: { summary: 'Create a project folder for your own agent: config, a first script, types, next steps.', load: async () => (await import('./init.ts')).initCommand },
+  check: { summary: 'Validate config, environment and scripts; show what a call to --did from --caller would do.', load: async () => (await import('./check.ts')).checkCommand },
+  call: { summary: 'Place a simulated call (--say, --wav, --dtmf) and watch the transcript; no FreeSWITCH needed.', load: async () => (await import('./call-command.ts')).callCommand },
+  demo: { summary: 'A simulated call to the built-in take-message script; no config or account needed.', load: async () => (await import('./call-command.ts')).demoCommand },
+  serve: { summary: 'Run the Event Socket server FreeSWITCH connects to (--port, --host).', load: async () => (await import('./serve.ts')).serveCommand },
+  calls: { summary: 'List call records (--since, --did, --outcome, --json, --csv); calls show UUID for one.', load: async () => (await import('./calls-command.ts')).callsCommand },
+  doctor: { summary: 'Check the live FreeSWITCH (modules, dialplan, ACL, gateways, NAT, sounds, Event Socket).', load: async () => (await import('./doctor.ts')).doctorCommand },
 }
 
 function usage (): string {
@@ -57,20 +55,21 @@ export async function main (argv: string[], out: NodeJS.WritableStream = process
   if (first === '--version' || first === '-v') { out.write(`${version()}\n`); return 0 }
   if (first === '--help' || first === '-h' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined
-    const command = topic === undefined ? undefined : COMMANDS[topic]
+    const command = topic === undefined || !Object.hasOwn(COMMANDS, topic) ? undefined : await COMMANDS[topic]?.load()
     out.write(command?.usage ?? usage())
     return 0
   }
   // `--config PATH` may come before the command (`phone-agent --config x.yaml check`).
   if (first === '--config') return await main([...rest.slice(1), '--config', rest[0] ?? ''], out, err, env, cwd)
-  const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined
-  if (command === undefined) {
+  const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined
+  if (entry === undefined) {
     err.write(`phone-agent: unknown command "${first}"${didYouMean(first, Object.keys(COMMANDS))}\n\n${usage()}`)
     return 2
   }
-  // Help never needs a config file.
-  if (rest.includes('--help') || rest.includes('-h')) { out.write(command.usage); return 0 }
   try {
+    const command = await entry.load()
+    // Help never needs a config file.
+    if (rest.includes('--help') || rest.includes('-h')) { out.write(command.usage); return 0 }
     return await command.run(rest, io)
   } catch (e) {
     return reportError(e, err, env)

@@ -28,7 +28,6 @@ PHONE_AGENT_LOG_LEVEL=debug to override logging.level).
 `
 
 export const serveCommand: Command = {
-  summary: 'Run the Event Socket server FreeSWITCH connects to (--port, --host).',
   usage: SERVE_USAGE,
   async run (argv, io) {
     const { values } = parseCommandArgs(argv, { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } })

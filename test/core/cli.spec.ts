@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli, type CliRun } from '../helpers/cli.ts'
@@ -64,4 +64,19 @@ t.test('the example config shows the caller allowlist and its default', async (t
   const example = await readFile(new URL('../../phone-agent.example.yaml', import.meta.url), 'utf8')
   t.match(example, /allowPrefixes/)
   t.match(example, /defaultCountry/)
+})
+
+t.test('--version and --help load no command: main.ts imports each command module only to run it', async (t) => {
+  // `serve` and `call` pull in the whole agent (~2 CPU-seconds); a static import in main.ts
+  // would make `phone-agent --version` pay for it again.
+  const source = await readFile(new URL('../../lib/cli/main.ts', import.meta.url), 'utf8')
+  const staticImports = [...source.matchAll(/^import\s[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1])
+  for (const command of ['./init.ts', './check.ts', './call-command.ts', './serve.ts', './calls-command.ts', './doctor.ts']) {
+    t.notOk(staticImports.includes(command), `${command} is not imported statically`)
+    t.ok(source.includes(`import('${command}')`), `${command} is loaded on demand`)
+  }
+  const help = await runCli(['--help'])
+  t.match(help.out, /serve\s+Run the Event Socket server/, 'the summaries are still listed')
+  const serveHelp = await runCli(['serve', '--help'])
+  t.match(serveHelp.out, /Usage: phone-agent serve/, "and a command's own help loads it")
 })
