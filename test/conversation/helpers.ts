@@ -205,30 +205,46 @@ export async function until (check: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
+/** No agent audio this long after we started listening: the script has no greeting. */
+const NO_GREETING_MS = 1500
+/** Quiet this long after the agent's audio: its greeting is over. */
+const GREETING_OVER_MS = 150
+
 /**
- * When we started listening to the caller (call timeline): our unicast stream in stream mode,
- * the first `record` in files mode; the call's end if we never did. A simulated caller who
- * should be heard speaks relative to this, not to the call's start: what a caller says before
- * it reaches nobody, on a real switch as in the simulator, and a loaded machine was seen
- * starting to listen more than half a second in.
+ * The moment (call timeline, now) a simulated caller may start their turn: we are listening
+ * (our unicast stream in stream mode, the first `record` in files mode) and the agent's greeting,
+ * if any, is over. A caller who must be heard speaks relative to this, not to the call's start:
+ * on a loaded machine the stream, the record or the greeting came later than a fixed offset
+ * allowed, and the words reached nobody (as on a real switch) or talked over the greeting. It is
+ * "now", not the moment the condition became true: speech placed in the past is never sent.
  */
-export async function listeningStartMs (sim: SimulatedCall): Promise<number> {
-  const started = (): number | undefined => sim.unicast?.activatedMs ?? sim.apps.find((a) => a.name === 'record')?.startMs
+export async function callerTurnMs (sim: SimulatedCall): Promise<number> {
+  const listening = (): number | undefined => sim.unicast?.activatedMs ?? sim.apps.find((a) => a.name === 'record')?.startMs
   let ended = false
   void sim.ended.then(() => { ended = true })
-  await until(() => started() !== undefined || ended, 30_000)
-  return started() ?? sim.nowMs
+  await until(() => listening() !== undefined || ended, 30_000)
+  const from = listening() ?? sim.nowMs
+  // Files mode records once its prompts have played: its greeting is over by then.
+  if (sim.unicast === undefined) return sim.nowMs
+  await until(() => {
+    if (ended) return true
+    const agentUntil = sim.ear.lastHeardEndMs(sim.nowMs)
+    return agentUntil === undefined || agentUntil < from
+      ? sim.nowMs - from >= NO_GREETING_MS
+      : sim.nowMs - agentUntil >= GREETING_OVER_MS
+  }, 30_000)
+  return sim.nowMs
 }
 
 /**
  * A call whose caller says `caller.audio`, and whose RTP pauses (`rtpGaps`, `hold`), relative to
- * when we start listening (listeningStartMs) instead of the call's start; everything else as
+ * the start of their turn (callerTurnMs) instead of the call's start; everything else as
  * FakeFreeSwitch.placeCall.
  */
 export function placeHeardCall (options: PlaceCallOptions): SimulatedCall {
   const { audio = [], rtpGaps = [], hold = [], ...caller } = options.caller ?? {}
   const call = new FakeFreeSwitch().placeCall({ ...options, caller })
-  void listeningStartMs(call).then((start) => {
+  void callerTurnMs(call).then((start) => {
     for (const clip of audio) call.say(start + clip.atMs, clip.wav)
     for (const gap of [...rtpGaps, ...hold]) call.rtpGap(start + gap.atMs, gap.durationMs)
   })

@@ -2,7 +2,7 @@ import t from 'tap'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav, parseWav } from '../../lib/media/wav.ts'
 import { speechLike } from '../media-stream/signals.ts'
-import { CALLER, CHAT, DID, STT, listeningStartMs, reply, startRig, transcript } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, callerTurnMs, reply, startRig, transcript } from './helpers.ts'
 
 /**
  * The VAD confirms speech a few hundred milliseconds after its onset; the recogniser must still
@@ -15,7 +15,7 @@ t.test('stream mode: the recogniser gets the utterance from before its onset', a
   const words = encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, 0.9, -18) })
   const sim = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER })
   // 600 ms into the stream: the pre-roll then has quiet to take before the words.
-  sim.say(await listeningStartMs(sim) + 600, words)
+  sim.say(await callerTurnMs(sim) + 600, words)
   await sim.ended
   const upload = rig.fake.requests.find((r) => r.path === STT)?.fields?.get('file')
   t.ok(upload !== undefined, 'the utterance was sent to the recogniser')

@@ -12,7 +12,7 @@ import { FakeFreeSwitch, level, type HeardFrame } from '../../lib/simulator/inde
 import { OpenAiStt } from '../../lib/speech/stt/openai.ts'
 import { OpenAiTts } from '../../lib/speech/tts/openai.ts'
 import { SpeechCache } from '../../lib/speech/tts-cache.ts'
-import { CALLER, CHAT, DID, STT, listeningStartMs, reply, startRig, transcript, type CapturedCall } from '../conversation/helpers.ts'
+import { CALLER, CHAT, DID, STT, callerTurnMs, reply, startRig, transcript, type CapturedCall } from '../conversation/helpers.ts'
 import { FakeOpenAiServer, type Reply } from '../fakes/openai-server.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { toneWav } from '../helpers/speaker.ts'
@@ -168,12 +168,10 @@ export async function runFault (t: Test, role: Role, fault: Fault, mode: Mode, b
 
   const speech = voice()
   const sim = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { hangupAtMs: 30_000 } })
-  // The caller speaks SPEECH_AT_MS after we start listening (our unicast stream, or the files
-  // mode's first `record`), not after the call starts: what a caller says before that reaches
-  // nobody, on a real switch as in the simulator, and on a loaded machine listening was seen
-  // starting well after SPEECH_AT_MS (the case then failed on the no-input timeout instead of
-  // on the fault under test).
-  const speechAtMs = await listeningStartMs(sim) + speech.atMs
+  // The caller speaks SPEECH_AT_MS into their turn (callerTurnMs: we listen, the greeting is
+  // over), not after the call starts: on a loaded machine listening was seen starting well after
+  // SPEECH_AT_MS, and the case failed on the no-input timeout instead of on the fault under test.
+  const speechAtMs = await callerTurnMs(sim) + speech.atMs
   sim.say(speechAtMs, speech.wav)
   const result = await sim.ended
   // Not rig.settled(): its timer count is process-wide, and the table runs cases side by side.
