@@ -4,7 +4,7 @@ import type { Speaker } from '../../lib/call/context.ts'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { speechLike, whiteNoise } from '../media-stream/signals.ts'
-import { CALLER, CHAT, DID, STT, chatRequests, placeHeardCall, reply, startRig, transcript } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, callerTurnMs, chatRequests, placeHeardCall, reply, startRig, transcript } from './helpers.ts'
 
 /**
  * Turn-taking in stream mode: two-step barge-in (pause, then decide by length and words) and
@@ -20,10 +20,16 @@ const sttCount = (rig: Awaited<ReturnType<typeof startRig>>): number => rig.fake
 
 /** Speaks `overlap` 100 ms into the agent's reply; returns when the call ends. */
 async function overlapDuringReply (rig: Awaited<ReturnType<typeof startRig>>, overlap: Buffer): Promise<{ at: number | undefined, call: ReturnType<FakeFreeSwitch['placeCall']> }> {
-  const call = placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)], hangupAtMs: 20_000 } })
+  const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { hangupAtMs: 20_000 } })
+  // The caller's turn, then the reply to it: the first loud audio after their words, not a fixed
+  // point of the call (under load the greeting itself can come that late).
+  const spoken = voice(500, 900)
+  const turnAt = await callerTurnMs(call)
+  call.say(turnAt + spoken.atMs, spoken.wav)
+  const wordsEnd = turnAt + spoken.atMs + 900
   let at: number | undefined
   const watcher = setInterval(() => {
-    const replyStart = rig.logs.find((l) => l.msg === 'conversation started') ? call.ear.firstHeard(1800, 200) : undefined
+    const replyStart = call.ear.firstHeard(wordsEnd, 200)
     if (at === undefined && replyStart !== undefined && call.nowMs > replyStart.playMs + 100) {
       at = call.nowMs + 20
       call.say(at, overlap)
