@@ -6,6 +6,7 @@ import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
 import { WriteClock } from '../../lib/media/stream/write-clock.ts'
 import { CallerEar } from '../../lib/simulator/ear.ts'
 import { FakeClock } from './fake-clock.ts'
+import { timerfdWithStalls } from '../simulator/timerfd-model.ts'
 
 /**
  * A stall of FreeSWITCH leaves a lag that a frame per tick never drains (switch_ivr.c
@@ -22,25 +23,6 @@ import { FakeClock } from './fake-clock.ts'
 const BASE = 1003.4
 /** Where the switch stops (ms on the call timeline). */
 const STALL_AT = 1500
-
-/** Linux's timerfd write timer with stalls (test/simulator/write-timer.spec.ts): when each frame is written. */
-function timerfd (stalls: ReadonlyArray<readonly [number, number]>): (arrival: number) => number {
-  const running = (at: number): number => {
-    let x = at
-    for (const [from, to] of stalls) if (x >= from && x < to) x = to
-    return x
-  }
-  let consumed = Number.NEGATIVE_INFINITY
-  let last = Number.NEGATIVE_INFINITY
-  return (arrival) => {
-    const at = running(Math.max(arrival, last))
-    const tick = Math.floor(at / 20)
-    if (consumed < tick) { consumed = tick; last = at } else { consumed++; last = consumed * 20 }
-    const resumed = running(last)
-    if (resumed !== last) { last = resumed; consumed = Math.floor(resumed / 20) }
-    return last
-  }
-}
 
 interface Sent { readonly at: number, readonly value: number, readonly simulated: number, readonly linux: number }
 
@@ -70,7 +52,7 @@ function rig (options: { stallMs?: number, visible?: boolean, warmMs?: number } 
     ear.stall(STALL_AT, stallMs)
     stalls.push([STALL_AT, STALL_AT + stallMs])
   }
-  const linux = timerfd(stalls)
+  const linux = timerfdWithStalls(stalls)
   const sent: Sent[] = []
   const pacer = new CallPacer({
     scheduler,

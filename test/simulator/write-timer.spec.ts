@@ -1,5 +1,6 @@
 import t from 'tap'
 import { CallerEar } from '../../lib/simulator/ear.ts'
+import { timerfdWithStalls } from './timerfd-model.ts'
 
 // FreeSWITCH writes our unicast frames on its RTP write timer (switch_rtp.c get_next_write_ts ->
 // switch_core_timer_next; switch_time.c timer_next): see CallerEar.queueUnicast. Times are ms on
@@ -102,23 +103,8 @@ t.test('with stalls too, no frame is written earlier than on timerfd', async (t)
   for (let run = 0; run < 50; run++) {
     const stalls: Array<[number, number]> = []
     for (let from = rnd() * 400; from < 4000; from += 200 + rnd() * 600) stalls.push([from, from + 5 + rnd() * 80])
-    const running = (at: number): number => {
-      let x = at
-      for (const [from, to] of stalls) if (x >= from && x < to) x = to
-      return x
-    }
-    // timerfd with the same stalls: the thread reads a datagram when it runs; a timer read
-    // during a stall returns when it ends and takes every expiry due by then.
-    let consumed = Number.NEGATIVE_INFINITY
-    let last = Number.NEGATIVE_INFINITY
-    const linux = (arrival: number): number => {
-      const at = running(Math.max(arrival, last))
-      const tick = Math.floor(at / 20)
-      if (consumed < tick) { consumed = tick; last = at } else { consumed++; last = consumed * 20 }
-      const resumed = running(last)
-      if (resumed !== last) { last = resumed; consumed = Math.floor(resumed / 20) }
-      return last
-    }
+    // timerfd with the same stalls (timerfd-model.ts).
+    const linux = timerfdWithStalls(stalls)
     const ear = new CallerEar()
     for (const [from, to] of stalls) ear.stall(from, to - from)
     let at = rnd() * 20
