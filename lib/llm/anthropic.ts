@@ -9,6 +9,9 @@ import { MessageEvents } from './anthropic-events.ts'
 import { toAnthropicRequest } from './anthropic-format.ts'
 import type { ChatMessage, LlmDelta, LlmProvider, LlmStreamOptions } from './types.ts'
 
+/** The SDK's own request timeout runs this long past our deadline (see the call below). */
+const SDK_TIMEOUT_SLACK_MS = 1000
+
 type StreamEvent = Anthropic.Messages.RawMessageStreamEvent
 
 export interface AnthropicLlmOptions {
@@ -95,7 +98,10 @@ export class AnthropicLlm implements LlmProvider {
         const slot = await o.queue.acquire(signal)
         let it: AsyncIterator<StreamEvent> | undefined
         try {
-          const stream = await o.client.messages.create(body, { signal, timeout: Math.max(1, deadline.remainingMs()) })
+          // Our deadline (in `signal`) ends the request; the SDK's own timer is only a backstop a
+          // second later. Set to the same moment it sometimes fired first, and its abort, through
+          // undici's fetch, surfaced as a connection error: PROVIDER_UNAVAILABLE for a timeout.
+          const stream = await o.client.messages.create(body, { signal, timeout: Math.max(1, deadline.remainingMs()) + SDK_TIMEOUT_SLACK_MS })
           it = stream[Symbol.asyncIterator]()
           const events = new MessageEvents(ctx)
           const deltas = await read(it, events)
