@@ -27,13 +27,24 @@ export interface AudioGap {
   readonly endMs: number
 }
 
+/**
+ * Which soft timer FreeSWITCH's RTP write timer runs on (switch_time.c; see queueUnicast):
+ * 'timerfd', one timerfd per timer, is what Linux builds use by default (TFD == 2 when
+ * HAVE_TIMERFD_CREATE); 'matrix', the shared TIMER_MATRIX tick, is what builds without timerfd
+ * use, or switch.conf `enable-softtimer-timerfd` set false. The matrix is the stricter one.
+ */
+export type WriteTimer = 'matrix' | 'timerfd'
+
 export class CallerEar {
   readonly heard: HeardFrame[] = []
   /** Frames by the 20 ms slot their play time falls in: the line echo renders a frame at a time. */
   private readonly slots = new Map<number, HeardFrame[]>()
   /** When the unicast play-out queue runs dry (ms on the call timeline). */
   private unicastFreeMs = Number.NEGATIVE_INFINITY
-  /** The write timer's reference: the 20 ms tick its last write was due at (timer_private_t.reference). */
+  /**
+   * matrix: the write timer's reference, the 20 ms tick its last write was due at
+   * (timer_private_t.reference); timerfd: the last expiry a timer read consumed.
+   */
   private writeTick = Number.NEGATIVE_INFINITY
   /** When the unicast thread's last write returned: it reads the next datagram only then. */
   private lastWrittenMs = Number.NEGATIVE_INFINITY
@@ -41,6 +52,9 @@ export class CallerEar {
   private readonly stalls: Array<{ readonly fromMs: number, readonly toMs: number }> = []
   /** When the channel hung up: nothing is written toward the caller after it (hangUpAt()). */
   private hungUpAtMs = Number.POSITIVE_INFINITY
+
+  /** `writeTimer`: the soft timer FreeSWITCH writes on; default the stricter matrix (never easier than a real switch). */
+  constructor (readonly writeTimer: WriteTimer = 'matrix') {}
 
   /**
    * One of our datagrams' frames, written toward the caller on FreeSWITCH's RTP write timer:
@@ -53,11 +67,14 @@ export class CallerEar {
    * ("sync up timer if it's not been called for a while"), so that frame waits for the next tick
    * too. The far end plays what arrives back to back, 20 ms each: sending ahead delays the rest.
    *
-   * This is the matrix timer. Linux builds default to a timerfd per timer instead (switch_time.c:
-   * TFD == 2 when HAVE_TIMERFD_CREATE; timer_next -> _timerfd_next, a read() that returns at once
-   * when an expiry is pending), which writes the first frame after idle ticks at once: never later
-   * than the matrix for the same frames (test/simulator/write-timer.spec.ts), so the simulator is
-   * the stricter of the two. Either way the write timer ticks with the read timer that paces the
+   * That is the matrix timer, the simulator's default. Linux builds default to a timerfd per
+   * timer instead (writeTimer 'timerfd'; switch_time.c: TFD == 2 when HAVE_TIMERFD_CREATE,
+   * timer_next -> _timerfd_next): a read() that returns at once when an expiry is pending and
+   * takes every pending one (`timer->tick += u64`), else blocks until the next. So a frame
+   * is written at once unless a write already consumed this tick's expiry, and then at the next
+   * tick; after idle ticks the first frame goes out at once, with no resync. It never writes
+   * later than the matrix for the same frames (test/simulator/write-timer.spec.ts), so the
+   * default is the stricter of the two. Either way the write timer ticks with the read timer that paces the
    * caller's frames (switch_rtp.c switch_rtp_create: `timer` then `write_timer`, same interval; on
    * timerfd the write ticks trail by the ~0.1 ms of timerfd_start_interval's first expiry, not
    * modelled): here both are the call timeline's 20 ms grid.
@@ -75,9 +92,21 @@ export class CallerEar {
     // One thread reads a datagram, then blocks in the write: the next is read once that returns.
     const readMs = this.running(Math.max(arrivalMs, this.lastWrittenMs))
     const tick = Math.floor(readMs / FRAME_MS)
-    if (this.writeTick < tick - 1) this.writeTick = tick
-    this.writeTick++
-    let writtenMs = this.writeTick <= tick ? readMs : this.writeTick * FRAME_MS
+    let writtenMs: number
+    if (this.writeTimer === 'timerfd') {
+      // An expiry is pending since the last read: it returns at once and takes them all.
+      if (this.writeTick < tick) {
+        this.writeTick = tick
+        writtenMs = readMs
+      } else {
+        this.writeTick++
+        writtenMs = this.writeTick * FRAME_MS
+      }
+    } else {
+      if (this.writeTick < tick - 1) this.writeTick = tick
+      this.writeTick++
+      writtenMs = this.writeTick <= tick ? readMs : this.writeTick * FRAME_MS
+    }
     const resumed = this.running(writtenMs)
     if (resumed !== writtenMs) {
       // Stalled while waiting for its tick: written when the thread runs again, and that timer
@@ -98,8 +127,8 @@ export class CallerEar {
    * FreeSWITCH's unicast thread does not run from `fromMs` for `durationMs` (a loaded switch: the
    * thread is not scheduled). Measured on a real FreeSWITCH 1.11 (lab runs wt_timing1-3, load
    * 2.5-18 on 2 cores): after such a stall the frames that waited in the socket are written one
-   * per write tick, the first at once (here, after the matrix timer's resync, at the next tick:
-   * stricter), and every frame after them keeps that lag while we send one per tick: unicast_thread_run (switch_ivr.c) writes one datagram per timer wait, and the wait
+   * per write tick, the first at once (so with writeTimer 'timerfd'; the matrix timer resyncs
+   * and writes it at the next tick: stricter), and every frame after them keeps that lag while we send one per tick: unicast_thread_run (switch_ivr.c) writes one datagram per timer wait, and the wait
    * takes all expiries due at once (switch_time.c _timerfd_next). Only a tick with no datagram of
    * ours waiting gives one frame of lag back. Nothing in the simulator stalls unless a test says so.
    */

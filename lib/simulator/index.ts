@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { SimulatedCall } from './call.ts'
 import type { CallResult, FakeFreeSwitchOptions, PlaceCallOptions } from './types.ts'
+import type { WriteTimer } from './ear.ts'
 
 export { SimulatedCall } from './call.ts'
 export type * from './types.ts'
 export { buildWav, parseWav, wavDurationMs } from './wav.ts'
 export { CallerEar, conversationWav, level } from './ear.ts'
-export type { AudioGap, HeardFrame } from './ear.ts'
+export type { AudioGap, HeardFrame, WriteTimer } from './ear.ts'
 export type { UnicastEnd, UnicastEngine, UnicastHooks, UnicastParams, UnicastPort, UnicastRecord } from './unicast.ts'
 
 /**
@@ -19,14 +20,16 @@ export class FakeFreeSwitch {
   private readonly live = new Set<SimulatedCall>()
   private readonly log: Logger | undefined
   private readonly baseDir: string
+  private readonly writeTimer: WriteTimer
 
   constructor (options: FakeFreeSwitchOptions = {}) {
     this.log = options.logger?.child({ component: 'fake-freeswitch' })
     this.baseDir = options.baseDir ?? '/usr/share/freeswitch/sounds'
+    this.writeTimer = options.writeTimer ?? 'matrix'
   }
 
   placeCall (options: PlaceCallOptions): SimulatedCall {
-    const call = new SimulatedCall({ ...options, baseDir: this.baseDir }, this.coreUuid, this.log?.child({ sim_call: options.uuid }))
+    const call = new SimulatedCall({ writeTimer: this.writeTimer, ...options, baseDir: this.baseDir }, this.coreUuid, this.log?.child({ sim_call: options.uuid }))
     this.live.add(call)
     void call.ended.finally(() => { this.live.delete(call) })
     return call

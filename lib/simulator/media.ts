@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { CallerAudio } from './caller.ts'
 import type { ChannelState } from './channel.ts'
 import { DisplaceBugs } from './displace.ts'
-import { CallerEar } from './ear.ts'
+import { CallerEar, type WriteTimer } from './ear.ts'
 import { UnicastLink, unicastParams, type UnicastEnd, type UnicastEngine, type UnicastPort, type UnicastRecord } from './unicast.ts'
 import type { Packet } from './wire.ts'
 
@@ -14,7 +14,7 @@ export class ChannelMedia {
   /** CF_UNICAST with the channel private "unicast" it refers to. */
   unicast: UnicastPort | undefined
   readonly unicastRecords: UnicastRecord[] = []
-  readonly ear = new CallerEar()
+  readonly ear: CallerEar
   readonly displace = new DisplaceBugs()
   /**
    * Every socket ever bound. A `unicast` sent while one is active replaces the private without
@@ -32,7 +32,10 @@ export class ChannelMedia {
     private readonly cngFrames: number,
     private readonly log: Logger | undefined,
     private readonly engine: UnicastEngine = UnicastLink,
-  ) {}
+    writeTimer: WriteTimer = 'matrix',
+  ) {
+    this.ear = new CallerEar(writeTimer)
+  }
 
   /** switch_core_session_write_frame(): media bugs, then out to the caller. */
   writeFrame (samples: Int16Array, source: 'unicast' | 'playback', atMs: number): void {

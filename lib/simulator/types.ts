@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import type { HeardFrame } from './ear.ts'
+import type { HeardFrame, WriteTimer } from './ear.ts'
 import type { EventFormat } from './events.ts'
 import type { UnicastEngine, UnicastRecord } from './unicast.ts'
 import type { LegRecord } from './legs.ts'
@@ -96,12 +96,20 @@ export interface PlaceCallOptions {
    * default: in this process, frame by frame in the park loop.
    */
   readonly unicastEngine?: UnicastEngine
+  /**
+   * The soft timer FreeSWITCH writes our unicast frames on (ear.ts queueUnicast): 'matrix', the
+   * stricter (switch.conf enable-softtimer-timerfd=false, or a build without timerfd), or
+   * 'timerfd', Linux's default. Default: the FakeFreeSwitch's, else 'matrix'.
+   */
+  readonly writeTimer?: WriteTimer
 }
 
 export interface FakeFreeSwitchOptions {
   readonly logger?: Logger
   /** Where relative file names resolve (FreeSWITCH uses sound_prefix or its base dir). */
   readonly baseDir?: string
+  /** Every call's write timer unless placeCall() says otherwise (PlaceCallOptions.writeTimer); default 'matrix'. */
+  readonly writeTimer?: WriteTimer
 }
 
 export interface ExecutedApp {
