@@ -166,7 +166,9 @@ export async function runTurnCpu (calls: number, turns: number, rounds: number, 
   const dir = await mkdtemp(join(tmpdir(), 'pa-turn-cpu-'))
   const fakes = await FakesProcess.start()
   let server: LoadServer | undefined
-  const fs = new FakeFreeSwitch()
+  // The simulator's write timer does not change what the server sends (its config does), only
+  // when the simulated switch writes it; timerfd is Linux's default (lib/simulator/ear.ts).
+  const fs = new FakeFreeSwitch({ writeTimer: 'timerfd' })
   try {
     server = await LoadServer.start({ fakesPort: fakes.port, dir })
     const pinned = await pinApart(server.pid)

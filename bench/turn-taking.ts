@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Test } from 'tap'
-import { FakeFreeSwitch } from '../lib/simulator/index.ts'
+import { FakeFreeSwitch, type WriteTimer } from '../lib/simulator/index.ts'
 import { encodeWav } from '../lib/media/wav.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
 import { CALLER, CHAT, DID, STT, chatRequests, reply, startRig, transcript, type ConversationRig } from '../test/conversation/helpers.ts'
@@ -25,6 +25,23 @@ import { COLD, FAKE, OLD_FAKES, poolBeforeCall, slowTts, streamingTts, ttsFake, 
 const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposizione per questo servizio, una per una. '
 
 type Log = (line: string) => void
+
+const textArg = (name: string): string | undefined => process.argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3)
+const timerArg = (name: string): WriteTimer | undefined => {
+  const v = textArg(name)
+  if (v !== undefined && v !== 'matrix' && v !== 'timerfd') throw new Error(`--${name}: matrix or timerfd`)
+  return v
+}
+/**
+ * `--write-timer=timerfd|matrix`: the simulated FreeSWITCH's RTP write timer (lib/simulator/ear.ts).
+ * Default timerfd, what a Linux build of FreeSWITCH uses unless switch.conf says otherwise: the
+ * figures are then the real default switch's (the simulator's own default, for tests, is the
+ * stricter matrix). `--agent-timer=timerfd|matrix`: what the agent is told the switch uses
+ * (`media.stream.writeTimer`; default the config's).
+ */
+const SIM_TIMER: WriteTimer = timerArg('write-timer') ?? 'timerfd'
+const AGENT_TIMER = timerArg('agent-timer')
+const FLAGS = [`--write-timer=${SIM_TIMER}`, ...(AGENT_TIMER === undefined ? [] : [`--agent-timer=${AGENT_TIMER}`])].join(' ')
 
 function voice (atMs: number, ms: number, f0 = 140): { atMs: number, wav: Buffer } {
   return { atMs, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, ms / 1000, -18, { f0 }) }) }
@@ -37,7 +54,8 @@ function harness (): { t: Test, close: () => Promise<void> } {
   return { t, close: async () => { for (const fn of teardowns.reverse()) await fn() } }
 }
 
-async function withRig<T> (stream: Record<string, unknown>, fn: (rig: ConversationRig) => Promise<T>): Promise<T> {
+async function withRig<T> (options: Record<string, unknown>, fn: (rig: ConversationRig) => Promise<T>): Promise<T> {
+  const stream = AGENT_TIMER === undefined ? options : { ...options, writeTimer: AGENT_TIMER }
   const h = harness()
   const dirs: string[] = []
   try {
@@ -111,7 +129,7 @@ async function firstAudio (runs: number, stream: Record<string, unknown>, stages
       // The canned phrases were synthesised when the rig started: the call's first request is the reply's.
       delete ttsFake.asked
       delete ttsFake.yielded
-      const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)] } })
+      const call = new FakeFreeSwitch({ writeTimer: SIM_TIMER }).placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 800)] } })
       await call.ended
       // The call's timeline on the wall clock (the simulator's clock is Date.now() - its start,
       // set when our `connect` was answered: read it now, not when the call was placed).
@@ -137,7 +155,7 @@ async function bargeInPause (runs: number, detected?: number[]): Promise<number[
     out.push(await withRig({}, async (rig) => {
       rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Basta così.'))
       rig.fake.reply(CHAT, reply([LONG, LONG, LONG, LONG, LONG, LONG]), reply('Va bene.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-      const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)], hangupAtMs: 20_000 } })
+      const call = new FakeFreeSwitch({ writeTimer: SIM_TIMER }).placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)], hangupAtMs: 20_000 } })
       let at: number | undefined
       const watcher = setInterval(() => {
         const start = call.ear.firstHeard(1800, 200)
@@ -163,7 +181,7 @@ async function midThought (pauseMs: number): Promise<boolean> {
   return await withRig({}, async (rig) => {
     rig.fake.reply(STT, transcript('Vorrei sapere il prezzo e'), transcript('Vorrei sapere il prezzo e gli orari.'))
     rig.fake.reply(CHAT, reply('Certo.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }), reply('Certo.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-    const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(1500, 800), voice(2300 + pauseMs, 700, 150)], hangupAtMs: 20_000 } })
+    const call = new FakeFreeSwitch({ writeTimer: SIM_TIMER }).placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(1500, 800), voice(2300 + pauseMs, 700, 150)], hangupAtMs: 20_000 } })
     await call.ended
     return rig.store.calls[0]!.turns.filter((x) => x.role === 'caller').length === 1
   })
@@ -174,7 +192,7 @@ async function backchannel (): Promise<boolean> {
   return await withRig({}, async (rig) => {
     rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Sì.'))
     rig.fake.reply(CHAT, reply([LONG, LONG, LONG, LONG], { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-    const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)], hangupAtMs: 20_000 } })
+    const call = new FakeFreeSwitch({ writeTimer: SIM_TIMER }).placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)], hangupAtMs: 20_000 } })
     let said = false
     const watcher = setInterval(() => {
       const start = call.ear.firstHeard(1800, 200)
@@ -304,11 +322,12 @@ export function turnTakingSection (r: TurnTakingResult): string {
     '<!-- turn-taking:begin -->',
     '## Turn-taking (conversation engine)',
     '',
-    `Command: \`node --import tsx bench/turn-taking.ts${OLD_FAKES ? ' --old-fakes' : ''}${COLD ? ' --cold' : ''}${process.argv.includes('--no-preconnect') ? ' --no-preconnect' : ''}\`. One process (server, simulator and provider`,
+    `Command: \`node --import tsx bench/turn-taking.ts ${FLAGS}${OLD_FAKES ? ' --old-fakes' : ''}${COLD ? ' --cold' : ''}${process.argv.includes('--no-preconnect') ? ' --no-preconnect' : ''}\`. One process (server, simulator and provider`,
     `fakes share the event loop), calls one after another. Fakes: STT ${FAKE.sttMs} ms, LLM first token`,
     `${FAKE.llmFirstTokenMs} ms, TTS ${FAKE.ttsMs} ms per sentence (plus 0-19 ms spread over the first-audio runs and subtracted`,
     'again, so replies land at every phase of the 20 ms write tick); the classic VAD (the test rig\'s). One',
     'warm-up call first, not counted. The machine is shared with other work: see the load average.',
+    `The simulated FreeSWITCH writes on the ${SIM_TIMER} write timer${SIM_TIMER === 'timerfd' ? ' (Linux\'s default, as the real switch measured in docs/simulator.md)' : ' (the stricter model: a frame after two idle ticks waits for the next tick)'}; the agent is told ${AGENT_TIMER ?? 'its default (timerfd)'} (\`media.stream.writeTimer\`).`,
     OLD_FAKES
       ? 'With `--old-fakes`: a new connection per provider request, TTS rendered to a file and read back.'
       : COLD
