@@ -26,6 +26,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'media.stream.ports.min': 'Lowest port of the range.',
   'media.stream.ports.max': 'Highest port of the range.',
   'media.stream.leadFrames': 'Frames sent ahead of real time while the agent speaks: more absorbs timer jitter, fewer stops faster on barge-in. While idle no frame is sent ahead (silence goes out just in time), so a reply\'s first frame is never queued behind idle silence.',
+  'media.stream.writeTimer': 'The soft timer FreeSWITCH\'s RTP write timer runs on (`switch.conf` `enable-softtimer-timerfd`). `timerfd`, the default of Linux builds: a frame sent after idle ticks is written at once, so a quiet line gets only a keep-alive frame a second and a reply\'s first frame goes out the moment it is ready. `matrix` (`enable-softtimer-timerfd` false, or a build without timerfd): after two idle ticks the next write waits for the tick, so idle silence goes out on every tick for 5 s after any sound, placed just before each write tick (about 10 ms of CPU per AI turn).',
   'media.stream.vad': 'Voice activity detection and end-of-turn.',
   'media.stream.vad.endSilenceMs': 'Silence that ends the caller\'s turn (300-600 suits conversation).',
   'media.stream.vad.minSpeechMs': 'Voiced audio needed before speech counts (coughs, clicks and "mm" stay below it).',

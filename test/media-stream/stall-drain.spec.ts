@@ -17,7 +17,9 @@ import { timerfdWithStalls } from '../simulator/timerfd-model.ts'
  * 0.3 ms after them (none while the switch is stopped, when `visible`), and each of our frames
  * goes both to the simulator (the matrix timer, the stricter) and to a model of Linux's timerfd
  * timer with the same stalls (the real switch's default), as test/simulator/write-timer.spec.ts
- * checks them against each other.
+ * checks them against each other. With `timerfd: true` the pacer runs as the endpoint runs it
+ * when told the switch writes on timerfd (no write clock, no warm window) and the simulator
+ * writes on timerfd too.
  */
 
 const BASE = 1003.4
@@ -39,14 +41,16 @@ interface Rig {
  * stopped process, as with SIGSTOP), else only the unicast thread stalls. `warmMs`: QuietIdle's
  * window (the caller's line is quiet: it goes cold after it).
  */
-function rig (options: { stallMs?: number, visible?: boolean, warmMs?: number } = {}): Rig {
-  const { stallMs = 0, visible = true, warmMs = Number.POSITIVE_INFINITY } = options
+function rig (options: { stallMs?: number, visible?: boolean, warmMs?: number, timerfd?: boolean } = {}): Rig {
+  // `timerfd`: the agent told the switch writes on timerfd (endpoint.ts writeTimer): no write
+  // clock, no warm window, and the simulator on timerfd too.
+  const { stallMs = 0, visible = true, timerfd = false, warmMs = timerfd ? 0 : Number.POSITIVE_INFINITY } = options
   const clock = new FakeClock()
   const scheduler = new FrameScheduler({ clock, timers: clock })
   const queue = new OutboundQueue(8000)
-  const writeClock = new WriteClock()
+  const writeClock = timerfd ? undefined : new WriteClock()
   const quiet = new QuietIdle(clock.now(), warmMs)
-  const ear = new CallerEar()
+  const ear = new CallerEar(timerfd ? 'timerfd' : 'matrix')
   const stalls: Array<[number, number]> = []
   if (stallMs > 0) {
     ear.stall(STALL_AT, stallMs)
@@ -75,7 +79,7 @@ function rig (options: { stallMs?: number, visible?: boolean, warmMs?: number } 
     const at = 20 * k + 0.3
     if (visible && at >= STALL_AT && at < STALL_AT + stallMs) continue
     clock.set(() => {
-      writeClock.observe(clock.now())
+      writeClock?.observe(clock.now())
       quiet.heard(line, clock.now())
     }, BASE + at - clock.now())
   }
@@ -168,6 +172,50 @@ t.test('a cold call: the keep-alive is never left out, and a stall leaves it not
   const gaps = late.slice(1).map((s, i) => s.at - late[i]!.at)
   t.ok(gaps.every((g) => g < 1030), `none left out: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms apart`)
   t.ok(late.every((s) => s.linux === s.at), 'each written as it came (timerfd)')
+})
+
+t.test('timerfd, no idle silence: a stall\'s lag drains on the free ticks; replies after it on time, barge-in stops within the lead', async (t) => {
+  for (const stallMs of [30, 90, 358]) {
+    for (const visible of [true, false]) {
+      const r = rig({ stallMs, visible, timerfd: true })
+      const late: Array<{ simulated: number, linux: number }> = []
+      // 200 ms after the stall: nothing of ours is sent between replies but the keep-alive, so
+      // every tick in between is free and the lag is gone (the matrix agent needs 1.2 s, above).
+      for (let i = 0; i < 4; i++) late.push(await reply(r, 20 * Math.floor((STALL_AT + stallMs + 200 + 900 * i) / 20) + 7))
+      const what = `${stallMs} ms stall${visible ? '' : ' of the unicast thread alone'}`
+      t.ok(late.every((l) => Math.abs(l.simulated) < 1e-9 && Math.abs(l.linux) < 1e-9), `${what}: each first frame written as it was ready (${late.map((l) => l.simulated.toFixed(1)).join(', ')} ms)`)
+      t.equal(r.pacer.drainSkipped, 0, `${what}: no idle frame to leave out`)
+    }
+  }
+  const r = rig({ stallMs: 358, timerfd: true })
+  // A reply queued before the stall plays through it: its frames wait in the switch's socket.
+  r.clock.advance(STALL_AT - 100 - now(r))
+  r.queue.enqueue(new Int16Array(16000).fill(9)) // 2 s
+  r.pacer.kick()
+  await Promise.resolve()
+  r.clock.advance(1000)
+  const stopAt = now(r)
+  r.queue.clear()
+  r.clock.advance(800)
+  const spoken = r.sent.filter((s) => s.value === 9)
+  const lastHeard = Math.max(...spoken.map((s) => s.simulated))
+  // While we speak a frame a tick the lag stays (as on the matrix, measured on a real switch): the
+  // barge-in waits for what is queued at the switch; it drains after, on the free ticks.
+  t.ok(lastHeard - stopAt > 300, `a barge-in in a reply that spans the stall: the last frame written ${(lastHeard - stopAt).toFixed(1)} ms after the stop (the stall's lag)`)
+  t.equal(r.sent.at(-1)?.simulated, r.sent.at(-1)?.linux, 'the simulator\'s timerfd timer and the model agree')
+  const after = await reply(r, now(r) + 207)
+  t.ok(Math.abs(after.simulated) < 1e-9 && Math.abs(after.linux) < 1e-9, `and the next reply finds the lag drained (${after.simulated.toFixed(1)} ms)`)
+})
+
+t.test('timerfd, no stall: every reply\'s first frame is written as it is ready, at any phase; idle, one keep-alive a second', async (t) => {
+  const r = rig({ timerfd: true })
+  const waits: number[] = []
+  for (let i = 0; i < 60; i++) waits.push((await reply(r, now(r) + 600 + (i * 37.3) % 160)).simulated)
+  const waited = waits.filter((w) => Math.abs(w) > 1e-9)
+  t.same(waited, [], `no reply of ${waits.length} waits`)
+  const idleSent = r.sent.filter((s) => s.value === 0).length
+  const seconds = now(r) / 1000
+  t.ok(idleSent <= seconds + 1, `${idleSent} idle frames in ${seconds.toFixed(0)} s`)
 })
 
 t.test('write clock: a gap in the caller\'s frames is taken for a stall, once', async (t) => {

@@ -63,6 +63,7 @@ export class StreamSession {
       advertisedAddress: config.advertisedAddress,
       peer: { address: fsAddress, port: fsPort },
       leadFrames: config.leadFrames,
+      writeTimer: config.writeTimer,
       signal: channel.signal,
       logger: log.child({ module: 'stream' }),
     })

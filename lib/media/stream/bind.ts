@@ -1,4 +1,5 @@
 import dgram from 'node:dgram'
+import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 
 /** A fixed port (0 = ephemeral) or an inclusive range to take a free port from. */
@@ -54,5 +55,21 @@ function bindOnce (type: 'udp4' | 'udp6', address: string, port: number, signal?
     socket.once('error', onError)
     signal?.addEventListener('abort', onAbort, { once: true })
     socket.bind(port, address, () => { cleanup(); resolve(socket) })
+  })
+}
+
+/** Connect `socket` to `peer`: true once connected, false when the connect failed (sends then carry the address). */
+export async function connectSocket (socket: dgram.Socket, peer: { readonly address: string, readonly port: number }, logger: Logger): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    try {
+      // Node calls this with the error when the connect fails, with nothing when it is done.
+      socket.connect(peer.port, peer.address, (err?: Error) => {
+        if (err !== undefined && err !== null) logger.debug({ err }, 'unicast socket connect failed: sending with the address')
+        resolve(err === undefined || err === null)
+      })
+    } catch (err) {
+      logger.debug({ err }, 'unicast socket connect failed: sending with the address')
+      resolve(false)
+    }
   })
 }

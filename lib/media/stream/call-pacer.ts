@@ -260,9 +260,9 @@ export class CallPacer {
   }
 
   #onLaneTick (frames: number, now: number): void {
-    if (!this.#canSend()) return
     for (let i = 0; i < frames; i++) {
       if (!this.#queue.empty) {
+        if (!this.#canSend()) return
         // Paused: silence at the lane's pace, so resume() carries on without a new anchor.
         this.#drained = 0
         this.#sendNow(now)
@@ -275,9 +275,11 @@ export class CallPacer {
         continue
       }
       // This slot is the first with nothing in hand at FreeSWITCH: silence just in time (or,
-      // with the write ticks known, whatever the model says), and idle pacing carries on.
+      // with the write ticks known, whatever the model says), and idle pacing carries on. A cold
+      // call (no warm window: FreeSWITCH on timerfd, quiet-idle.ts) sends nothing: the shared grid
+      // sends its keep-alive (#onTick), and the lane does not wake every 20 ms for nothing.
       this.#endLane()
-      this.#idle(now)
+      if (this.#canSend()) this.#idle(now)
       return
     }
   }

@@ -12,6 +12,13 @@ export const streamSchema = z.strictObject({
     .refine((r) => r.min <= r.max, 'ports.min must not exceed ports.max').optional(),
   /** Frames sent ahead of real time (0-2): more absorbs timer jitter, less stops faster on barge-in. */
   leadFrames: z.number().int().min(0).max(2).default(1),
+  /**
+   * The soft timer FreeSWITCH writes our frames toward the caller on (switch_time.c): 'timerfd',
+   * Linux's default, writes a frame after idle ticks at once; 'matrix' (switch.conf
+   * `enable-softtimer-timerfd` false, or a build without timerfd) makes it wait for the next tick
+   * unless idle silence kept the timer warm (endpoint-options.ts writeTimer).
+   */
+  writeTimer: z.enum(['timerfd', 'matrix']).default('timerfd'),
   vad: vadSchema.default(vadSchema.parse({})),
 })
 

@@ -2,6 +2,9 @@ import type { Logger } from 'pino'
 import type { PortChoice } from './bind.ts'
 import type { FrameScheduler } from './scheduler.ts'
 
+/** FreeSWITCH's soft timer: 'timerfd' (Linux's default) or 'matrix' (switch_time.c; see writeTimer below). */
+export type WriteTimer = 'timerfd' | 'matrix'
+
 /** The options and counters of a MediaEndpoint (endpoint.ts). */
 
 export interface AddressPort { readonly address: string, readonly port: number }
@@ -26,14 +29,26 @@ export interface MediaEndpointOptions {
    */
   readonly leadFrames?: number | undefined
   /**
-   * Send idle silence just before FreeSWITCH's RTP write ticks, placed from the arrival of its
-   * frames (default true), so a reply's first frame finds its tick free (call-pacer.ts).
+   * The soft timer FreeSWITCH's RTP write timer runs on (`media.stream.writeTimer`, whose default
+   * is 'timerfd'; here the default is 'matrix', the behaviour that is right on both).
+   * 'matrix' (switch_time.c timer_next): after two idle ticks the next write waits for the tick,
+   * so idle silence keeps the timer warm for `warmIdleMs` and is placed just before each write
+   * tick. 'timerfd' (_timerfd_next, Linux's default): a write after idle ticks goes out at once,
+   * so no warm window (a quiet line gets the keep-alive frame only) and no tick placement: a
+   * reply's first frame goes to the socket the moment it is ready.
+   */
+  readonly writeTimer?: WriteTimer | undefined
+  /**
+   * With the matrix write timer: send idle silence just before FreeSWITCH's RTP write ticks,
+   * placed from the arrival of its frames (default true), so a reply's first frame finds its tick
+   * free (call-pacer.ts). With timerfd there is no idle silence to place.
    */
   readonly alignToWriteTicks?: boolean | undefined
   /**
    * How long after the caller's last sound or our last audio idle silence still goes out on every
-   * write tick (default 5000 ms; Infinity: always). After that a quiet call sends one silence
-   * frame a second, and a reply that starts then may wait up to a tick longer (quiet-idle.ts).
+   * write tick (default 5000 ms with the matrix write timer, 0 with timerfd; Infinity: always).
+   * After that a quiet call sends one silence frame a second, and on the matrix timer a reply
+   * that starts then may wait up to a tick longer (quiet-idle.ts).
    */
   readonly warmIdleMs?: number | undefined
   /** Inbound frames a slow `frames()` consumer may fall behind before the oldest are dropped (default 50: 1 s). */
@@ -72,7 +87,7 @@ export interface MediaEndpointStats {
   readonly sendErrors: number
   /** Send buffers added because all of the call's were still in flight (0 in steady state). */
   readonly sendBuffersGrown: number
-  /** Audio queued while the call was cold (quiet-idle.ts): its first frame may be written a tick late. */
+  /** Audio queued while the call was cold (quiet-idle.ts) on the matrix write timer: its first frame may be written a tick late. */
   readonly coldStarts: number
   /** Idle silence frames not sent because a frame of ours already held that write tick. */
   readonly idleSkipped: number

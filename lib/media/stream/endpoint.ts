@@ -7,12 +7,12 @@ import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './fr
 import { FrameBuffer, type InboundFrame } from './inbound.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
-import { bindSocket } from './bind.ts'
+import { bindSocket, connectSocket } from './bind.ts'
 import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
 import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
-import { QuietIdle } from './quiet-idle.ts'
+import { QuietIdle, WARM_MS } from './quiet-idle.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -24,7 +24,7 @@ import { QuietIdle } from './quiet-idle.ts'
  * guessed the port must not be able to speak into the call or learn what the caller says.
  */
 
-export type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
+export type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats, WriteTimer } from './endpoint-options.ts'
 
 // A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
 const MAX_DATAGRAM = 1920
@@ -58,6 +58,8 @@ export class MediaEndpoint {
   readonly #writeClock: WriteClock | undefined
   /** Whether an idle tick sends its silence (quiet-idle.ts). */
   readonly #quiet: QuietIdle
+  /** FreeSWITCH writes on the matrix timer (endpoint-options.ts writeTimer). */
+  readonly #matrix: boolean
   readonly #buffers = new Set<FrameBuffer>()
   readonly #signal: AbortSignal | undefined
   readonly #onAbort: () => void
@@ -111,8 +113,10 @@ export class MediaEndpoint {
       this.#logger.debug({ err }, 'unicast socket error')
     })
     this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent, () => socket.getSendQueueCount() === 0)
-    this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs)
-    this.#writeClock = options.alignToWriteTicks === false ? undefined : new WriteClock(this.#scheduler.frameMs)
+    // On timerfd a write after idle ticks goes out at once: no warm window, no ticks to place.
+    this.#matrix = options.writeTimer !== 'timerfd'
+    this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs ?? (this.#matrix ? WARM_MS : 0))
+    this.#writeClock = options.alignToWriteTicks === false || !this.#matrix ? undefined : new WriteClock(this.#scheduler.frameMs)
     // Methods, not named arrow functions (call-pacer.ts says why).
     const self = this
     this.#pacer = new CallPacer({
@@ -156,7 +160,7 @@ export class MediaEndpoint {
    */
   enqueue (audio: Int16Array | PcmChunk, onFirstFrame?: (sentAt: number) => void): Playout {
     // A reply that starts on a cold call (quiet-idle.ts) may be written a tick late: counted.
-    if (this.#queue.empty && !this.#closed && !this.#quiet.wanted(this.#scheduler.clock.now())) this.#stats.coldStarts++
+    if (this.#matrix && this.#queue.empty && !this.#closed && !this.#quiet.wanted(this.#scheduler.clock.now())) this.#stats.coldStarts++
     let playout: Playout
     if (audio instanceof Int16Array) {
       playout = this.#queue.enqueue(audio, onFirstFrame)
@@ -366,18 +370,7 @@ export class MediaEndpoint {
   async #connect (peer: AddressPort): Promise<void> {
     if (!this.#connectToPeer) return
     this.#link = 'connecting'
-    const ok = await new Promise<boolean>((resolve) => {
-      try {
-        // Node calls this with the error when the connect fails, with nothing when it is done.
-        this.#socket.connect(peer.port, peer.address, (err?: Error) => {
-          if (err !== undefined && err !== null) this.#logger.debug({ err }, 'unicast socket connect failed: sending with the address')
-          resolve(err === undefined || err === null)
-        })
-      } catch (err) {
-        this.#logger.debug({ err }, 'unicast socket connect failed: sending with the address')
-        resolve(false)
-      }
-    })
+    const ok = await connectSocket(this.#socket, peer, this.#logger)
     this.#link = ok && !this.#closed ? 'connected' : 'none'
     // Audio queued while the connect was in flight goes out now, not at the next tick.
     this.#pacer.kick()
