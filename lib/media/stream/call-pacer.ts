@@ -34,6 +34,12 @@ import type { WriteClock } from './write-clock.ts'
  * after a gap in the caller's frames that says the switch stalled (WriteClock.takeStalled) it
  * leaves out as many as the gap was long, as fast as the write model allows. A frame sent after
  * a free tick is a resync for the matrix timer, never left out: a cold call's keep-alive is one.
+ *
+ * All of the above is for FreeSWITCH's matrix timer. On Linux's default timerfd timer a write
+ * after idle ticks goes out at once (switch_time.c _timerfd_next), so the endpoint gives no write
+ * clock and no warm window (endpoint-options.ts writeTimer): between replies only the keep-alive
+ * goes, on the shared grid, every such tick is free (a stall's lag drains by itself), and a reply
+ * starts its lane the moment it is queued.
  */
 export interface CallPacerOptions {
   readonly scheduler: FrameScheduler

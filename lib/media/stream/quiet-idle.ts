@@ -7,7 +7,10 @@
  * is heard up to 20 ms later (write-clock.ts). That is worth its cost (a datagram per call per
  * 20 ms: about a third of a quiet call's CPU, bench/pacer-idle.ts) only while a reply may start:
  * around a turn. So silence flows while the caller made a sound, or we sent audio, in the last
- * `warmMs`; after that a quiet call sends one silence frame per `keepAliveMs`.
+ * `warmMs`; after that a quiet call sends one silence frame per `keepAliveMs`. On Linux's default
+ * timerfd soft timer (switch_time.c _timerfd_next) a write after idle ticks goes out at once, so
+ * there is nothing to keep warm: the endpoint then uses a `warmMs` of 0 (endpoint-options.ts
+ * writeTimer), the keep-alive alone.
  *
  * What FreeSWITCH does with no datagrams: unicast_thread_run (switch_ivr.c) blocks in
  * switch_socket_recv and writes nothing toward the caller, and the park loop writes nothing of

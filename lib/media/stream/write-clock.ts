@@ -24,6 +24,8 @@ import { FRAME_MS } from './frame.ts'
  * write waits for the next one. Linux's timerfd path (_timerfd_next: a read() that returns at
  * once when an expiry is pending) never waits longer for the same sends
  * (test/simulator/write-timer.spec.ts), so pacing that keeps this model happy is right on both.
+ * Told the switch runs timerfd (media.stream.writeTimer), the endpoint needs none of it and makes
+ * no WriteClock.
  */
 
 /** Arrival phases kept: 32 frames, 0.64 s of the caller's stream. */
