@@ -18,6 +18,8 @@ export const MAX_BLOCKS = 12
  * line's echo is weakest.
  */
 export const BANDS: ReadonlyArray<readonly [number, number]> = [[150, 450], [450, 1000], [1000, 2000], [2000, 3600]]
+// FilterBank.analyse is written out for four bands.
+if (BANDS.length !== 4) throw new Error('echo guard: FilterBank.analyse expects four bands')
 
 /**
  * Turns frame timestamps into a continuous position on the 5 ms block grid. Frames of one
@@ -66,36 +68,54 @@ export class FilterBank {
     })
   }
 
-  /** `x` holds `blocks` whole blocks; out[channel * blocks + j] = mean power of block j. */
+  /**
+   * `x` holds `blocks` whole blocks; out[channel * blocks + j] = mean power of block j.
+   * The four bands run in one pass over the samples (four independent recurrences the CPU can
+   * overlap, the input read once); each band's arithmetic is what a loop per band did, term for
+   * term and in the same order, so the powers are the same to the bit. The bands share the
+   * input's history (x1, x2): the same samples go through every filter.
+   */
   analyse (x: Float32Array, blocks: number, out: Float64Array): void {
-    for (let j = 0; j < blocks; j++) {
-      let e = 0
-      for (let i = j * BLOCK; i < (j + 1) * BLOCK; i++) e += (x[i] as number) ** 2
-      out[j] = e / BLOCK
-    }
     const c = this.#coef
     const s = this.#state
-    for (let b = 0; b < BANDS.length; b++) {
-      const b0 = c[b * 5] as number
-      const b2 = c[b * 5 + 2] as number
-      const a1 = c[b * 5 + 3] as number
-      const a2 = c[b * 5 + 4] as number
-      let x1 = s[b * 4] as number
-      let x2 = s[b * 4 + 1] as number
-      let y1 = s[b * 4 + 2] as number
-      let y2 = s[b * 4 + 3] as number
-      for (let j = 0; j < blocks; j++) {
-        let e = 0
-        for (let i = j * BLOCK; i < (j + 1) * BLOCK; i++) {
-          const v = x[i] as number
-          const y = b0 * v + b2 * x2 - a1 * y1 - a2 * y2
-          x2 = x1; x1 = v; y2 = y1; y1 = y
-          e += y * y
-        }
-        out[(b + 1) * blocks + j] = e / BLOCK
+    const b0 = c[0] as number; const b2 = c[2] as number; const a1 = c[3] as number; const a2 = c[4] as number
+    const c0 = c[5] as number; const c2 = c[7] as number; const d1 = c[8] as number; const d2 = c[9] as number
+    const e0 = c[10] as number; const e2 = c[12] as number; const f1 = c[13] as number; const f2 = c[14] as number
+    const g0 = c[15] as number; const g2 = c[17] as number; const h1 = c[18] as number; const h2 = c[19] as number
+    let x1 = s[0] as number
+    let x2 = s[1] as number
+    let p1 = s[2] as number; let p2 = s[3] as number
+    let q1 = s[6] as number; let q2 = s[7] as number
+    let r1 = s[10] as number; let r2 = s[11] as number
+    let t1 = s[14] as number; let t2 = s[15] as number
+    for (let j = 0; j < blocks; j++) {
+      let e = 0
+      let ep = 0
+      let eq = 0
+      let er = 0
+      let et = 0
+      for (let i = j * BLOCK; i < (j + 1) * BLOCK; i++) {
+        const v = x[i] as number
+        e += v ** 2
+        const yp = b0 * v + b2 * x2 - a1 * p1 - a2 * p2
+        const yq = c0 * v + c2 * x2 - d1 * q1 - d2 * q2
+        const yr = e0 * v + e2 * x2 - f1 * r1 - f2 * r2
+        const yt = g0 * v + g2 * x2 - h1 * t1 - h2 * t2
+        x2 = x1; x1 = v
+        p2 = p1; p1 = yp; q2 = q1; q1 = yq; r2 = r1; r1 = yr; t2 = t1; t1 = yt
+        ep += yp * yp
+        eq += yq * yq
+        er += yr * yr
+        et += yt * yt
       }
-      s[b * 4] = x1; s[b * 4 + 1] = x2; s[b * 4 + 2] = y1; s[b * 4 + 3] = y2
+      out[j] = e / BLOCK
+      out[blocks + j] = ep / BLOCK
+      out[2 * blocks + j] = eq / BLOCK
+      out[3 * blocks + j] = er / BLOCK
+      out[4 * blocks + j] = et / BLOCK
     }
+    for (let b = 0; b < 4; b++) { s[b * 4] = x1; s[b * 4 + 1] = x2 }
+    s[2] = p1; s[3] = p2; s[6] = q1; s[7] = q2; s[10] = r1; s[11] = r2; s[14] = t1; s[15] = t2
   }
 
   /** Forget the filters' memory (after a long silence nothing rings on). */
@@ -144,15 +164,15 @@ export class BlockRing {
   }
 
   /**
-   * `into[k] = at(top - k)` for every k, walking the ring once instead of a modulo per block
+   * `into[k] = at(top - k)` for k below `count`, walking the ring once instead of a modulo per block
    * (the guard asks for ~80 blocks per 5 ms block it judges).
    */
-  slots (top: number, into: Int32Array): void {
+  slots (top: number, into: Int32Array, count = into.length): void {
     const end = this.#end
     let slot = this.#slot(top)
     const step = this.#channels
     const wrap = this.#capacity * step
-    for (let k = 0; k < into.length; k++) {
+    for (let k = 0; k < count; k++) {
       const b = top - k
       into[k] = end === undefined || b >= end || b < end - this.#capacity ? -1 : slot
       slot = slot === 0 ? wrap - step : slot - step
@@ -192,12 +212,23 @@ export function toEchoRate (samples: Int16Array, rate: number, out: Float32Array
 const QUIET_SAMPLE = 3
 
 export interface Scratch {
+  /** Window positions (see EchoGuard #window), `windowFor(lags)` of them. */
   readonly slots: Int32Array
-  readonly ours: Float64Array
-  readonly logs: Float64Array
+  /** Per band, per position: what we sent, and the most and the least of it in the three blocks from there. */
+  readonly bands: Float64Array
+  readonly hi: Float64Array
+  readonly lo: Float64Array
+  /** Per position: our broadband power, and the mean log power of the three blocks from there. */
+  readonly power1: Float64Array
+  readonly logMean: Float64Array
   readonly bounds: Float64Array
   readonly samples: Float32Array
   readonly power: Float64Array
+}
+
+/** Positions in a frame's window: every delay's three blocks for each of up to MAX_BLOCKS blocks. */
+export function windowFor (lags: number): number {
+  return lags + 1 + MAX_BLOCKS
 }
 
 /** One scratch set per number of delays (one in practice: every call has the same options). */
@@ -206,10 +237,14 @@ const scratches = new Map<number, Scratch>()
 export function scratchFor (lags: number): Scratch {
   let s = scratches.get(lags)
   if (s === undefined) {
+    const w = windowFor(lags)
     s = {
-      slots: new Int32Array(lags + 2),
-      ours: new Float64Array(BANDS.length * (lags + 2)),
-      logs: new Float64Array(lags + 2),
+      slots: new Int32Array(w),
+      bands: new Float64Array(BANDS.length * w),
+      hi: new Float64Array(BANDS.length * w),
+      lo: new Float64Array(BANDS.length * w),
+      power1: new Float64Array(w),
+      logMean: new Float64Array(w),
       bounds: new Float64Array(BANDS.length),
       samples: new Float32Array(MAX_BLOCKS * BLOCK),
       power: new Float64Array(MAX_BLOCKS * (BANDS.length + 2)),

@@ -30,6 +30,9 @@ const PERSIST_FIRST = 50
 /** Blocks an echo's delay may go uncorrelated before it is learnt again (3 s). */
 const LOST = 600
 
+/** decide()'s correlations, shared by every line (filled before it is read, within one call). */
+let scratch = new Float64Array(0)
+
 export type LineState = 'learning' | 'echo' | 'clear'
 
 export class EchoLine {
@@ -62,16 +65,16 @@ export class EchoLine {
   get delay (): number { return this.#delay >= 0 ? this.#delay : -1 }
 
   /**
-   * One block: the caller's log power `x`, and ours around each delay as log powers in
-   * `ours` (slot k is delay k - 1: the evaluated delay k averages slots k, k + 1, k + 2).
+   * One block: the caller's log power `x`, and ours around each delay: `means[at + k]` is the
+   * mean log power of what we sent in the three blocks around delay index k.
    */
-  add (x: number, ours: Float64Array): void {
+  add (x: number, means: Float64Array, at: number): void {
     const f = FORGET
     this.#weight = this.#weight * f + 1
     this.#sx = this.#sx * f + x
     this.#sxx = this.#sxx * f + x * x
     for (let k = 0; k < this.#lags; k += this.#step) {
-      const y = ((ours[k] as number) + (ours[k + 1] as number) + (ours[k + 2] as number)) / 3
+      const y = means[at + k] as number
       this.#sy[k] = (this.#sy[k] as number) * f + y
       this.#syy[k] = (this.#syy[k] as number) * f + y * y
       this.#sxy[k] = (this.#sxy[k] as number) * f + x * y
@@ -81,16 +84,25 @@ export class EchoLine {
   /** Decide the line's state from the sums (once a frame is enough): `blocks` added since the last time. */
   decide (blocks: number): void {
     if (this.#weight < MIN_WEIGHT) return
-    const { best, r } = this.best()
+    // Every delay's correlation once (they are read two or three times below).
+    if (scratch.length < this.#lags) scratch = new Float64Array(this.#lags)
+    const rs = scratch
+    let best = 0
+    let r = -1
+    for (let k = 0; k < this.#lags; k += this.#step) {
+      const c = this.correlation(k)
+      rs[k] = c
+      if (c > r) { r = c; best = k }
+    }
     let other = -1
     for (let k = 0; k < this.#lags; k += this.#step) {
-      if (Math.abs(k - best) > 3 * this.#step) other = Math.max(other, this.correlation(k))
+      if (Math.abs(k - best) > 3 * this.#step) other = Math.max(other, rs[k] as number)
     }
     const peak = r - other >= UNIQUE
     const d = this.#delay
     const better = r >= ECHO && (d < 0
       ? peak
-      : (peak || r >= STRONG) && best !== d && r > this.correlation(d) + MOVE)
+      : (peak || r >= STRONG) && best !== d && r > this.#at(rs, d) + MOVE)
     const same = Math.abs(best - this.#candidate) <= this.#step
     this.#better = better && same ? this.#better + blocks : better ? blocks : 0
     this.#candidate = best
@@ -103,12 +115,17 @@ export class EchoLine {
     // An echo that has not correlated for seconds was placed wrong (or the call changed
     // lines): learn again.
     if (this.#delay >= 0) {
-      this.#lost = this.correlation(this.#delay) < CLEAR ? this.#lost + blocks : 0
+      this.#lost = this.#at(rs, this.#delay) < CLEAR ? this.#lost + blocks : 0
       if (this.#lost >= LOST) {
         this.#delay = -1
         this.#lost = 0
       }
     }
+  }
+
+  /** Delay k's correlation, from decide()'s `rs` where it was evaluated there. */
+  #at (rs: Float64Array, k: number): number {
+    return k % this.#step === 0 ? rs[k] as number : this.correlation(k)
   }
 
   /** The best-correlated delay index and its correlation. */

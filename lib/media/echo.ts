@@ -1,4 +1,4 @@
-import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, MAX_BLOCKS, StreamPosition, blockCount, quietSamples, scratchFor, skipDecimation, toEchoRate } from './echo-history.ts'
+import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, MAX_BLOCKS, StreamPosition, blockCount, quietSamples, scratchFor, skipDecimation, toEchoRate, windowFor } from './echo-history.ts'
 import { EchoLine, type LineState } from './echo-line.ts'
 
 /**
@@ -89,7 +89,8 @@ const B = BANDS.length
 const CH = B + 2
 const LOG = B + 1
 /** Ring channels of a silent block, as noteOutbound writes it. */
-const SILENT_BLOCK = Array.from({ length: CH }, (_, ch) => ch === LOG ? Math.log(ACTIVE) : 0)
+const SILENT_LOG = Math.log(ACTIVE)
+const SILENT_BLOCK = Array.from({ length: CH }, (_, ch) => ch === LOG ? SILENT_LOG : 0)
 
 export class EchoGuard {
   readonly #rate: number
@@ -113,8 +114,13 @@ export class EchoGuard {
   readonly #ceilCount: Uint8Array
   /** Scratch, shared by all guards (filled before it is read, within one call). */
   readonly #slots: Int32Array
-  readonly #ours: Float64Array
-  readonly #logs: Float64Array
+  readonly #bands: Float64Array
+  readonly #hi: Float64Array
+  readonly #lo: Float64Array
+  readonly #power1: Float64Array
+  readonly #logMean: Float64Array
+  /** Positions per band in #hi and #lo. */
+  readonly #stride: number
   readonly #bounds: Float64Array
   readonly #samples: Float32Array
   readonly #power: Float64Array
@@ -153,7 +159,8 @@ export class EchoGuard {
     this.#ceilCur = new Float64Array(cells).fill(this.#cap)
     this.#ceilPrev = new Float64Array(cells).fill(this.#cap)
     this.#ceilCount = new Uint8Array(cells)
-    ;({ slots: this.#slots, ours: this.#ours, logs: this.#logs, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
+    ;({ slots: this.#slots, bands: this.#bands, hi: this.#hi, lo: this.#lo, power1: this.#power1, logMean: this.#logMean, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
+    this.#stride = windowFor(this.#lags)
   }
 
   /** Every frame we send (silence included), with the time it was sent (the endpoint's tick clock, ms). */
@@ -201,13 +208,19 @@ export class EchoGuard {
     const e = this.#power
     this.#inBank.analyse(this.#samples, blocks, e)
     this.#follow()
+    // Which blocks scan every delay (all of them while the echo's delay is not known).
+    const d = this.#delay
+    let far = 0
+    if (d >= 0) for (let j = 0; j < blocks; j++) if ((this.#blockCount++ % FAR_EVERY) === 0) far |= 1 << j
+    const near = d >= 0 && far === 0
+    this.#window(first, blocks, near ? Math.max(0, d - NEAR) : 0, near ? Math.min(this.#lags - 1, d + NEAR) + blocks - 1 : this.#lags + blocks - 2)
     let explained = 0
     let total = 0
     let unexplained = 0
     for (let j = 0; j < blocks; j++) {
-      this.#gather(first + j)
-      const far = this.#delay >= 0 && (this.#blockCount++ % FAR_EVERY) === 0
-      this.#bound(e, blocks, j, far)
+      // Block j's delay index k is window position at + k.
+      const at = blocks - 1 - j
+      this.#bound(e, blocks, j, at, d >= 0 && (far & (1 << j)) !== 0)
       let loud = false
       for (let c = 0; c < B; c++) {
         const v = e[(c + 1) * blocks + j] as number
@@ -224,10 +237,10 @@ export class EchoGuard {
           // A band within the line noise says nothing about how loud the echo gets (and its
           // residue over a quiet block of ours would read as a loud echo).
           const echo = (e[(c + 1) * blocks + j] as number) - (this.#noise[c] as number)
-          if (echo > (this.#noise[c] as number)) this.#learnCeiling(c, echo)
+          if (echo > (this.#noise[c] as number)) this.#learnCeiling(c, echo, at)
         }
       }
-      this.#correlate(e[j] as number)
+      this.#correlate(e[j] as number, at, blocks)
       this.#trackNoise(e, blocks, j)
     }
     this.#line.decide(blocks)
@@ -271,27 +284,73 @@ export class EchoGuard {
     }
   }
 
-  /** Ring slots of our blocks for the caller's block `b`: slot k holds delay lagMin - 1 + k blocks. */
-  #gather (b: number): void {
-    const top = b - this.#lagMin + 1
-    this.#ring.slots(top, this.#slots)
+  /**
+   * What we sent, laid out once for all the caller's blocks of a frame (`blocks` of them from
+   * block `first`). Position u is our block `first + blocks - lagMin - u`: the caller's block j
+   * meets ours at delay lagMin - 1 + k blocks at position blocks - 1 - j + k, so one walk of the
+   * ring serves every block of the frame, and what the bounds and the correlation take from each
+   * three neighbouring blocks (the most and the least per band, the mean log power) is computed
+   * once per position instead of once per block and delay. #hi and #lo are filled only for the
+   * positions [from, to] the frame's blocks read.
+   */
+  #window (first: number, blocks: number, from: number, to: number): void {
+    const width = blocks + this.#lags + 1
+    const slots = this.#slots
+    this.#ring.slots(first + blocks - this.#lagMin, slots, width)
+    const p = this.#ring.power
+    const power = this.#power1
+    const means = this.#logMean
+    const stride = this.#stride
+    const bands = this.#bands
+    let l2 = 0
+    let l1 = 0
+    for (let u = 0; u < width; u++) {
+      const s = slots[u] as number
+      // Written out for the four bands (echo-history.ts checks there are four).
+      if (s < 0) {
+        power[u] = 0
+        bands[u] = 0
+        bands[stride + u] = 0
+        bands[2 * stride + u] = 0
+        bands[3 * stride + u] = 0
+      } else {
+        power[u] = p[s] as number
+        bands[u] = p[s + 1] as number
+        bands[stride + u] = p[s + 2] as number
+        bands[2 * stride + u] = p[s + 3] as number
+        bands[3 * stride + u] = p[s + 4] as number
+      }
+      const l = s < 0 ? SILENT_LOG : p[s + LOG] as number
+      // The same sum in the same order as the correlation always took it: (u + (u + 1)) + (u + 2).
+      if (u >= 2) means[u - 2] = (l2 + l1 + l) / 3
+      l2 = l1
+      l1 = l
+    }
+    const hi = this.#hi
+    const lo = this.#lo
+    for (let c = 0; c < B; c++) {
+      const row = c * stride
+      let a = bands[row + from] as number
+      let m = bands[row + from + 1] as number
+      for (let u = row + from; u <= row + to; u++) {
+        const n = bands[u + 2] as number
+        hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
+        lo[u] = a < m ? (a < n ? a : n) : (m < n ? m : n)
+        a = m
+        m = n
+      }
+    }
   }
 
-  /** One broadband block of the caller's against ours at every delay, unless it is the caller alone. */
-  #correlate (v: number): void {
-    const p = this.#ring.power
-    const ours = this.#logs
+  /** One broadband block of the caller's against ours at every delay (from position `at`), unless it is the caller alone. */
+  #correlate (v: number, at: number, blocks: number): void {
+    const power = this.#power1
     let loudest = 0
-    for (let k = 0; k < ours.length; k++) {
-      const s = this.#slots[k] as number
-      if (s < 0) { ours[k] = Math.log(ACTIVE); continue }
-      ours[k] = p[s + LOG] as number
-      if ((p[s] as number) > loudest) loudest = p[s] as number
-    }
+    for (let u = at; u <= at + this.#lags + 1; u++) if ((power[u] as number) > loudest) loudest = power[u] as number
     // Louder than any echo of what we sent could be: the caller's alone, and it would only blur
     // the correlation (a caller talking over us for a second can move its peak).
     if (v > this.#cap * this.#margin * loudest) return
-    this.#line.add(Math.log(v + ACTIVE), ours)
+    this.#line.add(Math.log(v + ACTIVE), this.#logMean, at)
   }
 
   /**
@@ -300,30 +359,22 @@ export class EchoGuard {
    * times the most of what we sent in the three blocks around it. Once the echo's delay is
    * known, the others only keep their floors up to date, one block in FAR_EVERY (`far`).
    */
-  #bound (e: Float64Array, blocks: number, j: number, far: boolean): void {
-    const p = this.#ring.power
-    const ours = this.#ours
-    const width = this.#lags + 2
+  #bound (e: Float64Array, blocks: number, j: number, at: number, far: boolean): void {
+    const his = this.#hi
+    const los = this.#lo
     const d = this.#delay
     const clear = this.#line.state === 'clear'
     const from = d < 0 || far ? 0 : Math.max(0, d - NEAR)
     const to = d < 0 || far ? this.#lags - 1 : Math.min(this.#lags - 1, d + NEAR)
-    for (let k = from; k <= to + 2; k++) {
-      const s = this.#slots[k] as number
-      for (let c = 0; c < B; c++) ours[c * width + k] = s < 0 ? 0 : p[s + c + 1] as number
-    }
     for (let c = 0; c < B; c++) {
       const v = e[(c + 1) * blocks + j] as number
       const base = c * this.#lags
-      const row = c * width
+      const row = c * this.#stride + at
       let bound = 0
       for (let k = from - (from % LAG_STEP); k <= to; k += LAG_STEP) {
-        const a = ours[row + k] as number
-        const m = ours[row + k + 1] as number
-        const n = ours[row + k + 2] as number
-        const hi = a > m ? (a > n ? a : n) : (m > n ? m : n)
+        const hi = his[row + k] as number
         if (hi < ACTIVE) continue
-        const lo = a < m ? (a < n ? a : n) : (m < n ? m : n)
+        const lo = los[row + k] as number
         const i = base + k
         // The least of three bounds the echo's ratio from below, the most of three the echo from above.
         if (lo >= ACTIVE) this.#pushFloor(i, v / lo)
@@ -354,17 +405,12 @@ export class EchoGuard {
   }
 
   /** A block explained as echo: how loud it was near the echo's delay (relative to what we sent) is the ceiling. */
-  #learnCeiling (c: number, v: number): void {
+  #learnCeiling (c: number, v: number, at: number): void {
     const d = this.#delay
     const base = c * this.#lags
-    const p = this.#ring.power
+    const row = c * this.#stride + at
     for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k += LAG_STEP) {
-      let hi = 0
-      for (let t = k; t < k + 3; t++) {
-        const s = this.#slots[t] as number
-        const w = s < 0 ? 0 : p[s + c + 1] as number
-        if (w > hi) hi = w
-      }
+      const hi = this.#hi[row + k] as number
       if (hi < ACTIVE) continue
       const i = base + k
       const r = Math.min(this.#cap, v / hi)
