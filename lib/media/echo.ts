@@ -360,15 +360,27 @@ export class EchoGuard {
    * known, the others only keep their floors up to date, one block in FAR_EVERY (`far`).
    */
   #bound (e: Float64Array, blocks: number, j: number, at: number, far: boolean): void {
+    // The loop below runs for every band, delay and 5 ms block while we talk: the arrays and
+    // settings are read into locals, and the floor's two windows are updated and read in place.
     const his = this.#hi
     const los = this.#lo
+    const floorCur = this.#floorCur
+    const floorPrev = this.#floorPrev
+    const floorCount = this.#floorCount
+    const ceilCur = this.#ceilCur
+    const ceilPrev = this.#ceilPrev
+    const cap = this.#cap
+    const spread = this.#spread
+    const lags = this.#lags
     const d = this.#delay
-    const clear = this.#line.state === 'clear'
-    const from = d < 0 || far ? 0 : Math.max(0, d - NEAR)
-    const to = d < 0 || far ? this.#lags - 1 : Math.min(this.#lags - 1, d + NEAR)
+    const known = d >= 0
+    // Before the echo is found: the worst case, capped over the floor (less on a clear line).
+    const unknownSpread = this.#line.state === 'clear' ? CLEAR_SPREAD : spread
+    const from = !known || far ? 0 : Math.max(0, d - NEAR)
+    const to = !known || far ? lags - 1 : Math.min(lags - 1, d + NEAR)
     for (let c = 0; c < B; c++) {
       const v = e[(c + 1) * blocks + j] as number
-      const base = c * this.#lags
+      const base = c * lags
       const row = c * this.#stride + at
       let bound = 0
       for (let k = from - (from % LAG_STEP); k <= to; k += LAG_STEP) {
@@ -377,11 +389,26 @@ export class EchoGuard {
         const lo = los[row + k] as number
         const i = base + k
         // The least of three bounds the echo's ratio from below, the most of three the echo from above.
-        if (lo >= ACTIVE) this.#pushFloor(i, v / lo)
-        if (d >= 0 && (k < d - NEAR || k > d + NEAR)) continue
-        const ceiling = d >= 0
-          ? Math.min(Math.max(this.#ceilCur[i] as number, this.#ceilPrev[i] as number), this.#floor(i) * this.#spread)
-          : Math.min(this.#cap, this.#floor(i) * (clear ? CLEAR_SPREAD : this.#spread))
+        let cur = floorCur[i] as number
+        if (lo >= ACTIVE) {
+          const r = v / lo
+          if (r < cur) { cur = r; floorCur[i] = r }
+          const n = (floorCount[i] as number) + 1
+          if (n < WINDOW) {
+            floorCount[i] = n
+          } else {
+            floorPrev[i] = Math.min(cur, cap)
+            cur = cap
+            floorCur[i] = cap
+            floorCount[i] = 0
+          }
+        }
+        if (known && (k < d - NEAR || k > d + NEAR)) continue
+        const prev = floorPrev[i] as number
+        const floor = cur < prev ? cur : prev
+        const ceiling = known
+          ? Math.min(Math.max(ceilCur[i] as number, ceilPrev[i] as number), floor * spread)
+          : Math.min(cap, floor * unknownSpread)
         const g = ceiling * hi
         if (g > bound) bound = g
       }
@@ -393,15 +420,6 @@ export class EchoGuard {
     const a = this.#floorCur[i] as number
     const b = this.#floorPrev[i] as number
     return a < b ? a : b
-  }
-
-  #pushFloor (i: number, r: number): void {
-    if (r < (this.#floorCur[i] as number)) this.#floorCur[i] = r
-    const n = (this.#floorCount[i] as number) + 1
-    if (n < WINDOW) { this.#floorCount[i] = n; return }
-    this.#floorPrev[i] = Math.min(this.#floorCur[i] as number, this.#cap)
-    this.#floorCur[i] = this.#cap
-    this.#floorCount[i] = 0
   }
 
   /** A block explained as echo: how loud it was near the echo's delay (relative to what we sent) is the ceiling. */
