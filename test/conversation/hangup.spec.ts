@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
 import type { Speaker } from '../../lib/call/context.ts'
 import { abortReason } from '../../lib/errors.ts'
-import { FakeFreeSwitch, type SimulatedCall } from '../../lib/simulator/index.ts'
+import { type SimulatedCall } from '../../lib/simulator/index.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
-import { CHAT, DID, STT, reply, speech, startRig, transcript, until, type RigOptions } from './helpers.ts'
+import { CHAT, DID, STT, reply, speech, startRig, transcript, until, type RigOptions, placeHeardCall } from './helpers.ts'
 
 const SLOW = 'Una risposta che la sintesi vocale non finirà mai di preparare.'
 
@@ -80,8 +80,7 @@ for (const phase of phases) {
     const rig = await startRig(t, phase.options)
     const baseline = resources()
     phase.script(rig)
-    const fs = new FakeFreeSwitch()
-    const sim = fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } })
+    const sim = placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } })
     await phase.reached(rig, sim)
     sim.hangup()
     const result = await sim.ended

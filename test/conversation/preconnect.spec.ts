@@ -1,8 +1,7 @@
 import t from 'tap'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import type { Speaker } from '../../lib/call/context.ts'
 import { closeProviderConnections } from '../../lib/providers/openai-client.ts'
-import { CALLER, CHAT, DID, STT, reply, speech, startRig, transcript } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, reply, speech, startRig, transcript, placeHeardCall } from './helpers.ts'
 
 /**
  * A conversation opens its providers' connections before the reply needs them: when the call
@@ -21,7 +20,7 @@ t.test('the providers are pre-connected at the call\'s start and each listen; th
   const rig = await startRig(t, { wrapSpeaker: spy, keepAlive: true })
   rig.fake.reply(STT, transcript('Vorrei un appuntamento.'))
   rig.fake.reply(CHAT, reply('Certo.', { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-  const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [speech(500)] } })
+  const call = placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [speech(500)] } })
   await call.ended
   t.equal(rig.fake.requests.filter((r) => r.path === STT || r.path === CHAT).length, 2)
   t.equal(preconnects, 2, 'the speech provider: at the call\'s start and when the turn began listening')

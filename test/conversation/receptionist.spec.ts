@@ -1,7 +1,7 @@
 import t from 'tap'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
-import { CALLER, CHAT, DID, STT, chatRequests, reply, speech, startRig, transcript } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, chatRequests, reply, speech, startRig, transcript, placeHeardCall } from './helpers.ts'
 
 const MARCO = [{ number: CALLER, name: 'Marco', company: 'Rossi Srl', language: 'it-IT', vip: true, notes: 'Prefers mornings' }]
 
@@ -10,8 +10,7 @@ t.test('a known caller is greeted by name, asks for sales, and is transferred af
   const rig = await startRig(t, { contacts: MARCO })
   rig.fake.reply(STT, transcript('Buongiorno, vorrei parlare con l\'ufficio vendite.'))
   rig.fake.reply(CHAT, reply(['Certamente, Marco. ', 'La metto in contatto ', 'con l\'ufficio vendite.'], { tools: [{ name: 'transfer_call', args: { target: 'sales' } }] }))
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [speech(400)] } }).ended
+  const result = await placeHeardCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [speech(400)] } }).ended
 
   const texts = rig.speaker.requests.map((r) => r.text)
   t.ok(texts.includes('Buongiorno Marco, come posso aiutarla?'), 'personal greeting in the contact\'s language')

@@ -1,6 +1,5 @@
 import t from 'tap'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
-import { CHAT, DID, STT, reply, speech, startRig, transcript } from './helpers.ts'
+import { CHAT, DID, STT, reply, speech, startRig, transcript, placeHeardCall } from './helpers.ts'
 
 const RENDER_MS = 600
 // ~1 s of audio each with the tone speaker (2 ms per character).
@@ -24,8 +23,7 @@ t.test('sentences are synthesised while the previous one plays: no gap when TTS 
   })
   rig.fake.reply(STT, transcript('Mi spieghi.'))
   rig.fake.reply(CHAT, reply([`${S1} `, `${S2} `, S3], { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } }).ended
+  const result = await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } }).ended
   const reply3 = result.played.slice(1, 4)
   t.equal(reply3.length, 3, 'three sentences played')
   for (let i = 1; i < reply3.length; i++) {

@@ -1,6 +1,5 @@
 import t from 'tap'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
-import { CHAT, DID, STT, chatRequests, reply, speech, startRig, transcript } from './helpers.ts'
+import { CHAT, DID, STT, chatRequests, reply, speech, startRig, transcript, placeHeardCall } from './helpers.ts'
 
 t.test('a talked-into model cannot dial: raw numbers, premium numbers, dial strings and unknown targets are refused', async (t) => {
   const rig = await startRig(t)
@@ -17,8 +16,7 @@ t.test('a talked-into model cannot dial: raw numbers, premium numbers, dial stri
       ],
     }),
     reply('Mi dispiace, non posso chiamare numeri. Arrivederci.', { tools: [{ name: 'end_call', args: { reason: 'caller_request' } }] }))
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } }).ended
+  const result = await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } }).ended
   const names = result.apps.map((a) => a.name)
   t.notOk(names.includes('bridge') || names.includes('transfer'), 'nothing was dialled or transferred')
   t.equal(result.hungUpBy, 'server', 'the model ended the call')
@@ -50,8 +48,7 @@ t.test('out of hours only voicemail is offered, and a transfer elsewhere is refu
   rig.fake.reply(CHAT,
     reply('', { tools: [{ name: 'transfer_call', args: { target: 'sales' } }] }),
     reply('Siamo chiusi, la passo alla segreteria.', { tools: [{ name: 'transfer_call', args: { target: 'voicemail' } }] }))
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } }).ended
+  const result = await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(400)] } }).ended
   t.equal(result.transfer?.to, 'vm-1000')
   const [first, second] = chatRequests(rig.fake)
   t.match(first?.messages[0]?.content, /We are closed: offer voicemail\./)

@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
-import { DID, STT, speech, startRig } from '../conversation/helpers.ts'
+import { DID, STT, speech, startRig, placeHeardCall } from '../conversation/helpers.ts'
 import { longestSilence, withLoopDelay } from './faults.ts'
 
 /**
@@ -17,7 +16,7 @@ t.test('ask: a recogniser that never answers is a filled wait, then the apology'
     agent: { deadlines: { noInputMs: 3000, turnMs: 8000, llmFirstTokenMs: 3000, ttsFirstAudioMs: 3000, deadAirMs }, fillers: { max: 1 } },
   })
   rig.fake.reply(STT, { kind: 'hang' })
-  const { value: result, loopDelayMs } = await withLoopDelay(async () => await new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, caller: { audio: [speech(600)] } }).ended)
+  const { value: result, loopDelayMs } = await withLoopDelay(async () => await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(600)] } }).ended)
   const fillers = rig.logs.filter((l) => l.msg === 'dead air: filler')
   t.equal(fillers.length, 1, 'one filler, as configured')
   t.ok(rig.logs.some((l) => l.msg === 'dead air: the caller waited too long'), 'then the budget ran out')

@@ -5,11 +5,10 @@ import t from 'tap'
 import { startPhoneAgent } from '../../lib/app.ts'
 import { buildConfig } from '../../lib/config/load.ts'
 import { pendingProviderTimers } from '../../lib/providers/retry.ts'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { buildProviders } from '../../lib/speech/index.ts'
 import { FakeAnthropicServer, toolReply, textReply } from '../fakes/anthropic-server.ts'
 import { FakeOpenAiServer } from '../fakes/openai-server.ts'
-import { captureStore, speech, transcript, DID, STT } from '../conversation/helpers.ts'
+import { captureStore, speech, transcript, DID, STT, placeHeardCall } from '../conversation/helpers.ts'
 import { withTestVad } from '../helpers/agent.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
 import { captureLogs } from '../helpers/logs.ts'
@@ -55,8 +54,7 @@ t.test('a receptionist call on the native Anthropic client: a number refused, th
   claude.reply(
     { kind: 'events', events: toolReply('toolu_1', 'transfer_call', ['{"target": "+39', '899123456"}'], '', { input: 800, output: 30 }) },
     { kind: 'events', events: toolReply('toolu_2', 'transfer_call', ['{"target":', ' "sales"}'], 'Non posso chiamare numeri: la passo alle vendite.', { input: 900, output: 40 }) })
-  const fs = new FakeFreeSwitch()
-  const result = await fs.placeCall({ port: agent.server.port, destination: DID, caller: { audio: [speech(400)] } }).ended
+  const result = await placeHeardCall({ port: agent.server.port, destination: DID, caller: { audio: [speech(400)] } }).ended
 
   t.equal(result.transfer?.to, '2000', 'transferred to the configured sales extension')
   t.notOk(result.apps.some((a) => a.name === 'bridge' || String(a.arg ?? '').includes('899')), 'the refused number was never dialled')

@@ -6,8 +6,7 @@ import { startPhoneAgent } from '../../lib/app.ts'
 import { buildConfig } from '../../lib/config/load.ts'
 import { Metrics } from '../../lib/ops/metrics.ts'
 import { buildProviders } from '../../lib/speech/index.ts'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
-import { CHAT, DID, STT, captureStore, speech, transcript } from '../conversation/helpers.ts'
+import { CHAT, DID, STT, captureStore, speech, transcript, placeHeardCall } from '../conversation/helpers.ts'
 import { FakeOpenAiServer } from '../fakes/openai-server.ts'
 import { withTestVad } from '../helpers/agent.ts'
 import { captureLogs } from '../helpers/logs.ts'
@@ -46,7 +45,7 @@ t.test('while the only model is broken, the next call apologises without asking 
   const chats = (): number => fake.requests.filter((r) => r.path === CHAT).length
   const call = async () => {
     fake.reply(STT, transcript('Pronto?'))
-    const result = await new FakeFreeSwitch().placeCall({ port: agent.server.port, destination: DID, callerNumber: '+393331112222', caller: { audio: [speech(400)] } }).ended
+    const result = await placeHeardCall({ port: agent.server.port, destination: DID, callerNumber: '+393331112222', caller: { audio: [speech(400)] } }).ended
     return { result, record: store.calls.at(-1)! }
   }
 
