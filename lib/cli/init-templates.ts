@@ -51,7 +51,12 @@ function packageJson (o: ProjectOptions): string {
   }, null, 2) + '\n'
 }
 
-/** As strict as phone-agent's own, so its types (checked from source) pass here too. */
+/**
+ * As strict as phone-agent's own, so its types (checked from source) pass here too. Incremental:
+ * a script imports phone-agent's sources, some 600 files to check (about 4 CPU-seconds); the
+ * build info under node_modules/.cache keeps what did not change, so the next `npm run
+ * typecheck` after an edit checks the edit (about 1 CPU-second).
+ */
 function tsconfig (): string {
   return JSON.stringify({
     compilerOptions: {
@@ -69,6 +74,8 @@ function tsconfig (): string {
       resolveJsonModule: true,
       noEmit: true,
       skipLibCheck: true,
+      incremental: true,
+      tsBuildInfoFile: 'node_modules/.cache/phone-agent/typecheck.tsbuildinfo',
     },
     include: ['scripts/**/*.ts'],
   }, null, 2) + '\n'

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -70,6 +71,7 @@ t.test('init builds a project where the example script type-checks, checks and a
     exec(process.execPath, [bin, 'call', '--say', 'Hello, I would like to leave a message.'], dir),
   ])
   t.equal(typecheck.code, 0, `npm run typecheck passes: ${typecheck.out}${typecheck.err}`)
+  t.ok(existsSync(join(dir, 'node_modules', '.cache', 'phone-agent', 'typecheck.tsbuildinfo')), 'what it checked is kept for the next run (incremental), out of the project\'s own files')
   t.equal(check.code, 0, check.err)
   t.match(check.out, /config OK/)
   t.match(check.out, /\+1201555\d{4} -> \+1201555\d{4}: script hello/)
