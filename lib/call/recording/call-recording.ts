@@ -84,7 +84,7 @@ export class CallRecording {
       const toSample = session.rate / 1000
       this.#unsubscribe = [
         session.endpoint.onFrame((frame) => { timeline.caller(frame.samples, Math.round(frame.mediaMs * toSample)) }),
-        session.endpoint.onSent((frame) => { timeline.agent(decodeFrame(frame)) }),
+        session.endpoint.onSent((frame, sentAt) => { timeline.agent(decodeFrame(frame), sentAt) }),
       ]
       this.#writer = writer
       this.#timeline = timeline

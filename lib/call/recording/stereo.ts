@@ -3,7 +3,8 @@
  * (caller left, agent right).
  *
  * The agent's side is the clock: we send one 20 ms frame per tick, silence included, so the
- * count of samples sent is the call's time. The caller's frames carry their own sample count
+ * count of samples sent is the call's time, except where we send nothing (a quiet call's ticks
+ * between keep-alives): there the time each frame was sent places it (agent()). The caller's frames carry their own sample count
  * (`mediaMs`: FreeSWITCH sends a frame per 20 ms, a CNG frame during RTP pauses), so each is
  * placed at "where the agent's clock was when the caller's first frame arrived" plus its own
  * offset: network jitter does not move it. Samples are held back `holdFrames` slots before
@@ -27,6 +28,9 @@ export class StereoTimeline {
   #leftEnd = 0
   /** Timeline position of the caller's media sample 0. */
   #anchor: number | undefined
+  readonly #rate: number
+  /** Our first timed frame: when it was sent (ms) and where it was placed; later ones are placed by time from it. */
+  #sentRef: { readonly at: number, readonly pos: number } | undefined
 
   constructor (rate: number, emit: (stereo: Int16Array) => void, options: { holdFrames?: number, capFrames?: number } = {}) {
     const frame = rate / 50
@@ -34,10 +38,22 @@ export class StereoTimeline {
     this.#cap = frame * Math.max((options.holdFrames ?? 3) + 2, options.capFrames ?? 50)
     this.#buf = new Int16Array(this.#cap * 2)
     this.#emit = emit
+    this.#rate = rate
   }
 
-  /** One frame we sent (silence included). */
-  agent (samples: Int16Array): void {
+  /**
+   * One frame we sent (silence included), `sentAt` ms after an origin of the sender's (the
+   * endpoint's clock) when known. A frame sent more than a frame after our side's clock says
+   * follows ticks on which we sent nothing, which FreeSWITCH does not fill (switch_ivr.c
+   * unicast_thread_run writes only what arrives): a quiet call sends a keep-alive a second, a
+   * late sender leaves a gap. It is placed at its time, the ticks before it silence on our side.
+   */
+  agent (samples: Int16Array, sentAt?: number): void {
+    if (sentAt !== undefined) {
+      const ref = this.#sentRef ??= { at: sentAt, pos: this.#right }
+      const due = ref.pos + Math.round((sentAt - ref.at) * this.#rate / 1000)
+      if (due - this.#right > this.#rate / 50) this.#right = due
+    }
     this.#place(this.#right, samples, 1)
     this.#right += samples.length
     if (this.#right - this.#hold > this.#emitted) this.#out(this.#right - this.#hold - this.#emitted)
@@ -63,9 +79,10 @@ export class StereoTimeline {
   }
 
   #place (pos: number, samples: Int16Array, channel: 0 | 1): void {
-    // More than the buffer holds ahead (a long stall caught up at once): write the oldest out.
+    // More than the buffer holds ahead (a long stall caught up at once, our frame after a quiet
+    // spell): write the oldest out, and silence up to it when it is further ahead than that.
     const over = pos + samples.length - (this.#emitted + this.#cap)
-    if (over > 0) this.#out(Math.min(over, this.#cap))
+    if (over > 0) this.#out(over)
     const from = Math.max(0, this.#emitted - pos)
     for (let i = from; i < samples.length; i++) {
       const at = pos + i - this.#emitted
