@@ -34,7 +34,7 @@ t.test('a streamed conversation: the caller barges in mid-sentence, the agent st
       call.say(bargeAt, voice(0, 1000, 180).wav)
     }
   }, 20)
-  const { value: result, loopDelayMs } = await withLoopDelay(async () => await call.ended)
+  const { value: result, loopLagMs } = await withLoopDelay(async () => await call.ended)
   clearInterval(watcher)
 
   t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'never playback or record: they would end unicast')
@@ -47,9 +47,9 @@ t.test('a streamed conversation: the caller barges in mid-sentence, the agent st
   // An order, not a speed (speed is in bench/turn-taking.ts): the agent went quiet while the
   // caller's one-second line was still going (a stall of this process, a loaded machine, delays
   // the agent's hearing of it by as much).
-  const lineEnd = bargeAt! + 1000 + loopDelayMs
+  const lineEnd = bargeAt! + 1000 + loopLagMs
   const stoppedAt = call.ear.lastHeardEndMs(lineEnd, 200) ?? 0
-  t.ok(stoppedAt < lineEnd, `agent audio stopped ${stoppedAt - bargeAt!} ms after the caller started, before they finished (loop delay ${loopDelayMs} ms)`)
+  t.ok(stoppedAt < lineEnd, `agent audio stopped ${stoppedAt - bargeAt!} ms after the caller started, before they finished (loop lag ${loopLagMs} ms)`)
 
   const captured = rig.store.calls[0]!
   const agentTurns = captured.turns.filter((x) => x.role === 'agent')

@@ -16,7 +16,7 @@ t.test('ask: a recogniser that never answers is a filled wait, then the apology'
     agent: { deadlines: { noInputMs: 3000, turnMs: 8000, llmFirstTokenMs: 3000, ttsFirstAudioMs: 3000, deadAirMs }, fillers: { max: 1 } },
   })
   rig.fake.reply(STT, { kind: 'hang' })
-  const { value: result, loopDelayMs } = await withLoopDelay(async () => await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(600)] } }).ended)
+  const { value: result, loopLagMs } = await withLoopDelay(async () => await placeHeardCall({ port: rig.port, destination: DID, caller: { audio: [speech(600)] } }).ended)
   const fillers = rig.logs.filter((l) => l.msg === 'dead air: filler')
   t.equal(fillers.length, 1, 'one filler, as configured')
   t.ok(rig.logs.some((l) => l.msg === 'dead air: the caller waited too long'), 'then the budget ran out')
@@ -24,7 +24,7 @@ t.test('ask: a recogniser that never answers is a filled wait, then the apology'
   const apologies = Object.values(rig.config.messages.apology)
   t.ok(rig.store.calls[0]?.turns.some((x) => x.role === 'agent' && apologies.includes(x.text)), 'the caller heard the apology')
   const silence = longestSilence(result.heard, 1300, result.endedAtMs)
-  t.ok(silence <= deadAirMs + 400 + loopDelayMs, `longest silence ${silence} ms, budget ${deadAirMs} ms (+400 ms, +${loopDelayMs} ms loop delay)`)
+  t.ok(silence <= deadAirMs + 400 + loopLagMs, `longest silence ${silence} ms, budget ${deadAirMs} ms (+400 ms, +${loopLagMs} ms loop lag)`)
   t.equal(result.hungUpBy, 'server')
   await rig.settled(t)
 })
