@@ -234,8 +234,7 @@ export class FeatureExtractor {
         const lag = side === 0 ? start + step : start - step
         if (lag < LAG_MIN || lag > LAG_MAX) continue
         const m = n - lag
-        let xy = 0
-        for (let i = 0; i < m; i++) xy += (h[i] as number) * (h[i + lag] as number)
+        const xy = dot(h, lag, m)
         const xx = sq[m] as number
         const yy = total - (sq[lag] as number)
         if (xx > 0 && yy > 0) {
@@ -248,6 +247,28 @@ export class FeatureExtractor {
     this.#lastLag = bestLag
     return best
   }
+}
+
+/**
+ * Sum of h[i] * h[i + lag] for i below m, in four running sums the CPU can add in parallel
+ * (one sum waits for each add before the next). Exact in any order: the samples are integers
+ * (quarters at 16 kHz), a product is below 2^30 and a sum of 320 of them below 2^39, so every
+ * partial sum is a double without rounding and the result is the one-sum loop's to the bit.
+ */
+function dot (h: Float64Array, lag: number, m: number): number {
+  let a = 0
+  let b = 0
+  let c = 0
+  let d = 0
+  let i = 0
+  for (; i + 3 < m; i += 4) {
+    a += (h[i] as number) * (h[i + lag] as number)
+    b += (h[i + 1] as number) * (h[i + 1 + lag] as number)
+    c += (h[i + 2] as number) * (h[i + 2 + lag] as number)
+    d += (h[i + 3] as number) * (h[i + 3 + lag] as number)
+  }
+  for (; i < m; i++) a += (h[i] as number) * (h[i + lag] as number)
+  return (a + b) + (c + d)
 }
 
 function lobe (p: Float64Array, centre: number): number {
