@@ -8,7 +8,7 @@
  */
 import { bargeInSchema } from '../lib/media/stream/turn-taking.ts'
 import { Vad } from '../lib/media/vad/index.ts'
-import { EchoGuard, type EchoLineInfo } from '../lib/media/echo.ts'
+import { EchoGuard, type EchoLineInfo, type EchoVerdict } from '../lib/media/echo.ts'
 import { render, RATE, type RenderedScenario, type Scenario } from './echo-set.ts'
 
 const BARGE_IN = bargeInSchema.parse({})
@@ -42,6 +42,14 @@ export interface ScenarioScore {
   readonly idleNs: number
   readonly outboundFrames: number
   readonly outboundNs: number
+  /** With a reference guard: the caller's frames whose verdict differs from the reference's (any field). */
+  readonly referenceMismatches?: number
+}
+
+/** What scoring needs of a guard: today's, or a reference copy to compare its verdicts with. */
+export interface GuardLike {
+  noteOutbound (samples: Int16Array, sentAtMs: number): void
+  inbound (samples: Int16Array, atMs: number): EchoVerdict
 }
 
 function vads (): { pause: Vad, confirm: Vad } {
@@ -80,8 +88,15 @@ class StartCounter {
 }
 
 export function scoreScenario (scenario: Scenario): ScenarioScore {
+  return scoreAgainst(scenario, undefined)
+}
+
+/** scoreScenario, with `reference()`'s guard fed alongside and its verdicts compared. */
+export function scoreAgainst (scenario: Scenario, reference: (() => GuardLike) | undefined): ScenarioScore {
   const r = render(scenario)
   const guard = new EchoGuard({ rate: RATE })
+  const ref = reference === undefined ? undefined : reference()
+  let referenceMismatches = 0
   const plain = new StartCounter(r.speech)
   const guarded = new StartCounter(r.speech)
   let o = 0
@@ -100,10 +115,13 @@ export function scoreScenario (scenario: Scenario): ScenarioScore {
       const t0 = process.hrtime.bigint()
       guard.noteOutbound(out.samples, out.sentAtMs)
       outboundNs += Number(process.hrtime.bigint() - t0)
+      ref?.noteOutbound(out.samples, out.sentAtMs)
     }
     const t0 = process.hrtime.bigint()
     const verdict = guard.inbound(f.samples, f.atMs)
     const ns = Number(process.hrtime.bigint() - t0)
+    const v = ref?.inbound(f.samples, f.atMs)
+    if (v !== undefined && (v.echoOnly !== verdict.echoOnly || v.echoShare !== verdict.echoShare || v.doubleTalk !== verdict.doubleTalk)) referenceMismatches++
     if (verdict.echoShare > 0 || verdict.echoOnly || verdict.doubleTalk) { activeFrames++; activeNs += ns } else { idleFrames++; idleNs += ns }
     plain.push(f.samples, f.mediaMs)
     guarded.push(verdict.echoOnly ? SILENCE : f.samples, f.mediaMs)
@@ -133,6 +151,7 @@ export function scoreScenario (scenario: Scenario): ScenarioScore {
     idleNs,
     outboundFrames: r.outbound.length,
     outboundNs,
+    ...(ref === undefined ? {} : { referenceMismatches }),
   }
 }
 

@@ -9,12 +9,13 @@
  *   node --import tsx bench/echo.ts --quick    (flite only, a few paths; does not touch BENCHMARKS.md)
  */
 import { readFile, writeFile } from 'node:fs/promises'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { EchoGuard } from '../lib/media/echo.ts'
 import { bargeInSchema } from '../lib/media/stream/turn-taking.ts'
 import { Vad } from '../lib/media/vad/index.ts'
-import { buildVoices, RATE, render, scenarios } from './echo-set.ts'
-import { onDtmf, scoreScenario, summarise, type ScenarioScore, type Summary } from './echo-score.ts'
+import { ReferenceEchoGuard } from '../test/media-stream/echo-reference.ts'
+import { buildVoices, RATE, render, scenarios, type RenderedScenario } from './echo-set.ts'
+import { onDtmf, scoreAgainst, summarise, type GuardLike, type ScenarioScore, type Summary } from './echo-score.ts'
 import { spliceSection } from './sections.ts'
 import { percentile } from './stats.ts'
 
@@ -22,12 +23,15 @@ const quick = process.argv.includes('--quick')
 const log = (line: string): void => { process.stderr.write(`echo bench: ${line}\n`) }
 
 const started = Date.now()
+const loadStart = loadavg()
 log(`synthesising the voices${quick ? ' (quick)' : ''}`)
 const voices = await buildVoices({ quick })
 const list = scenarios(voices, { quick })
 log(`${list.length} scenarios from ${voices.agent.length} agent and ${voices.callers.length} caller clips (${voices.engines.join(', ')})`)
 const scores: ScenarioScore[] = []
-for (const s of list) scores.push(scoreScenario(s))
+// Every scenario also through the frozen copy of the guard before its hot path was made cheaper
+// (test/media-stream/echo-reference.ts): the verdicts must be the same, frame for frame.
+for (const s of list) scores.push(scoreAgainst(s, () => new ReferenceEchoGuard({ rate: RATE })))
 const summary = summarise(scores)
 const costs = measureCost(scores)
 const section = report(summary, scores, costs, voices.engines)
@@ -40,52 +44,91 @@ if (!quick) {
 }
 log(`done in ${Math.round((Date.now() - started) / 1000)} s`)
 
-interface Costs {
-  /** Guard, per inbound frame while our output may be echoing, after warm-up (µs). */
+/** µs per frame of one guard on one scenario. */
+interface CostRow {
+  /** Per caller's frame while our output may be echoing. */
   readonly activeUs: number
-  /** Guard, per inbound frame otherwise (µs). */
+  /** Per caller's frame otherwise (we were silent for longer than the longest delay). */
   readonly idleUs: number
+  /** Per frame we send. */
   readonly outboundUs: number
+}
+
+interface Costs {
+  /** On a line with echo, and on the same line without it (the guard never finds a delay there: it scans every one). */
+  readonly echo: { readonly before: CostRow, readonly after: CostRow }
+  readonly clear: { readonly before: CostRow, readonly after: CostRow }
   /** The VAD on the same frames, for scale (µs). */
   readonly vadUs: number
   /** Memory of one guard (bytes, typed arrays and objects). */
   readonly bytesPerGuard: number
 }
 
-/** Steady-state cost: one long echo scenario replayed ten times, timing each call after a warm-up. */
-function measureCost (scores: readonly ScenarioScore[]): Costs {
-  const pick = scores.find((s) => s.scenario.caller === undefined && s.scenario.echo.attenuationDb < 100) ?? scores[0]
-  if (pick === undefined) throw new Error('no scenario')
-  const r = render(pick.scenario)
+/** One replay of `r` through a new guard, each call timed (wall clock: short enough to be rarely preempted). */
+function replay (make: () => GuardLike, r: RenderedScenario): CostRow {
+  const guard = make()
   let active = 0n
   let activeN = 0
   let idle = 0n
   let idleN = 0
   let out = 0n
   let outN = 0
+  let o = 0
+  for (const f of r.inbound) {
+    while (o < r.outbound.length && (r.outbound[o]?.sentAtMs ?? Infinity) <= f.atMs) {
+      const frame = r.outbound[o++]
+      if (frame === undefined) break
+      const t0 = process.hrtime.bigint()
+      guard.noteOutbound(frame.samples, frame.sentAtMs)
+      out += process.hrtime.bigint() - t0
+      outN++
+    }
+    const t0 = process.hrtime.bigint()
+    const v = guard.inbound(f.samples, f.atMs)
+    const t1 = process.hrtime.bigint()
+    if (v.echoShare > 0 || v.echoOnly || v.doubleTalk) { active += t1 - t0; activeN++ } else { idle += t1 - t0; idleN++ }
+  }
+  const us = (ns: bigint, n: number): number => Number(ns) / Math.max(1, n) / 1000
+  return { activeUs: us(active, activeN), idleUs: us(idle, idleN), outboundUs: us(out, outN) }
+}
+
+/**
+ * Steady-state cost, today's guard against the reference copy of the one before its hot path
+ * was made cheaper, replayed alternately (3 warm-up replays each, then 10): the best replay of
+ * each, so another process's load on this shared machine counts as little as it can.
+ */
+function compare (r: RenderedScenario): { before: CostRow, after: CostRow } {
+  const makers = { before: () => new ReferenceEchoGuard({ rate: RATE }), after: () => new EchoGuard({ rate: RATE }) }
+  const best = { before: [] as CostRow[], after: [] as CostRow[] }
+  for (let rep = 0; rep < 13; rep++) {
+    for (const k of ['before', 'after'] as const) {
+      const row = replay(makers[k], r)
+      if (rep >= 3) best[k].push(row)
+    }
+  }
+  const min = (rows: CostRow[]): CostRow => ({
+    activeUs: Math.min(...rows.map((x) => x.activeUs)),
+    idleUs: Math.min(...rows.map((x) => x.idleUs)),
+    outboundUs: Math.min(...rows.map((x) => x.outboundUs)),
+  })
+  return { before: min(best.before), after: min(best.after) }
+}
+
+function measureCost (scores: readonly ScenarioScore[]): Costs {
+  const pick = scores.find((s) => s.scenario.caller === undefined && s.scenario.echo.attenuationDb < 100) ?? scores[0]
+  if (pick === undefined) throw new Error('no scenario')
+  const r = render(pick.scenario)
+  const clear = render({ ...pick.scenario, echo: { ...pick.scenario.echo, attenuationDb: 200 } })
+  const echo = compare(r)
+  const noEcho = compare(clear)
   let vadNs = 0n
   let vadN = 0
   for (let rep = 0; rep < 10; rep++) {
-    const guard = new EchoGuard({ rate: RATE })
     const vad = new Vad({ rate: RATE })
-    let o = 0
     for (const f of r.inbound) {
-      while (o < r.outbound.length && (r.outbound[o]?.sentAtMs ?? Infinity) <= f.atMs) {
-        const frame = r.outbound[o++]
-        if (frame === undefined) break
-        const t0 = process.hrtime.bigint()
-        guard.noteOutbound(frame.samples, frame.sentAtMs)
-        if (rep >= 3) { out += process.hrtime.bigint() - t0; outN++ }
-      }
       const t0 = process.hrtime.bigint()
-      const v = guard.inbound(f.samples, f.atMs)
-      const t1 = process.hrtime.bigint()
       vad.push(f.samples, f.mediaMs)
-      const t2 = process.hrtime.bigint()
-      if (rep < 3) continue
-      if (v.echoShare > 0 || v.echoOnly || v.doubleTalk) { active += t1 - t0; activeN++ } else { idle += t1 - t0; idleN++ }
-      vadNs += t2 - t1
-      vadN++
+      if (rep >= 3) { vadNs += process.hrtime.bigint() - t0; vadN++ }
     }
   }
   global.gc?.()
@@ -93,13 +136,7 @@ function measureCost (scores: readonly ScenarioScore[]): Costs {
   const guards = Array.from({ length: 1000 }, () => new EchoGuard({ rate: RATE }))
   const after = process.memoryUsage()
   const bytes = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / guards.length
-  return {
-    activeUs: Number(active) / Math.max(1, activeN) / 1000,
-    idleUs: Number(idle) / Math.max(1, idleN) / 1000,
-    outboundUs: Number(out) / Math.max(1, outN) / 1000,
-    vadUs: Number(vadNs) / Math.max(1, vadN) / 1000,
-    bytesPerGuard: bytes,
-  }
+  return { echo, clear: noEcho, vadUs: Number(vadNs) / Math.max(1, vadN) / 1000, bytesPerGuard: bytes }
 }
 
 /** Detection delays split by what makes them long: line noise and the guard's first second. */
@@ -129,6 +166,8 @@ function report (s: Summary, scores: readonly ScenarioScore[], c: Costs, engines
     return `| ${name} | ${set.length} | ${count((x) => x.vad.falsePauses)} | ${count((x) => x.guarded.falsePauses)} |`
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
+  const verdicts = scores.reduce((n, x) => n + x.activeFrames + x.idleFrames, 0)
+  const mismatches = scores.reduce((n, x) => n + (x.referenceMismatches ?? 0), 0)
   return [
     '## Echo: false barge-ins from our own output',
     '',
@@ -160,14 +199,19 @@ function report (s: Summary, scores: readonly ScenarioScore[], c: Costs, engines
     byKind('echo + a caller talking over the agent', (x) => x.scenario.caller !== undefined && x.scenario.echo.attenuationDb < 100),
     byKind('no echo, a caller talking over the agent', (x) => x.scenario.echo.attenuationDb >= 100),
     '',
-    'Cost, measured on one echo scenario replayed (steady state):',
+    `Every verdict of the guard (${verdicts} caller's frames) is the one the frozen copy of the guard before its hot path was made cheaper`,
+    `(test/media-stream/echo-reference.ts, as at 0496fee) gives: ${mismatches} differ.`,
     '',
-    '| | µs per 20 ms frame | share of one core per call |',
-    '|---|---|---|',
-    `| guard, caller's frame while our output may be echoing | ${c.activeUs.toFixed(1)} | ${(c.activeUs / 200).toFixed(3)} % |`,
-    `| guard, caller's frame otherwise (we were silent for 400 ms) | ${c.idleUs.toFixed(2)} | ${(c.idleUs / 200).toFixed(4)} % |`,
-    `| guard, each frame we send | ${c.outboundUs.toFixed(1)} | ${(c.outboundUs / 200).toFixed(3)} % |`,
-    `| the VAD, each caller's frame (for scale) | ${c.vadUs.toFixed(1)} | ${(c.vadUs / 200).toFixed(3)} % |`,
+    `Cost (load average ${loadStart.map((l) => l.toFixed(2)).join(', ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(', ')} at the end), one echo scenario replayed and the same line without echo (steady state),`,
+    'today\'s guard ("after") and the reference copy ("before") alternately, the best of 10 replays each:',
+    '',
+    '| | before µs per 20 ms frame | after µs per 20 ms frame | after: share of one core per call |',
+    '|---|---|---|---|',
+    `| guard, caller's frame while our output may be echoing, line with echo | ${c.echo.before.activeUs.toFixed(1)} | ${c.echo.after.activeUs.toFixed(1)} | ${(c.echo.after.activeUs / 200).toFixed(3)} % |`,
+    `| the same, line without echo (every delay scanned) | ${c.clear.before.activeUs.toFixed(1)} | ${c.clear.after.activeUs.toFixed(1)} | ${(c.clear.after.activeUs / 200).toFixed(3)} % |`,
+    `| guard, caller's frame otherwise (we were silent for 400 ms) | ${c.echo.before.idleUs.toFixed(2)} | ${c.echo.after.idleUs.toFixed(2)} | ${(c.echo.after.idleUs / 200).toFixed(4)} % |`,
+    `| guard, each frame we send | ${c.echo.before.outboundUs.toFixed(1)} | ${c.echo.after.outboundUs.toFixed(1)} | ${(c.echo.after.outboundUs / 200).toFixed(3)} % |`,
+    `| the VAD, each caller's frame (for scale) | | ${c.vadUs.toFixed(1)} | ${(c.vadUs / 200).toFixed(3)} % |`,
     '',
     `Memory: ${(c.bytesPerGuard / 1024).toFixed(1)} KB per guard (one per call). The machine is shared: CPU figures vary by ±30 % between runs.`,
     '',
