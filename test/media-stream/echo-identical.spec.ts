@@ -142,3 +142,22 @@ t.test('many calls\' guards, frames interleaved (shared scratch), judge each as 
   }
   t.same(mismatches.slice(0, 5), [], `${mismatches.length} verdicts differ`)
 })
+
+t.test('after a silence long enough for the guard to go idle, the echo of our next words is caught from its first frame', async (t) => {
+  // render()'s agent: speech from 0.5 s, 0.6 s of silence from 3 s (longer than the longest
+  // delay, 400 ms: the guard stops looking), speech again from 3.6 s, each frame sent 20 ms
+  // ahead. The caller's frame i arrives at about i * 20 + 30 ms.
+  for (const c of cases.filter((x) => x.caller === undefined && x.stall === undefined && x.frameMs === undefined && x.rate === undefined && x.echo.attenuationDb < 100)) {
+    const frames = render(c)
+    const guard = new EchoGuard({ rate: RATE })
+    const cursor = { at: 0 }
+    const verdicts: EchoVerdict[] = []
+    for (let v = step(guard, frames, cursor); v !== undefined; v = step(guard, frames, cursor)) verdicts.push(v)
+    const idle = verdicts.slice(3440 / 20, 3540 / 20)
+    t.ok(idle.every((v) => v.echoShare === 0 && !v.echoOnly), `${c.name}: idle before we talk again (${idle.map((v) => v.echoShare.toFixed(2)).join(' ')})`)
+    // From a frame after the echo of our first words can arrive, for 300 ms: all echo, no double talk.
+    const from = Math.ceil((3600 + c.echo.delayMs + 40) / 20)
+    const resumed = verdicts.slice(from, from + 15)
+    t.same(resumed.filter((v) => !v.echoOnly).length, 0, `${c.name}: the echo after we resume is echo-only (${resumed.map((v) => v.echoShare.toFixed(2)).join(' ')})`)
+  }
+})
