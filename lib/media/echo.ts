@@ -356,8 +356,9 @@ export class EchoGuard {
   /**
    * The caller's block `j` (band powers in `e`): update the floors, and set #bounds to the most
    * power our output can explain in each band: at each delay that counts, the gain learnt there
-   * times the most of what we sent in the three blocks around it. Once the echo's delay is
-   * known, the others only keep their floors up to date, one block in FAR_EVERY (`far`).
+   * times the most of what we sent in the three blocks around it (#window's position `at` + k
+   * for delay index k). Once the echo's delay is known, the others only keep their floors up to
+   * date, one block in FAR_EVERY (`far`).
    */
   #bound (e: Float64Array, blocks: number, j: number, at: number, far: boolean): void {
     // The loop below runs for every band, delay and 5 ms block while we talk: the arrays and
