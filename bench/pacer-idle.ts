@@ -7,8 +7,10 @@
  * - `grid`: no write-tick alignment, silence on every shared grid tick;
  * - `aligned`: silence just before each call's write tick, on every tick (warm always: the
  *   behaviour before quiet-idle.ts);
- * - `quiet`: the default, once the call has gone cold (its warm window, shortened here to 1 s,
- *   has passed with no sound from the caller): one keep-alive frame a second.
+ * - `quiet`: the matrix write timer's pacing once the call has gone cold (its warm window,
+ *   shortened here to 1 s, has passed with no sound from the caller): one keep-alive frame a second;
+ * - `timerfd`: the endpoint told FreeSWITCH writes on timerfd (media.stream.writeTimer's default):
+ *   no warm window and no write clock, the keep-alive alone, whether or not the caller talks.
  * Prints CPU per second of each run (this process: our side, plus this bench's own 50 datagrams
  * a second per call to the endpoints and its reading of what they send), timer wake-ups per frame
  * and datagrams sent per call per frame.
@@ -30,7 +32,7 @@ const calls = Number(args[0] ?? 500)
 const seconds = Number(args[1] ?? 5)
 const logger = pino({ level: 'warn' })
 const PHASES = 20
-const MODES = ['grid', 'aligned', 'quiet'] as const
+const MODES = ['grid', 'aligned', 'quiet', 'timerfd'] as const
 type Mode = typeof MODES[number]
 
 interface Run { mode: Mode, cpuPerSecond: number, wakeupsPerFrame: number, idleSkipped: number, sentPerFrame: number }
@@ -45,7 +47,9 @@ async function run (mode: Mode): Promise<Run> {
   const scheduler = new FrameScheduler({
     timers: { set: (fn, ms) => setTimeout(() => { fires++; fn() }, ms), clear: (h) => { clearTimeout(h as NodeJS.Timeout) } },
   })
-  const options = { rate: 8000, logger, scheduler, peer, alignToWriteTicks: mode !== 'grid', warmIdleMs: mode === 'quiet' ? 1000 : Number.POSITIVE_INFINITY }
+  const options = mode === 'timerfd'
+    ? { rate: 8000, logger, scheduler, peer, writeTimer: 'timerfd' as const }
+    : { rate: 8000, logger, scheduler, peer, writeTimer: 'matrix' as const, alignToWriteTicks: mode !== 'grid', warmIdleMs: mode === 'quiet' ? 1000 : Number.POSITIVE_INFINITY }
   const endpoints = await Promise.all(Array.from({ length: calls }, async () => await MediaEndpoint.open(options)))
   // FreeSWITCH's frames of a quiet line (about -60 dBFS): one 20 ms stream per phase, each to its share of the endpoints.
   const frame = Buffer.alloc(320)
@@ -104,9 +108,10 @@ if (process.argv.includes('--write')) {
     '|---|---|---|---|---|---|',
     row('grid', 'silence on every shared 20 ms tick (no write-tick alignment)'),
     row('aligned', 'silence just before each of its write ticks, always (before quiet-idle.ts)'),
-    row('quiet', 'once cold (no sound from the caller, no audio of ours for the warm window): one keep-alive frame a second'),
+    row('quiet', 'matrix write timer, once cold (no sound from the caller, no audio of ours for the warm window): one keep-alive frame a second'),
+    row('timerfd', 'FreeSWITCH on timerfd (`media.stream.writeTimer`, the default): the keep-alive alone from the start, talking caller or not'),
     '',
-    'A cold call\'s idle lane still ticks (the wake-ups stay): call-pacer.ts keeps it open while nothing is sent.',
+    'A cold call has no lane of its own on either timer (its wake-ups are the shared grid\'s, which asks each call each tick); quiet and timerfd differ only once the caller talks: on the matrix timer the call is then warm for 5 s (silence on every tick, as in aligned), on timerfd it stays at the keep-alive.',
     '<!-- pacer-idle:end -->',
   ].join('\n')
   const file = new URL('../BENCHMARKS.md', import.meta.url)
