@@ -1,13 +1,9 @@
 import t from 'tap'
-import dgram from 'node:dgram'
-import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
-import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
 import { KEEP_ALIVE_MS, LOUD_PEAK, QuietIdle, WARM_MS } from '../../lib/media/stream/quiet-idle.ts'
-import { captureLogs } from '../helpers/logs.ts'
 import { until } from '../helpers/until.ts'
-import { FakeClock } from './fake-clock.ts'
+import { fakeSwitch } from './fake-switch.ts'
 
 const quietLine = (): Int16Array => Int16Array.from({ length: 160 }, (_, i) => (i % 7) * 10 - 30) // peaks of 30: ~-60 dBFS
 const voice = (): Int16Array => Int16Array.from({ length: 160 }, (_, i) => Math.round(2000 * Math.sin(i / 3)))
@@ -51,18 +47,11 @@ t.test('a sound is one sample above the threshold, either sign; Infinity keeps i
 })
 
 t.test('an endpoint on a quiet line: silence every tick while warm, a keep-alive once cold, at once again when audio comes', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = dgram.createSocket('udp4')
-  const received: Buffer[] = []
-  fs.on('message', (msg) => { received.push(msg) })
-  fs.bind(0, '127.0.0.1')
-  await once(fs, 'listening')
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler, received } = fs
   // Alignment off: the shared grid, one idle frame per tick while warm (no write-tick model in the way).
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 0, alignToWriteTicks: false, warmIdleMs: 1000, peer: { address: '127.0.0.1', port: fs.address().port } })
-  const frame = Buffer.from(quietLine().buffer)
-  await new Promise<void>((resolve, reject) => { fs.send(frame, ep.localAddress.port, '127.0.0.1', (err) => { if (err) reject(err); else resolve() }) })
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 0, alignToWriteTicks: false, warmIdleMs: 1000, peer: fs.peer })
+  await fs.send(Buffer.from(quietLine().buffer), ep.localAddress.port)
   await until(() => ep.stats.received === 1)
   // Warm for the first second: one silence frame per 20 ms tick.
   clock.advance(500)

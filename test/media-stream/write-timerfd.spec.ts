@@ -1,13 +1,9 @@
 import t, { type Test } from 'tap'
-import dgram from 'node:dgram'
-import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
-import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
 import { streamSchema } from '../../lib/media/stream/config.ts'
-import { captureLogs } from '../helpers/logs.ts'
 import { until } from '../helpers/until.ts'
-import { FakeClock } from './fake-clock.ts'
+import { fakeSwitch } from './fake-switch.ts'
 
 // `writeTimer: 'timerfd'` (media.stream.writeTimer's default): FreeSWITCH on Linux's timerfd soft
 // timer writes a frame after idle ticks at once (switch_time.c _timerfd_next; measured on
@@ -23,20 +19,11 @@ function voice (): Buffer {
 }
 
 async function rig (t: Test, writeTimer: 'timerfd' | 'matrix' | undefined) {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = dgram.createSocket('udp4')
-  const received: Buffer[] = []
-  fs.on('message', (msg) => { received.push(msg) })
-  fs.bind(0, '127.0.0.1')
-  await once(fs, 'listening')
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, writeTimer, peer: { address: '127.0.0.1', port: fs.address().port } })
-  t.teardown(async () => { await ep.close(); fs.close() })
+  const { logger, clock, scheduler, received, peer, send, close } = await fakeSwitch()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, writeTimer, peer })
+  t.teardown(async () => { await ep.close(); close() })
   // The caller talks: FreeSWITCH's frames arrive (and it starts playing ours).
-  const sendVoice = async (): Promise<void> => {
-    await new Promise<void>((resolve, reject) => { fs.send(voice(), ep.localAddress.port, '127.0.0.1', (err) => { if (err) reject(err); else resolve() }) })
-  }
+  const sendVoice = async (): Promise<void> => { await send(voice(), ep.localAddress.port) }
   await sendVoice()
   await until(() => ep.stats.received === 1)
   return { clock, ep, received, sendVoice, scheduler }
