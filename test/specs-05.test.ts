@@ -1,4 +1,5 @@
 import { runSpecs } from './helpers/specs.ts'
 
-// Its share of the spec files: test/helpers/specs.ts, specsFor.
+// Its specs: claimed one at a time from the run's shared queue under npm test, else its share
+// dealt in advance (test/helpers/specs.ts, runSpecs).
 await runSpecs(import.meta.url)

@@ -1,8 +1,10 @@
 import t from 'tap'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { allSpecs, runnerNames, specName, specsFor, TEST_ROOT } from '../helpers/specs.ts'
+import { SharedSpecQueue, sharedQueueDir } from '../helpers/spec-queue.ts'
+import { allSpecs, runnerNames, specName, specsFor, specsLongestFirst, TEST_ROOT } from '../helpers/specs.ts'
 
 // tap runs only *.test.ts files: a spec no runner is dealt would never run.
 t.test('every spec file is run by exactly one runner', async (t) => {
@@ -45,4 +47,38 @@ t.test('every measured spec weight names a spec that exists', async (t) => {
   const { SPEC_SECONDS } = await import('../helpers/spec-weights.ts')
   const specs = new Set((await allSpecs()).map(specName))
   for (const name of Object.keys(SPEC_SECONDS)) t.ok(specs.has(name), `${name} exists`)
+})
+
+t.test('runners sharing a queue get every spec once, longest first, whoever asks', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'pa-spec-queue-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const specs = await specsLongestFirst()
+  t.same([...specs].sort(), await allSpecs(), 'the list holds every spec')
+  const { DEFAULT_SPEC_SECONDS, SPEC_SECONDS } = await import('../helpers/spec-weights.ts')
+  const seconds = specs.map((f) => SPEC_SECONDS[specName(f)] ?? DEFAULT_SPEC_SECONDS)
+  t.ok(seconds.every((s, i) => i === 0 || s <= (seconds[i - 1] ?? 0)), 'longest first')
+  // Three runners (each with its own queue object on the one folder, as in three processes)
+  // asking in an uneven order.
+  const runners = [new SharedSpecQueue(dir, specs), new SharedSpecQueue(dir, specs), new SharedSpecQueue(dir, specs)]
+  const got: string[][] = [[], [], []]
+  const order: string[] = []
+  for (let turn = 0; order.length < specs.length; turn++) {
+    const r = turn % 5 === 0 ? 2 : turn % 2
+    const file = runners[r]!.claim()
+    if (file === undefined) continue
+    got[r]!.push(file)
+    order.push(file)
+  }
+  t.same(order, specs, 'handed out in the list\'s order')
+  t.same(got.flat().sort(), [...specs].sort(), 'each spec to exactly one runner')
+  t.ok(got.every((g) => g.length > 0), 'every runner got some')
+  t.equal(runners[0]!.claim(), undefined, 'then nothing is left')
+  t.equal(new SharedSpecQueue(dir, specs).claim(), undefined, 'also for a runner that starts late')
+})
+
+t.test('a run\'s queue folder is named by the process that started the runners', async (t) => {
+  const dir = sharedQueueDir()
+  t.ok(dir !== undefined, 'this Linux machine has /proc')
+  t.match(dir, new RegExp(`phone-agent-specs-[^/]+/${process.ppid}-\\d+$`), 'the parent\'s pid and start time')
+  t.equal(sharedQueueDir(), dir, 'the same for every call in this run')
 })

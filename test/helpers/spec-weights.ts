@@ -2,9 +2,10 @@
  * Wall seconds of every spec in `npm test` on the 2-core development machine: the mean of three
  * runs one after the other of ee03f21, 2026-12-02 (each runner prints
  * `# folder/name.spec.ts: CPU-s, s` as a TAP comment).
- * The runners (test/specs-NN.test.ts) are dealt the specs by these, longest first, so they take
- * about as long as each other. A spec not listed counts DEFAULT_SPEC_SECONDS; a wrong or stale
- * figure only unbalances the runners. Refresh from a quiet run's comments when specs change a lot.
+ * Under `npm test` the runners (test/specs-NN.test.ts) claim the specs in this order, longest
+ * first, from a queue they share; a runner run alone is dealt its share by these. A spec not
+ * listed counts DEFAULT_SPEC_SECONDS; a wrong or stale figure only puts a long spec late, where
+ * it can be the suite's tail. Refresh from a quiet run's comments when specs change a lot.
  */
 export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'agent/business-hours.spec.ts': 0.9,

@@ -2,22 +2,25 @@ import t from 'tap'
 import { readdir } from 'node:fs/promises'
 import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { SharedSpecQueue, sharedQueueDir } from './spec-queue.ts'
 import { DEFAULT_SPEC_SECONDS, SPEC_SECONDS } from './spec-weights.ts'
 
 /**
  * Test files come in two kinds. `name.test.ts` runs in a process of its own (tap's default): the
  * few files that change process-wide state. `name.spec.ts` files leave the process as they found
  * it, and the runners `test/specs-01.test.ts` ... `test/specs-NN.test.ts` share them out: each
- * imports its share into one process, so they share one start-up. Starting a test process that
- * loads the app costs 2-3 CPU-seconds of module loading (tap, the TypeScript loader, the module
- * graph); for ~160 spec files that was most of the suite's CPU time on a 2-core machine.
+ * runs many in one process, so they share one start-up. Starting a test process that loads the
+ * app costs 2-3 CPU-seconds of module loading (tap, the TypeScript loader, the module graph); for
+ * ~180 spec files that was most of the suite's CPU time on a 2-core machine.
  *
- * Each spec registers its tests on tap's root test as it would alone, so they run one after the
- * other in file-name order; `npx tap test/folder/name.spec.ts` still runs one on its own.
+ * Each spec registers its tests on tap's root test as it would alone, so a runner's specs run one
+ * after the other; `npx tap test/folder/name.spec.ts` still runs one on its own.
  *
- * Most specs place simulated calls in real time and mostly wait, so the runners take as long as
- * each other (specsFor deals the specs by their measured seconds): tap starts its files in name
- * order as its job slots free up, and a long runner started last would be the suite's tail.
+ * Most specs place simulated calls in real time and mostly wait, so what decides the suite's time
+ * is that the runners end together. Under `npm test` they claim the specs one at a time from a
+ * queue the run shares, longest first (spec-queue.ts), so each works until the queue is empty.
+ * A runner run alone (`npx tap test/specs-03.test.ts`) takes the share specsFor deals it in
+ * advance by the measured seconds, the same on every machine.
  */
 export const SPEC_SUFFIX = '.spec.ts'
 
@@ -96,8 +99,58 @@ export async function specsFor (runnerUrl: string): Promise<string[]> {
   return mine.sort()
 }
 
-/** Import the spec files of the runner at `moduleUrl` (a folder's specs runner passes its own URL). */
+/** All specs, longest first by their measured seconds (ties by path): the order a shared queue hands them out. */
+export async function specsLongestFirst (): Promise<string[]> {
+  const weighed = (await allSpecs()).map((file) => ({ file, seconds: SPEC_SECONDS[specName(file)] ?? DEFAULT_SPEC_SECONDS }))
+  return weighed.sort((a, b) => b.seconds - a.seconds || a.file.localeCompare(b.file)).map((w) => w.file)
+}
+
+/**
+ * Run specs in this runner: claimed one at a time from the run's shared queue when `npm test`
+ * asks for it (PHONE_AGENT_SPECS=shared, spec-queue.ts), else the runner's share dealt in
+ * advance (specsFor), as when one runner is run alone.
+ */
 export async function runSpecs (moduleUrl: string): Promise<void> {
+  const dir = process.env.PHONE_AGENT_SPECS === 'shared' ? sharedQueueDir() : undefined
+  if (dir !== undefined) {
+    runShared(new SharedSpecQueue(dir, await specsLongestFirst()))
+    return
+  }
+  await runDealt(moduleUrl)
+}
+
+/**
+ * Each claim is a test of its own, queued after the previous spec's tests: it claims a spec,
+ * imports it (which queues its tests, to run next) and queues the next claim. So a spec's modules
+ * load between the previous spec's tests and its own, never while a call of this process runs in
+ * real time, and each spec gets three times TIMEOUT_PER_SPEC_MS from its claim.
+ */
+function runShared (queue: SharedSpecQueue): void {
+  const cost = new SpecCost()
+  const claimNext = (): void => {
+    t.test('the next spec from the shared queue', async (st) => {
+      const file = queue.claim()
+      if (file === undefined) {
+        cost.next(st, undefined)
+        return
+      }
+      t.setTimeout(TIMEOUT_PER_SPEC_MS * 3)
+      st.comment(`${specName(file)}: its tests start here`)
+      cost.next(st, specName(file))
+      try {
+        await import(pathToFileURL(file).href)
+      } catch (err) {
+        st.fail(`${file} failed to load`, { error: err })
+      }
+      ;(globalThis as Record<symbol, readonly string[]>)[BASELINE] = process.getActiveResourcesInfo()
+      claimNext()
+    })
+  }
+  claimNext()
+}
+
+/** Import the spec files dealt to the runner at `moduleUrl` (specsFor). */
+async function runDealt (moduleUrl: string): Promise<void> {
   const files = await specsFor(moduleUrl)
   t.setTimeout(Math.max(120_000, files.length * TIMEOUT_PER_SPEC_MS))
   if (files.length === 0) t.fail(`no ${SPEC_SUFFIX} files dealt to ${fileURLToPath(moduleUrl)}`)
