@@ -104,3 +104,20 @@ t.test('the frame verdict is exposed for logs and tuning', async (t) => {
   t.match(vad.lastFrame, { class: 'quiet' })
   t.equal(vad.speaking, false)
 })
+
+t.test('speechEndSoFar: while speaking, where the speech-end to come will say it ended; undefined otherwise', async (t) => {
+  const rate = 8000
+  const vad = new Vad({ rate })
+  const signal = s.concat([s.silence(rate, 1), s.speechLike(rate, 2, -20), s.silence(rate, 1)])
+  const soFar: Array<number | undefined> = []
+  let end: VadEvent | undefined
+  s.frames(signal, rate).forEach((f, i) => {
+    const e = vad.push(f, i * 20)
+    if (e?.type === 'speech-end') end = e
+    if (end === undefined) soFar.push(vad.speechEndSoFar)
+  })
+  t.equal(soFar[10], undefined, 'not speaking yet')
+  t.equal(end?.type, 'speech-end')
+  t.equal(soFar.at(-1), end?.type === 'speech-end' ? end.endAt : NaN, 'inside the end silence it already names the end')
+  t.equal(vad.speechEndSoFar, undefined, 'and once the end is declared, nothing')
+})

@@ -1,6 +1,8 @@
 import t from 'tap'
-import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
+import { FakeFreeSwitch, type SimulatedCall } from '../../lib/simulator/index.ts'
+import { callerTurnMs } from '../conversation/helpers.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
+import { withLoopDelay } from '../helpers/loop-delay.ts'
 import { CALLER, DID, startRealtimeRig, voice, type Vendor } from './rig.ts'
 
 const LONG = 'Il sabato siamo aperti dalle nove alle tredici, e la domenica siamo chiusi, ma può sempre lasciare un messaggio in segreteria.'
@@ -17,10 +19,8 @@ for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) 
         { text: 'Provo a chiamare quel numero.', audioMs: 600, tools: [{ name: 'transfer_call', args: { target: '+390212345678' } }] },
         { text: 'Non posso chiamare numeri, la passo alle vendite.', audioMs: 800, tools: [{ name: 'transfer_call', args: { target: 'sales' } }] },
       )
-    const fs = new FakeFreeSwitch()
-    // Caller lines: two turns, then one over the long reply (it starts about 4.7 s in).
-    const call = fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900), voice(3500, 700), voice(5800, 900, 180)] } })
-    const result = await call.ended
+    const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER })
+    const { value: [bargeAt, result], loopLagMs } = await withLoopDelay(async () => [await twoTurnsThenBargeIn(call), await call.ended] as const)
 
     t.equal(result.transfer?.to, '2000', 'the configured transfer ran (sales)')
     t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'never playback or record: they would end unicast')
@@ -40,8 +40,8 @@ for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) 
 
     const barge = rig.logs.find((l) => l.msg === 'caller barged in')
     t.ok(barge, 'barge-in detected')
-    const stoppedAt = call.ear.lastHeardEndMs(5800 + 900, 200) ?? 0
-    t.ok(stoppedAt < 5800 + 900, `agent audio stopped (${stoppedAt} ms) while the caller was still talking (5800-6700 ms)`)
+    const stoppedAt = call.ear.lastHeardEndMs(bargeAt + BARGE_MS, 200) ?? 0
+    t.ok(stoppedAt < bargeAt + BARGE_MS + loopLagMs, `agent audio stopped ${stoppedAt - bargeAt} ms into the caller's ${BARGE_MS} ms line over it (loop lag ${loopLagMs} ms)`)
 
     t.ok(captured.latency.length >= 3, `latency per turn (${captured.latency.length})`)
     for (const l of captured.latency) {
@@ -75,10 +75,11 @@ for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) 
 t.test('the operator key cuts the vendor\'s reply at once and reaches the operator', async (t) => {
   const rig = await startRealtimeRig(t, 'openai')
   rig.fake.caller('Mi racconti tutto.').reply({ text: LONG, audioMs: 6000 })
-  const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)] } })
+  const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER })
+  const wordsEnd = say(call, await callerTurnMs(call) + 300, 900)
   let pressedAt: number | undefined
   const watcher = setInterval(() => {
-    const replyStart = call.ear.firstHeard(1500, 200)
+    const replyStart = call.ear.firstHeard(wordsEnd, 200)
     if (pressedAt === undefined && replyStart !== undefined && call.nowMs > replyStart.playMs + 300) {
       pressedAt = call.nowMs
       call.sendDtmf('0')
@@ -133,6 +134,36 @@ t.test('the vendor closing its socket while a transfer rings does not turn it in
   t.same(captured.errors, [], 'no failure recorded')
   t.equal(captured.end?.outcome, 'transferred')
 })
+
+/** The caller's line over the agent's long reply. */
+const BARGE_MS = 900
+
+/** Says a `ms` line at `atMs` (call timeline); returns when it ends. */
+function say (call: SimulatedCall, atMs: number, ms: number, f0?: number): number {
+  call.say(atMs, voice(0, ms, f0).wav)
+  return atMs + ms
+}
+
+/**
+ * The caller's side of the first test: a line once the greeting is over, a second once the
+ * agent's reply to it has ended, then one over the long reply a second into it. Each is placed
+ * by what the caller heard, not at a fixed point of the call: under load every reply comes
+ * later. Resolves with when the line over the long reply began.
+ */
+async function twoTurnsThenBargeIn (call: SimulatedCall): Promise<number> {
+  const first = say(call, await callerTurnMs(call) + 300, 900)
+  await until(() => replyHeard(call, first) !== undefined && call.nowMs - (call.ear.lastHeardEndMs(Number.POSITIVE_INFINITY, 200) ?? 0) >= 800, 20_000)
+  const second = say(call, call.nowMs + 20, 700)
+  await until(() => { const start = replyHeard(call, second); return start !== undefined && call.nowMs > start + 1000 }, 20_000)
+  const bargeAt = call.nowMs + 20
+  say(call, bargeAt, BARGE_MS, 180)
+  return bargeAt
+}
+
+/** When the agent's first audio after `fromMs` reached the caller. */
+function replyHeard (call: SimulatedCall, fromMs: number): number | undefined {
+  return call.ear.firstHeard(fromMs, 200)?.playMs
+}
 
 async function until (check: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms

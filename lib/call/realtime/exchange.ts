@@ -6,6 +6,7 @@ import { PhoneAgentError, abortReason } from '../../errors.ts'
 import { EchoGuard } from '../../media/echo.ts'
 import { StreamingResampler } from '../../media/resample-stream.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
+import type { VoiceDetector } from '../../media/vad/vad.ts'
 import type { BargeInConfig } from '../../media/stream/turn-taking.ts'
 import type { RealtimeEvent, RealtimeSession } from '../../realtime/types.ts'
 import type { VerbContext } from '../context.ts'
@@ -71,6 +72,8 @@ export class RealtimeExchange {
   #audioIn = 0
   #audioOut = 0
   #vadEnd: number | undefined
+  /** This exchange's detector of the caller's speech (run() makes it). */
+  #vad: VoiceDetector | undefined
   /** When the last answer's audio began (a VAD end before it belongs to an earlier turn) and whether its latency was recorded. */
   #lastAnswer: { at: number, firstFrameAt: number, measured: boolean } | undefined
 
@@ -87,6 +90,7 @@ export class RealtimeExchange {
     const onAbort = (): void => { this.#fail(abortReason(signal)) }
     signal.addEventListener('abort', onAbort, { once: true })
     const vad = stream.newVad()
+    this.#vad = vad
     // Our own voice echoing back on the caller's line must not sound like the caller.
     const echo = bargeIn.echoGuard ? new EchoGuard({ rate: stream.rate }) : undefined
     const stopSent = echo === undefined ? () => {} : stream.endpoint.onSent((_frame, at, samples) => { echo.noteOutbound(samples, at) })
@@ -137,16 +141,24 @@ export class RealtimeExchange {
         const now = Date.now()
         this.#audioOut += e.pcm.length / this.#o.session.outputRate
         const firstFrameAt = this.#player.play(e.pcm, e.item)
-        const measured = firstFrameAt !== undefined && this.#latency !== undefined
-        if (firstFrameAt !== undefined && this.#latency !== undefined) {
+        if (firstFrameAt === undefined) return
+        let measured = this.#latency !== undefined
+        if (this.#latency !== undefined) {
           // Our VAD's end of speech is the true one when it came for this utterance; the
           // vendor's `speech_stopped` arrives after its own end-of-turn silence.
           const vadEnd = this.#vadEnd !== undefined && this.#vadEnd > (this.#lastAnswer?.at ?? 0) ? this.#vadEnd : undefined
           const speechEndAt = Math.min(this.#latency.speechEndAt, vadEnd ?? Infinity)
           this.#o.ctx.recorder.latency({ ...this.#latency, speechEndAt, llmFirstTokenAt: now, ttsAudioAt: now, firstFrameAt: Math.max(now, firstFrameAt) })
           this.#latency = undefined
+        } else if (!this.#vendorVad && this.#vad?.speechEndSoFar !== undefined) {
+          // The vendor answered inside our VAD's end silence, before it confirmed the end: the
+          // answer is to the speech so far. Measured now, because the end may never be
+          // confirmed: a tool the answer calls can take the call over, and then no more frames
+          // reach the VAD (a barge-in turn's latency went missing so, about one call in two).
+          this.#o.ctx.recorder.latency({ turn: ++this.#latencyTurns, speechEndAt: this.#vad.speechEndSoFar, llmFirstTokenAt: now, ttsAudioAt: now, firstFrameAt: Math.max(now, firstFrameAt) })
+          measured = true
         }
-        if (firstFrameAt !== undefined) this.#lastAnswer = { at: now, firstFrameAt: Math.max(now, firstFrameAt), measured }
+        this.#lastAnswer = { at: now, firstFrameAt: Math.max(now, firstFrameAt), measured }
         return
       }
       case 'agent-text':
@@ -205,11 +217,13 @@ export class RealtimeExchange {
     // The vendor's end of turn (OpenAI), or ours for a vendor that reports none (Gemini).
     if (source === 'vad' && this.#vendorVad) return
     const answer = this.#lastAnswer
-    if (source === 'vad' && answer !== undefined && answer.at >= at && !answer.measured) {
+    if (source === 'vad' && answer !== undefined && answer.at >= at) {
       // The vendor answered before our VAD confirmed the end (its end silence): that answer
-      // was to this speech, and nothing is owed.
-      answer.measured = true
-      this.#o.ctx.recorder.latency({ turn: ++this.#latencyTurns, speechEndAt: at, llmFirstTokenAt: answer.at, ttsAudioAt: answer.at, firstFrameAt: answer.firstFrameAt })
+      // was to this speech, and nothing is owed (measured when it began, or now).
+      if (!answer.measured) {
+        answer.measured = true
+        this.#o.ctx.recorder.latency({ turn: ++this.#latencyTurns, speechEndAt: at, llmFirstTokenAt: answer.at, ttsAudioAt: answer.at, firstFrameAt: answer.firstFrameAt })
+      }
       return
     }
     this.#latency ??= { turn: ++this.#latencyTurns, speechEndAt: at }

@@ -111,6 +111,7 @@ export class SileroVad implements VoiceDetector {
   }
 
   get speaking (): boolean { return this.#speaking }
+  get speechEndSoFar (): number | undefined { return this.#speaking ? this.#lastActiveEnd : undefined }
 
   /**
    * How late the model's verdicts were used: from a window's last sample to the end of the

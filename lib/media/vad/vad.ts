@@ -41,6 +41,11 @@ export interface VoiceDetector {
   /** Feed one 20 ms frame starting at `at` ms; returns the event this frame completed, if any. */
   push (samples: Int16Array, at: number): VadEvent | undefined
   readonly speaking: boolean
+  /**
+   * While speaking: where the speech so far ends (the end of its last active frame), which is
+   * the `endAt` of the speech-end to come unless the caller goes on. Undefined when not speaking.
+   */
+  readonly speechEndSoFar: number | undefined
   /** The last frame's classic features and class (logs, tuning). */
   readonly lastFrame: FrameVerdict | undefined
   /** Free what the detector holds beyond memory (the Silero engine's batch slot). Idempotent. */
@@ -73,6 +78,7 @@ export class Vad implements VoiceDetector {
   }
 
   get speaking (): boolean { return this.#speaking }
+  get speechEndSoFar (): number | undefined { return this.#speaking ? this.#lastActiveEnd : undefined }
 
   /** The last frame's features and class (logs, tuning). */
   get lastFrame (): FrameVerdict | undefined { return this.#last }
