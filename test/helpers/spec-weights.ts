@@ -1,6 +1,7 @@
 /**
  * Wall seconds of every spec in `npm test` on the 2-core development machine: the mean of three
- * runs one after the other of ee03f21, 2026-12-02 (each runner prints
+ * runs one after the other of ee03f21, 2026-12-02, and for the specs added since, one run of
+ * 738290b (each runner prints
  * `# folder/name.spec.ts: CPU-s, s` as a TAP comment).
  * Under `npm test` the runners (test/specs-NN.test.ts) claim the specs in this order, longest
  * first, from a queue they share; a runner run alone is dealt its share by these. A spec not
@@ -28,6 +29,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'call/records.spec.ts': 5.1,
   'call/rtp-gaps.spec.ts': 8.1,
   'call/scripts-api.spec.ts': 16,
+  'call/stereo-idle-gaps.spec.ts': 0.1,
   'call/stereo-timeline.spec.ts': 0.1,
   'call/stream-hangup.spec.ts': 5.1,
   'call/stream-mode.spec.ts': 10,
@@ -96,6 +98,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'guard/refusal-log.spec.ts': 0.1,
   'guard/source-ip.spec.ts': 0.3,
   'guard/store.spec.ts': 0.1,
+  'media-stream/echo-identical.spec.ts': 8.3,
   'media-stream/echo-set.spec.ts': 0,
   'media-stream/echo.spec.ts': 2.8,
   'media-stream/endpoint.spec.ts': 2,
@@ -114,6 +117,8 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'media-stream/vad-silero.spec.ts': 14,
   'media-stream/vad.spec.ts': 3,
   'media-stream/write-align.spec.ts': 0.7,
+  'media-stream/write-timerfd.spec.ts': 0.3,
+  'media/pcm-bytes.spec.ts': 0.1,
   'media/pcm.spec.ts': 0.1,
   'media/resample-response.spec.ts': 1.9,
   'media/resample-simd.spec.ts': 1.3,
@@ -156,6 +161,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'realtime/config.spec.ts': 0.2,
   'realtime/conversation.spec.ts': 33,
   'realtime/failures.spec.ts': 34,
+  'realtime/latency.spec.ts': 4.4,
   'records/call-recording-crash.spec.ts': 36,
   'records/call-recording-pg.spec.ts': 0.7,
   'records/cli.spec.ts': 0.6,
@@ -173,6 +179,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'simulator/raw.spec.ts': 1.2,
   'simulator/transfers.spec.ts': 6.2,
   'simulator/unicast.spec.ts': 8.5,
+  'simulator/write-timer-timerfd.spec.ts': 0.4,
   'simulator/write-timer.spec.ts': 0.5,
   'speech/services-stream.spec.ts': 0.1,
   'speech/stream-pcm.spec.ts': 1.1,
