@@ -2,6 +2,7 @@ import { PhoneAgentError } from '../errors.ts'
 import { FrameHistory } from '../media/stream/inbound.ts'
 import type { InboundFrame } from '../media/stream/index.ts'
 import { EchoGuard } from '../media/echo.ts'
+import { silentSamples } from '../media/pcm.ts'
 import type { BargeInConfig, EndpointingConfig } from '../media/stream/turn-taking.ts'
 import type { VerbContext } from './context.ts'
 import { speakSentences } from './sentence-pipeline.ts'
@@ -208,7 +209,7 @@ export class StreamTurnMedia implements TurnMedia {
     const stopSent = echo === undefined ? () => {} : session.endpoint.onSent((_frame, at, samples) => { echo.noteOutbound(samples, at) })
     const stopFrames = session.endpoint.onFrame((received) => {
       const frame = echo !== undefined && echo.inbound(received.samples, received.receivedAt).echoOnly
-        ? { ...received, vadSamples: new Int16Array(received.samples.length) }
+        ? { ...received, vadSamples: silentSamples(received.samples.length) }
         : received
       this.#history.push(received)
       this.#consumer?.(frame)

@@ -44,6 +44,26 @@ export function bytesFromInt16 (samples: Int16Array): Buffer {
   return out
 }
 
+const silences = new Map<number, Int16Array>()
+
+/**
+ * `length` zero samples, one shared array per length: what the echo guard hands the VAD in place
+ * of a frame it explains entirely by our own output (a fresh zero array per such frame was an
+ * allocation for every echoed frame, issue 18). Shared, so it is read-only by contract: no reader
+ * of a frame's samples (the VADs, the resamplers) writes into them.
+ */
+export function silentSamples (length: number): Int16Array {
+  let zeros = silences.get(length)
+  if (zeros === undefined) {
+    zeros = new Int16Array(length)
+    // Frame sizes are few (10-60 ms at 8-48 kHz); a caller asking for arbitrary lengths gets a
+    // fresh array rather than growing the map without bound.
+    if (silences.size >= 64) return zeros
+    silences.set(length, zeros)
+  }
+  return zeros
+}
+
 export function durationMs (audio: PcmAudio): number {
   return (audio.samples.length / audio.channels) * 1000 / audio.sampleRate
 }

@@ -4,6 +4,7 @@ import type { Contact } from '../../agent/contacts.ts'
 import type { ToolValidation } from '../../agent/tools.ts'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 import { EchoGuard } from '../../media/echo.ts'
+import { silentSamples } from '../../media/pcm.ts'
 import { StreamingResampler } from '../../media/resample-stream.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
 import type { VoiceDetector } from '../../media/vad/vad.ts'
@@ -120,7 +121,7 @@ export class RealtimeExchange {
 
   #onFrame (frame: InboundFrame, vad: ReturnType<StreamSession['newVad']>, echo: EchoGuard | undefined): void {
     if (this.#settle === undefined || this.#holding) return
-    const samples = echo !== undefined && echo.inbound(frame.samples, frame.receivedAt).echoOnly ? new Int16Array(frame.samples.length) : frame.samples
+    const samples = echo !== undefined && echo.inbound(frame.samples, frame.receivedAt).echoOnly ? silentSamples(frame.samples.length) : frame.samples
     const event = vad.push(samples, Date.now())
     if (event?.type === 'speech-start' && this.#o.bargeIn.enabled) this.#callerStarted('vad')
     else if (event?.type === 'speech-end') this.#callerStopped(event.endAt, 'vad')
