@@ -14,7 +14,8 @@
  * with a full GC before its calls and its window ends with one, so a round pays for its own garbage.
  *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write] [--perf=DIR]
  * LOAD_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server alone; `--perf=DIR`
- * records each measured round with `perf record` (a talk round's profile minus a quiet one's).
+ * records each measured round with `perf record` (a talk round's profile minus a quiet one's;
+ * `bench/perf-split.ts --turns=N DIR/talk-1.data,DIR/quiet-1.data` splits it by module).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
