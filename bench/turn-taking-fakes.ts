@@ -12,8 +12,9 @@ import { closeProviderConnections, providerConnections } from '../lib/providers/
 import { ProviderPool } from '../lib/providers/warm-sockets.ts'
 import { SpeechCache } from '../lib/speech/tts-cache.ts'
 import type { TtsProvider } from '../lib/speech/types.ts'
+import { FAKE } from './turn-taking-child.ts'
 
-export const FAKE = { sttMs: 100, llmFirstTokenMs: 150, ttsMs: 100 }
+export { FAKE } from './turn-taking-child.ts'
 
 /** How late the TTS stub's own 100 ms timer fired, per render (ms): the shared loop's lateness, not ours. */
 export const ttsLateness: number[] = []
