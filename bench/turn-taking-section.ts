@@ -102,6 +102,9 @@ function stageDiff (list: readonly Breakdown[], from: typeof STAGES[number], to:
 
 export function turnTakingSection (r: TurnTakingResult, s: SectionSetup): string {
   const fixedLatency = FAKE.sttMs + FAKE.llmFirstTokenMs + FAKE.ttsMs
+  // The caller's audio comes in 20 ms frames and the VAD adds a frame's length per silent frame,
+  // so a silence that is not a multiple of 20 ms is waited for up to the next multiple.
+  const waited = Math.ceil(s.minSilence / 20) * 20
   const ms = (v: number): string => Number.isFinite(v) ? `${Math.round(v)} ms` : 'n/a'
   return [
     '<!-- turn-taking:begin -->',
@@ -128,6 +131,9 @@ export function turnTakingSection (r: TurnTakingResult, s: SectionSetup): string
     `| media alignment: the reply's audio ready -> written by FreeSWITCH / -> heard (preemptive runs) | ≤ 20 ms p50 (issue 18) | ${ms(stageDiff(r.stages.preempt, 'ttsAudioAt', 'wire', 50))} / ${ms(stageDiff(r.stages.preempt, 'ttsAudioAt', 'heard', 50))} | ${ms(stageDiff(r.stages.preempt, 'ttsAudioAt', 'wire', 99))} / ${ms(stageDiff(r.stages.preempt, 'ttsAudioAt', 'heard', 99))} | |`,
     `| the same without preemption: heard / on the wire | | ${ms(p50(r.noPreempt, 'heard'))} / ${ms(p50(r.noPreempt, 'wire'))} | ${ms(p99(r.noPreempt, 'heard'))} / ${ms(p99(r.noPreempt, 'wire'))} | ${r.noPreempt.length} |`,
     `| overhead beyond the fakes (${fixedLatency} ms) and the ${s.minSilence} ms silence, without preemption: heard / on the wire | ≤ 25 ms | ${ms(p50(r.noPreempt, 'heard') - fixedLatency - s.minSilence)} / ${ms(p50(r.noPreempt, 'wire') - fixedLatency - s.minSilence)} | | |`,
+    ...(waited === s.minSilence
+      ? []
+      : [`| the same beyond the ${waited} ms the VAD waits (it counts silence in whole 20 ms frames: lib/media/vad/vad.ts) | | ${ms(p50(r.noPreempt, 'heard') - fixedLatency - waited)} / ${ms(p50(r.noPreempt, 'wire') - fixedLatency - waited)} | | |`]),
     `| the same with a fixed 500 ms end silence (before), heard | | ${ms(p50(r.fixed, 'heard'))} | ${ms(p99(r.fixed, 'heard'))} | ${r.fixed.length} |`,
     `| barge-in: speech onset -> our output paused (the last agent frame the caller heard) | ≤ 120 ms | ${ms(percentile(r.pause, 50))} | ${ms(percentile(r.pause, 99))} | ${r.pause.length} |`,
     `| of which: speech onset -> the server paused its output (\`pauseAfterMs\` 60 of voice) | | ${ms(percentile(r.pauseDetected, 50))} | ${ms(percentile(r.pauseDetected, 99))} | ${r.pauseDetected.length} |`,
@@ -159,9 +165,9 @@ export function turnTakingSection (r: TurnTakingResult, s: SectionSetup): string
     'silence waits for the silence frame in play (0-20 ms, 10 on average). Told the switch runs',
     'timerfd (`media.stream.writeTimer`, the default) the agent sends no idle silence but a keep-alive',
     'a second, so nothing is in play and heard is on the wire. With preemption the model is asked at the 100 ms pause and',
-    'the end of the turn (250 ms) only releases what is already under way: the critical path is the',
+    `the end of the turn (${s.minSilence} ms) only releases what is already under way: the critical path is the`,
     'preemptive pause, STT, LLM and TTS. The end of turn is declared on the caller\'s frame that',
-    'completes the 250 ms of silence, which arrives 260 ms after the end of speech: the caller\'s',
+    `completes the ${s.minSilence} ms of silence, which arrives ${waited} ms after the end of speech: the caller's`,
     'audio comes in 20 ms frames. Barge-in pause is measured to the last agent frame the caller heard.',
     '<!-- turn-taking:end -->',
   ].join('\n')
