@@ -29,7 +29,8 @@ export interface SeenRequest { readonly path: string, readonly at: number, reado
 export interface FrameTimes { readonly arrivalMs: number, readonly writtenMs: number, readonly playMs: number }
 
 export type ChildRequest =
-  | { readonly type: 'reset', readonly id: number, readonly ttsOffsetMs: number }
+  /** `fresh`: a new STT and LLM fake (a new rig: nothing scripted for an earlier call is left, no connection kept). */
+  | { readonly type: 'reset', readonly id: number, readonly ttsOffsetMs: number, readonly fresh: boolean }
   | { readonly type: 'reply', readonly id: number, readonly path: string, readonly replies: Reply[] }
   | { readonly type: 'seen', readonly id: number }
   | { readonly type: 'call', readonly id: number, readonly port: number, readonly destination: string, readonly callerNumber: string, readonly writeTimer: WriteTimer, readonly speechEndMs: number }
@@ -37,7 +38,7 @@ export type ChildRequest =
 
 export type ChildReply =
   | { readonly type: 'ready', readonly port: number, readonly ttsPort: number }
-  | { readonly type: 'ok', readonly id: number }
+  | { readonly type: 'ok', readonly id: number, readonly port?: number }
   | { readonly type: 'seen', readonly id: number, readonly requests: SeenRequest[], readonly ttsAsked?: number, readonly ttsYielded?: number, readonly ttsLateMs: number[] }
   | { readonly type: 'call', readonly id: number, readonly t0: number, readonly frame?: FrameTimes }
 
@@ -53,7 +54,8 @@ function tone (text: string): Buffer {
 
 async function main (): Promise<void> {
   const send = (reply: ChildReply): void => { process.send?.(reply) }
-  const fake = await FakeOpenAiServer.start({ keepAlive: true })
+  let fake = await FakeOpenAiServer.start({ keepAlive: true })
+  const portOf = (f: FakeOpenAiServer): number => Number(new URL(f.baseUrl).port)
   const tts = { offsetMs: 0, asked: undefined as number | undefined, yielded: undefined as number | undefined, late: [] as number[] }
   // `/audio/speech` answers whatever text it is asked for (the greeting's phrases as well as the
   // reply's), so it is a server of its own rather than scripted replies.
@@ -80,11 +82,19 @@ async function main (): Promise<void> {
 
   process.on('message', (req: ChildRequest) => {
     if (req.type === 'reset') {
-      fake.requests.length = 0
       tts.offsetMs = req.ttsOffsetMs
       tts.asked = undefined
       tts.yielded = undefined
-      send({ type: 'ok', id: req.id })
+      if (!req.fresh) {
+        fake.requests.length = 0
+        send({ type: 'ok', id: req.id })
+        return
+      }
+      const old = fake
+      void Promise.all([old.close(), FakeOpenAiServer.start({ keepAlive: true })]).then(([, next]) => {
+        fake = next
+        send({ type: 'ok', id: req.id, port: portOf(fake) })
+      })
     } else if (req.type === 'reply') {
       fake.reply(req.path, ...req.replies)
       send({ type: 'ok', id: req.id })
@@ -105,7 +115,7 @@ async function main (): Promise<void> {
     }
   })
   process.on('disconnect', () => process.exit(0))
-  send({ type: 'ready', port: new URL(fake.baseUrl).port === '' ? 0 : Number(new URL(fake.baseUrl).port), ttsPort })
+  send({ type: 'ready', port: portOf(fake), ttsPort })
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main()

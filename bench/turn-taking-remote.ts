@@ -57,15 +57,16 @@ export class TurnTakingChild extends ForkedServer<ChildRequest, ChildReply & { p
 
   /** The child forgets the requests so far and when the TTS fake was first asked, and takes the TTS offset. */
   async reset (ttsOffsetMs: number): Promise<void> {
-    await this.request({ type: 'reset', ttsOffsetMs })
+    await this.request({ type: 'reset', ttsOffsetMs, fresh: false })
   }
 
-  /** A fresh fake for one rig. */
+  /** A fresh STT and LLM fake for one rig, as the test rig starts one per rig. */
   async fake (ttsOffsetMs: number): Promise<RemoteFake> {
-    await this.reset(ttsOffsetMs)
+    const r = await this.request({ type: 'reset', ttsOffsetMs, fresh: true })
+    if (r.type !== 'ok' || r.port === undefined) throw new Error(`turn-taking fakes: ${r.type}`)
     const requests: SeenRequest[] = []
     return {
-      baseUrl: `http://127.0.0.1:${this.port}/v1`,
+      baseUrl: `http://127.0.0.1:${r.port}/v1`,
       requests,
       openConnections: 0,
       reply: (path, ...replies) => { this.#scripted = Promise.all([this.#scripted, this.request({ type: 'reply', path, replies } as WithoutId<ChildRequest>)]) },

@@ -217,6 +217,7 @@ async function backchannel (): Promise<boolean> {
     clearInterval(watcher)
     await syncFakes(rig)
     const agent = rig.store.calls[0]!.turns.filter((x) => x.role === 'agent')
+    if (process.env.BENCH_VERBOSE !== undefined) process.stderr.write(`bench: backchannel: said ${String(said)}, ${chatRequests(rig.fake).length} model requests, ${agent.filter((x) => x.interrupted === true).length} interrupted turns\n`)
     return said && chatRequests(rig.fake).length === 1 && !agent.some((x) => x.interrupted === true)
   })
 }
