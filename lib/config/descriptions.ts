@@ -44,7 +44,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'media.stream.bargeIn.echoGuard': 'Our own voice coming back on the caller\'s line (line or handset echo) is heard as silence, so it never pauses or interrupts the agent.',
   'media.stream.endpointing': 'When the caller\'s turn is over. A route may override it.',
   'media.stream.endpointing.adaptive': 'Decide from the caller\'s words: a finished sentence ends the turn after `minSilenceMs`, words that trail off ("and…", a number being dictated) wait up to `maxSilenceMs`. Off: every turn ends after `vad.endSilenceMs`.',
-  'media.stream.endpointing.minSilenceMs': 'Silence that ends a turn whose words are finished.',
+  'media.stream.endpointing.minSilenceMs': 'Silence that ends a turn whose words are finished. Waited in whole 20 ms frames, rounded up: the default 250 is waited as 260; 240 ends each such turn 20 ms sooner.',
   'media.stream.endpointing.maxSilenceMs': 'Longest silence waited for when the words trail off.',
   'media.stream.endpointing.preemptive': 'Preemptive replies: at `preemptAfterMs` of silence the words are recognised and, when finished, the model and the first sentence\'s synthesis start before the end of the turn is confirmed; nothing is heard or kept unless it is. If the caller goes on the work is discarded, counted (`preemptiveDiscarded`) and its tokens billed.',
   'media.stream.endpointing.preemptAfterMs': 'Silence at which a preemptive reply starts (at most `minSilenceMs`).',
