@@ -1,5 +1,6 @@
 import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, MAX_BLOCKS, StreamPosition, blockCount, quietSamples, scratchFor, skipDecimation, toEchoRate, windowFor } from './echo-history.ts'
 import { EchoLine, type LineState } from './echo-line.ts'
+import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
 
 /**
  * Echo guard: tells, frame by frame, whether what the caller's line sends is our own output
@@ -69,18 +70,8 @@ export interface EchoLineInfo {
 
 const NO_ECHO: EchoVerdict = { echoShare: 0, echoOnly: false, doubleTalk: false }
 
-/** Block power that counts as sound we sent (-60 dBFS): quieter output cannot echo audibly. */
-const ACTIVE = 1e-6
-/** Updates per window of the floor and ceiling statistics. */
-const WINDOW = 128
-/** Candidate delays every LAG_STEP blocks (10 ms); the max-of-three covers the blocks between. */
-const LAG_STEP = 2
-/** Delays around the echo's that its bound covers (the correlation peak is broad). */
-const NEAR = 3 * LAG_STEP
 /** Far from the echo's delay, floors are only kept up to date (one block in FAR_EVERY). */
 const FAR_EVERY = 4
-/** Ceiling cap over the floor on a line with no echo found. */
-const CLEAR_SPREAD = 10 ** (12 / 10)
 /** Line noise per band: windowed minimum of block power, times the bias of a minimum. */
 const NOISE_WINDOW = 100
 const NOISE_BIAS = 2.5
@@ -102,16 +93,9 @@ export class EchoGuard {
   readonly #in = new StreamPosition()
   readonly #lagMin: number
   readonly #lags: number
-  readonly #cap: number
   readonly #margin: number
-  readonly #spread: number
-  // Per band and candidate delay (band * lags + k): floor and ceiling, two windows each.
-  readonly #floorCur: Float64Array
-  readonly #floorPrev: Float64Array
-  readonly #floorCount: Uint8Array
-  readonly #ceilCur: Float64Array
-  readonly #ceilPrev: Float64Array
-  readonly #ceilCount: Uint8Array
+  /** What came back over what we sent, per band and candidate delay: floors and ceilings. */
+  readonly #ratios: EchoRatios
   /** Scratch, shared by all guards (filled before it is read, within one call). */
   readonly #slots: Int32Array
   readonly #bands: Float64Array
@@ -149,18 +133,18 @@ export class EchoGuard {
     // Room for the longest delay, its neighbour, a frame and our frames sent ahead of time.
     this.#ring = new BlockRing(this.#lagMin + this.#lags + 2 * MAX_BLOCKS + 24, CH, SILENT_BLOCK)
     this.#line = new EchoLine(this.#lags, LAG_STEP)
-    this.#cap = 10 ** (-(options.minErlDb ?? 6) / 10)
     this.#margin = 10 ** ((options.marginDb ?? 3) / 10)
-    this.#spread = 10 ** ((options.spreadDb ?? 20) / 10)
-    const cells = B * this.#lags
-    this.#floorCur = new Float64Array(cells).fill(this.#cap)
-    this.#floorPrev = new Float64Array(cells).fill(this.#cap)
-    this.#floorCount = new Uint8Array(cells)
-    this.#ceilCur = new Float64Array(cells).fill(this.#cap)
-    this.#ceilPrev = new Float64Array(cells).fill(this.#cap)
-    this.#ceilCount = new Uint8Array(cells)
     ;({ slots: this.#slots, bands: this.#bands, hi: this.#hi, lo: this.#lo, power1: this.#power1, logMean: this.#logMean, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
     this.#stride = windowFor(this.#lags)
+    this.#ratios = new EchoRatios({
+      lags: this.#lags,
+      stride: this.#stride,
+      hi: this.#hi,
+      lo: this.#lo,
+      bounds: this.#bounds,
+      cap: 10 ** (-(options.minErlDb ?? 6) / 10),
+      spread: 10 ** ((options.spreadDb ?? 20) / 10),
+    })
   }
 
   /** Every frame we send (silence included), with the time it was sent (the endpoint's tick clock, ms). */
@@ -220,7 +204,7 @@ export class EchoGuard {
     for (let j = 0; j < blocks; j++) {
       // Block j's delay index k is window position at + k.
       const at = blocks - 1 - j
-      this.#bound(e, blocks, j, at, d >= 0 && (far & (1 << j)) !== 0)
+      this.#ratios.bound(e, blocks, j, at, d, this.#line.state === 'clear', d >= 0 && (far & (1 << j)) !== 0)
       let loud = false
       for (let c = 0; c < B; c++) {
         const v = e[(c + 1) * blocks + j] as number
@@ -237,7 +221,7 @@ export class EchoGuard {
           // A band within the line noise says nothing about how loud the echo gets (and its
           // residue over a quiet block of ours would read as a loud echo).
           const echo = (e[(c + 1) * blocks + j] as number) - (this.#noise[c] as number)
-          if (echo > (this.#noise[c] as number)) this.#learnCeiling(c, echo, at)
+          if (echo > (this.#noise[c] as number)) this.#ratios.learnCeiling(c, echo, at, this.#delay)
         }
       }
       this.#correlate(e[j] as number, at, blocks)
@@ -255,7 +239,7 @@ export class EchoGuard {
     const d = this.#line.delay
     if (d < 0) return { state: this.#line.state, correlation: r }
     let gain = 0
-    for (let c = 0; c < B; c++) gain = Math.max(gain, this.#floor(c * this.#lags + d))
+    for (let c = 0; c < B; c++) gain = Math.max(gain, this.#ratios.floor(c * this.#lags + d))
     return { state: 'echo', delayMs: this.#delayMs(d), erlDb: -10 * Math.log10(gain), correlation: best === d ? r : this.#line.correlation(d) }
   }
 
@@ -273,15 +257,7 @@ export class EchoGuard {
     const d = this.#line.delay
     if (d === this.#delay) return
     this.#delay = d
-    if (d < 0) return
-    for (let c = 0; c < B; c++) {
-      for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k++) {
-        const i = c * this.#lags + k
-        this.#ceilCur[i] = this.#cap
-        this.#ceilPrev[i] = this.#cap
-        this.#ceilCount[i] = 0
-      }
-    }
+    if (d >= 0) this.#ratios.resetCeilings(d)
   }
 
   /**
@@ -349,97 +325,8 @@ export class EchoGuard {
     for (let u = at; u <= at + this.#lags + 1; u++) if ((power[u] as number) > loudest) loudest = power[u] as number
     // Louder than any echo of what we sent could be: the caller's alone, and it would only blur
     // the correlation (a caller talking over us for a second can move its peak).
-    if (v > this.#cap * this.#margin * loudest) return
+    if (v > this.#ratios.cap * this.#margin * loudest) return
     this.#line.add(Math.log(v + ACTIVE), this.#logMean, at)
-  }
-
-  /**
-   * The caller's block `j` (band powers in `e`): update the floors, and set #bounds to the most
-   * power our output can explain in each band: at each delay that counts, the gain learnt there
-   * times the most of what we sent in the three blocks around it (#window's position `at` + k
-   * for delay index k). Once the echo's delay is known, the others only keep their floors up to
-   * date, one block in FAR_EVERY (`far`).
-   */
-  #bound (e: Float64Array, blocks: number, j: number, at: number, far: boolean): void {
-    // The loop below runs for every band, delay and 5 ms block while we talk: the arrays and
-    // settings are read into locals, and the floor's two windows are updated and read in place.
-    const his = this.#hi
-    const los = this.#lo
-    const floorCur = this.#floorCur
-    const floorPrev = this.#floorPrev
-    const floorCount = this.#floorCount
-    const ceilCur = this.#ceilCur
-    const ceilPrev = this.#ceilPrev
-    const cap = this.#cap
-    const spread = this.#spread
-    const lags = this.#lags
-    const d = this.#delay
-    const known = d >= 0
-    // Before the echo is found: the worst case, capped over the floor (less on a clear line).
-    const unknownSpread = this.#line.state === 'clear' ? CLEAR_SPREAD : spread
-    const from = !known || far ? 0 : Math.max(0, d - NEAR)
-    const to = !known || far ? lags - 1 : Math.min(lags - 1, d + NEAR)
-    for (let c = 0; c < B; c++) {
-      const v = e[(c + 1) * blocks + j] as number
-      const base = c * lags
-      const row = c * this.#stride + at
-      let bound = 0
-      for (let k = from - (from % LAG_STEP); k <= to; k += LAG_STEP) {
-        const hi = his[row + k] as number
-        if (hi < ACTIVE) continue
-        const lo = los[row + k] as number
-        const i = base + k
-        // The least of three bounds the echo's ratio from below, the most of three the echo from above.
-        let cur = floorCur[i] as number
-        if (lo >= ACTIVE) {
-          const r = v / lo
-          if (r < cur) { cur = r; floorCur[i] = r }
-          const n = (floorCount[i] as number) + 1
-          if (n < WINDOW) {
-            floorCount[i] = n
-          } else {
-            floorPrev[i] = Math.min(cur, cap)
-            cur = cap
-            floorCur[i] = cap
-            floorCount[i] = 0
-          }
-        }
-        if (known && (k < d - NEAR || k > d + NEAR)) continue
-        const prev = floorPrev[i] as number
-        const floor = cur < prev ? cur : prev
-        const ceiling = known
-          ? Math.min(Math.max(ceilCur[i] as number, ceilPrev[i] as number), floor * spread)
-          : Math.min(cap, floor * unknownSpread)
-        const g = ceiling * hi
-        if (g > bound) bound = g
-      }
-      this.#bounds[c] = bound
-    }
-  }
-
-  #floor (i: number): number {
-    const a = this.#floorCur[i] as number
-    const b = this.#floorPrev[i] as number
-    return a < b ? a : b
-  }
-
-  /** A block explained as echo: how loud it was near the echo's delay (relative to what we sent) is the ceiling. */
-  #learnCeiling (c: number, v: number, at: number): void {
-    const d = this.#delay
-    const base = c * this.#lags
-    const row = c * this.#stride + at
-    for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k += LAG_STEP) {
-      const hi = this.#hi[row + k] as number
-      if (hi < ACTIVE) continue
-      const i = base + k
-      const r = Math.min(this.#cap, v / hi)
-      if (r > (this.#ceilCur[i] as number)) this.#ceilCur[i] = r
-      const n = (this.#ceilCount[i] as number) + 1
-      if (n < WINDOW) { this.#ceilCount[i] = n; continue }
-      this.#ceilPrev[i] = this.#ceilCur[i] as number
-      this.#ceilCur[i] = 0
-      this.#ceilCount[i] = 0
-    }
   }
 
   /** Line noise per band: the least block power over the last one or two windows, bias-corrected. */

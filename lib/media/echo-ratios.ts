@@ -1,0 +1,171 @@
+import { BANDS } from './echo-history.ts'
+
+/**
+ * What comes back on the caller's line over what we sent, for the echo guard (echo.ts): per band
+ * and candidate delay, a floor (the echo return loss: what comes back is at least the echo) and a
+ * ceiling learnt from blocks already explained as echo, each the extreme of two windows of
+ * WINDOW updates (minimum statistics, so they follow a line that changes). From them, the most
+ * power our output can explain in each band of a caller's block.
+ */
+
+/** Block power that counts as sound we sent (-60 dBFS): quieter output cannot echo audibly. */
+export const ACTIVE = 1e-6
+/** Candidate delays every LAG_STEP blocks (10 ms); the max-of-three covers the blocks between. */
+export const LAG_STEP = 2
+/** Delays around the echo's that its bound covers (the correlation peak is broad). */
+export const NEAR = 3 * LAG_STEP
+/** Updates per window of the floor and ceiling statistics. */
+const WINDOW = 128
+/** Ceiling cap over the floor on a line with no echo found. */
+const CLEAR_SPREAD = 10 ** (12 / 10)
+const B = BANDS.length
+
+export interface EchoRatiosOptions {
+  /** Candidate delays. */
+  readonly lags: number
+  /** Positions per band in `hi` and `lo`. */
+  readonly stride: number
+  /** The most and the least we sent around each window position, per band (the guard fills them). */
+  readonly hi: Float64Array
+  readonly lo: Float64Array
+  /** Where bound() writes the explained power per band. */
+  readonly bounds: Float64Array
+  /** The worst echo return loss a line should have, as a power ratio. */
+  readonly cap: number
+  /** How far a ceiling may stand over its floor, as a power ratio. */
+  readonly spread: number
+}
+
+export class EchoRatios {
+  readonly cap: number
+  readonly #spread: number
+  readonly #lags: number
+  readonly #stride: number
+  readonly #hi: Float64Array
+  readonly #lo: Float64Array
+  readonly #bounds: Float64Array
+  // Per band and candidate delay (band * lags + k): floor and ceiling, two windows each.
+  readonly #floorCur: Float64Array
+  readonly #floorPrev: Float64Array
+  readonly #floorCount: Uint8Array
+  readonly #ceilCur: Float64Array
+  readonly #ceilPrev: Float64Array
+  readonly #ceilCount: Uint8Array
+
+  constructor (o: EchoRatiosOptions) {
+    this.cap = o.cap
+    this.#spread = o.spread
+    this.#lags = o.lags
+    this.#stride = o.stride
+    this.#hi = o.hi
+    this.#lo = o.lo
+    this.#bounds = o.bounds
+    const cells = B * o.lags
+    this.#floorCur = new Float64Array(cells).fill(o.cap)
+    this.#floorPrev = new Float64Array(cells).fill(o.cap)
+    this.#floorCount = new Uint8Array(cells)
+    this.#ceilCur = new Float64Array(cells).fill(o.cap)
+    this.#ceilPrev = new Float64Array(cells).fill(o.cap)
+    this.#ceilCount = new Uint8Array(cells)
+  }
+
+  /** The echo moved to delay `d` (or was found): its ceilings start from the worst case again. */
+  resetCeilings (d: number): void {
+    for (let c = 0; c < B; c++) {
+      for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k++) {
+        const i = c * this.#lags + k
+        this.#ceilCur[i] = this.cap
+        this.#ceilPrev[i] = this.cap
+        this.#ceilCount[i] = 0
+      }
+    }
+  }
+
+  /**
+   * The caller's block `j` (band powers in `e`): update the floors, and set `bounds` to the most
+   * power our output can explain in each band: at each delay that counts, the gain learnt there
+   * times the most of what we sent in the three blocks around it (the guard's window position
+   * `at` + k for delay index k). Once the echo's delay `d` is known, the others only keep their
+   * floors up to date, on the blocks the guard marks `far`. `clear`: the line has no echo found.
+   */
+  bound (e: Float64Array, blocks: number, j: number, at: number, d: number, clear: boolean, far: boolean): void {
+    // The loop below runs for every band, delay and 5 ms block while we talk: the arrays and
+    // settings are read into locals, and the floor's two windows are updated and read in place.
+    const his = this.#hi
+    const los = this.#lo
+    const floorCur = this.#floorCur
+    const floorPrev = this.#floorPrev
+    const floorCount = this.#floorCount
+    const ceilCur = this.#ceilCur
+    const ceilPrev = this.#ceilPrev
+    const cap = this.cap
+    const spread = this.#spread
+    const lags = this.#lags
+    const known = d >= 0
+    // Before the echo is found: the worst case, capped over the floor (less on a clear line).
+    const unknownSpread = clear ? CLEAR_SPREAD : spread
+    const from = !known || far ? 0 : Math.max(0, d - NEAR)
+    const to = !known || far ? lags - 1 : Math.min(lags - 1, d + NEAR)
+    for (let c = 0; c < B; c++) {
+      const v = e[(c + 1) * blocks + j] as number
+      const base = c * lags
+      const row = c * this.#stride + at
+      let bound = 0
+      for (let k = from - (from % LAG_STEP); k <= to; k += LAG_STEP) {
+        const hi = his[row + k] as number
+        if (hi < ACTIVE) continue
+        const lo = los[row + k] as number
+        const i = base + k
+        // The least of three bounds the echo's ratio from below, the most of three the echo from above.
+        let cur = floorCur[i] as number
+        if (lo >= ACTIVE) {
+          const r = v / lo
+          if (r < cur) { cur = r; floorCur[i] = r }
+          const n = (floorCount[i] as number) + 1
+          if (n < WINDOW) {
+            floorCount[i] = n
+          } else {
+            floorPrev[i] = Math.min(cur, cap)
+            cur = cap
+            floorCur[i] = cap
+            floorCount[i] = 0
+          }
+        }
+        if (known && (k < d - NEAR || k > d + NEAR)) continue
+        const prev = floorPrev[i] as number
+        const floor = cur < prev ? cur : prev
+        const ceiling = known
+          ? Math.min(Math.max(ceilCur[i] as number, ceilPrev[i] as number), floor * spread)
+          : Math.min(cap, floor * unknownSpread)
+        const g = ceiling * hi
+        if (g > bound) bound = g
+      }
+      this.#bounds[c] = bound
+    }
+  }
+
+  /** The floor at cell `i` (band * lags + delay index): the least of its two windows. */
+  floor (i: number): number {
+    const a = this.#floorCur[i] as number
+    const b = this.#floorPrev[i] as number
+    return a < b ? a : b
+  }
+
+  /** A block explained as echo, `v` in band `c`: how loud it was near the echo's delay `d` (relative to what we sent) is the ceiling. */
+  learnCeiling (c: number, v: number, at: number, d: number): void {
+    const base = c * this.#lags
+    const row = c * this.#stride + at
+    for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k += LAG_STEP) {
+      const hi = this.#hi[row + k] as number
+      if (hi < ACTIVE) continue
+      const i = base + k
+      const r = Math.min(this.cap, v / hi)
+      if (r > (this.#ceilCur[i] as number)) this.#ceilCur[i] = r
+      const n = (this.#ceilCount[i] as number) + 1
+      if (n < WINDOW) { this.#ceilCount[i] = n; continue }
+      this.#ceilPrev[i] = this.#ceilCur[i] as number
+      this.#ceilCur[i] = 0
+      this.#ceilCount[i] = 0
+    }
+  }
+}
