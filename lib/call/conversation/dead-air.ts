@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { textFor } from '../../agent/config.ts'
-import { PhoneAgentError, isCallEnded } from '../../errors.ts'
+import { PhoneAgentError, isCallEnded, routineAbort } from '../../errors.ts'
 import type { VerbContext } from '../context.ts'
 import { playPath } from '../verbs/play.ts'
 
@@ -106,7 +106,7 @@ export class DeadAir {
   dispose (): void {
     this.sound()
     this.clearDeadline()
-    this.#filler?.controller.abort(new PhoneAgentError('TURN_OVER', 'turn over'))
+    this.#filler?.controller.abort(routineAbort('TURN_OVER', 'turn over'))
   }
 
   #schedule (): void {

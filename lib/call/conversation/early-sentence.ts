@@ -1,5 +1,5 @@
 import { SentenceSplitter } from '../../agent/sentences.ts'
-import { PhoneAgentError } from '../../errors.ts'
+import { routineAbort } from '../../errors.ts'
 import type { TurnMedia } from '../turn-media.ts'
 
 /** Held text that may be a whole sentence: it ends with a terminator (and closing quotes). */
@@ -63,7 +63,7 @@ export class EarlySentence {
     this.#settled = true
     if (this.#text === undefined) return false
     if (sentence === this.#text) return true
-    this.#controller?.abort(new PhoneAgentError('TURN_OVER', 'the sentence started early ran on'))
+    this.#controller?.abort(routineAbort('TURN_OVER', 'the sentence started early ran on'))
     this.wasted += this.#text.length
     return false
   }

@@ -3,7 +3,7 @@ import type { Contact } from '../../agent/contacts.ts'
 import type { ConversationHistory } from '../../agent/history.ts'
 import { SentenceSplitter } from '../../agent/sentences.ts'
 import { validateToolCall, type ToolContext } from '../../agent/tools.ts'
-import { PhoneAgentError, isCallEnded, isPhoneAgentError } from '../../errors.ts'
+import { PhoneAgentError, isCallEnded, isPhoneAgentError, routineAbort } from '../../errors.ts'
 import type { LlmDelta, LlmProvider, ToolDefinition } from '../../llm/types.ts'
 import type { LatencyInput } from '../../records/types.ts'
 import type { VerbContext } from '../context.ts'
@@ -161,7 +161,7 @@ export class Turn {
   dispose (): void {
     this.#dropSpeculation('turn over')
     this.#deadAir.dispose()
-    if (!this.#controller.signal.aborted) this.#controller.abort(new PhoneAgentError('TURN_OVER', 'turn over'))
+    if (!this.#controller.signal.aborted) this.#controller.abort(routineAbort('TURN_OVER', 'turn over'))
   }
 
   async run (heard: Utterance): Promise<TurnEnd> {

@@ -1,4 +1,4 @@
-import { PhoneAgentError } from '../../errors.ts'
+import { routineAbort } from '../../errors.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
 import type { SttProvider, SttSession } from '../../speech/stt/types.ts'
 
@@ -68,7 +68,7 @@ export class UtteranceRecognition {
     if (!this.#ended) return
     this.discarded++
     this.discardedMs += this.#sentMs
-    this.#abort.abort(new PhoneAgentError('TURN_OVER', 'the caller went on: recognition restarted'))
+    this.#abort.abort(routineAbort('TURN_OVER', 'the caller went on: recognition restarted'))
     this.#open()
     for (const f of this.frames) {
       this.#session.write(pcm(f))
@@ -77,7 +77,7 @@ export class UtteranceRecognition {
   }
 
   dispose (): void {
-    this.#abort.abort(new PhoneAgentError('TURN_OVER', 'recognition no longer needed'))
+    this.#abort.abort(routineAbort('TURN_OVER', 'recognition no longer needed'))
   }
 
   #open (): void {
