@@ -44,6 +44,8 @@ export interface ScenarioScore {
   readonly outboundNs: number
   /** With a reference guard: the caller's frames whose verdict differs from the reference's (any field). */
   readonly referenceMismatches?: number
+  /** With a reference guard: the VAD's starts behind it. */
+  readonly reference?: Starts
 }
 
 /** What scoring needs of a guard: today's, or a reference copy to compare its verdicts with. */
@@ -91,14 +93,18 @@ export function scoreScenario (scenario: Scenario): ScenarioScore {
   return scoreAgainst(scenario, undefined)
 }
 
-/** scoreScenario, with `reference()`'s guard fed alongside and its verdicts compared. */
-export function scoreAgainst (scenario: Scenario, reference: (() => GuardLike) | undefined): ScenarioScore {
+/**
+ * scoreScenario, with `reference()`'s guard fed alongside and its verdicts compared; `make` gives
+ * the guard scored (today's by default).
+ */
+export function scoreAgainst (scenario: Scenario, reference: (() => GuardLike) | undefined, make: () => GuardLike & { readonly line: EchoLineInfo } = () => new EchoGuard({ rate: RATE })): ScenarioScore {
   const r = render(scenario)
-  const guard = new EchoGuard({ rate: RATE })
+  const guard = make()
   const ref = reference === undefined ? undefined : reference()
   let referenceMismatches = 0
   const plain = new StartCounter(r.speech)
   const guarded = new StartCounter(r.speech)
+  const behindRef = ref === undefined ? undefined : new StartCounter(r.speech)
   let o = 0
   let echoOnlyFrames = 0
   let echoOnlyDuringSpeech = 0
@@ -122,6 +128,7 @@ export function scoreAgainst (scenario: Scenario, reference: (() => GuardLike) |
     const ns = Number(process.hrtime.bigint() - t0)
     const v = ref?.inbound(f.samples, f.atMs)
     if (v !== undefined && (v.echoOnly !== verdict.echoOnly || v.echoShare !== verdict.echoShare || v.doubleTalk !== verdict.doubleTalk)) referenceMismatches++
+    if (v !== undefined) behindRef?.push(v.echoOnly ? SILENCE : f.samples, f.mediaMs)
     if (verdict.echoShare > 0 || verdict.echoOnly || verdict.doubleTalk) { activeFrames++; activeNs += ns } else { idleFrames++; idleNs += ns }
     plain.push(f.samples, f.mediaMs)
     guarded.push(verdict.echoOnly ? SILENCE : f.samples, f.mediaMs)
@@ -151,8 +158,13 @@ export function scoreAgainst (scenario: Scenario, reference: (() => GuardLike) |
     idleNs,
     outboundFrames: r.outbound.length,
     outboundNs,
-    ...(ref === undefined ? {} : { referenceMismatches }),
+    ...(behindRef === undefined ? {} : { referenceMismatches, reference: behindRef.starts }),
   }
+}
+
+/** summarise() of the reference guard's starts (scores from scoreAgainst with a reference). */
+export function summariseReference (scores: readonly ScenarioScore[]): Summary {
+  return summarise(scores.map((s) => ({ ...s, guarded: s.reference ?? s.guarded })))
 }
 
 /** A false start that falls on the caller's DTMF (a tone's first, partial frame reads as voiced). */

@@ -164,17 +164,17 @@ export class BlockRing {
   }
 
   /**
-   * `into[k] = at(top - k)` for k below `count`, walking the ring once instead of a modulo per block
-   * (the guard asks for ~80 blocks per 5 ms block it judges).
+   * `into[offset + k] = at(top - k)` for k below `count`, walking the ring once instead of a modulo
+   * per block (the guard asks for ~80 blocks per 5 ms block it judges).
    */
-  slots (top: number, into: Int32Array, count = into.length): void {
+  slots (top: number, into: Int32Array, count = into.length, offset = 0): void {
     const end = this.#end
     let slot = this.#slot(top)
     const step = this.#channels
     const wrap = this.#capacity * step
     for (let k = 0; k < count; k++) {
       const b = top - k
-      into[k] = end === undefined || b >= end || b < end - this.#capacity ? -1 : slot
+      into[offset + k] = end === undefined || b >= end || b < end - this.#capacity ? -1 : slot
       slot = slot === 0 ? wrap - step : slot - step
     }
   }

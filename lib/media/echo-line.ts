@@ -4,7 +4,8 @@
  *
  * Envelopes are log block powers (a loud caller would otherwise dominate the sums for many
  * seconds); ours is the mean of three blocks around each delay, as the guard's bounds use.
- * The sums forget with a ~2 s time constant. States:
+ * The sums forget with a ~2 s time constant of our speech, however sparsely the guard samples a
+ * known line (skip(), and add()'s weight). States:
  * - learning: not enough evidence yet (the guard assumes the worst line);
  * - echo at a delay: a clear correlation peak (>= 0.5, 0.15 above any delay 30 ms or more
  *   away) or a strong one (>= 0.7). A line's echo does not go away, so this state stays: the
@@ -66,18 +67,41 @@ export class EchoLine {
 
   /**
    * One block: the caller's log power `x`, and ours around each delay: `means[at + k]` is the
-   * mean log power of what we sent in the three blocks around delay index k.
+   * mean log power of what we sent in the three blocks around delay index k. `w`: how many
+   * blocks it stands for (a known line is sampled one frame in a few: its blocks stand for the
+   * ones between, so new evidence outweighs old as fast as when every block is added).
    */
-  add (x: number, means: Float64Array, at: number): void {
+  add (x: number, means: Float64Array, at: number, w = 1): void {
     const f = FORGET
-    this.#weight = this.#weight * f + 1
-    this.#sx = this.#sx * f + x
-    this.#sxx = this.#sxx * f + x * x
+    // With w = 1 every product below is the one it always was (w * x is x exactly).
+    const wx = w * x
+    this.#weight = this.#weight * f + w
+    this.#sx = this.#sx * f + wx
+    this.#sxx = this.#sxx * f + wx * x
     for (let k = 0; k < this.#lags; k += this.#step) {
       const y = means[at + k] as number
-      this.#sy[k] = (this.#sy[k] as number) * f + y
-      this.#syy[k] = (this.#syy[k] as number) * f + y * y
-      this.#sxy[k] = (this.#sxy[k] as number) * f + x * y
+      const wy = w * y
+      this.#sy[k] = (this.#sy[k] as number) * f + wy
+      this.#syy[k] = (this.#syy[k] as number) * f + wy * y
+      this.#sxy[k] = (this.#sxy[k] as number) * f + wx * y
+    }
+  }
+
+  /**
+   * `blocks` blocks that were not added (the guard looked at them only around the echo's delay,
+   * or not at all on a clear line): the sums forget as if they had passed, so the memory stays
+   * ~2 s of our speech however sparsely the line is sampled.
+   */
+  skip (blocks: number): void {
+    if (blocks <= 0) return
+    const f = FORGET ** blocks
+    this.#weight *= f
+    this.#sx *= f
+    this.#sxx *= f
+    for (let k = 0; k < this.#lags; k += this.#step) {
+      this.#sy[k] = (this.#sy[k] as number) * f
+      this.#syy[k] = (this.#syy[k] as number) * f
+      this.#sxy[k] = (this.#sxy[k] as number) * f
     }
   }
 

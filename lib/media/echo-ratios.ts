@@ -51,6 +51,8 @@ export class EchoRatios {
   readonly #ceilCur: Float64Array
   readonly #ceilPrev: Float64Array
   readonly #ceilCount: Uint8Array
+  /** Per band and evaluated delay (band * lags / LAG_STEP + k / LAG_STEP): a clear line's gain, as bound() takes it. */
+  readonly #clearGain: Float64Array
 
   constructor (o: EchoRatiosOptions) {
     this.cap = o.cap
@@ -67,6 +69,7 @@ export class EchoRatios {
     this.#ceilCur = new Float64Array(cells).fill(o.cap)
     this.#ceilPrev = new Float64Array(cells).fill(o.cap)
     this.#ceilCount = new Uint8Array(cells)
+    this.#clearGain = new Float64Array(B * Math.ceil(o.lags / LAG_STEP))
   }
 
   /** The echo moved to delay `d` (or was found): its ceilings start from the worst case again. */
@@ -139,6 +142,41 @@ export class EchoRatios {
           : Math.min(cap, floor * unknownSpread)
         const g = ceiling * hi
         if (g > bound) bound = g
+      }
+      this.#bounds[c] = bound
+    }
+  }
+
+  /**
+   * On a line with no echo found, the gain bound() takes at each band and delay (the floor capped
+   * over itself by 12 dB and at the worst case), for clearBound(): between the blocks that update
+   * a clear line's floors, they do not move.
+   */
+  cacheClearGains (): void {
+    const lags = this.#lags
+    const gains = this.#clearGain
+    let q = 0
+    for (let c = 0; c < B; c++) {
+      for (let k = 0; k < lags; k += LAG_STEP) gains[q++] = Math.min(this.cap, this.floor(c * lags + k) * CLEAR_SPREAD)
+    }
+  }
+
+  /**
+   * bound() for a clear line's block that does not update the floors, from the gains
+   * cacheClearGains() kept since they last moved: the same products, the same maximum.
+   */
+  clearBound (at: number): void {
+    const his = this.#hi
+    const gains = this.#clearGain
+    const lags = this.#lags
+    let q = 0
+    for (let c = 0; c < B; c++) {
+      const row = c * this.#stride + at
+      let bound = 0
+      for (let k = 0; k < lags; k += LAG_STEP) {
+        const hi = his[row + k] as number
+        const g = gains[q++] as number
+        if (hi >= ACTIVE && g * hi > bound) bound = g * hi
       }
       this.#bounds[c] = bound
     }

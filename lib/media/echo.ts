@@ -30,8 +30,15 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  * the newer fills: minimum statistics), so the guard follows a line that changes.
  *
  * Cost: the filterbanks (~25 flops a sample each way) and, per 5 ms block, a few hundred
- * compares; only a level check while we have been silent longer than the longest delay, a scan
- * of the samples for the silence we send while silent. ~17 KB per call (scratch is shared).
+ * compares while the line is learnt (every band and delay). Once it is known (an echo's delay,
+ * or none), one frame in FULL_EVERY blocks (60 ms) looks at every delay: the floors far from
+ * the echo, the correlation that would find a new or moved echo (its blocks weigh for the ones
+ * between, so a changed line is followed in about the time it always was). The frames between
+ * look only at the seven delays around the echo's, or on a clear line multiply the gains its
+ * floors give (cached: they move only on a full look) by what we sent: about half the CPU of a
+ * look at every delay. Only a level check while we have been silent longer than the longest
+ * delay, a scan of the samples for the silence we send while silent. ~19 KB per call (scratch
+ * is shared).
  */
 
 export interface EchoGuardOptions {
@@ -70,8 +77,12 @@ export interface EchoLineInfo {
 
 const NO_ECHO: EchoVerdict = { echoShare: 0, echoOnly: false, doubleTalk: false }
 
-/** Far from the echo's delay, floors are only kept up to date (one block in FAR_EVERY). */
-const FAR_EVERY = 4
+/**
+ * Once the line is known, blocks between full looks at every delay (60 ms): far from the echo's
+ * delay, floors are kept up to date on one block in FULL_EVERY, and the correlation that would
+ * find a new or moved echo sees one frame in as many blocks.
+ */
+const FULL_EVERY = 12
 /** Line noise per band: windowed minimum of block power, times the bias of a minimum. */
 const NOISE_WINDOW = 100
 const NOISE_BIAS = 2.5
@@ -120,7 +131,8 @@ export class EchoGuard {
   #activeEnd = Number.NEGATIVE_INFINITY
   #outIdle = true
   #inIdle = true
-  #blockCount = 0
+  /** Blocks judged since the last full look at every delay. */
+  #sinceFull = 0
 
   constructor (options: EchoGuardOptions) {
     if (options.rate !== 8000 && options.rate !== 16000) throw new RangeError(`echo guard: rate ${options.rate} (8000 or 16000)`)
@@ -192,19 +204,31 @@ export class EchoGuard {
     const e = this.#power
     this.#inBank.analyse(this.#samples, blocks, e)
     this.#follow()
-    // Which blocks scan every delay (all of them while the echo's delay is not known).
     const d = this.#delay
-    let far = 0
-    if (d >= 0) for (let j = 0; j < blocks; j++) if ((this.#blockCount++ % FAR_EVERY) === 0) far |= 1 << j
-    const near = d >= 0 && far === 0
-    this.#window(first, blocks, near ? Math.max(0, d - NEAR) : 0, near ? Math.min(this.#lags - 1, d + NEAR) + blocks - 1 : this.#lags + blocks - 2)
+    const clear = this.#line.state === 'clear'
+    // While the line is learnt, every block looks at every delay. Once it is known (an echo's
+    // delay, or none), one frame in FULL_EVERY blocks does (the floors of every delay, the
+    // correlation that would find a new or moved echo); the others look only around the delay,
+    // or on a clear line bound the echo from the gains as they are.
+    this.#sinceFull += blocks
+    const full = d < 0 && !clear ? true : this.#sinceFull >= FULL_EVERY
+    if (d >= 0 && !full) this.#window(first, blocks, Math.max(0, d - NEAR), Math.min(this.#lags - 1, d + NEAR) + blocks - 1, false, true)
+    else this.#window(first, blocks, 0, this.#lags + blocks - 2, full, full)
     let explained = 0
     let total = 0
     let unexplained = 0
     for (let j = 0; j < blocks; j++) {
       // Block j's delay index k is window position at + k.
       const at = blocks - 1 - j
-      this.#ratios.bound(e, blocks, j, at, d, this.#line.state === 'clear', d >= 0 && (far & (1 << j)) !== 0)
+      // A full look keeps every delay's floors on its first block (far from a known delay, or on
+      // a clear line) or on all of them (learning); a known delay's own, on every block. A clear
+      // line's other blocks read its floors as they are.
+      if (clear && !(full && j === 0)) {
+        this.#ratios.clearBound(at)
+      } else {
+        this.#ratios.bound(e, blocks, j, at, d, clear, full && j === 0)
+        if (clear) this.#ratios.cacheClearGains()
+      }
       let loud = false
       for (let c = 0; c < B; c++) {
         const v = e[(c + 1) * blocks + j] as number
@@ -224,10 +248,16 @@ export class EchoGuard {
           if (echo > (this.#noise[c] as number)) this.#ratios.learnCeiling(c, echo, at, this.#delay)
         }
       }
-      this.#correlate(e[j] as number, at, blocks)
+      if (full) this.#correlate(e[j] as number, at, this.#sinceFull / blocks)
       this.#trackNoise(e, blocks, j)
     }
-    this.#line.decide(blocks)
+    if (full) {
+      // The blocks looked at only around the delay since the last full look passed too.
+      this.#line.skip(this.#sinceFull - blocks)
+      this.#line.decide(this.#sinceFull)
+      this.#sinceFull = 0
+      if (!clear && (this.#line.state as LineState) === 'clear') this.#ratios.cacheClearGains()
+    }
     const echoShare = total > 0 ? Math.min(1, explained / total) : 0
     const echoOnly = unexplained <= 1
     return { echoShare, echoOnly, doubleTalk: !echoOnly }
@@ -267,12 +297,15 @@ export class EchoGuard {
    * ring serves every block of the frame, and what the bounds and the correlation take from each
    * three neighbouring blocks (the most and the least per band, the mean log power) is computed
    * once per position instead of once per block and delay. #hi and #lo are filled only for the
-   * positions [from, to] the frame's blocks read.
+   * positions [from, to] the frame's blocks read; `all`: the whole window is walked, with the
+   * broadband powers and mean log powers the correlation reads, else only what [from, to] reads;
+   * `least`: #lo too (the blocks that update floors read it).
    */
-  #window (first: number, blocks: number, from: number, to: number): void {
-    const width = blocks + this.#lags + 1
+  #window (first: number, blocks: number, from: number, to: number, all: boolean, least: boolean): void {
+    const start = all ? 0 : from
+    const end = all ? blocks + this.#lags + 1 : to + 3
     const slots = this.#slots
-    this.#ring.slots(first + blocks - this.#lagMin, slots, width)
+    this.#ring.slots(first + blocks - this.#lagMin - start, slots, end - start, start)
     const p = this.#ring.power
     const power = this.#power1
     const means = this.#logMean
@@ -280,22 +313,22 @@ export class EchoGuard {
     const bands = this.#bands
     let l2 = 0
     let l1 = 0
-    for (let u = 0; u < width; u++) {
+    for (let u = start; u < end; u++) {
       const s = slots[u] as number
       // Written out for the four bands (echo-history.ts checks there are four).
       if (s < 0) {
-        power[u] = 0
         bands[u] = 0
         bands[stride + u] = 0
         bands[2 * stride + u] = 0
         bands[3 * stride + u] = 0
       } else {
-        power[u] = p[s] as number
         bands[u] = p[s + 1] as number
         bands[stride + u] = p[s + 2] as number
         bands[2 * stride + u] = p[s + 3] as number
         bands[3 * stride + u] = p[s + 4] as number
       }
+      if (!all) continue
+      power[u] = s < 0 ? 0 : p[s] as number
       const l = s < 0 ? SILENT_LOG : p[s + LOG] as number
       // The same sum in the same order as the correlation always took it: (u + (u + 1)) + (u + 2).
       if (u >= 2) means[u - 2] = (l2 + l1 + l) / 3
@@ -308,25 +341,37 @@ export class EchoGuard {
       const row = c * stride
       let a = bands[row + from] as number
       let m = bands[row + from + 1] as number
-      for (let u = row + from; u <= row + to; u++) {
-        const n = bands[u + 2] as number
-        hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
-        lo[u] = a < m ? (a < n ? a : n) : (m < n ? m : n)
-        a = m
-        m = n
+      if (least) {
+        for (let u = row + from; u <= row + to; u++) {
+          const n = bands[u + 2] as number
+          hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
+          lo[u] = a < m ? (a < n ? a : n) : (m < n ? m : n)
+          a = m
+          m = n
+        }
+      } else {
+        for (let u = row + from; u <= row + to; u++) {
+          const n = bands[u + 2] as number
+          hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
+          a = m
+          m = n
+        }
       }
     }
   }
 
-  /** One broadband block of the caller's against ours at every delay (from position `at`), unless it is the caller alone. */
-  #correlate (v: number, at: number, blocks: number): void {
+  /**
+   * One broadband block of the caller's against ours at every delay (from position `at`), unless
+   * it is the caller alone; standing for `w` blocks (the ones since the last full look, shared).
+   */
+  #correlate (v: number, at: number, w: number): void {
     const power = this.#power1
     let loudest = 0
     for (let u = at; u <= at + this.#lags + 1; u++) if ((power[u] as number) > loudest) loudest = power[u] as number
     // Louder than any echo of what we sent could be: the caller's alone, and it would only blur
     // the correlation (a caller talking over us for a second can move its peak).
     if (v > this.#ratios.cap * this.#margin * loudest) return
-    this.#line.add(Math.log(v + ACTIVE), this.#logMean, at)
+    this.#line.add(Math.log(v + ACTIVE), this.#logMean, at, w)
   }
 
   /** Line noise per band: the least block power over the last one or two windows, bias-corrected. */

@@ -1,15 +1,18 @@
 import t from 'tap'
 import { buildVoices, scenarios } from '../../bench/echo-set.ts'
-import { onDtmf, scoreScenario, summarise } from '../../bench/echo-score.ts'
+import { onDtmf, scoreAgainst, summarise, summariseReference } from '../../bench/echo-score.ts'
+import { ReferenceEchoGuard } from './echo-reference.ts'
 
 /**
  * The labelled echo set (bench/echo-set.ts), quick version: flite voices at 8 kHz through the
  * simulator's line echo, with line noise, DTMF, a stall in our sending and real barge-ins.
  * bench/echo.ts runs the full set and reports the numbers; this keeps them from regressing.
+ * Each scenario also goes through the frozen copy of the guard from before it looked at a known
+ * line sparsely (echo-reference.ts): today's must be as good on the set.
  */
 
 const voices = await buildVoices({ quick: true })
-const scores = scenarios(voices, { quick: true }).map(scoreScenario)
+const scores = scenarios(voices, { quick: true }).map((s) => scoreAgainst(s, () => new ReferenceEchoGuard({ rate: 8000 })))
 const echoAlone = scores.filter((s) => s.scenario.caller === undefined)
 
 t.test('echo alone: the VAD starts on it, never through the guard', async (t) => {
@@ -41,4 +44,16 @@ t.test('on a line without echo every barge-in is heard; once the line is known, 
     // a caller quieter than that is heard a little later.
     if ((s.scenario.caller?.atMs ?? 0) >= 2000) t.equal(s.guarded.keptAt, s.vad.keptAt, `${name}: as early as the VAD alone`)
   }
+})
+
+t.test('as good as the guard before it looked at known lines sparsely: every barge-in it kept, kept as early', async (t) => {
+  const before = summariseReference(scores)
+  const now = summarise(scores)
+  t.equal(before.falsePauses.guarded, 0, 'the reference: no false pause either')
+  t.ok(now.kept >= before.kept, `${now.kept} kept, ${before.kept} before`)
+  for (const s of scores.filter((x) => x.reference?.keptAt !== undefined)) {
+    t.ok(s.guarded.keptAt !== undefined && s.guarded.keptAt <= (s.reference?.keptAt ?? 0), `${s.scenario.name}: at ${s.guarded.keptAt} ms (${s.reference?.keptAt} before)`)
+  }
+  // The verdicts did move (the comparison is not of two copies of one guard).
+  t.ok(scores.reduce((n, s) => n + (s.referenceMismatches ?? 0), 0) > 0, 'verdicts differ somewhere')
 })
