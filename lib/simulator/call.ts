@@ -73,6 +73,7 @@ export class SimulatedCall {
     this.listener.attach(this.session)
     for (const clip of opts.caller?.audio ?? []) audio.add(clip.atMs, clip.wav)
     for (const gap of [...opts.caller?.rtpGaps ?? [], ...opts.caller?.hold ?? []]) audio.addGap(gap.atMs, gap.durationMs)
+    for (const late of opts.caller?.rtpLate ?? []) audio.addLate(late.atMs, late.lateMs)
 
     this.session.later(opts.maxCallMs ?? 600_000, () => { this.session.hangup('NORMAL_CLEARING', 'timeout') })
     // listener_run(): read_packet(listener, &ievent, 25) for the first command.
@@ -146,6 +147,11 @@ export class SimulatedCall {
   /** The caller's RTP stops for `durationMs` from `atMs` (call timeline), as `caller.rtpGaps`. */
   rtpGap (atMs: number, durationMs: number): void {
     this.session.audio.addGap(atMs, durationMs)
+  }
+
+  /** The caller's packets from `atMs` on arrive `lateMs` late, as `caller.rtpLate`. */
+  rtpLate (atMs: number, lateMs: number): void {
+    this.session.audio.addLate(atMs, lateMs)
   }
 
   /** What the caller heard so far (our unicast frames and played files), with timings. */

@@ -36,6 +36,12 @@ export interface CallerScript {
   readonly rtpGaps?: ReadonlyArray<{ atMs: number, durationMs: number }>
   /** The caller puts us on hold: a phone on hold sends no RTP, so the same as a gap on our side. */
   readonly hold?: ReadonlyArray<{ atMs: number, durationMs: number }>
+  /**
+   * The caller's packets from `atMs` on arrive `lateMs` late (network jitter), with those due in
+   * the meantime: FreeSWITCH reads CNG frames for the ticks that found none, then every later frame
+   * that many ticks behind the wire for the rest of the call (caller.ts readSegments).
+   */
+  readonly rtpLate?: ReadonlyArray<{ atMs: number, lateMs: number }>
   /** The caller's line echoes what the caller hears back into their RTP (see line-echo.ts). */
   readonly echo?: CallerEcho
 }
