@@ -3,13 +3,18 @@
  * (lib/media/echo.ts), on a labelled set built from the offline voices at 8 kHz
  * (bench/echo-set.ts: echo at 20-300 ms and 6-25 dB ERL through hybrid and handset paths, line
  * noise, DTMF, a stall in our sending, real barge-ins, lines without echo); and the guard's
- * cost per frame and per call. Writes its section of BENCHMARKS.md.
+ * cost per frame and per call. Every scenario also goes through the frozen copy of the guard
+ * from before it looked at known lines sparsely (test/media-stream/echo-reference.ts): both are
+ * scored, side by side. Writes its section of BENCHMARKS.md.
  *
  *   node --import tsx bench/echo.ts            (the full set, ~2 minutes)
  *   node --import tsx bench/echo.ts --quick    (flite only, a few paths; does not touch BENCHMARKS.md)
+ *   --compare=DIR                              (cost: DIR's lib/media/echo.ts as "before" instead of the frozen copy)
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { EchoGuard } from '../lib/media/echo.ts'
@@ -17,11 +22,16 @@ import { bargeInSchema } from '../lib/media/stream/turn-taking.ts'
 import { Vad } from '../lib/media/vad/index.ts'
 import { ReferenceEchoGuard } from '../test/media-stream/echo-reference.ts'
 import { buildVoices, RATE, render, scenarios, type RenderedScenario } from './echo-set.ts'
-import { onDtmf, scoreAgainst, summarise, type GuardLike, type ScenarioScore, type Summary } from './echo-score.ts'
+import { onDtmf, scoreAgainst, summarise, summariseReference, type GuardLike, type ScenarioScore, type Summary } from './echo-score.ts'
 import { spliceSection } from './sections.ts'
 import { percentile } from './stats.ts'
 
 const quick = process.argv.includes('--quick')
+const compareDir = process.argv.find((a) => a.startsWith('--compare='))?.slice('--compare='.length)
+/** The guard the cost is compared with: another tree's, or the frozen copy (the 0496fee code: its verdicts, but slower than the guard just before this change). */
+const Before = compareDir === undefined
+  ? ReferenceEchoGuard
+  : (await import(pathToFileURL(resolve(compareDir, 'lib/media/echo.ts')).href) as { EchoGuard: new (o: { rate: number }) => GuardLike }).EchoGuard
 const log = (line: string): void => { process.stderr.write(`echo bench: ${line}\n`) }
 
 const started = Date.now()
@@ -31,12 +41,13 @@ const voices = await buildVoices({ quick })
 const list = scenarios(voices, { quick })
 log(`${list.length} scenarios from ${voices.agent.length} agent and ${voices.callers.length} caller clips (${voices.engines.join(', ')})`)
 const scores: ScenarioScore[] = []
-// Every scenario also through the frozen copy of the guard before its hot path was made cheaper
-// (test/media-stream/echo-reference.ts): the verdicts must be the same, frame for frame.
+// Every scenario also through the frozen copy of the guard from before it looked at known lines
+// sparsely (test/media-stream/echo-reference.ts), scored alongside.
 for (const s of list) scores.push(scoreAgainst(s, () => new ReferenceEchoGuard({ rate: RATE })))
 const summary = summarise(scores)
+const reference = summariseReference(scores)
 const costs = measureCost(scores)
-const section = report(summary, scores, costs, voices.engines)
+const section = report(summary, reference, scores, costs, voices.engines)
 process.stdout.write(`${section}\n`)
 if (!quick) {
   const url = new URL('../BENCHMARKS.md', import.meta.url)
@@ -100,7 +111,7 @@ function replay (make: () => GuardLike, r: RenderedScenario): CostRow {
  * each, so another process's load on this shared machine counts as little as it can.
  */
 function compare (r: RenderedScenario): { before: CostRow, after: CostRow } {
-  const makers = { before: () => new ReferenceEchoGuard({ rate: RATE }), after: () => new EchoGuard({ rate: RATE }) }
+  const makers = { before: () => new Before({ rate: RATE }), after: () => new EchoGuard({ rate: RATE }) }
   const best = { before: [] as CostRow[], after: [] as CostRow[] }
   for (let rep = 0; rep < 13; rep++) {
     for (const k of ['before', 'after'] as const) {
@@ -145,39 +156,44 @@ function measureCost (scores: readonly ScenarioScore[]): Costs {
   return { echo, clear: noEcho, vadUs: Number(vadNs) / Math.max(1, vadN) / 1000, bytesPerGuard: bytes }
 }
 
-/** Detection delays split by what makes them long: line noise and the guard's first second. */
+/** Detection delays split by what makes them long (line noise, the guard's first second): before / now. */
 function lateness (scores: readonly ScenarioScore[]): string[] {
   const rows: string[] = []
+  const delays = (set: readonly ScenarioScore[], keptAt: (x: ScenarioScore) => number | undefined): string => {
+    const d = set.flatMap((x) => { const at = keptAt(x); return at === undefined ? [] : [at - (x.control?.keptAt ?? 0)] }).sort((a, b) => a - b)
+    return `${percentile(d, 50)} / ${percentile(d, 90)} / ${d.at(-1) ?? 0} ms`
+  }
   for (const noiseDb of [-60, -45]) {
     for (const early of [false, true]) {
       const set = scores.filter((x) => x.scenario.caller !== undefined && x.scenario.echo.attenuationDb < 100 &&
-        x.scenario.echo.noiseDb === noiseDb && (x.scenario.caller.atMs < 1500) === early &&
-        x.guarded.keptAt !== undefined && x.control?.keptAt !== undefined)
-      const d = set.map((x) => (x.guarded.keptAt ?? 0) - (x.control?.keptAt ?? 0)).sort((a, b) => a - b)
-      if (d.length === 0) continue
-      rows.push(`| … echo, noise ${noiseDb} dBFS, caller ${early ? 'in the agent\'s first second' : 'later'} (${d.length}) | | ${percentile(d, 50)} / ${percentile(d, 90)} / ${d.at(-1) ?? 0} ms | |`)
+        x.scenario.echo.noiseDb === noiseDb && (x.scenario.caller.atMs < 1500) === early && x.control?.keptAt !== undefined)
+      if (set.length === 0) continue
+      rows.push(`| … echo, noise ${noiseDb} dBFS, caller ${early ? 'in the agent\'s first second' : 'later'} (${set.length}) | | ${delays(set, (x) => x.reference?.keptAt)} | ${delays(set, (x) => x.guarded.keptAt)} | |`)
     }
   }
   return rows
 }
 
-function report (s: Summary, scores: readonly ScenarioScore[], c: Costs, engines: readonly string[]): string {
+function report (s: Summary, r: Summary, scores: readonly ScenarioScore[], c: Costs, engines: readonly string[]): string {
   const b = bargeInSchema.parse({})
-  const delays = [...s.extraDelays].sort((x, y) => x - y)
+  const sorted = (x: Summary): number[] => [...x.extraDelays].sort((p, q) => p - q)
+  const late = (x: Summary): string => `${percentile(sorted(x), 50)} / ${percentile(sorted(x), 90)} / ${sorted(x).at(-1) ?? 0} ms`
   const pct = (n: number, d: number): string => d === 0 ? 'n/a' : `${(100 * n / d).toFixed(1)} %`
   const byKind = (name: string, match: (sc: ScenarioScore) => boolean): string => {
     const set = scores.filter(match)
     const count = (pick: (x: ScenarioScore) => readonly number[]): number =>
       set.reduce((n, x) => n + pick(x).filter((at) => !onDtmf(x.scenario, at)).length, 0)
-    return `| ${name} | ${set.length} | ${count((x) => x.vad.falsePauses)} | ${count((x) => x.guarded.falsePauses)} |`
+    return `| ${name} | ${set.length} | ${count((x) => x.vad.falsePauses)} | ${count((x) => x.reference?.falsePauses ?? [])} | ${count((x) => x.guarded.falsePauses)} |`
   }
+  const later = scores.filter((x) => x.guarded.keptAt !== undefined && x.reference?.keptAt !== undefined && x.guarded.keptAt > x.reference.keptAt).length
+  const earlier = scores.filter((x) => x.guarded.keptAt !== undefined && x.reference?.keptAt !== undefined && x.guarded.keptAt < x.reference.keptAt).length
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
   const verdicts = scores.reduce((n, x) => n + x.activeFrames + x.idleFrames, 0)
   const mismatches = scores.reduce((n, x) => n + (x.referenceMismatches ?? 0), 0)
   return [
     '## Echo: false barge-ins from our own output',
     '',
-    `Command: \`node --import tsx bench/echo.ts\`. Machine: ${cpus().length} × ${cpu}, Node ${process.version}. ` +
+    `Command: \`node --import tsx bench/echo.ts${compareDir === undefined ? '' : ' --compare=DIR'}\`. Machine: ${cpus().length} × ${cpu}, Node ${process.version}. ` +
       `Date: ${new Date().toISOString()}. Voices: ${engines.join(', ')} (espeak-ng adds Italian and German when installed).`,
     '',
     `${s.scenarios} scenarios of ~15 s at 8 kHz (bench/echo-set.ts): the agent's speech comes back through the`,
@@ -187,29 +203,31 @@ function report (s: Summary, scores: readonly ScenarioScore[], c: Costs, engines
     'lines without echo, where every barge-in must be kept (callers from 0.1 s into the agent\'s speech).',
     `The VAD is the barge-in watcher's: a speech start at ${b.pauseAfterMs} ms of voice pauses the agent, ` +
       `${b.minSpeechMs} ms confirms. With the guard, frames it calls echo-only reach the VAD as silence.`,
+    '"Before": the frozen copy of the guard that looked at every delay on every 5 ms block (test/media-stream/echo-reference.ts,',
+    'the verdicts of every guard up to 331e288); "now": today\'s, which looks at every delay once every 120 ms once it knows the line.',
     '',
-    '| measure | VAD alone | VAD + echo guard | target |',
-    '|---|---|---|---|',
-    `| false pauses (speech starts on echo, ${b.pauseAfterMs} ms) | ${s.falsePauses.vad} | ${s.falsePauses.guarded} | 0 |`,
-    `| false barge-ins (speech starts on echo, ${b.minSpeechMs} ms) | ${s.falseBargeIns.vad} | ${s.falseBargeIns.guarded} | 0 |`,
-    `| real barge-ins kept (of ${s.detectable} the VAD finds on the same line without echo) | | ${s.kept} (${pct(s.kept, s.detectable)}) | ≥ 95 % |`,
-    `| detection later than without echo: p50 / p90 / max | | ${percentile(delays, 50)} / ${percentile(delays, 90)} / ${delays.at(-1) ?? 0} ms | |`,
+    '| measure | VAD alone | VAD + guard before | VAD + guard now | target |',
+    '|---|---|---|---|---|',
+    `| false pauses (speech starts on echo, ${b.pauseAfterMs} ms) | ${s.falsePauses.vad} | ${r.falsePauses.guarded} | ${s.falsePauses.guarded} | 0 |`,
+    `| false barge-ins (speech starts on echo, ${b.minSpeechMs} ms) | ${s.falseBargeIns.vad} | ${r.falseBargeIns.guarded} | ${s.falseBargeIns.guarded} | 0 |`,
+    `| real barge-ins kept (of ${s.detectable} the VAD finds on the same line without echo) | | ${r.kept} (${pct(r.kept, r.detectable)}) | ${s.kept} (${pct(s.kept, s.detectable)}) | ≥ 95 % |`,
+    `| detection later than without echo: p50 / p90 / max | | ${late(r)} | ${late(s)} | |`,
     ...lateness(scores),
-    `| starts on the caller's DTMF (a tone's first, partial frame reads as voiced) | ${s.dtmfStarts.vad} | ${s.dtmfStarts.guarded} | see below |`,
+    `| starts on the caller's DTMF (a tone's first, partial frame reads as voiced) | ${s.dtmfStarts.vad} | ${r.dtmfStarts.guarded} | ${s.dtmfStarts.guarded} | see below |`,
     '',
-    '| scenarios | count | false pauses, VAD alone | with the guard |',
-    '|---|---|---|---|',
+    '| scenarios | count | false pauses, VAD alone | guard before | guard now |',
+    '|---|---|---|---|---|',
     byKind('echo only', (x) => x.scenario.caller === undefined && x.scenario.dtmf === undefined && x.scenario.stall === undefined),
     byKind('echo + a 120 ms stall in our sending', (x) => x.scenario.stall !== undefined),
     byKind('echo + DTMF (starts on the DTMF itself not counted)', (x) => x.scenario.dtmf !== undefined),
     byKind('echo + a caller talking over the agent', (x) => x.scenario.caller !== undefined && x.scenario.echo.attenuationDb < 100),
     byKind('no echo, a caller talking over the agent', (x) => x.scenario.echo.attenuationDb >= 100),
     '',
-    `Every verdict of the guard (${verdicts} caller's frames) is the one the frozen copy of the guard before its hot path was made cheaper`,
-    `(test/media-stream/echo-reference.ts, as at 0496fee) gives: ${mismatches} differ.`,
+    `Verdicts (${verdicts} caller's frames): ${mismatches} differ from the frozen copy's (${pct(mismatches, verdicts)}); real barge-ins`,
+    `detected later than with it: ${later}, earlier: ${earlier}.`,
     '',
     `Cost (load average ${loadStart.map((l) => l.toFixed(2)).join(', ')} at the start, ${loadavg().map((l) => l.toFixed(2)).join(', ')} at the end), one echo scenario replayed and the same line without echo (steady state),`,
-    'today\'s guard ("after") and the reference copy ("before") alternately, the best of 10 replays each:',
+    `today's guard ("after") and ${compareDir === undefined ? 'the frozen copy (the 0496fee code, slower than the guard just before this change: see --compare)' : 'DIR\'s guard'} ("before") alternately, the best of 10 replays each:`,
     '',
     '| | before µs per 20 ms frame | after µs per 20 ms frame | after: share of one core per call |',
     '|---|---|---|---|',

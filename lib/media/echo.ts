@@ -31,7 +31,7 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  *
  * Cost: the filterbanks (~25 flops a sample each way) and, per 5 ms block, a few hundred
  * compares while the line is learnt (every band and delay). Once it is known (an echo's delay,
- * or none), one frame in FULL_EVERY blocks (60 ms) looks at every delay: the floors far from
+ * or none), one frame in FULL_EVERY blocks (120 ms) looks at every delay: the floors far from
  * the echo, the correlation that would find a new or moved echo (its blocks weigh for the ones
  * between, so a changed line is followed in about the time it always was). The frames between
  * look only at the seven delays around the echo's, or on a clear line multiply the gains its
@@ -78,11 +78,11 @@ export interface EchoLineInfo {
 const NO_ECHO: EchoVerdict = { echoShare: 0, echoOnly: false, doubleTalk: false }
 
 /**
- * Once the line is known, blocks between full looks at every delay (60 ms): far from the echo's
+ * Once the line is known, blocks between full looks at every delay (120 ms): far from the echo's
  * delay, floors are kept up to date on one block in FULL_EVERY, and the correlation that would
  * find a new or moved echo sees one frame in as many blocks.
  */
-const FULL_EVERY = 12
+const FULL_EVERY = 24
 /** Line noise per band: windowed minimum of block power, times the bias of a minimum. */
 const NOISE_WINDOW = 100
 const NOISE_BIAS = 2.5

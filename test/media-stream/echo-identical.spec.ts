@@ -7,7 +7,7 @@ import * as s from './signals.ts'
 
 /**
  * The echo guard against a frozen copy of it (echo-reference.ts) that gives the verdicts it gave
- * before it looked at every delay only once every 60 ms on a line it knows (an echo's delay, or
+ * before it looked at every delay only once every 120 ms on a line it knows (an echo's delay, or
  * no echo). Until the line is known nothing changed: on lines with and without echo, callers
  * talking over us, jitter, stalls, both rates and frames of 10 to 60 ms, every verdict while the
  * line is learnt is the copy's, to the bit, and so is what both find when they first know the
@@ -31,8 +31,10 @@ const cases: Case[] = [
   { name: '10 ms frames', echo: { delayMs: 200, attenuationDb: 10, noiseDb: -60, seed: 11 }, frameMs: 10, caller: caller(3500, -24, 25) },
   { name: '30 ms frames', echo: { delayMs: 40, attenuationDb: 15, noiseDb: -60, seed: 12 }, frameMs: 30 },
   { name: '60 ms frames', echo: { delayMs: 250, attenuationDb: 6, noiseDb: -50, seed: 13 }, frameMs: 60, caller: caller(2000, -20, 26) },
-  // Callers while the line is still learnt: double talk in the phase compared to the bit.
-  { name: 'no echo, a caller while it learns', echo: { delayMs: 100, attenuationDb: 200, noiseDb: -55, seed: 14 }, caller: caller(600, -20, 27) },
+  // Callers while the line is still learnt: double talk in the phase compared to the bit. On the
+  // line without echo both guards take the caller's words for an echo at first, and unlearn it
+  // 3 s after it stops correlating: a longer call, so that both have by the end.
+  { name: 'no echo, a caller while it learns', echo: { delayMs: 100, attenuationDb: 200, noiseDb: -55, seed: 14 }, caller: caller(600, -20, 27), stretches: 4 },
   { name: 'echo 150 ms, a caller while it learns', echo: { delayMs: 150, attenuationDb: 10, noiseDb: -60, seed: 15 }, caller: caller(550, -18, 28) },
 ]
 

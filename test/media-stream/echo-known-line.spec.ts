@@ -7,7 +7,7 @@ import { ReferenceEchoGuard } from './echo-reference.ts'
 
 /**
  * Once the guard knows a line (an echo's delay, or no echo) it looks at every delay only once
- * every 60 ms (lib/media/echo.ts, FULL_EVERY). A line that changes must still be followed: one
+ * every 120 ms (lib/media/echo.ts, FULL_EVERY). A line that changes must still be followed: one
  * found clear that starts echoing, an echo that moves to another delay, an echo that goes. Each
  * is caught in about the time the guard has always taken, and the barge-in VAD behind the guard
  * starts exactly when it does behind the frozen copy that looked at every delay on every block

@@ -5,10 +5,12 @@ import type { EchoGuardOptions, EchoLineInfo, EchoVerdict } from '../../lib/medi
  * A frozen copy of the echo guard (lib/media/echo.ts, echo-line.ts and the filterbank of
  * echo-history.ts) as it was at 0496fee, before its hot path was made cheaper (one window of
  * what we sent per frame instead of per 5 ms block, the filterbank's bands in one pass, each
- * delay's correlation once per frame). test/media-stream/echo-identical.spec.ts checks that the
- * guard's verdicts are still these, to the bit. Comments stripped: read them in the history.
- * The pieces that did not change (the stream position, the ring, the rate conversion) are
- * imported, not copied.
+ * delay's correlation once per frame): those changes kept its verdicts to the bit, up to
+ * 331e288. The guard now looks at every delay only once every 120 ms on a line it knows: while a
+ * line is learnt its verdicts are still these, to the bit (echo-identical.spec.ts); after, the
+ * specs and bench/echo.ts score both (echo-identical, echo-known-line, echo-set). Comments
+ * stripped: read them in the history. The pieces that did not change (the stream position, the
+ * ring, the rate conversion) are imported, not copied.
  */
 
 const NO_ECHO: EchoVerdict = { echoShare: 0, echoOnly: false, doubleTalk: false }
