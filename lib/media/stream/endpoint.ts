@@ -39,6 +39,17 @@ const SEND_RING = 4
 const SILENT_SAMPLES: Readonly<Record<StreamRate, Int16Array>> = { 8000: new Int16Array(160), 16000: new Int16Array(320) }
 /** One send in this many carries a callback, so send errors are still seen (once a second per call). */
 const SAMPLE_EVERY = 50
+/**
+ * One datagram Buffer kept for the life of the process. Node makes every Buffer it hands up from
+ * C++ (a UDP message, a TCP read) as a Uint8Array and then sets its prototype (node_buffer.cc
+ * Buffer::New), so they all share a map V8 reaches only through a weak prototype transition:
+ * once a major GC finds no such Buffer alive (every call gone quiet or ended), the map is
+ * collected and every optimised function that checked it is thrown away (this class's datagram
+ * handler, isPreRtpFrame, frameSamples, Node's stream reads: ~20 functions, re-optimised on the
+ * next calls' datagrams; seen with --trace-deopt as "weak objects"). One live Buffer keeps the
+ * map, and that code, for good.
+ */
+let datagramMapAnchor: Buffer | undefined
 
 export class MediaEndpoint {
   readonly rate: StreamRate
@@ -252,6 +263,7 @@ export class MediaEndpoint {
   }
 
   #onMessage (msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (datagramMapAnchor === undefined) datagramMapAnchor = msg
     if (this.#closed) return
     const receivedAt = this.#scheduler.clock.now()
     const peer = this.#peer
