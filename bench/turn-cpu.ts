@@ -12,7 +12,9 @@
  * reply audio came in the window: the VAD on the caller's speech is included, call set-up is not.
  * One talk round warms the JIT first. Rounds alternate; the median is reported. Each round starts
  * with a full GC before its calls and its window ends with one, so a round pays for its own garbage.
- *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write] [--perf=DIR]
+ * A silent keeper call per round outlives it into the next, so the server is never empty (runRound
+ * says why); `--no-keeper` for the old arrangement.
+ *   node --import tsx bench/turn-cpu.ts [--calls=C] [--turns=K] [--rounds=R] [--write] [--perf=DIR] [--no-keeper]
  * LOAD_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" profiles the server alone; `--perf=DIR`
  * records each measured round with `perf record` (a talk round's profile minus a quiet one's;
  * `bench/perf-split.ts --turns=N DIR/talk-1.data,DIR/quiet-1.data` splits it by module).
@@ -48,6 +50,11 @@ const GAP_MS = 2000
  * about 2 s) and no measured speech has begun (LEAD + SLOT + GAP after the call's start).
  */
 const WINDOW_AT_MS = SPREAD_MS + LEAD_MS + SLOT_MS
+/**
+ * A round's keeper call (a warm-up turn, then a quiet line) outlives the round's calls by this much: it is
+ * still up when the next round's calls are, then hangs up before that round's window opens.
+ */
+const KEEP_MS = 5000
 
 export interface RoundFigures {
   readonly kind: 'talk' | 'quiet'
@@ -73,6 +80,8 @@ export interface TurnCpuResult {
   readonly loadStart: readonly number[]
   readonly loadEnd: readonly number[]
   readonly pinned: boolean
+  /** A silent keeper call bridged the rounds (absent in older results: the server sat empty between rounds). */
+  readonly keeper?: boolean
 }
 
 const audioCache = new Map<string, Buffer>()
@@ -123,7 +132,7 @@ function startPerf (dir: string | undefined, pid: number, name: string): (() => 
   }
 }
 
-async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, turns: number, talk: boolean, serial: { n: number }, perf?: { dir: string | undefined, name: string }): Promise<RoundFigures> {
+async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, turns: number, talk: boolean, serial: { n: number }, keeper: boolean, perf?: { dir: string | undefined, name: string }): Promise<RoundFigures> {
   await server.marks() // drop what an earlier round left
   // A full GC at both ends of the window: each round then pays for collecting its own garbage,
   // not for whatever an earlier round left when a major GC happened to land in this one (talk
@@ -140,6 +149,22 @@ async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, 
     const stopPerf = startPerf(perf?.dir, server.pid, perf?.name ?? '')
     return { stopPerf, before: await serverCpuMs(server.pid), t0: Date.now() }
   })()
+  // The server is never without a call, as a loaded server is not: when every call of a round
+  // ended together and a full GC found them dead, V8 collected the maps of their objects (a
+  // class's instance map after its private fields lives only in a weak transition, Node's
+  // C++-made Buffers' prototype map too) and deoptimised every function whose optimised code
+  // checked them: ~50 functions a round, re-optimised in the next window as each got hot again
+  // (120 ms of compiler-thread CPU per talk window more than a quiet one, 3.7 ms per turn,
+  // measured with --trace-opt --trace-deopt --trace-gc). A keeper call bridges the gap: it has
+  // the warm-up turn alone (its reply plays before the window opens, so the objects a call builds
+  // once it has spoken exist too), then a quiet line until it hangs up in the next round.
+  if (keeper) {
+    const n = serial.n++
+    fs.placeCall({
+      port: server.port, destination: LOAD_DID, callerNumber: `+39333${String(1_000_000 + n)}`,
+      caller: { audio: [{ atMs: 0, wav: callerAudio(0, true, 1 + (n % 7)) }], hangupAtMs: durationMs + KEEP_MS },
+    })
+  }
   const placed = await Promise.all(Array.from({ length: calls }, async (_, i) => {
     // Spread over a second so the turns do not all land on the same instant.
     await sleep(Math.floor(i * SPREAD_MS / calls))
@@ -162,7 +187,7 @@ async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, 
   return { kind: talk ? 'talk' : 'quiet', cpuMs: after.all - before.all, mainCpuMs: after.main - before.main, wallMs, turns: done }
 }
 
-export async function runTurnCpu (calls: number, turns: number, rounds: number, log: (s: string) => void, perfDir?: string): Promise<TurnCpuResult> {
+export async function runTurnCpu (calls: number, turns: number, rounds: number, log: (s: string) => void, perfDir?: string, keeper = true): Promise<TurnCpuResult> {
   const loadStart = loadavg().map((l) => round(l, 2))
   const dir = await mkdtemp(join(tmpdir(), 'pa-turn-cpu-'))
   const fakes = await FakesProcess.start()
@@ -174,12 +199,19 @@ export async function runTurnCpu (calls: number, turns: number, rounds: number, 
     server = await LoadServer.start({ fakesPort: fakes.port, dir })
     const pinned = await pinApart(server.pid)
     const serial = { n: 0 }
-    log('warm-up round')
-    await runRound(fs, server, calls, turns, true, serial)
+    // Two warm-up rounds with the keeper: the first calls to end write, for the first time, the
+    // fields a call sets only when it closes (`#closed` and the like), and V8 throws away the
+    // optimised code that had taken them for constants (--trace-deopt: "code dependencies" on the
+    // send path, once per process); the second round's talk optimises that code again. With one,
+    // the quiet round after it left the send path cold and the first talk window recompiled it.
+    for (let w = 0; w < (keeper ? 2 : 1); w++) {
+      log('warm-up round')
+      await runRound(fs, server, calls, turns, true, serial, keeper)
+    }
     const figures: RoundFigures[] = []
     for (let r = 0; r < rounds; r++) {
       for (const talk of [false, true]) {
-        const f = await runRound(fs, server, calls, turns, talk, serial, { dir: perfDir, name: `${talk ? 'talk' : 'quiet'}-${r + 1}` })
+        const f = await runRound(fs, server, calls, turns, talk, serial, keeper, { dir: perfDir, name: `${talk ? 'talk' : 'quiet'}-${r + 1}` })
         log(`${f.kind}: ${f.cpuMs} ms CPU in ${f.wallMs} ms, ${f.turns} turns`)
         figures.push(f)
       }
@@ -190,7 +222,7 @@ export async function runTurnCpu (calls: number, turns: number, rounds: number, 
     }
     const perTurnMs = perTurn((f) => f.cpuMs)
     const mainPerTurnMs = perTurn((f) => f.mainCpuMs ?? Number.NaN)
-    return { calls, turnsPerCall: turns, rounds: figures, perTurnMs, medianMs: percentile(perTurnMs, 50), mainPerTurnMs, mainMedianMs: percentile(mainPerTurnMs, 50), warmWindow: true, loadStart, loadEnd: loadavg().map((l) => round(l, 2)), pinned }
+    return { calls, turnsPerCall: turns, rounds: figures, perTurnMs, medianMs: percentile(perTurnMs, 50), mainPerTurnMs, mainMedianMs: percentile(mainPerTurnMs, 50), warmWindow: true, loadStart, loadEnd: loadavg().map((l) => round(l, 2)), pinned, keeper }
   } finally {
     await fs.close()
     await server?.stop()
@@ -248,7 +280,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const from = textArg('from')
   const result = from !== undefined
     ? JSON.parse(await readFile(from, 'utf8')) as TurnCpuResult
-    : await runTurnCpu(arg('calls', 10), arg('turns', 4), arg('rounds', 3), (s) => { console.error(s) }, perfArg())
+    : await runTurnCpu(arg('calls', 10), arg('turns', 4), arg('rounds', 3), (s) => { console.error(s) }, perfArg(), !process.argv.includes('--no-keeper'))
   if (from === undefined) console.log(JSON.stringify({ ...result, cpu: cpus()[0]?.model, node: process.version }))
   if (process.argv.includes('--write')) {
     const beforeFile = textArg('before')
