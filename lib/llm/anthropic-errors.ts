@@ -2,7 +2,7 @@ import type { APIError } from '@anthropic-ai/sdk'
 import { loadedAnthropicSdk } from './anthropic-sdk.ts'
 import type { ErrorCode } from '../errors.ts'
 import { PhoneAgentError } from '../errors.ts'
-import { toProviderError, type ErrorContext } from '../providers/errors.ts'
+import { deadlinePassed, toProviderError, type ErrorContext } from '../providers/errors.ts'
 
 /**
  * Anthropic failures -> our PROVIDER_* codes. An HTTP error carries its status (529 is
@@ -34,7 +34,7 @@ function errorType (err: APIError): string | undefined {
 }
 
 export function anthropicError (err: unknown, ctx: ErrorContext): PhoneAgentError {
-  if (ctx.signal?.aborted === true || err instanceof PhoneAgentError || ctx.deadline?.aborted === true) return toProviderError(err, ctx)
+  if (ctx.signal?.aborted === true || err instanceof PhoneAgentError || deadlinePassed(ctx.deadline)) return toProviderError(err, ctx)
   const what = `${ctx.provider} ${ctx.operation}`
   // No client was ever built: the error cannot be one of the SDK's.
   const sdk = loadedAnthropicSdk()

@@ -58,7 +58,7 @@ export class AnthropicLlm implements LlmProvider {
   async * stream (messages: readonly ChatMessage[], options: LlmStreamOptions): AsyncGenerator<LlmDelta> {
     const o = this.#o
     const deadline = createDeadline(options.signal, o.timeoutMs)
-    const ctx: ErrorContext = { provider: o.name, operation: 'chat', signal: options.signal, deadline: deadline.timer }
+    const ctx: ErrorContext = { provider: o.name, operation: 'chat', signal: options.signal, deadline }
     const request = toAnthropicRequest(messages, options.tools)
     const temperature = options.temperature ?? o.temperature
     const body: Anthropic.Messages.MessageCreateParamsStreaming = {

@@ -63,7 +63,7 @@ export class OpenAiLlm implements LlmProvider {
   async * stream (messages: readonly ChatMessage[], options: LlmStreamOptions): AsyncGenerator<LlmDelta> {
     const o = this.#o
     const deadline = createDeadline(options.signal, o.timeoutMs)
-    const ctx: ErrorContext = { provider: o.name, operation: 'chat', signal: options.signal, deadline: deadline.timer }
+    const ctx: ErrorContext = { provider: o.name, operation: 'chat', signal: options.signal, deadline }
     const temperature = options.temperature ?? o.temperature
     const maxTokens = options.maxTokens ?? o.maxTokens
     const json = JSON.stringify({

@@ -76,8 +76,17 @@ export interface ErrorContext {
   readonly operation: string
   /** The caller's signal: when it is aborted the caller's reason wins over any vendor error. */
   readonly signal?: AbortSignal | undefined
-  /** Our own deadline signal: when it fired, the failure is a timeout whatever the vendor said. */
-  readonly deadline?: AbortSignal | undefined
+  /**
+   * Our own deadline (a Deadline, or its timer signal): when it passed, the failure is a timeout
+   * whatever the vendor said.
+   */
+  readonly deadline?: { readonly expired: boolean } | AbortSignal | undefined
+}
+
+/** Whether our deadline (ErrorContext.deadline) has passed. */
+export function deadlinePassed (deadline: ErrorContext['deadline']): boolean {
+  if (deadline === undefined) return false
+  return deadline instanceof AbortSignal ? deadline.aborted : deadline.expired
 }
 
 /**
@@ -88,7 +97,7 @@ export function toProviderError (err: unknown, ctx: ErrorContext): PhoneAgentErr
   if (ctx.signal?.aborted) return abortReason(ctx.signal)
   if (err instanceof PhoneAgentError) return err
   const what = `${ctx.provider} ${ctx.operation}`
-  if (ctx.deadline?.aborted) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: no answer within the deadline`, { cause: err })
+  if (deadlinePassed(ctx.deadline)) return new PhoneAgentError('PROVIDER_TIMEOUT', `${what}: no answer within the deadline`, { cause: err })
 
   const e = err as { status?: unknown, code?: unknown } | null | undefined
   // An HTTP status (HttpStatusError, openai-client.ts; the Anthropic SDK's APIError).

@@ -15,8 +15,10 @@ export interface RetryPolicy {
  */
 export interface Deadline {
   readonly signal: AbortSignal
-  /** Our timer's own signal: aborted only when the deadline passed. */
+  /** Our timer's own signal: aborted only when the deadline passed. Made on first read: most requests never need it. */
   readonly timer: AbortSignal
+  /** Whether the deadline passed (not the caller's abort), without making `timer`. */
+  readonly expired: boolean
   readonly at: number
   remainingMs (): number
   dispose (): void
@@ -28,22 +30,25 @@ let liveTimers = 0
 export function pendingProviderTimers (): number { return liveTimers }
 
 export function createDeadline (signal: AbortSignal | undefined, timeoutMs: number, now: () => number = Date.now): Deadline {
-  const timerController = new AbortController()
   const at = now() + timeoutMs
   let live = true
   liveTimers++
   const settle = (): void => { if (live) { live = false; liveTimers-- } }
   // One controller for both causes, fed by a listener removed at dispose, not AbortSignal.any:
   // any() costs ~5x as much per request (44 vs 8 µs here) and its dependents stay registered on
-  // the call's long-lived signal until a GC collects them.
-  const combined = signal === undefined ? timerController : new AbortController()
+  // the call's long-lived signal until a GC collects them. The timer's own signal is a second
+  // controller, made only if someone reads it (an AbortController is an EventTarget to set up:
+  // the providers only ask `expired`).
+  const combined = new AbortController()
+  let timerController: AbortController | undefined
+  let timeout: PhoneAgentError | undefined
   const onCaller = (): void => { combined.abort((signal as AbortSignal).reason) }
   // The reason is a typed timeout, so anything that reports `signal.reason` reports the right code.
   const handle = setTimeout(() => {
     settle()
-    const reason = new PhoneAgentError('PROVIDER_TIMEOUT', `no answer within ${timeoutMs} ms`)
-    timerController.abort(reason)
-    if (!combined.signal.aborted) combined.abort(reason)
+    timeout = new PhoneAgentError('PROVIDER_TIMEOUT', `no answer within ${timeoutMs} ms`)
+    timerController?.abort(timeout)
+    if (!combined.signal.aborted) combined.abort(timeout)
   }, timeoutMs)
   if (signal !== undefined) {
     if (signal.aborted) onCaller()
@@ -51,7 +56,14 @@ export function createDeadline (signal: AbortSignal | undefined, timeoutMs: numb
   }
   return {
     signal: combined.signal,
-    timer: timerController.signal,
+    get timer (): AbortSignal {
+      if (timerController === undefined) {
+        timerController = new AbortController()
+        if (timeout !== undefined) timerController.abort(timeout)
+      }
+      return timerController.signal
+    },
+    get expired (): boolean { return timeout !== undefined },
     at,
     remainingMs: () => Math.max(0, at - now()),
     dispose: () => {
@@ -101,7 +113,7 @@ export interface RetryOptions {
  */
 export async function withRetry<T> (attempt: (signal: AbortSignal, attemptNo: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const deadline = options.deadline ?? createDeadline(options.signal, options.timeoutMs)
-  const ctx = { provider: options.provider, operation: options.operation, signal: options.signal, deadline: deadline.timer }
+  const ctx = { provider: options.provider, operation: options.operation, signal: options.signal, deadline }
   try {
     for (let n = 0; ; n++) {
       let error: PhoneAgentError

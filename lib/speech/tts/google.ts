@@ -114,7 +114,7 @@ export class GoogleTts implements TtsProvider {
   async * #streaming (request: TtsRequest, voice: string, options: { signal?: AbortSignal, usage?: UsageMeter }): AsyncGenerator<PcmChunk> {
     const o = this.#o
     const deadline = createDeadline(options.signal, o.timeoutMs)
-    const ctx: ErrorContext = { provider: o.name, operation: 'synthesize', signal: options.signal, deadline: deadline.timer }
+    const ctx: ErrorContext = { provider: o.name, operation: 'synthesize', signal: options.signal, deadline }
     let open: OpenStream | undefined
     try {
       open = await withRetry(signal => this.#open(request, voice, signal, deadline, ctx), {

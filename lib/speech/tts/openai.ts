@@ -46,7 +46,7 @@ export class OpenAiTts implements TtsProvider {
   async * synthesize (request: TtsRequest, options: { signal?: AbortSignal, usage?: UsageMeter }): AsyncGenerator<PcmChunk> {
     const o = this.#o
     const deadline = createDeadline(options.signal, o.timeoutMs)
-    const ctx: ErrorContext = { provider: o.name, operation: 'synthesize', signal: options.signal, deadline: deadline.timer }
+    const ctx: ErrorContext = { provider: o.name, operation: 'synthesize', signal: options.signal, deadline }
     let body: ProviderResponse['body'] | undefined
     let release: (() => void) | undefined
     try {
