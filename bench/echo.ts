@@ -10,6 +10,7 @@
  *   node --import tsx bench/echo.ts            (the full set, ~2 minutes)
  *   node --import tsx bench/echo.ts --quick    (flite only, a few paths; does not touch BENCHMARKS.md)
  *   --compare=DIR                              (cost: DIR's lib/media/echo.ts as "before" instead of the frozen copy)
+ * ECHO_BENCH_NOTES: lines added under the cost table (what DIR is).
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
@@ -31,7 +32,7 @@ const compareDir = process.argv.find((a) => a.startsWith('--compare='))?.slice('
 /** The guard the cost is compared with: another tree's, or the frozen copy (the 0496fee code: its verdicts, but slower than the guard just before this change). */
 const Before = compareDir === undefined
   ? ReferenceEchoGuard
-  : (await import(pathToFileURL(resolve(compareDir, 'lib/media/echo.ts')).href) as { EchoGuard: new (o: { rate: number }) => GuardLike }).EchoGuard
+  : (await import(pathToFileURL(resolve(compareDir, 'lib/media/echo.ts')).href) as { EchoGuard: new (o: { rate: number }) => GuardLike & { readonly line: { readonly state: string } } }).EchoGuard
 const log = (line: string): void => { process.stderr.write(`echo bench: ${line}\n`) }
 
 const started = Date.now()
@@ -59,8 +60,10 @@ log(`done in ${Math.round((Date.now() - started) / 1000)} s`)
 
 /** µs per frame of one guard on one scenario. */
 interface CostRow {
-  /** Per caller's frame while our output may be echoing. */
+  /** Per caller's frame while our output may be echoing; of those, while the guard still learnt the line, and once it knew it. */
   readonly activeUs: number
+  readonly learningUs: number
+  readonly knownUs: number
   /** Per caller's frame otherwise (we were silent for longer than the longest delay). */
   readonly idleUs: number
   /** Per frame we send. */
@@ -68,20 +71,22 @@ interface CostRow {
 }
 
 interface Costs {
-  /** On a line with echo, and on the same line without it (the guard never finds a delay there: it scans every one). */
+  /** On a line with echo, and on the same line without it (the guard finds none: it is clear). */
   readonly echo: { readonly before: CostRow, readonly after: CostRow }
   readonly clear: { readonly before: CostRow, readonly after: CostRow }
   /** The VAD on the same frames, for scale (µs). */
   readonly vadUs: number
-  /** Memory of one guard (bytes, typed arrays and objects). */
-  readonly bytesPerGuard: number
+  /** Memory of one guard (bytes, typed arrays and objects), the one compared with and today's. */
+  readonly bytesPerGuard: { readonly before: number, readonly after: number }
 }
 
 /** One replay of `r` through a new guard, each call timed (wall clock: short enough to be rarely preempted). */
-function replay (make: () => GuardLike, r: RenderedScenario): CostRow {
+function replay (make: () => GuardLike & { readonly line: { readonly state: string } }, r: RenderedScenario): CostRow {
   const guard = make()
   let active = 0n
   let activeN = 0
+  let learning = 0n
+  let learningN = 0
   let idle = 0n
   let idleN = 0
   let out = 0n
@@ -96,19 +101,28 @@ function replay (make: () => GuardLike, r: RenderedScenario): CostRow {
       out += process.hrtime.bigint() - t0
       outN++
     }
+    const learnt = guard.line.state === 'learning'
     const t0 = process.hrtime.bigint()
     const v = guard.inbound(f.samples, f.atMs)
     const t1 = process.hrtime.bigint()
-    if (v.echoShare > 0 || v.echoOnly || v.doubleTalk) { active += t1 - t0; activeN++ } else { idle += t1 - t0; idleN++ }
+    if (v.echoShare > 0 || v.echoOnly || v.doubleTalk) {
+      active += t1 - t0
+      activeN++
+      if (learnt) { learning += t1 - t0; learningN++ }
+    } else {
+      idle += t1 - t0
+      idleN++
+    }
   }
   const us = (ns: bigint, n: number): number => Number(ns) / Math.max(1, n) / 1000
-  return { activeUs: us(active, activeN), idleUs: us(idle, idleN), outboundUs: us(out, outN) }
+  return { activeUs: us(active, activeN), learningUs: us(learning, learningN), knownUs: us(active - learning, activeN - learningN), idleUs: us(idle, idleN), outboundUs: us(out, outN) }
 }
 
 /**
- * Steady-state cost, today's guard against the reference copy of the one before its hot path
- * was made cheaper, replayed alternately (3 warm-up replays each, then 10): the best replay of
- * each, so another process's load on this shared machine counts as little as it can.
+ * Steady-state cost, today's guard against the one it is compared with (Before), replayed
+ * alternately (3 warm-up replays each, then 10): the best replay of each, so another process's
+ * load on this shared machine counts as little as it can. The replay is one call: its first
+ * second or so of our speech is the guard learning the line.
  */
 function compare (r: RenderedScenario): { before: CostRow, after: CostRow } {
   const makers = { before: () => new Before({ rate: RATE }), after: () => new EchoGuard({ rate: RATE }) }
@@ -121,6 +135,8 @@ function compare (r: RenderedScenario): { before: CostRow, after: CostRow } {
   }
   const min = (rows: CostRow[]): CostRow => ({
     activeUs: Math.min(...rows.map((x) => x.activeUs)),
+    learningUs: Math.min(...rows.map((x) => x.learningUs)),
+    knownUs: Math.min(...rows.map((x) => x.knownUs)),
     idleUs: Math.min(...rows.map((x) => x.idleUs)),
     outboundUs: Math.min(...rows.map((x) => x.outboundUs)),
   })
@@ -144,15 +160,25 @@ function measureCost (scores: readonly ScenarioScore[]): Costs {
       if (rep >= 3) { vadNs += process.hrtime.bigint() - t0; vadN++ }
     }
   }
-  // Without a collection on either side the difference is mostly the garbage of the passes above.
+  // Without a collection on either side the difference is mostly the garbage of the passes above;
+  // even with one, a single measure has read 7 KB high: the least of five, each guard alternately.
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
-  gc()
-  const before = process.memoryUsage()
-  const guards = Array.from({ length: 1000 }, () => new EchoGuard({ rate: RATE }))
-  gc()
-  const after = process.memoryUsage()
-  const bytes = (after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / guards.length
+  const bytesOf = (make: () => unknown): number => {
+    gc()
+    gc()
+    const m0 = process.memoryUsage()
+    const guards = Array.from({ length: 1000 }, make)
+    gc()
+    gc()
+    const m1 = process.memoryUsage()
+    return (m1.heapUsed + m1.arrayBuffers - m0.heapUsed - m0.arrayBuffers) / guards.length
+  }
+  const bytes = { before: Infinity, after: Infinity }
+  for (let rep = 0; rep < 5; rep++) {
+    bytes.before = Math.min(bytes.before, bytesOf(() => new Before({ rate: RATE })))
+    bytes.after = Math.min(bytes.after, bytesOf(() => new EchoGuard({ rate: RATE })))
+  }
   return { echo, clear: noEcho, vadUs: Number(vadNs) / Math.max(1, vadN) / 1000, bytesPerGuard: bytes }
 }
 
@@ -232,12 +258,17 @@ function report (s: Summary, r: Summary, scores: readonly ScenarioScore[], c: Co
     '| | before µs per 20 ms frame | after µs per 20 ms frame | after: share of one core per call |',
     '|---|---|---|---|',
     `| guard, caller's frame while our output may be echoing, line with echo | ${c.echo.before.activeUs.toFixed(1)} | ${c.echo.after.activeUs.toFixed(1)} | ${(c.echo.after.activeUs / 200).toFixed(3)} % |`,
-    `| the same, line without echo (every delay scanned) | ${c.clear.before.activeUs.toFixed(1)} | ${c.clear.after.activeUs.toFixed(1)} | ${(c.clear.after.activeUs / 200).toFixed(3)} % |`,
+    `| … while the line is learnt (the first second or so of our speech) | ${c.echo.before.learningUs.toFixed(1)} | ${c.echo.after.learningUs.toFixed(1)} | |`,
+    `| … once its echo's delay is known | ${c.echo.before.knownUs.toFixed(1)} | ${c.echo.after.knownUs.toFixed(1)} | ${(c.echo.after.knownUs / 200).toFixed(3)} % |`,
+    `| the same, line without echo | ${c.clear.before.activeUs.toFixed(1)} | ${c.clear.after.activeUs.toFixed(1)} | ${(c.clear.after.activeUs / 200).toFixed(3)} % |`,
+    `| … while the line is learnt | ${c.clear.before.learningUs.toFixed(1)} | ${c.clear.after.learningUs.toFixed(1)} | |`,
+    `| … once it is found clear | ${c.clear.before.knownUs.toFixed(1)} | ${c.clear.after.knownUs.toFixed(1)} | ${(c.clear.after.knownUs / 200).toFixed(3)} % |`,
     `| guard, caller's frame otherwise (we were silent for 400 ms) | ${c.echo.before.idleUs.toFixed(2)} | ${c.echo.after.idleUs.toFixed(2)} | ${(c.echo.after.idleUs / 200).toFixed(4)} % |`,
     `| guard, each frame we send | ${c.echo.before.outboundUs.toFixed(1)} | ${c.echo.after.outboundUs.toFixed(1)} | ${(c.echo.after.outboundUs / 200).toFixed(3)} % |`,
     `| the VAD, each caller's frame (for scale) | | ${c.vadUs.toFixed(1)} | ${(c.vadUs / 200).toFixed(3)} % |`,
     '',
-    `Memory: ${(c.bytesPerGuard / 1024).toFixed(1)} KB per guard (one per call). The machine is shared: CPU figures vary by ±30 % between runs.`,
+    `Memory: ${(c.bytesPerGuard.after / 1024).toFixed(1)} KB per guard (one per call; before ${(c.bytesPerGuard.before / 1024).toFixed(1)}). The machine is shared: CPU figures vary by ±30 % between runs.`,
+    ...(process.env.ECHO_BENCH_NOTES ?? '').split('\n').filter((l) => l !== ''),
     '',
     'Starts on DTMF are the VAD\'s own: a DTMF digit\'s first frame, partly tone and partly silence or',
     `noise, is classed voiced, and three digits within ${b.pauseAfterMs} ms of voice pause the agent with or without echo`,

@@ -40,6 +40,8 @@ export interface StageResult {
   /** CPU µs per frame (one received and one sent) by stage, and all of them. */
   readonly quiet: Record<Stage | 'total', number>
   readonly talking: Record<Stage | 'total', number>
+  /** Talking on a line without echo (the echo guard finds none: turn-cpu's callers' line). */
+  readonly talkingClear: Record<Stage | 'total', number>
   /** What one call keeps in these pieces, KB. */
   readonly kbPerCall: number
 }
@@ -64,12 +66,13 @@ function newCall (): Call {
 }
 
 /** 10 s of a call: what the caller sends and what we send, frame by frame. */
-function script (talking: boolean): { caller: Int16Array[], ours: Int16Array[] } {
+function script (talking: boolean, echoing = true): { caller: Int16Array[], ours: Int16Array[] } {
   const line = (s: number, seed: number): Int16Array => whiteNoise(RATE, s, -62, seed)
   if (!talking) return { caller: frames(line(10, 1), RATE), ours: frames(silence(RATE, 10), RATE) }
-  // The caller talks 37 % of the time; we reply for 4 s, our echo coming back 10 dB down, 200 ms late.
+  // The caller talks 37 % of the time; we reply for 4 s, our echo coming back 10 dB down, 200 ms
+  // late (or, on a line without echo, not at all).
   const ours = concat([silence(RATE, 4), speechLike(RATE, 4, -18, { seed: 3 }), silence(RATE, 2)])
-  const echo = concat([silence(RATE, 0.2), ours.map((v) => Math.round(v * 0.316))]).subarray(0, ours.length)
+  const echo = concat([silence(RATE, 0.2), ours.map((v) => echoing ? Math.round(v * 0.316) : 0)]).subarray(0, ours.length)
   const caller = mix(concat([line(0.3, 2), speechLike(RATE, 3.7, -20, { seed: 4 }), line(6, 5)]), echo)
   return { caller: frames(caller, RATE), ours: frames(ours, RATE) }
 }
@@ -114,9 +117,9 @@ function pass (calls: Call[], sc: { caller: Int16Array[], ours: Int16Array[] }, 
   }
 }
 
-function measure (talking: boolean, calls = 100, seconds = 20): Record<Stage | 'total', number> {
+function measure (talking: boolean, calls = 100, seconds = 20, echoing = true): Record<Stage | 'total', number> {
   const list = Array.from({ length: calls }, newCall)
-  const sc = script(talking)
+  const sc = script(talking, echoing)
   pass(list, sc, 250, 0, undefined) // warm-up (JIT)
   const acc = Object.fromEntries(STAGES.map((s) => [s, 0])) as Record<Stage, number>
   const frameCount = seconds * 50
@@ -147,7 +150,7 @@ function memoryKb (calls = 200): number {
 }
 
 export function runStages (): StageResult {
-  return { quiet: measure(false), talking: measure(true), kbPerCall: memoryKb() }
+  return { quiet: measure(false), talking: measure(true), talkingClear: measure(true, 100, 20, false), kbPerCall: memoryKb() }
 }
 
 function runChild (tree: string): StageResult {
@@ -157,14 +160,14 @@ function runChild (tree: string): StageResult {
 
 function median (rows: StageResult[]): StageResult {
   const mid = (f: (r: StageResult) => number): number => rows.map(f).sort((a, b) => a - b)[rows.length >> 1] ?? Number.NaN
-  const col = (k: 'quiet' | 'talking'): Record<Stage | 'total', number> =>
+  const col = (k: 'quiet' | 'talking' | 'talkingClear'): Record<Stage | 'total', number> =>
     Object.fromEntries([...STAGES, 'total' as const].map((s) => [s, mid((r) => r[k][s])])) as Record<Stage | 'total', number>
-  return { quiet: col('quiet'), talking: col('talking'), kbPerCall: mid((r) => r.kbPerCall) }
+  return { quiet: col('quiet'), talking: col('talking'), talkingClear: col('talkingClear'), kbPerCall: mid((r) => r.kbPerCall) }
 }
 
 export function stagesSection (before: StageResult | undefined, after: StageResult, notes: readonly string[], at = new Date()): string {
   const f = (v: number | undefined): string => v === undefined ? '-' : v.toFixed(2)
-  const row = (s: Stage | 'total'): string => `| ${s} | ${f(before?.quiet[s])} | ${f(after.quiet[s])} | ${f(before?.talking[s])} | ${f(after.talking[s])} |`
+  const row = (s: Stage | 'total'): string => `| ${s} | ${f(before?.quiet[s])} | ${f(after.quiet[s])} | ${f(before?.talking[s])} | ${f(after.talking[s])} | ${f(before?.talkingClear[s])} | ${f(after.talkingClear[s])} |`
   return [
     '<!-- media-stages:begin -->',
     '## Media stages: our JavaScript per frame, stage by stage (`bench/media-stages.ts`)',
@@ -172,11 +175,12 @@ export function stagesSection (before: StageResult | undefined, after: StageResu
     `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC, \`node --import tsx bench/media-stages.ts${before === undefined ? '' : ' --compare=DIR'}\`, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(', ')} (a shared machine: CPU time, not wall time).`,
     '100 calls round robin at 8 kHz, 20 s each; per frame = one datagram received and one frame sent. Quiet: the caller',
     'sends -62 dBFS line noise, we send silence. Talking: the caller talks 37 % of the time, we reply 4 s of 10, our echo',
-    'back 10 dB down. Stage times are wall slices scaled to the pass\'s CPU time; the socket work is not here (see media-hot-path).',
+    'back 10 dB down; no echo: the same on a line without echo (the guard finds none, as on turn-cpu\'s line).',
+    'Stage times are wall slices scaled to the pass\'s CPU time; the socket work is not here (see media-hot-path).',
     ...(before === undefined ? [] : ['Before: the tree before this change (DIR), this file copied in; medians of 3 alternating runs each.']),
     '',
-    '| stage (µs CPU per frame) | quiet before | quiet after | talking before | talking after |',
-    '|---|---|---|---|---|',
+    '| stage (µs CPU per frame) | quiet before | quiet after | talking before | talking after | no echo before | no echo after |',
+    '|---|---|---|---|---|---|---|',
     ...STAGES.map(row),
     row('total'),
     '',

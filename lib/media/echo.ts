@@ -37,7 +37,7 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  * look only at the seven delays around the echo's, or on a clear line multiply the gains its
  * floors give (cached: they move only on a full look) by what we sent: about half the CPU of a
  * look at every delay. Only a level check while we have been silent longer than the longest
- * delay, a scan of the samples for the silence we send while silent. ~19 KB per call (scratch
+ * delay, a scan of the samples for the silence we send while silent. ~20 KB per call (scratch
  * is shared).
  */
 
