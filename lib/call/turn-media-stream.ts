@@ -1,5 +1,5 @@
 import { PhoneAgentError } from '../errors.ts'
-import { FrameHistory } from '../media/stream/inbound.ts'
+import { FrameHistory, withVadSamples } from '../media/stream/inbound.ts'
 import type { InboundFrame } from '../media/stream/index.ts'
 import { EchoGuard } from '../media/echo.ts'
 import { silentSamples } from '../media/pcm.ts'
@@ -209,7 +209,7 @@ export class StreamTurnMedia implements TurnMedia {
     const stopSent = echo === undefined ? () => {} : session.endpoint.onSent((_frame, at, samples) => { echo.noteOutbound(samples, at) })
     const stopFrames = session.endpoint.onFrame((received) => {
       const frame = echo !== undefined && echo.inbound(received.samples, received.receivedAt).echoOnly
-        ? { ...received, vadSamples: silentSamples(received.samples.length) }
+        ? withVadSamples(received, silentSamples(received.samples.length))
         : received
       this.#history.push(received)
       this.#consumer?.(frame)

@@ -310,6 +310,7 @@ export class MediaEndpoint {
       seq: this.#seq++,
       mediaMs: this.#mediaSamples * 1000 / this.rate,
       receivedAt,
+      vadSamples: undefined, // the one frame shape (inbound.ts FRAME_KEYS)
     }
     this.#mediaSamples += samples.length
     this.#quiet.heard(samples, receivedAt)
