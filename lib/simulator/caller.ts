@@ -137,8 +137,15 @@ interface ReadSegment { readonly tick: number, readonly cngUntil: number, readon
  * packets land somewhere inside the tick, which absorbs lateness up to that margin (never more).
  */
 function readSegments (gaps: ReadonlyArray<{ from: number, to: number }>, lates: ReadonlyArray<{ from: number, frames: number }>): ReadSegment[] {
+  // Overlapping gaps (a hold during loss) lose their union.
+  const lost: Array<{ from: number, to: number }> = []
+  for (const g of [...gaps].sort((a, b) => a.from - b.from)) {
+    const last = lost.at(-1)
+    if (last !== undefined && g.from <= last.to) last.to = Math.max(last.to, g.to)
+    else lost.push({ ...g })
+  }
   const events = [
-    ...gaps.map((g) => ({ from: g.from, kind: 'lost' as const, frames: g.to - g.from })),
+    ...lost.map((g) => ({ from: g.from, kind: 'lost' as const, frames: g.to - g.from })),
     ...lates.map((l) => ({ from: l.from, kind: 'late' as const, frames: l.frames })),
   ].filter((e) => e.frames > 0).sort((a, b) => a.from - b.from)
   const out: ReadSegment[] = []

@@ -70,6 +70,14 @@ t.test('a gap alone is what it was: CNG for its frames, nothing shifted', async 
   t.equal(audio.backlogAt(100), 0)
 })
 
+t.test('overlapping and nested gaps lose their union', async (t) => {
+  const audio = new CallerAudio()
+  audio.addGap(200, 400) // frames 10-29
+  audio.addGap(240, 40) // 12-13, inside
+  audio.addGap(500, 200) // 25-34, overlapping
+  t.same(ticks(audio, 9, 36), [9, ...Array<undefined>(25).fill(undefined), 35])
+})
+
 t.test('late frames reach us over unicast: 0xFF fill, then the caller\'s frames in order, none lost', async (t: Test) => {
   const srv = new RawServer()
   const port = await srv.listen()
