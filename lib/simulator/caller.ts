@@ -125,9 +125,10 @@ interface ReadSegment { readonly tick: number, readonly cngUntil: number, readon
  * its RTP timer on (a channel's default) and neither a jitter buffer nor `rtp_autoflush`, each
  * tick reads ONE packet: switch_rtp.c rtp_common_read() waits for switch_core_timer_next() and
  * then makes a single read_rtp_packet(); only SWITCH_RTP_FLAG_AUTOFLUSH / STICKY_FLUSH (the
- * `rtp_autoflush` variable, the sofia profile's `rtp-autoflush`, or a bridge's
- * rtp_autoflush_during_bridge) poll for more and skip a tick to catch up. A tick that finds the
- * socket empty returns a CNG frame (return_cng_frame()). So packets that arrive late are all read,
+ * `rtp_autoflush` channel variable, or a bridge's rtp_autoflush_during_bridge, on by default in
+ * sofia) poll for more and skip a timer wait to catch up. The pack's public context sets
+ * `rtp_autoflush`; this model leaves the catch-up out, so it is stricter than such a channel.
+ * A tick that finds the socket empty returns a CNG frame (return_cng_frame()). So packets that arrive late are all read,
  * one per tick, behind the CNG frames their lateness cost: the caller's audio stays that many
  * ticks behind the wire for the rest of the call. Only a tick that finds the socket empty again (a
  * packet lost, a slower caller clock) takes a frame of it back. A real FreeSWITCH 1.11 in the lab

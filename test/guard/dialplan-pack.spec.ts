@@ -21,6 +21,10 @@ t.test('public context: agent socket with failover and resume, then the fallback
   const actions = [...text.matchAll(/<action application="([^"]+)" data="([^"]*)"/g)].map((m) => `${m[1]} ${m[2]}`)
   const did = actions.indexOf('set socket_resume=true')
   t.ok(did >= 0, 'socket_resume=true is set')
+  // FreeSWITCH reads one caller packet per tick unless autoflush is on: late packets would
+  // delay the caller's audio for the rest of the call (switch_rtp.c rtp_common_read).
+  const flush = actions.indexOf('set rtp_autoflush=true')
+  t.ok(flush >= 0 && flush < did, 'rtp_autoflush=true is set before the socket')
   t.same(actions.slice(did + 1, did + 4), [
     'socket $${phone_agent_socket_primary} async full',
     'socket $${phone_agent_socket_secondary} async full',
