@@ -1,7 +1,7 @@
 import t from 'tap'
 import { EchoGuard, type EchoVerdict } from '../../lib/media/echo.ts'
 import { Vad } from '../../lib/media/vad/vad.ts'
-import { RATE, render, step, type Case } from './echo-lines.ts'
+import { RATE, judge, render, step, type Case } from './echo-lines.ts'
 import { ReferenceEchoGuard } from './echo-reference.ts'
 import * as s from './signals.ts'
 
@@ -81,15 +81,13 @@ t.test('once the line is known: the barge-in VAD behind the guard starts when it
     const cursors = [{ at: 0 }, { at: 0 }]
     const silence = new Int16Array(rate * (c.frameMs ?? 20) / 1000)
     for (let i = 0; ; i++) {
-      const at = cursors[0]?.at ?? 0
-      const verdicts = guards.map((g, k) => step(g, frames, cursors[k] as { at: number }))
-      if (verdicts.some((v) => v === undefined)) break
-      const samples = frames.events.slice(at).find((e) => !e.out)?.samples ?? silence
-      verdicts.forEach((v, k) => {
-        const s = vads[k]?.push(v?.echoOnly === true ? silence : samples, i * (c.frameMs ?? 20))
+      const judged = guards.map((g, k) => judge(g, frames, cursors[k] as { at: number }))
+      if (judged.some((x) => x === undefined)) break
+      judged.forEach((x, k) => {
+        const s = vads[k]?.push(x?.verdict.echoOnly === true ? silence : x?.samples ?? silence, i * (c.frameMs ?? 20))
         if (s?.type === 'speech-start') started[k]?.push(s.at)
       })
-      if (verdicts[0]?.echoOnly !== verdicts[1]?.echoOnly) differ++
+      if (judged[0]?.verdict.echoOnly !== judged[1]?.verdict.echoOnly) differ++
     }
     t.same(started[0], started[1], `${c.name}: speech starts ${started[0]?.join(', ')}`)
     starts += started[0]?.length ?? 0

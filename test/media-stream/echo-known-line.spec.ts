@@ -2,7 +2,7 @@ import t from 'tap'
 import { EchoGuard } from '../../lib/media/echo.ts'
 import type { LineState } from '../../lib/media/echo-line.ts'
 import { Vad } from '../../lib/media/vad/vad.ts'
-import { RATE, render, step, type Case, type Guard } from './echo-lines.ts'
+import { RATE, judge, render, type Case, type Guard } from './echo-lines.ts'
 import { ReferenceEchoGuard } from './echo-reference.ts'
 
 /**
@@ -67,10 +67,9 @@ function run (c: Change, guard: Guard & { readonly line: { state: LineState, del
   let followedAt: number | undefined
   let before = ''
   for (let i = 0; ; i++) {
-    const e = frames.events.slice(cursor.at).find((x) => !x.out)
-    const v = step(guard, frames, cursor)
-    if (v === undefined || e === undefined) break
-    const s = vad.push(v.echoOnly ? silence : e.samples, i * 20)
+    const judged = judge(guard, frames, cursor)
+    if (judged === undefined) break
+    const s = vad.push(judged.verdict.echoOnly ? silence : judged.samples, i * 20)
     if (s?.type === 'speech-start') starts.push(s.at)
     const { state, delayMs } = guard.line
     if (i * 20 < c.then.atMs) before = `${state}${delayMs === undefined ? '' : ` at ${delayMs} ms`}`

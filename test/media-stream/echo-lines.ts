@@ -72,15 +72,19 @@ export function render (c: Case): Frames {
 
 export interface Guard { noteOutbound (samples: Int16Array, sentAtMs: number): void, inbound (samples: Int16Array, atMs: number): EchoVerdict }
 
-/** Feed `frames` into `guard` from `from` until the next caller's frame (inclusive); that frame's verdict. */
+/** Feed `frames` into `guard` from `cursor` until the next caller's frame (inclusive); that frame's verdict. */
 export function step (guard: Guard, frames: Frames, cursor: { at: number }): EchoVerdict | undefined {
+  return judge(guard, frames, cursor)?.verdict
+}
+
+/** step(), with the caller's frame judged (what the VAD behind the guard gets unless it is echo). */
+export function judge (guard: Guard, frames: Frames, cursor: { at: number }): { verdict: EchoVerdict, samples: Int16Array } | undefined {
   for (; cursor.at < frames.events.length; cursor.at++) {
     const e = frames.events[cursor.at]
     if (e === undefined) break
     if (e.out) { guard.noteOutbound(e.samples, e.atMs); continue }
     cursor.at++
-    return guard.inbound(e.samples, e.atMs)
+    return { verdict: guard.inbound(e.samples, e.atMs), samples: e.samples }
   }
   return undefined
 }
-
