@@ -1,7 +1,7 @@
 /**
  * Wall seconds of every spec in `npm test` on the 2-core development machine: the mean of three
  * runs one after the other of ee03f21, 2026-12-02, and for the specs added since, one run of
- * 738290b (each runner prints
+ * 738290b, and for the eighth session's new specs one run of 5768cf6 (each runner prints
  * `# folder/name.spec.ts: CPU-s, s` as a TAP comment).
  * Under `npm test` the runners (test/specs-NN.test.ts) claim the specs in this order, longest
  * first, from a queue they share; a runner run alone is dealt its share by these. A spec not
@@ -99,11 +99,13 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'guard/source-ip.spec.ts': 0.3,
   'guard/store.spec.ts': 0.1,
   'media-stream/echo-identical.spec.ts': 8.3,
-  'media-stream/echo-set.spec.ts': 0,
+  'media-stream/echo-known-line.spec.ts': 2,
+  'media-stream/echo-set.spec.ts': 5,
   'media-stream/echo.spec.ts': 2.8,
   'media-stream/endpoint.spec.ts': 2,
   'media-stream/first-frame.spec.ts': 0.4,
   'media-stream/frame-history.spec.ts': 0.5,
+  'media-stream/frame-shape.spec.ts': 0.1,
   'media-stream/idle-lead.spec.ts': 0.9,
   'media-stream/outbound.spec.ts': 0.5,
   'media-stream/quiet-idle.spec.ts': 0.3,
@@ -125,6 +127,8 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'media/resample-sliced.spec.ts': 1.1,
   'media/resample-stream.spec.ts': 0.4,
   'media/resample.spec.ts': 0.8,
+  'media/silent-samples.spec.ts': 0.2,
+  'media/wav-decode.spec.ts': 0.2,
   'media/wav-writer.spec.ts': 0.8,
   'media/wav.spec.ts': 0.1,
   'notify/calls-cli.spec.ts': 0.2,
@@ -148,6 +152,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'providers/call-breaker.spec.ts': 7.4,
   'providers/config-lists.spec.ts': 0.3,
   'providers/core.spec.ts': 3.8,
+  'providers/deadline-lazy.spec.ts': 0.1,
   'providers/failover.spec.ts': 7.2,
   'providers/google-preconnect.spec.ts': 4.3,
   'providers/google.spec.ts': 12,
@@ -177,6 +182,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'simulator/echo.spec.ts': 3.2,
   'simulator/esl.spec.ts': 4.5,
   'simulator/raw.spec.ts': 1.2,
+  'simulator/rtp-late.spec.ts': 1,
   'simulator/transfers.spec.ts': 6.2,
   'simulator/unicast.spec.ts': 8.5,
   'simulator/write-timer-timerfd.spec.ts': 0.4,
