@@ -13,6 +13,7 @@ import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
 import { QuietIdle, WARM_MS } from './quiet-idle.ts'
+import { keepDatagramMap } from './datagram-map.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -39,17 +40,6 @@ const SEND_RING = 4
 const SILENT_SAMPLES: Readonly<Record<StreamRate, Int16Array>> = { 8000: new Int16Array(160), 16000: new Int16Array(320) }
 /** One send in this many carries a callback, so send errors are still seen (once a second per call). */
 const SAMPLE_EVERY = 50
-/**
- * One datagram Buffer kept for the life of the process. Node makes every Buffer it hands up from
- * C++ (a UDP message, a TCP read) as a Uint8Array and then sets its prototype (node_buffer.cc
- * Buffer::New), so they all share a map V8 reaches only through a weak prototype transition:
- * once a major GC finds no such Buffer alive (every call gone quiet or ended), the map is
- * collected and every optimised function that checked it is thrown away (this class's datagram
- * handler, isPreRtpFrame, frameSamples, Node's stream reads: ~20 functions, re-optimised on the
- * next calls' datagrams; seen with --trace-deopt as "weak objects"). One live Buffer keeps the
- * map, and that code, for good.
- */
-let datagramMapAnchor: Buffer | undefined
 
 export class MediaEndpoint {
   readonly rate: StreamRate
@@ -263,7 +253,7 @@ export class MediaEndpoint {
   }
 
   #onMessage (msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (datagramMapAnchor === undefined) datagramMapAnchor = msg
+    keepDatagramMap(msg)
     if (this.#closed) return
     const receivedAt = this.#scheduler.clock.now()
     const peer = this.#peer
