@@ -26,3 +26,9 @@ t.test('systemd waits longer than the shutdown deadline plus the goodbyes', asyn
   const endGrace = 10 // ShutdownController's default endGraceMs
   t.ok(stop > deadline + endGrace, `TimeoutStopSec=${stop} > ${deadline} + ${endGrace}`)
 })
+
+t.test('node starts with room in the old generation (full GCs stall every call)', async (t) => {
+  const exec = one('ExecStart') ?? ''
+  t.match(exec, /^\/usr\/bin\/node --initial-old-space-size=\d+ \S+\/bin\/phone-agent\.js serve$/)
+  t.ok(Number(/--initial-old-space-size=(\d+)/.exec(exec)?.[1]) >= 128)
+})

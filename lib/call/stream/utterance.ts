@@ -1,5 +1,6 @@
 import { routineAbort } from '../../errors.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
+import { PcmAccumulator } from '../../media/pcm-accumulator.ts'
 import type { SttProvider, SttSession } from '../../speech/stt/types.ts'
 
 export interface RecognitionOptions {
@@ -20,9 +21,12 @@ export interface Recognised {
  * caller stops. When the caller goes on after a tentative end (adaptive endpointing), the
  * finished session is dropped and a fresh one replays the whole utterance: the transcript is
  * always of everything said. Dropped sessions are counted (their audio is still billed).
+ * The audio is copied into one buffer (PcmAccumulator), not kept as frames: held for the whole
+ * utterance, per-frame objects were promoted and filled the old generation.
  */
 export class UtteranceRecognition {
-  readonly frames: InboundFrame[] = []
+  readonly #audio = new PcmAccumulator()
+  #audioMs = 0
   /** Recogniser sessions finished and then thrown away because the caller went on. */
   discarded = 0
   /** Audio sent to sessions that were thrown away, ms. */
@@ -44,14 +48,17 @@ export class UtteranceRecognition {
 
   /** The utterance's audio so far, ms. */
   get audioMs (): number {
-    return this.frames.reduce((ms, f) => ms + f.samples.length * 1000 / f.sampleRate, 0)
+    return this.#audioMs
   }
 
   push (frame: InboundFrame): void {
-    this.frames.push(frame)
+    const samples = frame.samples
+    const copy = this.#audio.append(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength))
+    const ms = samples.length * 1000 / frame.sampleRate
+    this.#audioMs += ms
     if (this.#ended) return
-    this.#session.write(pcm(frame))
-    this.#sentMs += frame.samples.length * 1000 / frame.sampleRate
+    this.#session.write(copy)
+    this.#sentMs += ms
   }
 
   /** The caller paused: the transcript of what was said so far. */
@@ -70,10 +77,9 @@ export class UtteranceRecognition {
     this.discardedMs += this.#sentMs
     this.#abort.abort(routineAbort('TURN_OVER', 'the caller went on: recognition restarted'))
     this.#open()
-    for (const f of this.frames) {
-      this.#session.write(pcm(f))
-      this.#sentMs += f.samples.length * 1000 / f.sampleRate
-    }
+    // In 100 ms pieces: a streaming recogniser takes each as one request (Google's limit is far above).
+    for (const chunk of this.#audio.chunks(this.#opts.sampleRate / 10 * 2)) this.#session.write(chunk)
+    this.#sentMs = this.#audioMs
   }
 
   dispose (): void {
@@ -89,10 +95,6 @@ export class UtteranceRecognition {
     this.#result = collect(this.#session)
     this.#result.catch(() => {})
   }
-}
-
-function pcm (frame: InboundFrame): Buffer {
-  return Buffer.from(frame.samples.buffer, frame.samples.byteOffset, frame.samples.byteLength)
 }
 
 /** Join the final results of a recogniser session into one transcript. */

@@ -1,6 +1,7 @@
 import { abortReason } from '../../errors.ts'
 import { AsyncQueue } from '../../providers/async-queue.ts'
 import type { PcmChunk } from '../types.ts'
+import { PcmAccumulator } from '../../media/pcm-accumulator.ts'
 import type { SttOptions, SttResult, SttSession, SttStreamOptions, Transcript } from './types.ts'
 
 /** Whisper-style APIs take up to 25 MB per file; two minutes of 16 kHz audio is ~4 MB. */
@@ -9,10 +10,11 @@ const MAX_SECONDS = 120
 /**
  * A live session for providers that only transcribe whole utterances: frames are buffered and
  * transcribed once at `end()`, yielding one final result (none for silence or empty text).
+ * Frames are copied into one buffer as they come: kept as given (a view per 20 ms frame), each
+ * lived as long as the utterance and was promoted to the old generation (pcm-accumulator.ts).
  */
 export function bufferedSession (transcribe: (audio: PcmChunk, options: SttOptions) => Promise<Transcript>, options: SttStreamOptions): SttSession {
-  const frames: Buffer[] = []
-  let bytes = 0
+  const audio = new PcmAccumulator()
   const maxBytes = MAX_SECONDS * options.sampleRate * 2
   let ended = false
   const onAbort = (): void => { results.fail(abortReason(options.signal as AbortSignal)) }
@@ -24,20 +26,19 @@ export function bufferedSession (transcribe: (audio: PcmChunk, options: SttOptio
     write (frame: Buffer): void {
       if (ended || results.closed) return
       // Past the cap the utterance is not speech we can use anyway; keep the start.
-      if (bytes + frame.length > maxBytes) return
-      frames.push(frame)
-      bytes += frame.length
+      if (audio.length + frame.length > maxBytes) return
+      audio.append(frame)
     },
     end (): void {
       if (ended) return
       ended = true
       if (results.closed) return
-      if (bytes < 2) {
+      if (audio.length < 2) {
         options.signal?.removeEventListener('abort', onAbort)
         results.end()
         return
       }
-      transcribe({ pcm: Buffer.concat(frames), sampleRate: options.sampleRate }, options).then(t => {
+      transcribe({ pcm: audio.view(), sampleRate: options.sampleRate }, options).then(t => {
         if (t.text.trim() !== '') results.push({ text: t.text, isFinal: true, confidence: t.confidence })
         results.end()
       }, (err: unknown) => { results.fail(err) }).finally(() => {
