@@ -120,6 +120,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'media-stream/vad.spec.ts': 3,
   'media-stream/write-align.spec.ts': 0.7,
   'media-stream/write-timerfd.spec.ts': 0.3,
+  'media/pcm-accumulator.spec.ts': 0.1,
   'media/pcm-bytes.spec.ts': 0.1,
   'media/pcm.spec.ts': 0.1,
   'media/resample-response.spec.ts': 1.9,
