@@ -173,8 +173,10 @@ export class FakeGoogleServer {
     // A client cancel (RST_STREAM) also ends the readable side, just before 'cancelled' fires:
     // wait a moment so a cancel is not mistaken for the client's half-close. 10 ms was not enough
     // on a loaded machine: a stall let this timer run before the 'cancelled' already on its way,
-    // and the cancel went uncounted.
-    call.on('end', () => { this.#later(100, onEnd) })
+    // and the cancel went uncounted. Even 100 ms is not enough when the process stalls longer:
+    // timers run before the socket reads of the same loop turn, so the decision waits one more
+    // turn (setImmediate runs after them) and sees a cancel that arrived during the stall.
+    call.on('end', () => { this.#later(100, () => { setImmediate(onEnd) }) })
     const onEnd = (): void => {
       if (done || call.cancelled) return
       if (b.kind !== 'stream') { if (b.kind !== 'hang') { answered = true; finish(); call.end() } return }
