@@ -48,25 +48,24 @@ export class StreamPosition {
   }
 }
 
+/** The filterbank's coefficients, the same for every filterbank: one read-only table, not one per call. */
+const COEFFICIENTS = new Float64Array(BANDS.length * 5)
+BANDS.forEach(([lo, hi], b) => {
+  const w0 = 2 * Math.PI * Math.sqrt(lo * hi) / ECHO_RATE
+  const bw = Math.log2(hi / lo)
+  const alpha = Math.sin(w0) * Math.sinh(Math.LN2 / 2 * bw * w0 / Math.sin(w0))
+  const a0 = 1 + alpha
+  COEFFICIENTS.set([alpha / a0, 0, -alpha / a0, -2 * Math.cos(w0) / a0, (1 - alpha) / a0], b * 5)
+})
+
 /**
  * Band-pass biquads (RBJ cookbook, 0 dB peak), one per band: about 25 flops a sample. Writes
  * each 5 ms block's mean power per channel: channel 0 broadband, then one per band.
  */
 export class FilterBank {
   static readonly channels = BANDS.length + 1
-  readonly #coef: Float64Array
+  readonly #coef = COEFFICIENTS
   readonly #state = new Float64Array(BANDS.length * 4)
-
-  constructor () {
-    this.#coef = new Float64Array(BANDS.length * 5)
-    BANDS.forEach(([lo, hi], b) => {
-      const w0 = 2 * Math.PI * Math.sqrt(lo * hi) / ECHO_RATE
-      const bw = Math.log2(hi / lo)
-      const alpha = Math.sin(w0) * Math.sinh(Math.LN2 / 2 * bw * w0 / Math.sin(w0))
-      const a0 = 1 + alpha
-      this.#coef.set([alpha / a0, 0, -alpha / a0, -2 * Math.cos(w0) / a0, (1 - alpha) / a0], b * 5)
-    })
-  }
 
   /**
    * `x` holds `blocks` whole blocks; out[channel * blocks + j] = mean power of block j.
@@ -138,7 +137,8 @@ export class BlockRing {
   constructor (capacity: number, channels: number, silence: ArrayLike<number> = new Float64Array(channels)) {
     this.#capacity = capacity
     this.#channels = channels
-    this.#silence = Float64Array.from(silence)
+    // A Float64Array is kept as given (the guard's is a shared constant), anything else copied.
+    this.#silence = silence instanceof Float64Array ? silence : Float64Array.from(silence)
     this.#power = new Float64Array(capacity * channels)
     for (let b = 0; b < capacity; b++) this.#power.set(this.#silence, b * channels)
   }

@@ -39,6 +39,7 @@ export type LineState = 'learning' | 'echo' | 'clear'
 export class EchoLine {
   readonly #lags: number
   readonly #step: number
+  /** Sums of our envelope at each evaluated delay (every `step`-th: k / step), and with the caller's. */
   readonly #sy: Float64Array
   readonly #syy: Float64Array
   readonly #sxy: Float64Array
@@ -55,9 +56,12 @@ export class EchoLine {
   constructor (lags: number, step: number) {
     this.#lags = lags
     this.#step = step
-    this.#sy = new Float64Array(lags)
-    this.#syy = new Float64Array(lags)
-    this.#sxy = new Float64Array(lags)
+    // Only the evaluated delays have sums (the others were always 0): one buffer for the three.
+    const n = Math.ceil(lags / step)
+    const sums = new Float64Array(3 * n)
+    this.#sy = sums.subarray(0, n)
+    this.#syy = sums.subarray(n, 2 * n)
+    this.#sxy = sums.subarray(2 * n)
   }
 
   get state (): LineState { return this.#delay >= 0 ? 'echo' : this.#delay === -1 ? 'learning' : 'clear' }
@@ -78,12 +82,12 @@ export class EchoLine {
     this.#weight = this.#weight * f + w
     this.#sx = this.#sx * f + wx
     this.#sxx = this.#sxx * f + wx * x
-    for (let k = 0; k < this.#lags; k += this.#step) {
+    for (let k = 0, q = 0; k < this.#lags; k += this.#step, q++) {
       const y = means[at + k] as number
       const wy = w * y
-      this.#sy[k] = (this.#sy[k] as number) * f + wy
-      this.#syy[k] = (this.#syy[k] as number) * f + wy * y
-      this.#sxy[k] = (this.#sxy[k] as number) * f + wx * y
+      this.#sy[q] = (this.#sy[q] as number) * f + wy
+      this.#syy[q] = (this.#syy[q] as number) * f + wy * y
+      this.#sxy[q] = (this.#sxy[q] as number) * f + wx * y
     }
   }
 
@@ -98,10 +102,10 @@ export class EchoLine {
     this.#weight *= f
     this.#sx *= f
     this.#sxx *= f
-    for (let k = 0; k < this.#lags; k += this.#step) {
-      this.#sy[k] = (this.#sy[k] as number) * f
-      this.#syy[k] = (this.#syy[k] as number) * f
-      this.#sxy[k] = (this.#sxy[k] as number) * f
+    for (let q = 0; q < this.#sy.length; q++) {
+      this.#sy[q] = (this.#sy[q] as number) * f
+      this.#syy[q] = (this.#syy[q] as number) * f
+      this.#sxy[q] = (this.#sxy[q] as number) * f
     }
   }
 
@@ -163,12 +167,17 @@ export class EchoLine {
     return { best, r }
   }
 
-  /** Pearson correlation of the two envelopes at delay index `k`. */
+  /**
+   * Pearson correlation of the two envelopes at delay index `k`; 0 at a delay not evaluated
+   * (its sums were never added to: what they always gave).
+   */
   correlation (k: number): number {
+    if (k % this.#step !== 0) return 0
+    const q = k / this.#step
     const n = this.#weight
-    const cov = n * (this.#sxy[k] as number) - this.#sx * (this.#sy[k] as number)
+    const cov = n * (this.#sxy[q] as number) - this.#sx * (this.#sy[q] as number)
     const vx = n * this.#sxx - this.#sx * this.#sx
-    const vy = n * (this.#syy[k] as number) - (this.#sy[k] as number) ** 2
+    const vy = n * (this.#syy[q] as number) - (this.#sy[q] as number) ** 2
     return vx > 0 && vy > 0 ? cov / Math.sqrt(vx * vy) : 0
   }
 }

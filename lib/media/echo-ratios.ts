@@ -40,43 +40,53 @@ export class EchoRatios {
   readonly cap: number
   readonly #spread: number
   readonly #lags: number
+  /** Evaluated delays per band (every LAG_STEP-th): the cells' row length. */
+  readonly #cells: number
   readonly #stride: number
   readonly #hi: Float64Array
   readonly #lo: Float64Array
   readonly #bounds: Float64Array
-  // Per band and candidate delay (band * lags + k): floor and ceiling, two windows each.
+  // Per band and evaluated delay (band * cells + k / LAG_STEP): floor and ceiling, two windows
+  // each. Only every LAG_STEP-th delay is ever evaluated (the max-of-three around it covers the
+  // one between), so only those have cells: half the memory of a cell per delay, the same values.
   readonly #floorCur: Float64Array
   readonly #floorPrev: Float64Array
   readonly #floorCount: Uint8Array
   readonly #ceilCur: Float64Array
   readonly #ceilPrev: Float64Array
   readonly #ceilCount: Uint8Array
-  /** Per band and evaluated delay (band * lags / LAG_STEP + k / LAG_STEP): a clear line's gain, as bound() takes it. */
+  /** Per band and evaluated delay (as the cells): a clear line's gain, as bound() takes it. */
   readonly #clearGain: Float64Array
 
   constructor (o: EchoRatiosOptions) {
     this.cap = o.cap
     this.#spread = o.spread
     this.#lags = o.lags
+    this.#cells = Math.ceil(o.lags / LAG_STEP)
     this.#stride = o.stride
     this.#hi = o.hi
     this.#lo = o.lo
     this.#bounds = o.bounds
-    const cells = B * o.lags
-    this.#floorCur = new Float64Array(cells).fill(o.cap)
-    this.#floorPrev = new Float64Array(cells).fill(o.cap)
-    this.#floorCount = new Uint8Array(cells)
-    this.#ceilCur = new Float64Array(cells).fill(o.cap)
-    this.#ceilPrev = new Float64Array(cells).fill(o.cap)
-    this.#ceilCount = new Uint8Array(cells)
-    this.#clearGain = new Float64Array(B * Math.ceil(o.lags / LAG_STEP))
+    // One buffer for the five arrays of doubles and one for the two of counts: a typed array
+    // each, but one backing store (each has its own bookkeeping outside the heap).
+    const cells = B * this.#cells
+    const doubles = new Float64Array(5 * cells)
+    this.#floorCur = doubles.subarray(0, cells).fill(o.cap)
+    this.#floorPrev = doubles.subarray(cells, 2 * cells).fill(o.cap)
+    this.#ceilCur = doubles.subarray(2 * cells, 3 * cells).fill(o.cap)
+    this.#ceilPrev = doubles.subarray(3 * cells, 4 * cells).fill(o.cap)
+    this.#clearGain = doubles.subarray(4 * cells)
+    const counts = new Uint8Array(2 * cells)
+    this.#floorCount = counts.subarray(0, cells)
+    this.#ceilCount = counts.subarray(cells)
   }
 
   /** The echo moved to delay `d` (or was found): its ceilings start from the worst case again. */
   resetCeilings (d: number): void {
     for (let c = 0; c < B; c++) {
-      for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k++) {
-        const i = c * this.#lags + k
+      // Only the evaluated delays have cells (the others were never read).
+      for (let k = firstEvaluated(Math.max(0, d - NEAR)); k <= Math.min(this.#lags - 1, d + NEAR); k += LAG_STEP) {
+        const i = c * this.#cells + k / LAG_STEP
         this.#ceilCur[i] = this.cap
         this.#ceilPrev[i] = this.cap
         this.#ceilCount[i] = 0
@@ -104,21 +114,22 @@ export class EchoRatios {
     const cap = this.cap
     const spread = this.#spread
     const lags = this.#lags
+    const cells = this.#cells
     const known = d >= 0
     // Before the echo is found: the worst case, capped over the floor (less on a clear line).
     const unknownSpread = clear ? CLEAR_SPREAD : spread
     const from = !known || far ? 0 : Math.max(0, d - NEAR)
     const to = !known || far ? lags - 1 : Math.min(lags - 1, d + NEAR)
+    const first = from - (from % LAG_STEP)
     for (let c = 0; c < B; c++) {
       const v = e[(c + 1) * blocks + j] as number
-      const base = c * lags
       const row = c * this.#stride + at
       let bound = 0
-      for (let k = from - (from % LAG_STEP); k <= to; k += LAG_STEP) {
+      // i: delay k's cell, one step along the row per evaluated delay.
+      for (let k = first, i = c * cells + first / LAG_STEP; k <= to; k += LAG_STEP, i++) {
         const hi = his[row + k] as number
         if (hi < ACTIVE) continue
         const lo = los[row + k] as number
-        const i = base + k
         // The least of three bounds the echo's ratio from below, the most of three the echo from above.
         let cur = floorCur[i] as number
         if (lo >= ACTIVE) {
@@ -153,12 +164,9 @@ export class EchoRatios {
    * a clear line's floors, they do not move.
    */
   cacheClearGains (): void {
-    const lags = this.#lags
     const gains = this.#clearGain
-    let q = 0
-    for (let c = 0; c < B; c++) {
-      for (let k = 0; k < lags; k += LAG_STEP) gains[q++] = Math.min(this.cap, this.floor(c * lags + k) * CLEAR_SPREAD)
-    }
+    // The cells are laid out as the gains: band by band, evaluated delay by delay.
+    for (let i = 0; i < gains.length; i++) gains[i] = Math.min(this.cap, this.#floorAt(i) * CLEAR_SPREAD)
   }
 
   /**
@@ -182,8 +190,13 @@ export class EchoRatios {
     }
   }
 
-  /** The floor at cell `i` (band * lags + delay index): the least of its two windows. */
-  floor (i: number): number {
+  /** The floor in band `c` at delay index `k` (an evaluated one: a multiple of LAG_STEP). */
+  floor (c: number, k: number): number {
+    return this.#floorAt(c * this.#cells + Math.floor(k / LAG_STEP))
+  }
+
+  /** The floor at cell `i`: the least of its two windows. */
+  #floorAt (i: number): number {
     const a = this.#floorCur[i] as number
     const b = this.#floorPrev[i] as number
     return a < b ? a : b
@@ -191,12 +204,12 @@ export class EchoRatios {
 
   /** A block explained as echo, `v` in band `c`: how loud it was near the echo's delay `d` (relative to what we sent) is the ceiling. */
   learnCeiling (c: number, v: number, at: number, d: number): void {
-    const base = c * this.#lags
     const row = c * this.#stride + at
-    for (let k = Math.max(0, d - NEAR); k <= Math.min(this.#lags - 1, d + NEAR); k += LAG_STEP) {
+    // d is an evaluated delay (the correlation finds it among them), so is every k here.
+    const first = firstEvaluated(Math.max(0, d - NEAR))
+    for (let k = first, i = c * this.#cells + first / LAG_STEP; k <= Math.min(this.#lags - 1, d + NEAR); k += LAG_STEP, i++) {
       const hi = this.#hi[row + k] as number
       if (hi < ACTIVE) continue
-      const i = base + k
       const r = Math.min(this.cap, v / hi)
       if (r > (this.#ceilCur[i] as number)) this.#ceilCur[i] = r
       const n = (this.#ceilCount[i] as number) + 1
@@ -206,4 +219,9 @@ export class EchoRatios {
       this.#ceilCount[i] = 0
     }
   }
+}
+
+/** The first evaluated delay index at or after `k`. */
+function firstEvaluated (k: number): number {
+  return Math.ceil(k / LAG_STEP) * LAG_STEP
 }

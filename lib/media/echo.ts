@@ -37,8 +37,9 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  * look only at the seven delays around the echo's, or on a clear line multiply the gains its
  * floors give (cached: they move only on a full look) by what we sent: about half the CPU of a
  * look at every delay. Only a level check while we have been silent longer than the longest
- * delay, a scan of the samples for the silence we send while silent. ~20 KB per call (scratch
- * is shared).
+ * delay, a scan of the samples for the silence we send while silent. ~17 KB per call: the ring
+ * of what we sent (6 KB), the floors, ceilings and cached gains of the evaluated delays (6.7 KB),
+ * the correlation's sums (1 KB); scratch and the filter coefficients are shared.
  */
 
 export interface EchoGuardOptions {
@@ -92,7 +93,8 @@ const CH = B + 2
 const LOG = B + 1
 /** Ring channels of a silent block, as noteOutbound writes it. */
 const SILENT_LOG = Math.log(ACTIVE)
-const SILENT_BLOCK = Array.from({ length: CH }, (_, ch) => ch === LOG ? SILENT_LOG : 0)
+/** Shared by every guard's ring, which only reads it. */
+const SILENT_BLOCK = Float64Array.from({ length: CH }, (_, ch) => ch === LOG ? SILENT_LOG : 0)
 
 export class EchoGuard {
   readonly #rate: number
@@ -122,8 +124,8 @@ export class EchoGuard {
   readonly #decimIn = { prev: 0 }
   readonly #decimOut = { prev: 0 }
   /** Line noise per band: the current window's minimum and the estimate. */
-  readonly #noise = new Float64Array(B).fill(1e-9)
-  readonly #noiseCur = new Float64Array(B).fill(Infinity)
+  readonly #noise: Float64Array
+  readonly #noiseCur: Float64Array
   #noiseCount = 0
   /** The echo's delay index while it is known, else -1; the ceilings around it were reset for it. */
   #delay = -1
@@ -146,6 +148,9 @@ export class EchoGuard {
     this.#ring = new BlockRing(this.#lagMin + this.#lags + 2 * MAX_BLOCKS + 24, CH, SILENT_BLOCK)
     this.#line = new EchoLine(this.#lags, LAG_STEP)
     this.#margin = 10 ** ((options.marginDb ?? 3) / 10)
+    const noise = new Float64Array(2 * B)
+    this.#noise = noise.subarray(0, B).fill(1e-9)
+    this.#noiseCur = noise.subarray(B).fill(Infinity)
     ;({ slots: this.#slots, bands: this.#bands, hi: this.#hi, lo: this.#lo, power1: this.#power1, logMean: this.#logMean, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
     this.#stride = windowFor(this.#lags)
     this.#ratios = new EchoRatios({
@@ -269,7 +274,7 @@ export class EchoGuard {
     const d = this.#line.delay
     if (d < 0) return { state: this.#line.state, correlation: r }
     let gain = 0
-    for (let c = 0; c < B; c++) gain = Math.max(gain, this.#ratios.floor(c * this.#lags + d))
+    for (let c = 0; c < B; c++) gain = Math.max(gain, this.#ratios.floor(c, d))
     return { state: 'echo', delayMs: this.#delayMs(d), erlDb: -10 * Math.log10(gain), correlation: best === d ? r : this.#line.correlation(d) }
   }
 
