@@ -2,15 +2,26 @@ import type { MemoryStats } from './capacity-protocol.ts'
 import { ForkedServer } from './forked-server.ts'
 import type { LoadMark, LoadReply, LoadRequest, LoadServerArgs } from './load-protocol.ts'
 
+/**
+ * What bin/phone-agent.service starts Node with: a larger first old-space limit, so V8 does not
+ * mark the small live heap about once a second (docs/benchmarks.md, eighth session: full GCs 20 -> 4
+ * in 18 s at 100 AI calls, loop delay p99 27-30 -> 5-7 ms). systemd-unit.spec checks the unit.
+ */
+export const SERVER_NODE_ARGS: readonly string[] = ['--initial-old-space-size=128']
+
 /** The forked load server (bench/load-server.ts) seen from the driver. */
 export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
   metricsPort = 0
 
-  /** `LOAD_SERVER_NODE_ARGS` adds Node flags to the server alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+  /**
+   * The server starts with the flags production's systemd unit gives Node (SERVER_NODE_ARGS);
+   * `LOAD_SERVER_NODE_ARGS` adds more to the server alone, after them (Node takes the last of a
+   * flag given twice), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+   */
   static async start (args: LoadServerArgs, signal?: AbortSignal): Promise<LoadServer> {
     const extra = (process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
     const { child, port, ready } = await ForkedServer.fork('load server', new URL('./load-server.ts', import.meta.url),
-      [JSON.stringify(args)], ['--expose-gc', ...extra, '--import', 'tsx'], signal)
+      [JSON.stringify(args)], ['--expose-gc', ...SERVER_NODE_ARGS, ...extra, '--import', 'tsx'], signal)
     const server = new LoadServer('load server', child, port)
     server.metricsPort = Number(ready.metricsPort)
     return server

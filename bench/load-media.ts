@@ -70,6 +70,12 @@ export interface MediaReport {
   readonly pacingP50Ms: number
   readonly pacingP99Ms: number
   readonly pacingMaxMs: number
+  /** Replies' first frames (after idle silence or a gap) and their lead bursts: not pacing, counted apart (media-gen.c BURST_NS). */
+  readonly starts: number
+  readonly leads: number
+  /** p99 / max with the first frames and lead bursts counted as pacing (the bench's figure before the ninth session). */
+  readonly allP99Ms: number
+  readonly allMaxMs: number
   /** How late the generator's own 1 ms ticks woke: its sends are this far off at most. */
   readonly wakeP99Ms: number
   readonly wakeMaxMs: number
@@ -219,6 +225,10 @@ export class NativeMedia implements UnicastEngine {
       pacingP50Ms: q('dev_p50_ms'),
       pacingP99Ms: q('dev_p99_ms'),
       pacingMaxMs: num('dev_max_ms'),
+      starts: num('starts'),
+      leads: num('leads'),
+      allP99Ms: q('all_p99_ms'),
+      allMaxMs: num('all_max_ms'),
       wakeP99Ms: q('wake_p99_ms'),
       wakeMaxMs: num('wake_max_ms'),
       lateTicks: num('late_ticks'),

@@ -23,6 +23,12 @@ export interface WindowFigures {
   readonly pacingMaxMs: number
   /** Intervals over 100 ms with silence at an end, left out of pacing (a cold call's keep-alive second). Absent in older results. */
   readonly pacingGaps?: number
+  /** Replies' first frames and their lead bursts, counted apart from pacing (media-gen.c BURST_NS). Absent in older results. */
+  readonly pacingStarts?: number
+  readonly pacingLeads?: number
+  /** Pacing p99 / max with those counted in, as the bench measured before the ninth session. */
+  readonly pacingAllP99Ms?: number
+  readonly pacingAllMaxMs?: number
   readonly received: number
   readonly expectedFrames: number
   readonly generatorCpu: number

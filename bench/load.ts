@@ -139,6 +139,10 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           pacingP99Ms: gen1.pacingP99Ms,
           pacingMaxMs: gen1.pacingMaxMs,
           pacingGaps: gen1.gaps,
+          pacingStarts: gen1.starts,
+          pacingLeads: gen1.leads,
+          pacingAllP99Ms: gen1.allP99Ms,
+          pacingAllMaxMs: gen1.allMaxMs,
           received: gen1.received,
           expectedFrames: Math.round(Math.ceil(gen1.calls / READ_EVERY) * wallMs / 20),
           generatorCpu: round(gen1.cpu, 3),
@@ -185,7 +189,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       const step = stepFigures({ calls: target, flowing, streamingAtEnd, ended }, idleCpu, quiet.figures, talk, { rss: perCall(memory.rss, previous.rss), heap: perCall(heap, previous.heap) })
       previous = { calls: target, rss: memory.rss, heap }
       result.push(step)
-      progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} ms, pacing p99 ${step.talk.pacingP99Ms} ms, ${step.turns} turns, driver ${step.driverCpu} cores`)
+      progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} / max ${step.talk.loopMaxMs} ms, pacing p99 ${step.talk.pacingP99Ms} / max ${step.talk.pacingMaxMs} ms (with reply starts ${step.talk.pacingAllP99Ms}), ${step.turns} turns, driver ${step.driverCpu} cores`)
       if (flowing < target * (1 - MAX_LOST)) { stoppedBecause = `only ${flowing} of ${target} calls streamed`; break }
       if (streamingAtEnd < target) progress(`load: ${target - streamingAtEnd} calls stopped streaming during the step (${ended} ended by the server since the start)`)
       // An overloaded server ends calls (provider replies time out in its queue, dead air): the
