@@ -12,7 +12,7 @@ import { registerSecrets, secretsFromConfig } from './ops/scrub.ts'
 import { messageFor } from './call/admit.ts'
 import { loadScripts, type CallScript } from './call/script.ts'
 import { startOutboundServer, type OutboundServer } from './freeswitch/server.ts'
-import { createAdmissionGuard, createDialGuard, type AdmissionGuard, type RejectionRecord } from './guard/index.ts'
+import { createAdmissionGuard, createDialGuard, type AdmissionGuard, type AdmissionStore, type RejectionRecord } from './guard/index.ts'
 import { startOwnerServices, type OwnerServices } from './owner/services.ts'
 import { anyRealtime } from './realtime/config.ts'
 
@@ -23,6 +23,8 @@ export interface PhoneAgentDeps {
   readonly llm?: LlmProvider | undefined
   /** Replaces the guard built from `config.guard` (tests, several agents sharing one). */
   readonly admission?: AdmissionGuard
+  /** The counters the guard built from `config.guard` uses; a cluster worker's asks the primary. */
+  readonly admissionStore?: AdmissionStore | undefined
   /** Told of every refused call (call records). */
   readonly onReject?: (record: RejectionRecord) => void
   /** Call records; none kept when absent. */
@@ -78,6 +80,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     // guard.capacity.reservedForContacts: the agent's contact directory says who is known.
     isKnownContact: (e164) => agent.lookupContact(e164) !== undefined,
     trunkRanges: config.doctor.trunkRanges,
+    ...(deps.admissionStore ? { store: deps.admissionStore } : {}),
     ...(deps.onReject ? { onReject: deps.onReject } : {}),
   })
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })

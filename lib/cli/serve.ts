@@ -1,3 +1,5 @@
+import cluster from 'node:cluster'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Config } from '../config/load.ts'
 import type { Logger } from 'pino'
@@ -12,6 +14,8 @@ import { startPhoneAgent } from '../app.ts'
 import { parseCommandArgs, type Command } from './command.ts'
 import { serviceLogger } from './log-output.ts'
 import { loadAndValidate } from './validate.ts'
+import { serveCluster } from '../cluster/primary.ts'
+import { serveWorker } from '../cluster/worker.ts'
 
 export const SERVE_USAGE = `Usage: phone-agent serve [--config PATH] [--port N] [--host ADDRESS]
 
@@ -25,28 +29,49 @@ stops start-up with the same message. SIGTERM or Ctrl-C drains calls and exits.
 
 Logs are readable lines on a terminal and JSON lines otherwise (PHONE_AGENT_LOG_FORMAT=json|pretty,
 PHONE_AGENT_LOG_LEVEL=debug to override logging.level).
+
+With server.workers above 1 this process forks that many worker processes, which share the port
+and take the calls; it keeps the records' start-up recovery, the owner's services, the console and
+/metrics (docs/operations.md, "Worker processes").
 `
 
 export const serveCommand: Command = {
   usage: SERVE_USAGE,
   async run (argv, io) {
-    const { values } = parseCommandArgs(argv, { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } })
-    const overrides: Record<string, unknown> = {}
-    if (values.port !== undefined) {
-      const port = Number(values.port)
-      if (!Number.isInteger(port) || port < 0 || port > 65535) { io.err.write(`phone-agent: --port ${values.port} is not a port number\n`); return 2 }
-      overrides.port = port
+    try {
+      return await runServe(argv, io)
+    } finally {
+      // A worker's IPC channel would keep it alive after a failed start, and the primary waiting.
+      if (cluster.isWorker && process.connected) process.disconnect()
     }
-    if (values.host !== undefined) overrides.host = values.host
-    const { config, warnings } = await loadAndValidate(values.config, {
-      env: io.env,
-      cwd: io.cwd,
-      ...(Object.keys(overrides).length > 0 ? { adjust: (raw) => withServer(raw, overrides) } : {}),
-    })
-    const logger = serviceLogger(config.logging.level, io.env, process.stdout, { maskCallerNumbers: config.privacy.maskCallerNumbers })
-    for (const w of warnings) logger.warn({ field: w.field }, w.message)
-    return await serve(config, logger)
   },
+}
+
+async function runServe (argv: readonly string[], io: Parameters<Command['run']>[1]): Promise<number> {
+  const { values } = parseCommandArgs(argv, { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } })
+  const overrides: Record<string, unknown> = {}
+  if (values.port !== undefined) {
+    const port = Number(values.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) { io.err.write(`phone-agent: --port ${values.port} is not a port number\n`); return 2 }
+    overrides.port = port
+  }
+  if (values.host !== undefined) overrides.host = values.host
+  const { config, warnings } = await loadAndValidate(values.config, {
+    env: io.env,
+    cwd: io.cwd,
+    ...(Object.keys(overrides).length > 0 ? { adjust: (raw) => withServer(raw, overrides) } : {}),
+  })
+  const logger = serviceLogger(config.logging.level, io.env, process.stdout, { maskCallerNumbers: config.privacy.maskCallerNumbers })
+  // A worker process (server.workers > 1) re-runs this command with the same arguments.
+  if (cluster.isWorker) return await serveWorker(config, logger)
+  for (const w of warnings) logger.warn({ field: w.field }, w.message)
+  const workers = workerCount(config.server.workers)
+  return workers > 1 ? await serveCluster(config, logger, workers) : await serve(config, logger)
+}
+
+/** `server.workers`: a number, or `auto` for one per CPU the process may use. */
+export function workerCount (workers: number | 'auto'): number {
+  return workers === 'auto' ? availableParallelism() : workers
 }
 
 /** The raw config with `server:` overridden, validated like the rest (a --host must be loopback too). */

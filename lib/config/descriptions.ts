@@ -13,6 +13,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'server.commandTimeoutMs': 'Timeout for commands FreeSWITCH answers at once (sendmsg, linger, filter, event).',
   'server.lingerMs': 'How long to wait after the disconnect notice for late events before `exit`.',
   'server.handshakeTimeoutMs': 'Deadline from accepting a connection to a finished setup (connect reply, filters, `linger`, event subscription). A connection still in handshake then is destroyed; FreeSWITCH answers in milliseconds.',
+  'server.workers': 'Processes that take calls. 1 (the default) runs everything in one process. A number above 1, or `auto` (one per CPU), forks that many worker processes that share the Event Socket port; the first process keeps start-up recovery, notifications, the console and `/metrics` (all workers merged). One process carries about 200-300 AI calls on one core (BENCHMARKS.md). Per-process limits (`maxHandshakes`, provider `concurrency`, the TTS cache size) apply to each worker. See docs/operations.md, "Worker processes".',
   'server.maxHandshakes': 'Connections allowed in handshake at once. More are closed at accept and counted in `phone_agent_handshake_failed_total{reason="over_capacity"}`.',
 
   media: 'Where audio files live and how a call\'s audio moves.',

@@ -54,6 +54,11 @@ export const serverSchema = z.strictObject({
   handshakeTimeoutMs: z.number().int().positive().default(5000),
   /** Connections allowed in handshake at once; more are closed at accept. */
   maxHandshakes: z.number().int().positive().default(64),
+  /**
+   * Processes that take calls: 1 runs everything in this process; more (or `auto`, one per
+   * CPU) forks workers that share the port (lib/cluster).
+   */
+  workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).default(1),
 })
 
 export const mediaSchema = z.strictObject({

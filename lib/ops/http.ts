@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
-import type { Metrics } from './metrics.ts'
+import type { MetricsSource } from './metrics.ts'
 
 export interface HealthStatus {
   /** False while shutting down, so a load balancer or orchestrator stops sending calls. */
@@ -13,7 +13,7 @@ export interface OpsServerOptions {
   readonly host: string
   /** 0 picks a free port (tests). */
   readonly port: number
-  readonly metrics: Metrics
+  readonly metrics: MetricsSource
   readonly health: () => HealthStatus
   readonly logger: Logger
   /** The web console (lib/console): answers `/console...` paths, resolves false for others. */

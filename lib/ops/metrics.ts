@@ -35,6 +35,17 @@ const BREAKER_VALUES: Record<BreakerState, number> = { closed: 0, open: 1, half_
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop, GC). */
   readonly processMetrics?: boolean | undefined
+  /**
+   * Labels on the process metrics only (`worker="2"` in a worker process), so a cluster's
+   * aggregated /metrics keeps each process's CPU, memory and event-loop delay apart.
+   */
+  readonly processLabels?: Readonly<Record<string, string>> | undefined
+}
+
+/** What the ops server renders at /metrics: one process's registry, or a cluster's merged. */
+export interface MetricsSource {
+  readonly contentType: string
+  render (): Promise<string>
 }
 
 /**
@@ -45,7 +56,7 @@ export interface MetricsOptions {
 /** Loaded by the first Metrics (serve makes one): with OpenTelemetry's API, ~80 CJS files a process that never serves metrics skips. */
 const PROM_CLIENT = new LazyPackage<typeof import('prom-client')>('prom-client')
 
-export class Metrics implements CallObserver, ProviderObserver {
+export class Metrics implements CallObserver, ProviderObserver, MetricsSource {
   readonly registry: Registry
   readonly #active: Gauge
   readonly #calls: Counter
@@ -76,7 +87,8 @@ export class Metrics implements CallObserver, ProviderObserver {
     this.#errors = new Counter({ name: 'phone_agent_errors_total', help: 'Errors during calls, by error code and provider (none when not a provider).', labelNames: ['code', 'provider'], registers })
     this.#writeFailures = new Counter({ name: 'phone_agent_record_write_failures_total', help: 'Call record writes lost (storage failure or full queue).', registers })
     this.#handshakeFailures = new Counter({ name: 'phone_agent_handshake_failed_total', help: 'Event Socket connections given up before the call could run, by reason.', labelNames: ['reason'], registers })
-    this.#breaker = new Gauge({ name: 'phone_agent_provider_breaker_state', help: 'Circuit breaker per provider: 0 closed, 1 open (skipped), 2 half-open (one request probes it).', labelNames: ['role', 'provider'], registers })
+    // Each worker process has its own breakers: merged, the worst state shows (a sum would be meaningless).
+    this.#breaker = new Gauge({ name: 'phone_agent_provider_breaker_state', help: 'Circuit breaker per provider: 0 closed, 1 open (skipped), 2 half-open (one request probes it).', labelNames: ['role', 'provider'], registers, aggregator: 'max' })
     this.#failovers = new Counter({ name: 'phone_agent_provider_failovers_total', help: 'Requests a provider failed before any output, handed to the next provider in the list.', labelNames: ['role', 'from', 'to'], registers })
     this.#skipped = new Counter({ name: 'phone_agent_provider_skipped_total', help: 'Requests not sent to a provider because its breaker was open.', labelNames: ['role', 'provider'], registers })
     this.#preemptiveDiscarded = new Counter({ name: 'phone_agent_preemptive_replies_discarded_total', help: 'Replies started at a short pause and discarded because the caller went on (billed all the same).', registers })
@@ -84,7 +96,7 @@ export class Metrics implements CallObserver, ProviderObserver {
     for (const reason of ADMISSION_REASONS) this.#rejections.inc({ reason }, 0)
     for (const outcome of CALL_OUTCOMES) this.#calls.inc({ outcome }, 0)
     for (const reason of HANDSHAKE_FAILURES) this.#handshakeFailures.inc({ reason }, 0)
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, ...(options.processLabels ? { labels: { ...options.processLabels } } : {}) })
   }
 
   callStarted (): void {
@@ -147,8 +159,30 @@ export class Metrics implements CallObserver, ProviderObserver {
     return this.registry.contentType
   }
 
+  /** The metrics as prom-client's JSON, for a cluster primary to merge (`mergedMetrics`). */
+  async json (): Promise<unknown> {
+    return await this.registry.getMetricsAsJSON()
+  }
+
   /** The Prometheus text exposition. */
   async render (): Promise<string> {
     return await this.registry.metrics()
+  }
+}
+
+/**
+ * A cluster's /metrics: the primary's own metrics and every worker's, merged by prom-client's
+ * AggregatorRegistry rules (counters and histograms summed; process metrics kept apart by their
+ * `worker` label). `collect` asks the workers and gives their JSON; a worker that does not
+ * answer is left out, so one stuck process does not blank the whole scrape.
+ */
+export function mergedMetrics (own: Metrics, collect: () => Promise<unknown[]>): MetricsSource {
+  return {
+    contentType: own.contentType,
+    render: async () => {
+      const { AggregatorRegistry } = PROM_CLIENT.get()
+      const all = [await own.json(), ...await collect()] as Parameters<typeof AggregatorRegistry.aggregate>[0]
+      return await AggregatorRegistry.aggregate(all).metrics()
+    },
   }
 }

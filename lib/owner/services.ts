@@ -43,6 +43,11 @@ export interface OwnerDeps {
   readonly logger: Logger
   readonly env: NodeJS.ProcessEnv
   readonly now?: (() => number) | undefined
+  /**
+   * The calls in progress, when they run in other processes (a cluster primary: its workers'
+   * last reports); otherwise the calls recorded through `records`.
+   */
+  readonly liveCalls?: (() => LiveCall[]) | undefined
 }
 
 export interface OwnerServices {
@@ -57,6 +62,11 @@ export interface OwnerServices {
   readonly retention: RetentionService
   /** For the ops HTTP server; undefined when `console.enabled` or `ops.http.enabled` is off. */
   readonly console: ConsoleHandler | undefined
+  /**
+   * A call recorded elsewhere (a worker process) has ended and its record is committed: the
+   * same hand-off `records` makes for calls recorded here.
+   */
+  callEnded (uuid: string): void
   /** Resolves when every call end seen so far has been handed to the services (tests). */
   settled (): Promise<void>
   close (): Promise<void>
@@ -102,10 +112,12 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
       log.error({ err, call: uuid }, 'could not hand the ended call to the owner services')
     }
   }
-  const watch = watchCalls(deps.store, (uuid) => {
+  const callEnded = (uuid: string): void => {
     const p = handle(uuid).finally(() => { inFlight.delete(p) })
     inFlight.add(p)
-  }, deps.now)
+  }
+  const watch = watchCalls(deps.store, callEnded, deps.now)
+  const live = deps.liveCalls ?? watch.live
   const resumed = await transcriber?.resume()
   if (resumed !== undefined && resumed > 0) log.info({ messages: resumed }, 'voicemail transcripts left by the last run queued')
   notifier?.worker.wake()
@@ -119,7 +131,7 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
     ? undefined
     : createConsole({
       store: deps.store,
-      live: watch.live,
+      live,
       auth: new ConsoleAuth(deps.env[config.console.tokenEnv]),
       loopbackOnly: isLoopback(config.ops.http.host),
       recordingsDir: join(config.media.soundsDir, 'recordings'),
@@ -131,7 +143,8 @@ export async function startOwnerServices (config: OwnerConfig, deps: OwnerDeps):
     })
   return {
     records: watch.records,
-    live: watch.live,
+    live,
+    callEnded,
     notifier,
     transcriber,
     digest,

@@ -160,6 +160,11 @@ export function recoverStatement (instance: string | undefined): Statement {
   }
 }
 
+/** One call's record, still open when the process running it died (a cluster worker). */
+export function interruptStatement (uuid: string): Statement {
+  return { sql: "UPDATE calls SET outcome = 'interrupted', ended_at = last_activity_at WHERE outcome IS NULL AND uuid = ?", params: [uuid] }
+}
+
 /** Message rows a crashed process left `recording`: all of them (SQLite) or this instance's (PostgreSQL). */
 export function openMessagesStatement (instance: string | undefined): Statement {
   return instance === undefined

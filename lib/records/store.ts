@@ -5,7 +5,7 @@ import type { WriteSink } from './recorder.ts'
 import { RecordingCallRecorder } from './recording-recorder.ts'
 import {
   activityStatements, GET_CALL, GET_ERRORS, GET_LATENCY, GET_MESSAGES, GET_TURNS, listStatement, openMessagesStatement, opStatements,
-  recoverStatement, SETTLE_MESSAGE, toDetail, toOpenMessage, toSummary, type SqlDriver, type WriteOp,
+  recoverStatement, interruptStatement, SETTLE_MESSAGE, toDetail, toOpenMessage, toSummary, type SqlDriver, type WriteOp,
 } from './sql.ts'
 import type { CallDetail, CallFilter, CallObserver, CallRecorder, CallStart, CallStore, CallSummary, OpenMessage } from './types.ts'
 
@@ -121,6 +121,15 @@ class SqlCallStore implements CallStore, WriteSink {
     const st = recoverStatement(this.driver === 'sqlite' ? undefined : this.#instance)
     const count = await this.#sql.run(st.sql, st.params)
     if (count > 0) this.#log.warn({ count, instance: this.#instance }, 'call records left open by a previous run marked interrupted')
+    return count
+  }
+
+  async interruptCalls (uuids: readonly string[]): Promise<number> {
+    let count = 0
+    for (const uuid of uuids) {
+      const st = interruptStatement(uuid)
+      count += await this.#sql.run(st.sql, st.params)
+    }
     return count
   }
 

@@ -273,6 +273,11 @@ export interface CallStore {
    * open record. PostgreSQL: only this instance's, since other instances may be live.
    */
   recoverInterrupted (): Promise<number>
+  /**
+   * Mark these calls' records `interrupted` if still open: the calls of a worker process that
+   * died (lib/cluster), while the other workers' calls go on.
+   */
+  interruptCalls (uuids: readonly string[]): Promise<number>
   /** Message rows left `recording` (same scope and same rule as `recoverInterrupted`). */
   openMessages (): Promise<OpenMessage[]>
   /** Close one open message row after start-up looked at its file. */

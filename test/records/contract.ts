@@ -105,6 +105,20 @@ export function storeContract (t: Test, open: () => Promise<CallStore>): void {
     t.equal((await store.get('o-1'))?.outcome, 'interrupted', 'a late end cannot rewrite a recovered record')
   })
 
+  t.test("interruptCalls marks only the named open records (a dead cluster worker's calls)", async (t) => {
+    const store = await open()
+    t.teardown(() => store.close())
+    store.begin({ uuid: 'w-lost', did: '+391', startedAt: 100 })
+    store.begin({ uuid: 'w-live', did: '+391', startedAt: 100 })
+    const done = store.begin({ uuid: 'w-done', did: '+391', startedAt: 100 })
+    await done.end({ outcome: 'completed', endedAt: 200 })
+    await store.flush()
+    t.equal(await store.interruptCalls(['w-lost', 'w-done', 'w-unknown']), 1, 'one open record among them')
+    t.equal((await store.get('w-lost'))?.outcome, 'interrupted')
+    t.equal((await store.get('w-live'))?.outcome ?? null, null, "another worker's live call stays open")
+    t.equal((await store.get('w-done'))?.outcome, 'completed', 'an ended record is left alone')
+  })
+
   t.test('a recorded message has its row from the start: completed, discarded, or left open by a crash', async (t) => {
     const store = await open()
     t.teardown(() => store.close())

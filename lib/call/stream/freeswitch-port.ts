@@ -12,7 +12,9 @@ export async function freeswitchLocalPort (address: string, range: { min: number
   try {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject)
-      socket.bind(0, address, () => { socket.off('error', reject); resolve() })
+      // exclusive: a cluster worker's bind would otherwise share one primary-held socket (and so
+      // one port) with every other worker asking for port 0 (lib/media/stream/bind.ts).
+      socket.bind({ port: 0, address, exclusive: true }, () => { socket.off('error', reject); resolve() })
     })
     return socket.address().port
   } finally {

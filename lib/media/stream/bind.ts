@@ -54,7 +54,10 @@ function bindOnce (type: 'udp4' | 'udp6', address: string, port: number, signal?
     }
     socket.once('error', onError)
     signal?.addEventListener('abort', onAbort, { once: true })
-    socket.bind(port, address, () => { cleanup(); resolve(socket) })
+    // exclusive: in a cluster worker (server.workers > 1) a plain bind goes through the primary,
+    // which hands every worker asking for the same address and port one shared socket: the
+    // kernel would then deliver one call's audio to whichever process reads first.
+    socket.bind({ port, address, exclusive: true }, () => { cleanup(); resolve(socket) })
   })
 }
 
