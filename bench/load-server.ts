@@ -7,6 +7,7 @@
  * IPC: `ready` with the Event Socket and metrics ports; `memory` (after a GC), `marks` (the
  * latency waterfalls recorded since the last ask), `snapshot` (a heap snapshot after a GC), `stop`. Exits when the driver goes away.
  */
+import cluster from 'node:cluster'
 import { join } from 'node:path'
 import { writeHeapSnapshot } from 'node:v8'
 import { pino } from 'pino'
@@ -20,9 +21,13 @@ import { nullRecorder } from '../lib/records/null-recorder.ts'
 import type { CallRecorder, CallStart, LatencyInput } from '../lib/records/types.ts'
 import { createSpeechServices } from '../lib/speech/services.ts'
 import type { MemoryStats } from './capacity-protocol.ts'
-import { LOAD_DID, type LoadReply, type LoadRequest, type LoadServerArgs } from './load-protocol.ts'
+import { LOAD_DID, type LoadServerArgs } from './load-protocol.ts'
+import { runPrimary, type WorkerReply, type WorkerRequest } from './load-server-primary.ts'
 
-const send = (reply: LoadReply): void => { process.send?.(reply) }
+const send = (reply: WorkerReply): void => { process.send?.(reply) }
+
+/** `LOAD_SERVER_WORKERS=N` (N > 1): this process forks N workers as `server.workers: N` does (bench/load-server-primary.ts). */
+const WORKERS = Number(process.env.LOAD_SERVER_WORKERS ?? '1')
 
 /** The real schema: admission opened up (its defaults would refuse the ramp), no dead air at a quiet caller. */
 function benchConfig (args: LoadServerArgs): Record<string, unknown> {
@@ -65,16 +70,21 @@ function fixedEndpointing (): Record<string, unknown> {
 async function main (args: LoadServerArgs): Promise<void> {
   const logger = pino({ level: 'warn' }, pino.destination({ dest: join(args.dir, 'server.log'), sync: false }))
   const config = buildConfig(benchConfig(args), args.dir)
-  const metrics = new Metrics({ processMetrics: true })
+  // A worker of bench/load-server-primary.ts: its process metrics labelled, its /metrics merged there.
+  const worker = cluster.isWorker ? String(cluster.worker?.id) : undefined
+  const metrics = new Metrics({ processMetrics: true, ...(worker !== undefined ? { processLabels: { worker } } : {}) })
   const speech = await createSpeechServices(config, logger, { observer: metrics })
   let marks: Array<LatencyInput & { uuid: string }> = []
   const records = { begin: (start: CallStart): CallRecorder => ({ ...nullRecorder(start.uuid), latency: (l) => { marks.push({ ...l, uuid: start.uuid }); metrics.turnLatency(l) } }) }
   const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records })
   // The event-loop delay comes from /metrics, as an operator's Prometheus would read it.
-  const ops = await startOpsServer({ host: '127.0.0.1', port: 0, metrics, health: () => ({ ok: true, activeCalls: agent.server.activeCalls() }), logger })
+  const ops = worker !== undefined ? undefined : await startOpsServer({ host: '127.0.0.1', port: 0, metrics, health: () => ({ ok: true, activeCalls: agent.server.activeCalls() }), logger })
 
-  const handle = async (req: LoadRequest): Promise<void> => {
+  const handle = async (req: WorkerRequest): Promise<void> => {
     switch (req.type) {
+      case 'metrics':
+        send({ id: req.id, type: 'metrics', json: await metrics.json() })
+        return
       case 'memory': {
         // Twice: the first pass can leave finalised buffers the second one frees.
         if (global.gc !== undefined) { global.gc(); global.gc() }
@@ -93,17 +103,17 @@ async function main (args: LoadServerArgs): Promise<void> {
         return
       case 'stop':
         await agent.stop(5000)
-        await ops.close()
+        await ops?.close()
         await speech.close()
         await closeProviderConnections()
         send({ id: req.id, type: 'stopped' })
         process.disconnect?.()
     }
   }
-  process.on('message', (req: LoadRequest) => {
+  process.on('message', (req: WorkerRequest) => {
     handle(req).catch((err: unknown) => { send({ type: 'fatal', message: (err as Error).message }) })
   })
-  send({ type: 'ready', port: agent.server.port, metricsPort: ops.port })
+  send({ type: 'ready', port: agent.server.port, metricsPort: ops?.port ?? 0 })
 }
 
 if (process.send === undefined || process.argv[2] === undefined) {
@@ -113,7 +123,8 @@ if (process.send === undefined || process.argv[2] === undefined) {
 // The driver owns the run: Ctrl-C reaches the whole process group, and the driver sends `stop`.
 process.on('SIGINT', () => {})
 process.on('disconnect', () => { process.exit(0) })
-main(JSON.parse(process.argv[2]) as LoadServerArgs).catch((err: unknown) => {
+const args = JSON.parse(process.argv[2]) as LoadServerArgs
+;(cluster.isPrimary && WORKERS > 1 ? runPrimary(args, WORKERS) : main(args)).catch((err: unknown) => {
   send({ type: 'fatal', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) })
   process.exit(1)
 })
