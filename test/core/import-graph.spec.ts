@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 
 /**
  * Folders under lib/ run one way: each may import only folders below it (type-only imports
- * included). The order, top down: the CLI, the app, the config that composes every module's
+ * included). The order, top down: the CLI, the worker processes, the app, the config that composes every module's
  * schema, the surfaces built on calls, calls, what a call uses, speech and models, providers,
  * media and the wire, errors and the "did you mean" helper. A module that needs part of the
  * config takes a narrow type of its own (e.g. lib/call/config.ts `CallConfig`), never the
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
  */
 const LAYERS: ReadonlyArray<readonly string[]> = [
   ['cli'],
+  ['cluster'],
   ['app.ts', 'index.ts'],
   ['config'],
   ['owner'],

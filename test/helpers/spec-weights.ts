@@ -34,6 +34,8 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'call/stream-hangup.spec.ts': 5.1,
   'call/stream-mode.spec.ts': 10,
   'call/take-message.spec.ts': 26,
+  'cluster/admission-ipc.spec.ts': 0.3,
+  'cluster/workers.spec.ts': 45,
   'console/auth.spec.ts': 1.4,
   'console/browser.spec.ts': 20,
   'console/call-recording.spec.ts': 0.9,
