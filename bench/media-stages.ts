@@ -9,7 +9,9 @@
  *
  * Stage times are wall-clock slices scaled to the pass's CPU time (process.cpuUsage): the machine
  * is shared. Memory: what 200 calls keep in these pieces after 3 s of audio (heap + external,
- * after a GC), per call.
+ * after a GC), per call, all of them and each piece alone; and what each piece allocates per
+ * talking frame (the young generation's growth over stretches without a scavenge): garbage that
+ * the scavenges must clear, and that a full GC finds if it lives long enough to be promoted.
  *
  * Run: node --import tsx bench/media-stages.ts [--no-write] [--compare=DIR]
  * (--compare=DIR: DIR an older tree with this file copied in; both run alternately, 3 times,
@@ -21,7 +23,7 @@ import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { setFlagsFromString } from 'node:v8'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { EchoGuard } from '../lib/media/echo.ts'
 import { decodeFrame, frameSamples, isPreRtpFrame } from '../lib/media/stream/frame.ts'
@@ -35,6 +37,9 @@ const RATE = 8000
 const KEEP = Math.ceil((300 + 2000) / 20) // turn-media-stream: preRollMs 300 + confirmation slack
 export const STAGES = ['receive', 'echo inbound', 'pre-roll', 'vad', 'echo outbound'] as const
 type Stage = typeof STAGES[number]
+/** The pieces a call keeps, measured alone. */
+export const PIECES = ['echo guard', 'vad', 'pre-roll'] as const
+type Piece = typeof PIECES[number]
 
 export interface StageResult {
   /** CPU µs per frame (one received and one sent) by stage, and all of them. */
@@ -44,6 +49,10 @@ export interface StageResult {
   readonly talkingClear: Record<Stage | 'total', number>
   /** What one call keeps in these pieces, KB. */
   readonly kbPerCall: number
+  /** Each piece alone, KB per call (absent from runs before it was measured). */
+  readonly kbByPiece?: Record<Piece, number>
+  /** Bytes each piece allocates per frame of a talking call on the echo line (young generation). */
+  readonly allocByPiece?: Record<Piece, number>
 }
 
 /** A pre-roll as this tree keeps it: FrameHistory where it exists, else the array of frames. */
@@ -149,8 +158,89 @@ function memoryKb (calls = 200): number {
   return (m1 - m0) / calls / 1024
 }
 
+/** One piece of a call, fed alone: the caller's frame (and ours, for the echo guard) at frame i. */
+interface Fed { feed (theirs: Int16Array, ours: Int16Array, i: number): void }
+
+function piece (which: Piece): Fed {
+  if (which === 'echo guard') {
+    const echo = new EchoGuard({ rate: RATE })
+    return { feed: (theirs, ours, i) => { echo.noteOutbound(ours, i * 20); echo.inbound(theirs, i * 20 + 30) } }
+  }
+  if (which === 'vad') {
+    const vad = new Vad({ rate: RATE })
+    return { feed: (theirs, _ours, i) => { vad.push(theirs, i * 20) } }
+  }
+  const history = preRoll()
+  // The frame object is the endpoint's (made per datagram whether or not anything keeps it).
+  const frames = Array.from({ length: 2 }, () => ({ samples: new Int16Array(0), sampleRate: RATE, seq: 0, mediaMs: 0, receivedAt: 0, vadSamples: undefined }))
+  return {
+    feed: (theirs, _ours, i) => {
+      const f = frames[i & 1] as { samples: Int16Array, seq: number, mediaMs: number, receivedAt: number }
+      f.samples = theirs
+      f.seq = i
+      f.mediaMs = i * 20
+      f.receivedAt = i * 20 + 30
+      history.push(f as InboundFrame)
+    },
+  }
+}
+
+/**
+ * What `calls` of one piece keep after 3 s of the talking script, KB per call. A few are fed
+ * first, so that the code V8 compiles for them (counted in the heap) is not counted per call.
+ */
+function pieceKb (which: Piece, calls = 500): number {
+  const gc = runInNewContext('gc') as () => void
+  const used = (): number => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.external }
+  const sc = script(true)
+  const feed = (list: Fed[]): void => { for (let i = 0; i < 150; i++) for (const p of list) p.feed(sc.caller[i] as Int16Array, sc.ours[i] as Int16Array, i) }
+  feed(Array.from({ length: 20 }, () => piece(which)))
+  const m0 = used()
+  const keep = Array.from({ length: calls }, () => piece(which))
+  feed(keep)
+  const m1 = used()
+  if (keep.length !== calls) throw new Error('unreachable')
+  return (m1 - m0) / calls / 1024
+}
+
+/**
+ * Bytes one piece allocates per frame of the talking script (10 s, the echo line), 100 calls
+ * round robin after a pass of warm-up: the young generation's growth summed over stretches of
+ * 10 frames in which no scavenge ran (it did not shrink).
+ */
+function pieceAlloc (which: Piece, calls = 100): number {
+  const newSpace = (): number => getHeapSpaceStatistics().find((sp) => sp.space_name === 'new_space')?.space_used_size ?? 0
+  const sc = script(true)
+  const list = Array.from({ length: calls }, () => piece(which))
+  const run = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) {
+      const k = i % sc.caller.length
+      for (const p of list) p.feed(sc.caller[k] as Int16Array, sc.ours[k] as Int16Array, i)
+    }
+  }
+  run(0, 2 * sc.caller.length) // warm-up (JIT)
+  let bytes = 0
+  let frames = 0
+  for (let i = 2 * sc.caller.length; i < 4 * sc.caller.length; i += 10) {
+    const a = newSpace()
+    run(i, i + 10)
+    const b = newSpace()
+    if (b >= a) { bytes += b - a; frames += 10 * calls }
+  }
+  return frames === 0 ? Number.NaN : bytes / frames
+}
+
+/** Each piece alone: KB a call keeps, bytes allocated per talking frame. */
+export function runPieces (): Pick<StageResult, 'kbByPiece' | 'allocByPiece'> {
+  setFlagsFromString('--expose-gc')
+  const kbByPiece = Object.fromEntries(PIECES.map((p) => [p, pieceKb(p)])) as Record<Piece, number>
+  const allocByPiece = Object.fromEntries(PIECES.map((p) => [p, pieceAlloc(p)])) as Record<Piece, number>
+  return { kbByPiece, allocByPiece }
+}
+
 export function runStages (): StageResult {
-  return { quiet: measure(false), talking: measure(true), talkingClear: measure(true, 100, 20, false), kbPerCall: memoryKb() }
+  const pieces = runPieces()
+  return { quiet: measure(false), talking: measure(true), talkingClear: measure(true, 100, 20, false), kbPerCall: memoryKb(), ...pieces }
 }
 
 function runChild (tree: string): StageResult {
@@ -162,7 +252,19 @@ function median (rows: StageResult[]): StageResult {
   const mid = (f: (r: StageResult) => number): number => rows.map(f).sort((a, b) => a - b)[rows.length >> 1] ?? Number.NaN
   const col = (k: 'quiet' | 'talking' | 'talkingClear'): Record<Stage | 'total', number> =>
     Object.fromEntries([...STAGES, 'total' as const].map((s) => [s, mid((r) => r[k][s])])) as Record<Stage | 'total', number>
-  return { quiet: col('quiet'), talking: col('talking'), talkingClear: col('talkingClear'), kbPerCall: mid((r) => r.kbPerCall) }
+  const pieces = (k: 'kbByPiece' | 'allocByPiece'): Record<Piece, number> | undefined => rows.every((r) => r[k] !== undefined)
+    ? Object.fromEntries(PIECES.map((p) => [p, mid((r) => (r[k] as Record<Piece, number>)[p])])) as Record<Piece, number>
+    : undefined
+  const kbByPiece = pieces('kbByPiece')
+  const allocByPiece = pieces('allocByPiece')
+  return {
+    quiet: col('quiet'),
+    talking: col('talking'),
+    talkingClear: col('talkingClear'),
+    kbPerCall: mid((r) => r.kbPerCall),
+    ...(kbByPiece === undefined ? {} : { kbByPiece }),
+    ...(allocByPiece === undefined ? {} : { allocByPiece }),
+  }
 }
 
 export function stagesSection (before: StageResult | undefined, after: StageResult, notes: readonly string[], at = new Date()): string {
@@ -185,9 +287,27 @@ export function stagesSection (before: StageResult | undefined, after: StageResu
     row('total'),
     '',
     `What a call keeps in these pieces (echo guard, classic VAD, pre-roll after 3 s), KB per call: ${before === undefined ? '' : `before ${before.kbPerCall.toFixed(1)}, `}${before === undefined ? '' : 'after '}${after.kbPerCall.toFixed(1)}.`,
+    ...pieceTable(before, after),
     ...(notes.length === 0 ? [] : ['', ...notes]),
     '<!-- media-stages:end -->',
   ].join('\n')
+}
+
+/** Each piece alone: what a call keeps, and what it allocates per talking frame. */
+function pieceTable (before: StageResult | undefined, after: StageResult): string[] {
+  if (after.kbByPiece === undefined || after.allocByPiece === undefined) return []
+  const f = (v: number | undefined, digits: number): string => v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits)
+  const cols = before === undefined ? ['KB per call', 'bytes allocated per talking frame'] : ['KB per call before', 'after', 'bytes allocated per talking frame before', 'after']
+  return [
+    '',
+    'Each piece alone (500 calls after 3 s of the talking script; allocation: 100 calls on the echo line, the young generation\'s growth between scavenges):',
+    '',
+    `| piece | ${cols.join(' | ')} |`,
+    `|---|${cols.map(() => '---').join('|')}|`,
+    ...PIECES.map((p) => before === undefined
+      ? `| ${p} | ${f(after.kbByPiece?.[p], 1)} | ${f(after.allocByPiece?.[p], 0)} |`
+      : `| ${p} | ${f(before.kbByPiece?.[p], 1)} | ${f(after.kbByPiece?.[p], 1)} | ${f(before.allocByPiece?.[p], 0)} | ${f(after.allocByPiece?.[p], 0)} |`),
+  ]
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
