@@ -110,7 +110,7 @@ export class FeatureExtractor {
   /** The frame last loaded is digital silence. */
   get silent (): boolean { return this.#sum === 0 }
 
-  /** The frame at 8 kHz into `into`; returns its sum of squares (one pass: the same sum, in the same order). */
+  /** The frame at 8 kHz into `into`; returns its sum of squares (in the same pass, exact: the one-sum loop's to the bit). */
   #decimateInto (samples: Int16Array, into: Float32Array): number {
     if (this.#rate === ANALYSIS_RATE) {
       // Four running sums (one waits for each add before the next): exact in any order, as in
