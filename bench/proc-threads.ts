@@ -10,9 +10,26 @@ export interface ThreadTimes { readonly name: string, readonly cpuMs: number }
 
 const TICK_MS = 10
 
+/**
+ * Every thread of `pid` and of its descendant processes that run the same program (a server
+ * with worker processes, `server.workers` > 1; not tsx's esbuild service). A descendant's main
+ * thread is named `main <pid>`, so each worker's event loop stays apart; its other threads
+ * (V8's, libuv's) are grouped with the parent's by name.
+ */
 export async function threadTimes (pid: number): Promise<Map<number, ThreadTimes>> {
   const out = new Map<number, ThreadTimes>()
+  const program = await commOf(pid)
+  await addProcess(out, pid, false, program)
+  return out
+}
+
+async function commOf (pid: number): Promise<string> {
+  return (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim()
+}
+
+async function addProcess (out: Map<number, ThreadTimes>, pid: number, descendant: boolean, program: string): Promise<void> {
   const tids = await readdir(`/proc/${pid}/task`).catch(() => [] as string[])
+  const children: number[] = []
   for (const tid of tids) {
     const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')
     // The name is in parentheses and may hold spaces: the fields after the last ')' are fixed.
@@ -22,9 +39,11 @@ export async function threadTimes (pid: number): Promise<Map<number, ThreadTimes
     const fields = stat.slice(close + 2).split(' ')
     // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the state field.
     const ticks = Number(fields[11]) + Number(fields[12])
-    out.set(Number(tid), { name, cpuMs: ticks * TICK_MS })
+    out.set(Number(tid), { name: descendant && Number(tid) === pid ? `main ${pid}` : name, cpuMs: ticks * TICK_MS })
+    const kids = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '')
+    for (const kid of kids.split(' ')) if (kid.trim() !== '') children.push(Number(kid))
   }
-  return out
+  for (const child of children) if (await commOf(child) === program) await addProcess(out, child, true, program)
 }
 
 /** CPU per thread between two readings, as a share of one core over `wallMs`; threads grouped by name. */
