@@ -1,4 +1,5 @@
 import { PhoneAgentError, abortReason, isPhoneAgentError } from '../errors.ts'
+import { AbortLink } from '../providers/abort-link.ts'
 import { createDeadline } from '../providers/retry.ts'
 import type { Speaker } from './context.ts'
 import type { SpeakOptions, SpokenResult } from './turn-media.ts'
@@ -24,11 +25,16 @@ export interface PipelineOptions<P = { path: string }> extends SpeakOptions {
   readonly play: (index: number, prepared: P, signal: AbortSignal) => Promise<void>
 }
 
-export async function speakSentences<P = { path: string }> (sentences: AsyncIterable<string>, options: PipelineOptions<P>, signal: AbortSignal): Promise<SpokenResult> {
+/**
+ * `signal`: what ends the reply; several (the call's, the turn's, a barge-in's) are followed as
+ * one without a signal made to join them (abort-link.ts says why).
+ */
+export async function speakSentences<P = { path: string }> (sentences: AsyncIterable<string>, options: PipelineOptions<P>, signal: AbortSignal | readonly AbortSignal[]): Promise<SpokenResult> {
   const ahead = Math.max(1, Math.floor(options.renderAhead ?? 2))
-  // Our own stop lane: a failed render or playback ends the producer too.
-  const stop = new AbortController()
-  const sig = AbortSignal.any([signal, stop.signal])
+  // Our own stop lane: a failed render or playback ends the producer too. It follows `signal`
+  // until the reply is over (every sentence was heard, nothing it started is still running).
+  const stop = new AbortLink(Array.isArray(signal) ? signal : [signal as AbortSignal])
+  const sig = stop.signal
   const queue: Array<Promise<P>> = []
   const changed = new Notifier()
   const iterator = sentences[Symbol.asyncIterator]()
@@ -42,20 +48,21 @@ export async function speakSentences<P = { path: string }> (sentences: AsyncIter
     return { prepared: r as unknown as P, billed: !r.cached }
   })
   const render = async (text: string, index: number): Promise<P> => {
-    // The deadline is for the first audio; a streamed sentence goes on past it.
+    // The deadline is for the first audio; a streamed sentence goes on past it, still stopped
+    // by `sig` (stopTimer keeps the link: one signal a sentence, not three).
     const deadline = createDeadline(sig, options.ttsFirstAudioMs)
     try {
-      const r = await prepare(text, AbortSignal.any([sig, deadline.timer]))
+      const r = await prepare(text, deadline.signal)
       if (r.billed) { ttsCharacters += text.length; options.onSynthesized?.(text.length) }
       if (index === 0) options.onFirstAudio?.()
       return r.prepared
     } catch (err) {
       if (sig.aborted) throw abortReason(sig)
-      if (deadline.timer.aborted) throw new PhoneAgentError('TTS_FAILED', 'speech synthesis missed its deadline', { cause: err })
+      if (deadline.expired) throw new PhoneAgentError('TTS_FAILED', 'speech synthesis missed its deadline', { cause: err })
       if (isPhoneAgentError(err)) throw err
       throw new PhoneAgentError('TTS_FAILED', 'speech synthesis failed', { cause: err })
     } finally {
-      deadline.dispose()
+      deadline.stopTimer()
     }
   }
 
@@ -100,9 +107,11 @@ export async function speakSentences<P = { path: string }> (sentences: AsyncIter
     // An async generator suspended in an await only returns once it reaches its next yield:
     // do not wait for it. The caller's turn signal aborts what it is waiting on.
     void iterator.return?.()?.catch(() => {})
-    throw sig.aborted && !stop.signal.aborted ? abortReason(sig) : err
+    throw err
   } finally {
     changed.dispose()
+    // A long-lived parent (the call's signal) must not keep a listener per reply.
+    stop.dispose()
   }
 }
 

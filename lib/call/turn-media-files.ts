@@ -105,7 +105,7 @@ export class FilesTurnMedia implements TurnMedia {
         options.onFirstFrame?.(index)
         await playPath(ctx, rendered.path, { signal: sig })
       },
-    }, AbortSignal.any([ctx.signal, signal]))
+    }, [ctx.signal, signal])
   }
 }
 

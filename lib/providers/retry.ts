@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../errors.ts'
+import { AbortLink } from './abort-link.ts'
 import { toProviderError } from './errors.ts'
 
 export interface RetryPolicy {
@@ -21,6 +22,12 @@ export interface Deadline {
   readonly expired: boolean
   readonly at: number
   remainingMs (): number
+  /**
+   * Clear the timer and go on following the caller's signal: for a deadline on the start of
+   * something that then runs on (a streamed sentence's first audio), which the caller may still
+   * cancel. Its link to the caller lives as long as that signal does; use it on short-lived ones.
+   */
+  stopTimer (): void
   dispose (): void
 }
 
@@ -34,28 +41,25 @@ export function createDeadline (signal: AbortSignal | undefined, timeoutMs: numb
   let live = true
   liveTimers++
   const settle = (): void => { if (live) { live = false; liveTimers-- } }
-  // One controller for both causes, fed by a listener removed at dispose, not AbortSignal.any:
-  // any() costs ~5x as much per request (44 vs 8 µs here) and its dependents stay registered on
-  // the call's long-lived signal until a GC collects them. The timer's own signal is a second
-  // controller, made only if someone reads it (an AbortController is an EventTarget to set up:
-  // the providers only ask `expired`).
-  const combined = new AbortController()
+  // One signal for both causes, following the caller's by a listener removed at dispose
+  // (abort-link.ts says why not AbortSignal.any). The timer's own signal is a second controller,
+  // made only if someone reads it: the providers only ask `expired`.
+  const link = new AbortLink([signal])
   let timerController: AbortController | undefined
   let timeout: PhoneAgentError | undefined
-  const onCaller = (): void => { combined.abort((signal as AbortSignal).reason) }
   // The reason is a typed timeout, so anything that reports `signal.reason` reports the right code.
   const handle = setTimeout(() => {
     settle()
     timeout = new PhoneAgentError('PROVIDER_TIMEOUT', `no answer within ${timeoutMs} ms`)
     timerController?.abort(timeout)
-    if (!combined.signal.aborted) combined.abort(timeout)
+    if (!link.signal.aborted) link.abort(timeout)
   }, timeoutMs)
-  if (signal !== undefined) {
-    if (signal.aborted) onCaller()
-    else signal.addEventListener('abort', onCaller, { once: true })
+  const stopTimer = (): void => {
+    clearTimeout(handle)
+    settle()
   }
   return {
-    signal: combined.signal,
+    signal: link.signal,
     get timer (): AbortSignal {
       if (timerController === undefined) {
         timerController = new AbortController()
@@ -66,10 +70,10 @@ export function createDeadline (signal: AbortSignal | undefined, timeoutMs: numb
     get expired (): boolean { return timeout !== undefined },
     at,
     remainingMs: () => Math.max(0, at - now()),
+    stopTimer,
     dispose: () => {
-      clearTimeout(handle)
-      settle()
-      signal?.removeEventListener('abort', onCaller)
+      stopTimer()
+      link.dispose()
     },
   }
 }

@@ -50,6 +50,8 @@ export class Conversation {
   readonly #operator: OperatorKeyLane
   #reported = 0
   #turns = 0
+  /** The phase signal and the operator phase it was made for: one per phase, not one per turn. */
+  #phase: { readonly operator: AbortSignal, readonly signal: AbortSignal } | undefined
 
   constructor (ctx: VerbContext, options: ConverseOptions) {
     const services = ctx.agent
@@ -287,8 +289,17 @@ export class Conversation {
     return { end, turns: this.#turns, transcript: this.#history.transcript() }
   }
 
+  /**
+   * The call, the operator key's phase and the script's signal as one. It changes only when the
+   * key was pressed (operator.next()), so it is made once per phase and shared by its turns (each
+   * of which links to it and lets go at its end): every AbortSignal made costs (abort-link.ts).
+   */
   #phaseSignal (): AbortSignal {
-    return AbortSignal.any([this.#ctx.signal, this.#operator.phase, ...(this.#options.signal ? [this.#options.signal] : [])])
+    const operator = this.#operator.phase
+    if (this.#phase?.operator !== operator) {
+      this.#phase = { operator, signal: AbortSignal.any([this.#ctx.signal, operator, ...(this.#options.signal ? [this.#options.signal] : [])]) }
+    }
+    return this.#phase.signal
   }
 
   #report (): void {

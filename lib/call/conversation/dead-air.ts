@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { textFor } from '../../agent/config.ts'
 import { PhoneAgentError, isCallEnded, routineAbort } from '../../errors.ts'
+import { AbortLink } from '../../providers/abort-link.ts'
 import type { VerbContext } from '../context.ts'
 import { playPath } from '../verbs/play.ts'
 
@@ -49,7 +50,7 @@ export class DeadAir {
   #timer: NodeJS.Timeout | undefined
   #deadline: NodeJS.Timeout | undefined
   #fillers = 0
-  #filler: { readonly controller: AbortController, readonly done: Promise<void> } | undefined
+  #filler: { readonly controller: AbortLink, readonly done: Promise<void> } | undefined
   /** A filler could not be played (not pre-rendered, playback failed): only the deadline is left. */
   #fillBroken = false
   #expired = false
@@ -133,8 +134,9 @@ export class DeadAir {
 
   #play (fill: (signal: AbortSignal) => Promise<void>): void {
     this.#fillers++
-    const controller = new AbortController()
-    const signal = AbortSignal.any([this.#o.signal, controller.signal])
+    // Follows the turn's signal (which ends with the turn).
+    const controller = new AbortLink([this.#o.signal])
+    const signal = controller.signal
     this.#o.log.info({ filler: this.#fillers, silentMs: Date.now() - this.#since }, 'dead air: filler')
     const done = fill(signal).then(() => {}, (err: unknown) => {
       if (signal.aborted || isCallEnded(err)) return

@@ -1,5 +1,6 @@
 import { SentenceSplitter } from '../../agent/sentences.ts'
 import { routineAbort } from '../../errors.ts'
+import { AbortLink } from '../../providers/abort-link.ts'
 import type { TurnMedia } from '../turn-media.ts'
 
 /** Held text that may be a whole sentence: it ends with a terminator (and closing quotes). */
@@ -27,7 +28,7 @@ export interface EarlySentenceOptions {
 export class EarlySentence {
   readonly #o: EarlySentenceOptions
   #text: string | undefined
-  #controller: AbortController | undefined
+  #controller: AbortLink | undefined
   #settled = false
   /** Characters sent to synthesis for a sentence that was not the one said. */
   wasted = 0
@@ -50,8 +51,9 @@ export class EarlySentence {
     if (pieces.length !== 1 || probe.pending.trim() !== 'X') return
     const text = pieces[0] as string
     this.#text = text
-    this.#controller = new AbortController()
-    media.prepareAhead(text, { language, voice }, AbortSignal.any([signal, this.#controller.signal]))
+    // Follows the turn's (or the speculation's) signal, which ends with the turn.
+    this.#controller = new AbortLink([signal])
+    media.prepareAhead(text, { language, voice }, this.#controller.signal)
   }
 
   /**

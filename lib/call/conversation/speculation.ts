@@ -1,6 +1,7 @@
 import { SentenceSplitter } from '../../agent/sentences.ts'
 import { abortReason } from '../../errors.ts'
 import type { ChatMessage, LlmDelta, LlmProvider, ToolDefinition } from '../../llm/types.ts'
+import { AbortLink } from '../../providers/abort-link.ts'
 import type { TurnMedia } from '../turn-media.ts'
 import { EarlySentence } from './early-sentence.ts'
 
@@ -37,7 +38,8 @@ export interface SpeculationCost {
  */
 export class Speculation {
   readonly #messages: string
-  readonly #controller = new AbortController()
+  /** Follows the turn's signal (which ends with the turn); aborted alone when discarded. */
+  readonly #controller: AbortLink
   readonly #deltas: LlmDelta[] = []
   #done = false
   #error: unknown
@@ -52,7 +54,8 @@ export class Speculation {
 
   constructor (options: SpeculationOptions) {
     this.#messages = JSON.stringify(options.messages)
-    const signal = AbortSignal.any([options.signal, this.#controller.signal])
+    this.#controller = new AbortLink([options.signal])
+    const signal = this.#controller.signal
     const splitter = new SentenceSplitter({ language: options.language, maxChars: options.sentenceMaxChars })
     const early = this.#early = new EarlySentence({ ...options, signal })
     // The first sentence is synthesised ahead: the turn's own splitter yields the same one.

@@ -5,6 +5,7 @@ import { SentenceSplitter } from '../../agent/sentences.ts'
 import { validateToolCall, type ToolContext } from '../../agent/tools.ts'
 import { PhoneAgentError, isCallEnded, isPhoneAgentError, routineAbort } from '../../errors.ts'
 import type { LlmDelta, LlmProvider, ToolDefinition } from '../../llm/types.ts'
+import { AbortLink } from '../../providers/abort-link.ts'
 import type { LatencyInput } from '../../records/types.ts'
 import type { VerbContext } from '../context.ts'
 import type { SpeakOptions, SpokenResult, TurnMedia, Utterance } from '../turn-media.ts'
@@ -89,7 +90,8 @@ export class Turn {
   readonly #input: TurnInput
   readonly #log: Logger
   readonly #outer: AbortSignal
-  readonly #controller = new AbortController()
+  /** The turn's own signal, following the conversation's (one signal, not a controller and any()). */
+  readonly #controller: AbortLink
   readonly #signal: AbortSignal
   readonly #deadAir: DeadAir
   #marks!: { -readonly [K in keyof LatencyInput]: LatencyInput[K] }
@@ -124,7 +126,8 @@ export class Turn {
     this.#input = input
     this.#log = input.log
     this.#outer = signal
-    this.#signal = AbortSignal.any([signal, this.#controller.signal])
+    this.#controller = new AbortLink([signal])
+    this.#signal = this.#controller.signal
     this.#deadAir = new DeadAir({
       budgetMs: setup.deadAirMs,
       maxFillers: setup.maxFillers,
@@ -161,7 +164,8 @@ export class Turn {
   dispose (): void {
     this.#dropSpeculation('turn over')
     this.#deadAir.dispose()
-    if (!this.#controller.signal.aborted) this.#controller.abort(routineAbort('TURN_OVER', 'turn over'))
+    // Aborting lets go of the conversation's signal too (it outlives the turn).
+    if (!this.#signal.aborted) this.#controller.abort(routineAbort('TURN_OVER', 'turn over'))
   }
 
   async run (heard: Utterance): Promise<TurnEnd> {
@@ -244,11 +248,14 @@ export class Turn {
       const splitter = new SentenceSplitter({ language: this.#setup.language, maxChars: this.#setup.sentenceMaxChars })
       const calls: Array<{ id: string, name: string, arguments: string }> = []
       let early: EarlySentence | undefined
-      const firstToken = new AbortController()
+      // The round's request: the turn's signal, or no first token in time (then this alone aborts).
+      const request = new AbortLink([this.#signal])
+      let missed: PhoneAgentError | undefined
       const firstTimer = setTimeout(() => {
-        firstToken.abort(new PhoneAgentError('PROVIDER_TIMEOUT', `no first token within ${this.#setup.llmFirstTokenMs} ms`))
+        missed = new PhoneAgentError('PROVIDER_TIMEOUT', `no first token within ${this.#setup.llmFirstTokenMs} ms`)
+        request.abort(missed)
       }, this.#setup.llmFirstTokenMs)
-      const llmSignal = AbortSignal.any([this.#signal, firstToken.signal])
+      const llmSignal = request.signal
       this.#round = { open: true, usage: false, chars: 0 }
       try {
         const messages = history.messages()
@@ -278,10 +285,12 @@ export class Turn {
         for (const s of splitter.flush()) yield this.#emit(s, early)
       } catch (err) {
         if (!this.#signal.aborted) this.#llmFailed = true
-        if (firstToken.signal.aborted && !this.#signal.aborted) throw firstToken.signal.reason as Error
+        if (missed !== undefined && !this.#signal.aborted) throw missed
         throw err
       } finally {
         clearTimeout(firstTimer)
+        // The round's stream is over: its link must not stay on the turn's signal.
+        request.dispose()
         this.#settleRound()
         // A first sentence started early and not said (the words ran on, the round was cut) is billed.
         early?.settle(undefined)

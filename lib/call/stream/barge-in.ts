@@ -125,7 +125,7 @@ export class BargeInWatcher {
     const { config, stt } = this.#deps
     if (voicedMs < config.minSpeechMs) { this.#resume('too short'); return }
     if (stt === undefined) { this.#confirm(state.startAt, this.#continuing(state)); return }
-    const recognition = new UtteranceRecognition(stt, { sampleRate: this.#deps.sampleRate, language: this.#deps.language, signal: this.#deps.signal }, state.frames)
+    const recognition = new UtteranceRecognition(stt, { sampleRate: this.#deps.sampleRate, language: this.#deps.language, signals: [this.#deps.signal] }, state.frames)
     this.#state = { kind: 'deciding', startAt: state.startAt, endAt, frames: state.frames, recognition }
     recognition.finish().then((text) => {
       if (this.#done || this.#state.kind !== 'deciding' || this.#state.recognition !== recognition) return

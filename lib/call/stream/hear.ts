@@ -62,8 +62,11 @@ const WATCH_MS = 50
 const TRAILING_UNVOICED_MS = 300
 
 export async function hear (deps: HearDeps, options: ListenOptions, carried: CarriedSpeech | undefined, signal: AbortSignal): Promise<Heard> {
-  const sig = AbortSignal.any([deps.signal, signal])
-  if (sig.aborted) throw abortReason(sig)
+  // The call's signal and the listen's, watched apart: no signal is made to join them (a turn
+  // listens once; abort-link.ts says what each signal costs).
+  const signals = [deps.signal, signal]
+  const reason = (): Error => abortReason(deps.signal.aborted ? deps.signal : signal)
+  if (deps.signal.aborted || signal.aborted) throw reason()
   if (carried?.recognised !== undefined) {
     options.onSpeechEnd?.(carried.recognised.endAt)
     return heardFrom(carried.recognised.text, carried.startAt, carried.recognised.endAt, carried.recognised.audioMs, 0)
@@ -74,7 +77,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
   let recognition: UtteranceRecognition | undefined
   let startedAt = carried?.startAt
   const open = (frames: readonly InboundFrame[]): UtteranceRecognition =>
-    new UtteranceRecognition(deps.stt, { sampleRate: deps.sampleRate, language: options.language, hints: options.hints, signal: sig }, frames)
+    new UtteranceRecognition(deps.stt, { sampleRate: deps.sampleRate, language: options.language, hints: options.hints, signals }, frames)
   if (carried !== undefined) recognition = open(carried.frames)
 
   // The pause being judged: when it began (wall clock), and the transcript requested for it.
@@ -98,7 +101,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
       const { finish, fail, onAbort, conclude, judge, wentOn, preempt, cleanup } = {
         finish (h: Heard): void { if (!settled) { settled = true; cleanup(); resolve(h) } },
         fail (err: unknown): void { if (!settled) { settled = true; cleanup(); reject(err) } },
-        onAbort (): void { fail(abortReason(sig)) },
+        onAbort (): void { fail(reason()) },
         conclude (text: Recognised, endAt: number): void {
           const r = recognition as UtteranceRecognition
           finish(heardFrom(text, startedAt ?? began, endAt, r.audioMs, r.discarded, r.discardedMs))
@@ -134,7 +137,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         cleanup (): void {
           clearInterval(watch)
           unsubscribe()
-          sig.removeEventListener('abort', onAbort)
+          for (const s of signals) s.removeEventListener('abort', onAbort)
         },
       }
       const watch = setInterval(() => {
@@ -194,7 +197,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
           preempt(recognition)
         }
       })
-      sig.addEventListener('abort', onAbort, { once: true })
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
     })
   } finally {
     recognition?.dispose()

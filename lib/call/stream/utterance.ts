@@ -1,13 +1,15 @@
 import { routineAbort } from '../../errors.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
 import { PcmAccumulator } from '../../media/pcm-accumulator.ts'
+import { AbortLink } from '../../providers/abort-link.ts'
 import type { SttProvider, SttSession } from '../../speech/stt/types.ts'
 
 export interface RecognitionOptions {
   readonly sampleRate: number
   readonly language: string
   readonly hints?: readonly string[] | undefined
-  readonly signal: AbortSignal
+  /** Any of these aborting ends the recognition (the call's and the listen's: no combined signal is made for them). */
+  readonly signals: readonly AbortSignal[]
 }
 
 export interface Recognised {
@@ -34,7 +36,8 @@ export class UtteranceRecognition {
   readonly #stt: SttProvider
   readonly #opts: RecognitionOptions
   #session!: SttSession
-  #abort!: AbortController
+  /** The session's own signal, following `signals`: one per session, let go of at its end. */
+  #abort!: AbortLink
   #result!: Promise<Recognised>
   #sentMs = 0
   #ended = false
@@ -89,9 +92,8 @@ export class UtteranceRecognition {
   #open (): void {
     this.#ended = false
     this.#sentMs = 0
-    this.#abort = new AbortController()
-    const signal = AbortSignal.any([this.#opts.signal, this.#abort.signal])
-    this.#session = this.#stt.stream({ sampleRate: this.#opts.sampleRate, signal, language: this.#opts.language, hints: this.#opts.hints })
+    this.#abort = new AbortLink(this.#opts.signals)
+    this.#session = this.#stt.stream({ sampleRate: this.#opts.sampleRate, signal: this.#abort.signal, language: this.#opts.language, hints: this.#opts.hints })
     this.#result = collect(this.#session)
     this.#result.catch(() => {})
   }
