@@ -13,9 +13,9 @@
  * talking frame (the young generation's growth over stretches without a scavenge): garbage that
  * the scavenges must clear, and that a full GC finds if it lives long enough to be promoted.
  *
- * Run: node --import tsx bench/media-stages.ts [--no-write] [--compare=DIR]
- * (--compare=DIR: DIR an older tree with this file copied in; both run alternately, 3 times,
- * in fresh processes, the medians reported.)
+ * Run: node --import tsx bench/media-stages.ts [--no-write] [--compare=DIR] [--runs=N]
+ * (--compare=DIR: DIR an older tree with this file copied in; both run alternately, N times
+ * (default 3), in fresh processes, the medians reported.)
  */
 import { execFileSync } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -267,19 +267,19 @@ function median (rows: StageResult[]): StageResult {
   }
 }
 
-export function stagesSection (before: StageResult | undefined, after: StageResult, notes: readonly string[], at = new Date()): string {
+export function stagesSection (before: StageResult | undefined, after: StageResult, notes: readonly string[], at = new Date(), runs = 3): string {
   const f = (v: number | undefined): string => v === undefined ? '-' : v.toFixed(2)
   const row = (s: Stage | 'total'): string => `| ${s} | ${f(before?.quiet[s])} | ${f(after.quiet[s])} | ${f(before?.talking[s])} | ${f(after.talking[s])} | ${f(before?.talkingClear[s])} | ${f(after.talkingClear[s])} |`
   return [
     '<!-- media-stages:begin -->',
     '## Media stages: our JavaScript per frame, stage by stage (`bench/media-stages.ts`)',
     '',
-    `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC, \`node --import tsx bench/media-stages.ts${before === undefined ? '' : ' --compare=DIR'}\`, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(', ')} (a shared machine: CPU time, not wall time).`,
+    `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC, \`node --import tsx bench/media-stages.ts${before === undefined ? '' : ` --compare=DIR${runs === 3 ? '' : ` --runs=${runs}`}`}\`, ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(', ')} (a shared machine: CPU time, not wall time).`,
     '100 calls round robin at 8 kHz, 20 s each; per frame = one datagram received and one frame sent. Quiet: the caller',
     'sends -62 dBFS line noise, we send silence. Talking: the caller talks 37 % of the time, we reply 4 s of 10, our echo',
     'back 10 dB down; no echo: the same on a line without echo (the guard finds none, as on turn-cpu\'s line).',
     'Stage times are wall slices scaled to the pass\'s CPU time; the socket work is not here (see media-hot-path).',
-    ...(before === undefined ? [] : ['Before: the tree before this change (DIR), this file copied in; medians of 3 alternating runs each.']),
+    ...(before === undefined ? [] : [`Before: the tree before this change (DIR), this file copied in; medians of ${runs} alternating runs each.`]),
     '',
     '| stage (µs CPU per frame) | quiet before | quiet after | talking before | talking after | no echo before | no echo after |',
     '|---|---|---|---|---|---|---|',
@@ -312,6 +312,7 @@ function pieceTable (before: StageResult | undefined, after: StageResult): strin
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const compare = process.argv.find((a) => a.startsWith('--compare='))?.slice('--compare='.length)
+  const runs = Math.max(1, Number(process.argv.find((a) => a.startsWith('--runs='))?.slice('--runs='.length) ?? 3) || 3)
   let before: StageResult | undefined
   let after: StageResult
   if (compare === undefined) {
@@ -320,7 +321,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const here = fileURLToPath(new URL('..', import.meta.url))
     const b: StageResult[] = []
     const a: StageResult[] = []
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < runs; i++) {
       b.push(runChild(compare))
       a.push(runChild(here))
     }
@@ -331,6 +332,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!process.argv.includes('--no-write')) {
     const file = new URL('../BENCHMARKS.md', import.meta.url)
     const notes = (process.env.MEDIA_STAGES_NOTES ?? '').split('\n').filter((l) => l !== '')
-    await writeFile(file, spliceSection(await readFile(file, 'utf8'), 'media-stages', stagesSection(before, after, notes)))
+    await writeFile(file, spliceSection(await readFile(file, 'utf8'), 'media-stages', stagesSection(before, after, notes, new Date(), runs)))
   }
 }
