@@ -1,5 +1,5 @@
 import t from 'tap'
-import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
+import { COALESCE_MS, FrameScheduler } from '../../lib/media/stream/scheduler.ts'
 import { FakeClock } from './fake-clock.ts'
 
 function setup (maxCatchUpFrames = 2) {
@@ -97,7 +97,7 @@ t.test('lanes: own anchors on the one timer, close ones served together, drift-f
   const { clock, scheduler, ticks, remove } = setup()
   const a: number[] = []
   const b: number[] = []
-  clock.advance(10) // half a frame off the grid: beyond the 5 ms a wake-up reaches ahead
+  clock.advance(10) // half a frame off the grid: beyond the 3 ms a wake-up reaches ahead
   const closeA = scheduler.addLane({ onTick: (_f, now) => { a.push(now) } }, clock.now())
   clock.advance(0.5)
   const closeB = scheduler.addLane({ onTick: (_f, now) => { b.push(now) } }, clock.now())
@@ -109,6 +109,12 @@ t.test('lanes: own anchors on the one timer, close ones served together, drift-f
   clock.advance(20)
   t.same(c, [1080], 'a lane due 2 ms after the grid is served by the grid\'s wake-up, 2 ms early')
   closeC()
+  const d: number[] = []
+  const closeD = scheduler.addLane({ onTick: (_f, now) => { d.push(now) } }, 1084) // slot 1 due at 1104
+  clock.advance(20)
+  t.same(d, [1104], 'a lane due 4 ms after the grid waits for its own wake-up: never more than COALESCE_MS early')
+  t.equal(COALESCE_MS, 3)
+  closeD()
   t.same(ticks.slice(0, 4).map((x) => x.now - 1000), [0, 20, 40, 60], 'the shared grid is unchanged')
   clock.stall(100)
   clock.advance(0)
