@@ -12,6 +12,8 @@ export const SERVER_NODE_ARGS: readonly string[] = ['--initial-old-space-size=12
 /** The forked load server (bench/load-server.ts) seen from the driver. */
 export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
   metricsPort = 0
+  /** The Node flags the server was started with (besides `--expose-gc` and the TypeScript loader). */
+  nodeArgs: readonly string[] = []
 
   /**
    * The server starts with the flags production's systemd unit gives Node (SERVER_NODE_ARGS);
@@ -19,11 +21,12 @@ export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
    * flag given twice), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
    */
   static async start (args: LoadServerArgs, signal?: AbortSignal): Promise<LoadServer> {
-    const extra = (process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+    const nodeArgs = [...SERVER_NODE_ARGS, ...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')]
     const { child, port, ready } = await ForkedServer.fork('load server', new URL('./load-server.ts', import.meta.url),
-      [JSON.stringify(args)], ['--expose-gc', ...SERVER_NODE_ARGS, ...extra, '--import', 'tsx'], signal)
+      [JSON.stringify(args)], ['--expose-gc', ...nodeArgs, '--import', 'tsx'], signal)
     const server = new LoadServer('load server', child, port)
     server.metricsPort = Number(ready.metricsPort)
+    server.nodeArgs = nodeArgs
     return server
   }
 

@@ -74,6 +74,8 @@ export interface LoadResult {
   readonly stoppedBecause: string | undefined
   /** The server's warnings and errors by message, most frequent first. */
   readonly serverWarnings: ReadonlyArray<readonly [string, number]>
+  /** Node flags the server ran with (bench/load-children.ts SERVER_NODE_ARGS and LOAD_SERVER_NODE_ARGS). Absent in older results. */
+  readonly serverNodeArgs?: readonly string[]
   readonly machine: { readonly cpus: number, readonly cpuModel: string, readonly node: string, readonly pinned: boolean }
   readonly loadAverageAtStart: readonly number[]
   readonly loadAverageAtEnd: readonly number[]
@@ -156,10 +158,19 @@ export function goalLines (r: LoadResult): string[] {
     : gaps > 0
       ? [`- **Pacing leaves out ${gaps} gaps**: intervals over 100 ms with silence at either end (a quiet call cold for 5 s sends one keep-alive frame a second, lib/media/stream/quiet-idle.ts, and warms up again whenever the caller makes a sound). Between two frames of a reply every interval counts, however long.`]
       : []
+  // A reply's first frame and its lead burst (media-gen.c BURST_NS): not pacing, but said, with
+  // the p99 they would make (one interval in ~90 of the bench's 1.8 s replies is a whole tick).
+  const starts = r.steps.reduce((n, s) => n + (s.talk.pacingStarts ?? 0), 0)
+  const leads = r.steps.reduce((n, s) => n + (s.talk.pacingLeads ?? 0), 0)
+  const withStarts = r.steps.filter((s) => s.talk.pacingAllP99Ms !== undefined).map((s) => `${cell(s.talk.pacingAllP99Ms, 2)} / ${cell(s.talk.pacingAllMaxMs, 1)} ms at ${s.calls}`)
+  const replyStarts = leads + starts > 0
+    ? [`- **Pacing leaves out ${starts} replies' first frames and ${leads} lead bursts** (talk windows): a reply's first frame follows idle silence sent on another clock, and the pacer sends it with \`media.stream.leadFrames\` more at once (lib/media/stream/call-pacer.ts), which FreeSWITCH's write timer spaces; counted in, pacing p99 / max would be ${withStarts.join(', ')}.`]
+    : []
   return [
     ...quietness,
     ...note,
     ...keepAlive,
+    ...replyStarts,
     `- **≥ ${GOALS.calls} calls** with pacing p99 ≤ ${GOALS.pacingP99Ms} ms and loop delay p99 ≤ ${GOALS.loopP99Ms} ms: ${verdict(any ? (largest?.calls ?? 0) >= GOALS.calls : undefined)}; ` +
       `largest step that held: ${largest?.calls ?? 'none'}${first !== undefined ? `; ${first.calls} calls: ${first.streamingAtEnd}/${first.calls} streaming at the end, pacing p99 ${cell(first.talk.pacingP99Ms, 1)} ms, loop p99 ${cell(first.talk.loopP99Ms, 1)} ms, ` +
       `the server's event-loop thread busy ${cell(first.talk.mainThreadCpu, 2)} of a core, all its threads ${cell(first.talk.serverCpu, 2)}` : ''}.`,
@@ -212,7 +223,8 @@ export function formatLoadSection (r: LoadResult, command: string): string {
     '',
     `\`${command}\` (${date} UTC, ${r.durationSeconds} s). Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}; ` +
       `${r.machine.pinned ? 'server pinned to CPU 1, driver, media generator and fakes to CPU 0' : 'not pinned'}. ` +
-      `Load average at start ${r.loadAverageAtStart.join(', ')}, at end ${r.loadAverageAtEnd.join(', ')}.`,
+      `Load average at start ${r.loadAverageAtStart.join(', ')}, at end ${r.loadAverageAtEnd.join(', ')}.` +
+      (r.serverNodeArgs !== undefined ? ` The server runs Node with ${r.serverNodeArgs.length > 0 ? r.serverNodeArgs.map((a) => `\`${a}\``).join(' ') : 'no extra flags'} (\`--initial-old-space-size=128\` as bin/phone-agent.service starts it in production).` : ''),
     '',
     how +
       `Columns are the talk window unless marked quiet. The idle server used ${r.idleServerCpu} of a core, taken out of the CPU per call. See docs/benchmarks.md for what each column is.`,

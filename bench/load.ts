@@ -82,11 +82,13 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   let idleCpu = 0
   let stoppedBecause: string | undefined
   let serverWarnings: Array<[string, number]> = []
+  let serverNodeArgs: readonly string[] = []
   try {
     const speechPath = join(dir, 'caller.raw')
     await writeCallerSpeech(speechPath, 30)
     fakes = await FakesProcess.start(signal)
     server = await LoadServer.start({ fakesPort: fakes.port, dir }, signal)
+    serverNodeArgs = server.nodeArgs
     pinned = options.pinCpus !== false && await pinApart(server.pid)
     if (pinned) await taskset('0', fakes.pid)
     // Spawned after the pinning, so it inherits CPU 0.
@@ -214,6 +216,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     idleServerCpu: idleCpu,
     stoppedBecause,
     serverWarnings,
+    serverNodeArgs,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, pinned },
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
