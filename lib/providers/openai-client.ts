@@ -100,6 +100,10 @@ export interface ProviderResponse {
 export class OpenAiHttp {
   readonly #base: URL
   readonly #basePath: string
+  /** `URL.origin` is computed again at each read (node:internal/url): read once. */
+  readonly #origin: string
+  /** Request paths by endpoint (a handful), built once instead of per request. */
+  readonly #paths = new Map<string, string>()
   readonly #auth: string | undefined
   readonly #dispatcher: Dispatcher | undefined
   /** The redirect interceptor over each pool, built once per pool (closeProviderConnections replaces the shared one). */
@@ -108,6 +112,7 @@ export class OpenAiHttp {
   constructor (options: OpenAiClientOptions) {
     this.#base = new URL(options.baseUrl)
     this.#basePath = this.#base.pathname.replace(/\/+$/, '')
+    this.#origin = this.#base.origin
     this.#auth = options.apiKey === undefined ? undefined : `Bearer ${options.apiKey}`
     this.#dispatcher = options.dispatcher
   }
@@ -126,9 +131,14 @@ export class OpenAiHttp {
     }
     // Keyless servers (Ollama, a local Whisper) get no Authorization header at all.
     if (this.#auth !== undefined) headers.authorization = this.#auth
+    let fullPath = this.#paths.get(path)
+    if (fullPath === undefined) {
+      fullPath = `${this.#basePath}/${path}${this.#base.search}`
+      this.#paths.set(path, fullPath)
+    }
     const res = await this.#pool().request({
-      origin: this.#base.origin,
-      path: `${this.#basePath}/${path}${this.#base.search}`,
+      origin: this.#origin,
+      path: fullPath,
       method: 'POST',
       headers,
       body,
@@ -145,7 +155,7 @@ export class OpenAiHttp {
    */
   preconnect (): void {
     const pool = this.#dispatcher ?? providerConnections()
-    if (pool instanceof ProviderPool) pool.preconnect(this.#base.origin)
+    if (pool instanceof ProviderPool) pool.preconnect(this.#origin)
   }
 
   #pool (): Dispatcher {

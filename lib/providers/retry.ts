@@ -37,44 +37,70 @@ let liveTimers = 0
 export function pendingProviderTimers (): number { return liveTimers }
 
 export function createDeadline (signal: AbortSignal | undefined, timeoutMs: number, now: () => number = Date.now): Deadline {
-  const at = now() + timeoutMs
-  let live = true
-  liveTimers++
-  const settle = (): void => { if (live) { live = false; liveTimers-- } }
+  return new RequestDeadline(signal, timeoutMs, now)
+}
+
+/**
+ * A class, not an object literal of closures: five or more deadlines a turn (each request, each
+ * sentence's first audio), and each literal made six functions and a context, its getters a
+ * map of their own; the timer's callback is one static function given the deadline as argument.
+ */
+class RequestDeadline implements Deadline {
+  readonly at: number
+  readonly #timeoutMs: number
+  readonly #now: () => number
   // One signal for both causes, following the caller's by a listener removed at dispose
-  // (abort-link.ts says why not AbortSignal.any). The timer's own signal is a second controller,
-  // made only if someone reads it: the providers only ask `expired`.
-  const link = new AbortLink([signal])
-  let timerController: AbortController | undefined
-  let timeout: PhoneAgentError | undefined
-  // The reason is a typed timeout, so anything that reports `signal.reason` reports the right code.
-  const handle = setTimeout(() => {
-    settle()
-    timeout = new PhoneAgentError('PROVIDER_TIMEOUT', `no answer within ${timeoutMs} ms`)
-    timerController?.abort(timeout)
-    if (!link.signal.aborted) link.abort(timeout)
-  }, timeoutMs)
-  const stopTimer = (): void => {
-    clearTimeout(handle)
-    settle()
+  // (abort-link.ts says why not AbortSignal.any).
+  readonly #link: AbortLink
+  #handle: NodeJS.Timeout | undefined
+  #timeout: PhoneAgentError | undefined
+  /** The timer's own signal, made only if someone reads it: the providers only ask `expired`. */
+  #timerController: AbortController | undefined
+
+  constructor (signal: AbortSignal | undefined, timeoutMs: number, now: () => number) {
+    this.at = now() + timeoutMs
+    this.#timeoutMs = timeoutMs
+    this.#now = now
+    this.#link = new AbortLink([signal])
+    liveTimers++
+    this.#handle = setTimeout(RequestDeadline.#fire, timeoutMs, this)
   }
-  return {
-    signal: link.signal,
-    get timer (): AbortSignal {
-      if (timerController === undefined) {
-        timerController = new AbortController()
-        if (timeout !== undefined) timerController.abort(timeout)
-      }
-      return timerController.signal
-    },
-    get expired (): boolean { return timeout !== undefined },
-    at,
-    remainingMs: () => Math.max(0, at - now()),
-    stopTimer,
-    dispose: () => {
-      stopTimer()
-      link.dispose()
-    },
+
+  static #fire (d: RequestDeadline): void { d.#expire() }
+
+  get signal (): AbortSignal { return this.#link.signal }
+
+  get timer (): AbortSignal {
+    if (this.#timerController === undefined) {
+      this.#timerController = new AbortController()
+      if (this.#timeout !== undefined) this.#timerController.abort(this.#timeout)
+    }
+    return this.#timerController.signal
+  }
+
+  get expired (): boolean { return this.#timeout !== undefined }
+
+  remainingMs (): number { return Math.max(0, this.at - this.#now()) }
+
+  stopTimer (): void {
+    if (this.#handle === undefined) return
+    clearTimeout(this.#handle)
+    this.#handle = undefined
+    liveTimers--
+  }
+
+  dispose (): void {
+    this.stopTimer()
+    this.#link.dispose()
+  }
+
+  #expire (): void {
+    this.#handle = undefined
+    liveTimers--
+    // The reason is a typed timeout, so anything that reports `signal.reason` reports the right code.
+    const timeout = this.#timeout = new PhoneAgentError('PROVIDER_TIMEOUT', `no answer within ${this.#timeoutMs} ms`)
+    this.#timerController?.abort(timeout)
+    if (!this.#link.signal.aborted) this.#link.abort(timeout)
   }
 }
 
