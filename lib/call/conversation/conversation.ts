@@ -50,6 +50,8 @@ export class Conversation {
   readonly #operator: OperatorKeyLane
   #reported = 0
   #turns = 0
+  /** What every turn needs: the same for the whole conversation, so built at the first turn. */
+  #setup: TurnSetup | undefined
   /** The phase signal and the operator phase it was made for: one per phase, not one per turn. */
   #phase: { readonly operator: AbortSignal, readonly signal: AbortSignal } | undefined
 
@@ -209,6 +211,11 @@ export class Conversation {
   }
 
   #turnSetup (): TurnSetup {
+    this.#setup ??= this.#buildTurnSetup()
+    return this.#setup
+  }
+
+  #buildTurnSetup (): TurnSetup {
     const services = this.#ctx.agent
     const toolContext = {
       targets: this.#profile.offeredTargets,

@@ -261,7 +261,8 @@ export class Turn {
         const messages = history.messages()
         const adopted = this.#adoptSpeculation(messages, llmSignal)
         // A speculation started its own first sentence's synthesis.
-        early = adopted === undefined ? new EarlySentence({ ...this.#setup, signal: this.#signal }) : undefined
+        const { media, language, voice, sentenceMaxChars } = this.#setup
+        early = adopted === undefined ? new EarlySentence({ media, language, voice, sentenceMaxChars, signal: this.#signal }) : undefined
         for await (const delta of adopted ?? llm.stream(messages, { signal: llmSignal, tools: this.#setup.tools })) {
           clearTimeout(firstTimer)
           this.#marks.llmFirstTokenAt ??= Date.now()
