@@ -290,10 +290,13 @@ async function main (): Promise<void> {
   const noTurns = args.includes('--no-turns')
   const stepsArg = args.find((a) => a.startsWith('--steps='))?.slice('--steps='.length)
   const steps = stepsArg !== undefined ? stepsArg.split(',').map(Number) : quick ? [20, 50] : undefined
-  if (steps !== undefined && !steps.every((n) => Number.isInteger(n) && n > 0)) {
-    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-turns] [--no-write]')
+  // --workers=N: the server as `server.workers: N` runs it (bench/load-server-primary.ts).
+  const workers = Number(args.find((a) => a.startsWith('--workers='))?.slice('--workers='.length) ?? process.env.LOAD_SERVER_WORKERS ?? '1')
+  if ((steps !== undefined && !steps.every((n) => Number.isInteger(n) && n > 0)) || !Number.isInteger(workers) || workers < 1) {
+    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-turns] [--workers=N] [--no-write]')
     process.exit(2)
   }
+  process.env.LOAD_SERVER_WORKERS = String(workers)
   const controller = new AbortController()
   process.once('SIGINT', () => {
     console.error('load: interrupted, cleaning up (Ctrl-C again to quit at once)')
@@ -313,7 +316,7 @@ async function main (): Promise<void> {
   console.log(JSON.stringify(result))
   if (!args.includes('--no-write')) {
     const path = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url))
-    const name = noTurns ? 'load-media' : 'load'
+    const name = noTurns ? 'load-media' : workers > 1 ? 'load-workers' : 'load'
     await writeFile(path, spliceSection(await readFile(path, 'utf8'), name, section))
     console.error(`load: BENCHMARKS.md section "${name}" written`)
   }
