@@ -54,6 +54,9 @@ interface WindowRecord {
   prob: number
 }
 
+/** 1 / 32768, exactly (a power of two): a 16-bit sample to [-1, 1). */
+const SCALE = 2 ** -15
+
 export class SileroVad implements VoiceDetector {
   readonly #stream: SileroStream
   readonly #classifier: FrameClassifier
@@ -135,7 +138,13 @@ export class SileroVad implements VoiceDetector {
         if (this.#fill === 0) this.#winStart = at + i * 1000 / this.#rate
         const n = Math.min(frameLen - i, this.#window - this.#fill)
         const off = this.#context + this.#fill
-        for (let k = 0; k < n; k++) this.#buf[off + k] = (samples[i + k] ?? 0) / 32768
+        // Every frame, quiet or not, goes through here (the default engine): a product by 2^-15
+        // instead of a division by 32768 (the same float: both are exact for 16-bit samples), and
+        // a short frame's missing samples as zeros in a loop of their own, not a check per sample.
+        const buf = this.#buf
+        const have = Math.max(0, Math.min(n, samples.length - i))
+        for (let k = 0; k < have; k++) buf[off + k] = (samples[i + k] as number) * SCALE
+        for (let k = have; k < n; k++) buf[off + k] = 0
         if (cls === 'tone') this.#tone += n
         else if (cls !== 'quiet') this.#loud += n
         if (cls === 'voiced') this.#voiced += n
