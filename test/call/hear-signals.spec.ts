@@ -1,0 +1,120 @@
+import t from 'tap'
+import { getEventListeners } from 'node:events'
+import { pino } from 'pino'
+import { hear, type HearDeps } from '../../lib/call/stream/hear.ts'
+import { CallHangupError } from '../../lib/errors.ts'
+import type { InboundFrame } from '../../lib/media/stream/index.ts'
+import { endpointingSchema } from '../../lib/media/stream/turn-taking.ts'
+import type { VadEvent, VoiceDetector } from '../../lib/media/vad/index.ts'
+import type { SttProvider, SttSession, SttStreamOptions } from '../../lib/speech/stt/types.ts'
+
+/**
+ * hear.ts makes no signal of its own (issue 18): it watches the call's signal and the listen's
+ * apart, and the recogniser session follows both. A listen that ends, however it ends, must
+ * leave nothing on the call's signal, which lives for the whole call (a listener per turn would
+ * pile up there), and a hang-up mid-utterance must still reach the recogniser with its reason.
+ */
+
+const listeners = (s: AbortSignal): number => getEventListeners(s, 'abort').length
+
+/** Speech from the 3rd frame, its end at the 8th (the detector's own verdicts, scripted). */
+function scriptedVad (): VoiceDetector {
+  let n = 0
+  return {
+    speaking: false,
+    speechEndSoFar: undefined,
+    lastFrame: undefined,
+    push (_samples, at): VadEvent | undefined {
+      n++
+      if (n === 3) return { type: 'speech-start', at: at - 40, detectedAt: at + 20 } as VadEvent
+      if (n === 8) return { type: 'speech-end', startAt: 0, endAt: at - 40, detectedAt: at + 20 } as unknown as VadEvent
+      return undefined
+    },
+    close () {},
+  }
+}
+
+/** A recogniser that answers once its session ends, and remembers the signal each session got. */
+function fakeStt (signals: AbortSignal[]): SttProvider {
+  return {
+    name: 'fake',
+    transcribe: async () => { throw new Error('not used') },
+    stream (options: SttStreamOptions): SttSession {
+      signals.push(options.signal as AbortSignal)
+      let ended!: () => void
+      const done = new Promise<void>((resolve) => { ended = resolve })
+      return {
+        write () {},
+        end () { ended() },
+        results: (async function * () {
+          await new Promise<void>((resolve, reject) => {
+            void done.then(resolve)
+            options.signal?.addEventListener('abort', () => { reject(options.signal?.reason) }, { once: true })
+          })
+          yield { text: 'Buongiorno.', isFinal: true, confidence: 0.9 }
+        })(),
+      }
+    },
+  }
+}
+
+function deps (call: AbortSignal, stt: SttProvider, feed: { push?: (f: InboundFrame) => void }): HearDeps {
+  return {
+    stt,
+    sampleRate: 8000,
+    newVad: scriptedVad,
+    ring: () => [],
+    subscribe (consumer) { feed.push = consumer; return () => { feed.push = undefined } },
+    endpointing: endpointingSchema.parse({ adaptive: false, preemptive: false }),
+    preRollMs: 0,
+    log: pino({ level: 'silent' }),
+    signal: call,
+  }
+}
+
+const frame = (i: number): InboundFrame => ({ samples: new Int16Array(160), sampleRate: 8000, seq: i, mediaMs: i * 20, receivedAt: Date.now(), vadSamples: undefined })
+const options = { noInputMs: 60_000, maxSpeechMs: 30_000, language: 'it-IT' }
+
+t.test('a listen that heard an utterance leaves no listener on the call\'s or the turn\'s signal', async t => {
+  const call = new AbortController()
+  const turn = new AbortController()
+  const sessions: AbortSignal[] = []
+  const feed: { push?: (f: InboundFrame) => void } = {}
+  const heard = hear(deps(call.signal, fakeStt(sessions), feed), options, undefined, turn.signal)
+  for (let i = 0; i < 10 && feed.push !== undefined; i++) feed.push(frame(i))
+  const h = await heard
+  t.equal(h.kind, 'speech')
+  t.equal(sessions.length, 1)
+  t.equal(listeners(call.signal), 0, 'the call\'s signal: nothing left')
+  t.equal(listeners(turn.signal), 0)
+  t.ok(sessions[0]?.aborted, 'the finished session is let go of (TURN_OVER)')
+})
+
+t.test('a hang-up mid-utterance rejects the listen and aborts the recogniser with the hang-up', async t => {
+  const call = new AbortController()
+  const turn = new AbortController()
+  const sessions: AbortSignal[] = []
+  const feed: { push?: (f: InboundFrame) => void } = {}
+  const heard = hear(deps(call.signal, fakeStt(sessions), feed), options, undefined, turn.signal)
+  for (let i = 0; i < 5; i++) feed.push?.(frame(i))
+  t.equal(sessions.length, 1, 'the utterance is being recognised')
+  const hangup = new CallHangupError()
+  call.abort(hangup)
+  const err = await heard.then(() => undefined, (e: unknown) => e)
+  t.equal(err, hangup)
+  t.equal(sessions[0]?.reason, hangup, 'the recogniser saw the call\'s own reason')
+  t.equal(listeners(turn.signal), 0)
+})
+
+t.test('the turn\'s abort (barge-in, operator key) ends the listen with the turn\'s reason', async t => {
+  const call = new AbortController()
+  const turn = new AbortController()
+  const feed: { push?: (f: InboundFrame) => void } = {}
+  const heard = hear(deps(call.signal, fakeStt([]), feed), options, undefined, turn.signal)
+  const why = new Error('operator key')
+  turn.abort(why)
+  const err = await heard.then(() => undefined, (e: unknown) => e)
+  t.equal((err as { cause?: unknown }).cause, why, 'wrapped as CALL_ABORTED with the reason as cause (abortReason)')
+  t.equal(listeners(call.signal), 0)
+  t.equal(feed.push, undefined, 'unsubscribed')
+})
