@@ -57,6 +57,17 @@ interface WindowRecord {
 /** 1 / 32768, exactly (a power of two): a 16-bit sample to [-1, 1). */
 const SCALE = 2 ** -15
 
+/** A window scaled for the model, per width: shared (filled, then copied by submit(), within one call). */
+const scratches = new Map<number, Float32Array>()
+function scratchFor (width: number): Float32Array {
+  let s = scratches.get(width)
+  if (s === undefined) {
+    s = new Float32Array(width)
+    scratches.set(width, s)
+  }
+  return s
+}
+
 export class SileroVad implements VoiceDetector {
   readonly #stream: SileroStream
   readonly #classifier: FrameClassifier
@@ -70,8 +81,14 @@ export class SileroVad implements VoiceDetector {
   readonly #threshold: number
   readonly #negThreshold: number
   readonly #holdMs: number
-  // context + window samples, scaled to [-1, 1]; the first `context` are the previous window's tail.
-  readonly #buf: Float32Array
+  // The window's samples as they came (16-bit), after `context` of the previous window's tail, and
+  // what of the last frame is past the window (the next window's first samples): a frame is one
+  // copy (a memcpy), and only a window the model judges is scaled to [-1, 1] (#submit). A quiet
+  // call's windows never are: scaling every frame cost ~0.4 µs a frame, as much as the gate.
+  readonly #raw: Int16Array
+  /** Samples in #raw after the context: the window's so far, and any of the next's. */
+  #held = 0
+  /** Samples of the window accounted so far (its frame classes). */
   #fill = 0
   #winStart = 0
   #loud = 0
@@ -101,7 +118,7 @@ export class SileroVad implements VoiceDetector {
     this.#window = stream.shape.window
     this.#context = stream.shape.context
     this.#windowMs = this.#window * 1000 / this.#rate
-    this.#buf = new Float32Array(this.#context + this.#window)
+    this.#raw = new Int16Array(this.#context + this.#window + this.#rate / 50)
     this.#endSilenceMs = options.endSilenceMs ?? 500
     this.#minSpeechMs = options.minSpeechMs ?? 200
     this.#maxGapMs = options.maxGapMs ?? 200
@@ -133,18 +150,11 @@ export class SileroVad implements VoiceDetector {
     if (!this.#closed) {
       const frameLen = this.#rate / 50
       const cls = verdict.class
+      this.#append(samples, frameLen)
       let i = 0
       while (i < frameLen) {
         if (this.#fill === 0) this.#winStart = at + i * 1000 / this.#rate
         const n = Math.min(frameLen - i, this.#window - this.#fill)
-        const off = this.#context + this.#fill
-        // Every frame, quiet or not, goes through here (the default engine): a product by 2^-15
-        // instead of a division by 32768 (the same float: both are exact for 16-bit samples), and
-        // a short frame's missing samples as zeros in a loop of their own, not a check per sample.
-        const buf = this.#buf
-        const have = Math.max(0, Math.min(n, samples.length - i))
-        for (let k = 0; k < have; k++) buf[off + k] = (samples[i + k] as number) * SCALE
-        for (let k = have; k < n; k++) buf[off + k] = 0
         if (cls === 'tone') this.#tone += n
         else if (cls !== 'quiet') this.#loud += n
         if (cls === 'voiced') this.#voiced += n
@@ -167,6 +177,29 @@ export class SileroVad implements VoiceDetector {
     this.#stream.close()
   }
 
+  /** The frame's first `frameLen` samples after those held (a shorter frame padded with zeros). */
+  #append (samples: Int16Array, frameLen: number): void {
+    const at = this.#context + this.#held
+    if (samples.length === frameLen) {
+      this.#raw.set(samples, at)
+    } else {
+      const have = Math.min(samples.length, frameLen)
+      this.#raw.set(have === samples.length ? samples : samples.subarray(0, have), at)
+      this.#raw.fill(0, at + have, at + frameLen)
+    }
+    this.#held += frameLen
+  }
+
+  /** The window (context and samples) to the model, scaled to [-1, 1) as it takes them. */
+  #submit (): void {
+    const width = this.#context + this.#window
+    const scaled = scratchFor(width)
+    const raw = this.#raw
+    // A product by 2^-15: the float a division by 32768 gives (both exact for 16-bit samples).
+    for (let k = 0; k < width; k++) scaled[k] = (raw[k] as number) * SCALE
+    this.#stream.submit(scaled)
+  }
+
   #completeWindow (): void {
     const start = this.#winStart
     const end = start + this.#windowMs
@@ -174,7 +207,7 @@ export class SileroVad implements VoiceDetector {
     if (this.#loud > 0 && !veto) this.#activeUntil = end + this.#holdMs
     const judged = this.#speaking || end <= this.#activeUntil || this.#candidateAt !== undefined
     if (judged) {
-      this.#stream.submit(this.#buf)
+      this.#submit()
       this.#waiting++
     } else {
       // Quiet and idle: judged without the model, and the slot goes back (its state is reset
@@ -185,8 +218,9 @@ export class SileroVad implements VoiceDetector {
     if (judged || this.#records.length > 0) {
       this.#records.push({ start, end, veto, quiet: this.#loud === 0, voiced: this.#voiced > 0, waiting: judged, judged, prob: 0 })
     }
-    // The next window's context is this window's tail.
-    this.#buf.copyWithin(0, this.#window)
+    // The next window's context is this window's tail, followed by what of the frame is past it.
+    this.#raw.copyWithin(0, this.#window, this.#context + this.#held)
+    this.#held -= this.#window
     this.#fill = 0
     this.#loud = 0
     this.#tone = 0
