@@ -76,6 +76,8 @@ export interface LoadResult {
   readonly serverWarnings: ReadonlyArray<readonly [string, number]>
   /** Node flags the server ran with (bench/load-children.ts SERVER_NODE_ARGS and LOAD_SERVER_NODE_ARGS). Absent in older results. */
   readonly serverNodeArgs?: readonly string[]
+  /** Worker processes (`--workers=N`, as `server.workers: N`); absent or 1: one process. */
+  readonly serverWorkers?: number
   readonly machine: { readonly cpus: number, readonly cpuModel: string, readonly node: string, readonly pinned: boolean }
   readonly loadAverageAtStart: readonly number[]
   readonly loadAverageAtEnd: readonly number[]
@@ -210,19 +212,22 @@ export function formatLoadSection (r: LoadResult, command: string): string {
     'loop delay p99 / max ms', 'pacing p99 / max ms', 'processing p50 / p99 ms', 'alignment p50 / p99 ms', 'MB per call RSS (heap)', 'driver CPU', 'fakes CPU',
   ], rows)
   const date = r.startedAt.slice(0, 16).replace('T', ' ')
-  const name = r.turns ? 'load' : 'load-media'
+  const name = !r.turns ? 'load-media' : (r.serverWorkers ?? 1) > 1 ? 'load-workers' : 'load'
   const how = r.turns
     ? `Each step: the calls ramp with the callers quiet, then the callers talk 37 % of every 10 s ` +
       `(one AI turn per call every 10 s through the receptionist's converse): ${r.windows.warmMs / 1000} s of warm-up, a ${r.windows.windowMs / 1000} s talk window; then quiet again, ` +
       `a ${r.windows.quietMs / 1000} s quiet window (media and the VAD on a quiet line). `
     : `No AI turns (\`--no-turns\`): the callers stay quiet, the receptionist listens; each step ${r.windows.warmMs / 1000} s of warm-up and one ${r.windows.windowMs / 1000} s window, ` +
       'shown in both the quiet and the talk columns. Only the driver, media, loop, pacing and memory goals apply. '
+  const workers = r.serverWorkers ?? 1
   return [
     `<!-- ${name}:begin -->`,
-    r.turns ? '## Load: AI calls on one server process, server-side figures (issue 18)' : '## Load without turns: media and the VAD alone, server-side figures (issue 18)',
+    r.turns
+      ? workers > 1 ? `## Load: AI calls on ${workers} worker processes (server.workers: ${workers}), server-side figures (issue 18)` : '## Load: AI calls on one server process, server-side figures (issue 18)'
+      : '## Load without turns: media and the VAD alone, server-side figures (issue 18)',
     '',
     `\`${command}\` (${date} UTC, ${r.durationSeconds} s). Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}; ` +
-      `${r.machine.pinned ? 'server pinned to CPU 1, driver, media generator and fakes to CPU 0' : 'not pinned'}. ` +
+      `${!r.machine.pinned ? 'not pinned' : workers > 1 ? `driver, media generator and fakes pinned to CPU 0, the server's primary (which takes no calls) to CPU 1, its ${workers} workers on either CPU; CPU is every server process's threads, loop delay the worst process's, "main" the busiest worker's event loop (\`main PID\` each), memory summed` : 'server pinned to CPU 1, driver, media generator and fakes to CPU 0'}. ` +
       `Load average at start ${r.loadAverageAtStart.join(', ')}, at end ${r.loadAverageAtEnd.join(', ')}.` +
       (r.serverNodeArgs !== undefined ? ` The server runs Node with ${r.serverNodeArgs.length > 0 ? `\`${r.serverNodeArgs.join(' ')}\`` : 'no extra flags'} (\`--initial-old-space-size=128\` as bin/phone-agent.service starts it in production).` : ''),
     '',

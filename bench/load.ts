@@ -219,6 +219,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     stoppedBecause,
     serverWarnings,
     serverNodeArgs,
+    serverWorkers: Number(process.env.LOAD_SERVER_WORKERS ?? '1'),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, pinned },
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
@@ -316,7 +317,7 @@ async function main (): Promise<void> {
   console.log(JSON.stringify(result))
   if (!args.includes('--no-write')) {
     const path = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url))
-    const name = noTurns ? 'load-media' : workers > 1 ? 'load-workers' : 'load'
+    const name = noTurns ? 'load-media' : workers > 1 ? 'load-workers' : 'load' // as formatLoadSection names it
     await writeFile(path, spliceSection(await readFile(path, 'utf8'), name, section))
     console.error(`load: BENCHMARKS.md section "${name}" written`)
   }
