@@ -100,6 +100,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'guard/refusal-log.spec.ts': 0.1,
   'guard/source-ip.spec.ts': 0.3,
   'guard/store.spec.ts': 0.1,
+  'media-stream/echo-alloc.spec.ts': 0.1,
   'media-stream/echo-identical.spec.ts': 8.3,
   'media-stream/echo-known-line.spec.ts': 2,
   'media-stream/echo-set.spec.ts': 5,
