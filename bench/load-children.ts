@@ -1,4 +1,5 @@
 import type { MemoryStats } from './capacity-protocol.ts'
+import { fileURLToPath } from 'node:url'
 import { ForkedServer } from './forked-server.ts'
 import type { LoadMark, LoadReply, LoadRequest, LoadServerArgs } from './load-protocol.ts'
 
@@ -20,10 +21,15 @@ export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
    * `LOAD_SERVER_NODE_ARGS` adds more to the server alone, after them (Node takes the last of a
    * flag given twice), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
    */
-  static async start (args: LoadServerArgs, signal?: AbortSignal): Promise<LoadServer> {
+  static async start (args: LoadServerArgs, signal?: AbortSignal, options: { stallRecord?: string } = {}): Promise<LoadServer> {
     const nodeArgs = [...SERVER_NODE_ARGS, ...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')]
+    // The recorder is TypeScript: imported after tsx, told where to write by the environment the
+    // server inherits (the driver and its other children never import it).
+    const recorder = options.stallRecord !== undefined ? ['--import', fileURLToPath(new URL('./stall-recorder.ts', import.meta.url))] : []
+    if (options.stallRecord !== undefined) process.env.STALL_RECORD = options.stallRecord
     const { child, port, ready } = await ForkedServer.fork('load server', new URL('./load-server.ts', import.meta.url),
-      [JSON.stringify(args)], ['--expose-gc', ...nodeArgs, '--import', 'tsx'], signal)
+      [JSON.stringify(args)], ['--expose-gc', ...nodeArgs, '--import', 'tsx', ...recorder], signal)
+      .finally(() => { delete process.env.STALL_RECORD })
     const server = new LoadServer('load server', child, port)
     server.metricsPort = Number(ready.metricsPort)
     server.nodeArgs = nodeArgs

@@ -76,6 +76,8 @@ export interface LoadResult {
   readonly serverWarnings: ReadonlyArray<readonly [string, number]>
   /** Node flags the server ran with (bench/load-children.ts SERVER_NODE_ARGS and LOAD_SERVER_NODE_ARGS). Absent in older results. */
   readonly serverNodeArgs?: readonly string[]
+  /** With --stalls: each talk window's loop stalls of 40 ms or more, by what held the loop (bench/stall-recorder.ts stallCause). */
+  readonly stalls?: ReadonlyArray<{ readonly calls: number, readonly causes: Readonly<Record<string, { readonly count: number, readonly longestMs: number }>> }>
   /** Worker processes (`--workers=N`, as `server.workers: N`); absent or 1: one process. */
   readonly serverWorkers?: number
   readonly machine: { readonly cpus: number, readonly cpuModel: string, readonly node: string, readonly pinned: boolean }
@@ -133,6 +135,14 @@ const SATURATED_LOOP_MS = 50
 /** A step that lost more than this share of its calls measured an overloaded server, not the calls. */
 export const MAX_LOST = 0.05
 
+/** With --stalls: what held the loop in each talk window's stalls of 40 ms or more. */
+function stallLines (r: LoadResult): string[] {
+  if (r.stalls === undefined) return []
+  const step = ({ calls, causes }: { calls: number, causes: Readonly<Record<string, { count: number, longestMs: number }>> }): string =>
+    `${calls} calls: ${Object.entries(causes).sort((a, b) => b[1].count - a[1].count).map(([cause, c]) => `${cause} ${c.count} (longest ${Math.round(c.longestMs)} ms)`).join(', ') || 'none'}`
+  return [`- **Loop stalls of 40 ms or more in the talk windows** (\`--stalls\`, bench/stall-recorder.ts: a full GC or a scavenge in it, else the server's other threads running, else its main thread running, else other processes holding the CPU): ${r.stalls.map(step).join('; ')}.`]
+}
+
 export function goalLines (r: LoadResult): string[] {
   // Per-call, per-turn and memory figures only from steps that kept their calls.
   const steps = r.steps.filter((s) => s.streamingAtEnd >= s.calls * (1 - MAX_LOST))
@@ -173,6 +183,7 @@ export function goalLines (r: LoadResult): string[] {
     ...note,
     ...keepAlive,
     ...replyStarts,
+    ...stallLines(r),
     `- **≥ ${GOALS.calls} calls** with pacing p99 ≤ ${GOALS.pacingP99Ms} ms and loop delay p99 ≤ ${GOALS.loopP99Ms} ms: ${verdict(any ? (largest?.calls ?? 0) >= GOALS.calls : undefined)}; ` +
       `largest step that held: ${largest?.calls ?? 'none'}${first !== undefined ? `; ${first.calls} calls: ${first.streamingAtEnd}/${first.calls} streaming at the end, pacing p99 ${cell(first.talk.pacingP99Ms, 1)} ms, loop p99 ${cell(first.talk.loopP99Ms, 1)} ms, ` +
       `the server's event-loop thread busy ${cell(first.talk.mainThreadCpu, 2)} of a core, all its threads ${cell(first.talk.serverCpu, 2)}` : ''}.`,

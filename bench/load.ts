@@ -14,7 +14,7 @@
  * thread from /proc, event-loop delay from the server's own /metrics, send-side pacing from
  * the generator's kernel receive timestamps, turn times from the call records' waterfalls,
  * and the driver's own CPU. Memory per call after a GC.
- * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-turns] [--no-write]
+ * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-turns] [--stalls] [--no-write]
  * (--no-turns: the callers stay quiet, no AI turns; its own section, `load-media`.)
  */
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
@@ -32,6 +32,7 @@ import { LOAD_DID, type LoadMark } from './load-protocol.ts'
 import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
 import { threadShares, threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
+import { stallCause, type GcEvent, type Stall } from './stall-recorder.ts'
 
 export interface LoadOptions {
   readonly steps?: readonly number[]
@@ -42,6 +43,8 @@ export interface LoadOptions {
   readonly rampPerSecond?: number
   /** False: the callers never talk (no AI turns): media and the VAD on a quiet line alone, up to larger N. */
   readonly turns?: boolean
+  /** Record the server's event-loop stalls and what held each (bench/stall-recorder.ts). */
+  readonly stalls?: boolean
   readonly pinCpus?: boolean
   readonly signal?: AbortSignal
   readonly progress?: (line: string) => void
@@ -53,6 +56,8 @@ const LOOP_RESOLUTION_MS = 10
 const REPLY_SETTLE_MS = 4000
 /** After the callers fall quiet: the turn their last words started has replied and finished. */
 const QUIET_SETTLE_MS = 5000
+/** With --stalls, loop stalls from this long are counted by cause. */
+const STALL_REPORT_MS = 40
 /** The generator reads every n-th call's audio (see media-gen.c READ_EVERY). */
 const READ_EVERY = 4
 
@@ -83,11 +88,13 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   let stoppedBecause: string | undefined
   let serverWarnings: Array<[string, number]> = []
   let serverNodeArgs: readonly string[] = []
+  const talkWindows: Array<{ calls: number, from: number, to: number }> = []
+  let stalls: LoadResult['stalls']
   try {
     const speechPath = join(dir, 'caller.raw')
     await writeCallerSpeech(speechPath, 30)
     fakes = await FakesProcess.start(signal)
-    server = await LoadServer.start({ fakesPort: fakes.port, dir }, signal)
+    server = await LoadServer.start({ fakesPort: fakes.port, dir }, signal, options.stalls === true ? { stallRecord: join(dir, 'stalls.json') } : {})
     serverNodeArgs = server.nodeArgs
     pinned = options.pinCpus !== false && await pinApart(server.pid)
     if (pinned) await taskset('0', fakes.pid)
@@ -105,7 +112,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
 
     /** Every waterfall so far: a turn's record can arrive after its window ended (the reply still playing). */
     const marks: LoadMark[] = []
-    const measure = async (ms: number, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[] }> => {
+    const measure = async (ms: number, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number }> => {
       const t0 = await threadTimes(srv.pid)
       await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
       await gen.reset()
@@ -132,6 +139,8 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       const total = Object.values(threads).reduce((a, b) => a + b, 0)
       return {
         marks: inWindow,
+        from: epoch0,
+        to: epoch1,
         figures: {
           wallMs: round(wallMs, 0),
           serverCpu: round(total, 3),
@@ -181,6 +190,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       if (turns) await gen.talk(true)
       await sleep(warmMs, undefined, { signal })
       const talk = await measure(windowMs, turns)
+      talkWindows.push({ calls: target, from: talk.from, to: talk.to })
       const streamingAtEnd = gen.flowing.size
       const ended = placed - fs.activeCalls
       // Then quiet: the last utterances' replies over, the same calls warm, media and the VAD alone.
@@ -210,6 +220,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     await server?.stop()
     await fakes?.stop()
     serverWarnings = await warningSummary(join(dir, 'server.log'))
+    if (options.stalls === true) stalls = await stallSummary(join(dir, 'stalls.json'), talkWindows)
     if (pinned) await unpinDriver()
     await rm(dir, { recursive: true, force: true })
   }
@@ -219,6 +230,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     stoppedBecause,
     serverWarnings,
     serverNodeArgs,
+    stalls,
     serverWorkers: Number(process.env.LOAD_SERVER_WORKERS ?? '1'),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, pinned },
     loadAverageAtStart: loadAtStart,
@@ -253,6 +265,22 @@ function stepFigures ({ calls, flowing, streamingAtEnd, ended }: StepCalls, idle
     driverCpu: round(talk.figures.generatorCpu + talk.figures.simulatorCpu, 3),
     ...turnTimes(talk.marks),
   }
+}
+
+/** Stalls over STALL_REPORT_MS in each talk window, by what held the loop (bench/stall-recorder.ts). */
+async function stallSummary (path: string, windows: ReadonlyArray<{ calls: number, from: number, to: number }>): Promise<LoadResult['stalls']> {
+  const record = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as { stalls?: Stall[], gcs?: GcEvent[] }
+  const gcs = record.gcs ?? []
+  return windows.map(({ calls, from, to }) => {
+    const causes: Record<string, { count: number, longestMs: number }> = {}
+    for (const s of record.stalls ?? []) {
+      if (s.at < from || s.at >= to || s.ms < STALL_REPORT_MS) continue
+      const c = causes[stallCause(s, gcs)] ??= { count: 0, longestMs: 0 }
+      c.count++
+      c.longestMs = Math.max(c.longestMs, s.ms)
+    }
+    return { calls, causes }
+  })
 }
 
 /** The server's warnings and errors, counted by message, most frequent first: why calls ended. */
@@ -294,7 +322,7 @@ async function main (): Promise<void> {
   // --workers=N: the server as `server.workers: N` runs it (bench/load-server-primary.ts).
   const workers = Number(args.find((a) => a.startsWith('--workers='))?.slice('--workers='.length) ?? process.env.LOAD_SERVER_WORKERS ?? '1')
   if ((steps !== undefined && !steps.every((n) => Number.isInteger(n) && n > 0)) || !Number.isInteger(workers) || workers < 1) {
-    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-turns] [--workers=N] [--no-write]')
+    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-turns] [--workers=N] [--stalls] [--no-write]')
     process.exit(2)
   }
   process.env.LOAD_SERVER_WORKERS = String(workers)
@@ -308,6 +336,7 @@ async function main (): Promise<void> {
     steps,
     ...(quick ? { quietMs: 3000, warmMs: 10_000, windowMs: 10_000 } : {}),
     ...(noTurns ? { turns: false } : {}),
+    ...(args.includes('--stalls') ? { stalls: true } : {}),
     signal: controller.signal,
     progress: (line) => { console.error(line) },
   })

@@ -1,0 +1,121 @@
+/**
+ * A long-task recorder for a bench's server process, loaded with `--import` after tsx with
+ * STALL_RECORD=FILE in its environment (bench/load.ts --stalls does both). It says
+ * of each event-loop stall what the main thread was doing, which the loop-delay histogram and a
+ * CPU profile cannot: a profile only samples the thread while it runs, so a main thread waiting
+ * for the CPU shows as a gap between samples.
+ *
+ * A 2 ms interval timer reads the main thread's /proc/self/task/PID/schedstat (time on a CPU,
+ * time runnable but waiting for one, in ns; Linux, CONFIG_SCHEDSTATS) on every run and every
+ * thread's every 10 ms. A gap over STALL_MS between two runs is a stall: how much of it the main
+ * thread ran (our JavaScript, or a GC pause on it), how much it waited for a CPU, and which of
+ * the process's other threads ran meanwhile (V8's helpers are named `node`: concurrent marking,
+ * parallel scavenge, background compiles; libuv's `libuv-worker`). GC events over 2 ms
+ * (PerformanceObserver 'gc': kind 1 scavenge, 4 mark-compact, 8 incremental marking) are kept
+ * beside them. At exit the whole record is written to STALL_RECORD as JSON, wall-clock stamped.
+ * Investigation only: the reads cost about 1 % of a core.
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { performance, PerformanceObserver } from 'node:perf_hooks'
+
+/** A gap between two runs of the 2 ms timer longer than this is recorded. */
+const STALL_MS = 25
+const EVERY_MS = 2
+/** Every thread's counters are read once in this many runs. */
+const ALL_EVERY = 5
+
+export interface Stall {
+  /** Date.now() when the stall began, and its length (ms). */
+  readonly at: number
+  readonly ms: number
+  /** The main thread on a CPU, and runnable but waiting for one, during it (ms). */
+  readonly mainCpuMs: number
+  readonly mainWaitMs: number
+  /** CPU (ms) of the process's other threads by name, over `othersMs` up to the stall's end. */
+  readonly others: Record<string, number>
+  readonly othersMs: number
+}
+
+export interface GcEvent { readonly at: number, readonly ms: number, readonly kind: number }
+
+const file = process.env.STALL_RECORD
+if (file !== undefined && process.platform === 'linux') start(file)
+
+function start (path: string): void {
+  const pid = process.pid
+  const origin = performance.timeOrigin
+  const stalls: Stall[] = []
+  const gcs: GcEvent[] = []
+  const names = new Map<string, string>()
+  const schedstat = (tid: string | number): [number, number] => {
+    const [cpu, wait] = readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ').map(Number)
+    return [cpu ?? 0, wait ?? 0]
+  }
+  const threads = (): Map<string, number> => {
+    const out = new Map<string, number>()
+    for (const tid of readdirSync('/proc/self/task')) {
+      if (tid === String(pid)) continue
+      try { out.set(tid, schedstat(tid)[0]) } catch { /* the thread ended */ }
+    }
+    return out
+  }
+  const name = (tid: string): string => {
+    let n = names.get(tid)
+    if (n === undefined) {
+      try { n = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim() } catch { n = '?' }
+      names.set(tid, n)
+    }
+    return n
+  }
+  let last = performance.now()
+  let lastMain = schedstat(pid)
+  let snapshot = threads()
+  let snapshotAt = last
+  let runs = 0
+  const timer = setInterval(() => {
+    const now = performance.now()
+    const main = schedstat(pid)
+    if (now - last > STALL_MS) {
+      const all = threads()
+      const others: Record<string, number> = {}
+      for (const [tid, cpu] of all) {
+        const ms = (cpu - (snapshot.get(tid) ?? cpu)) / 1e6
+        if (ms >= 0.5) others[name(tid)] = round((others[name(tid)] ?? 0) + ms)
+      }
+      stalls.push({ at: Math.round(origin + last), ms: round(now - last), mainCpuMs: round((main[0] - lastMain[0]) / 1e6), mainWaitMs: round((main[1] - lastMain[1]) / 1e6), others, othersMs: round(now - snapshotAt) })
+      snapshot = all
+      snapshotAt = now
+    } else if (++runs % ALL_EVERY === 0) {
+      snapshot = threads()
+      snapshotAt = now
+    }
+    last = now
+    lastMain = main
+  }, EVERY_MS)
+  timer.unref()
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.duration > 2) gcs.push({ at: Math.round(origin + e.startTime), ms: round(e.duration), kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0 })
+    }
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  process.on('exit', () => { writeFileSync(path, JSON.stringify({ pid, stalls, gcs })) })
+}
+
+function round (ms: number): number { return Math.round(ms * 10) / 10 }
+
+export type StallCause = 'full GC' | 'scavenge' | 'helper threads' | 'main thread busy' | 'other processes'
+
+/**
+ * What held the loop in a stall: a GC event in it (a full GC: its incremental marking or its
+ * finish; else a scavenge), else the process's other threads running for 30 % of it, else the
+ * main thread running for 60 % of it, else the main thread waited for a CPU other processes held.
+ */
+export function stallCause (s: Stall, gcs: readonly GcEvent[]): StallCause {
+  const near = gcs.filter((g) => g.at + g.ms >= s.at - 50 && g.at <= s.at + s.ms)
+  if (near.some((g) => g.kind === 4 || g.kind === 8)) return 'full GC'
+  if (near.length > 0) return 'scavenge'
+  const helpers = Object.values(s.others).reduce((a, b) => a + b, 0)
+  if (helpers > 0.3 * s.ms) return 'helper threads'
+  return s.mainCpuMs > 0.6 * s.ms ? 'main thread busy' : 'other processes'
+}
