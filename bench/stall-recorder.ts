@@ -39,7 +39,9 @@ export interface Stall {
 export interface GcEvent { readonly at: number, readonly ms: number, readonly kind: number }
 
 const file = process.env.STALL_RECORD
-if (file !== undefined && process.platform === 'linux') start(file)
+// A cluster worker (server.workers) inherits the flags and the environment: each writes its own
+// file beside the primary's (bench/load.ts --stalls reads the primary's).
+if (file !== undefined && process.platform === 'linux') start(process.env.NODE_UNIQUE_ID !== undefined ? `${file}.${process.pid}` : file)
 
 function start (path: string): void {
   const pid = process.pid
