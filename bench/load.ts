@@ -32,7 +32,7 @@ import { LOAD_DID, type LoadMark } from './load-protocol.ts'
 import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
 import { threadShares, threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
-import { stallCause, type GcEvent, type Stall } from './stall-recorder.ts'
+import { stallCause, type GcEvent, type Stall } from './stall-cause.ts'
 
 export interface LoadOptions {
   readonly steps?: readonly number[]
@@ -90,11 +90,13 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   let serverNodeArgs: readonly string[] = []
   const talkWindows: Array<{ calls: number, from: number, to: number }> = []
   let stalls: LoadResult['stalls']
+  // STALL_RECORD in the environment keeps the record (to read with a CPU profile); else it goes with the run's directory.
+  const stallPath = process.env.STALL_RECORD ?? join(dir, 'stalls.json')
   try {
     const speechPath = join(dir, 'caller.raw')
     await writeCallerSpeech(speechPath, 30)
     fakes = await FakesProcess.start(signal)
-    server = await LoadServer.start({ fakesPort: fakes.port, dir }, signal, options.stalls === true ? { stallRecord: join(dir, 'stalls.json') } : {})
+    server = await LoadServer.start({ fakesPort: fakes.port, dir }, signal, options.stalls === true ? { stallRecord: stallPath } : {})
     serverNodeArgs = server.nodeArgs
     pinned = options.pinCpus !== false && await pinApart(server.pid)
     if (pinned) await taskset('0', fakes.pid)
@@ -220,7 +222,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     await server?.stop()
     await fakes?.stop()
     serverWarnings = await warningSummary(join(dir, 'server.log'))
-    if (options.stalls === true) stalls = await stallSummary(join(dir, 'stalls.json'), talkWindows)
+    if (options.stalls === true) stalls = await stallSummary(stallPath, talkWindows)
     if (pinned) await unpinDriver()
     await rm(dir, { recursive: true, force: true })
   }

@@ -12,11 +12,14 @@
  * the process's other threads ran meanwhile (V8's helpers are named `node`: concurrent marking,
  * parallel scavenge, background compiles; libuv's `libuv-worker`). GC events over 2 ms
  * (PerformanceObserver 'gc': kind 1 scavenge, 4 mark-compact, 8 incremental marking) are kept
- * beside them. At exit the whole record is written to STALL_RECORD as JSON, wall-clock stamped.
+ * beside them. At exit the whole record is written to STALL_RECORD as JSON, wall-clock stamped
+ * (bench/stall-cause.ts reads it). Importing this module starts it: nothing else imports it.
  * Investigation only: the reads cost about 1 % of a core.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { performance, PerformanceObserver } from 'node:perf_hooks'
+import { isMainThread } from 'node:worker_threads'
+import type { GcEvent, Stall } from './stall-cause.ts'
 
 /** A gap between two runs of the 2 ms timer longer than this is recorded. */
 const STALL_MS = 25
@@ -24,24 +27,11 @@ const EVERY_MS = 2
 /** Every thread's counters are read once in this many runs. */
 const ALL_EVERY = 5
 
-export interface Stall {
-  /** Date.now() when the stall began, and its length (ms). */
-  readonly at: number
-  readonly ms: number
-  /** The main thread on a CPU, and runnable but waiting for one, during it (ms). */
-  readonly mainCpuMs: number
-  readonly mainWaitMs: number
-  /** CPU (ms) of the process's other threads by name, over `othersMs` up to the stall's end. */
-  readonly others: Record<string, number>
-  readonly othersMs: number
-}
-
-export interface GcEvent { readonly at: number, readonly ms: number, readonly kind: number }
-
 const file = process.env.STALL_RECORD
 // A cluster worker (server.workers) inherits the flags and the environment: each writes its own
 // file beside the primary's (bench/load.ts --stalls reads the primary's).
-if (file !== undefined && process.platform === 'linux') start(process.env.NODE_UNIQUE_ID !== undefined ? `${file}.${process.pid}` : file)
+// Worker threads (and Node's module-hooks thread) are handed the same --import: only the main thread records.
+if (file !== undefined && process.platform === 'linux' && isMainThread) start(process.env.NODE_UNIQUE_ID !== undefined ? `${file}.${process.pid}` : file)
 
 function start (path: string): void {
   const pid = process.pid
@@ -101,23 +91,9 @@ function start (path: string): void {
     }
   })
   observer.observe({ entryTypes: ['gc'] })
-  process.on('exit', () => { writeFileSync(path, JSON.stringify({ pid, stalls, gcs })) })
+  // hr0: process.hrtime in µs at performance.now() 0, the clock of a --cpu-prof profile's timestamps.
+  const hr0 = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000
+  process.on('exit', () => { writeFileSync(path, JSON.stringify({ pid, origin, hr0, stalls, gcs })) })
 }
 
 function round (ms: number): number { return Math.round(ms * 10) / 10 }
-
-export type StallCause = 'full GC' | 'scavenge' | 'helper threads' | 'main thread busy' | 'other processes'
-
-/**
- * What held the loop in a stall: a GC event in it (a full GC: its incremental marking or its
- * finish; else a scavenge), else the process's other threads running for 30 % of it, else the
- * main thread running for 60 % of it, else the main thread waited for a CPU other processes held.
- */
-export function stallCause (s: Stall, gcs: readonly GcEvent[]): StallCause {
-  const near = gcs.filter((g) => g.at + g.ms >= s.at - 50 && g.at <= s.at + s.ms)
-  if (near.some((g) => g.kind === 4 || g.kind === 8)) return 'full GC'
-  if (near.length > 0) return 'scavenge'
-  const helpers = Object.values(s.others).reduce((a, b) => a + b, 0)
-  if (helpers > 0.3 * s.ms) return 'helper threads'
-  return s.mainCpuMs > 0.6 * s.ms ? 'main thread busy' : 'other processes'
-}
