@@ -19,6 +19,8 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'agent/tools.spec.ts': 0.6,
   'bench/load-media.spec.ts': 4.1,
   'bench/media-gen-gaps.spec.ts': 2.7,
+  'bench/media-gen-lead.spec.ts': 2.7,
+  'bench/stall-cause.spec.ts': 0.2,
   'call/admission.spec.ts': 35,
   'call/bad-input.spec.ts': 19,
   'call/call-recording.spec.ts': 12,
