@@ -3,6 +3,7 @@ import { getEventListeners } from 'node:events'
 import { pino } from 'pino'
 import { hear, type HearDeps } from '../../lib/call/stream/hear.ts'
 import { CallHangupError } from '../../lib/errors.ts'
+import type { Heard } from '../../lib/call/turn-media.ts'
 import type { InboundFrame } from '../../lib/media/stream/index.ts'
 import { endpointingSchema } from '../../lib/media/stream/turn-taking.ts'
 import type { VadEvent, VoiceDetector } from '../../lib/media/vad/index.ts'
@@ -75,12 +76,18 @@ function deps (call: AbortSignal, stt: SttProvider, feed: { push?: (f: InboundFr
 const frame = (i: number): InboundFrame => ({ samples: new Int16Array(160), sampleRate: 8000, seq: i, mediaMs: i * 20, receivedAt: Date.now(), vadSamples: undefined })
 const options = { noInputMs: 60_000, maxSpeechMs: 30_000, language: 'it-IT' }
 
-t.test('a listen that heard an utterance leaves no listener on the call\'s or the turn\'s signal', async t => {
+/** A listen under a call's and a turn's signal; `feed.push` hands it frames while it is subscribed. */
+function listening (): { call: AbortController, turn: AbortController, sessions: AbortSignal[], feed: { push?: (f: InboundFrame) => void }, heard: Promise<Heard> } {
   const call = new AbortController()
   const turn = new AbortController()
   const sessions: AbortSignal[] = []
   const feed: { push?: (f: InboundFrame) => void } = {}
   const heard = hear(deps(call.signal, fakeStt(sessions), feed), options, undefined, turn.signal)
+  return { call, turn, sessions, feed, heard }
+}
+
+t.test('a listen that heard an utterance leaves no listener on the call\'s or the turn\'s signal', async t => {
+  const { call, turn, sessions, feed, heard } = listening()
   for (let i = 0; i < 10 && feed.push !== undefined; i++) feed.push(frame(i))
   const h = await heard
   t.equal(h.kind, 'speech')
@@ -91,11 +98,7 @@ t.test('a listen that heard an utterance leaves no listener on the call\'s or th
 })
 
 t.test('a hang-up mid-utterance rejects the listen and aborts the recogniser with the hang-up', async t => {
-  const call = new AbortController()
-  const turn = new AbortController()
-  const sessions: AbortSignal[] = []
-  const feed: { push?: (f: InboundFrame) => void } = {}
-  const heard = hear(deps(call.signal, fakeStt(sessions), feed), options, undefined, turn.signal)
+  const { call, turn, sessions, feed, heard } = listening()
   for (let i = 0; i < 5; i++) feed.push?.(frame(i))
   t.equal(sessions.length, 1, 'the utterance is being recognised')
   const hangup = new CallHangupError()
@@ -107,10 +110,7 @@ t.test('a hang-up mid-utterance rejects the listen and aborts the recogniser wit
 })
 
 t.test('the turn\'s abort (barge-in, operator key) ends the listen with the turn\'s reason', async t => {
-  const call = new AbortController()
-  const turn = new AbortController()
-  const feed: { push?: (f: InboundFrame) => void } = {}
-  const heard = hear(deps(call.signal, fakeStt([]), feed), options, undefined, turn.signal)
+  const { call, turn, feed, heard } = listening()
   const why = new Error('operator key')
   turn.abort(why)
   const err = await heard.then(() => undefined, (e: unknown) => e)
