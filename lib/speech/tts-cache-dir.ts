@@ -111,6 +111,9 @@ export class CacheDirectory {
         // FreeSWITCH playing the file keeps its open descriptor: unlinking does not cut a prompt off.
         await unlink(join(this.dir, name))
       } catch (err) {
+        // Already gone: another process sharing the directory (a sibling worker with
+        // server.workers > 1, each keeping its own index) evicted it first. That is the outcome wanted.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
         this.#logger.warn({ err, file: name }, 'speech cache could not delete a file')
       }
     }))

@@ -251,6 +251,24 @@ t.test('LRU eviction keeps the directory under maxBytes; a hit refreshes a file'
   t.equal(cacheFiles(dir).length, 3)
 })
 
+t.test('two processes on one directory (server.workers): a file the other already evicted is no warning', async (t) => {
+  const dir = soundsDir(t)
+  const warnings: string[] = []
+  const capture = pino({ level: 'warn' }, new Writable({ write (chunk: Buffer, _e, cb) { warnings.push((JSON.parse(chunk.toString()) as { msg: string }).msg); cb() } }))
+  const first = new SpeechCache({ provider: new ToneProvider(8000), soundsDir: dir, maxBytes: 3 * 16044, logger: capture })
+  const written = [await first.render('aaaaaaaaaa'), await first.render('bbbbbbbbbb'), await first.render('cccccccccc')]
+  // Distinct times (a file system's mtime can tie within a test), so the second's scan orders them a, b, c.
+  written.forEach((r, i) => { utimesSync(join(dir, r.file), 1000 + i, 1000 + i) })
+  // A second worker starts and indexes the same three files.
+  const second = new SpeechCache({ provider: new ToneProvider(8000), soundsDir: dir, maxBytes: 3 * 16044, logger: capture })
+  // The newest file: the second's index is then a, b, c from its scan, a the oldest there too.
+  t.equal((await second.render('cccccccccc')).cached, true, "the second sees the first one's files")
+  await first.render('dddddddddd') // the first evicts a
+  await second.render('eeeeeeeeee') // the second evicts a too: already gone
+  t.same(warnings, [], 'a file the other process deleted first is no warning')
+  t.ok(cacheFiles(dir).length <= 4, `the directory stays near the bound (${cacheFiles(dir).length} files)`)
+})
+
 t.test('LRU order survives a restart (mtime), and the scan enforces the bound', async (t) => {
   const dir = soundsDir(t)
   const provider = new ToneProvider(8000)
