@@ -144,7 +144,8 @@ export class StreamTurnMedia implements TurnMedia {
         play: async (index, sentence, sig) => {
           await sentence.play(session, sig, { starved: () => { options.onStarved?.(index) }, sound: () => { options.onSound?.(index) }, firstFrame: () => { options.onFirstFrame?.(index) } })
         },
-      }, AbortSignal.any([ctx.signal, signal, barge.signal]))
+        // The parents as they are: the pipeline's own link follows them (no AbortSignal.any per reply).
+      }, [ctx.signal, signal, barge.signal])
     } catch (err) {
       if (confirmed === undefined || signal.aborted || ctx.signal.aborted) throw err
       // The caller took the turn: keep what interrupted for the next listen.
