@@ -102,7 +102,9 @@ export async function serveCluster (config: Config, logger: Logger, count: numbe
       host: config.ops.http.host,
       port: config.ops.http.port,
       metrics: source,
-      health: () => ({ ok: state === 'running', activeCalls: pool.activeCalls(), workers: pool.readyWorkers() }),
+      // liveCalls: calls with a record the primary knows of (the console's live view); a call is
+      // counted in activeCalls from its connection, in liveCalls once its record has begun.
+      health: () => ({ ok: state === 'running', activeCalls: pool.activeCalls(), liveCalls: pool.live().length, workers: pool.readyWorkers() }),
       console: owner.console,
       logger,
     }).then((s) => { ops = s }, (err: unknown) => { logger.error({ err }, 'ops HTTP server failed to start') })

@@ -32,8 +32,17 @@ export async function serveWorker (config: Config, logger: Logger, port: IpcPort
   const speech = await createSpeechServices(config, log, { observer: metrics })
   const admissionStore = config.guard.store.type === 'memory' ? ipcAdmissionStore(port) : undefined
   const watch = watchCalls(store, (uuid) => { send(port, { pa: 'ended', uuid }) })
+  // A call's record begun: the primary hears of it at once (one report per loop turn, however
+  // many began), so a crash a moment later still marks that record interrupted.
+  let reportSoon: NodeJS.Immediate | undefined
+  const records = {
+    begin: (start: Parameters<typeof watch.records.begin>[0]) => {
+      reportSoon ??= setImmediate(() => { reportSoon = undefined; status() })
+      return watch.records.begin(start)
+    },
+  }
   const agent = await startPhoneAgent(config, {
-    logger: log, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records: watch.records, admissionStore,
+    logger: log, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records, admissionStore,
   })
   agent.server.onHandshakeFailed(({ reason }) => { metrics.handshakeFailed(reason) })
   const status = (): void => { send(port, { pa: 'status', active: agent.server.activeCalls(), live: watch.live() }) }
@@ -50,6 +59,7 @@ export async function serveWorker (config: Config, logger: Logger, port: IpcPort
       logger: log,
       finalize: async () => {
         clearInterval(timer)
+        if (reportSoon !== undefined) clearImmediate(reportSoon)
         await agent.stop(0)
         await speech.close()
         await closeProviderConnections()

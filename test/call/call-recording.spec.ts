@@ -131,7 +131,9 @@ t.test('a recorded stream-mode call: consent first, then a stereo WAV with the c
   const greetingAt = heard[firstPrompt]!.arrivalMs
   const lineGap = speechAtMs - greetingAt
   const fileGap = (callerFrames[0]! - agentFrames[0]!) * 20
-  t.ok(Math.abs(fileGap - lineGap) <= 150, `time-aligned: ${fileGap} ms in the file, ${lineGap} ms on the line`)
+  // A stall of this process while the caller speaks re-anchors the caller's side (stereo.ts), as
+  // for the span above: a CI run's 2.4 s stall put the file 458 ms off the line.
+  t.ok(Math.abs(fileGap - lineGap) <= 150 + loopLagMs, `time-aligned: ${fileGap} ms in the file, ${lineGap} ms on the line (loop lag ${Math.round(loopLagMs)} ms)`)
 
   const sink = textSink()
   await runCallsCommand(['show', result.uuid], { store: db.store, out: sink.out })

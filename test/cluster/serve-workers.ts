@@ -6,6 +6,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
+export { until } from '../records/serve-child.ts'
+
 const bin = fileURLToPath(new URL('../../bin/phone-agent.js', import.meta.url))
 
 
@@ -60,15 +62,4 @@ export async function startCluster (lines: readonly string[], opsPort: number): 
     child.on('exit', () => { if (stderr !== '') process.stderr.write(stderr); resolve(undefined) })
   })
   return { child, dir, config, logs, exited, ready, opsUrl: `http://127.0.0.1:${opsPort}` }
-}
-
-/** Polls a condition on a real child process (no timing is asserted). */
-export async function until<T> (what: string, check: () => Promise<T | undefined> | T | undefined, limitMs = 60_000): Promise<T> {
-  const deadline = Date.now() + limitMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }

@@ -38,8 +38,8 @@ t.test('server.workers: 2 spreads calls over two processes; one store, merged me
   // record is marked interrupted rather than left open, and a new worker takes the next call.
   const doomed = fs.placeCall({ port: port!, destination: '0212345678', callerNumber: '+393339999999' })
   await until('the primary knows the call', async () => {
-    const health = JSON.parse(await getText(`${cl.opsUrl}/healthz`)) as { activeCalls: number }
-    return health.activeCalls === 1 ? true : undefined
+    const health = JSON.parse(await getText(`${cl.opsUrl}/healthz`)) as { activeCalls: number, liveCalls: number }
+    return health.liveCalls === 1 ? true : undefined
   })
   const pid = cl.logs.find((l) => l.call === doomed.uuid && typeof l.pid === 'number')?.pid as number | undefined
   t.ok(pid, 'the call logged from a worker, with its pid')
