@@ -24,7 +24,11 @@ t.test('server.workers: 2 spreads calls over two processes; one store, merged me
     port: port!, destination: '0212345678', callerNumber: `+39333123456${i}`, caller: { audio: [message()] },
   }).ended))
   t.ok(results.every((r) => r.answered), 'all four calls answered')
-  const takenBy = new Set(cl.logs.filter((l) => l.msg === 'message recorded').map((l) => l.worker))
+  const recorded = await until('four messages logged', () => {
+    const lines = cl.logs.filter((l) => l.msg === 'message recorded')
+    return lines.length >= 4 ? lines : undefined
+  })
+  const takenBy = new Set(recorded.map((l) => l.worker))
   t.same([...takenBy].sort(), ['1', '2'], 'both workers took calls (connections are dealt round robin)')
 
   const metrics = await until('the merged metrics count four calls', async () => {
@@ -41,14 +45,18 @@ t.test('server.workers: 2 spreads calls over two processes; one store, merged me
     const health = JSON.parse(await getText(`${cl.opsUrl}/healthz`)) as { activeCalls: number, liveCalls: number }
     return health.liveCalls === 1 ? true : undefined
   })
-  const pid = cl.logs.find((l) => l.call === doomed.uuid && typeof l.pid === 'number')?.pid as number | undefined
+  // The log comes through the worker's stdout, apart from (and maybe after) its IPC report.
+  const pid = await until('a log line of the call', () => cl.logs.find((l) => l.call === doomed.uuid && typeof l.pid === 'number')?.pid as number | undefined)
   t.ok(pid, 'the call logged from a worker, with its pid')
   process.kill(pid!, 'SIGKILL')
   const lost = await doomed.ended
   t.ok(lost.hangupCause, `the call ended with its worker (${String(lost.hangupCause)})`)
+  // Each process writes its own lines to the shared stdout: waited for, not assumed in order.
   await until('a replacement worker', () => cl.logs.some((l) => l.msg === 'outbound event socket listening' && l.worker === '3') ? true : undefined)
-  t.ok(cl.logs.some((l) => l.msg === 'worker process died; its calls were lost; starting a new one' && l.lostCalls === 1), 'the primary says a worker died with one call')
-  t.ok(cl.logs.some((l) => l.msg === 'calls of a dead worker marked interrupted' && l.marked === 1), 'its record was marked interrupted')
+  const died = await until('the primary on the death', () => cl.logs.find((l) => l.msg === 'worker process died; its calls were lost; starting a new one'))
+  t.equal(died.lostCalls, 1, 'the primary says a worker died with one call')
+  const marked = await until('the lost record marked', () => cl.logs.find((l) => l.msg === 'calls of a dead worker marked interrupted'))
+  t.equal(marked.marked, 1, 'its record was marked interrupted')
   const after = await Promise.all([0, 1].map(async () => await fs.placeCall({
     port: port!, destination: '0212345678', callerNumber: '+393331230000', caller: { audio: [message()] },
   }).ended))
@@ -91,6 +99,7 @@ t.test('a worker that cannot start stops the service with exit code 1', async (t
   t.teardown(() => { if (cl.child.exitCode === null) cl.child.kill('SIGKILL') })
   t.equal(await cl.ready, undefined, 'never ready')
   t.equal(await cl.exited, 1)
-  t.ok(cl.logs.some((l) => l.msg === 'a worker process failed to start; stopping'), 'the primary says why it stopped')
+  // Its stdout may still be draining after the exit.
+  t.ok(await until('the reason logged', () => cl.logs.some((l) => l.msg === 'a worker process failed to start; stopping') ? true : undefined, 10_000), 'the primary says why it stopped')
 })
 
