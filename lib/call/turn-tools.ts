@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Contact } from '../agent/contacts.ts'
-import type { ToolCall } from '../agent/tools.ts'
+import { validateToolCall, type ToolCall, type ToolContext } from '../agent/tools.ts'
+import type { ConversationHistory } from '../agent/history.ts'
 import type { VerbContext } from './context.ts'
 
 /** What a tool call asks the conversation to do once the reply has been spoken. */
@@ -48,4 +49,37 @@ export function runTool (call: ToolCall, id: string, run: ToolRunContext): ToolO
       }
     }
   }
+}
+
+/** A tool's name as the model wrote it, cut for the logs. */
+const MODEL_TEXT_IN_LOGS = 64
+
+export interface ToolRoundContext extends ToolRunContext {
+  readonly assistant: ReturnType<ConversationHistory['beginAssistant']>
+  readonly toolContext: ToolContext
+}
+
+/**
+ * One round's tool calls, in order: each recorded with its result in the history (a refusal is a
+ * result the model reads). Returns the transfer or hang-up to run after the reply; once one is
+ * pending, later calls are answered "not run".
+ */
+export function runToolCalls (calls: ReadonlyArray<{ id: string, name: string, arguments: string }>, pending: TerminalAction | undefined, run: ToolRoundContext): TerminalAction | undefined {
+  for (const call of calls) {
+    run.assistant.toolCall(call)
+    if (pending !== undefined) {
+      run.assistant.toolResult(call.id, JSON.stringify({ error: 'not run: the call is already being ended or transferred' }))
+      continue
+    }
+    const checked = validateToolCall(call.name, call.arguments, run.toolContext)
+    if (!checked.ok) {
+      run.log.warn({ tool: call.name.slice(0, MODEL_TEXT_IN_LOGS), code: checked.code }, 'tool call refused')
+      run.assistant.toolResult(call.id, JSON.stringify({ error: checked.error }))
+      continue
+    }
+    const outcome = runTool(checked.call, call.id, run)
+    run.assistant.toolResult(call.id, outcome.result)
+    if (outcome.action !== undefined) pending = outcome.action
+  }
+  return pending
 }

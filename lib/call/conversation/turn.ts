@@ -2,14 +2,14 @@ import type { Logger } from 'pino'
 import type { Contact } from '../../agent/contacts.ts'
 import type { ConversationHistory } from '../../agent/history.ts'
 import { SentenceSplitter } from '../../agent/sentences.ts'
-import { validateToolCall, type ToolContext } from '../../agent/tools.ts'
+import type { ToolContext } from '../../agent/tools.ts'
 import { PhoneAgentError, isCallEnded, isPhoneAgentError, routineAbort } from '../../errors.ts'
 import type { LlmDelta, LlmProvider, ToolDefinition } from '../../llm/types.ts'
 import { AbortLink } from '../../providers/abort-link.ts'
 import type { LatencyInput } from '../../records/types.ts'
 import type { VerbContext } from '../context.ts'
 import type { SpeakOptions, SpokenResult, TurnMedia, Utterance } from '../turn-media.ts'
-import { runTool, type TerminalAction } from '../turn-tools.ts'
+import { runToolCalls, type TerminalAction } from '../turn-tools.ts'
 import type { TransferResult } from '../verbs/transfer.ts'
 import { DeadAir } from './dead-air.ts'
 import { EarlySentence } from './early-sentence.ts'
@@ -70,7 +70,6 @@ export type TurnEnd =
   /** `spoke`: the model said something (its goodbye) in the same round as end_call. */
   | { readonly kind: 'end', readonly reason: string, readonly spoke: boolean }
 
-const MODEL_TEXT_IN_LOGS = 64
 /** Rough size of a token, for estimating the usage of a stream cut before it reported its own. */
 const CHARS_PER_TOKEN = 4
 
@@ -298,7 +297,8 @@ export class Turn {
         this.#usage.tts += early?.wasted ?? 0
       }
       if (calls.length === 0) return
-      this.#runTools(calls)
+      const { ctx, toolContext, lookupContact } = this.#setup
+      this.#pending = runToolCalls(calls, this.#pending, { assistant: this.#assistant, ctx, toolContext, lookupContact, log: this.#log })
       // A transfer or hang-up waits for what was said before it; no further round.
       if (this.#pending !== undefined) return
     }
@@ -340,26 +340,6 @@ export class Turn {
     if (cost === undefined) return
     this.#log.info({ why, ...cost }, 'preemptive reply discarded')
     this.#setup.ctx.recorder.usage({ ...cost, preemptiveDiscarded: 1 })
-  }
-
-  #runTools (calls: ReadonlyArray<{ id: string, name: string, arguments: string }>): void {
-    const { ctx, toolContext, lookupContact } = this.#setup
-    for (const call of calls) {
-      this.#assistant.toolCall(call)
-      if (this.#pending !== undefined) {
-        this.#assistant.toolResult(call.id, JSON.stringify({ error: 'not run: the call is already being ended or transferred' }))
-        continue
-      }
-      const checked = validateToolCall(call.name, call.arguments, toolContext)
-      if (!checked.ok) {
-        this.#log.warn({ tool: call.name.slice(0, MODEL_TEXT_IN_LOGS), code: checked.code }, 'tool call refused')
-        this.#assistant.toolResult(call.id, JSON.stringify({ error: checked.error }))
-        continue
-      }
-      const outcome = runTool(checked.call, call.id, { ctx, log: this.#log, lookupContact })
-      this.#assistant.toolResult(call.id, outcome.result)
-      if (outcome.action !== undefined) this.#pending = outcome.action
-    }
   }
 
   #emit (sentence: string, early?: EarlySentence): string {
