@@ -1,7 +1,6 @@
-import type { MemoryStats } from './capacity-protocol.ts'
 import { fileURLToPath } from 'node:url'
 import { ForkedServer } from './forked-server.ts'
-import type { LoadMark, LoadReply, LoadRequest, LoadServerArgs } from './load-protocol.ts'
+import type { LoadMark, LoadMemoryStats, LoadReply, LoadRequest, LoadServerArgs } from './load-protocol.ts'
 
 /**
  * What bin/phone-agent.service starts Node with: a larger first old-space limit, so V8 does not
@@ -36,7 +35,7 @@ export class LoadServer extends ForkedServer<LoadRequest, LoadReply> {
     return server
   }
 
-  async memory (): Promise<MemoryStats> {
+  async memory (): Promise<LoadMemoryStats> {
     const reply = await this.request({ type: 'memory' })
     if (reply.type !== 'memory') throw new Error(`unexpected reply ${reply.type}`)
     return reply.stats

@@ -1,10 +1,15 @@
 /**
- * What one quiet call holds in the load bench's server (issue 18: ≤ 0.1 MB per call), by kind of
- * object: a V8 heap snapshot of the server (bench/load-server.ts) with N quiet calls up and
- * another with 2N, compared by constructor; (2N - N) / N leaves out what does not grow with the
- * calls (modules, the JIT's code, pools). The calls are the turn-cpu bench's (the JavaScript
- * simulator, a -60 dBFS line, the caller silent), cold (past the 5 s warm window) when measured.
- *   node --import tsx bench/load-heap.ts [--calls=N] [--keep=DIR]
+ * What one call holds in the load bench's server (issue 18: ≤ 0.1 MB per call), by kind of
+ * object: a V8 heap snapshot of the server (bench/load-server.ts) with N calls up and another
+ * with 2N, compared by constructor; (2N - N) / N leaves out what does not grow with the calls
+ * (modules, the JIT's code, pools).
+ * Quiet (the default): the turn-cpu bench's calls (the JavaScript simulator, a -60 dBFS line, the
+ * caller silent), cold (past the 5 s warm window) when measured.
+ * `--talk`: the load bench's calls (bench/native/media-gen.c, the callers talking 37 % of every
+ * 10 s, one AI turn each per cycle, spread over the cycle), measured mid-conversation: each
+ * snapshot after TALK_SETTLE_MS of talk, so the calls are caught in every phase of a turn
+ * (listening, waiting for the providers, a reply playing, quiet after it).
+ *   node --import tsx bench/load-heap.ts [--calls=N] [--talk] [--keep=DIR]
  * Prints the table (bytes per call by constructor, the largest first) and the JSON totals.
  * Snapshots go to a temporary directory, removed at the end unless --keep=DIR.
  */
@@ -18,12 +23,16 @@ import { FakeFreeSwitch, type SimulatedCall } from '../lib/simulator/index.ts'
 import { whiteNoise } from '../test/media-stream/signals.ts'
 import { pinApart, unpinDriver } from './capacity-child.ts'
 import { FakesProcess, LoadServer } from './load-children.ts'
+import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-media.ts'
 import { LOAD_DID } from './load-protocol.ts'
+import { sampleMemory } from './load.ts'
 
 /** Long enough for both snapshots: the calls are hung up before. */
 const CALL_MS = 120_000
 /** After the last call is placed: every call streaming and past its warm window (quiet-idle.ts). */
 const SETTLE_MS = 7000
+/** Talking: two cycles (10 s each), so every new call has had a turn or two and is in its stride. */
+const TALK_SETTLE_MS = 25_000
 
 /** Self size and count per (node type, name), the name being the constructor for objects. */
 export type HeapByKind = Map<string, { bytes: number, count: number }>
@@ -72,6 +81,17 @@ async function placeQuiet (fs: FakeFreeSwitch, port: number, n: number, serial: 
   return calls
 }
 
+/** Talking calls on the native generator (its talk switch is on): placed 20 ms apart, as the load bench ramps. */
+async function placeTalking (fs: FakeFreeSwitch, port: number, n: number, serial: { n: number }, gen: NativeMedia): Promise<SimulatedCall[]> {
+  const calls: SimulatedCall[] = []
+  for (let i = 0; i < n; i++) {
+    const k = serial.n++
+    calls.push(fs.placeCall({ port, destination: LOAD_DID, callerNumber: `+39333${String(2_000_000 + k)}`, unicastEngine: gen, maxCallMs: 3_600_000 }))
+    await sleep(20)
+  }
+  return calls
+}
+
 function arg (name: string): string | undefined {
   return process.argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3)
 }
@@ -79,24 +99,40 @@ function arg (name: string): string | undefined {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const n = Number(arg('calls') ?? 20)
   const keep = arg('keep')
+  const talking = process.argv.includes('--talk')
   const dir = keep ?? await mkdtemp(join(tmpdir(), 'pa-load-heap-'))
   await mkdir(dir, { recursive: true })
   const loadStart = loadavg()[0]
   const fakes = await FakesProcess.start()
   const fs = new FakeFreeSwitch()
   let server: LoadServer | undefined
+  let gen: NativeMedia | undefined
   try {
     server = await LoadServer.start({ fakesPort: fakes.port, dir })
     await pinApart(server.pid)
-    const wav = encodeWav({ sampleRate: 8000, channels: 1, samples: whiteNoise(8000, CALL_MS / 1000, -60, 3) })
     const serial = { n: 0 }
-    const placed = await placeQuiet(fs, server.port, n, serial, wav)
-    await sleep(SETTLE_MS)
-    const m1 = await server.memory()
+    let place: (count: number) => Promise<SimulatedCall[]>
+    if (talking) {
+      const binary = await buildMediaGenerator()
+      if (binary === undefined) throw new Error('--talk needs a C compiler (cc) to build bench/native/media-gen.c')
+      const speechPath = join(dir, 'caller.raw')
+      await writeCallerSpeech(speechPath, 30)
+      const media = gen = await NativeMedia.start({ binary, speechPath, readEvery: 4 })
+      await media.talk(true)
+      place = async (count) => await placeTalking(fs, server?.port ?? 0, count, serial, media)
+    } else {
+      const wav = encodeWav({ sampleRate: 8000, channels: 1, samples: whiteNoise(8000, CALL_MS / 1000, -60, 3) })
+      place = async (count) => await placeQuiet(fs, server?.port ?? 0, count, serial, wav)
+    }
+    const settleMs = talking ? TALK_SETTLE_MS : SETTLE_MS
+    const placed = await place(n)
+    await sleep(settleMs)
+    // Talking, the calls' phases at one moment vary: the memory figures are the mean of samples over 4 s.
+    const m1 = talking ? await sampleMemory(server, 4000) : await server.memory()
     const a = await server.snapshot(join(dir, 'n.heapsnapshot'))
-    placed.push(...await placeQuiet(fs, server.port, n, serial, wav))
-    await sleep(SETTLE_MS)
-    const m2 = await server.memory()
+    placed.push(...await place(n))
+    await sleep(settleMs)
+    const m2 = talking ? await sampleMemory(server, 4000) : await server.memory()
     const b = await server.snapshot(join(dir, '2n.heapsnapshot'))
     for (const c of placed) c.hangup()
     const rows = perCall(heapByKind(await readFile(a, 'utf8')), heapByKind(await readFile(b, 'utf8')), n)
@@ -104,6 +140,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log('| kind (snapshot type:name) | bytes per call | objects per call |\n| --- | --- | --- |')
     for (const r of rows.slice(0, 40)) console.log(`| ${r.kind} | ${r.bytes} | ${r.count} |`)
     console.log(JSON.stringify({
+      mode: talking ? 'talk' : 'quiet',
       calls: [m1.activeCalls, m2.activeCalls],
       heapBytesPerCall: Math.round((m2.heapUsed - m1.heapUsed) / n),
       externalBytesPerCall: Math.round((m2.external - m1.external) / n),
@@ -113,7 +150,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       loadAverage: [loadStart, loadavg()[0]],
     }))
   } finally {
+    await gen?.talk(false).catch(() => {})
     await fs.close()
+    await gen?.close()
     await server?.stop()
     await fakes.stop()
     await unpinDriver()

@@ -8,6 +8,16 @@ import type { MemoryStats } from './capacity-protocol.ts'
 
 export const LOAD_DID = '+390212345678'
 
+/**
+ * The server's memory after a GC. Beside process.memoryUsage(): what V8 has committed for its
+ * young generation (new space and new large objects), which it sizes by the allocation rate, not
+ * by what is live (up to 3 x 16 MB semi-space on Node 20), and its whole heap's committed size.
+ */
+export interface LoadMemoryStats extends MemoryStats {
+  readonly youngCommitted: number
+  readonly heapCommitted: number
+}
+
 export interface LoadServerArgs {
   readonly fakesPort: number
   /** A temporary directory: sounds (the TTS cache) and the server's log. */
@@ -27,7 +37,7 @@ export type LoadRequest =
 export type LoadReply =
   | { readonly type: 'ready', readonly port: number, readonly metricsPort: number }
   | { readonly type: 'fatal', readonly message: string }
-  | { readonly id: number, readonly type: 'memory', readonly stats: MemoryStats }
+  | { readonly id: number, readonly type: 'memory', readonly stats: LoadMemoryStats }
   | { readonly id: number, readonly type: 'marks', readonly marks: readonly LoadMark[] }
   | { readonly id: number, readonly type: 'stopped' }
   | { readonly id: number, readonly type: 'snapshot', readonly path: string }

@@ -10,11 +10,11 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import { fileURLToPath } from 'node:url'
+import { getHeapSpaceStatistics } from 'node:v8'
 import { pino } from 'pino'
 import { startOpsServer } from '../lib/ops/http.ts'
 import { Metrics, mergedMetrics } from '../lib/ops/metrics.ts'
-import type { MemoryStats } from './capacity-protocol.ts'
-import type { LoadMark, LoadReply, LoadRequest, LoadServerArgs } from './load-protocol.ts'
+import type { LoadMark, LoadMemoryStats, LoadReply, LoadRequest, LoadServerArgs } from './load-protocol.ts'
 
 /** What the primary asks a worker besides the driver's own requests. */
 export type WorkerRequest = LoadRequest | { readonly id: number, readonly type: 'metrics' }
@@ -74,10 +74,12 @@ export async function runPrimary (args: LoadServerArgs, count: number): Promise<
         if (global.gc !== undefined) { global.gc(); global.gc() }
         const own = process.memoryUsage()
         const all = await Promise.all(links.map(async (l) => (await l.ask('memory', 'memory')).stats))
-        const sum = (key: keyof MemoryStats): number => all.reduce((n, s) => n + s[key], 0)
-        const stats: MemoryStats = {
+        const sum = (key: keyof LoadMemoryStats): number => all.reduce((n, s) => n + s[key], 0)
+        const young = getHeapSpaceStatistics().filter((s) => s.space_name.startsWith('new_')).reduce((n, s) => n + s.space_size, 0)
+        const stats: LoadMemoryStats = {
           rss: own.rss + sum('rss'), heapUsed: own.heapUsed + sum('heapUsed'), external: own.external + sum('external'),
           arrayBuffers: own.arrayBuffers + sum('arrayBuffers'), activeCalls: sum('activeCalls'),
+          youngCommitted: young + sum('youngCommitted'), heapCommitted: own.heapTotal + sum('heapCommitted'),
         }
         send({ id: req.id, type: 'memory', stats })
         return

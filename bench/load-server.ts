@@ -9,7 +9,7 @@
  */
 import cluster from 'node:cluster'
 import { join } from 'node:path'
-import { writeHeapSnapshot } from 'node:v8'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 import { pino } from 'pino'
 import { startPhoneAgent } from '../lib/app.ts'
 import { buildConfig } from '../lib/config/load.ts'
@@ -20,8 +20,7 @@ import { closeProviderConnections } from '../lib/providers/openai-client.ts'
 import { nullRecorder } from '../lib/records/null-recorder.ts'
 import type { CallRecorder, CallStart, LatencyInput } from '../lib/records/types.ts'
 import { createSpeechServices } from '../lib/speech/services.ts'
-import type { MemoryStats } from './capacity-protocol.ts'
-import { LOAD_DID, type LoadServerArgs } from './load-protocol.ts'
+import { LOAD_DID, type LoadMemoryStats, type LoadServerArgs } from './load-protocol.ts'
 import { runPrimary, type WorkerReply, type WorkerRequest } from './load-server-primary.ts'
 
 const send = (reply: WorkerReply): void => { process.send?.(reply) }
@@ -89,7 +88,11 @@ async function main (args: LoadServerArgs): Promise<void> {
         // Twice: the first pass can leave finalised buffers the second one frees.
         if (global.gc !== undefined) { global.gc(); global.gc() }
         const m = process.memoryUsage()
-        const stats: MemoryStats = { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, activeCalls: agent.server.activeCalls() }
+        const young = getHeapSpaceStatistics().filter((s) => s.space_name.startsWith('new_')).reduce((n, s) => n + s.space_size, 0)
+        const stats: LoadMemoryStats = {
+          rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, activeCalls: agent.server.activeCalls(),
+          youngCommitted: young, heapCommitted: m.heapTotal,
+        }
         send({ id: req.id, type: 'memory', stats })
         return
       }

@@ -28,7 +28,7 @@ import { pinApart, taskset, unpinDriver } from './capacity-child.ts'
 import { MB, round } from './capacity-stats.ts'
 import { FakesProcess, LoadServer } from './load-children.ts'
 import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-media.ts'
-import { LOAD_DID, type LoadMark } from './load-protocol.ts'
+import { LOAD_DID, type LoadMark, type LoadMemoryStats } from './load-protocol.ts'
 import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
 import { threadShares, threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
@@ -84,6 +84,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   const result: LoadStep[] = []
   let pinned = false
   let idleRss = 0
+  let idleMemory: LoadMemoryStats | undefined
   let idleCpu = 0
   let stoppedBecause: string | undefined
   let serverWarnings: Array<[string, number]> = []
@@ -105,16 +106,15 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     media = await NativeMedia.start({ binary, speechPath, readEvery: READ_EVERY })
     progress(`load: server pid ${server.pid} on port ${server.port}${pinned ? ' (CPU 1; driver, generator and fakes on CPU 0)' : ''}`)
     await sleep(3000, undefined, { signal })
-    const idleMemory = await server.memory()
+    idleMemory = await server.memory()
     idleRss = idleMemory.rss
-    const idleHeap = idleMemory.heapUsed + idleMemory.external
     const srv = server
     const gen = media
     const fk = fakes
 
     /** Every waterfall so far: a turn's record can arrive after its window ended (the reply still playing). */
     const marks: LoadMark[] = []
-    const measure = async (ms: number, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number }> => {
+    const measure = async (ms: number, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number, memory?: LoadMemoryStats }> => {
       const t0 = await threadTimes(srv.pid)
       await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
       await gen.reset()
@@ -130,7 +130,9 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       const gen1 = await gen.report()
       const driver = process.cpuUsage(driver0)
       const fakesMs = await fk.cpuMs() - fakes0
-      if (settle) await sleep(REPLY_SETTLE_MS, undefined, { signal })
+      // The settle is still talk: the calls' memory is taken there, after the window, so that the
+      // GCs it forces are in no window's figures.
+      const memory = settle ? await sampleMemory(srv, REPLY_SETTLE_MS, signal) : undefined
       marks.push(...await srv.marks())
       const inWindow = marks.filter((m) => m.ttsAudioAt !== undefined && m.ttsAudioAt >= epoch0 && m.ttsAudioAt < epoch1)
       const threads = threadShares(t0, t1, wallMs)
@@ -143,6 +145,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
         marks: inWindow,
         from: epoch0,
         to: epoch1,
+        ...(memory !== undefined ? { memory } : {}),
         figures: {
           wallMs: round(wallMs, 0),
           serverCpu: round(total, 3),
@@ -170,10 +173,11 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
 
     const idle = (await measure(quietMs)).figures
     idleCpu = idle.serverCpu
-    progress(`load: idle server ${idle.serverCpu} cores, RSS ${round(idleRss / MB, 1)} MB`)
+    progress(`load: idle server ${idle.serverCpu} cores, RSS ${round(idleRss / MB, 1)} MB, V8 committed ${round(idleMemory.heapCommitted / MB, 1)} MB (young generation ${round(idleMemory.youngCommitted / MB, 1)})`)
     let placed = 0
-    // Memory per call is the slope from the previous step (the first from the idle server).
-    let previous = { calls: 0, rss: idleRss, heap: idleHeap }
+    // Memory per call is the slope from the previous step: from the idle server it would carry
+    // what the first calls start once (docs/benchmarks.md, "Memory per call (tenth session)").
+    let previous: { calls: number, rss: number, heap: number } | undefined
     for (const target of steps) {
       if (signal.aborted) break
       await gen.talk(false)
@@ -199,10 +203,13 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       if (turns) await gen.talk(false)
       if (turns) await sleep(QUIET_SETTLE_MS, undefined, { signal })
       const quiet = turns ? await measure(quietMs) : talk
-      const memory = await srv.memory()
-      const perCall = (now: number, before: number): number => (now - before) / MB / (target - previous.calls)
+      const quietMemory = await srv.memory()
+      // Talking calls' memory where there are turns (taken in the talk settle), else the quiet calls'.
+      const memory = talk.memory ?? quietMemory
+      const perCall = (now: number, before: number | undefined): number => previous === undefined || before === undefined ? Number.NaN : (now - before) / MB / (target - previous.calls)
       const heap = memory.heapUsed + memory.external
-      const step = stepFigures({ calls: target, flowing, streamingAtEnd, ended }, idleCpu, quiet.figures, talk, { rss: perCall(memory.rss, previous.rss), heap: perCall(heap, previous.heap) })
+      const step = { ...stepFigures({ calls: target, flowing, streamingAtEnd, ended }, idleCpu, quiet.figures, talk, { rss: perCall(memory.rss, previous?.rss), heap: perCall(heap, previous?.heap) }), memory, quietMemory }
+      progress(`load: ${target} calls: after a GC (${talk.memory !== undefined ? 'talking, mean of the samples' : 'quiet'}) RSS ${round(memory.rss / MB, 1)} MB, heap + external ${round(heap / MB, 1)} MB, V8 committed ${round(memory.heapCommitted / MB, 1)} MB (young generation ${round(memory.youngCommitted / MB, 1)}); quiet: heap + external ${round((quietMemory.heapUsed + quietMemory.external) / MB, 1)} MB`)
       previous = { calls: target, rss: memory.rss, heap }
       result.push(step)
       progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} / max ${step.talk.loopMaxMs} ms, pacing p99 ${step.talk.pacingP99Ms} / max ${step.talk.pacingMaxMs} ms (with reply starts ${step.talk.pacingAllP99Ms}), ${step.turns} turns, driver ${step.driverCpu} cores`)
@@ -229,6 +236,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   return {
     steps: result,
     idleServerCpu: idleCpu,
+    idleMemory,
     stoppedBecause,
     serverWarnings,
     serverNodeArgs,
@@ -241,6 +249,22 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     startedAt,
     windows: { quietMs, warmMs, windowMs },
     turns,
+  }
+}
+
+/** Samples of the server's memory after a GC spread over `ms`, averaged (the calls caught in every phase of their cycle). */
+const MEMORY_SAMPLES = 4
+
+export async function sampleMemory (srv: LoadServer, ms: number, signal?: AbortSignal): Promise<LoadMemoryStats> {
+  const samples: LoadMemoryStats[] = []
+  for (let i = 0; i < MEMORY_SAMPLES; i++) {
+    await sleep(ms / MEMORY_SAMPLES, undefined, signal !== undefined ? { signal } : {})
+    samples.push(await srv.memory())
+  }
+  const mean = (key: keyof LoadMemoryStats): number => samples.reduce((n, s) => n + s[key], 0) / samples.length
+  return {
+    rss: mean('rss'), heapUsed: mean('heapUsed'), external: mean('external'), arrayBuffers: mean('arrayBuffers'),
+    activeCalls: mean('activeCalls'), youngCommitted: mean('youngCommitted'), heapCommitted: mean('heapCommitted'),
   }
 }
 
@@ -262,8 +286,8 @@ function stepFigures ({ calls, flowing, streamingAtEnd, ended }: StepCalls, idle
     cpuPerCallPct: round((talk.figures.serverCpu - idleCpu) / calls * 100, 3),
     quietCpuPerCallPct: round((quiet.serverCpu - idleCpu) / calls * 100, 3),
     cpuPerTurnMs: turns > 0 ? round(turnCpuMs / turns, 1) : Number.NaN,
-    mbPerCall: round(mb.rss, 3),
-    heapMbPerCall: round(mb.heap, 3),
+    mbPerCall: round(mb.rss, 4),
+    heapMbPerCall: round(mb.heap, 4),
     driverCpu: round(talk.figures.generatorCpu + talk.figures.simulatorCpu, 3),
     ...turnTimes(talk.marks),
   }
