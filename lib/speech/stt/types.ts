@@ -37,7 +37,11 @@ export interface SttResult {
 }
 
 export interface SttSession {
-  /** One frame of 16-bit mono PCM at the session's sample rate. Ignored after `end()`. */
+  /**
+   * One frame of 16-bit mono PCM at the session's sample rate. Ignored after `end()`. The
+   * session may keep `frame` as it is (a failover replays it, a whole-utterance session sends it
+   * at the end): the caller never writes to it again.
+   */
   write (frame: Buffer): void
   /** No more audio: the provider finishes and `results` ends after the last final result. */
   end (): void
