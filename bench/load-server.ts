@@ -40,7 +40,8 @@ function benchConfig (args: LoadServerArgs): Record<string, unknown> {
       // The figures are for the classic detector; barge-in off keeps every call's turns on the caller's cycle.
       // Fixed endpointing (no preemptive reply): a turn's fixed share is then known, and what is
       // left of speech end -> audio in hand is our processing.
-      stream: { vad: { engine: 'classic', endSilenceMs: 500 }, bargeIn: { enabled: false }, endpointing: fixedEndpointing() },
+      // LOAD_SERVER_SOCKETS=per-call: a UDP socket per call instead of the shared batched one (media.stream.sockets).
+      stream: { vad: { engine: 'classic', endSilenceMs: 500 }, bargeIn: { enabled: false }, endpointing: fixedEndpointing(), sockets: process.env.LOAD_SERVER_SOCKETS ?? 'shared' },
     },
     language: 'it-IT',
     speech: {
