@@ -1,5 +1,5 @@
 import { VadEngine } from './media/vad/index.ts'
-import { sharedScheduler } from './media/stream/index.ts'
+import { openMediaSockets, sharedScheduler } from './media/stream/index.ts'
 import type { Logger } from 'pino'
 import type { Config } from './config/load.ts'
 import type { Speaker } from './call/context.ts'
@@ -84,6 +84,7 @@ export async function startPhoneAgent (config: Config, deps: PhoneAgentDeps): Pr
     ...(deps.onReject ? { onReject: deps.onReject } : {}),
   })
   const dial = createDialGuard(config.guard, { defaultCountry: config.numbers.defaultCountry })
+  if (streamsMedia(config)) openMediaSockets(config.media.stream, log.child({ module: 'stream' }))
   // One voice-activity engine for every call: with Silero, one batched inference per frame tick.
   const vads = deps.vads ?? await VadEngine.start(config.media.stream.vad, log.child({ module: 'vad' }), { ticker: sharedScheduler() })
   const owner = deps.store === undefined
@@ -150,4 +151,10 @@ async function prerenderMessages (config: Config, speaker: Speaker, log: Logger)
       }
     }
   }
+}
+
+/** Whether any call can stream media (unicast): the default mode, or a route's own. */
+function streamsMedia (config: Config): boolean {
+  return config.media.mode === 'stream' || Object.values(config.routes).some((route) => route.mediaMode === 'stream') ||
+    config.defaultRoute?.mediaMode === 'stream'
 }

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 import type { Channel } from '../../freeswitch/channel.ts'
-import { MediaEndpoint, type Playout, type PlayoutResult } from '../../media/stream/index.ts'
+import { MediaEndpoint, sharedUdpMux, type Playout, type PlayoutResult } from '../../media/stream/index.ts'
 import { Vad, type VadEngine, type VoiceDetector } from '../../media/vad/index.ts'
 import type { MediaStreamConfig } from '../config.ts'
 import { freeswitchLocalPort } from './freeswitch-port.ts'
@@ -62,6 +62,7 @@ export class StreamSession {
       port: config.ports ?? 0,
       advertisedAddress: config.advertisedAddress,
       peer: { address: fsAddress, port: fsPort },
+      mux: config.sockets === 'shared' ? sharedUdpMux(config.bindAddress, config.ports) : undefined,
       leadFrames: config.leadFrames,
       writeTimer: config.writeTimer,
       signal: channel.signal,

@@ -19,6 +19,12 @@ export const streamSchema = z.strictObject({
    * unless idle silence kept the timer warm (endpoint-options.ts writeTimer).
    */
   writeTimer: z.enum(['timerfd', 'matrix']).default('timerfd'),
+  /**
+   * 'shared' (default): every call's media through one UDP socket per process, read and written
+   * in batches by a C helper built at install (udp-mux.ts); without the helper, or on IPv6, a
+   * socket per call as 'per-call' does, with one warning at start-up.
+   */
+  sockets: z.enum(['shared', 'per-call']).default('shared'),
   vad: vadSchema.default(vadSchema.parse({})),
 })
 

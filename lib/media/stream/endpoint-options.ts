@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { PortChoice } from './bind.ts'
 import type { FrameScheduler } from './scheduler.ts'
+import type { UdpMux } from './udp-mux.ts'
 
 /** FreeSWITCH's soft timer: 'timerfd' (Linux's default) or 'matrix' (switch_time.c; see writeTimer below). */
 export type WriteTimer = 'timerfd' | 'matrix'
@@ -58,6 +59,11 @@ export interface MediaEndpointOptions {
    * address and the kernel drops everyone else's datagrams. Off, our own check drops and counts them.
    */
   readonly connect?: boolean | undefined
+  /**
+   * The process's shared media socket (udp-mux.ts): the call's datagrams are those from `peer`,
+   * which must then be given; without it, or without `peer`, the call binds a socket of its own.
+   */
+  readonly mux?: UdpMux | undefined
   readonly scheduler?: FrameScheduler | undefined
   /** Aborting it closes the endpoint (the call's signal). */
   readonly signal?: AbortSignal | undefined

@@ -1,4 +1,3 @@
-import dgram from 'node:dgram'
 import { isIPv6 } from 'node:net'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
@@ -7,7 +6,8 @@ import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './fr
 import { FrameBuffer, type InboundFrame } from './inbound.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
-import { bindSocket, connectSocket } from './bind.ts'
+import { bindSocket } from './bind.ts'
+import { NodeDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
 import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
 import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
@@ -43,7 +43,7 @@ const SAMPLE_EVERY = 50
 
 export class MediaEndpoint {
   readonly rate: StreamRate
-  readonly #socket: dgram.Socket
+  readonly #socket: DatagramSocket
   readonly #local: AddressPort
   readonly #advertised: AddressPort
   readonly #queue: OutboundQueue
@@ -87,17 +87,20 @@ export class MediaEndpoint {
     if (advertised === '0.0.0.0' || advertised === '::') {
       throw new PhoneAgentError('CONFIG_INVALID', 'unicast: binding a wildcard address needs an advertised address FreeSWITCH can reach')
     }
-    const socket = await bindSocket(isIPv6(bindAddress) ? 'udp6' : 'udp4', bindAddress, options.port ?? 0, options.signal)
+    // With the process's shared socket (udp-mux.ts) a call needs FreeSWITCH's port up front: it is how its datagrams are told apart.
+    const socket = options.mux !== undefined && options.peer !== undefined
+      ? options.mux.link(options.peer)
+      : new NodeDatagramSocket(await bindSocket(isIPv6(bindAddress) ? 'udp6' : 'udp4', bindAddress, options.port ?? 0, options.signal))
     const endpoint = new MediaEndpoint(socket, options.rate, advertised, options)
     // A peer known up front is connected before the first tick can send.
     if (options.peer !== undefined) await endpoint.#connect(options.peer)
     return endpoint
   }
 
-  private constructor (socket: dgram.Socket, rate: StreamRate, advertised: string, options: MediaEndpointOptions) {
+  private constructor (socket: DatagramSocket, rate: StreamRate, advertised: string, options: MediaEndpointOptions) {
     this.rate = rate
     this.#socket = socket
-    const local = socket.address()
+    const local = socket.local
     this.#local = { address: local.address, port: local.port }
     this.#advertised = { address: advertised, port: local.port }
     this.#queue = new OutboundQueue(rate)
@@ -106,14 +109,13 @@ export class MediaEndpoint {
     this.#maxBuffered = options.maxBufferedFrames ?? 50
     this.#peer = options.peer
     this.#connectToPeer = options.connect !== false
-    socket.on('message', (msg, rinfo) => { this.#onMessage(msg, rinfo) })
     // An ICMP port-unreachable (FreeSWITCH gone) surfaces as a socket error on some systems;
     // the call's own hangup handling ends the endpoint, so it is counted, not thrown.
-    socket.on('error', (err) => {
+    socket.listen((msg, from) => { this.#onMessage(msg, from) }, (err) => {
       this.#stats.sendErrors++
       this.#logger.debug({ err }, 'unicast socket error')
     })
-    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent, () => socket.getSendQueueCount() === 0)
+    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent, () => socket.sendQueueEmpty())
     // On timerfd a write after idle ticks goes out at once: no warm window, no ticks to place.
     this.#matrix = options.writeTimer !== 'timerfd'
     this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs ?? (this.#matrix ? WARM_MS : 0))
@@ -239,9 +241,7 @@ export class MediaEndpoint {
     for (const buffer of [...this.#buffers]) buffer.end()
     this.#listeners = []
     this.#sentListeners = []
-    this.#closedPromise = new Promise((resolve) => {
-      this.#socket.close(() => { resolve() })
-    })
+    this.#closedPromise = this.#socket.close()
     this.#logger.debug({ stats: this.stats }, 'unicast endpoint closed')
     return this.#closedPromise
   }
@@ -252,7 +252,7 @@ export class MediaEndpoint {
     return n
   }
 
-  #onMessage (msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  #onMessage (msg: Buffer, rinfo: AddressPort): void {
     keepDatagramMap(msg)
     if (this.#closed) return
     const receivedAt = this.#scheduler.clock.now()
@@ -345,7 +345,7 @@ export class MediaEndpoint {
         else socket.send(frame)
         if (fromSlot) ring.sentWithoutCallback(slot)
       } else {
-        socket.send(frame, (this.#peer as AddressPort).port, (this.#peer as AddressPort).address, fromSlot ? ring.sending(slot) : this.#onSent)
+        socket.sendTo(frame, this.#peer as AddressPort, fromSlot ? ring.sending(slot) : this.#onSent)
       }
     } catch (err) {
       if (fromSlot) ring.release(slot)
@@ -373,7 +373,7 @@ export class MediaEndpoint {
   async #connect (peer: AddressPort): Promise<void> {
     if (!this.#connectToPeer) return
     this.#link = 'connecting'
-    const ok = await connectSocket(this.#socket, peer, this.#logger)
+    const ok = await this.#socket.connect(peer, this.#logger)
     this.#link = ok && !this.#closed ? 'connected' : 'none'
     // Audio queued while the connect was in flight goes out now, not at the next tick.
     this.#pacer.kick()

@@ -1,0 +1,309 @@
+/*
+ * udp-mux: one UDP socket for every call's unicast media in this process, read and written in
+ * batches (recvmmsg / sendmmsg), for lib/media/stream/udp-mux.ts.
+ *
+ * Why: with a Node dgram socket per call, every 20 ms datagram is one syscall and one JavaScript
+ * callback each way, about 9-11 µs per datagram on loopback (docs/benchmarks.md, tenth session):
+ * at 500 calls, 50,000 datagrams a second, that alone is most of a core. Here a readable socket
+ * wakes JavaScript once for up to BATCH datagrams, and a pacer tick's frames for every call go
+ * out in one sendmmsg. Every call's FreeSWITCH sends to the same port of ours; each comes from
+ * its own `local-port`, which the JavaScript side uses to find the call.
+ *
+ * API (N-API only, so one build serves every Node version with N-API 8):
+ *   open(address, port, inbox, meta, onBatch) -> [handle, boundPort]   IPv4 only
+ *       inbox: ArrayBuffer of BATCH * SLOT bytes, datagram i at i * SLOT;
+ *       meta: Int32Array of BATCH * 3: source address (network order as read), port, length
+ *       (length SLOT + 1: the datagram was larger than a slot and is cut).
+ *       onBatch(count) is called on the event loop whenever datagrams were read.
+ *   send(handle, outbox, meta, count) -> datagrams the kernel took (a full socket: fewer)
+ *       outbox: ArrayBuffer, datagram i at i * SLOT; meta: Int32Array, i * 3: address (network
+ *       order), port, length.
+ *   close(handle)
+ * Built by lib/media/native/build.mjs with the machine's C compiler (optional: without it the
+ * service keeps a socket per call).
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BATCH 64
+#define SLOT 2048
+/* Readable wake-ups drained per event-loop pass before yielding to timers (a flood must not starve the pacer). */
+#define MAX_ROUNDS 8
+/* Asked for; the kernel caps it at net.core.[rw]mem_max. 500 calls' frames of one tick are 160 KB. */
+#define SOCKET_BUFFER (4 * 1024 * 1024)
+
+typedef struct {
+  int fd;
+  int closed;
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref on_batch;
+  napi_ref inbox_ref;
+  napi_ref meta_ref;
+  napi_ref resource;
+  napi_async_context context;
+  uint8_t *inbox;
+  int32_t *meta;
+  struct mmsghdr msgs[BATCH];
+  struct iovec iovs[BATCH];
+  struct sockaddr_in addrs[BATCH];
+} mux_t;
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "udp-mux: " #call " failed"); return NULL; } } while (0)
+
+static napi_value throw_errno (napi_env env, const char *what, int err) {
+  char message[160];
+  snprintf(message, sizeof message, "udp-mux: %s: %s", what, strerror(err));
+  const char *code = err == EADDRINUSE ? "EADDRINUSE" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : err == EACCES ? "EACCES" : "EUDPMUX";
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+/* Reads up to BATCH datagrams without waiting: how many (0 when none are waiting or on error). */
+static int read_batch (mux_t *m) {
+  for (int i = 0; i < BATCH; i++) {
+    m->iovs[i].iov_base = m->inbox + (size_t)i * SLOT;
+    m->iovs[i].iov_len = SLOT;
+    memset(&m->msgs[i].msg_hdr, 0, sizeof m->msgs[i].msg_hdr);
+    m->msgs[i].msg_hdr.msg_iov = &m->iovs[i];
+    m->msgs[i].msg_hdr.msg_iovlen = 1;
+    m->msgs[i].msg_hdr.msg_name = &m->addrs[i];
+    m->msgs[i].msg_hdr.msg_namelen = sizeof m->addrs[i];
+  }
+  int n;
+  do { n = recvmmsg(m->fd, m->msgs, BATCH, MSG_DONTWAIT, NULL); } while (n < 0 && errno == EINTR);
+  if (n <= 0) return 0;
+  for (int i = 0; i < n; i++) {
+    int truncated = (m->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    m->meta[i * 3] = (int32_t)m->addrs[i].sin_addr.s_addr;
+    m->meta[i * 3 + 1] = ntohs(m->addrs[i].sin_port);
+    m->meta[i * 3 + 2] = truncated ? SLOT + 1 : (int32_t)m->msgs[i].msg_len;
+  }
+  return n;
+}
+
+static void on_readable (uv_poll_t *handle, int status, int events) {
+  mux_t *m = handle->data;
+  (void)events;
+  if (m->closed || status < 0) return;
+  napi_env env = m->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, resource, argv[1], result;
+  napi_get_reference_value(env, m->on_batch, &callback);
+  napi_get_reference_value(env, m->resource, &resource);
+  for (int round = 0; round < MAX_ROUNDS && !m->closed; round++) {
+    int n = read_batch(m);
+    if (n == 0) break;
+    napi_create_int32(env, n, &argv[0]);
+    /* make_callback, not call_function: promise jobs the handler queues run before we return. */
+    napi_status s = napi_make_callback(env, m->context, resource, callback, 1, argv, &result);
+    if (s == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+      break;
+    }
+    if (n < BATCH) break;
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void free_mux (uv_handle_t *handle) {
+  free(handle->data);
+}
+
+static void release (napi_env env, mux_t *m) {
+  if (m->closed) return;
+  m->closed = 1;
+  uv_poll_stop(&m->poll);
+  close(m->fd);
+  napi_delete_reference(env, m->on_batch);
+  napi_delete_reference(env, m->inbox_ref);
+  napi_delete_reference(env, m->meta_ref);
+  napi_delete_reference(env, m->resource);
+  napi_async_destroy(env, m->context);
+  uv_close((uv_handle_t *)&m->poll, free_mux);
+}
+
+static int32_t *int32_data (napi_env env, napi_value value, size_t need) {
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
+  return type == napi_int32_array && length >= need ? data : NULL;
+}
+
+static void *buffer_data (napi_env env, napi_value value, size_t need) {
+  void *data;
+  size_t length;
+  if (napi_get_arraybuffer_info(env, value, &data, &length) != napi_ok || length < need) return NULL;
+  return data;
+}
+
+static napi_value mux_open (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char address[64];
+  size_t address_len;
+  int32_t port;
+  if (argc < 5 || napi_get_value_string_utf8(env, argv[0], address, sizeof address, &address_len) != napi_ok || napi_get_value_int32(env, argv[1], &port) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udp-mux: open(address, port, inbox, meta, onBatch)");
+    return NULL;
+  }
+  uint8_t *inbox = buffer_data(env, argv[2], (size_t)BATCH * SLOT);
+  int32_t *meta = int32_data(env, argv[3], BATCH * 3);
+  napi_valuetype callback_type;
+  CHECK(napi_typeof(env, argv[4], &callback_type));
+  if (inbox == NULL || meta == NULL || callback_type != napi_function) {
+    napi_throw_type_error(env, NULL, "udp-mux: open needs an inbox ArrayBuffer, an Int32Array meta and a function");
+    return NULL;
+  }
+  struct sockaddr_in local = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+  if (port < 0 || port > 65535 || inet_pton(AF_INET, address, &local.sin_addr) != 1) {
+    napi_throw_type_error(env, NULL, "udp-mux: an IPv4 address and a port 0-65535");
+    return NULL;
+  }
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int size = SOCKET_BUFFER;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "bind", err);
+  }
+  socklen_t local_len = sizeof local;
+  getsockname(fd, (struct sockaddr *)&local, &local_len);
+
+  mux_t *m = calloc(1, sizeof *m);
+  if (m == NULL) { close(fd); return throw_errno(env, "calloc", ENOMEM); }
+  m->fd = fd;
+  m->env = env;
+  m->inbox = inbox;
+  m->meta = meta;
+  uv_loop_t *loop;
+  napi_value resource, name;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &m->poll, fd) != 0) {
+    close(fd);
+    free(m);
+    napi_throw_error(env, NULL, "udp-mux: cannot watch the socket");
+    return NULL;
+  }
+  m->poll.data = m;
+  CHECK(napi_create_object(env, &resource));
+  CHECK(napi_create_string_utf8(env, "UdpMux", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_async_init(env, resource, name, &m->context));
+  CHECK(napi_create_reference(env, argv[4], 1, &m->on_batch));
+  CHECK(napi_create_reference(env, argv[2], 1, &m->inbox_ref));
+  CHECK(napi_create_reference(env, argv[3], 1, &m->meta_ref));
+  CHECK(napi_create_reference(env, resource, 1, &m->resource));
+  uv_poll_start(&m->poll, UV_READABLE, on_readable);
+  /* The calls' Event Socket connections keep the process alive, not their media. */
+  uv_unref((uv_handle_t *)&m->poll);
+
+  napi_value handle, bound, result;
+  CHECK(napi_create_external(env, m, NULL, NULL, &handle));
+  CHECK(napi_create_int32(env, ntohs(local.sin_port), &bound));
+  CHECK(napi_create_array_with_length(env, 2, &result));
+  CHECK(napi_set_element(env, result, 0, handle));
+  CHECK(napi_set_element(env, result, 1, bound));
+  return result;
+}
+
+static mux_t *get_mux (napi_env env, napi_value value) {
+  void *m = NULL;
+  if (napi_get_value_external(env, value, &m) != napi_ok || m == NULL) {
+    napi_throw_type_error(env, NULL, "udp-mux: not a handle");
+    return NULL;
+  }
+  return m;
+}
+
+static napi_value mux_send (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  mux_t *m = argc == 4 ? get_mux(env, argv[0]) : NULL;
+  if (m == NULL) return NULL;
+  int32_t count;
+  CHECK(napi_get_value_int32(env, argv[3], &count));
+  uint8_t *outbox = buffer_data(env, argv[1], (size_t)(count > 0 ? count : 0) * SLOT);
+  int32_t *meta = int32_data(env, argv[2], (size_t)(count > 0 ? count : 0) * 3);
+  if (outbox == NULL || meta == NULL || count < 0) {
+    napi_throw_range_error(env, NULL, "udp-mux: send(handle, outbox, meta, count) out of range");
+    return NULL;
+  }
+  int taken = 0;
+  if (!m->closed) {
+    struct mmsghdr msgs[BATCH];
+    struct iovec iovs[BATCH];
+    struct sockaddr_in addrs[BATCH];
+    int next = 0;
+    while (next < count) {
+      int n = count - next < BATCH ? count - next : BATCH;
+      for (int i = 0; i < n; i++) {
+        int k = next + i;
+        int32_t len = meta[k * 3 + 2];
+        memset(&msgs[i], 0, sizeof msgs[i]);
+        memset(&addrs[i], 0, sizeof addrs[i]);
+        addrs[i].sin_family = AF_INET;
+        addrs[i].sin_addr.s_addr = (uint32_t)meta[k * 3];
+        addrs[i].sin_port = htons((uint16_t)meta[k * 3 + 1]);
+        iovs[i].iov_base = outbox + (size_t)k * SLOT;
+        iovs[i].iov_len = len < 0 ? 0 : len > SLOT ? SLOT : (size_t)len;
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &addrs[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+      }
+      int r;
+      do { r = sendmmsg(m->fd, msgs, (unsigned)n, MSG_DONTWAIT); } while (r < 0 && errno == EINTR);
+      if (r > 0) { next += r; taken += r; continue; }
+      /* A full socket buffer: the rest of this tick is dropped (real-time audio; the caller counts it). */
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      /* The first datagram left was refused (no route, a bad address): skip it, send the others. */
+      next++;
+    }
+  }
+  napi_value result;
+  CHECK(napi_create_int32(env, taken, &result));
+  return result;
+}
+
+static napi_value mux_close (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  mux_t *m = argc == 1 ? get_mux(env, argv[0]) : NULL;
+  if (m == NULL) return NULL;
+  release(env, m);
+  return NULL;
+}
+
+NAPI_MODULE_INIT () {
+  napi_property_descriptor methods[] = {
+    { "open", NULL, mux_open, NULL, NULL, NULL, napi_default, NULL },
+    { "send", NULL, mux_send, NULL, NULL, NULL, napi_default, NULL },
+    { "close", NULL, mux_close, NULL, NULL, NULL, napi_default, NULL },
+  };
+  napi_value batch, slot;
+  napi_create_int32(env, BATCH, &batch);
+  napi_create_int32(env, SLOT, &slot);
+  napi_set_named_property(env, exports, "BATCH", batch);
+  napi_set_named_property(env, exports, "SLOT", slot);
+  napi_define_properties(env, exports, sizeof methods / sizeof methods[0], methods);
+  return exports;
+}

@@ -1,0 +1,64 @@
+import type dgram from 'node:dgram'
+import type { Logger } from 'pino'
+import type { AddressPort } from './endpoint-options.ts'
+import { connectSocket } from './bind.ts'
+
+export type SendDone = (err: Error | null) => void
+
+/**
+ * One call's media socket as the endpoint uses it: a Node dgram socket of its own
+ * (NodeDatagramSocket), or its share of the process's batched socket (udp-mux.ts MuxLink).
+ */
+export interface DatagramSocket {
+  /** Where it is bound. */
+  readonly local: AddressPort
+  /** Every datagram from the peer (for an unconnected dgram socket: from anyone), and socket errors. */
+  listen (onMessage: (msg: Buffer, from: AddressPort) => void, onError: (err: Error) => void): void
+  /** To the connected peer; `done` (rarely given: it costs a task) sees the error, if any. */
+  send (frame: Buffer, done?: SendDone): void
+  /** To `peer`, before a connect. */
+  sendTo (frame: Buffer, peer: AddressPort, done: SendDone): void
+  /** Sends carry no address from now on and nobody else's datagrams reach us; false when it failed. */
+  connect (peer: AddressPort, logger: Logger): Promise<boolean>
+  /** Every frame handed over so far has been copied out of its buffer (send-ring.ts). */
+  sendQueueEmpty (): boolean
+  close (): Promise<void>
+}
+
+/** A Node dgram socket of the call's own: one syscall and one callback per datagram. */
+export class NodeDatagramSocket implements DatagramSocket {
+  readonly local: AddressPort
+  readonly #socket: dgram.Socket
+
+  constructor (socket: dgram.Socket) {
+    this.#socket = socket
+    const { address, port } = socket.address()
+    this.local = { address, port }
+  }
+
+  listen (onMessage: (msg: Buffer, from: AddressPort) => void, onError: (err: Error) => void): void {
+    this.#socket.on('message', onMessage)
+    this.#socket.on('error', onError)
+  }
+
+  send (frame: Buffer, done?: SendDone): void {
+    if (done === undefined) this.#socket.send(frame)
+    else this.#socket.send(frame, done)
+  }
+
+  sendTo (frame: Buffer, peer: AddressPort, done: SendDone): void {
+    this.#socket.send(frame, peer.port, peer.address, done)
+  }
+
+  async connect (peer: AddressPort, logger: Logger): Promise<boolean> {
+    return await connectSocket(this.#socket, peer, logger)
+  }
+
+  sendQueueEmpty (): boolean {
+    return this.#socket.getSendQueueCount() === 0
+  }
+
+  async close (): Promise<void> {
+    await new Promise<void>((resolve) => { this.#socket.close(() => { resolve() }) })
+  }
+}

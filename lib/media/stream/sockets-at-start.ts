@@ -1,0 +1,20 @@
+import type { Logger } from 'pino'
+import { sharedSocketUnavailable, sharedUdpMux } from './shared-mux.ts'
+import type { StreamConfig } from './config.ts'
+
+/**
+ * At start-up, for a service that streams media: with `sockets: shared`, open the process's shared
+ * socket now, so a port that cannot be bound stops the service here, naming the field, and not
+ * at the first call; or say once why calls will get a socket each.
+ */
+export function openMediaSockets (stream: Pick<StreamConfig, 'sockets' | 'bindAddress' | 'ports'>, log: Logger): 'shared' | 'per-call' {
+  if (stream.sockets === 'per-call') return 'per-call'
+  const why = sharedSocketUnavailable(stream.bindAddress)
+  if (why !== undefined) {
+    log.warn({ field: 'media.stream.sockets', why }, 'media: a UDP socket per call instead of one shared socket (more CPU per call)')
+    return 'per-call'
+  }
+  const mux = sharedUdpMux(stream.bindAddress, stream.ports)
+  log.info({ address: mux?.address, port: mux?.port }, 'media: every call\'s audio through one shared UDP socket')
+  return 'shared'
+}

@@ -1,0 +1,262 @@
+import { isIPv4 } from 'node:net'
+import type { Logger } from 'pino'
+import { PhoneAgentError } from '../../errors.ts'
+import type { UdpMuxAddon, UdpMuxHandle } from '../native/udp-mux-addon.ts'
+import type { PortChoice } from './bind.ts'
+import type { DatagramSocket, SendDone } from './datagram-socket.ts'
+import type { AddressPort } from './endpoint-options.ts'
+import { LITTLE_ENDIAN } from './send-ring.ts'
+
+/**
+ * Every call's unicast media through one UDP socket of this process, read and written in
+ * batches by a small C helper (lib/media/native/udp-mux.c), for `media.stream.sockets: shared`.
+ *
+ * FreeSWITCH is told the same `remote-port` (ours) for every call and sends each call's audio from
+ * that call's own `local-port` (switch_ivr_activate_unicast binds it; the park loop's
+ * switch_socket_sendto sends from it), so the source address and port say which call a datagram
+ * is for; a datagram from any other source is dropped, as a connected socket of the call's own
+ * would drop it. What we send goes from our one port to each call's `local-port`, where
+ * unicast_thread_run reads whatever arrives on its socket.
+ *
+ * Why: a socket per call costs a syscall and a JavaScript callback per datagram each way; here a
+ * readable socket wakes us once for up to 64 datagrams, and each pacer tick's frames for every
+ * call go out in one sendmmsg, queued as the pacer makes them and flushed in a microtask at the
+ * end of the tick (docs/operations.md "Shared media socket", docs/benchmarks.md).
+ */
+
+/** Frames one flush can hold; a tick with more flushes as it goes (4 MB of send slots: 2048 calls). */
+const OUTBOX_SLOTS = 2048
+
+export interface UdpMuxStats {
+  /** Datagrams from a source no call was registered for (a stranger, or a call already gone). */
+  readonly foreign: number
+  /** Frames the kernel did not take (a full send buffer): lost, as a full socket of a call's own would lose them. */
+  readonly sendDropped: number
+  readonly received: number
+  readonly sent: number
+}
+
+export class UdpMux {
+  readonly address: string
+  readonly port: number
+  readonly #addon: UdpMuxAddon
+  readonly #handle: UdpMuxHandle
+  readonly #inbox: Buffer
+  readonly #inMeta: Int32Array
+  readonly #outboxMemory: ArrayBuffer
+  readonly #outbox: Buffer
+  readonly #outMeta: Int32Array
+  readonly #slot: number
+  readonly #links = new Map<number, MuxLink>()
+  #queued = 0
+  #flushQueued = false
+  /** Send callbacks waiting for the flush that carries their frame, and that frame's slot. */
+  #waiting: Array<{ done: SendDone, slot: number }> = []
+  readonly #flushNow = (): void => { this.flush() }
+  #closed = false
+  #stats = { foreign: 0, sendDropped: 0, received: 0, sent: 0 }
+
+  /** Binds `address` (IPv4) at `port`, or at a free port of the range. */
+  static open (addon: UdpMuxAddon, address: string, port: PortChoice): UdpMux {
+    if (!isIPv4(address)) throw new PhoneAgentError('CONFIG_INVALID', `media.stream.sockets: shared needs an IPv4 bindAddress (got ${address})`)
+    const inbox = new ArrayBuffer(addon.BATCH * addon.SLOT)
+    const inMeta = new Int32Array(addon.BATCH * 3)
+    const candidates = typeof port === 'number' ? [port] : rangeFromRandomStart(port)
+    let lastError: unknown
+    for (const candidate of candidates) {
+      let mux: UdpMux | undefined
+      try {
+        // The batch handler needs the mux, the mux needs the handle: the handler looks it up late.
+        const [handle, bound] = addon.open(address, candidate, inbox, inMeta, (count) => { mux?.received(count) })
+        mux = new UdpMux(addon, handle, address, bound, inbox, inMeta)
+        return mux
+      } catch (err) {
+        lastError = err
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break
+      }
+    }
+    const where = typeof port === 'number' ? `${address}:${port}` : `${address} ports ${port.min}-${port.max}`
+    throw new PhoneAgentError('CONFIG_INVALID', `media.stream.sockets: shared cannot bind ${where} (${(lastError as Error).message})`, { cause: lastError })
+  }
+
+  private constructor (addon: UdpMuxAddon, handle: UdpMuxHandle, address: string, port: number, inbox: ArrayBuffer, inMeta: Int32Array) {
+    this.#addon = addon
+    this.#handle = handle
+    this.address = address
+    this.port = port
+    this.#inbox = Buffer.from(inbox)
+    this.#inMeta = inMeta
+    this.#slot = addon.SLOT
+    this.#outboxMemory = new ArrayBuffer(OUTBOX_SLOTS * addon.SLOT)
+    this.#outbox = Buffer.from(this.#outboxMemory)
+    this.#outMeta = new Int32Array(OUTBOX_SLOTS * 3)
+  }
+
+  get stats (): UdpMuxStats { return { ...this.#stats } }
+  /** Calls registered now. */
+  get links (): number { return this.#links.size }
+
+  /** A call's share of the socket: its datagrams are those from `peer` (FreeSWITCH's local-ip:local-port for it). */
+  link (peer: AddressPort): MuxLink {
+    if (this.#closed) throw new PhoneAgentError('MEDIA_INVALID', 'unicast: the shared media socket is closed')
+    return new MuxLink(this, peer)
+  }
+
+  /** @internal MuxLink.connect */
+  register (link: MuxLink): boolean {
+    const key = peerKey(link.peer)
+    if (key === undefined || this.#links.has(key)) return false
+    this.#links.set(key, link)
+    return true
+  }
+
+  /** @internal MuxLink.close */
+  unregister (link: MuxLink): void {
+    const key = peerKey(link.peer)
+    if (key !== undefined && this.#links.get(key) === link) this.#links.delete(key)
+  }
+
+  /** @internal Queue one datagram to `to` for this tick's flush (copied now: the caller may reuse `frame`). */
+  enqueue (frame: Buffer, to: number, port: number, done: SendDone | undefined): void {
+    if (this.#closed) { done?.(new PhoneAgentError('MEDIA_INVALID', 'unicast: the shared media socket is closed')); return }
+    if (this.#queued === OUTBOX_SLOTS) this.flush()
+    const i = this.#queued++
+    const length = Math.min(frame.length, this.#slot)
+    frame.copy(this.#outbox, i * this.#slot, 0, length)
+    const meta = this.#outMeta
+    meta[i * 3] = to
+    meta[i * 3 + 1] = port
+    meta[i * 3 + 2] = length
+    if (done !== undefined) this.#waiting.push({ done, slot: i })
+    if (!this.#flushQueued) {
+      this.#flushQueued = true
+      queueMicrotask(this.#flushNow)
+    }
+  }
+
+  /** Send what this tick queued, in as few syscalls as the kernel allows. */
+  flush (): void {
+    this.#flushQueued = false
+    const count = this.#queued
+    if (count === 0) return
+    this.#queued = 0
+    const taken = this.#addon.send(this.#handle, this.#outboxMemory, this.#outMeta, count)
+    this.#stats.sent += taken
+    this.#stats.sendDropped += count - taken
+    const waiting = this.#waiting
+    if (waiting.length === 0) return
+    this.#waiting = []
+    for (const { done, slot } of waiting) {
+      // The kernel takes a batch in order: a full buffer loses the frames after the last taken.
+      done(slot < taken ? null : new PhoneAgentError('MEDIA_INVALID', 'unicast: the shared socket\'s send buffer is full'))
+    }
+  }
+
+  /** Unbind; every link stops hearing. For tests and shutdown: calls share the socket for the process's life. */
+  close (): void {
+    if (this.#closed) return
+    this.flush()
+    this.#closed = true
+    this.#addon.close(this.#handle)
+    this.#links.clear()
+  }
+
+  /** @internal The C side read `count` datagrams into the inbox. */
+  received (count: number): void {
+    const meta = this.#inMeta
+    const slot = this.#slot
+    for (let i = 0; i < count; i++) {
+      const link = this.#links.get((meta[i * 3] as number >>> 0) * 65536 + (meta[i * 3 + 1] as number))
+      if (link === undefined) { this.#stats.foreign++; continue }
+      this.#stats.received++
+      const length = meta[i * 3 + 2] as number
+      // A datagram larger than a slot was cut: an empty one is refused as malformed by the endpoint.
+      // Otherwise a Buffer of its own, as Node gives each message: frames may be kept (frame.ts frameSamples).
+      const msg = Buffer.allocUnsafeSlow(length > slot ? 0 : length)
+      this.#inbox.copy(msg, 0, i * slot, i * slot + msg.length)
+      link.deliver(msg)
+    }
+  }
+}
+
+/** One call's share of a UdpMux, as a DatagramSocket for its MediaEndpoint. */
+export class MuxLink implements DatagramSocket {
+  readonly local: AddressPort
+  readonly peer: AddressPort
+  readonly #mux: UdpMux
+  readonly #to: number
+  #onMessage: ((msg: Buffer, from: AddressPort) => void) | undefined
+  #registered = false
+  #closed = false
+
+  constructor (mux: UdpMux, peer: AddressPort) {
+    this.#mux = mux
+    this.peer = { address: peer.address, port: peer.port }
+    this.local = { address: mux.address, port: mux.port }
+    const address = ipv4Int32(peer.address)
+    if (address === undefined) throw new PhoneAgentError('MEDIA_INVALID', `unicast: the shared media socket needs FreeSWITCH's IPv4 address (got ${peer.address})`)
+    this.#to = address
+  }
+
+  /** No socket errors here: a send the kernel refuses is reported to that send's callback. */
+  listen (onMessage: (msg: Buffer, from: AddressPort) => void, _onError?: (err: Error) => void): void {
+    this.#onMessage = onMessage
+  }
+
+  /** @internal UdpMux.received */
+  deliver (msg: Buffer): void {
+    this.#onMessage?.(msg, this.peer)
+  }
+
+  send (frame: Buffer, done?: SendDone): void {
+    if (this.#closed) return
+    this.#mux.enqueue(frame, this.#to, this.peer.port, done)
+  }
+
+  sendTo (frame: Buffer, peer: AddressPort, done: SendDone): void {
+    const to = ipv4Int32(peer.address)
+    if (this.#closed || to === undefined) { done(new PhoneAgentError('MEDIA_INVALID', `unicast: cannot send to ${peer.address}`)); return }
+    this.#mux.enqueue(frame, to, peer.port, done)
+  }
+
+  /** Registers the call's peer: from now on its datagrams come here. False when another call holds it. */
+  async connect (peer: AddressPort, logger: Logger): Promise<boolean> {
+    if (peer.address !== this.peer.address || peer.port !== this.peer.port) {
+      logger.warn({ peer, registered: this.peer }, 'unicast: a shared-socket call cannot change its FreeSWITCH port')
+      return false
+    }
+    if (this.#registered || this.#closed) return this.#registered
+    this.#registered = this.#mux.register(this)
+    if (!this.#registered) logger.warn({ peer }, 'unicast: another call already streams from this FreeSWITCH port')
+    return this.#registered
+  }
+
+  /** Frames are copied into the shared outbox when sent: a send buffer is free at once. */
+  sendQueueEmpty (): boolean { return true }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#onMessage = undefined
+    this.#mux.unregister(this)
+  }
+}
+
+/** The address as the C side reads it into an Int32Array: the four bytes in network order, in host order memory. */
+function ipv4Int32 (address: string): number | undefined {
+  if (!isIPv4(address)) return undefined
+  const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number]
+  return LITTLE_ENDIAN ? (a | b << 8 | c << 16 | d << 24) : (a << 24 | b << 16 | c << 8 | d)
+}
+
+function peerKey (peer: AddressPort): number | undefined {
+  const address = ipv4Int32(peer.address)
+  return address === undefined ? undefined : (address >>> 0) * 65536 + peer.port
+}
+
+function * rangeFromRandomStart (range: { readonly min: number, readonly max: number }): Generator<number> {
+  const span = range.max - range.min + 1
+  const start = Math.floor(Math.random() * span)
+  // As bindSocket: enough tries for a busy range without scanning thousands.
+  for (let i = 0; i < Math.min(span, 32); i++) yield range.min + (start + i) % span
+}
