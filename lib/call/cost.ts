@@ -1,7 +1,7 @@
 import type { CallConfig } from './config.ts'
 import type { LlmProvider } from '../llm/types.ts'
 import { UsageMeter } from '../providers/usage.ts'
-import type { CallRecorder } from '../records/types.ts'
+import type { CallRecorder, EndInput, ErrorInput, LatencyInput, MessageInput, TurnInput, UsageInput } from '../records/types.ts'
 import type { SttProvider } from '../speech/stt/types.ts'
 import { ttsProviders } from '../speech/config.ts'
 
@@ -10,37 +10,60 @@ import { ttsProviders } from '../speech/config.ts'
  * cost from the configured price table (`speech.pricing`) when the call ends.
  */
 export function meteredRecorder (inner: CallRecorder, config: Pick<CallConfig, 'speech'>, providers: { stt: SttProvider | undefined, llm: LlmProvider | undefined }): CallRecorder {
-  const meter = new UsageMeter()
-  const tts = ttsIdentity(config)
-  // Delegate method by method: recorders are class instances, whose methods a spread would miss.
-  const recorder: CallRecorder = {
-    uuid: inner.uuid,
-    rejected: (reason) => { inner.rejected(reason) },
-    answered: (at) => { inner.answered(at) },
-    contact: (name) => { inner.contact(name) },
-    turn: (turn) => { inner.turn(turn) },
-    latency: (latency) => { inner.latency(latency) },
-    message: (message) => { inner.message(message) },
-    error: (error) => { inner.error(error) },
-    usage: (u) => {
-      inner.usage(u)
-      if ((u.sttSeconds ?? 0) > 0 && providers.stt) meter.addStt(providers.stt.name, undefined, u.sttSeconds ?? 0)
-      if (((u.llmInputTokens ?? 0) > 0 || (u.llmOutputTokens ?? 0) > 0) && providers.llm) {
-        meter.addLlm(providers.llm.name, providers.llm.model, u.llmInputTokens ?? 0, u.llmOutputTokens ?? 0)
-      }
-      if ((u.ttsCharacters ?? 0) > 0) meter.addTts(tts.provider, tts.model, u.ttsCharacters ?? 0)
-    },
-    end: async (e) => {
-      const cost = meter.cost(config.speech.pricing)
-      if (cost.total > 0) inner.usage({ costEstimate: cost.total })
-      await inner.end(e)
-    },
+  return new MeteredRecorder(inner, config, providers)
+}
+
+/**
+ * Delegates method by method (recorders are class instances, whose methods a spread would miss).
+ * A class, not an object of arrow functions: those were ten functions made per call, each, under
+ * tsx (esbuild's keepNames), with a 256-byte property dictionary of its own (docs/benchmarks.md,
+ * "Memory per call (tenth session, helper 10b)").
+ */
+class MeteredRecorder implements CallRecorder {
+  readonly uuid: string
+  readonly #inner: CallRecorder
+  readonly #meter = new UsageMeter()
+  readonly #tts: { provider: string, model: string | undefined }
+  readonly #config: Pick<CallConfig, 'speech'>
+  readonly #providers: { stt: SttProvider | undefined, llm: LlmProvider | undefined }
+
+  constructor (inner: CallRecorder, config: Pick<CallConfig, 'speech'>, providers: { stt: SttProvider | undefined, llm: LlmProvider | undefined }) {
+    this.uuid = inner.uuid
+    this.#inner = inner
+    this.#tts = ttsIdentity(config)
+    this.#config = config
+    this.#providers = providers
   }
-  realtimeMeters.set(recorder, (u) => {
-    meter.addLlm(u.provider, u.model, u.inputTokens, u.outputTokens)
-    inner.usage({ llmInputTokens: u.inputTokens, llmOutputTokens: u.outputTokens })
-  })
-  return recorder
+
+  rejected (reason: string): void { this.#inner.rejected(reason) }
+  answered (at?: number): void { this.#inner.answered(at) }
+  contact (name: string): void { this.#inner.contact(name) }
+  turn (turn: TurnInput): void { this.#inner.turn(turn) }
+  latency (latency: LatencyInput): void { this.#inner.latency(latency) }
+  message (message: MessageInput): void { this.#inner.message(message) }
+  error (error: ErrorInput): void { this.#inner.error(error) }
+
+  usage (u: UsageInput): void {
+    this.#inner.usage(u)
+    const { stt, llm } = this.#providers
+    if ((u.sttSeconds ?? 0) > 0 && stt) this.#meter.addStt(stt.name, undefined, u.sttSeconds ?? 0)
+    if (((u.llmInputTokens ?? 0) > 0 || (u.llmOutputTokens ?? 0) > 0) && llm) {
+      this.#meter.addLlm(llm.name, llm.model, u.llmInputTokens ?? 0, u.llmOutputTokens ?? 0)
+    }
+    if ((u.ttsCharacters ?? 0) > 0) this.#meter.addTts(this.#tts.provider, this.#tts.model, u.ttsCharacters ?? 0)
+  }
+
+  async end (e: EndInput): Promise<void> {
+    const cost = this.#meter.cost(this.#config.speech.pricing)
+    if (cost.total > 0) this.#inner.usage({ costEstimate: cost.total })
+    await this.#inner.end(e)
+  }
+
+  /** A realtime session's tokens (recordRealtimeUsage). */
+  realtime (u: RealtimeUsageInput): void {
+    this.#meter.addLlm(u.provider, u.model, u.inputTokens, u.outputTokens)
+    this.#inner.usage({ llmInputTokens: u.inputTokens, llmOutputTokens: u.outputTokens })
+  }
 }
 
 export interface RealtimeUsageInput {
@@ -51,15 +74,13 @@ export interface RealtimeUsageInput {
   readonly outputTokens: number
 }
 
-const realtimeMeters = new WeakMap<CallRecorder, (u: RealtimeUsageInput) => void>()
-
 /**
  * A realtime session's tokens: on the record, and metered under the vendor's own name (not the
  * pipeline's language model, which `usage()` would bill them to). No-op for a recorder that
  * meteredRecorder did not make.
  */
 export function recordRealtimeUsage (recorder: CallRecorder, usage: RealtimeUsageInput): void {
-  realtimeMeters.get(recorder)?.(usage)
+  if (recorder instanceof MeteredRecorder) recorder.realtime(usage)
 }
 
 /**

@@ -114,7 +114,9 @@ export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<
     return
   }
   let released = false
-  const release = (): void => { if (!released) { released = true; verdict.release() } }
+  // A method, not a named arrow: under tsx each named arrow made per call gets a `name` of its
+  // own (esbuild's keepNames), a 256-byte property dictionary. It uses no `this`.
+  const { release } = { release (): void { if (!released) { released = true; verdict.release() } } }
   try {
     await runScript(channel, deps, { route: found, language, did: decision.did, viaDefault: decision.viaDefault, script, log, recorder, release, recording })
   } finally {
@@ -134,8 +136,14 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   const mediaMode = route.mediaMode ?? config.media.mode
   let streamStarted: Promise<StreamSession> | undefined
   const callSignal = AbortSignal.any([channel.signal, channel.endRequested])
-  const stream = async (): Promise<StreamSession> => await (streamStarted ??= StreamSession.start(channel, config.media.stream, log, deps.vads)
-    .then(async (s) => { await opts.recording?.start(s, { speaker: deps.speaker, agent: deps.agent, language, voice: route.voice, signal: callSignal }); return s }))
+  // Methods, as release() above.
+  const { stream, playedOut } = {
+    async stream (): Promise<StreamSession> {
+      return await (streamStarted ??= StreamSession.start(channel, config.media.stream, log, deps.vads)
+        .then(async (s) => { await opts.recording?.start(s, { speaker: deps.speaker, agent: deps.agent, language, voice: route.voice, signal: callSignal }); return s }))
+    },
+    async playedOut (): Promise<void> { await streamStarted?.then(async (s) => { await s.playedOut() }, () => {}) },
+  }
   const { call, ctx, dispose } = createCall({
     ctx: {
       channel,
@@ -154,7 +162,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       commandTimeoutMs: config.server.commandTimeoutMs,
       mediaMode,
       stream,
-      playedOut: async () => { await streamStarted?.then(async (s) => { await s.playedOut() }, () => {}) },
+      playedOut,
       // A route may have its own end-of-turn timing (a dictation line waits longer).
       streamConfig: route.endpointing === undefined ? config.media.stream : { ...config.media.stream, endpointing: route.endpointing },
       agent: deps.agent,

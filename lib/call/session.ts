@@ -77,19 +77,22 @@ export function createCall (init: CallInit): { call: Call, ctx: VerbContext, dis
     log: ctx.log,
     signal: ctx.signal,
     recordings,
-    answer: async () => { await answer(ctx) },
-    play: async (file, options) => await play(ctx, file, options),
-    say: async (text, options) => await say(ctx, text, options),
-    record: async (options) => {
+    // Methods, not arrow functions: under tsx each arrow made per call gets a `name` of its own
+    // (esbuild's keepNames), a 256-byte property dictionary. None uses `this`: a script may
+    // take `call.say` apart from `call`.
+    async answer () { await answer(ctx) },
+    async play (file, options) { return await play(ctx, file, options) },
+    async say (text, options) { return await say(ctx, text, options) },
+    async record (options) {
       const r = await record(ctx, options)
       if (r) recordings.push(r)
       return r
     },
-    digits: async (options) => await digits(ctx, options),
-    transfer: async (target) => await transfer(ctx, target),
-    hangup: async (cause) => { await hangup(ctx, cause) },
-    ask: async (prompt, options) => await ask(ctx, prompt, options),
-    converse: async (options) => await converse(ctx, options),
+    async digits (options) { return await digits(ctx, options) },
+    async transfer (target) { return await transfer(ctx, target) },
+    async hangup (cause) { await hangup(ctx, cause) },
+    async ask (prompt, options) { return await ask(ctx, prompt, options) },
+    async converse (options) { return await converse(ctx, options) },
   }
   return { call, ctx, dispose: unsubscribe }
 }

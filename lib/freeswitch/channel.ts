@@ -334,24 +334,29 @@ export class Channel {
     // With linger, FreeSWITCH says the call is over with a disconnect notice and then waits for
     // our `exit` (mod_event_socket.c listener_run: "Disconnected, goodbye" / linger). We give
     // late events `lingerMs`, then leave: there is nothing left to control.
-    const onNotice = (): void => {
-      this.#end(() => new CallHangupError(this.#hangupCause))
-      this.#lingerTimer ??= setTimeout(() => { void this.close() }, this.#opts.lingerMs)
-    }
-    esl.on('cleanup_linger', onNotice)
-    esl.on('cleanup_disconnect', () => { onNotice(); this.#esl.end() })
-    const onClosed = (): void => {
-      const reason = new PhoneAgentError('ESL_SOCKET_CLOSED', 'Event Socket connection closed')
-      this.#end(() => reason)
-      if (!this.#socketClosed.signal.aborted) this.#socketClosed.abort(reason)
-      if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
-      this.#dtmfListeners.clear()
-      this.#resolveClosed()
-    }
-    for (const e of ['socket.close', 'socket.end', 'socket.error', 'socket.write']) esl.once(e, onClosed)
+    // Private methods called from unnamed arrows, not named arrow functions: under tsx each named
+    // function made per call gets a `name` of its own (esbuild's keepNames), a 256-byte property
+    // dictionary.
+    esl.on('cleanup_linger', () => { this.#onNotice() })
+    esl.on('cleanup_disconnect', () => { this.#onNotice(); this.#esl.end() })
+    for (const e of ['socket.close', 'socket.end', 'socket.error', 'socket.write']) esl.once(e, () => { this.#onClosed() })
     esl.on('error.invalid-json', (err) => { this.#log.warn({ err }, 'malformed event from FreeSWITCH ignored') })
     esl.on('error.missing-event-name', () => { this.#log.warn('event without Event-Name ignored') })
     esl.on('error.missing-content-type', () => { this.#log.warn('frame without Content-Type ignored') })
+  }
+
+  #onNotice (): void {
+    this.#end(() => new CallHangupError(this.#hangupCause))
+    this.#lingerTimer ??= setTimeout(() => { void this.close() }, this.#opts.lingerMs)
+  }
+
+  #onClosed (): void {
+    const reason = new PhoneAgentError('ESL_SOCKET_CLOSED', 'Event Socket connection closed')
+    this.#end(() => reason)
+    if (!this.#socketClosed.signal.aborted) this.#socketClosed.abort(reason)
+    if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
+    this.#dtmfListeners.clear()
+    this.#resolveClosed()
   }
 
   /**
