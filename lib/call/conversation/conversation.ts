@@ -223,6 +223,9 @@ export class Conversation {
       enabled: this.#options.tools ?? this.#agent.tools,
       ...(this.#options.targetDescriptions ? { targetDescriptions: this.#options.targetDescriptions } : {}),
     }
+    // Methods on `conversation`, not arrow functions: under tsx each named arrow made per call
+    // gets a `name` of its own (esbuild's keepNames), a 256-byte property dictionary.
+    const conversation = this
     return {
       ctx: this.#ctx,
       media: this.#media,
@@ -230,7 +233,7 @@ export class Conversation {
       history: this.#history,
       toolContext,
       tools: toolDefinitions(toolContext),
-      lookupContact: (n) => services?.lookupContact(n),
+      lookupContact (n) { return services?.lookupContact(n) },
       language: this.#language,
       voice: this.#voice,
       turnMs: this.#agent.deadlines.turnMs,
@@ -240,8 +243,8 @@ export class Conversation {
       llmFirstTokenMs: this.#agent.deadlines.llmFirstTokenMs,
       sentenceMaxChars: this.#agent.sentences.maxChars,
       maxRounds: MAX_ROUNDS,
-      transfer: async (target) => await this.#transfer(target),
-      sayInsteadOfSilence: async (sig) => { await this.#say(textFor(this.#agent.cannotHelp, this.#language), sig) },
+      async transfer (target) { return await conversation.#transfer(target) },
+      async sayInsteadOfSilence (sig) { await conversation.#say(textFor(conversation.#agent.cannotHelp, conversation.#language), sig) },
     }
   }
 

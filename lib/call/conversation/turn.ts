@@ -127,15 +127,18 @@ export class Turn {
     this.#outer = signal
     this.#controller = new AbortLink([signal])
     this.#signal = this.#controller.signal
+    // Methods on `turn`, not arrow functions: under tsx each named arrow made per turn gets a
+    // `name` of its own (esbuild's keepNames), a 256-byte property dictionary.
+    const turn = this
     this.#deadAir = new DeadAir({
       budgetMs: setup.deadAirMs,
       maxFillers: setup.maxFillers,
       fill: setup.fill,
       // Never once the answer has started: a filler belongs to a wait, not inside a reply.
-      mayFill: () => this.#lastPlayStart < this.#roundStart,
-      expire: (reason) => {
-        this.#deadlineMissed = true
-        this.#controller.abort(reason)
+      mayFill () { return turn.#lastPlayStart < turn.#roundStart },
+      expire (reason) {
+        turn.#deadlineMissed = true
+        turn.#controller.abort(reason)
       },
       signal: this.#signal,
       log: this.#log,
@@ -147,15 +150,16 @@ export class Turn {
 
   /** For the listen before the reply: the clock starts at the end of speech, stops if they go on. */
   get hearing (): TurnHearing {
+    const turn = this // methods, as in the constructor
     return {
       signal: this.#signal,
-      onSpeechEnd: (at) => { this.#heardEnd(at) },
-      onSpeechResumed: () => {
-        this.#speechEnded = false
-        this.#deadAir.callerSpeaking()
+      onSpeechEnd (at) { turn.#heardEnd(at) },
+      onSpeechResumed () {
+        turn.#speechEnded = false
+        turn.#deadAir.callerSpeaking()
       },
-      onPreempt: (text) => { this.#preempt(text) },
-      onPreemptDropped: () => { this.#dropSpeculation('the caller went on') },
+      onPreempt (text) { turn.#preempt(text) },
+      onPreemptDropped () { turn.#dropSpeculation('the caller went on') },
     }
   }
 

@@ -65,8 +65,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
   // The call's signal and the listen's, watched apart: no signal is made to join them (a turn
   // listens once; abort-link.ts says what each signal costs).
   const signals = [deps.signal, signal]
-  const reason = (): Error => abortReason(deps.signal.aborted ? deps.signal : signal)
-  if (deps.signal.aborted || signal.aborted) throw reason()
+  if (deps.signal.aborted || signal.aborted) throw reasonOf(deps.signal, signal)
   if (carried?.recognised !== undefined) {
     options.onSpeechEnd?.(carried.recognised.endAt)
     return heardFrom(carried.recognised.text, carried.startAt, carried.recognised.endAt, carried.recognised.audioMs, 0)
@@ -76,9 +75,9 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
   const adaptive = deps.endpointing.adaptive
   let recognition: UtteranceRecognition | undefined
   let startedAt = carried?.startAt
-  const open = (frames: readonly InboundFrame[]): UtteranceRecognition =>
-    new UtteranceRecognition(deps.stt, { sampleRate: deps.sampleRate, language: options.language, hints: options.hints, signals }, frames)
-  if (carried !== undefined) recognition = open(carried.frames)
+  // Not a named arrow (see below): a listen is made per turn.
+  const recognitionOptions = { sampleRate: deps.sampleRate, language: options.language, hints: options.hints, signals }
+  if (carried !== undefined) recognition = new UtteranceRecognition(deps.stt, recognitionOptions, carried.frames)
 
   // The pause being judged: when it began (wall clock), and the transcript requested for it.
   let pause: { endAt: number, transcript: Promise<Recognised> } | undefined
@@ -101,7 +100,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
       const { finish, fail, onAbort, conclude, judge, wentOn, preempt, cleanup } = {
         finish (h: Heard): void { if (!settled) { settled = true; cleanup(); resolve(h) } },
         fail (err: unknown): void { if (!settled) { settled = true; cleanup(); reject(err) } },
-        onAbort (): void { fail(reason()) },
+        onAbort (): void { fail(reasonOf(deps.signal, signal)) },
         conclude (text: Recognised, endAt: number): void {
           const r = recognition as UtteranceRecognition
           finish(heardFrom(text, startedAt ?? began, endAt, r.audioMs, r.discarded, r.discardedMs))
@@ -175,7 +174,7 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
           startedAt = wallClockOf(event.at, event.detectedAt)
           // From the onset (minus the pre-roll), not from where the VAD confirmed it.
           const from = event.at - deps.preRollMs
-          recognition = open(deps.ring().filter((f) => f.mediaMs >= from))
+          recognition = new UtteranceRecognition(deps.stt, recognitionOptions, deps.ring().filter((f) => f.mediaMs >= from))
           return
         }
         recognition.push(frame)
@@ -203,6 +202,11 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
     recognition?.dispose()
     vad.close()
   }
+}
+
+/** Why a listen stopped: the call's end first, else the listen's own abort. */
+function reasonOf (call: AbortSignal, listen: AbortSignal): Error {
+  return abortReason(call.aborted ? call : listen)
 }
 
 /**
