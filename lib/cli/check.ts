@@ -1,4 +1,5 @@
 import { describeVadEngine } from '../media/vad/index.ts'
+import { describeMediaSockets } from '../media/stream/index.ts'
 import { pino } from 'pino'
 import type { Config } from '../config/load.ts'
 import { routeCall } from '../call/router.ts'
@@ -36,6 +37,7 @@ export const checkCommand: Command = {
     out.write(`sounds: ${config.media.soundsDir} (FreeSWITCH sees ${config.media.freeswitchSoundsDir})\n`)
     // Which voice-activity detector stream mode would run, and why not Silero if it was asked for.
     out.write(`${await describeVadEngine(config.media.stream.vad)}\n`)
+    out.write(`${describeMediaSockets(config.media.stream)}\n`)
     const allow = config.guard.callers.allowPrefixes
     const home = callerAllowPrefixes({ callers: { ...config.guard.callers, allowPrefixes: undefined } }, config.numbers.defaultCountry)
     const note = allow.join() === home.join() ? `the default for numbers.defaultCountry ${config.numbers.defaultCountry}` : 'as configured'

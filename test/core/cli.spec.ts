@@ -14,6 +14,7 @@ t.test('check validates the example config and explains a DID', async (t) => {
   t.equal(all.code, 0, all.err)
   t.match(all.out, /config OK/)
   t.match(all.out, /^VAD: (Silero v5 \(|classic detector)/m, 'which voice-activity detector would run')
+  t.match(all.out, /^media sockets: (one shared batched socket per process|one per call, not the shared one \(media\.stream\.sockets\): )/m, 'which media sockets stream mode would use')
   t.match(all.out, /\+390212345678 -> \+390212345678: script take-message/)
   const one = await run(['check', '--config', example, '--did', '0212345678'])
   t.match(one.out, /0212345678 -> \+390212345678: script take-message, language it-IT/)

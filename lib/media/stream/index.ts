@@ -6,4 +6,4 @@ export { FRAME_MS, samplesPerFrame, isPreRtpFrame, isStreamRate, type StreamRate
 export type { PortChoice } from './bind.ts'
 export { streamSchema, type StreamConfig } from './config.ts'
 export { sharedUdpMux, sharedSocketUnavailable, closeSharedUdpMuxes, type MediaSockets } from './shared-mux.ts'
-export { openMediaSockets } from './sockets-at-start.ts'
+export { openMediaSockets, describeMediaSockets } from './sockets-at-start.ts'

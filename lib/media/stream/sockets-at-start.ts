@@ -18,3 +18,12 @@ export function openMediaSockets (stream: Pick<StreamConfig, 'sockets' | 'bindAd
   log.info({ address: mux?.address, port: mux?.port }, 'media: every call\'s audio through one shared UDP socket')
   return 'shared'
 }
+
+/** For `phone-agent check`: which media sockets stream mode would use, and why not the shared one if it was asked for. */
+export function describeMediaSockets (stream: Pick<StreamConfig, 'sockets' | 'bindAddress'>): string {
+  if (stream.sockets === 'per-call') return 'media sockets: one per call (media.stream.sockets: per-call)'
+  const why = sharedSocketUnavailable(stream.bindAddress)
+  return why === undefined
+    ? 'media sockets: one shared batched socket per process (media.stream.sockets: shared)'
+    : `media sockets: one per call, not the shared one (media.stream.sockets): ${why}`
+}

@@ -33,7 +33,11 @@ export interface UdpMuxStats {
   /** Frames the kernel did not take (a full send buffer): lost, as a full socket of a call's own would lose them. */
   readonly sendDropped: number
   readonly received: number
+  /** Times the C side woke us with datagrams (received / wakeUps: datagrams per wake-up). */
+  readonly wakeUps: number
   readonly sent: number
+  /** sendmmsg flushes (sent / flushes: datagrams per system call, at most 64). */
+  readonly flushes: number
 }
 
 export class UdpMux {
@@ -54,7 +58,7 @@ export class UdpMux {
   #waiting: Array<{ done: SendDone, slot: number }> = []
   readonly #flushNow = (): void => { this.flush() }
   #closed = false
-  #stats = { foreign: 0, sendDropped: 0, received: 0, sent: 0 }
+  #stats = { foreign: 0, sendDropped: 0, received: 0, wakeUps: 0, sent: 0, flushes: 0 }
 
   /** Binds `address` (IPv4) at `port`, or at a free port of the range. */
   static open (addon: UdpMuxAddon, address: string, port: PortChoice): UdpMux {
@@ -142,6 +146,7 @@ export class UdpMux {
     this.#queued = 0
     const taken = this.#addon.send(this.#handle, this.#outboxMemory, this.#outMeta, count)
     this.#stats.sent += taken
+    this.#stats.flushes++
     this.#stats.sendDropped += count - taken
     const waiting = this.#waiting
     if (waiting.length === 0) return
@@ -165,6 +170,7 @@ export class UdpMux {
   received (count: number): void {
     const meta = this.#inMeta
     const slot = this.#slot
+    this.#stats.wakeUps++
     for (let i = 0; i < count; i++) {
       const link = this.#links.get((meta[i * 3] as number >>> 0) * 65536 + (meta[i * 3 + 1] as number))
       if (link === undefined) { this.#stats.foreign++; continue }
