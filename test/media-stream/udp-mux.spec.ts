@@ -123,6 +123,26 @@ if (load.addon === undefined) {
     t.equal(got[burst]?.length, 0, 'cut datagrams are not passed on as audio')
   })
 
+  t.test('a readable socket is read after the gathering wait, and each datagram keeps its arrival time', async (t) => {
+    const mux = UdpMux.open(addon, '127.0.0.1', 0, 30)
+    t.teardown(() => { mux.close() })
+    const side = await freeswitchSide()
+    t.teardown(() => { side.socket.close() })
+    const link = mux.link({ address: '127.0.0.1', port: side.port })
+    const ages: number[] = []
+    link.listen((_msg, _from, ageMs) => { ages.push(ageMs) })
+    await link.connect(link.peer, logger)
+    const sentAt = performance.now()
+    for (let i = 0; i < 5; i++) await sendFrom(side.socket, Buffer.alloc(320, i), mux.port)
+    await until(() => ages.length === 5)
+    const waited = performance.now() - sentAt
+    // libuv's timer may fire a few ms early (its clock is in whole ms, read once per loop pass).
+    t.ok(waited >= 15, `read after the wait (${waited.toFixed(1)} ms)`)
+    t.ok((ages[0] as number) >= 15 && (ages[0] as number) <= waited + 5, `the first datagram's age is the wait (${ages[0]?.toFixed(1)} ms), from the kernel's timestamp`)
+    t.ok(ages.every((age, i) => i === 0 || age <= (ages[i - 1] as number)), 'later datagrams are younger')
+    t.equal(mux.stats.wakeUps, 1, 'one wake-up for the five')
+  })
+
   t.test('binding: a port in use names the setting; a closed socket refuses sends', async (t) => {
     const first = UdpMux.open(addon, '127.0.0.1', 0)
     let error: unknown

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 export interface UdpMuxAddon {
   readonly BATCH: number
   readonly SLOT: number
-  open (address: string, port: number, inbox: ArrayBuffer, meta: Int32Array, onBatch: (count: number) => void): [UdpMuxHandle, number]
+  open (address: string, port: number, inbox: ArrayBuffer, meta: Int32Array, onBatch: (count: number) => void, gatherMs: number): [UdpMuxHandle, number]
   send (handle: UdpMuxHandle, outbox: ArrayBuffer, meta: Int32Array, count: number): number
   close (handle: UdpMuxHandle): void
 }

@@ -10,11 +10,16 @@
  * its own `local-port`, which the JavaScript side uses to find the call.
  *
  * API (N-API only, so one build serves every Node version with N-API 8):
- *   open(address, port, inbox, meta, onBatch) -> [handle, boundPort]   IPv4 only
+ *   open(address, port, inbox, meta, onBatch, gatherMs) -> [handle, boundPort]   IPv4 only
  *       inbox: ArrayBuffer of BATCH * SLOT bytes, datagram i at i * SLOT;
- *       meta: Int32Array of BATCH * 3: source address (network order as read), port, length
- *       (length SLOT + 1: the datagram was larger than a slot and is cut).
+ *       meta: Int32Array of BATCH * 4: source address (network order as read), port, length
+ *       (length SLOT + 1: the datagram was larger than a slot and is cut), and how long ago the
+ *       kernel received it, in microseconds (SO_TIMESTAMPNS; -1 when unknown).
  *       onBatch(count) is called on the event loop whenever datagrams were read.
+ *       gatherMs > 0: once the socket is readable, wait that long before reading, so one wake-up
+ *       reads what every call sent meanwhile (each call's FreeSWITCH sends on its own phase of the
+ *       20 ms clock: read at once, a wake-up finds about one datagram); the receive timestamps keep
+ *       each frame's true arrival time.
  *   send(handle, outbox, meta, count) -> datagrams the kernel took (a full socket: fewer)
  *       outbox: ArrayBuffer, datagram i at i * SLOT; meta: Int32Array, i * 3: address (network
  *       order), port, length.
@@ -33,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 64
@@ -41,11 +47,16 @@
 #define MAX_ROUNDS 8
 /* Asked for; the kernel caps it at net.core.[rw]mem_max. 500 calls' frames of one tick are 160 KB. */
 #define SOCKET_BUFFER (4 * 1024 * 1024)
+#define META 4
+#define CONTROL_SPACE CMSG_SPACE(sizeof(struct timespec))
 
 typedef struct {
   int fd;
   int closed;
   uv_poll_t poll;
+  uv_timer_t gather;
+  int gather_ms;
+  int open_handles;
   napi_env env;
   napi_ref on_batch;
   napi_ref inbox_ref;
@@ -57,6 +68,7 @@ typedef struct {
   struct mmsghdr msgs[BATCH];
   struct iovec iovs[BATCH];
   struct sockaddr_in addrs[BATCH];
+  char control[BATCH][CONTROL_SPACE];
 } mux_t;
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "udp-mux: " #call " failed"); return NULL; } } while (0)
@@ -79,23 +91,33 @@ static int read_batch (mux_t *m) {
     m->msgs[i].msg_hdr.msg_iovlen = 1;
     m->msgs[i].msg_hdr.msg_name = &m->addrs[i];
     m->msgs[i].msg_hdr.msg_namelen = sizeof m->addrs[i];
+    m->msgs[i].msg_hdr.msg_control = m->control[i];
+    m->msgs[i].msg_hdr.msg_controllen = CONTROL_SPACE;
   }
   int n;
   do { n = recvmmsg(m->fd, m->msgs, BATCH, MSG_DONTWAIT, NULL); } while (n < 0 && errno == EINTR);
   if (n <= 0) return 0;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
   for (int i = 0; i < n; i++) {
     int truncated = (m->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-    m->meta[i * 3] = (int32_t)m->addrs[i].sin_addr.s_addr;
-    m->meta[i * 3 + 1] = ntohs(m->addrs[i].sin_port);
-    m->meta[i * 3 + 2] = truncated ? SLOT + 1 : (int32_t)m->msgs[i].msg_len;
+    int32_t *meta = m->meta + i * META;
+    meta[0] = (int32_t)m->addrs[i].sin_addr.s_addr;
+    meta[1] = ntohs(m->addrs[i].sin_port);
+    meta[2] = truncated ? SLOT + 1 : (int32_t)m->msgs[i].msg_len;
+    meta[3] = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&m->msgs[i].msg_hdr, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+      struct timespec at;
+      memcpy(&at, CMSG_DATA(c), sizeof at);
+      long long age = (now.tv_sec - at.tv_sec) * 1000000LL + (now.tv_nsec - at.tv_nsec) / 1000;
+      meta[3] = age < 0 ? 0 : age > 10000000 ? 10000000 : (int32_t)age;
+    }
   }
   return n;
 }
 
-static void on_readable (uv_poll_t *handle, int status, int events) {
-  mux_t *m = handle->data;
-  (void)events;
-  if (m->closed || status < 0) return;
+static void drain (mux_t *m) {
   napi_env env = m->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -119,14 +141,37 @@ static void on_readable (uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+static void on_readable (uv_poll_t *handle, int status, int events);
+
+static void on_gathered (uv_timer_t *timer) {
+  mux_t *m = timer->data;
+  if (m->closed) return;
+  drain(m);
+  if (!m->closed) uv_poll_start(&m->poll, UV_READABLE, on_readable);
+}
+
+static void on_readable (uv_poll_t *handle, int status, int events) {
+  mux_t *m = handle->data;
+  (void)events;
+  if (m->closed || status < 0) return;
+  if (m->gather_ms <= 0) { drain(m); return; }
+  /* Stop watching until the timer reads: the socket stays readable meanwhile. */
+  uv_poll_stop(&m->poll);
+  /* The loop's clock was read before it slept in epoll: the wait counts from now. */
+  uv_update_time(m->gather.loop);
+  uv_timer_start(&m->gather, on_gathered, (uint64_t)m->gather_ms, 0);
+}
+
 static void free_mux (uv_handle_t *handle) {
-  free(handle->data);
+  mux_t *m = handle->data;
+  if (--m->open_handles == 0) free(m);
 }
 
 static void release (napi_env env, mux_t *m) {
   if (m->closed) return;
   m->closed = 1;
   uv_poll_stop(&m->poll);
+  uv_timer_stop(&m->gather);
   close(m->fd);
   napi_delete_reference(env, m->on_batch);
   napi_delete_reference(env, m->inbox_ref);
@@ -134,6 +179,7 @@ static void release (napi_env env, mux_t *m) {
   napi_delete_reference(env, m->resource);
   napi_async_destroy(env, m->context);
   uv_close((uv_handle_t *)&m->poll, free_mux);
+  uv_close((uv_handle_t *)&m->gather, free_mux);
 }
 
 static int32_t *int32_data (napi_env env, napi_value value, size_t need) {
@@ -152,18 +198,20 @@ static void *buffer_data (napi_env env, napi_value value, size_t need) {
 }
 
 static napi_value mux_open (napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char address[64];
   size_t address_len;
   int32_t port;
   if (argc < 5 || napi_get_value_string_utf8(env, argv[0], address, sizeof address, &address_len) != napi_ok || napi_get_value_int32(env, argv[1], &port) != napi_ok) {
-    napi_throw_type_error(env, NULL, "udp-mux: open(address, port, inbox, meta, onBatch)");
+    napi_throw_type_error(env, NULL, "udp-mux: open(address, port, inbox, meta, onBatch, gatherMs)");
     return NULL;
   }
   uint8_t *inbox = buffer_data(env, argv[2], (size_t)BATCH * SLOT);
-  int32_t *meta = int32_data(env, argv[3], BATCH * 3);
+  int32_t *meta = int32_data(env, argv[3], BATCH * META);
+  int32_t gather_ms = 0;
+  if (argc >= 6) napi_get_value_int32(env, argv[5], &gather_ms);
   napi_valuetype callback_type;
   CHECK(napi_typeof(env, argv[4], &callback_type));
   if (inbox == NULL || meta == NULL || callback_type != napi_function) {
@@ -177,7 +225,8 @@ static napi_value mux_open (napi_env env, napi_callback_info info) {
   }
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
-  int size = SOCKET_BUFFER;
+  int size = SOCKET_BUFFER, on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
@@ -203,6 +252,10 @@ static napi_value mux_open (napi_env env, napi_callback_info info) {
     return NULL;
   }
   m->poll.data = m;
+  uv_timer_init(loop, &m->gather);
+  m->gather.data = m;
+  m->gather_ms = gather_ms < 0 ? 0 : gather_ms > 20 ? 20 : gather_ms;
+  m->open_handles = 2;
   CHECK(napi_create_object(env, &resource));
   CHECK(napi_create_string_utf8(env, "UdpMux", NAPI_AUTO_LENGTH, &name));
   CHECK(napi_async_init(env, resource, name, &m->context));
@@ -213,6 +266,7 @@ static napi_value mux_open (napi_env env, napi_callback_info info) {
   uv_poll_start(&m->poll, UV_READABLE, on_readable);
   /* The calls' Event Socket connections keep the process alive, not their media. */
   uv_unref((uv_handle_t *)&m->poll);
+  uv_unref((uv_handle_t *)&m->gather);
 
   napi_value handle, bound, result;
   CHECK(napi_create_external(env, m, NULL, NULL, &handle));

@@ -12,8 +12,11 @@ export type SendDone = (err: Error | null) => void
 export interface DatagramSocket {
   /** Where it is bound. */
   readonly local: AddressPort
-  /** Every datagram from the peer (for an unconnected dgram socket: from anyone), and socket errors. */
-  listen (onMessage: (msg: Buffer, from: AddressPort) => void, onError: (err: Error) => void): void
+  /**
+   * Every datagram from the peer (for an unconnected dgram socket: from anyone), and socket errors.
+   * `ageMs`: how long ago the kernel received it, when the socket knows (a gathered read); 0 or absent: just now.
+   */
+  listen (onMessage: (msg: Buffer, from: AddressPort, ageMs?: number) => void, onError: (err: Error) => void): void
   /** To the connected peer; `done` (rarely given: it costs a task) sees the error, if any. */
   send (frame: Buffer, done?: SendDone): void
   /** To `peer`, before a connect. */

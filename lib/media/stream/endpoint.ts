@@ -111,7 +111,7 @@ export class MediaEndpoint {
     this.#connectToPeer = options.connect !== false
     // An ICMP port-unreachable (FreeSWITCH gone) surfaces as a socket error on some systems;
     // the call's own hangup handling ends the endpoint, so it is counted, not thrown.
-    socket.listen((msg, from) => { this.#onMessage(msg, from) }, (err) => {
+    socket.listen((msg, from, ageMs) => { this.#onMessage(msg, from, ageMs) }, (err) => {
       this.#stats.sendErrors++
       this.#logger.debug({ err }, 'unicast socket error')
     })
@@ -252,10 +252,11 @@ export class MediaEndpoint {
     return n
   }
 
-  #onMessage (msg: Buffer, rinfo: AddressPort): void {
+  #onMessage (msg: Buffer, rinfo: AddressPort, ageMs = 0): void {
     keepDatagramMap(msg)
     if (this.#closed) return
-    const receivedAt = this.#scheduler.clock.now()
+    // A gathered read (udp-mux.ts) comes up to 2 ms after the kernel had it: the frame keeps its arrival time.
+    const receivedAt = this.#scheduler.clock.now() - ageMs
     const peer = this.#peer
     if (peer === undefined) {
       this.#peer = { address: rinfo.address, port: rinfo.port }

@@ -26,6 +26,15 @@ import { LITTLE_ENDIAN } from './send-ring.ts'
 
 /** Frames one flush can hold; a tick with more flushes as it goes (4 MB of send slots: 2048 calls). */
 const OUTBOX_SLOTS = 2048
+/** Per received datagram: source address, port, length, age in µs (udp-mux.c). */
+const IN_META = 4
+/**
+ * Once the socket is readable, wait this long before reading (udp-mux.c gatherMs): each call's
+ * FreeSWITCH sends on its own phase of the 20 ms clock, so reading at once wakes us about once per
+ * datagram; 2 ms gathers ~50 datagrams a wake-up at 500 calls. Each frame keeps its true arrival
+ * time (the kernel's receive timestamp); what reaches the VAD is at most 2 ms later.
+ */
+export const GATHER_MS = 2
 
 export interface UdpMuxStats {
   /** Datagrams from a source no call was registered for (a stranger, or a call already gone). */
@@ -61,17 +70,17 @@ export class UdpMux {
   #stats = { foreign: 0, sendDropped: 0, received: 0, wakeUps: 0, sent: 0, flushes: 0 }
 
   /** Binds `address` (IPv4) at `port`, or at a free port of the range. */
-  static open (addon: UdpMuxAddon, address: string, port: PortChoice): UdpMux {
+  static open (addon: UdpMuxAddon, address: string, port: PortChoice, gatherMs = GATHER_MS): UdpMux {
     if (!isIPv4(address)) throw new PhoneAgentError('CONFIG_INVALID', `media.stream.sockets: shared needs an IPv4 bindAddress (got ${address})`)
     const inbox = new ArrayBuffer(addon.BATCH * addon.SLOT)
-    const inMeta = new Int32Array(addon.BATCH * 3)
+    const inMeta = new Int32Array(addon.BATCH * IN_META)
     const candidates = typeof port === 'number' ? [port] : rangeFromRandomStart(port)
     let lastError: unknown
     for (const candidate of candidates) {
       let mux: UdpMux | undefined
       try {
         // The batch handler needs the mux, the mux needs the handle: the handler looks it up late.
-        const [handle, bound] = addon.open(address, candidate, inbox, inMeta, (count) => { mux?.received(count) })
+        const [handle, bound] = addon.open(address, candidate, inbox, inMeta, (count) => { mux?.received(count) }, gatherMs)
         mux = new UdpMux(addon, handle, address, bound, inbox, inMeta)
         return mux
       } catch (err) {
@@ -172,15 +181,17 @@ export class UdpMux {
     const slot = this.#slot
     this.#stats.wakeUps++
     for (let i = 0; i < count; i++) {
-      const link = this.#links.get((meta[i * 3] as number >>> 0) * 65536 + (meta[i * 3 + 1] as number))
+      const at = i * IN_META
+      const link = this.#links.get((meta[at] as number >>> 0) * 65536 + (meta[at + 1] as number))
       if (link === undefined) { this.#stats.foreign++; continue }
       this.#stats.received++
-      const length = meta[i * 3 + 2] as number
+      const length = meta[at + 2] as number
+      const ageUs = meta[at + 3] as number
       // A datagram larger than a slot was cut: an empty one is refused as malformed by the endpoint.
       // Otherwise a Buffer of its own, as Node gives each message: frames may be kept (frame.ts frameSamples).
       const msg = Buffer.allocUnsafeSlow(length > slot ? 0 : length)
       this.#inbox.copy(msg, 0, i * slot, i * slot + msg.length)
-      link.deliver(msg)
+      link.deliver(msg, ageUs > 0 ? ageUs / 1000 : 0)
     }
   }
 }
@@ -191,7 +202,7 @@ export class MuxLink implements DatagramSocket {
   readonly peer: AddressPort
   readonly #mux: UdpMux
   readonly #to: number
-  #onMessage: ((msg: Buffer, from: AddressPort) => void) | undefined
+  #onMessage: ((msg: Buffer, from: AddressPort, ageMs: number) => void) | undefined
   #registered = false
   #closed = false
 
@@ -205,13 +216,13 @@ export class MuxLink implements DatagramSocket {
   }
 
   /** No socket errors here: a send the kernel refuses is reported to that send's callback. */
-  listen (onMessage: (msg: Buffer, from: AddressPort) => void, _onError?: (err: Error) => void): void {
+  listen (onMessage: (msg: Buffer, from: AddressPort, ageMs: number) => void, _onError?: (err: Error) => void): void {
     this.#onMessage = onMessage
   }
 
-  /** @internal UdpMux.received */
-  deliver (msg: Buffer): void {
-    this.#onMessage?.(msg, this.peer)
+  /** @internal UdpMux.received; `ageMs`: how long ago the kernel received it. */
+  deliver (msg: Buffer, ageMs: number): void {
+    this.#onMessage?.(msg, this.peer, ageMs)
   }
 
   send (frame: Buffer, done?: SendDone): void {
