@@ -185,7 +185,15 @@ if (load.addon === undefined) {
     t.equal(result.status, 'sent')
     await until(() => side.received.some((r) => r.msg.readInt16LE(0) === 500))
     t.ok(side.received.every((r) => r.port === mux.port && r.msg.length === 320))
+    // A FreeSWITCH port another live call still holds (the kernel handed out a port just freed):
+    // that call gets a socket of its own, not a call without audio.
     await endpoint.close()
+    const holder = await MediaEndpoint.open({ rate: 8000, mux, peer: { address: '127.0.0.1', port: side.port }, scheduler, logger })
+    const second = await MediaEndpoint.open({ rate: 8000, mux, peer: { address: '127.0.0.1', port: side.port }, scheduler, logger })
+    t.equal(holder.advertisedAddress.port, mux.port)
+    t.not(second.advertisedAddress.port, mux.port, 'a socket of its own')
+    await holder.close()
+    await second.close()
     t.equal(mux.links, 0, 'the call\'s port is free again')
   })
 }

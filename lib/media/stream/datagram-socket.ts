@@ -1,7 +1,8 @@
 import type dgram from 'node:dgram'
 import type { Logger } from 'pino'
-import type { AddressPort } from './endpoint-options.ts'
-import { connectSocket } from './bind.ts'
+import { isIPv6 } from 'node:net'
+import type { AddressPort, MediaEndpointOptions } from './endpoint-options.ts'
+import { bindSocket, connectSocket } from './bind.ts'
 
 export type SendDone = (err: Error | null) => void
 
@@ -64,4 +65,19 @@ export class NodeDatagramSocket implements DatagramSocket {
   async close (): Promise<void> {
     await new Promise<void>((resolve) => { this.#socket.close(() => { resolve() }) })
   }
+}
+
+/**
+ * A call's socket: its share of the process's shared socket (udp-mux.ts) when there is one and
+ * FreeSWITCH's port is known up front (it is how the call's datagrams are told apart), else a
+ * socket of its own. A FreeSWITCH port another live call still holds on the shared socket (the
+ * kernel handed out a port just freed) gets a socket of its own too, rather than no audio.
+ */
+export async function openDatagramSocket (options: MediaEndpointOptions, bindAddress: string): Promise<DatagramSocket> {
+  if (options.mux !== undefined && options.peer !== undefined) {
+    const link = options.mux.link(options.peer)
+    if (await link.connect(options.peer, options.logger)) return link
+    await link.close()
+  }
+  return new NodeDatagramSocket(await bindSocket(isIPv6(bindAddress) ? 'udp6' : 'udp4', bindAddress, options.port ?? 0, options.signal))
 }

@@ -1,4 +1,3 @@
-import { isIPv6 } from 'node:net'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 import { int16FromBytes, type PcmChunk } from '../pcm.ts'
@@ -6,8 +5,7 @@ import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './fr
 import { FrameBuffer, type InboundFrame } from './inbound.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
-import { bindSocket } from './bind.ts'
-import { NodeDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
+import { openDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
 import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
 import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
@@ -87,10 +85,7 @@ export class MediaEndpoint {
     if (advertised === '0.0.0.0' || advertised === '::') {
       throw new PhoneAgentError('CONFIG_INVALID', 'unicast: binding a wildcard address needs an advertised address FreeSWITCH can reach')
     }
-    // With the process's shared socket (udp-mux.ts) a call needs FreeSWITCH's port up front: it is how its datagrams are told apart.
-    const socket = options.mux !== undefined && options.peer !== undefined
-      ? options.mux.link(options.peer)
-      : new NodeDatagramSocket(await bindSocket(isIPv6(bindAddress) ? 'udp6' : 'udp4', bindAddress, options.port ?? 0, options.signal))
+    const socket = await openDatagramSocket(options, bindAddress)
     const endpoint = new MediaEndpoint(socket, options.rate, advertised, options)
     // A peer known up front is connected before the first tick can send.
     if (options.peer !== undefined) await endpoint.#connect(options.peer)

@@ -244,7 +244,7 @@ export class MuxLink implements DatagramSocket {
     }
     if (this.#registered || this.#closed) return this.#registered
     this.#registered = this.#mux.register(this)
-    if (!this.#registered) logger.warn({ peer }, 'unicast: another call already streams from this FreeSWITCH port')
+    if (!this.#registered) logger.warn({ peer }, 'unicast: another call still streams from this FreeSWITCH port on the shared socket: this call gets a socket of its own')
     return this.#registered
   }
 
