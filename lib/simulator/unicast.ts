@@ -119,6 +119,9 @@ export class UnicastLink implements UnicastPort {
     private readonly hooks: UnicastHooks,
     private readonly cngFrames: number,
   ) {
+    // unicast_thread_run reads with switch_socket_recv on its unconnected socket (switch_ivr.c):
+    // a datagram from any source is played, so one shared socket of ours (media.stream.sockets:
+    // shared) can feed every call, each at its own local-port.
     socket.on('message', (msg: Buffer) => { this.onDatagram(msg) })
     socket.on('error', (err) => { hooks.log?.debug({ err }, 'simulated unicast socket error') })
   }
