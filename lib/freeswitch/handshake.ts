@@ -50,12 +50,14 @@ export class HandshakeWatch {
   #breach: HandshakeFailure | undefined
   #settled = false
   #onSettled: (failure: HandshakeFailure | undefined) => void
-  #onData = (chunk: Buffer): void => {
-    this.#bytes += chunk.length
-    if (this.#bytes > MAX_HANDSHAKE_BYTES) this.#breached('too_large')
-  }
+  /** Set in the constructor: a class field's arrow gets a `name` of its own under tsx (esbuild's keepNames), a 256-byte dictionary per call. */
+  readonly #onData: (chunk: Buffer) => void
 
   constructor (socket: Socket, timeoutMs: number, onSettled: (failure: HandshakeFailure | undefined) => void) {
+    this.#onData = (chunk) => {
+      this.#bytes += chunk.length
+      if (this.#bytes > MAX_HANDSHAKE_BYTES) this.#breached('too_large')
+    }
     this.#socket = socket
     this.#onSettled = onSettled
     this.#timer = setTimeout(() => { this.#breached('timeout') }, timeoutMs)

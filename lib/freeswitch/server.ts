@@ -191,10 +191,12 @@ async function refuse (esl: FreeSwitchResponse, socket: Socket, timeoutMs: numbe
 /** esl logs every closed-socket wait at error level; those are normal hangups for us. */
 function eslLogger (log: Logger): { debug: (m: string, d?: unknown) => void, info: (m: string, d?: unknown) => void, error: (m: string, d?: unknown) => void } {
   const child = log.child({ module: 'esl' })
+  // Methods, not arrow functions: under tsx each named arrow made per connection gets a `name`
+  // of its own (esbuild's keepNames), a 256-byte property dictionary. None uses `this`.
   return {
-    debug: () => {},
-    info: (msg) => { child.trace(msg) },
-    error: (msg, data) => { child.debug({ data: safeData(data) }, msg) },
+    debug () {},
+    info (msg) { child.trace(msg) },
+    error (msg, data) { child.debug({ data: safeData(data) }, msg) },
   }
 }
 
