@@ -8,6 +8,8 @@
  * driver goes away.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { chatChunk, usageChunk } from '../test/fakes/openai-server.ts'
 
 /** The fixed latencies: the bench takes them out of the turn times it reports. */
@@ -82,7 +84,9 @@ async function handle (req: IncomingMessage, res: ServerResponse): Promise<void>
   res.end(JSON.stringify({ error: { message: `no fake for ${path}` } }))
 }
 
-if (process.send !== undefined) {
+// Started as a forked child (FakesProcess), not when imported for replyText() and FAKE_LATENCY
+// (bench/load-report.ts) by a process that has an IPC channel of its own (a tap test).
+if (process.send !== undefined && process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     handle(req, res).catch(() => { res.destroy() })
   })
