@@ -75,7 +75,8 @@ async function main (args: LoadServerArgs): Promise<void> {
   const metrics = new Metrics({ processMetrics: true, ...(worker !== undefined ? { processLabels: { worker } } : {}) })
   const speech = await createSpeechServices(config, logger, { observer: metrics })
   let marks: Array<LatencyInput & { uuid: string }> = []
-  const records = { begin: (start: CallStart): CallRecorder => ({ ...nullRecorder(start.uuid), latency: (l) => { marks.push({ ...l, uuid: start.uuid }); metrics.turnLatency(l) } }) }
+  // latency() a method: a named arrow made per call would carry a 256-byte name dictionary under tsx (docs/benchmarks.md, "Memory per call").
+  const records = { begin: (start: CallStart): CallRecorder => ({ ...nullRecorder(start.uuid), latency (l) { marks.push({ ...l, uuid: start.uuid }); metrics.turnLatency(l) } }) }
   const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records })
   // The event-loop delay comes from /metrics, as an operator's Prometheus would read it.
   const ops = worker !== undefined ? undefined : await startOpsServer({ host: '127.0.0.1', port: 0, metrics, health: () => ({ ok: true, activeCalls: agent.server.activeCalls() }), logger })
