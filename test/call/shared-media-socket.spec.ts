@@ -26,7 +26,7 @@ async function twoCalls (port: number): Promise<Array<{ remotePort: number | und
 }
 
 t.test('shared (the default): every call streams to the one port, each hears its own agent', { skip: built.addon === undefined && process.env.CI !== 'true' ? built.why : false }, async (t) => {
-  const { port, logs } = await startTestAgent(t, { media: { mode: 'stream' }, routes: { [DID]: { script: 'take-message' } } })
+  const { port, logs, agent } = await startTestAgent(t, { media: { mode: 'stream' }, routes: { [DID]: { script: 'take-message' } } })
   const calls = await twoCalls(port)
   const mux = sharedUdpMux('127.0.0.1', undefined)
   t.ok(mux, 'the shared socket is open')
@@ -35,7 +35,9 @@ t.test('shared (the default): every call streams to the one port, each hears its
     t.ok(call.heardFrames > 10, `the caller heard the agent (${call.heardFrames} frames)`)
   }
   t.ok(logs.some((l) => l.msg === 'media: every call\'s audio through one shared UDP socket'), 'said at start-up')
-  t.equal(mux?.stats.foreign, 0, 'no datagram went astray')
+  // (Datagrams from a call's FreeSWITCH side after its end count as strangers': not checked here.)
+  await agent.server.drained()
+  t.equal(mux?.links, 0, 'every call\'s registration is gone with its call')
 })
 
 t.test('per-call: a socket of each call\'s own', async (t) => {

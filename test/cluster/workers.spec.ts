@@ -6,6 +6,11 @@ import { speechLike } from '../media-stream/signals.ts'
 import { runCli } from '../helpers/cli.ts'
 import { freePort, startCluster, until } from './serve-workers.ts'
 
+// Each test starts a service of three processes (each loading the whole app) and places calls in
+// real time: under a loaded npm test (ten runners on two cores) the spec took up to 180 s, the
+// runner's budget for one spec (test/helpers/specs.ts); alone it takes ~45 s.
+t.setTimeout(360_000)
+
 const message = (): { atMs: number, wav: Buffer } => ({ atMs: 2500, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, 1.2, -18) }) })
 
 async function getText (url: string): Promise<string> {
