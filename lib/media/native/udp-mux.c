@@ -286,11 +286,19 @@ static mux_t *get_mux (napi_env env, napi_value value) {
   return m;
 }
 
+/* A call's `want` arguments into argv, and the handle the first one is (NULL, with a JavaScript error, otherwise). */
+static mux_t *handle_args (napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
+    napi_throw_type_error(env, NULL, "udp-mux: wrong number of arguments");
+    return NULL;
+  }
+  return get_mux(env, argv[0]);
+}
+
 static napi_value mux_send (napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  mux_t *m = argc == 4 ? get_mux(env, argv[0]) : NULL;
+  mux_t *m = handle_args(env, info, 4, argv);
   if (m == NULL) return NULL;
   int32_t count;
   CHECK(napi_get_value_int32(env, argv[3], &count));
@@ -338,10 +346,8 @@ static napi_value mux_send (napi_env env, napi_callback_info info) {
 }
 
 static napi_value mux_close (napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  mux_t *m = argc == 1 ? get_mux(env, argv[0]) : NULL;
+  mux_t *m = handle_args(env, info, 1, argv);
   if (m == NULL) return NULL;
   release(env, m);
   return NULL;
