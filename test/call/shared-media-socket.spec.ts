@@ -35,6 +35,10 @@ t.test('shared (the default): every call streams to the one port, each hears its
     t.ok(call.heardFrames > 10, `the caller heard the agent (${call.heardFrames} frames)`)
   }
   t.ok(logs.some((l) => l.msg === 'media: every call\'s audio through one shared UDP socket'), 'said at start-up')
+  // Each message is the caller's own audio, which reached us only from that call's local-port.
+  const recorded = logs.filter((l) => l.msg === 'message recorded')
+  t.equal(recorded.length, 2, 'both callers\' messages recorded from their streams')
+  t.ok(recorded.every((l) => typeof l.durationMs === 'number' && l.durationMs > 1000), `each a message of its caller's length (${recorded.map((l) => String(l.durationMs)).join(', ')} ms)`)
   // (Datagrams from a call's FreeSWITCH side after its end count as strangers': not checked here.)
   await agent.server.drained()
   t.equal(mux?.links, 0, 'every call\'s registration is gone with its call')
