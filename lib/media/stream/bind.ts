@@ -17,24 +17,35 @@ export async function bindSocket (type: 'udp4' | 'udp6', address: string, port: 
       throw new PhoneAgentError('CONFIG_INVALID', `unicast: port ${port} on ${address} is in use`, { cause: err })
     }
   }
-  const { min, max } = port
-  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
-    throw new PhoneAgentError('CONFIG_INVALID', `unicast: bad port range ${min}-${max}`)
-  }
-  const span = max - min + 1
-  // A random start spreads concurrent calls over the range instead of all racing for `min`.
-  const start = Math.floor(Math.random() * span)
   let lastError: unknown
-  for (let i = 0; i < Math.min(span, MAX_TRIES); i++) {
+  for (const candidate of portsToTry(port)) {
     try {
-      return await bindOnce(type, address, min + (start + i) % span, signal)
+      return await bindOnce(type, address, candidate, signal)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
       lastError = err
     }
   }
   // A range too small for the concurrent calls is a configuration problem.
-  throw new PhoneAgentError('CONFIG_INVALID', `unicast: no free UDP port in ${min}-${max}`, { cause: lastError })
+  throw new PhoneAgentError('CONFIG_INVALID', `unicast: no free UDP port in ${port.min}-${port.max}`, { cause: lastError })
+}
+
+/**
+ * The ports to try binding, in order: the one fixed port, or up to MAX_TRIES of a range from a
+ * random start, so concurrent binds spread over the range instead of all racing for `min`.
+ */
+export function * portsToTry (port: PortChoice): Generator<number> {
+  if (typeof port === 'number') {
+    yield port
+    return
+  }
+  const { min, max } = port
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) {
+    throw new PhoneAgentError('CONFIG_INVALID', `unicast: bad port range ${min}-${max}`)
+  }
+  const span = max - min + 1
+  const start = Math.floor(Math.random() * span)
+  for (let i = 0; i < Math.min(span, MAX_TRIES); i++) yield min + (start + i) % span
 }
 
 function bindOnce (type: 'udp4' | 'udp6', address: string, port: number, signal?: AbortSignal): Promise<dgram.Socket> {

@@ -2,7 +2,7 @@ import { isIPv4 } from 'node:net'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 import type { UdpMuxAddon, UdpMuxHandle } from '../native/udp-mux-addon.ts'
-import type { PortChoice } from './bind.ts'
+import { portsToTry, type PortChoice } from './bind.ts'
 import type { DatagramSocket, SendDone } from './datagram-socket.ts'
 import type { AddressPort } from './endpoint-options.ts'
 import { LITTLE_ENDIAN } from './send-ring.ts'
@@ -74,9 +74,8 @@ export class UdpMux {
     if (!isIPv4(address)) throw new PhoneAgentError('CONFIG_INVALID', `media.stream.sockets: shared needs an IPv4 bindAddress (got ${address})`)
     const inbox = new ArrayBuffer(addon.BATCH * addon.SLOT)
     const inMeta = new Int32Array(addon.BATCH * IN_META)
-    const candidates = typeof port === 'number' ? [port] : rangeFromRandomStart(port)
     let lastError: unknown
-    for (const candidate of candidates) {
+    for (const candidate of portsToTry(port)) {
       let mux: UdpMux | undefined
       try {
         // The batch handler needs the mux, the mux needs the handle: the handler looks it up late.
@@ -269,11 +268,4 @@ function ipv4Int32 (address: string): number | undefined {
 function peerKey (peer: AddressPort): number | undefined {
   const address = ipv4Int32(peer.address)
   return address === undefined ? undefined : (address >>> 0) * 65536 + peer.port
-}
-
-function * rangeFromRandomStart (range: { readonly min: number, readonly max: number }): Generator<number> {
-  const span = range.max - range.min + 1
-  const start = Math.floor(Math.random() * span)
-  // As bindSocket: enough tries for a busy range without scanning thousands.
-  for (let i = 0; i < Math.min(span, 32); i++) yield range.min + (start + i) % span
 }
