@@ -1,14 +1,21 @@
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
+import { sourcesHash } from './sources.mjs'
 
 /** The C side of lib/media/stream/udp-mux.ts (udp-mux.c says what each call does). */
 export interface UdpMuxAddon {
   readonly BATCH: number
   readonly SLOT: number
-  open (address: string, port: number, inbox: ArrayBuffer, meta: Int32Array, onBatch: (count: number) => void, gatherMs: number): [UdpMuxHandle, number]
+  /** The third element is 1 when datagrams can be held to be sent when due (held-send.c's thread runs). */
+  open (address: string, port: number, inbox: ArrayBuffer, meta: Int32Array, onBatch: (count: number) => void, gatherMs: number): [UdpMuxHandle, number, number]
   send (handle: UdpMuxHandle, outbox: ArrayBuffer, meta: Int32Array, count: number): number
+  /** Held datagrams to the address (as the C side reads it) and port dropped before they were due. */
+  cancel (handle: UdpMuxHandle, address: number, port: number): number
+  /** [queued, sent, dropped, cancelled, late, maxLateUs, pending] (held-send.h). */
+  heldStats (handle: UdpMuxHandle): number[]
+  /** CLOCK_MONOTONIC in milliseconds: the clock `send`'s due times are on. */
+  clockMs (): number
   close (handle: UdpMuxHandle): void
 }
 
@@ -18,7 +25,6 @@ export type UdpMuxHandle = { readonly __udpMux: unique symbol }
 export type AddonLoad = { readonly addon: UdpMuxAddon } | { readonly addon: undefined, readonly why: string }
 
 const BINARY = fileURLToPath(new URL('./build/udp-mux.node', import.meta.url))
-const SOURCE = fileURLToPath(new URL('./udp-mux.c', import.meta.url))
 let loaded: AddonLoad | undefined
 
 /**
@@ -39,8 +45,8 @@ function load (): AddonLoad {
   } catch {
     return { addon: undefined, why: `the batched UDP helper is not built: ${rebuild}` }
   }
-  if (builtFrom !== createHash('sha256').update(readFileSync(SOURCE)).digest('hex')) {
-    return { addon: undefined, why: `the batched UDP helper was built from another version of udp-mux.c: ${rebuild}` }
+  if (builtFrom !== sourcesHash()) {
+    return { addon: undefined, why: `the batched UDP helper was built from another version of its C sources: ${rebuild}` }
   }
   try {
     return { addon: createRequire(import.meta.url)(BINARY) as UdpMuxAddon }

@@ -20,9 +20,16 @@
  *       reads what every call sent meanwhile (each call's FreeSWITCH sends on its own phase of the
  *       20 ms clock: read at once, a wake-up finds about one datagram); the receive timestamps keep
  *       each frame's true arrival time.
- *   send(handle, outbox, meta, count) -> datagrams the kernel took (a full socket: fewer)
- *       outbox: ArrayBuffer, datagram i at i * SLOT; meta: Int32Array, i * 3: address (network
- *       order), port, length.
+ *       -> [handle, boundPort, holds]: holds is 1 when datagrams can be held (held-send.c's thread runs)
+ *   send(handle, outbox, meta, count) -> datagrams taken (sent, or held to be sent when due)
+ *       outbox: ArrayBuffer, datagram i at i * SLOT; meta: Int32Array, i * 5: address (network
+ *       order), port, length, held (0: send now; 1: held-send.c sends it when due), and when it is
+ *       due: the low 32 bits of CLOCK_MONOTONIC in microseconds (clockMs), taken as the moment
+ *       within 35 minutes of now that has them. meta[i * 5 + 3] is overwritten with 1 when
+ *       datagram i was taken, 0 when the kernel (or memory) refused it.
+ *   clockMs() -> CLOCK_MONOTONIC in milliseconds: the clock due times are on
+ *   cancel(handle, address, port) -> held datagrams to address:port dropped before they were due
+ *   heldStats(handle) -> [queued, sent, dropped, cancelled, late, maxLateUs, pending] (held-send.h)
  *   close(handle)
  * Built by lib/media/native/build.mjs with the machine's C compiler (optional: without it the
  * service keeps a socket per call).
@@ -30,6 +37,9 @@
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include "held-send.h"
+#include "napi-args.h"
+#include "send-batch.h"
 #include <uv.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +63,8 @@
 typedef struct {
   int fd;
   int closed;
+  /* The thread that sends held datagrams when due (NULL: none could start; they go at once). */
+  held_send_t *held;
   uv_poll_t poll;
   uv_timer_t gather;
   int gather_ms;
@@ -72,14 +84,6 @@ typedef struct {
 } mux_t;
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "udp-mux: " #call " failed"); return NULL; } } while (0)
-
-static napi_value throw_errno (napi_env env, const char *what, int err) {
-  char message[160];
-  snprintf(message, sizeof message, "udp-mux: %s: %s", what, strerror(err));
-  const char *code = err == EADDRINUSE ? "EADDRINUSE" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : err == EACCES ? "EACCES" : "EUDPMUX";
-  napi_throw_error(env, code, message);
-  return NULL;
-}
 
 /* Reads up to BATCH datagrams without waiting: how many (0 when none are waiting or on error). */
 static int read_batch (mux_t *m) {
@@ -172,6 +176,9 @@ static void release (napi_env env, mux_t *m) {
   m->closed = 1;
   uv_poll_stop(&m->poll);
   uv_timer_stop(&m->gather);
+  /* The thread sends on the socket: stopped before the socket closes. */
+  if (m->held != NULL) held_close(m->held);
+  m->held = NULL;
   close(m->fd);
   napi_delete_reference(env, m->on_batch);
   napi_delete_reference(env, m->inbox_ref);
@@ -180,21 +187,6 @@ static void release (napi_env env, mux_t *m) {
   napi_async_destroy(env, m->context);
   uv_close((uv_handle_t *)&m->poll, free_mux);
   uv_close((uv_handle_t *)&m->gather, free_mux);
-}
-
-static int32_t *int32_data (napi_env env, napi_value value, size_t need) {
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  if (napi_get_typedarray_info(env, value, &type, &length, &data, NULL, NULL) != napi_ok) return NULL;
-  return type == napi_int32_array && length >= need ? data : NULL;
-}
-
-static void *buffer_data (napi_env env, napi_value value, size_t need) {
-  void *data;
-  size_t length;
-  if (napi_get_arraybuffer_info(env, value, &data, &length) != napi_ok || length < need) return NULL;
-  return data;
 }
 
 static napi_value mux_open (napi_env env, napi_callback_info info) {
@@ -240,12 +232,14 @@ static napi_value mux_open (napi_env env, napi_callback_info info) {
   mux_t *m = calloc(1, sizeof *m);
   if (m == NULL) { close(fd); return throw_errno(env, "calloc", ENOMEM); }
   m->fd = fd;
+  m->held = held_open(fd);
   m->env = env;
   m->inbox = inbox;
   m->meta = meta;
   uv_loop_t *loop;
   napi_value resource, name;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &m->poll, fd) != 0) {
+    if (m->held != NULL) held_close(m->held);
     close(fd);
     free(m);
     napi_throw_error(env, NULL, "udp-mux: cannot watch the socket");
@@ -268,12 +262,14 @@ static napi_value mux_open (napi_env env, napi_callback_info info) {
   uv_unref((uv_handle_t *)&m->poll);
   uv_unref((uv_handle_t *)&m->gather);
 
-  napi_value handle, bound, result;
+  napi_value handle, bound, holds, result;
   CHECK(napi_create_external(env, m, NULL, NULL, &handle));
   CHECK(napi_create_int32(env, ntohs(local.sin_port), &bound));
-  CHECK(napi_create_array_with_length(env, 2, &result));
+  CHECK(napi_create_int32(env, m->held != NULL, &holds));
+  CHECK(napi_create_array_with_length(env, 3, &result));
   CHECK(napi_set_element(env, result, 0, handle));
   CHECK(napi_set_element(env, result, 1, bound));
+  CHECK(napi_set_element(env, result, 2, holds));
   return result;
 }
 
@@ -296,6 +292,8 @@ static mux_t *handle_args (napi_env env, napi_callback_info info, size_t want, n
   return get_mux(env, argv[0]);
 }
 
+#define OUT_META 5
+
 static napi_value mux_send (napi_env env, napi_callback_info info) {
   napi_value argv[4];
   mux_t *m = handle_args(env, info, 4, argv);
@@ -303,45 +301,63 @@ static napi_value mux_send (napi_env env, napi_callback_info info) {
   int32_t count;
   CHECK(napi_get_value_int32(env, argv[3], &count));
   uint8_t *outbox = buffer_data(env, argv[1], (size_t)(count > 0 ? count : 0) * SLOT);
-  int32_t *meta = int32_data(env, argv[2], (size_t)(count > 0 ? count : 0) * 3);
+  int32_t *meta = int32_data(env, argv[2], (size_t)(count > 0 ? count : 0) * OUT_META);
   if (outbox == NULL || meta == NULL || count < 0) {
     napi_throw_range_error(env, NULL, "udp-mux: send(handle, outbox, meta, count) out of range");
     return NULL;
   }
-  int taken = 0;
-  if (!m->closed) {
-    struct mmsghdr msgs[BATCH];
-    struct iovec iovs[BATCH];
-    struct sockaddr_in addrs[BATCH];
-    int next = 0;
-    while (next < count) {
-      int n = count - next < BATCH ? count - next : BATCH;
-      for (int i = 0; i < n; i++) {
-        int k = next + i;
-        int32_t len = meta[k * 3 + 2];
-        memset(&msgs[i], 0, sizeof msgs[i]);
-        memset(&addrs[i], 0, sizeof addrs[i]);
-        addrs[i].sin_family = AF_INET;
-        addrs[i].sin_addr.s_addr = (uint32_t)meta[k * 3];
-        addrs[i].sin_port = htons((uint16_t)meta[k * 3 + 1]);
-        iovs[i].iov_base = outbox + (size_t)k * SLOT;
-        iovs[i].iov_len = len < 0 ? 0 : len > SLOT ? SLOT : (size_t)len;
-        msgs[i].msg_hdr.msg_iov = &iovs[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &addrs[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
-      }
-      int r;
-      do { r = sendmmsg(m->fd, msgs, (unsigned)n, MSG_DONTWAIT); } while (r < 0 && errno == EINTR);
-      if (r > 0) { next += r; taken += r; continue; }
-      /* A full socket buffer: the rest of this tick is dropped (real-time audio; the caller counts it). */
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      /* The first datagram left was refused (no route, a bad address): skip it, send the others. */
-      next++;
-    }
+  int taken = 0, direct = 0;
+  for (int k = 0; k < count; k++) {
+    int32_t *d = meta + k * OUT_META;
+    if (m->closed) { d[3] = 0; continue; }
+    if (d[3] <= 0 || m->held == NULL) { d[3] = 0; direct++; continue; }
+    int32_t len = d[2] < 0 ? 0 : d[2] > SLOT ? SLOT : d[2];
+    /* The due time's low 32 bits: the moment nearest now that has them (a signed 32-bit difference). */
+    long long now_us = held_clock_ns() / 1000;
+    long long due_us = now_us + (int32_t)((uint32_t)d[4] - (uint32_t)now_us);
+    int ok = held_put(m->held, due_us * 1000, (uint32_t)d[0], (uint16_t)d[1], outbox + (size_t)k * SLOT, (size_t)len) == 0;
+    /* 1: taken; -1: refused (out of memory), made 0 below (0 here would mean "send now"). */
+    d[3] = ok ? 1 : -1;
+    taken += ok;
   }
+  if (direct > 0) taken += send_unheld(m->fd, outbox, SLOT, meta, OUT_META, count);
+  for (int k = 0; k < count; k++) if (meta[k * OUT_META + 3] == -1) meta[k * OUT_META + 3] = 0;
   napi_value result;
   CHECK(napi_create_int32(env, taken, &result));
+  return result;
+}
+
+static napi_value mux_cancel (napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  mux_t *m = handle_args(env, info, 3, argv);
+  if (m == NULL) return NULL;
+  int32_t address, port;
+  CHECK(napi_get_value_int32(env, argv[1], &address));
+  CHECK(napi_get_value_int32(env, argv[2], &port));
+  int n = m->closed || m->held == NULL ? 0 : held_cancel(m->held, (uint32_t)address, (uint16_t)port);
+  napi_value result;
+  CHECK(napi_create_int32(env, n, &result));
+  return result;
+}
+
+static napi_value mux_held_stats (napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  mux_t *m = handle_args(env, info, 1, argv);
+  if (m == NULL) return NULL;
+  long long stats[HELD_STATS] = { 0 };
+  if (!m->closed && m->held != NULL) held_stats(m->held, stats);
+  napi_value result, value;
+  CHECK(napi_create_array_with_length(env, HELD_STATS, &result));
+  for (int i = 0; i < HELD_STATS; i++) {
+    CHECK(napi_create_double(env, (double)stats[i], &value));
+    CHECK(napi_set_element(env, result, (uint32_t)i, value));
+  }
+  return result;
+}
+
+static napi_value mux_clock_ms (napi_env env, napi_callback_info info) {
+  napi_value result;
+  CHECK(napi_create_double(env, (double)held_clock_ns() / 1e6, &result));
   return result;
 }
 
@@ -357,6 +373,9 @@ NAPI_MODULE_INIT () {
   napi_property_descriptor methods[] = {
     { "open", NULL, mux_open, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, mux_send, NULL, NULL, NULL, napi_default, NULL },
+    { "cancel", NULL, mux_cancel, NULL, NULL, NULL, napi_default, NULL },
+    { "heldStats", NULL, mux_held_stats, NULL, NULL, NULL, napi_default, NULL },
+    { "clockMs", NULL, mux_clock_ms, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, mux_close, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value batch, slot;

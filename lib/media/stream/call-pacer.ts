@@ -48,8 +48,17 @@ export interface CallPacerOptions {
   readonly lead: number
   /** False while FreeSWITCH's address is unknown, the socket is connecting, or the call closed. */
   readonly canSend: () => boolean
-  /** Send the queue's next frame (silence when idle or paused), stamped `now`. */
-  readonly send: (now: number) => void
+  /**
+   * Send the queue's next frame (silence when idle or paused), stamped `at`: when it is to leave,
+   * now or (a reply's frame served `aheadMs` early) later, which the socket then holds it for.
+   */
+  readonly send: (at: number) => void
+  /**
+   * A reply's frames are handed to `send` this long before they are due (default 0: when due).
+   * Only for a socket that holds a frame until its moment (udp-mux.ts: a thread sends it), so a
+   * late event loop does not move it; the endpoint takes back what is held on a pause or a clear.
+   */
+  readonly aheadMs?: number | undefined
   /** FreeSWITCH's write timer as seen from the caller's frames (none: the shared grid only). */
   readonly writeClock?: WriteClock | undefined
   /**
@@ -88,7 +97,8 @@ export class CallPacer {
   readonly #queue: OutboundQueue
   readonly #lead: number
   readonly #canSend: () => boolean
-  readonly #send: (now: number) => void
+  readonly #send: (at: number) => void
+  readonly #ahead: number
   readonly #clock: WriteClock | undefined
   readonly #minMargin: number
   /** How late idle wake-ups come: up at once with a late one, down slowly (ms). */
@@ -103,6 +113,8 @@ export class CallPacer {
   #idleAnchor = 0
   /** Lane slots passed with nothing queued: the frames sent ahead playing out before idling. */
   #drained = 0
+  /** When the first of those slots was due: a refill in time still leaves when they were due. */
+  #drainedDue = 0
   #kickPending = false
   #closed = false
   #idleSkipped = 0
@@ -127,12 +139,13 @@ export class CallPacer {
     this.#lead = options.lead
     this.#canSend = options.canSend
     this.#send = options.send
+    this.#ahead = Math.max(0, options.aheadMs ?? 0)
     this.#clock = options.writeClock
     this.#minMargin = options.marginMs ?? 6
     // Methods, not arrow functions: under tsx each named arrow made per call gets a `name` of its
     // own (esbuild's keepNames), a 256-byte property dictionary per function per call.
     const self = this
-    this.#laneSubscriber = { onTick (frames, now) { self.#onLaneTick(frames, now) } }
+    this.#laneSubscriber = { onTick (frames, now, dueAt) { self.#onLaneTick(frames, now, dueAt) } }
     this.#idleSubscriber = { onTick (_frames, now) { self.#onIdleTick(now) } }
     this.#unsubscribe = this.#scheduler.add({ onTick (frames, now) { self.#onTick(frames, now) } })
   }
@@ -200,7 +213,9 @@ export class CallPacer {
     } else if (this.#drained > 0) {
       const n = this.#drained
       this.#drained = 0
-      for (let i = 0; i < n; i++) this.#sendNow(now)
+      // Served ahead (aheadMs), a slot may not be due yet: its frame then waits for it.
+      const frame = this.#scheduler.frameMs
+      for (let i = 0; i < n; i++) this.#sendNow(Math.max(now, this.#drainedDue + i * frame))
     }
   }
 
@@ -215,6 +230,7 @@ export class CallPacer {
     return clock
   }
 
+  /** Send one frame at `now` (the time it leaves: a held frame's due time). */
   #sendNow (now: number): void {
     this.#send(now)
     // Ticks on which the switch had nothing of ours to write (skips, a cold call's silence, a late
@@ -254,7 +270,7 @@ export class CallPacer {
     // A reply during the settling gap: the gap starts over once it has played.
     if (this.#settle > 0) this.#settle = SETTLE_SLOTS
     this.#drained = 0
-    this.#closeLane = this.#scheduler.addLane(this.#laneSubscriber, now)
+    this.#closeLane = this.#scheduler.addLane(this.#laneSubscriber, now, this.#ahead)
     for (let i = 0; i <= this.#lead; i++) this.#sendNow(now)
   }
 
@@ -265,18 +281,21 @@ export class CallPacer {
     close?.()
   }
 
-  #onLaneTick (frames: number, now: number): void {
+  #onLaneTick (frames: number, now: number, dueAt: number): void {
     for (let i = 0; i < frames; i++) {
+      // Served ahead (aheadMs), a frame leaves when its slot is due; a slot already due, at once.
+      const at = Math.max(now, dueAt + i * this.#scheduler.frameMs)
       if (!this.#queue.empty) {
         if (!this.#canSend()) return
         // Paused: silence at the lane's pace, so resume() carries on without a new anchor.
         this.#drained = 0
-        this.#sendNow(now)
+        this.#sendNow(at)
         continue
       }
       // Nothing queued: the frames sent ahead play out first (nothing sent for `lead` slots),
       // then the call goes back to idle.
       if (this.#drained < this.#lead) {
+        if (this.#drained === 0) this.#drainedDue = at
         this.#drained++
         continue
       }
@@ -285,7 +304,7 @@ export class CallPacer {
       // call (no warm window: FreeSWITCH on timerfd, quiet-idle.ts) sends nothing: the shared grid
       // sends its keep-alive (#onTick), and the lane does not wake every 20 ms for nothing.
       this.#endLane()
-      if (this.#canSend()) this.#idle(now)
+      if (this.#canSend()) this.#idle(at)
       return
     }
   }

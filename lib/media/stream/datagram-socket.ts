@@ -18,8 +18,18 @@ export interface DatagramSocket {
    * `ageMs`: how long ago the kernel received it, when the socket knows (a gathered read); 0 or absent: just now.
    */
   listen (onMessage: (msg: Buffer, from: AddressPort, ageMs?: number) => void, onError: (err: Error) => void): void
-  /** To the connected peer; `done` (rarely given: it costs a task) sees the error, if any. */
-  send (frame: Buffer, done?: SendDone): void
+  /**
+   * Sends a frame after any it holds (see `holds`): at once, or with `holdMs` that much later.
+   * The peer is the connected one; `done` (rarely given: it costs a task) sees the error, if any.
+   */
+  send (frame: Buffer, done?: SendDone, holdMs?: number): void
+  /**
+   * True when `send` can hold a frame until its moment without the event loop (udp-mux.ts: a
+   * thread of the C helper sends it); false: `holdMs` is not honoured and must not be given.
+   */
+  readonly holds: boolean
+  /** Take back the frames still held (a barge-in); how many. */
+  cancelHeld (): number
   /** To `peer`, before a connect. */
   sendTo (frame: Buffer, peer: AddressPort, done: SendDone): void
   /** Sends carry no address from now on and nobody else's datagrams reach us; false when it failed. */
@@ -32,6 +42,8 @@ export interface DatagramSocket {
 /** A Node dgram socket of the call's own: one syscall and one callback per datagram. */
 export class NodeDatagramSocket implements DatagramSocket {
   readonly local: AddressPort
+  /** A datagram goes when Node hands it to the kernel: nothing is held. */
+  readonly holds = false
   readonly #socket: dgram.Socket
 
   constructor (socket: dgram.Socket) {
@@ -53,6 +65,8 @@ export class NodeDatagramSocket implements DatagramSocket {
   sendTo (frame: Buffer, peer: AddressPort, done: SendDone): void {
     this.#socket.send(frame, peer.port, peer.address, done)
   }
+
+  cancelHeld (): number { return 0 }
 
   async connect (peer: AddressPort, logger: Logger): Promise<boolean> {
     return await connectSocket(this.#socket, peer, logger)

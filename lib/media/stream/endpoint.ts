@@ -2,11 +2,12 @@ import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 import { int16FromBytes, type PcmChunk } from '../pcm.ts'
 import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
-import { FrameBuffer, type InboundFrame } from './inbound.ts'
+import type { InboundFrame } from './inbound.ts'
+import { FrameConsumers } from './frame-consumers.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
 import { openDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
-import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
+import { HOLD_AHEAD_MS, type AddressPort, type SentListener, type MediaEndpointOptions, type MediaEndpointStats } from './endpoint-options.ts'
 import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
@@ -24,6 +25,7 @@ import { keepDatagramMap } from './datagram-map.ts'
  */
 
 export type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats, WriteTimer } from './endpoint-options.ts'
+export { HOLD_AHEAD_MS } from './endpoint-options.ts'
 
 // A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
 const MAX_DATAGRAM = 1920
@@ -47,7 +49,6 @@ export class MediaEndpoint {
   readonly #queue: OutboundQueue
   readonly #scheduler: FrameScheduler
   readonly #logger: Logger
-  readonly #maxBuffered: number
   // Arrays, replaced on (un)subscribe: iterating them per frame allocates no iterator.
   #listeners: ReadonlyArray<(frame: InboundFrame) => void> = []
   #sentListeners: ReadonlyArray<SentListener> = []
@@ -59,7 +60,7 @@ export class MediaEndpoint {
   readonly #quiet: QuietIdle
   /** FreeSWITCH writes on the matrix timer (endpoint-options.ts writeTimer). */
   readonly #matrix: boolean
-  readonly #buffers = new Set<FrameBuffer>()
+  readonly #consumers: FrameConsumers
   readonly #signal: AbortSignal | undefined
   readonly #onAbort: () => void
   #peer: AddressPort | undefined
@@ -74,7 +75,7 @@ export class MediaEndpoint {
   #fsPlaying = false
   #seq = 0
   #mediaSamples = 0
-  #stats = { received: 0, preRtp: 0, rtpGap: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, droppedSlowConsumer: 0, sendErrors: 0, coldStarts: 0 }
+  #stats = { received: 0, preRtp: 0, rtpGap: 0, droppedForeign: 0, droppedMalformed: 0, sent: 0, silenceSent: 0, sendErrors: 0, coldStarts: 0, heldTakenBack: 0 }
   #closedPromise: Promise<void> | undefined
 
   /** Bind the socket and start pacing (silence until audio is queued; nothing until FreeSWITCH has sent its first datagram). */
@@ -101,7 +102,7 @@ export class MediaEndpoint {
     this.#queue = new OutboundQueue(rate)
     this.#scheduler = options.scheduler ?? sharedScheduler()
     this.#logger = options.logger
-    this.#maxBuffered = options.maxBufferedFrames ?? 50
+    this.#consumers = new FrameConsumers(options.maxBufferedFrames ?? 50)
     this.#peer = options.peer
     this.#connectToPeer = options.connect !== false
     // An ICMP port-unreachable (FreeSWITCH gone) surfaces as a socket error on some systems;
@@ -122,8 +123,10 @@ export class MediaEndpoint {
       scheduler: this.#scheduler,
       queue: this.#queue,
       lead: Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1))),
+      // Held frames only on timerfd: the matrix write model places each idle frame by when it is sent.
+      aheadMs: socket.holds && !this.#matrix ? (options.holdAheadMs ?? HOLD_AHEAD_MS) : 0,
       canSend () { return self.#canSend() },
-      send (now) { self.#sendFrame(now) },
+      send (at) { self.#sendFrame(at) },
     })
     this.#signal = options.signal
     this.#onAbort = () => { void this.close() }
@@ -143,7 +146,7 @@ export class MediaEndpoint {
   get closed (): boolean { return this.#closed }
 
   get stats (): MediaEndpointStats {
-    return { ...this.#stats, droppedSlowConsumer: this.#stats.droppedSlowConsumer + this.#liveDrops(), sendBuffersGrown: this.#ring.grown, idleSkipped: this.#pacer.idleSkipped, drainSkipped: this.#pacer.drainSkipped }
+    return { ...this.#stats, droppedSlowConsumer: this.#consumers.dropped, sendBuffersGrown: this.#ring.grown, idleSkipped: this.#pacer.idleSkipped, drainSkipped: this.#pacer.drainSkipped }
   }
 
   /** Agent audio still waiting to be sent, in ms. */
@@ -173,7 +176,10 @@ export class MediaEndpoint {
   }
 
   /** The caller may be starting to talk: send silence, keep the queue (resume() goes on from there). */
-  pause (): void { this.#queue.pause() }
+  pause (): void {
+    this.#queue.pause()
+    this.#takeBackHeld()
+  }
 
   resume (): void {
     this.#queue.resume()
@@ -184,7 +190,20 @@ export class MediaEndpoint {
 
   /** Barge-in: drop all queued audio; the next frame sent is silence. Returns what was sent of each dropped item. */
   clear (): PlayoutResult[] {
+    this.#takeBackHeld()
     return this.#queue.clear()
+  }
+
+  /**
+   * Take back what the socket still holds (served ahead) and put its audio back in the queue
+   * (OutboundQueue.unsend): the agent stops as soon as without holding. Sent-frame listeners were
+   * told of those frames (an echo guard then waits for an echo that never comes: harmless).
+   */
+  #takeBackHeld (): void {
+    const n = this.#socket.cancelHeld()
+    if (n === 0) return
+    this.#stats.heldTakenBack += n
+    this.#queue.unsend(n)
   }
 
   /**
@@ -210,20 +229,7 @@ export class MediaEndpoint {
 
   /** Inbound frames as an async iterable for one consumer; ends on close() or when `signal` aborts. */
   frames (options: { signal?: AbortSignal } = {}): AsyncIterable<InboundFrame> {
-    const { signal } = options
-    const onAbort = (): void => { buffer.end() }
-    const buffer: FrameBuffer = new FrameBuffer(this.#maxBuffered, () => {
-      this.#buffers.delete(buffer)
-      this.#stats.droppedSlowConsumer += buffer.dropped
-      signal?.removeEventListener('abort', onAbort)
-    })
-    if (this.#closed || signal?.aborted === true) {
-      buffer.end()
-      return buffer
-    }
-    this.#buffers.add(buffer)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    return buffer
+    return this.#consumers.open(this.#closed, options.signal)
   }
 
   /** Stop pacing, release the socket, settle queued playouts as `closed`, end frame iterables. Idempotent. */
@@ -233,18 +239,12 @@ export class MediaEndpoint {
     this.#pacer.close()
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#queue.close()
-    for (const buffer of [...this.#buffers]) buffer.end()
+    this.#consumers.endAll()
     this.#listeners = []
     this.#sentListeners = []
     this.#closedPromise = this.#socket.close()
     this.#logger.debug({ stats: this.stats }, 'unicast endpoint closed')
     return this.#closedPromise
-  }
-
-  #liveDrops (): number {
-    let n = 0
-    for (const b of this.#buffers) n += b.dropped
-    return n
   }
 
   #onMessage (msg: Buffer, rinfo: AddressPort, ageMs = 0): void {
@@ -309,7 +309,7 @@ export class MediaEndpoint {
         this.#logger.error({ err }, 'unicast frame listener threw')
       }
     }
-    for (const buffer of this.#buffers) buffer.push(frame)
+    this.#consumers.push(frame)
   }
 
   /** Whether the pacer may send now: audio queued always, idle silence while a turn may start (quiet-idle.ts). */
@@ -318,6 +318,7 @@ export class MediaEndpoint {
     return !this.#queue.empty || this.#quiet.wanted(this.#scheduler.clock.now())
   }
 
+  /** The queue's next frame to the socket, to leave at `now` (a held frame: later than the clock's now). */
   #sendFrame (now: number): void {
     const ring = this.#ring
     const socket = this.#socket
@@ -337,8 +338,8 @@ export class MediaEndpoint {
     this.#quiet.sent(now, !idle)
     try {
       if (connected) {
-        if (this.#stats.sent % SAMPLE_EVERY === 1) socket.send(frame, this.#onSent)
-        else socket.send(frame)
+        // A frame served ahead (a holding socket) is held until `now`.
+        socket.send(frame, this.#stats.sent % SAMPLE_EVERY === 1 ? this.#onSent : undefined, socket.holds ? now - this.#scheduler.clock.now() : 0)
         if (fromSlot) ring.sentWithoutCallback(slot)
       } else {
         socket.sendTo(frame, this.#peer as AddressPort, fromSlot ? ring.sending(slot) : this.#onSent)

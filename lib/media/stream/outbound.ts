@@ -12,6 +12,9 @@ import { resampledLength, resampleSliced } from '../resample-stream.ts'
 
 export type PlayoutStatus = 'sent' | 'cleared' | 'closed'
 
+/** Frames `unsend` can put back: a socket holds a reply's frames at most a frame or two ahead. */
+const RECENT = 4
+
 export interface PlayoutResult {
   readonly id: number
   /** `sent`: every sample went out; `cleared`: barge-in dropped the rest; `closed`: the endpoint closed. */
@@ -57,6 +60,13 @@ export class OutboundQueue {
   #queuedSamples = 0
   /** First-frame callbacks of items that started in the frame being built (told by `sent`). */
   readonly #started: Array<(sentAt: number) => void> = []
+  /**
+   * The last RECENT frames, newest at #recentAt: the item each drew its samples from and how many
+   * (0: silence; -1: from two items, or its item finished), so `unsend` can put them back.
+   */
+  readonly #recentItems: Array<Item | undefined> = new Array(RECENT).fill(undefined)
+  readonly #recentTaken = new Int32Array(RECENT)
+  #recentAt = 0
 
   constructor (rate: StreamRate) {
     this.rate = rate
@@ -152,15 +162,21 @@ export class OutboundQueue {
    * slot's, or the shared silence frame.
    */
   nextFrameInto (now: number, slot: SendSlot): Buffer {
-    if (this.#items.length === 0 || this.#paused) return silenceFrame(this.rate)
+    if (this.#items.length === 0 || this.#paused) {
+      this.#remember(undefined, 0)
+      return silenceFrame(this.rate)
+    }
     const frame = LITTLE_ENDIAN ? slot.samples : this.#bigEndianScratch()
     let filled = 0
+    const first = this.#items[0]
+    let rewindable = true
     while (filled < frame.length) {
       const item = this.#items[0]
       if (item === undefined) break
       const take = Math.min(frame.length - filled, item.available - item.offset)
       // The conversion has not caught up: pad this frame, the item goes on next frame.
       if (take <= 0) break
+      if (item !== first) rewindable = false
       const src = item.samples
       const from = item.offset
       for (let i = 0; i < take; i++) frame[filled + i] = src[from + i] as number
@@ -172,8 +188,10 @@ export class OutboundQueue {
       if (item.offset === item.samples.length) {
         this.#items.shift()
         item.resolve(this.#result(item, 'sent'))
+        rewindable = false
       }
     }
+    this.#remember(first, rewindable ? filled : -1)
     if (filled < frame.length) frame.fill(0, filled)
     return LITTLE_ENDIAN ? slot.bytes : encodeFrame(frame, slot.bytes)
   }
@@ -186,6 +204,33 @@ export class OutboundQueue {
   sent (sentAt: number): void {
     if (this.#started.length === 0) return
     for (const tell of this.#started.splice(0)) tell(sentAt)
+  }
+
+  /**
+   * The last `frames` frames were never sent after all (the socket held them and they were taken
+   * back: a pause or a barge-in), so their audio goes back at the head of the queue and plays on
+   * resume. Possible while they all came from the item still playing, after its first frame;
+   * false otherwise (they stay consumed: at most a frame or two of audio skipped).
+   */
+  unsend (frames: number): boolean {
+    if (frames > RECENT) return false
+    let item: Item | undefined
+    let samples = 0
+    for (let k = 0; k < frames; k++) {
+      const at = (this.#recentAt - k + RECENT) % RECENT
+      const taken = this.#recentTaken[at] as number
+      if (taken === 0) continue
+      const from = this.#recentItems[at]
+      if (taken < 0 || (item !== undefined && from !== item)) return false
+      item = from
+      samples += taken
+    }
+    if (item === undefined) return true
+    if (item !== this.#items[0] || item.offset - samples <= 0) return false
+    item.offset -= samples
+    this.#queuedSamples += samples
+    this.#recentTaken.fill(-1)
+    return true
   }
 
   /**
@@ -203,6 +248,12 @@ export class OutboundQueue {
     return this.#dropAll('closed')
   }
 
+  #remember (item: Item | undefined, taken: number): void {
+    this.#recentAt = (this.#recentAt + 1) % RECENT
+    this.#recentItems[this.#recentAt] = item
+    this.#recentTaken[this.#recentAt] = taken
+  }
+
   #bigEndianScratch (): Int16Array {
     this.#scratch ??= new Int16Array(this.#frameSamples)
     return this.#scratch
@@ -210,6 +261,8 @@ export class OutboundQueue {
 
   #dropAll (status: PlayoutStatus): PlayoutResult[] {
     this.#paused = false
+    this.#recentItems.fill(undefined)
+    this.#recentTaken.fill(-1)
     const items = this.#items.splice(0)
     this.#queuedSamples = 0
     const results = items.map((item) => this.#result(item, status))

@@ -17,7 +17,8 @@ import { FRAME_MS } from './frame.ts'
  * frame went out (slot k due at `anchor + k * 20 ms`), so a reply does not wait up to a frame for
  * the shared grid. Lanes share the one timer: each wake-up serves the grid and every lane due
  * within `coalesceMs`, so 500 lanes on their own phases cost at most ~7 wake-ups per frame
- * (20 / 3 ms), not 500.
+ * (20 / 3 ms), not 500. A lane may be served ahead (addLane's aheadMs) for a socket that holds
+ * each frame until its slot is due: the timer's lateness then does not reach the frame.
  */
 
 export interface MonotonicClock {
@@ -31,8 +32,11 @@ export interface FrameTimers {
 }
 
 export interface TickSubscriber {
-  /** `frames` is how many frame slots fell due since the last tick (1 unless catching up). */
-  onTick (frames: number, now: number): void
+  /**
+   * `frames` is how many frame slots fell due since the last tick (1 unless catching up);
+   * `dueAt`, when the first of them is due (later than `now` for a lane served ahead, see addLane).
+   */
+  onTick (frames: number, now: number, dueAt: number): void
 }
 
 export interface SchedulerStats {
@@ -73,6 +77,8 @@ export interface FrameSchedulerOptions {
 interface Lane {
   readonly subscriber: TickSubscriber
   readonly anchor: number
+  /** Slots are served this long before they are due (addLane). */
+  readonly ahead: number
   /** Slots handed out (including skipped ones); slot 0 is the caller's own, at the anchor. */
   served: number
 }
@@ -155,10 +161,12 @@ export class FrameScheduler {
   /**
    * Pace `subscriber` on its own grid anchored at `anchor` (its slot 0, which the caller served
    * itself): slot k is due at `anchor + k * frameMs`, drift-free, with the grid's catch-up bound.
-   * Returns the function that closes the lane (idempotent).
+   * With `aheadMs`, each slot is served that long before it is due (its `dueAt` says when): for a
+   * subscriber whose socket sends a frame when it is due (udp-mux.ts holds), so an event loop late
+   * by less than that does not move the frame. Returns the function that closes the lane (idempotent).
    */
-  addLane (subscriber: TickSubscriber, anchor: number): () => void {
-    const lane: Lane = { subscriber, anchor, served: 1 }
+  addLane (subscriber: TickSubscriber, anchor: number, aheadMs = 0): () => void {
+    const lane: Lane = { subscriber, anchor, ahead: Math.max(0, aheadMs), served: 1 }
     this.#lanes.add(lane)
     this.#rearm()
     return () => {
@@ -180,7 +188,7 @@ export class FrameScheduler {
   #nextDue (): number {
     let next = this.#live ? this.#anchor + this.#served * this.frameMs : Number.POSITIVE_INFINITY
     for (const lane of this.#lanes) {
-      const due = lane.anchor + lane.served * this.frameMs
+      const due = lane.anchor + lane.served * this.frameMs - lane.ahead
       if (due < next) next = due
     }
     return next
@@ -217,17 +225,20 @@ export class FrameScheduler {
 
   #serveLanes (now: number): void {
     for (const lane of this.#lanes) {
-      let due = Math.floor((now + this.#coalesce - lane.anchor) / this.frameMs + 1e-6) + 1 - lane.served
+      let due = Math.floor((now + this.#coalesce + lane.ahead - lane.anchor) / this.frameMs + 1e-6) + 1 - lane.served
       if (due <= 0) continue
-      if (due > 1) this.#lateWakeups++
-      if (due > this.#maxCatchUp) {
-        this.#laneSkipped += due - this.#maxCatchUp
-        lane.served += due - this.#maxCatchUp
-        due = this.#maxCatchUp
+      // Slots served ahead are not late: the catch-up bound counts from the slot due now.
+      const bound = this.#maxCatchUp + Math.floor(lane.ahead / this.frameMs + 1e-6)
+      if (due > 1 + bound - this.#maxCatchUp) this.#lateWakeups++
+      if (due > bound) {
+        this.#laneSkipped += due - bound
+        lane.served += due - bound
+        due = bound
       }
+      const dueAt = lane.anchor + lane.served * this.frameMs
       lane.served += due
       try {
-        lane.subscriber.onTick(due, now)
+        lane.subscriber.onTick(due, now, dueAt)
       } catch (err) {
         this.#errors++
         this.#onError?.(err)
@@ -245,11 +256,12 @@ export class FrameScheduler {
         this.#served += due - this.#maxCatchUp
         due = this.#maxCatchUp
       }
+      const dueAt = this.#anchor + this.#served * this.frameMs
       this.#served += due
       this.#wakeups++
       for (const subscriber of this.#subscribers) {
         try {
-          subscriber.onTick(due, now)
+          subscriber.onTick(due, now, dueAt)
         } catch (err) {
           this.#errors++
           this.#onError?.(err)

@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 import type { UdpMuxAddon, UdpMuxHandle } from '../native/udp-mux-addon.ts'
@@ -28,6 +29,16 @@ import { LITTLE_ENDIAN } from './send-ring.ts'
 const OUTBOX_SLOTS = 2048
 /** Per received datagram: source address, port, length, age in µs (udp-mux.c). */
 const IN_META = 4
+/** Per datagram to send: address, port, length, held (then 1 if taken, 0 if not), due time's low 32 bits in µs (udp-mux.c). */
+const OUT_META = 5
+/** The longest a frame may be held (ms): a reply is served at most a frame or two ahead. */
+const MAX_HOLD_MS = 1000
+/**
+ * A frame sent within this long after a held one's due time still goes through the C side's
+ * queue, due with it and so behind it: the thread may be a little late, and a frame sent at once
+ * must never overtake one of the same call still waiting there.
+ */
+const ORDER_GUARD_MS = 5
 /**
  * Once the socket is readable, wait this long before reading (udp-mux.c gatherMs): each call's
  * FreeSWITCH sends on its own phase of the 20 ms clock, so reading at once wakes us about once per
@@ -47,11 +58,28 @@ export interface UdpMuxStats {
   readonly sent: number
   /** sendmmsg flushes (sent / flushes: datagrams per system call, at most 64). */
   readonly flushes: number
+  /** Frames held to be sent when due (a reply's frames served ahead), and what became of them. */
+  readonly held: HeldStats
+}
+
+export interface HeldStats {
+  readonly queued: number
+  readonly sent: number
+  /** Refused by the kernel when due (a full send buffer). */
+  readonly dropped: number
+  /** Taken back before they were due (a pause or a barge-in). */
+  readonly cancelled: number
+  /** Sent more than 1 ms after they were due (the helper's thread was late), and the latest, µs. */
+  readonly late: number
+  readonly maxLateUs: number
+  readonly pending: number
 }
 
 export class UdpMux {
   readonly address: string
   readonly port: number
+  /** Frames can be held to be sent when due (the C helper's sending thread runs). */
+  readonly holds: boolean
   readonly #addon: UdpMuxAddon
   readonly #handle: UdpMuxHandle
   readonly #inbox: Buffer
@@ -61,6 +89,8 @@ export class UdpMux {
   readonly #outMeta: Int32Array
   readonly #slot: number
   readonly #links = new Map<number, MuxLink>()
+  /** The C side's clock (CLOCK_MONOTONIC, ms) less performance.now(): both count the same time. */
+  readonly #clockOffset: number
   #queued = 0
   #flushQueued = false
   /** Send callbacks waiting for the flush that carries their frame, and that frame's slot. */
@@ -79,8 +109,8 @@ export class UdpMux {
       let mux: UdpMux | undefined
       try {
         // The batch handler needs the mux, the mux needs the handle: the handler looks it up late.
-        const [handle, bound] = addon.open(address, candidate, inbox, inMeta, (count) => { mux?.received(count) }, gatherMs)
-        mux = new UdpMux(addon, handle, address, bound, inbox, inMeta)
+        const [handle, bound, holds] = addon.open(address, candidate, inbox, inMeta, (count) => { mux?.received(count) }, gatherMs)
+        mux = new UdpMux(addon, handle, address, bound, holds === 1, inbox, inMeta)
         return mux
       } catch (err) {
         lastError = err
@@ -91,20 +121,25 @@ export class UdpMux {
     throw new PhoneAgentError('CONFIG_INVALID', `media.stream.sockets: shared cannot bind ${where} (${(lastError as Error).message})`, { cause: lastError })
   }
 
-  private constructor (addon: UdpMuxAddon, handle: UdpMuxHandle, address: string, port: number, inbox: ArrayBuffer, inMeta: Int32Array) {
+  private constructor (addon: UdpMuxAddon, handle: UdpMuxHandle, address: string, port: number, holds: boolean, inbox: ArrayBuffer, inMeta: Int32Array) {
     this.#addon = addon
     this.#handle = handle
     this.address = address
     this.port = port
+    this.holds = holds
     this.#inbox = Buffer.from(inbox)
     this.#inMeta = inMeta
     this.#slot = addon.SLOT
     this.#outboxMemory = new ArrayBuffer(OUTBOX_SLOTS * addon.SLOT)
     this.#outbox = Buffer.from(this.#outboxMemory)
-    this.#outMeta = new Int32Array(OUTBOX_SLOTS * 3)
+    this.#outMeta = new Int32Array(OUTBOX_SLOTS * OUT_META)
+    this.#clockOffset = clockOffset(addon)
   }
 
-  get stats (): UdpMuxStats { return { ...this.#stats } }
+  get stats (): UdpMuxStats {
+    const [queued = 0, sent = 0, dropped = 0, cancelled = 0, late = 0, maxLateUs = 0, pending = 0] = this.#closed ? [] : this.#addon.heldStats(this.#handle)
+    return { ...this.#stats, held: { queued, sent, dropped, cancelled, late, maxLateUs, pending } }
+  }
   /** Calls registered now. */
   get links (): number { return this.#links.size }
 
@@ -128,17 +163,28 @@ export class UdpMux {
     if (key !== undefined && this.#links.get(key) === link) this.#links.delete(key)
   }
 
-  /** @internal Queue one datagram to `to` for this tick's flush (copied now: the caller may reuse `frame`). */
-  enqueue (frame: Buffer, to: number, port: number, done: SendDone | undefined): void {
+  /**
+   * @internal Queue one datagram to `to` for this tick's flush (copied now: the caller may reuse
+   * `frame`); with `dueAt` (performance.now() time) the C side sends it then (holds only).
+   */
+  enqueue (frame: Buffer, to: number, port: number, done: SendDone | undefined, dueAt?: number): void {
     if (this.#closed) { done?.(new PhoneAgentError('MEDIA_INVALID', 'unicast: the shared media socket is closed')); return }
     if (this.#queued === OUTBOX_SLOTS) this.flush()
     const i = this.#queued++
     const length = Math.min(frame.length, this.#slot)
     frame.copy(this.#outbox, i * this.#slot, 0, length)
     const meta = this.#outMeta
-    meta[i * 3] = to
-    meta[i * 3 + 1] = port
-    meta[i * 3 + 2] = length
+    meta[i * OUT_META] = to
+    meta[i * OUT_META + 1] = port
+    meta[i * OUT_META + 2] = length
+    if (dueAt === undefined) {
+      meta[i * OUT_META + 3] = 0
+    } else {
+      // An absolute time, not a delay: the flush comes later in the tick, by as much as the tick's work.
+      const dueUs = Math.round((Math.min(dueAt, performance.now() + MAX_HOLD_MS) + this.#clockOffset) * 1000)
+      meta[i * OUT_META + 3] = 1
+      meta[i * OUT_META + 4] = (dueUs % 4294967296) | 0
+    }
     if (done !== undefined) this.#waiting.push({ done, slot: i })
     if (!this.#flushQueued) {
       this.#flushQueued = true
@@ -159,10 +205,18 @@ export class UdpMux {
     const waiting = this.#waiting
     if (waiting.length === 0) return
     this.#waiting = []
+    const meta = this.#outMeta
     for (const { done, slot } of waiting) {
-      // The kernel takes a batch in order: a full buffer loses the frames after the last taken.
-      done(slot < taken ? null : new PhoneAgentError('MEDIA_INVALID', 'unicast: the shared socket\'s send buffer is full'))
+      // The C side marks each datagram taken (sent, or held to be sent when due) or not.
+      done(meta[slot * OUT_META + 3] === 1 ? null : new PhoneAgentError('MEDIA_INVALID', 'unicast: the shared socket\'s send buffer is full'))
     }
+  }
+
+  /** @internal Drop what is held for `to`:`port`, including what this tick has not flushed yet; how many. */
+  cancel (to: number, port: number): number {
+    if (this.#closed || !this.holds) return 0
+    this.flush()
+    return this.#addon.cancel(this.#handle, to, port)
   }
 
   /** Unbind; every link stops hearing. For tests and shutdown: calls share the socket for the process's life. */
@@ -199,14 +253,18 @@ export class UdpMux {
 export class MuxLink implements DatagramSocket {
   readonly local: AddressPort
   readonly peer: AddressPort
+  readonly holds: boolean
   readonly #mux: UdpMux
   readonly #to: number
   #onMessage: ((msg: Buffer, from: AddressPort, ageMs: number) => void) | undefined
   #registered = false
   #closed = false
+  /** When the last frame held for this call is due (performance.now()); -Infinity: none held. */
+  #heldUntil = Number.NEGATIVE_INFINITY
 
   constructor (mux: UdpMux, peer: AddressPort) {
     this.#mux = mux
+    this.holds = mux.holds
     this.peer = { address: peer.address, port: peer.port }
     this.local = { address: mux.address, port: mux.port }
     const address = ipv4Int32(peer.address)
@@ -224,9 +282,27 @@ export class MuxLink implements DatagramSocket {
     this.#onMessage?.(msg, this.peer, ageMs)
   }
 
-  send (frame: Buffer, done?: SendDone): void {
+  send (frame: Buffer, done?: SendDone, holdMs = 0): void {
     if (this.#closed) return
-    this.#mux.enqueue(frame, this.#to, this.peer.port, done)
+    if (!this.holds) {
+      this.#mux.enqueue(frame, this.#to, this.peer.port, done)
+      return
+    }
+    // Never ahead of a frame of this call still held: due with it at least (the C side keeps the order of equals).
+    const now = performance.now()
+    const due = Math.max(now + holdMs, this.#heldUntil)
+    if (due <= now && now >= this.#heldUntil + ORDER_GUARD_MS) {
+      this.#mux.enqueue(frame, this.#to, this.peer.port, done)
+      return
+    }
+    this.#heldUntil = due
+    this.#mux.enqueue(frame, this.#to, this.peer.port, done, due)
+  }
+
+  cancelHeld (): number {
+    if (this.#heldUntil === Number.NEGATIVE_INFINITY) return 0
+    this.#heldUntil = Number.NEGATIVE_INFINITY
+    return this.#mux.cancel(this.#to, this.peer.port)
   }
 
   sendTo (frame: Buffer, peer: AddressPort, done: SendDone): void {
@@ -252,10 +328,27 @@ export class MuxLink implements DatagramSocket {
 
   async close (): Promise<void> {
     if (this.#closed) return
+    this.cancelHeld()
     this.#closed = true
     this.#onMessage = undefined
     this.#mux.unregister(this)
   }
+}
+
+/** The C clock less performance.now(), from the closest of a few readings (a read between two of the other's). */
+function clockOffset (addon: UdpMuxAddon): number {
+  let best = Number.POSITIVE_INFINITY
+  let offset = 0
+  for (let i = 0; i < 5; i++) {
+    const before = performance.now()
+    const c = addon.clockMs()
+    const after = performance.now()
+    if (after - before < best) {
+      best = after - before
+      offset = c - (before + after) / 2
+    }
+  }
+  return offset
 }
 
 /** The address as the C side reads it into an Int32Array: the four bytes in network order, in host order memory. */
