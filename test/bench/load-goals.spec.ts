@@ -1,0 +1,39 @@
+import t from 'tap'
+import { goalLines, type LoadResult, type LoadStep } from '../../bench/load-report.ts'
+
+// The load bench's verdicts on cost per call and per turn are taken at the goals' N (500 calls),
+// or the largest N short of saturation; the smallest N's figure is said beside it.
+
+const window = (loopP99Ms: number) => ({ wallMs: 20_000, serverCpu: 0.3, mainThreadCpu: 0.2, otherThreads: {}, loopP99Ms, loopMaxMs: 9, pacingP50Ms: 0.1, pacingP99Ms: 2, pacingMaxMs: 4, received: 1, expectedFrames: 1, generatorCpu: 0.05, generatorWakeP99Ms: 1, simulatorCpu: 0.01, fakesCpu: 0.05 })
+function step (calls: number, quietPct: number, turnMs: number, quietLoopP99Ms = 5): LoadStep {
+  return {
+    calls, flowing: calls, streamingAtEnd: calls, endedSoFar: 0, quiet: window(quietLoopP99Ms), talk: window(5), turns: calls * 2, cpuPerCallPct: 0.2, quietCpuPerCallPct: quietPct, cpuPerTurnMs: turnMs,
+    mbPerCall: Number.NaN, heapMbPerCall: Number.NaN, driverCpu: 0.06, processingP50Ms: 1, processingP99Ms: 2, alignmentP50Ms: 0, alignmentP99Ms: 1,
+  }
+}
+const result = (steps: LoadStep[]): LoadResult => ({
+  steps, idleServerCpu: 0.01, stoppedBecause: undefined, serverWarnings: [], machine: { cpus: 2, cpuModel: 'x', node: 'v20', pinned: true },
+  loadAverageAtStart: [0.1], loadAverageAtEnd: [0.1], durationSeconds: 1, startedAt: '', windows: { quietMs: 5000, warmMs: 10_000, windowMs: 20_000 }, turns: true,
+}) as unknown as LoadResult
+const line = (r: LoadResult, what: string): string => goalLines(r).find((l) => l.includes(what)) ?? ''
+
+t.test('judged at 500 calls, the smallest N said beside it', async (t) => {
+  const r = result([step(100, 0.16, 27), step(300, 0.12, 13), step(500, 0.085, 9.5)])
+  t.match(line(r, 'Media + VAD'), /quiet line 0\.085 % at 500 calls \(at 100 calls 0\.160\)/)
+  t.match(line(r, 'Media + VAD'), /\*\*met\*\*/)
+  t.match(line(r, 'CPU per AI turn'), /at 500 calls 9\.5 ms \(at 100 calls 27\.0\)/)
+  t.match(line(r, 'CPU per AI turn'), /\*\*met\*\*/)
+})
+
+t.test('a saturated 500 is not judged: the largest N short of it is, and can miss', async (t) => {
+  const r = result([step(100, 0.16, 27), step(300, 0.12, 13), step(500, 0.05, 4, 400)])
+  t.match(line(r, 'Media + VAD'), /quiet line 0\.120 % at 300 calls/)
+  t.match(line(r, 'Media + VAD'), /\*\*missed\*\*/)
+  t.match(line(r, 'CPU per AI turn'), /at 300 calls 13\.0 ms/)
+  t.match(line(r, 'CPU per AI turn'), /\*\*missed\*\*/)
+})
+
+t.test('one step: judged there, nothing said beside it', async (t) => {
+  const r = result([step(100, 0.09, 8)])
+  t.match(line(r, 'Media + VAD'), /quiet line 0\.090 % at 100 calls \(marginal/)
+})
