@@ -4,6 +4,7 @@ import type { InboundFrame } from '../media/stream/index.ts'
 import { EchoGuard } from '../media/echo.ts'
 import { silentSamples } from '../media/pcm.ts'
 import type { BargeInConfig, EndpointingConfig } from '../media/stream/turn-taking.ts'
+import type { VoiceDetector } from '../media/vad/index.ts'
 import type { VerbContext } from './context.ts'
 import { speakSentences } from './sentence-pipeline.ts'
 import { BargeInWatcher, type ConfirmedBargeIn } from './stream/barge-in.ts'
@@ -65,11 +66,12 @@ export class StreamTurnMedia implements TurnMedia {
     this.#ctx = ctx
     this.#opts = options
     // A frame's mean square never exceeds its peak: below the VAD's level in every sample, it is
-    // quiet to any detector (the 1 % absorbs rounding).
+    // quiet to any detector (the 1 % absorbs rounding). Without a level every frame is loud: the
+    // full history while a detector may confirm an onset, the pre-roll once none can (#onset).
     const db = options.quietBelowDb
-    this.#history = new FrameHistory(Math.ceil((options.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS), db === undefined ? {} : {
+    this.#history = new FrameHistory(Math.ceil((options.preRollMs + CONFIRMATION_SLACK_MS) / FRAME_MS), {
       quietFrames: Math.ceil((options.preRollMs + QUIET_MARGIN_MS) / FRAME_MS),
-      loudPeak: Math.floor(32768 * 10 ** (db / 20) * 0.99),
+      loudPeak: db === undefined ? 0 : Math.floor(32768 * 10 ** (db / 20) * 0.99),
       holdFrames: Math.ceil(CONFIRMATION_SLACK_MS / FRAME_MS),
     })
   }
@@ -86,9 +88,9 @@ export class StreamTurnMedia implements TurnMedia {
     const deps: HearDeps = {
       stt,
       sampleRate: session.rate,
-      newVad () { return session.newVad({ endSilenceMs: self.#pauseMs() }) },
-      ring () { return self.#history.frames() },
-      subscribe (consumer) { self.#consumer = consumer; return () => { if (self.#consumer === consumer) self.#consumer = undefined } },
+      newVad () { return self.#newVad(session, { endSilenceMs: self.#pauseMs() }) },
+      ring () { return self.#onset() },
+      subscribe (consumer) { self.#consumer = consumer; return () => { if (self.#consumer === consumer) self.#stopConsumer() } },
       endpointing: this.#opts.endpointing,
       preRollMs: this.#opts.preRollMs,
       log: this.#ctx.log,
@@ -107,8 +109,8 @@ export class StreamTurnMedia implements TurnMedia {
     const watcher = this.#opts.bargeIn.enabled
       ? new BargeInWatcher({
         endpoint: session.endpoint,
-        newVad: () => session.newVad({ minSpeechMs: this.#opts.bargeIn.pauseAfterMs, endSilenceMs: this.#pauseMs() }),
-        ring: () => this.#history.frames(),
+        newVad: () => this.#newVad(session, { minSpeechMs: this.#opts.bargeIn.pauseAfterMs, endSilenceMs: this.#pauseMs() }),
+        ring: () => this.#onset(),
         stt: ctx.stt,
         sampleRate: session.rate,
         language: options.language,
@@ -164,7 +166,7 @@ export class StreamTurnMedia implements TurnMedia {
         },
       }
     } finally {
-      this.#consumer = undefined
+      this.#stopConsumer()
       // Speech the reply ended on before it was judged is the caller's next turn.
       if (confirmed === undefined) this.#carried ??= watcher?.takePending()
       watcher?.dispose()
@@ -185,6 +187,32 @@ export class StreamTurnMedia implements TurnMedia {
     const ahead = this.#ahead.get(text)
     this.#ahead.delete(text)
     return ahead
+  }
+
+  /**
+   * A detector for the listen or the barge-in watcher: from its first frame on it may confirm an
+   * onset up to the history's capacity later, so the history keeps that much again at a loud frame.
+   */
+  #newVad (session: StreamSession, overrides: { endSilenceMs: number, minSpeechMs?: number }): VoiceDetector {
+    this.#history.expect()
+    return session.newVad(overrides)
+  }
+
+  /**
+   * The detector confirmed an onset: the frames before now, for its pre-roll. Neither the listen
+   * nor the watcher asks again with that detector (what follows reaches them frame by frame), so
+   * the history goes back to the pre-roll (FrameHistory.settle) until a new detector starts.
+   */
+  #onset (): InboundFrame[] {
+    const frames = this.#history.frames()
+    this.#history.settle()
+    return frames
+  }
+
+  /** The listen or the reply stops taking frames: no detector of theirs will ask for the history. */
+  #stopConsumer (): void {
+    this.#consumer = undefined
+    this.#history.settle()
   }
 
   /** The VAD's pause that ends (or may end) the caller's turn. */

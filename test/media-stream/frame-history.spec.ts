@@ -91,3 +91,44 @@ t.test('what an onset needs is there as with the full capacity always: from its 
     t.same(lean.frames().filter((f) => f.mediaMs >= from).map((f) => Array.from(f.samples)), want.map((f) => Array.from(f.samples)), `frame ${i}`)
   }
 })
+
+t.test('settled, only the pre-roll is kept whatever the line does; expect() brings the full capacity back at the next loud frame', async (t) => {
+  const h = new FrameHistory(8, { quietFrames: 3, loudPeak: 200, holdFrames: 6 })
+  for (let i = 0; i < 4; i++) h.push(lineFrame(i, true))
+  t.same(h.frames().map((f) => f.seq), [0, 1, 2, 3], 'a detector may confirm: loud frames keep everything')
+  h.settle()
+  t.same(h.frames().map((f) => f.seq), [1, 2, 3], 'settled: the newest pre-roll at once')
+  for (let i = 4; i < 9; i++) h.push(lineFrame(i, true))
+  t.same(h.frames().map((f) => f.seq), [6, 7, 8], 'loud frames no longer grow it (the caller goes on speaking)')
+  h.expect()
+  for (let i = 9; i < 11; i++) h.push(lineFrame(i, false))
+  t.same(h.frames().map((f) => f.seq), [8, 9, 10], 'expecting, a quiet line still keeps the pre-roll alone')
+  h.push(lineFrame(11, true))
+  for (let i = 12; i < 15; i++) h.push(lineFrame(i, false))
+  t.same(h.frames().map((f) => f.seq), [8, 9, 10, 11, 12, 13, 14], 'and a loud frame keeps the full capacity again, from the pre-roll before it')
+  t.same(h.frames().map((f) => f.receivedAt), [160, 180, 200, 220, 240, 260, 280], 'with their timing across the re-layouts')
+  const fresh = new FrameHistory(8, { quietFrames: 3, loudPeak: 200, holdFrames: 6 })
+  fresh.settle()
+  fresh.expect()
+  for (let i = 0; i < 8; i++) fresh.push(lineFrame(i, true))
+  t.same(fresh.frames().map((f) => f.seq), [0, 1, 2, 3, 4, 5, 6, 7], 'settled and expecting before the first frame: the full capacity on a loud line')
+})
+
+t.test('an onset confirmed by a detector started after settle() finds its pre-roll as with the full capacity always', async (t) => {
+  const full = new FrameHistory(20)
+  const lean = new FrameHistory(20, { quietFrames: 4, loudPeak: 100, holdFrames: 20 })
+  // The caller speaks throughout; the first detector confirmed at frame 10 and took its frames.
+  for (let i = 0; i < 10; i++) { full.push(lineFrame(i, true)); lean.push(lineFrame(i, true)) }
+  lean.frames()
+  lean.settle()
+  for (let i = 10; i < 40; i++) { full.push(lineFrame(i, true)); lean.push(lineFrame(i, true)) }
+  // A new detector starts at frame 40 and confirms an onset at its first frame, up to 15 frames later.
+  lean.expect()
+  for (let i = 40; i < 56; i++) {
+    full.push(lineFrame(i, true))
+    lean.push(lineFrame(i, true))
+    // Onset at frame 40 with a 3-frame pre-roll (the quiet ring's 4 frames have one to spare).
+    const from = (40 - 3) * 20
+    t.same(lean.frames().filter((f) => f.mediaMs >= from).map((f) => Array.from(f.samples)), full.frames().filter((f) => f.mediaMs >= from).map((f) => Array.from(f.samples)), `frame ${i}`)
+  }
+})

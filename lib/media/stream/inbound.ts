@@ -132,6 +132,14 @@ export interface FrameHistoryOptions {
  * 37 at 8 kHz: most of a call's life) and grows to the capacity at a loud frame, with the frames
  * it had; it shrinks back `holdFrames` after the last loud one. What `frames()` returns from an
  * onset's pre-roll on is then the same as with the full capacity always.
+ *
+ * The capacity is needed only while a detector could still confirm an onset it heard: from its
+ * start (`expect`) until it confirmed one and took its frames, or stopped (`settle`). Settled,
+ * the history keeps the pre-roll alone whatever the line does: while the caller speaks after the
+ * onset was taken (the recogniser has those frames), and in the 2 s hold after it, a talking
+ * call held the full 37 KB for no one (docs/benchmarks.md, "Memory per talking call, eleventh
+ * session"). A detector started later dates its onsets from its own first frame at the earliest
+ * (Silero from its 32 ms window), so the pre-roll with its margin is all it can ask for.
  */
 export class FrameHistory {
   readonly #capacity: number
@@ -142,12 +150,15 @@ export class FrameHistory {
   #slots: number
   /** Frames since the last loud one. */
   #sinceLoud = Number.POSITIVE_INFINITY
+  /** A detector may confirm an onset from the frames held (`expect`), or none will ask (`settle`). */
+  #pending = true
   /** Samples per slot: the longest frame seen (a frame is 20 ms; a longer one re-lays the slots). */
   #slot = 0
   #samples: Int16Array | undefined
-  readonly #lengths: Uint16Array
+  /** Sized with the samples: `#slots` entries (a quiet call's 25, not the capacity's 115). */
+  #lengths: Uint16Array
   /** seq, mediaMs, receivedAt of each slot. */
-  readonly #times: Float64Array
+  #times: Float64Array
   #rate: StreamRate = 8000
   /** Frames pushed since the last clear or re-layout; slot of frame n is n % #slots. */
   #count = 0
@@ -158,8 +169,8 @@ export class FrameHistory {
     this.#loudPeak = options.loudPeak ?? 0
     this.#holdFrames = Math.max(1, Math.floor(options.holdFrames ?? this.#capacity))
     this.#slots = this.#quietFrames
-    this.#lengths = new Uint16Array(this.#capacity)
-    this.#times = new Float64Array(this.#capacity * 3)
+    this.#lengths = new Uint16Array(this.#slots)
+    this.#times = new Float64Array(this.#slots * 3)
   }
 
   /** Frames held (at most `capacity`; at most `quietFrames` while the line is quiet). */
@@ -167,7 +178,7 @@ export class FrameHistory {
 
   push (frame: InboundFrame): void {
     const n = frame.samples.length
-    if (this.#slots < this.#capacity || this.#sinceLoud < this.#holdFrames) this.#watch(frame.samples)
+    if (this.#pending && (this.#slots < this.#capacity || this.#sinceLoud < this.#holdFrames)) this.#watch(frame.samples)
     if (this.#samples === undefined || n > this.#slot) this.#relayout(n, this.#slots)
     this.#rate = frame.sampleRate
     const i = this.#count % this.#slots
@@ -202,6 +213,26 @@ export class FrameHistory {
   /** Forget every frame (a new stream); the samples array is kept for it. */
   clear (): void { this.#count = 0 }
 
+  /**
+   * A detector starts: it may confirm an onset from its next frame on, up to the capacity later,
+   * so a loud frame keeps the full capacity again (as before any `settle`).
+   */
+  expect (): void {
+    this.#pending = true
+  }
+
+  /**
+   * No onset before now will be asked for (the detector confirmed its onset and took the frames,
+   * or stopped): back to the pre-roll at once, and no growth until `expect`.
+   */
+  settle (): void {
+    this.#pending = false
+    this.#sinceLoud = Number.POSITIVE_INFINITY
+    if (this.#slots <= this.#quietFrames) return
+    if (this.#samples !== undefined) this.#relayout(this.#slot, this.#quietFrames)
+    else this.#slots = this.#quietFrames
+  }
+
   /** Grow to the capacity at a loud frame; shrink back once `holdFrames` passed without one. */
   #watch (samples: Int16Array): void {
     const peak = this.#loudPeak
@@ -230,11 +261,19 @@ export class FrameHistory {
     const oldSlots = this.#slots
     const kept = Math.min(this.length, slots)
     const first = this.#count - kept
-    const lengths = this.#lengths.slice(0, oldSlots)
-    const times = this.#times.slice(0, oldSlots * 3)
+    const lengths = this.#lengths
+    const times = this.#times
     this.#slot = slot
     this.#slots = slots
     this.#samples = new Int16Array(slot * slots)
+    // Before the first frame `#slots` may have moved without the arrays (#watch, settle).
+    if (lengths.length !== slots) {
+      this.#lengths = new Uint16Array(slots)
+      this.#times = new Float64Array(slots * 3)
+    } else {
+      this.#lengths = lengths.slice()
+      this.#times = times.slice()
+    }
     this.#count = kept
     if (old === undefined) return
     for (let j = 0; j < kept; j++) {
