@@ -1,4 +1,6 @@
 import t from 'tap'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { OutboundQueue } from '../../lib/media/stream/outbound.ts'
 import { silenceFrame } from '../../lib/media/stream/frame.ts'
 
@@ -106,4 +108,26 @@ t.test('enqueueConverted: a 10 s sentence at 24 kHz converted a slice per task; 
   let diff = -1
   for (let i = 0; i < expected.length; i++) if (played[i] !== expected[i]) { diff = i; break }
   t.equal(diff, -1, 'identical audio')
+})
+
+t.test('a reply that has played out is not kept alive by the frames remembered for unsend', async (t) => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const q = new OutboundQueue(8000)
+  // Made in a function of its own: the test holds only the WeakRef.
+  const ref = ((): WeakRef<Int16Array> => {
+    const samples = ramp(400)
+    q.enqueue(samples)
+    return new WeakRef(samples)
+  })()
+  q.nextFrame(0)
+  q.nextFrame(20)
+  q.nextFrame(40) // its last 80 samples: the item settles
+  t.ok(q.empty)
+  // A WeakRef keeps its target until the job that made or read it is over.
+  await new Promise((resolve) => setImmediate(resolve))
+  gc()
+  t.equal(ref.deref(), undefined, 'collected while the queue itself lives on (no idle frame sent since)')
+  t.ok(q.unsend(0), 'the queue still works')
+  t.equal(q.nextFrame(60), silenceFrame(8000))
 })

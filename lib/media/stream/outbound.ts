@@ -189,6 +189,10 @@ export class OutboundQueue {
         this.#items.shift()
         item.resolve(this.#result(item, 'sent'))
         rewindable = false
+        // Every frame remembered so far is now behind this one, which cannot be put back: no
+        // `unsend` reaches them, so they need not keep the finished reply's audio alive (an idle
+        // call sends a frame a second: four seconds of a sentence's samples per call otherwise).
+        this.#recentItems.fill(undefined)
       }
     }
     this.#remember(first, rewindable ? filled : -1)
@@ -250,7 +254,8 @@ export class OutboundQueue {
 
   #remember (item: Item | undefined, taken: number): void {
     this.#recentAt = (this.#recentAt + 1) % RECENT
-    this.#recentItems[this.#recentAt] = item
+    // Only a frame taken from one item still playing (taken > 0) can be put back: only it needs the item.
+    this.#recentItems[this.#recentAt] = taken > 0 ? item : undefined
     this.#recentTaken[this.#recentAt] = taken
   }
 
