@@ -121,13 +121,18 @@ export class FilterBank {
   reset (): void { this.#state.fill(0) }
 }
 
+/** Blocks (5 ms) beyond the capacity before an idle ring lets its array go: 1 s, ten times how far a position strays from the clock. */
+const IDLE_MARGIN = 200
+const NOTHING = new Float64Array(0)
+
 /**
  * Block powers per channel of what we sent, by absolute block number, for the last `capacity`
  * blocks. Blocks never written (a gap) or gone read as silence: `silence`, one value per
  * channel (a silent block's log power is not 0).
  */
 export class BlockRing {
-  readonly #power: Float64Array
+  /** Made at the first write and let go by `idle` (a call that is not speaking needs none). */
+  #power: Float64Array | undefined
   readonly #capacity: number
   readonly #channels: number
   readonly #silence: Float64Array
@@ -139,22 +144,47 @@ export class BlockRing {
     this.#channels = channels
     // A Float64Array is kept as given (the guard's is a shared constant), anything else copied.
     this.#silence = silence instanceof Float64Array ? silence : Float64Array.from(silence)
-    this.#power = new Float64Array(capacity * channels)
-    for (let b = 0; b < capacity; b++) this.#power.set(this.#silence, b * channels)
   }
 
   get end (): number | undefined { return this.#end }
 
   /** Blocks [first, first + blocks) from `power` laid out as FilterBank.analyse writes it. */
   write (first: number, blocks: number, power: Float64Array): void {
+    const ring = this.#power ?? this.#silent()
     if (this.#end !== undefined && first > this.#end) {
-      for (let b = Math.max(this.#end, first - this.#capacity); b < first; b++) this.#power.set(this.#silence, this.#slot(b))
+      for (let b = Math.max(this.#end, first - this.#capacity); b < first; b++) ring.set(this.#silence, this.#slot(b))
     }
     for (let j = 0; j < blocks; j++) {
       const at = this.#slot(first + j)
-      for (let ch = 0; ch < this.#channels; ch++) this.#power[at + ch] = power[ch * blocks + j] as number
+      for (let ch = 0; ch < this.#channels; ch++) ring[at + ch] = power[ch * blocks + j] as number
     }
     this.#end = Math.max(this.#end ?? first + blocks, first + blocks)
+  }
+
+  /**
+   * Nothing but silence is written up to block `now` (the writer skips it: blocks past the end
+   * read as silence). Once `now` is a capacity and `IDLE_MARGIN` past the end, the blocks held
+   * can never be read again: a reader asks for blocks within the capacity of its own position,
+   * and positions keep within ~0.1 s of the clock both ways (StreamPosition), while the next
+   * write, a capacity past the end at least, overwrites every slot with silence before its own
+   * blocks. So the ring lets its array go (6 KB for the echo guard, which a call holds for the
+   * whole call and uses only while we speak) and reads as nothing written until the next write,
+   * which makes a silent one: every read the same as with the array kept.
+   */
+  idle (now: number): void {
+    if (this.#end !== undefined && now - this.#end >= this.#capacity + IDLE_MARGIN) {
+      this.#power = undefined
+      this.#end = undefined
+    }
+  }
+
+  /** Whether the ring holds an array now (tests). */
+  get held (): boolean { return this.#power !== undefined }
+
+  #silent (): Float64Array {
+    const ring = this.#power = new Float64Array(this.#capacity * this.#channels)
+    for (let b = 0; b < this.#capacity; b++) ring.set(this.#silence, b * this.#channels)
+    return ring
   }
 
   /** Where block `b`'s channels start in the ring, or -1 when it is not held. */
@@ -179,7 +209,8 @@ export class BlockRing {
     }
   }
 
-  get power (): Float64Array { return this.#power }
+  /** The blocks' channels, at the slots `at` and `slots` give (empty while nothing is held: they give none). */
+  get power (): Float64Array { return this.#power ?? NOTHING }
 
   #slot (b: number): number {
     return (((b % this.#capacity) + this.#capacity) % this.#capacity) * this.#channels

@@ -38,7 +38,7 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  * floors give (cached: they move only on a full look) by what we sent: about half the CPU of a
  * look at every delay. Only a level check while we have been silent longer than the longest
  * delay, a scan of the samples for the silence we send while silent. ~17 KB per call: the ring
- * of what we sent (6 KB), the floors, ceilings and cached gains of the evaluated delays (6.7 KB),
+ * of what we sent (6 KB, let go 1.65 s after we last spoke: BlockRing.idle), the floors, ceilings and cached gains of the evaluated delays (6.7 KB),
  * the correlation's sums (1 KB); scratch and the filter coefficients are shared.
  */
 
@@ -173,7 +173,10 @@ export class EchoGuard {
     const blocks = quiet ? blockCount(samples.length, this.#rate) : this.#blocks(samples, this.#decimOut)
     if (blocks === 0) return
     const pos = this.#out.place(sentAtMs, blocks * BLOCK) / BLOCK
-    if (quiet && pos >= (this.#ring.end ?? pos)) return
+    if (quiet && pos >= (this.#ring.end ?? pos)) {
+      this.#ring.idle(pos)
+      return
+    }
     const x = this.#samples
     const e = this.#power
     let loud = false

@@ -26,6 +26,8 @@ export interface Case {
   readonly then?: { readonly atMs: number, readonly echo: CallerEcho }
   /** Stretches of our speech (default two, ~5 s in all); more make a longer call. */
   readonly stretches?: number
+  /** The silence between our first two stretches (default 600 ms): a longer one is a pause between replies. */
+  readonly pauseMs?: number
 }
 
 export interface Frames {
@@ -39,7 +41,7 @@ export function render (c: Case): Frames {
   const frameMs = c.frameMs ?? 20
   const n = RATE * frameMs / 1000
   const more = Array.from({ length: Math.max(0, (c.stretches ?? 2) - 2) }, (_, k) => [s.silence(RATE, 0.3), s.speechLike(RATE, 2.5, -18, { f0: 120 + 5 * k, seed: 30 + k })]).flat()
-  const agent = s.concat([s.silence(RATE, 0.5), s.speechLike(RATE, 2.5, -18, { f0: 120, seed: 7 }), s.silence(RATE, 0.6), s.speechLike(RATE, 2, -20, { f0: 125, seed: 8 }), ...more, s.silence(RATE, 1)])
+  const agent = s.concat([s.silence(RATE, 0.5), s.speechLike(RATE, 2.5, -18, { f0: 120, seed: 7 }), s.silence(RATE, (c.pauseMs ?? 600) / 1000), s.speechLike(RATE, 2, -20, { f0: 125, seed: 8 }), ...more, s.silence(RATE, 1)])
   const frames = Math.floor(agent.length / n)
   const rand = s.rng(9)
   const jitter = (): number => (rand() * 2 - 1) * (c.jitterMs ?? 3)

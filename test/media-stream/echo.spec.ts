@@ -7,6 +7,7 @@ import { CallerAudio } from '../../lib/simulator/caller.ts'
 import { CallerEar } from '../../lib/simulator/ear.ts'
 import type { CallerEcho } from '../../lib/simulator/types.ts'
 import * as s from './signals.ts'
+import { render, step, type Case } from './echo-lines.ts'
 
 /**
  * The echo guard on synthetic speech through the simulator's own line echo (line-echo.ts):
@@ -183,6 +184,66 @@ t.test('the ring hands out the slots of many blocks at once as at() gives them o
   ring.write(10, 4, new Float64Array(12).fill(2))
   const tops = [-3, 0, 6, 9, 13, 14, 16, 30]
   t.same(tops.filter((top) => !check(top)), [], 'negative blocks, wraps, past the end and long gone')
+})
+
+t.test('an idle ring lets its array go and reads as it would have with the array kept', async (t) => {
+  const silence = [0, 0, -9]
+  const kept = new BlockRing(7, 3, silence)
+  const idle = new BlockRing(7, 3, silence)
+  const block = (v: number): Float64Array => new Float64Array([v, v + 1, v + 2, v + 3, v + 4, v + 5])
+  /** What a reader gets for blocks [top - 20, top]: a block's channels, or the silence for a block not held. */
+  const reads = (ring: BlockRing, top: number): number[][] => Array.from({ length: 21 }, (_, k) => {
+    const at = ring.at(top - k)
+    return at < 0 ? silence : Array.from(ring.power.subarray(at, at + 3))
+  })
+  for (const ring of [kept, idle]) ring.write(0, 2, block(1))
+  idle.idle(5)
+  idle.idle(7 + 199)
+  t.ok(idle.held, 'held until a capacity and the margin (200 blocks) past the end')
+  t.same(reads(idle, 10), reads(kept, 10))
+  idle.idle(2 + 7 + 200)
+  t.notOk(idle.held, 'then let go')
+  t.equal(idle.end, undefined, 'and reads as nothing written')
+  t.same(reads(idle, 2 + 7 + 200), reads(kept, 2 + 7 + 200), 'the same reads where a reader can be then')
+  // Our next reply: its blocks, and the reads around them, are those of the ring that kept its array.
+  for (const ring of [kept, idle]) ring.write(230, 2, block(7))
+  t.ok(idle.held)
+  for (const top of [225, 230, 231, 232, 240]) t.same(reads(idle, top), reads(kept, top), `around block ${top}`)
+  const into = new Int32Array(12)
+  idle.slots(236, into)
+  t.same(Array.from(into), Array.from({ length: 12 }, (_, k) => idle.at(236 - k)), 'slots() as at() after the new array')
+})
+
+t.test('a guard whose ring let its array go between two replies judges every frame as one that kept it', async (t) => {
+  const cases: Case[] = [
+    { name: 'echo 150 ms, a caller in the second reply', echo: { delayMs: 150, attenuationDb: 10, noiseDb: -60, seed: 31 }, pauseMs: 3000, caller: { atMs: 6200, samples: s.speechLike(RATE, 1.5, -22, { f0: 210, seed: 32 }) } },
+    { name: 'no echo, 16 kHz, jitter', echo: { delayMs: 100, attenuationDb: 200, noiseDb: -55, seed: 33 }, pauseMs: 2500, rate: 16000, jitterMs: 6 },
+    { name: 'echo 300 ms, 60 ms frames', echo: { delayMs: 300, attenuationDb: 6, noiseDb: -50, seed: 34 }, pauseMs: 4000, frameMs: 60 },
+  ]
+  const idle = Object.getOwnPropertyDescriptor(BlockRing.prototype, 'idle')?.value as BlockRing['idle']
+  let released = 0
+  const verdicts = (c: Case, keep: boolean): EchoVerdict[] => {
+    BlockRing.prototype.idle = keep
+      ? function (): void {}
+      : function (this: BlockRing, now: number): void { const held = this.held; idle.call(this, now); if (held && !this.held) released++ }
+    try {
+      const frames = render(c)
+      const guard = new EchoGuard({ rate: c.rate ?? RATE })
+      const out: EchoVerdict[] = []
+      const cursor = { at: 0 }
+      for (let v = step(guard, frames, cursor); v !== undefined; v = step(guard, frames, cursor)) out.push(v)
+      return out
+    } finally {
+      BlockRing.prototype.idle = idle
+    }
+  }
+  for (const c of cases) {
+    released = 0
+    const lean = verdicts(c, false)
+    t.ok(released > 0, `${c.name}: the ring let its array go in the pause`)
+    t.same(lean, verdicts(c, true), `${c.name}: the same verdicts, to the bit`)
+    t.ok(lean.some((v) => v.echoOnly) || c.echo.attenuationDb > 100, `${c.name}: echo heard in both replies' frames`)
+  }
 })
 
 t.test('bad options are refused', async (t) => {
