@@ -17,6 +17,9 @@ export interface WindowFigures {
   /** Event-loop delay beyond the sampling timer's period, from the server's /metrics. */
   readonly loopP99Ms: number
   readonly loopMaxMs: number
+  /** A reply's frames the shared socket's helper held and sent when due, and those it sent over 1 ms late (its thread short of CPU). Absent in older results. */
+  readonly heldFrames?: number
+  readonly heldLate?: number
   /** |interval between two of the server's datagrams to one call - 20 ms| (kernel receive timestamps). */
   readonly pacingP50Ms: number
   readonly pacingP99Ms: number
@@ -220,11 +223,16 @@ export function goalLines (r: LoadResult): string[] {
   const replyStarts = leads + starts > 0
     ? [`- **Pacing leaves out ${starts} replies' first frames and ${leads} lead bursts** (talk windows): a reply's first frame follows idle silence sent on another clock, and the pacer sends it with \`media.stream.leadFrames\` more at once (lib/media/stream/call-pacer.ts), which FreeSWITCH's write timer spaces; counted in, pacing p99 / max would be ${withStarts.join(', ')}.`]
     : []
+  const heldSteps = r.steps.filter((s) => Number.isFinite(s.talk.heldFrames) && (s.talk.heldFrames ?? 0) > 0)
+  const held = heldSteps.length > 0
+    ? [`- **Held frames** (talk windows): a reply's frames handed to the shared socket's helper 20 ms ahead and sent when due by its own thread (lib/media/native/held-send.c), so the event loop's delays up to that do not reach the pacing; sent over 1 ms late (the thread short of CPU): ${heldSteps.map((s) => `${s.talk.heldLate ?? 0} of ${s.talk.heldFrames ?? 0} at ${s.calls}`).join(', ')}.`]
+    : []
   return [
     ...quietness,
     ...note,
     ...keepAlive,
     ...replyStarts,
+    ...held,
     ...stallLines(r),
     `- **≥ ${GOALS.calls} calls** with pacing p99 ≤ ${GOALS.pacingP99Ms} ms and loop delay p99 ≤ ${GOALS.loopP99Ms} ms: ${verdict(any ? (largest?.calls ?? 0) >= GOALS.calls : undefined)}; ` +
       `largest step that held: ${largest?.calls ?? 'none'}${first !== undefined ? `; ${first.calls} calls: ${first.streamingAtEnd}/${first.calls} streaming at the end, pacing p99 ${cell(first.talk.pacingP99Ms, 1)} ms, loop p99 ${cell(first.talk.loopP99Ms, 1)} ms, ` +

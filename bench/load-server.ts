@@ -15,6 +15,7 @@ import { startPhoneAgent } from '../lib/app.ts'
 import { buildConfig } from '../lib/config/load.ts'
 import { endpointingSchema } from '../lib/media/stream/turn-taking.ts'
 import { startOpsServer } from '../lib/ops/http.ts'
+import { sharedSocketStats } from '../lib/media/stream/index.ts'
 import { Metrics } from '../lib/ops/metrics.ts'
 import { closeProviderConnections } from '../lib/providers/openai-client.ts'
 import { nullRecorder } from '../lib/records/null-recorder.ts'
@@ -73,6 +74,7 @@ async function main (args: LoadServerArgs): Promise<void> {
   // A worker of bench/load-server-primary.ts: its process metrics labelled, its /metrics merged there.
   const worker = cluster.isWorker ? String(cluster.worker?.id) : undefined
   const metrics = new Metrics({ processMetrics: true, ...(worker !== undefined ? { processLabels: { worker } } : {}) })
+  metrics.mediaSocket(sharedSocketStats)
   const speech = await createSpeechServices(config, logger, { observer: metrics })
   let marks: Array<LatencyInput & { uuid: string }> = []
   // latency() a method: a named arrow made per call would carry a 256-byte name dictionary under tsx (docs/benchmarks.md, "Memory per call").

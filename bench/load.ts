@@ -116,7 +116,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     const marks: LoadMark[] = []
     const measure = async (ms: number, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number, memory?: LoadMemoryStats }> => {
       const t0 = await threadTimes(srv.pid)
-      await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
+      const loop0 = await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
       await gen.reset()
       const driver0 = process.cpuUsage()
       const fakes0 = await fk.cpuMs()
@@ -153,6 +153,8 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           otherThreads: Object.fromEntries(Object.entries(threads).filter(([n, v]) => v >= 0.005 && n !== mainName).map(([n, v]) => [n, round(v, 3)])),
           loopP99Ms: round(loop.p99 - LOOP_RESOLUTION_MS, 1),
           loopMaxMs: round(loop.max - LOOP_RESOLUTION_MS, 1),
+          heldFrames: loop.held - loop0.held,
+          heldLate: loop.heldLate - loop0.heldLate,
           pacingP50Ms: gen1.pacingP50Ms,
           pacingP99Ms: gen1.pacingP99Ms,
           pacingMaxMs: gen1.pacingMaxMs,
@@ -330,13 +332,15 @@ async function warningSummary (path: string): Promise<Array<[string, number]>> {
  * worker processes (`LOAD_SERVER_WORKERS`) each process's is a series labelled `worker`: the
  * worst of them, since the goal holds for every event loop.
  */
-async function scrapeLoop (port: number): Promise<{ p99: number, max: number }> {
+async function scrapeLoop (port: number): Promise<{ p99: number, max: number, held: number, heldLate: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const value = (name: string): number => {
     const all = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'gm'))].map((m) => Number(m[1]) * 1000)
     return all.length === 0 ? Number.NaN : Math.max(...all)
   }
-  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds') }
+  // The shared media socket's held frames (lib/ops/media-socket-metrics.ts), summed over the workers by the merge.
+  const held = (kind: string): number => Number(new RegExp(`^phone_agent_media_socket_datagrams_total\\{kind="${kind}"\\} ([0-9.eE+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds'), held: held('held'), heldLate: held('held_late') }
 }
 
 async function main (): Promise<void> {

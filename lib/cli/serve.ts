@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { Config } from '../config/load.ts'
 import type { Logger } from 'pino'
+import { sharedSocketStats } from '../media/stream/index.ts'
 import { Metrics } from '../ops/metrics.ts'
 import { startOpsServer, type OpsServer } from '../ops/http.ts'
 import { ShutdownController } from '../ops/shutdown.ts'
@@ -95,6 +96,7 @@ export async function serve (config: Config, logger: Logger): Promise<number> {
   const speech = await createSpeechServices(config, logger, { observer: metrics })
   const agent = await startPhoneAgent(config, { logger, speaker: speech.speaker, stt: speech.stt, llm: speech.llm, records: store, store })
   agent.server.onHandshakeFailed(({ reason }) => { metrics.handshakeFailed(reason) })
+  metrics.mediaSocket(sharedSocketStats)
   let ops: OpsServer | undefined
   const exited = new Promise<number>((resolve) => {
     const shutdown = new ShutdownController({

@@ -1,4 +1,6 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { UdpMuxStats } from '../media/stream/udp-mux.ts'
+import { registerMediaSocketMetrics } from './media-socket-metrics.ts'
 import { LazyPackage } from '../lazy-package.ts'
 import { ADMISSION_REASONS } from '../guard/admission.ts'
 import type { BreakerState, ProviderObserver, ProviderRole } from '../providers/breaker.ts'
@@ -148,6 +150,11 @@ export class Metrics implements CallObserver, ProviderObserver, MetricsSource {
 
   preemptiveDiscarded (count: number): void {
     this.#preemptiveDiscarded.inc(count)
+  }
+
+  /** The shared media socket's counters, read at each scrape (media-socket-metrics.ts). */
+  mediaSocket (read: () => UdpMuxStats | undefined): void {
+    registerMediaSocketMetrics(this.registry, PROM_CLIENT.get().Counter, read)
   }
 
   /** An Event Socket handshake given up (lib/freeswitch/handshake.ts HANDSHAKE_FAILURES). */

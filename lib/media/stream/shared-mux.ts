@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net'
 import { loadUdpMuxAddon } from '../native/udp-mux-addon.ts'
 import type { PortChoice } from './bind.ts'
-import { UdpMux } from './udp-mux.ts'
+import { UdpMux, type UdpMuxStats } from './udp-mux.ts'
 
 /** `media.stream.sockets`: every call's media through one batched socket per process, or a socket per call. */
 export type MediaSockets = 'shared' | 'per-call'
@@ -31,6 +31,12 @@ export function sharedUdpMux (bindAddress: string, ports: PortChoice | undefined
   const mux = UdpMux.open(load.addon, bindAddress, ports ?? 0)
   muxes.set(bindAddress, mux)
   return mux
+}
+
+/** The counters of this process's shared socket (the first, where several bind addresses were used), or undefined when none is open. */
+export function sharedSocketStats (): UdpMuxStats | undefined {
+  for (const mux of muxes.values()) return mux.stats
+  return undefined
 }
 
 /** Close every shared socket (tests; a process that stops taking calls). */
