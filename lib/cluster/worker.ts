@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/load.ts'
 import { startPhoneAgent } from '../app.ts'
 import { watchCalls } from '../notify/call-watch.ts'
+import { sharedSocketStats } from '../media/stream/index.ts'
 import { Metrics } from '../ops/metrics.ts'
 import { ShutdownController } from '../ops/shutdown.ts'
 import { closeProviderConnections } from '../providers/openai-client.ts'
@@ -26,6 +27,7 @@ export async function serveWorker (config: Config, logger: Logger, port: IpcPort
   // The pid tells an operator which process to look at (or which one died).
   const log = logger.child({ worker: id, pid: process.pid })
   const metrics = new Metrics({ processMetrics: config.ops.processMetrics, processLabels: { worker: id } })
+  metrics.mediaSocket(sharedSocketStats)
   // No recovery here: the primary ran it before forking. A worker restarted later would mark
   // its siblings' live calls interrupted.
   const store = await openCallStore(config.records, { logger: log, configDir: config.configDir, env: process.env, observer: metrics })
