@@ -231,7 +231,7 @@ async function letGo (channel: Channel, log: Logger): Promise<void> {
 
 /** FreeSWITCH's answer time from the connect reply (microseconds), else now. */
 function answeredAtFromChannel (channel: Channel): number {
-  const us = Number(channel.data.headers['Caller-Channel-Answered-Time'] ?? channel.data.variables.answered_time ?? 0)
+  const us = Number(channel.data.headers['Caller-Channel-Answered-Time'] ?? channel.data.headers.variable_answered_time ?? 0)
   return Number.isFinite(us) && us > 0 ? Math.floor(us / 1000) : Date.now()
 }
 

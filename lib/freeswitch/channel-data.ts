@@ -15,7 +15,7 @@ export interface ChannelData {
   /** The dialled number as FreeSWITCH saw it, before normalisation (undefined when absent). */
   readonly destination: string | undefined
   readonly channelName: string
-  /** `variable_*` headers without the prefix. Values as FreeSWITCH sent them. */
+  /** `variable_*` headers without the prefix. Values as FreeSWITCH sent them. Made on first read: on a hot path read `headers['variable_…']`. */
   readonly variables: Readonly<Record<string, string>>
   readonly headers: Readonly<Record<string, string>>
 }
@@ -32,23 +32,31 @@ export function parseChannelData (headers: Record<string, string | undefined>): 
       ? 'connect reply has no Unique-ID'
       : 'connect reply has a malformed Unique-ID')
   }
-  const variables: Record<string, string> = {}
-  for (const [k, v] of Object.entries(clean)) {
-    if (k.startsWith('variable_')) variables[k.slice('variable_'.length)] = v
-  }
   const destination = firstNonEmpty(
-    clean['Caller-Destination-Number'], variables.sip_req_user, variables.sip_to_user, variables.destination_number)
+    clean['Caller-Destination-Number'], clean.variable_sip_req_user, clean.variable_sip_to_user, clean.variable_destination_number)
+  // `variables` is made when first read: a second dictionary of every variable_* header (a real
+  // connect reply carries 100-200 of them, each key a new string), kept for the whole call,
+  // while the call path reads the one or two it needs from `headers` (issue 18, memory per call).
+  let variables: Record<string, string> | undefined
   return {
     // As FreeSWITCH spells it: sessions are found by switch_core_hash_find on session_table
     // (switch_core_session.c, switch_core_session_perform_locate), a case-sensitive hash
     // (switch_core_hash_init), and origination_uuid may set any case, so a lower-cased copy
     // would make every sendmsg fail with "invalid session id".
     uuid,
-    callerNumber: printable(clean['Caller-Caller-ID-Number'] ?? variables.sip_from_user ?? '', 64),
+    callerNumber: printable(clean['Caller-Caller-ID-Number'] ?? clean.variable_sip_from_user ?? '', 64),
     callerName: printable(clean['Caller-Caller-ID-Name'] ?? '', 128),
     destination: destination === undefined ? undefined : printable(destination, 128),
     channelName: printable(clean['Channel-Name'] ?? '', 256),
-    variables,
+    get variables () {
+      if (variables === undefined) {
+        variables = {}
+        for (const [k, v] of Object.entries(clean)) {
+          if (k.startsWith('variable_')) variables[k.slice('variable_'.length)] = v
+        }
+      }
+      return variables
+    },
     headers: clean,
   }
 }

@@ -36,3 +36,14 @@ t.test('missing caller fields become empty strings; control characters are dropp
   t.equal(d.callerNumber, '+39123')
   t.equal(parseChannelData({ 'Unique-ID': uuid }).callerNumber, '')
 })
+
+t.test('variables are made when first read, then the same object; the call path reads headers', async (t) => {
+  const headers = { 'Unique-ID': uuid, variable_read_rate: '16000', variable_sip_to_user: '222', 'Caller-Caller-ID-Number': '+39111' }
+  const d = parseChannelData(headers)
+  t.equal(d.destination, '222', 'the destination without them')
+  t.equal(d.headers.variable_read_rate, '16000')
+  const v = d.variables
+  t.same(v, { read_rate: '16000', sip_to_user: '222' }, 'every variable_* header, without the prefix')
+  t.equal(d.variables, v, 'made once')
+  t.same(JSON.parse(JSON.stringify(d)).variables, v, 'enumerable as before (logs, a copy)')
+})

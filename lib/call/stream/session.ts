@@ -53,7 +53,7 @@ export class StreamSession {
   /** Open our socket and ask FreeSWITCH to stream to it. The channel must be answered. */
   static async start (channel: Channel, config: MediaStreamConfig, log: Logger, vads?: VadEngine | undefined): Promise<StreamSession> {
     // The channel's rate decides the frame size; wideband codecs (G.722, Opus) run at 16 kHz.
-    const rate = Number(channel.data.variables.read_rate ?? channel.data.headers['Channel-Read-Codec-Rate'] ?? 8000) === 16000 ? 16000 : 8000
+    const rate = Number(channel.data.headers.variable_read_rate ?? channel.data.headers['Channel-Read-Codec-Rate'] ?? 8000) === 16000 ? 16000 : 8000
     const fsAddress = config.freeswitchAddress
     const fsPort = await freeswitchLocalPort(fsAddress, config.freeswitchPorts)
     const endpoint = await MediaEndpoint.open({
