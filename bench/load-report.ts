@@ -3,6 +3,7 @@
  * issue 18's goals, met or missed with the measured figure.
  */
 import { cell, markdownTable, MB, round } from './capacity-stats.ts'
+import { HOLD_AHEAD_MS } from '../lib/media/stream/endpoint-options.ts'
 import { FAKE_LATENCY, replyText } from './load-fakes.ts'
 import type { LoadMark, LoadMemoryStats } from './load-protocol.ts'
 import { percentile } from './stats.ts'
@@ -225,7 +226,7 @@ export function goalLines (r: LoadResult): string[] {
     : []
   const heldSteps = r.steps.filter((s) => Number.isFinite(s.talk.heldFrames) && (s.talk.heldFrames ?? 0) > 0)
   const held = heldSteps.length > 0
-    ? [`- **Held frames** (talk windows): a reply's frames handed to the shared socket's helper 20 ms ahead and sent when due by its own thread (lib/media/native/held-send.c), so the event loop's delays up to that do not reach the pacing; sent over 1 ms late (the thread short of CPU): ${heldSteps.map((s) => `${s.talk.heldLate ?? 0} of ${s.talk.heldFrames ?? 0} at ${s.calls}`).join(', ')}.`]
+    ? [`- **Held frames** (talk windows): a reply's frames handed to the shared socket's helper ${HOLD_AHEAD_MS} ms ahead and sent when due by its own thread (lib/media/native/held-send.c), so the event loop's delays up to that do not reach the pacing; sent over 1 ms late (the thread short of CPU): ${heldSteps.map((s) => `${s.talk.heldLate ?? 0} of ${s.talk.heldFrames ?? 0} at ${s.calls}`).join(', ')}.`]
     : []
   return [
     ...quietness,

@@ -5,9 +5,9 @@
  *
  * Why: a frame sent from JavaScript leaves when the event loop gets to it. At 500 calls on two
  * cores the loop is busy about half the time and late by 15 ms at p99, and one reply frame in ten
- * left more than 5 ms off its 20 ms slot (bench/load.ts, eleventh session). A frame handed over a
- * frame early leaves when it is due whatever the loop is doing; and since what waits here can be
- * taken back (held_cancel: barge-in), holding it costs the caller nothing.
+ * left more than 5 ms off its 20 ms slot (bench/load.ts, eleventh session). A frame handed over
+ * early (HOLD_AHEAD_MS, endpoint-options.ts) leaves when it is due whatever the loop is doing; and
+ * since what waits here can be taken back (held_cancel: barge-in), holding it costs the caller nothing.
  *
  * The queue is a list sorted by due time, stable (two datagrams due at the same moment leave in
  * the order they came), so a call's frames never overtake each other. The thread sleeps until the

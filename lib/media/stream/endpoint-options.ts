@@ -8,11 +8,14 @@ export type WriteTimer = 'timerfd' | 'matrix'
 
 /**
  * How early a reply's frames are handed to a socket that holds them until due (the shared media
- * socket: udp-mux.ts, held-send.c), so an event loop late by up to this much does not move them
- * (at 500 calls on two cores the loop's p99 delay is about 15 ms). What is held is taken back on a
- * pause or a clear, so barge-in is not delayed by it.
+ * socket: udp-mux.ts, held-send.c), so an event loop late by up to this much does not move them.
+ * At 500 calls on two cores the loop's p99 delay was 15-35 ms, and with 20 ms of lead pacing p99
+ * stayed at one tick on a busy machine (12.65 and 10.2 ms with 40, 19.95 twice with 20: docs/
+ * benchmarks.md, eleventh session). What is held is taken back on a pause or a clear, so barge-in
+ * is not delayed by it; two frames, not more, so what a pause takes back is nearly always one
+ * sentence's and goes back in the queue (OutboundQueue.unsend).
  */
-export const HOLD_AHEAD_MS = 20
+export const HOLD_AHEAD_MS = 40
 
 /** The options and counters of a MediaEndpoint (endpoint.ts). */
 
