@@ -1,6 +1,7 @@
 import type { OutboundQueue } from './outbound.ts'
 import type { FrameScheduler, TickSubscriber } from './scheduler.ts'
 import type { WriteClock } from './write-clock.ts'
+import { GridMembership } from './grid-membership.ts'
 
 /**
  * When one call's frames go to the socket. Idle (nothing queued), the call sends one frame of
@@ -67,6 +68,11 @@ export interface CallPacerOptions {
    * the scheduler's coalescing early.
    */
   readonly marginMs?: number | undefined
+  /**
+   * With nothing queued, when `canSend()` turns true by itself (no event that kicks): the call
+   * leaves the shared grid until then (grid-membership.ts). Undefined: ticked every frame.
+   */
+  readonly wakeAt?: (() => number) | undefined
 }
 
 /** Idle-lane phase error (ms) beyond which it is re-anchored on the write ticks. */
@@ -105,7 +111,7 @@ export class CallPacer {
   #lateness = 0
   readonly #laneSubscriber: TickSubscriber
   readonly #idleSubscriber: TickSubscriber
-  readonly #unsubscribe: () => void
+  readonly #grid: GridMembership
   /** Closes this call's own lane; set while it speaks (audio queued, or its lead playing out). */
   #closeLane: (() => void) | undefined
   /** Closes the idle lane (silence just before each write tick); set while idle with the ticks known. */
@@ -147,7 +153,7 @@ export class CallPacer {
     const self = this
     this.#laneSubscriber = { onTick (frames, now, dueAt) { self.#onLaneTick(frames, now, dueAt) } }
     this.#idleSubscriber = { onTick (_frames, now) { self.#onIdleTick(now) } }
-    this.#unsubscribe = this.#scheduler.add({ onTick (frames, now) { self.#onTick(frames, now) } })
+    this.#grid = new GridMembership(this.#scheduler, { onTick (frames, now) { self.#onTick(frames, now) } }, options.wakeAt)
   }
 
   /** Idle frames not sent because a frame of ours already held that write tick. */
@@ -159,7 +165,7 @@ export class CallPacer {
   /** Stop pacing: leave the grid and close the lanes. Idempotent. */
   close (): void {
     this.#closed = true
-    this.#unsubscribe()
+    this.#grid.leave()
     this.#endLane()
     this.#endIdle()
     this.#cancelDeferred?.()
@@ -168,7 +174,11 @@ export class CallPacer {
 
   /** The shared grid: until the write ticks are known, silence just in time; audio waiting starts a lane. */
   #onTick (_frames: number, now: number): void {
-    if (this.#closeLane !== undefined || this.#closeIdle !== undefined || !this.#canSend()) return
+    if (this.#closeLane !== undefined || this.#closeIdle !== undefined) return
+    if (!this.#canSend()) {
+      this.#grid.sleep(now)
+      return
+    }
     if (!this.#queue.idle) {
       this.#startLane(now)
       return
@@ -186,6 +196,7 @@ export class CallPacer {
    * skipped are filled at once instead.
    */
   kick (): void {
+    this.#grid.rejoin()
     if (this.#kickPending || this.#closed || this.#cancelDeferred !== undefined) return
     this.#kickPending = true
     queueMicrotask(() => {

@@ -127,6 +127,9 @@ export class MediaEndpoint {
       aheadMs: socket.holds && !this.#matrix ? (options.holdAheadMs ?? HOLD_AHEAD_MS) : 0,
       canSend () { return self.#canSend() },
       send (at) { self.#sendFrame(at) },
+      // No warm window (timerfd): with nothing queued a call sends only its keep-alive, and every
+      // event that could let it send sooner (FreeSWITCH's first frame, the connect, audio) kicks.
+      wakeAt: this.#quiet.warms ? undefined : function wakeAt () { return self.#quiet.nextWanted(self.#scheduler.clock.now()) },
     })
     this.#signal = options.signal
     this.#onAbort = () => { void this.close() }

@@ -67,6 +67,15 @@ export class QuietIdle {
     if (audio) this.#activeAt = at
   }
 
+  /** Whether a caller's sound can make wanted() true at once (a warm window): then it must be asked every tick. */
+  get warms (): boolean { return this.#warmMs > 0 }
+
+  /** When wanted() turns true by itself: now while warm, else the next keep-alive. */
+  nextWanted (now: number): number {
+    if (now - this.#activeAt < this.#warmMs) return now
+    return Math.max(now, this.#lastSentAt + this.#keepAliveMs)
+  }
+
   /** Send this idle tick's silence? (Audio queued is always sent: the caller of this asks only when idle.) */
   wanted (now: number): boolean {
     if (now - this.#activeAt < this.#warmMs) return true
