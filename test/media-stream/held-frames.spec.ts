@@ -106,7 +106,7 @@ async function holdingEndpoint (clock: FakeClock, logger: Logger): Promise<{ ep:
   const socket = new HoldingSocket(clock)
   const peer = { address: '127.0.0.1', port: 41000 }
   const mux = { link: () => socket } as unknown as UdpMux
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, writeTimer: 'timerfd', peer, mux, holdAheadMs: HOLD_AHEAD_MS })
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, writeTimer: 'timerfd', peer, mux })
   // FreeSWITCH's first datagram: from now on what we send is played.
   socket.onMessage?.(Buffer.alloc(320, 0xff), peer, 0)
   await new Promise((resolve) => setImmediate(resolve))

@@ -226,7 +226,7 @@ export class CallPacer {
       this.#drained = 0
       // Served ahead (aheadMs), a slot may not be due yet: its frame then waits for it.
       const frame = this.#scheduler.frameMs
-      for (let i = 0; i < n; i++) this.#sendNow(this.#ahead > 0 ? Math.max(now, this.#drainedDue + i * frame) : now)
+      for (let i = 0; i < n; i++) this.#sendNow(Math.max(now, this.#drainedDue + i * frame))
     }
   }
 
@@ -295,7 +295,7 @@ export class CallPacer {
   #onLaneTick (frames: number, now: number, dueAt: number): void {
     for (let i = 0; i < frames; i++) {
       // Served ahead (aheadMs), a frame leaves when its slot is due; a slot already due, at once.
-      const at = this.#ahead > 0 ? Math.max(now, dueAt + i * this.#scheduler.frameMs) : now
+      const at = Math.max(now, dueAt + i * this.#scheduler.frameMs)
       if (!this.#queue.empty) {
         if (!this.#canSend()) return
         // Paused: silence at the lane's pace, so resume() carries on without a new anchor.

@@ -42,10 +42,7 @@ export interface MediaEndpointOptions {
   readonly leadFrames?: number | undefined
   /**
    * How early a reply's frames go to a socket that holds them until due (the shared media socket;
-   * HOLD_AHEAD_MS is the value measured). Default 0, off: each frame is sent when due, from the
-   * event loop. With it on, a barge-in in the full test suite (conversation/stream.spec.ts, ten
-   * test processes on two cores) stopped the agent about a second late, in every run, where
-   * alone it stops within 250 ms; not understood yet (issue 18 notes), so not the default. Not on
+   * default HOLD_AHEAD_MS; 0: each frame is sent when due, from the event loop). Not on
    * the matrix write timer, nor on a socket of the call's own.
    */
   readonly holdAheadMs?: number | undefined

@@ -7,7 +7,7 @@ import { FrameConsumers } from './frame-consumers.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
 import { openDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
-import type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats } from './endpoint-options.ts'
+import { HOLD_AHEAD_MS, type AddressPort, type SentListener, type MediaEndpointOptions, type MediaEndpointStats } from './endpoint-options.ts'
 import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
@@ -123,9 +123,8 @@ export class MediaEndpoint {
       scheduler: this.#scheduler,
       queue: this.#queue,
       lead: Math.min(2, Math.max(0, Math.floor(options.leadFrames ?? 1))),
-      // Held frames (off unless asked for: endpoint-options.ts holdAheadMs) only on timerfd: the
-      // matrix write model places each idle frame by when it is sent.
-      aheadMs: socket.holds && !this.#matrix ? (options.holdAheadMs ?? 0) : 0,
+      // Held frames only on timerfd: the matrix write model places each idle frame by when it is sent.
+      aheadMs: socket.holds && !this.#matrix ? (options.holdAheadMs ?? HOLD_AHEAD_MS) : 0,
       canSend () { return self.#canSend() },
       send (at) { self.#sendFrame(at) },
       // No warm window (timerfd): with nothing queued a call sends only its keep-alive, and every
