@@ -210,6 +210,22 @@ export class CallerEar {
   }
 
   /**
+   * When the audio the caller was hearing at `fromMs` stopped: the start of the first frame from
+   * then on quieter than `minLevel`, or of the first stretch with no frame at all. Unlike
+   * `lastHeardEndMs` it never runs on into a later reply. `fromMs` itself if nothing loud was
+   * playing then.
+   */
+  stoppedAfterMs (fromMs: number, minLevel = 1): number {
+    let cursor = fromMs
+    for (const f of this.byPlayTime()) {
+      if (f.playMs + FRAME_MS <= cursor) continue
+      if (f.playMs - cursor > FRAME_MS / 2 || level(f.samples) < minLevel) return cursor
+      cursor = f.playMs + FRAME_MS
+    }
+    return cursor
+  }
+
+  /**
    * Stretches between `fromMs` and `toMs` longer than `minMs` in which the caller received no
    * frame at all (no RTP). Sub-frame jitter of a real-time sender is not a gap by default.
    */

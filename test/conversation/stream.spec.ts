@@ -47,9 +47,13 @@ t.test('a streamed conversation: the caller barges in mid-sentence, the agent st
   // An order, not a speed (speed is in bench/turn-taking.ts): the agent went quiet while the
   // caller's one-second line was still going (a stall of this process, a loaded machine, delays
   // the agent's hearing of it by as much).
+  // The reply to what they said starts ~1.3 s after they started: the stop is where the audio
+  // playing when they started went quiet, not the last loud frame before the line's end.
   const lineEnd = bargeAt! + 1000 + loopLagMs
-  const stoppedAt = call.ear.lastHeardEndMs(lineEnd, 200) ?? 0
+  const stoppedAt = call.ear.stoppedAfterMs(bargeAt!, 200)
   t.ok(stoppedAt < lineEnd, `agent audio stopped ${stoppedAt - bargeAt!} ms after the caller started, before they finished (loop lag ${loopLagMs} ms)`)
+  const nextReply = call.ear.firstHeard(stoppedAt, 200)?.playMs
+  t.ok(nextReply === undefined || nextReply >= bargeAt! + 1000, `and did not talk again until their line was over (${nextReply === undefined ? 'never' : `${nextReply - bargeAt!} ms`})`)
 
   const captured = rig.store.calls[0]!
   const agentTurns = captured.turns.filter((x) => x.role === 'agent')

@@ -40,8 +40,10 @@ for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) 
 
     const barge = rig.logs.find((l) => l.msg === 'caller barged in')
     t.ok(barge, 'barge-in detected')
-    const stoppedAt = call.ear.lastHeardEndMs(bargeAt + BARGE_MS, 200) ?? 0
+    const stoppedAt = call.ear.stoppedAfterMs(bargeAt, 200)
     t.ok(stoppedAt < bargeAt + BARGE_MS + loopLagMs, `agent audio stopped ${stoppedAt - bargeAt} ms into the caller's ${BARGE_MS} ms line over it (loop lag ${loopLagMs} ms)`)
+    const nextReply = replyHeard(call, stoppedAt)
+    t.ok(nextReply === undefined || nextReply >= bargeAt + BARGE_MS, `and did not talk again until their line was over (${nextReply === undefined ? 'never' : `${nextReply - bargeAt} ms`})`)
 
     t.ok(captured.latency.length >= 3, `latency per turn (${captured.latency.length})`)
     for (const l of captured.latency) {
