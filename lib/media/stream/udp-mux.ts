@@ -233,6 +233,7 @@ export class UdpMux {
     const meta = this.#inMeta
     const slot = this.#slot
     this.#stats.wakeUps++
+    const batch = new BatchMemory(meta, count, slot)
     for (let i = 0; i < count; i++) {
       const at = i * IN_META
       const link = this.#links.get((meta[at] as number >>> 0) * 65536 + (meta[at + 1] as number))
@@ -241,12 +242,42 @@ export class UdpMux {
       const length = meta[at + 2] as number
       const ageUs = meta[at + 3] as number
       // A datagram larger than a slot was cut: an empty one is refused as malformed by the endpoint.
-      // Otherwise a Buffer of its own, as Node gives each message: frames may be kept (frame.ts frameSamples).
-      const msg = Buffer.allocUnsafeSlow(length > slot ? 0 : length)
+      const msg = batch.take(length > slot ? 0 : length)
       this.#inbox.copy(msg, 0, i * slot, i * slot + msg.length)
       link.deliver(msg, ageUs > 0 ? ageUs / 1000 : 0)
     }
   }
+}
+
+/**
+ * The memory for one wake-up's datagrams: one allocation, each datagram its own 8-byte-aligned
+ * stretch of it (the endpoint views a frame's samples in place, frame.ts frameSamples, and zeroes
+ * a 0xFF gap frame in place: its own bytes only). An allocation per datagram, as Node gives each
+ * message of a socket, cost ~1.5 µs each in malloc, free and V8's ArrayBuffer bookkeeping against
+ * ~0.35 µs (docs/benchmarks.md "A wake-up's datagrams in one allocation"). Every consumer copies
+ * what it keeps beyond the frame's dispatch (FrameHistory, the utterance, Silero's window, the
+ * WAV writer, the recording's timeline); a consumer's bounded queue (frame-consumers.ts) holding
+ * a frame holds its batch, at most a few KB, for as long.
+ */
+class BatchMemory {
+  readonly #memory: Buffer
+  #used = 0
+
+  constructor (meta: Int32Array, count: number, slot: number) {
+    let bytes = 0
+    for (let i = 0; i < count; i++) bytes += align8(Math.min(meta[i * IN_META + 2] as number, slot))
+    this.#memory = Buffer.allocUnsafeSlow(bytes)
+  }
+
+  take (length: number): Buffer {
+    const msg = this.#memory.subarray(this.#used, this.#used + length)
+    this.#used += align8(length)
+    return msg
+  }
+}
+
+function align8 (n: number): number {
+  return (n + 7) & ~7
 }
 
 /** One call's share of a UdpMux, as a DatagramSocket for its MediaEndpoint. */
