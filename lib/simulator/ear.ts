@@ -31,9 +31,12 @@ export interface AudioGap {
  * Which soft timer FreeSWITCH's RTP write timer runs on (switch_time.c; see queueUnicast):
  * 'timerfd', one timerfd per timer, is what Linux builds use by default (TFD == 2 when
  * HAVE_TIMERFD_CREATE); 'matrix', the shared TIMER_MATRIX tick, is what builds without timerfd
- * use, or switch.conf `enable-softtimer-timerfd` set false. The matrix is the stricter one.
+ * use, or a Linux build with switch.conf `enable-monotonic-timing` false and
+ * `enable-softtimer-timerfd` not true. 'sleep' is what `enable-softtimer-timerfd` false gives a
+ * Linux build with the monotonic clock (its default): a 20 ms sleep before every write (see
+ * queueUnicast). The matrix is stricter than timerfd; sleep is the slowest of the three.
  */
-export type WriteTimer = 'matrix' | 'timerfd'
+export type WriteTimer = 'matrix' | 'timerfd' | 'sleep'
 
 export class CallerEar {
   readonly heard: HeardFrame[] = []
@@ -87,13 +90,25 @@ export class CallerEar {
    * with no datagram of ours nothing at all was written toward the caller. Taking the switch's
    * real write before each frame as the state, the timerfd model matched its next write within
    * 0.1 ms p50, 0.4-1.2 ms p90; the rest were the switch's own stalls (see stall()).
+   *
+   * 'sleep': switch.conf `enable-softtimer-timerfd` false maps to TFD = 1, not 0 (switch_core.c
+   * switch_load_core_config: only a true value or "broadcast" gives 2, anything else 1); with the
+   * monotonic clock the runtime thread then takes a timerfd of its own and sets MATRIX = 0
+   * (switch_time.c SWITCH_MODULE_RUNTIME_FUNCTION), and timer_next, not on _timerfd_next
+   * (TFD != 2), only does `do_sleep(1000 * timer->interval)`. So every write sleeps 20 ms first:
+   * a frame is written 20 ms after the later of its arrival and the previous write. Checked on a
+   * real FreeSWITCH 1.11.3 (lab runs m1, n1, 2026-12-03): 99.0-99.5 % of frames within 1 ms of
+   * this rule; reply frames waited 45-55 ms p50 in the switch (timerfd: 1-20). The switch's read
+   * side also fell behind (a tick every 20.13 ms): not modelled, the caller's frames keep the grid.
    */
   queueUnicast (samples: Int16Array, arrivalMs: number): HeardFrame {
     // One thread reads a datagram, then blocks in the write: the next is read once that returns.
     const readMs = this.running(Math.max(arrivalMs, this.lastWrittenMs))
     const tick = Math.floor(readMs / FRAME_MS)
     let writtenMs: number
-    if (this.writeTimer === 'timerfd') {
+    if (this.writeTimer === 'sleep') {
+      writtenMs = readMs + FRAME_MS
+    } else if (this.writeTimer === 'timerfd') {
       // An expiry is pending since the last read: it returns at once and takes them all.
       if (this.writeTick < tick) {
         this.writeTick = tick

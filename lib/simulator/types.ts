@@ -103,9 +103,10 @@ export interface PlaceCallOptions {
    */
   readonly unicastEngine?: UnicastEngine
   /**
-   * The soft timer FreeSWITCH writes our unicast frames on (ear.ts queueUnicast): 'matrix', the
-   * stricter (switch.conf enable-softtimer-timerfd=false, or a build without timerfd), or
-   * 'timerfd', Linux's default. Default: the FakeFreeSwitch's, else 'matrix'.
+   * The soft timer FreeSWITCH writes our unicast frames on (ear.ts WriteTimer, queueUnicast):
+   * 'matrix', the stricter (a build without timerfd, or enable-monotonic-timing=false), 'timerfd',
+   * Linux's default, or 'sleep' (enable-softtimer-timerfd=false on Linux: 20 ms before every
+   * write). Default: the FakeFreeSwitch's, else 'matrix'.
    */
   readonly writeTimer?: WriteTimer
 }

@@ -78,6 +78,31 @@ t.test('the matrix timer the simulator models is never easier than Linux\'s time
   t.same(timerfdWrites([5, 93]), [5, 93], 'and where they differ: after idle ticks timerfd writes at once, the matrix waits (100)')
 })
 
+// switch.conf enable-softtimer-timerfd=false on Linux: TFD = 1 and MATRIX = 0, so timer_next
+// sleeps 20 ms before every write (ear.ts WriteTimer 'sleep'). Checked on a real FreeSWITCH
+// 1.11.3 (lab runs m1 and n1, 2026-12-03): 99.0-99.5 % of frames within 1 ms of this rule.
+t.test('the sleep timer writes each frame 20 ms after the later of its arrival and the last write', async (t) => {
+  const ear = new CallerEar('sleep')
+  const written = (at: number): number => ear.queueUnicast(frame(), at).writtenMs
+  t.equal(written(5), 25, 'a frame after idle ticks waits 20 ms (timerfd: at once)')
+  t.same([25, 45, 65].map(written), [45, 65, 85], 'one a tick: each 20 ms late')
+  t.same([66, 67, 68].map(written), [105, 125, 145], 'a burst: 20 ms after the write before')
+  t.equal(written(300), 320, 'after a pause, 20 ms after it came')
+  let seed = 5
+  const rnd = (): number => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 }
+  const arrivals: number[] = []
+  let at = rnd() * 20
+  for (let i = 0; i < 2000; i++) {
+    const r = rnd()
+    at += r < 0.1 ? rnd() * 2 : r < 0.15 ? 40 + rnd() * 60 : 20 + (rnd() - 0.5) * 8
+    arrivals.push(at)
+  }
+  const sleeping = new CallerEar('sleep')
+  const slow = arrivals.map((a) => sleeping.queueUnicast(frame(), a).writtenMs)
+  const linux = timerfdWrites(arrivals)
+  t.ok(slow.every((w, i) => w >= (linux[i] as number) + 20 - 1e-9), 'never less than 20 ms later than on timerfd')
+})
+
 // Checked on a real FreeSWITCH 1.11 (Linux, timerfd; lab runs wt_timing1/2, docs/simulator.md):
 // after the unicast thread stalls, what waited in the socket is written one frame per tick and
 // the lag stays while we send a frame per tick; each tick with no frame of ours gives 20 ms back.

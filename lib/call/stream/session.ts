@@ -96,8 +96,11 @@ export class StreamSession {
   }
 
   /**
-   * Play PCM (at any rate; resampled) and resolve when its last frame was sent. Aborting the
-   * signal clears it within a frame and rejects with the reason; the result says what was heard.
+   * Play PCM (at any rate; resampled) and resolve when its last frame was handed to the socket:
+   * the shared socket holds a reply's frames until due, so the last leaves up to HOLD_AHEAD_MS
+   * later (endpoint-options.ts; seen on a real switch, 2026-12-03). playedOut() counts from when
+   * it leaves. Aborting the signal clears it within a frame (held frames included) and rejects
+   * with the reason; the result says what was heard.
    */
   async play (samples: Int16Array, sampleRate: number, signal: AbortSignal): Promise<PlayoutResult> {
     if (signal.aborted) throw abortReason(signal)

@@ -14,9 +14,11 @@ export const streamSchema = z.strictObject({
   leadFrames: z.number().int().min(0).max(2).default(1),
   /**
    * The soft timer FreeSWITCH writes our frames toward the caller on (switch_time.c): 'timerfd',
-   * Linux's default, writes a frame after idle ticks at once; 'matrix' (switch.conf
-   * `enable-softtimer-timerfd` false, or a build without timerfd) makes it wait for the next tick
-   * unless idle silence kept the timer warm (endpoint-options.ts writeTimer).
+   * Linux's default, writes a frame after idle ticks at once; 'matrix' (a build without timerfd,
+   * or switch.conf `enable-monotonic-timing` and `enable-softtimer-timerfd` both false) makes it
+   * wait for the next tick unless idle silence kept the timer warm (endpoint-options.ts
+   * writeTimer). `enable-softtimer-timerfd` false alone gives neither: a 20 ms sleep before every
+   * write (lib/simulator/ear.ts 'sleep'), for which `timerfd` is the better choice.
    */
   writeTimer: z.enum(['timerfd', 'matrix']).default('timerfd'),
   /**

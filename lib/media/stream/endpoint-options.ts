@@ -42,8 +42,9 @@ export interface MediaEndpointOptions {
   readonly leadFrames?: number | undefined
   /**
    * How early a reply's frames go to a socket that holds them until due (the shared media socket;
-   * default HOLD_AHEAD_MS; 0: each frame is sent when due, from the event loop). Not on
-   * the matrix write timer, nor on a socket of the call's own.
+   * default HOLD_AHEAD_MS; 0: none ahead). Not on the matrix write timer, nor on a socket of the
+   * call's own. Whatever this is, a slot a wake-up serves early (the scheduler's coalesceMs, up to
+   * 3 ms) goes to a holding socket with its due time and leaves then.
    */
   readonly holdAheadMs?: number | undefined
   /**
