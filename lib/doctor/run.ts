@@ -1,6 +1,7 @@
 import { PhoneAgentError } from '../errors.ts'
 import { checkAcl, checkEventSocket, checkFallback, checkGateways, checkModules, checkNat } from './checks.ts'
 import { checkDids, checkOutbound } from './checks-dialplan.ts'
+import { checkWriteTimer } from './checks-timer.ts'
 import { connectInbound, type InboundEsl } from './esl.ts'
 import { checkSounds } from './sounds.ts'
 import { fail, type CheckResult, type DoctorContext, type DoctorInput } from './types.ts'
@@ -8,7 +9,7 @@ import { fail, type CheckResult, type DoctorContext, type DoctorInput } from './
 export type { CheckResult, DoctorInput } from './types.ts'
 
 /** The checks, in the order the report prints them. */
-const CHECKS = [checkEventSocket, checkModules, checkDids, checkAcl, checkGateways, checkOutbound, checkNat, checkSounds, checkFallback] as const
+const CHECKS = [checkEventSocket, checkModules, checkWriteTimer, checkDids, checkAcl, checkGateways, checkOutbound, checkNat, checkSounds, checkFallback] as const
 
 export interface DoctorOptions {
   readonly env: Readonly<Record<string, string | undefined>>

@@ -1,6 +1,9 @@
 import type { InboundEsl } from './esl.ts'
 import type { DoctorConfig } from './config.ts'
 
+/** The soft timer media.stream.writeTimer says FreeSWITCH writes our frames on. */
+export type WriteTimer = 'timerfd' | 'matrix'
+
 /** One line of the report: ✔ or ✘, what was checked, and for a ✘ what to do. */
 export interface CheckResult {
   readonly ok: boolean
@@ -21,6 +24,12 @@ export interface DoctorInput {
   readonly callerPrefix: string
   readonly soundsDir: string
   readonly freeswitchSoundsDir: string
+  /**
+   * media.stream.writeTimer when some call takes stream media (media.mode, or a route's or the
+   * default route's mediaMode, is `stream`); absent when every call is in files mode, and the
+   * write timer check is skipped.
+   */
+  readonly writeTimer?: WriteTimer
 }
 
 export interface DoctorContext {

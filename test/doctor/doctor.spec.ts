@@ -27,7 +27,7 @@ t.test('the pack as installed passes every check, over one connection that is cl
   const { results, h } = await doctor(t)
   t.same(failed(results), [])
   const names = results.map((r) => r.name)
-  for (const n of ['event socket address', 'event socket password', 'event socket listen-ip', 'module mod_sofia', 'module mod_voicemail',
+  for (const n of ['event socket address', 'event socket password', 'event socket listen-ip', 'module mod_sofia', 'module mod_voicemail', 'FreeSWITCH write timer',
     'DID +43720271025', 'acl trusted-providers', 'gateway peoplefone', 'context phone_agent_outbound', 'external_sip_ip', 'external_rtp_ip',
     'sounds directory', 'fallback voicemail box', 'directory default_password']) t.ok(names.includes(n), n)
   t.equal(h.fake.commands.filter((c) => c.startsWith('auth ')).length, 1)

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseXml, startInboundEsl, type FakeInboundEsl, type InboundState, type XmlElement } from '../../lib/simulator/index.ts'
+import { withConfiguration } from '../../lib/simulator/inbound/server.ts'
 import { doctorSchema } from '../../lib/doctor/config.ts'
 import type { DoctorInput } from '../../lib/doctor/run.ts'
 import { PEOPLEFONE, SKELETON, copyTree, installPack } from '../dialplan/install.ts'
@@ -14,6 +15,27 @@ import { aclNodes, checkLoaded } from '../dialplan/pack-check.ts'
  */
 
 export const ESL_PASSWORD = PEOPLEFONE.eslPassword
+
+/**
+ * switch.conf as vanilla's autoload_configs/switch.conf.xml (signalwire/freeswitch cc93a683) has
+ * it, its active settings only: every timer setting commented out, so the switch writes on
+ * timerfd (see lib/doctor/checks-timer.ts). `extra` params are added at the end, in order.
+ * The stand-in tree of test/dialplan has no switch.conf, so it is added here.
+ */
+export function switchConf (extra: ReadonlyArray<readonly [string, string]> = []): XmlElement {
+  const params = [['colorize-console', 'true'], ['dialplan-timestamps', 'false'], ['max-db-handles', '50'], ['db-handle-timeout', '10'],
+    ['max-sessions', '1000'], ['sessions-per-second', '30'], ['loglevel', 'debug'], ['mailer-app', 'sendmail'], ['mailer-app-args', '-t'],
+    ['dump-cores', 'yes'], ...extra]
+  // Built, not parsed: parseXml trims values, and a value's blanks matter to switch_true.
+  const settings: XmlElement = { name: 'settings', attrs: [], children: params.map(([n, v]) => ({ name: 'param', attrs: [['name', n], ['value', v]], children: [] })) }
+  const conf = parseXml('<configuration name="switch.conf" description="Core Configuration"><cli-keybindings><key name="1" value="help"/><key name="2" value="status"/></cli-keybindings><default-ptimes></default-ptimes></configuration>')[0]!
+  return { ...conf, children: [...conf.children, settings] }
+}
+
+/** The state with switch.conf (or another config file) replaced; undefined removes it. */
+export function withConfig (state: InboundState, name: string, conf: XmlElement | undefined): InboundState {
+  return { ...state, document: withConfiguration(state.document, name, conf) }
+}
 
 export function installedState (): InboundState {
   const { dir, remove } = copyTree(SKELETON)
@@ -29,7 +51,7 @@ export function installedState (): InboundState {
       globals: new Map(loaded.result.vars),
       acl: { 'trusted-providers': { default: 'deny', nodes }, 'loopback.auto': { default: 'deny', nodes: [{ type: 'allow', cidr: '127.0.0.0/8' }] } },
       gateways: { peoplefone: { state: 'REGED', status: 'UP', username: '1234567', realm: 'sips.peoplefone.at', proxy: 'sips.peoplefone.at', context: 'public', extension: 'auto_to_user' } },
-      document,
+      document: withConfiguration(document, 'switch.conf', switchConf()),
       users: new Set([`1000@${domain}`]),
     }
   } finally {
@@ -63,6 +85,8 @@ export async function harness (state: InboundState, over: { input?: Partial<Doct
     callerPrefix: '+43',
     soundsDir,
     freeswitchSoundsDir: soundsDir,
+    // As lib/cli/doctor.ts passes it for the default media.mode stream.
+    writeTimer: 'timerfd',
     ...over.input,
   }
   return {

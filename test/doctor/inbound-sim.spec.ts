@@ -68,6 +68,14 @@ t.test('api outputs in FreeSWITCH\'s formats', async (t) => {
   t.match(ctx, /<action application="bridge" data="sofia\/gateway\/peoplefone\/\+\$1"\/>\n/)
 })
 
+t.test('xml_locate of a config file: the <configuration> element the core reads at start (switch_xml_open_cfg)', async (t) => {
+  const conf = runApi(state, 'xml_locate configuration configuration name switch.conf')
+  t.match(conf, /^<configuration name="switch\.conf" description="Core Configuration">\n  <cli-keybindings>\n    <key name="1" value="help"\/>\n/)
+  t.match(conf, /\n  <default-ptimes\/>\n  <settings>\n    <param name="colorize-console" value="true"\/>\n/)
+  t.notMatch(conf, /timer|monoton/, 'vanilla sets no timer')
+  t.equal(runApi(state, 'xml_locate configuration configuration name post_load_switch.conf'), "can't find anything\n")
+})
+
 t.test('phone-agent doctor: the command prints the report and exits 1 on a ✘, 0 when all pass', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'doctor-cli-'))
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })

@@ -85,6 +85,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'dialplan/trunks.spec.ts': 0.2,
   'doctor/doctor.spec.ts': 2.2,
   'doctor/inbound-sim.spec.ts': 1.3,
+  'doctor/write-timer.spec.ts': 0.8,
   'faults/ask.spec.ts': 4.8,
   'faults/dead-air-clock.spec.ts': 0.6,
   'freeswitch/handshake.spec.ts': 2.5,

@@ -48,7 +48,9 @@ const APIS: Record<string, Api> = {
   },
   // global_getvar_function: the value, or nothing.
   global_getvar: (s, a) => s.globals.get(a) ?? '',
-  // xml_locate_function: the element via switch_xml_toxml, or "can't find anything\n".
+  // xml_locate_function: the element via switch_xml_toxml, or "can't find anything\n". For a
+  // config file (`xml_locate configuration configuration name switch.conf`) this is the lookup
+  // switch_xml_open_cfg() makes (switch_xml.c ~2545), i.e. what the core and the modules read.
   xml_locate: (s, a) => {
     const argv = a.split(' ')
     if (argv.length === 1 && argv[0] === 'root') return toFsXml(s.document)

@@ -3,7 +3,7 @@ import { runApi } from './api.ts'
 import type { InboundState } from './state.ts'
 
 export type { AclList, GatewayState, InboundState } from './state.ts'
-export { parseXml, toFsXml, type XmlElement } from './xml.ts'
+export { parseXml, toFsXml, withConfiguration, type XmlElement } from './xml.ts'
 export { aclAllows, runApi } from './api.ts'
 
 /**

@@ -55,3 +55,20 @@ export function locate (root: XmlElement, section: string, tag: string, attrName
   const sec = root.children.find((c) => c.name === 'section' && attr(c, 'name') === section)
   return sec?.children.find((c) => c.name === tag && attr(c, attrName) === value)
 }
+
+/**
+ * The document with <configuration name=NAME> of its configuration section replaced by `conf`,
+ * added when there is none, or removed when `conf` is undefined: a config file as FreeSWITCH
+ * would have loaded it (switch_xml_open_cfg in src/switch_xml.c ~2545 finds it by the same
+ * lookup `xml_locate configuration configuration name NAME` makes, so both see this element).
+ */
+export function withConfiguration (root: XmlElement, name: string, conf: XmlElement | undefined): XmlElement {
+  const isSection = (c: XmlElement): boolean => c.name === 'section' && attr(c, 'name') === 'configuration'
+  const edit = (section: XmlElement): XmlElement => {
+    const others = section.children.filter((c) => !(c.name === 'configuration' && attr(c, 'name') === name))
+    return { ...section, children: conf === undefined ? others : [...others, conf] }
+  }
+  const empty: XmlElement = { name: 'section', attrs: [['name', 'configuration']], children: [] }
+  const sections = root.children.some(isSection) ? root.children : [...root.children, empty]
+  return { ...root, children: sections.map((c) => isSection(c) ? edit(c) : c) }
+}
