@@ -6,7 +6,8 @@ export const DOCTOR_USAGE = `Usage: phone-agent doctor [--config PATH]
 
 Checks the running FreeSWITCH against this config through its inbound Event Socket
 (doctor.eventSocket: 127.0.0.1:8021 by default, password in $PHONE_AGENT_ESL_PASSWORD):
-required modules loaded; every routed DID reaches our socket (a dialplan lookup); the ACL
+required modules loaded; FreeSWITCH's RTP write timer (switch.conf) matches
+media.stream.writeTimer (stream mode); every routed DID reaches our socket (a dialplan lookup); the ACL
 admits each of doctor.trunkRanges and refuses outside addresses; gateways registered; the
 outbound context refuses premium and satellite numbers (nothing is dialled); external_sip_ip
 and external_rtp_ip set; our sounds directory visible to FreeSWITCH; the Event Socket on
@@ -17,6 +18,8 @@ One line per check, ✔ or ✘ with the fix. Exit code 0 when every check passes
 
 /** What the doctor needs from the loaded config. */
 export function doctorInput (config: Config): DoctorInput {
+  // The write timer matters only where a call streams its media (any route, or the default).
+  const stream = [config.media.mode, ...Object.values(config.routes).map((r) => r.mediaMode), config.defaultRoute?.mediaMode].includes('stream')
   return {
     doctor: config.doctor,
     server: { host: config.server.host, port: config.server.port },
@@ -25,6 +28,7 @@ export function doctorInput (config: Config): DoctorInput {
     callerPrefix: config.guard.callers.allowPrefixes[0] ?? '+39',
     soundsDir: config.media.soundsDir,
     freeswitchSoundsDir: config.media.freeswitchSoundsDir,
+    ...(stream ? { writeTimer: config.media.stream.writeTimer } : {}),
   }
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { runApi, startInboundEsl } from '../../lib/simulator/index.ts'
 import { doctorCommand } from '../../lib/cli/doctor.ts'
-import { ESL_PASSWORD, installedState } from './fixture.ts'
+import { ESL_PASSWORD, installedState, switchConf, withConfig } from './fixture.ts'
 
 // The fake's inbound side on the wire, byte for byte as mod_event_socket.c writes it, and the
 // api outputs in the format of the FreeSWITCH functions that produce them.
@@ -106,4 +106,9 @@ t.test('phone-agent doctor: the command prints the report and exits 1 on a ✘, 
   t.equal(bad.code, 1)
   t.match(bad.text, /^✘ gateway peoplefone: State FAILED, Status DOWN — fix: check username, password/m)
   t.match(bad.text, /1 of \d+ checks failed\n$/)
+  // Stream mode (the default media.mode): the switch's write timer is checked against the config.
+  t.match(good.text, /^✔ FreeSWITCH write timer: timerfd /m)
+  const sleeping = await run(withConfig(state, 'switch.conf', switchConf([['enable-softtimer-timerfd', 'false']])))
+  t.equal(sleeping.code, 1)
+  t.match(sleeping.text, /^✘ FreeSWITCH write timer: sleep .* — fix: remove enable-softtimer-timerfd/m)
 })
