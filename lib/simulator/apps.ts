@@ -177,6 +177,9 @@ function setVar (s: Session, arg: string, exported: boolean): void {
 
 const transfer: App = async (s, arg) => {
   const [to = '', dialplan, context] = arg.split(' ').filter((w) => !w.startsWith('-'))
+  // switch_ivr_session_transfer (switch_ivr.c) starts with switch_core_session_reset(session,
+  // SWITCH_TRUE, SWITCH_TRUE): unicast ends here, and what we send after it is never played.
+  s.reset(true)
   s.transfer = { to, dialplan, context, atMs: s.now() }
   const ch = s.channel
   ch.destination = to

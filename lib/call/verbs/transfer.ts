@@ -41,6 +41,11 @@ export async function transfer (ctx: VerbContext, targetName: string, options: T
     // extension. With resume on (LFLAG_RESUME, which cannot be unset), closing our socket later
     // would set CS_RESET on the channel and break a bridge the extension runs
     // (listener_run, "done:"); the runner clears socket_resume before it lets go.
+    // The transfer resets the session at once (switch_ivr.c switch_ivr_session_transfer ->
+    // switch_core_session_reset): in stream mode what was said just before ("I'll put you
+    // through") would lose its last frames, those in FreeSWITCH's socket and those the media
+    // helper still holds. So it plays out first, as before a hangup.
+    if (ctx.mediaMode === 'stream') await ctx.playedOut?.()
     await ctx.channel.execute('transfer', `${target.extension} ${target.dialplan} ${target.context}`, {
       timeoutMs: ctx.commandTimeoutMs,
     })
