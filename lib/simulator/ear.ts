@@ -228,13 +228,18 @@ export class CallerEar {
    * When the audio the caller was hearing at `fromMs` stopped: the start of the first frame from
    * then on quieter than `minLevel`, or of the first stretch with no frame at all. Unlike
    * `lastHeardEndMs` it never runs on into a later reply. `fromMs` itself if nothing loud was
-   * playing then.
+   * playing then. `gapsStop` false: a stretch with no frame does not end it (a stall of the
+   * process that sends, where a sender that stopped sends quiet frames: our endpoint's silence on
+   * the matrix timer), only a quiet frame does; the end of what was heard does too.
    */
-  stoppedAfterMs (fromMs: number, minLevel = 1): number {
+  stoppedAfterMs (fromMs: number, minLevel = 1, gapsStop = true): number {
     let cursor = fromMs
+    let playing = false
     for (const f of this.byPlayTime()) {
       if (f.playMs + FRAME_MS <= cursor) continue
-      if (f.playMs - cursor > FRAME_MS / 2 || level(f.samples) < minLevel) return cursor
+      const gap = f.playMs - cursor > FRAME_MS / 2
+      if ((gap && (gapsStop || !playing)) || level(f.samples) < minLevel) return cursor
+      playing = true
       cursor = f.playMs + FRAME_MS
     }
     return cursor

@@ -35,3 +35,15 @@ t.test('nothing loud playing at the moment: it stopped then', async (t) => {
   t.equal(ear.stoppedAfterMs(300, 200), 300, 'after everything')
   t.equal(new CallerEar().stoppedAfterMs(10), 10, 'an ear that heard nothing')
 })
+
+t.test('gapsStop false: a stretch with no frame (a stall of the sender) does not end the audio; a quiet frame does', async (t) => {
+  const ear = new CallerEar()
+  playFrames(ear, 0, 100, loud)
+  playFrames(ear, 500, 600, loud) // the sender stalled 400 ms and went on talking
+  playFrames(ear, 600, 700, quiet) // then it stopped: silence
+  playFrames(ear, 900, 960, loud) // its next reply
+  t.equal(ear.stoppedAfterMs(30, 200), 100, 'by default the gap ends it')
+  t.equal(ear.stoppedAfterMs(30, 200, false), 600, 'here the first quiet frame does')
+  t.equal(ear.stoppedAfterMs(950, 200, false), 960, 'or the end of what was heard')
+  t.equal(ear.stoppedAfterMs(300, 200, false), 300, 'nothing playing at the moment: it stopped then')
+})
