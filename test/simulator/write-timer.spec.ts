@@ -53,18 +53,27 @@ function timerfdWrites (arrivals: readonly number[]): number[] {
   })
 }
 
+/** A seeded random generator (an LCG), so a failing run can be replayed. */
+function seeded (seed: number): () => number {
+  return () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 }
+}
+
+/** `n` arrival times: mostly 20 ms apart with jitter; some bursts (a reply's lead, a catch-up), some gaps. */
+function randomArrivals (rnd: () => number, n: number): number[] {
+  const arrivals: number[] = []
+  let at = rnd() * 20
+  for (let i = 0; i < n; i++) {
+    const r = rnd()
+    at += r < 0.1 ? rnd() * 2 : r < 0.15 ? 40 + rnd() * 60 : 20 + (rnd() - 0.5) * 8
+    arrivals.push(at)
+  }
+  return arrivals
+}
+
 t.test('the matrix timer the simulator models is never easier than Linux\'s timerfd timer', async (t) => {
-  let seed = 11
-  const rnd = (): number => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 }
+  const rnd = seeded(11)
   for (let run = 0; run < 50; run++) {
-    const arrivals: number[] = []
-    let at = rnd() * 20
-    for (let i = 0; i < 200; i++) {
-      const r = rnd()
-      // Mostly 20 ms apart with jitter; some bursts (a reply's lead, a catch-up), some gaps.
-      at += r < 0.1 ? rnd() * 2 : r < 0.15 ? 40 + rnd() * 60 : 20 + (rnd() - 0.5) * 8
-      arrivals.push(at)
-    }
+    const arrivals = randomArrivals(rnd, 200)
     const ear = new CallerEar()
     const simulated = arrivals.map((a) => ear.queueUnicast(frame(), a).writtenMs)
     const linux = timerfdWrites(arrivals)
@@ -88,15 +97,7 @@ t.test('the sleep timer writes each frame 20 ms after the later of its arrival a
   t.same([25, 45, 65].map(written), [45, 65, 85], 'one a tick: each 20 ms late')
   t.same([66, 67, 68].map(written), [105, 125, 145], 'a burst: 20 ms after the write before')
   t.equal(written(300), 320, 'after a pause, 20 ms after it came')
-  let seed = 5
-  const rnd = (): number => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32 }
-  const arrivals: number[] = []
-  let at = rnd() * 20
-  for (let i = 0; i < 2000; i++) {
-    const r = rnd()
-    at += r < 0.1 ? rnd() * 2 : r < 0.15 ? 40 + rnd() * 60 : 20 + (rnd() - 0.5) * 8
-    arrivals.push(at)
-  }
+  const arrivals = randomArrivals(seeded(5), 2000)
   const sleeping = new CallerEar('sleep')
   const slow = arrivals.map((a) => sleeping.queueUnicast(frame(), a).writtenMs)
   const linux = timerfdWrites(arrivals)
