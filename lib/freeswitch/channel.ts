@@ -60,7 +60,13 @@ export class Channel {
   #opts: ChannelOptions
   #log: Logger
   #abort = new AbortController()
-  #socketClosed = new AbortController()
+  /**
+   * Made when first asked for (a bridge or a recording waiting past the hangup, a background
+   * job): most calls never do, and on Node 20 each AbortSignal costs about 1 KB of heap (a hidden
+   * class of its own). Asked for after the socket closed, it is already aborted.
+   */
+  #socketClosed: AbortController | undefined
+  #socketClosedReason: PhoneAgentError | undefined
   #endRequest = new AbortController()
   #dtmfListeners = new Set<(digit: string) => void>()
   #answered = false
@@ -128,7 +134,7 @@ export class Channel {
     if (signal.aborted) throw abortReason(signal)
     const waitSignal = options.afterHangupMs === undefined
       ? signal
-      : AbortSignal.any([this.#socketClosed.signal, ...signals.slice(1)])
+      : AbortSignal.any([this.#socketClosedSignal(), ...signals.slice(1)])
     // The Event-UUID we choose comes back as Application-UUID on the completion event
     // (mod_event_socket.c parse_command "sendmsg" -> switch_ivr_parse_event stores it), which is
     // the only reliable way to tell two runs of the same application apart.
@@ -216,9 +222,10 @@ export class Channel {
   async bgapi (command: string, options: { timeoutMs: number, signal?: AbortSignal | undefined }): Promise<string> {
     assertEslValue('bgapi command', command)
     const jobUuid = randomUUID()
-    const signal = options.signal ?? this.#socketClosed.signal
+    const closed = this.#socketClosedSignal()
+    const signal = options.signal ?? closed
     // parse_command "bgapi" takes our Job-UUID header, so the completion can be matched.
-    const done = this.#waitFor(`BACKGROUND_JOB ${jobUuid}`, options.timeoutMs, AbortSignal.any([signal, this.#socketClosed.signal]), `${command.split(' ')[0] ?? 'bgapi'} did not finish`)
+    const done = this.#waitFor(`BACKGROUND_JOB ${jobUuid}`, options.timeoutMs, AbortSignal.any([signal, closed]), `${command.split(' ')[0] ?? 'bgapi'} did not finish`)
     try {
       await this.#send(`bgapi ${command}`, { 'Job-UUID': jobUuid })
     } catch (err) {
@@ -353,10 +360,22 @@ export class Channel {
   #onClosed (): void {
     const reason = new PhoneAgentError('ESL_SOCKET_CLOSED', 'Event Socket connection closed')
     this.#end(() => reason)
-    if (!this.#socketClosed.signal.aborted) this.#socketClosed.abort(reason)
+    if (this.#socketClosedReason === undefined) {
+      this.#socketClosedReason = reason
+      this.#socketClosed?.abort(reason)
+    }
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
     this.#dtmfListeners.clear()
     this.#resolveClosed()
+  }
+
+  /** Aborts once the Event Socket connection has closed (see #socketClosed). */
+  #socketClosedSignal (): AbortSignal {
+    if (this.#socketClosed === undefined) {
+      this.#socketClosed = new AbortController()
+      if (this.#socketClosedReason !== undefined) this.#socketClosed.abort(this.#socketClosedReason)
+    }
+    return this.#socketClosed.signal
   }
 
   /**
