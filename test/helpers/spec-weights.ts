@@ -91,6 +91,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'faults/dead-air-clock.spec.ts': 0.6,
   'freeswitch/handshake.spec.ts': 2.5,
   'freeswitch/setup.spec.ts': 2,
+  'freeswitch/socket-closed.spec.ts': 0.2,
   'freeswitch/uuid-case.spec.ts': 0.8,
   'guard/admission-hangup.spec.ts': 1,
   'guard/admission.spec.ts': 0.4,

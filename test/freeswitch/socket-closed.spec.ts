@@ -1,0 +1,48 @@
+import t from 'tap'
+import { EventEmitter } from 'node:events'
+import { Channel } from '../../lib/freeswitch/channel.ts'
+import { parseChannelData } from '../../lib/freeswitch/channel-data.ts'
+import { isPhoneAgentError } from '../../lib/errors.ts'
+import { captureLogs } from '../helpers/logs.ts'
+
+// Channel makes its "socket closed" signal only when something waits on it (a background job, a
+// bridge or recording past the hangup): most calls never do, and each AbortSignal is ~1 KB of
+// heap. Made before the close it aborts with it; made after, it is aborted already.
+
+/** esl's connection as Channel uses it: events, send, end. */
+class FakeEsl extends EventEmitter {
+  closed = false
+  readonly sent: string[] = []
+  async send (command: string): Promise<void> { this.sent.push(command) }
+  end (): void {}
+}
+
+function channel (esl: FakeEsl): Channel {
+  const data = parseChannelData({ 'Unique-ID': '6f0c8e2a-1b2c-4d3e-8f90-a1b2c3d4e5f6', 'Channel-Name': 'sofia/external/x' })
+  return new Channel(esl as never, data, { commandTimeoutMs: 1000, lingerMs: 100, logger: captureLogs().logger })
+}
+
+const closedError = (err: unknown): boolean => isPhoneAgentError(err) && err.code === 'ESL_SOCKET_CLOSED'
+
+t.test('a background job waiting when the socket closes is ended with it', async (t) => {
+  const esl = new FakeEsl()
+  const ch = channel(esl)
+  const job = ch.bgapi('originate sofia/gateway/x/1000 &park()', { timeoutMs: 60_000 })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.match(esl.sent[0], /^bgapi originate/)
+  esl.emit('socket.close')
+  const err = await job.catch((e: unknown) => e)
+  t.ok(closedError(err), `rejected with the close: ${String(err)}`)
+})
+
+t.test('a wait that starts after the socket closed ends at once', async (t) => {
+  const esl = new FakeEsl()
+  const ch = channel(esl)
+  esl.emit('socket.close')
+  // The connection still takes the command (as one closing may): only the signal can end the wait.
+  const live = new AbortController()
+  const started = Date.now()
+  const err = await ch.bgapi('status', { timeoutMs: 60_000, signal: live.signal }).catch((e: unknown) => e)
+  t.ok(closedError(err), `rejected: ${String(err)}`)
+  t.ok(Date.now() - started < 1000, 'at once, not at the timeout')
+})
