@@ -3,6 +3,7 @@ import type { FreeSwitchResponse } from 'esl'
 import type { Logger } from 'pino'
 import { CallHangupError, PhoneAgentError, abortReason } from '../errors.ts'
 import type { ChannelData } from './channel-data.ts'
+import { LazyAbort } from './lazy-abort.ts'
 import { assertEslToken, assertEslValue } from './safe-value.ts'
 
 /**
@@ -60,13 +61,8 @@ export class Channel {
   #opts: ChannelOptions
   #log: Logger
   #abort = new AbortController()
-  /**
-   * Made when first asked for (a bridge or a recording waiting past the hangup, a background
-   * job): most calls never do, and on Node 20 each AbortSignal costs about 1 KB of heap (a hidden
-   * class of its own). Asked for after the socket closed, it is already aborted.
-   */
-  #socketClosed: AbortController | undefined
-  #socketClosedReason: PhoneAgentError | undefined
+  /** Made when first waited on: most calls never do (lazy-abort.ts). */
+  #socketClosed = new LazyAbort()
   #endRequest = new AbortController()
   #dtmfListeners = new Set<(digit: string) => void>()
   #answered = false
@@ -134,7 +130,7 @@ export class Channel {
     if (signal.aborted) throw abortReason(signal)
     const waitSignal = options.afterHangupMs === undefined
       ? signal
-      : AbortSignal.any([this.#socketClosedSignal(), ...signals.slice(1)])
+      : AbortSignal.any([this.#socketClosed.signal, ...signals.slice(1)])
     // The Event-UUID we choose comes back as Application-UUID on the completion event
     // (mod_event_socket.c parse_command "sendmsg" -> switch_ivr_parse_event stores it), which is
     // the only reliable way to tell two runs of the same application apart.
@@ -222,7 +218,7 @@ export class Channel {
   async bgapi (command: string, options: { timeoutMs: number, signal?: AbortSignal | undefined }): Promise<string> {
     assertEslValue('bgapi command', command)
     const jobUuid = randomUUID()
-    const closed = this.#socketClosedSignal()
+    const closed = this.#socketClosed.signal
     const signal = options.signal ?? closed
     // parse_command "bgapi" takes our Job-UUID header, so the completion can be matched.
     const done = this.#waitFor(`BACKGROUND_JOB ${jobUuid}`, options.timeoutMs, AbortSignal.any([signal, closed]), `${command.split(' ')[0] ?? 'bgapi'} did not finish`)
@@ -360,22 +356,10 @@ export class Channel {
   #onClosed (): void {
     const reason = new PhoneAgentError('ESL_SOCKET_CLOSED', 'Event Socket connection closed')
     this.#end(() => reason)
-    if (this.#socketClosedReason === undefined) {
-      this.#socketClosedReason = reason
-      this.#socketClosed?.abort(reason)
-    }
+    this.#socketClosed.abort(reason)
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
     this.#dtmfListeners.clear()
     this.#resolveClosed()
-  }
-
-  /** Aborts once the Event Socket connection has closed (see #socketClosed). */
-  #socketClosedSignal (): AbortSignal {
-    if (this.#socketClosed === undefined) {
-      this.#socketClosed = new AbortController()
-      if (this.#socketClosedReason !== undefined) this.#socketClosed.abort(this.#socketClosedReason)
-    }
-    return this.#socketClosed.signal
   }
 
   /**

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { EventEmitter } from 'node:events'
 import { Channel } from '../../lib/freeswitch/channel.ts'
+import { LazyAbort } from '../../lib/freeswitch/lazy-abort.ts'
 import { parseChannelData } from '../../lib/freeswitch/channel-data.ts'
 import { isPhoneAgentError } from '../../lib/errors.ts'
 import { captureLogs } from '../helpers/logs.ts'
@@ -45,4 +46,18 @@ t.test('a wait that starts after the socket closed ends at once', async (t) => {
   const err = await ch.bgapi('status', { timeoutMs: 60_000, signal: live.signal }).catch((e: unknown) => e)
   t.ok(closedError(err), `rejected: ${String(err)}`)
   t.ok(Date.now() - started < 1000, 'at once, not at the timeout')
+})
+
+t.test('LazyAbort: the first reason wins, before or after the signal is made', async (t) => {
+  const before = new LazyAbort()
+  const early = before.signal
+  before.abort('first')
+  before.abort('second')
+  t.ok(early.aborted)
+  t.equal(early.reason, 'first')
+  const after = new LazyAbort()
+  after.abort('first')
+  after.abort('second')
+  t.equal(after.signal.reason, 'first', 'made after the abort: already aborted, with the first reason')
+  t.equal(after.signal, after.signal, 'one signal, however often asked for')
 })
