@@ -1,28 +1,18 @@
 import t, { type Test } from 'tap'
-import dgram from 'node:dgram'
-import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MediaEndpoint, type WriteTimer } from '../../lib/media/stream/endpoint.ts'
-import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
-import { captureLogs } from '../helpers/logs.ts'
-import { FakeClock } from './fake-clock.ts'
+import { fakeSwitch } from './fake-switch.ts'
 
 // A cold quiet call on FreeSWITCH's timerfd timer sends one keep-alive frame a second
 // (quiet-idle.ts): between them it leaves the shared frame grid instead of being ticked 50 times
 // a second for nothing, and anything that lets it send sooner (audio queued) brings it back at once.
 
 async function endpoint (t: Test, writeTimer: WriteTimer) {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = dgram.createSocket('udp4')
-  fs.bind(0, '127.0.0.1')
-  await once(fs, 'listening')
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, writeTimer, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.address().port } })
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler } = fs
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, writeTimer, leadFrames: 1, peer: fs.peer })
   t.teardown(async () => { await ep.close(); fs.close() })
-  fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
-  const deadline = Date.now() + 2000
-  while (ep.stats.preRtp === 0 && Date.now() < deadline) await sleep(2)
+  await fs.started(ep)
   const sent: Array<[number, boolean]> = []
   ep.onSent((frame, at) => { sent.push([at, frame.readInt16LE(0) !== 0]) })
   return { clock, scheduler, ep, sent }

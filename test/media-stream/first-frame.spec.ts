@@ -1,13 +1,9 @@
 import t, { type Test } from 'tap'
-import dgram from 'node:dgram'
-import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
 import { decodeFrame } from '../../lib/media/stream/frame.ts'
 import { OutboundQueue } from '../../lib/media/stream/outbound.ts'
-import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
-import { captureLogs } from '../helpers/logs.ts'
-import { FakeClock } from './fake-clock.ts'
+import { fakeSwitch } from './fake-switch.ts'
 
 /**
  * The "first frame" of queued audio is the frame that carries its first sample, told when that
@@ -46,22 +42,11 @@ t.test('outbound: a cleared item that never started is never told', async (t) =>
 })
 
 async function fakeEndpoint (t: Test, leadFrames = 1, options: { fsStarted?: boolean } = {}) {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = dgram.createSocket('udp4')
-  const received: Buffer[] = []
-  fs.on('message', (m) => { received.push(m) })
-  fs.bind(0, '127.0.0.1')
-  await once(fs, 'listening')
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames, peer: { address: '127.0.0.1', port: fs.address().port } })
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler, received } = fs
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames, peer: fs.peer })
   t.teardown(async () => { await ep.close(); fs.close() })
-  /** FreeSWITCH's first datagram: the thread that plays ours runs from then on. */
-  const fsStarts = async (): Promise<void> => {
-    fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
-    const deadline = Date.now() + 2000
-    while (ep.stats.preRtp === 0 && Date.now() < deadline) await sleep(2)
-  }
+  const fsStarts = async (): Promise<void> => { await fs.started(ep) }
   if (options.fsStarted !== false) await fsStarts()
   /** [sentAt, first sample] of every frame handed to the socket. */
   const sent: Array<[number, number]> = []
@@ -150,19 +135,15 @@ t.test('endpoint: a reply queued while the frames sent ahead play out fills thei
 })
 
 t.test('endpoint: audio queued while the socket connects goes out when it is connected', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = dgram.createSocket('udp4')
-  fs.bind(0, '127.0.0.1')
-  await once(fs, 'listening')
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler } = fs
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 0 })
   t.teardown(async () => { await ep.close(); fs.close() })
   const told: number[] = []
   ep.enqueue(new Int16Array(160).fill(1), (at) => told.push(at))
   await settle()
   t.same(told, [], 'FreeSWITCH unknown: nothing can go')
-  fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port, '127.0.0.1')
+  await fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port)
   const deadline = Date.now() + 2000
   while (told.length === 0 && Date.now() < deadline) await sleep(5)
   t.same(told, [clock.now()], 'sent once the peer was known and connected, without a tick')

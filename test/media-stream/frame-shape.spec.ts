@@ -1,11 +1,7 @@
 import t from 'tap'
-import dgram from 'node:dgram'
-import { once } from 'node:events'
-import pino from 'pino'
 import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
 import { FRAME_KEYS, FrameHistory, withVadSamples, type InboundFrame } from '../../lib/media/stream/inbound.ts'
-import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
-import { FakeClock } from './fake-clock.ts'
+import { fakeSwitch } from './fake-switch.ts'
 
 /**
  * Every frame we make has the same keys in the same order (issue 18): V8 then gives them one
@@ -14,17 +10,13 @@ import { FakeClock } from './fake-clock.ts'
  */
 
 t.test('a received frame, a pre-roll frame and a frame with vadSamples have the same keys, in order', async t => {
-  const clock = new FakeClock()
-  const ep = await MediaEndpoint.open({ rate: 8000, logger: pino({ level: 'silent' }), scheduler: new FrameScheduler({ clock, timers: clock }) })
-  t.teardown(async () => { await ep.close() })
-  const fs = dgram.createSocket('udp4')
-  fs.bind(0, '127.0.0.1')
-  await once(fs, 'listening')
-  t.teardown(() => { fs.close() })
+  const fs = await fakeSwitch()
+  const ep = await MediaEndpoint.open({ rate: 8000, logger: fs.logger, scheduler: fs.scheduler })
+  t.teardown(async () => { await ep.close(); fs.close() })
   const got = new Promise<InboundFrame>((resolve) => { ep.onFrame(resolve) })
   const datagram = Buffer.alloc(320)
   for (let i = 0; i < 160; i++) datagram.writeInt16LE(100 * (i % 7) - 300, i * 2)
-  fs.send(datagram, ep.localAddress.port, '127.0.0.1')
+  await fs.send(datagram, ep.localAddress.port)
   const received = await got
   t.same(Object.keys(received), FRAME_KEYS, 'the endpoint\'s frame')
   t.equal(received.vadSamples, undefined)
