@@ -1,6 +1,4 @@
 import t from 'tap'
-import dgram from 'node:dgram'
-import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
 import { FrameScheduler } from '../../lib/media/stream/scheduler.ts'
@@ -9,20 +7,7 @@ import { isPhoneAgentError } from '../../lib/errors.ts'
 import { captureLogs } from '../helpers/logs.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
 import { FakeClock } from './fake-clock.ts'
-
-/** A raw UDP socket playing FreeSWITCH's side of unicast. */
-async function peerSocket (): Promise<{ socket: dgram.Socket, received: Buffer[], port: number }> {
-  const socket = dgram.createSocket('udp4')
-  const received: Buffer[] = []
-  socket.on('message', (msg) => { received.push(msg) })
-  socket.bind(0, '127.0.0.1')
-  await once(socket, 'listening')
-  return { socket, received, port: socket.address().port }
-}
-
-function send (socket: dgram.Socket, buf: Buffer, port: number): Promise<void> {
-  return new Promise((resolve, reject) => { socket.send(buf, port, '127.0.0.1', (err) => { if (err) reject(err); else resolve() }) })
-}
+import { fakeSwitch, udpPeer } from './fake-switch.ts'
 
 function audioFrame (bytes: number, value: number): Buffer {
   const b = Buffer.alloc(bytes)
@@ -38,23 +23,15 @@ async function until (cond: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
-/** FreeSWITCH's first datagram (a pre-RTP 0xFF frame): its thread that plays ours is running. */
-async function fsStarted (fs: { socket: dgram.Socket }, ep: MediaEndpoint): Promise<void> {
-  await send(fs.socket, Buffer.alloc(ep.rate / 25, 0xff), ep.localAddress.port)
-  await until(() => ep.stats.preRtp + ep.stats.received > 0)
-}
-
 const baseline = resources()
 
 t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', async (t) => {
-  const { logger, records } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
+  const fs = await fakeSwitch()
+  const { logger, records, clock, scheduler } = fs
   // Not connected: our own check is what drops a stranger here (connected, the kernel does:
   // see the test below).
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, connect: false })
-  const fs = await peerSocket()
-  const stranger = await peerSocket()
+  const stranger = await udpPeer()
   t.equal(ep.localAddress.address, '127.0.0.1')
   t.ok(ep.localAddress.port > 0)
   t.same(ep.advertisedAddress, ep.localAddress)
@@ -62,12 +39,12 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
 
   const got: InboundFrame[] = []
   const consumer = (async () => { for await (const f of ep.frames()) got.push(f) })()
-  for (let i = 0; i < 3; i++) await send(fs.socket, Buffer.alloc(320, 0xff), ep.localAddress.port)
+  for (let i = 0; i < 3; i++) await fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port)
   await until(() => ep.peer !== undefined)
   t.same(ep.peer, { address: '127.0.0.1', port: fs.port }, 'locked to the first datagram, a 0xFF one')
-  for (let i = 0; i < 3; i++) await send(stranger.socket, audioFrame(320, 9000), ep.localAddress.port)
-  for (let i = 0; i < 5; i++) await send(fs.socket, audioFrame(320, i * 100), ep.localAddress.port)
-  await send(fs.socket, Buffer.alloc(321), ep.localAddress.port)
+  for (let i = 0; i < 3; i++) await stranger.send(audioFrame(320, 9000), ep.localAddress.port)
+  for (let i = 0; i < 5; i++) await fs.send(audioFrame(320, i * 100), ep.localAddress.port)
+  await fs.send(Buffer.alloc(321), ep.localAddress.port)
   await until(() => got.length === 5 && ep.stats.droppedMalformed === 1)
 
   t.same(got.map((f) => f.seq), [0, 1, 2, 3, 4])
@@ -77,7 +54,7 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
   t.match(ep.stats, { received: 5, preRtp: 3, droppedForeign: 3, droppedMalformed: 1 })
   t.ok(got.every((f) => !f.samples.includes(9000)), 'nothing from the stranger got through')
   // After real audio, 0xFF frames are the caller's RTP pausing (switch_ivr_park SFF_CNG): silence.
-  for (let i = 0; i < 2; i++) await send(fs.socket, Buffer.alloc(320, 0xff), ep.localAddress.port)
+  for (let i = 0; i < 2; i++) await fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port)
   await until(() => got.length === 7)
   t.same(got.slice(5).map((f) => [f.mediaMs, Math.max(...f.samples.map(Math.abs))]), [[100, 0], [120, 0]], 'delivered as silence, in sequence')
   t.match(ep.stats, { received: 7, preRtp: 3, rtpGap: 2 })
@@ -87,25 +64,23 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
   await ep.close()
   await consumer
   t.equal(clock.pending, 0, 'no scheduler timer left')
-  fs.socket.close()
-  stranger.socket.close()
+  fs.close()
+  stranger.close()
 })
 
 t.test('connected to FreeSWITCH once it is known: our frames reach it, a stranger\'s never reach us', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = await peerSocket()
-  const stranger = await peerSocket()
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler } = fs
+  const stranger = await udpPeer()
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 0 })
   const got: InboundFrame[] = []
   ep.onFrame((f) => { got.push(f) })
-  await send(fs.socket, audioFrame(320, 1), ep.localAddress.port)
+  await fs.send(audioFrame(320, 1), ep.localAddress.port)
   await until(() => got.length === 1)
   // The connect completes on a later turn of the event loop.
   await sleep(20)
-  for (let i = 0; i < 3; i++) await send(stranger.socket, audioFrame(320, 9000), ep.localAddress.port)
-  await send(fs.socket, audioFrame(320, 2), ep.localAddress.port)
+  for (let i = 0; i < 3; i++) await stranger.send(audioFrame(320, 9000), ep.localAddress.port)
+  await fs.send(audioFrame(320, 2), ep.localAddress.port)
   await until(() => got.length === 2)
   t.same(got.map((f) => f.samples[0]), [1, 2], 'only FreeSWITCH\'s frames')
   t.equal(ep.stats.droppedForeign, 0, 'the stranger\'s datagrams never reached the process: the kernel dropped them')
@@ -114,21 +89,19 @@ t.test('connected to FreeSWITCH once it is known: our frames reach it, a strange
   t.equal(stranger.received.length, 0)
   t.equal(ep.stats.sendErrors, 0, 'sent without an address, no error')
   await ep.close()
-  fs.socket.close()
-  stranger.socket.close()
+  fs.close()
+  stranger.close()
 })
 
 t.test('a peer given up front is locked before any datagram; the first 0xFF-free frame is seq 0', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = await peerSocket()
-  const other = await peerSocket()
-  const ep = await MediaEndpoint.open({ rate: 16000, logger, scheduler, peer: { address: '127.0.0.1', port: fs.port }, leadFrames: 0, connect: false })
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler } = fs
+  const other = await udpPeer()
+  const ep = await MediaEndpoint.open({ rate: 16000, logger, scheduler, peer: fs.peer, leadFrames: 0, connect: false })
   const got: InboundFrame[] = []
   ep.onFrame((f) => { got.push(f) })
-  await send(other.socket, audioFrame(640, 1), ep.localAddress.port)
-  await send(fs.socket, audioFrame(640, 5), ep.localAddress.port)
+  await other.send(audioFrame(640, 1), ep.localAddress.port)
+  await fs.send(audioFrame(640, 5), ep.localAddress.port)
   await until(() => got.length === 1 && ep.stats.droppedForeign === 1)
   t.equal(got[0]?.samples.length, 320)
   t.equal(got[0]?.samples[0], 5)
@@ -138,21 +111,19 @@ t.test('a peer given up front is locked before any datagram; the first 0xFF-free
   t.ok(fs.received.every((b) => b.length === 640 && b.every((x) => x === 0)), 'silence frames of 640 bytes')
   t.equal(other.received.length, 0)
   await ep.close()
-  fs.socket.close()
-  other.socket.close()
+  fs.close()
+  other.close()
 })
 
 t.test('queued audio goes out at once with its lead, one frame per 20 ms after, then silence just in time', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = await peerSocket()
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler } = fs
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1 })
   clock.advance(100)
   await sleep(20)
   t.equal(fs.received.length, 0, 'nothing is sent before FreeSWITCH is known')
 
-  await send(fs.socket, Buffer.alloc(320, 0xff), ep.localAddress.port)
+  await fs.send(Buffer.alloc(320, 0xff), ep.localAddress.port)
   await until(() => ep.peer !== undefined)
   const speech = Int16Array.from({ length: 800 }, (_, i) => 1 + (i % 1000)) // 100 ms = 5 frames
   const playout = ep.enqueue(speech)
@@ -177,16 +148,14 @@ t.test('queued audio goes out at once with its lead, one frame per 20 ms after, 
   t.ok(fs.received.slice(5).every((b) => b.every((x) => x === 0)), 'silence after the audio, never nothing')
   t.match(ep.stats, { sent: 8, silenceSent: 3 })
   await ep.close()
-  fs.socket.close()
+  fs.close()
 })
 
 t.test('clear() stops the agent within one frame and reports what was heard', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock })
-  const fs = await peerSocket()
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.port } })
-  await fsStarted(fs, ep)
+  const fs = await fakeSwitch()
+  const { logger, clock, scheduler } = fs
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: fs.peer })
+  await fs.started(ep)
   const first = ep.enqueue(new Int16Array(8000).fill(1000)) // 1 s
   const second = ep.enqueue(new Int16Array(4000).fill(2000))
   clock.advance(200) // the first frame and the lead at 0, then slots 20..200: 12 frames
@@ -203,16 +172,14 @@ t.test('clear() stops the agent within one frame and reports what was heard', as
   t.ok(fs.received[12]?.every((x) => x === 0), 'the next frame after clear() is silence')
   t.ok(ep.idle)
   await ep.close()
-  fs.socket.close()
+  fs.close()
 })
 
 t.test('after a stall the endpoint sends at most the catch-up bound, not the backlog', async (t) => {
-  const { logger } = captureLogs()
-  const clock = new FakeClock()
-  const scheduler = new FrameScheduler({ clock, timers: clock, maxCatchUpFrames: 2 })
-  const fs = await peerSocket()
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: { address: '127.0.0.1', port: fs.port } })
-  await fsStarted(fs, ep)
+  const fs = await fakeSwitch({ maxCatchUpFrames: 2 })
+  const { logger, clock, scheduler } = fs
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, peer: fs.peer })
+  await fs.started(ep)
   const playout = ep.enqueue(new Int16Array(8000).fill(7))
   clock.advance(0)
   await until(() => fs.received.length === 2)
@@ -226,7 +193,7 @@ t.test('after a stall the endpoint sends at most the catch-up bound, not the bac
   t.equal(cleared[0]?.sentMs, 80, 'the skipped slots delayed the audio instead of dropping it')
   t.equal((await playout.done).status, 'cleared')
   await ep.close()
-  fs.socket.close()
+  fs.close()
 })
 
 t.test('enqueue takes provider chunks at another rate and resamples them', async (t) => {
@@ -265,7 +232,7 @@ t.test('the call signal closes the endpoint: sockets, timers and iterators relea
   const { logger } = captureLogs()
   const ac = new AbortController()
   const ep = await MediaEndpoint.open({ rate: 8000, logger, signal: ac.signal })
-  const fs = await peerSocket()
+  const fs = await udpPeer()
   const playout = ep.enqueue(new Int16Array(80000))
   const iter = ep.frames()[Symbol.asyncIterator]()
   const next = iter.next()
@@ -276,7 +243,7 @@ t.test('the call signal closes the endpoint: sockets, timers and iterators relea
   t.equal((await playout.done).status, 'closed')
   t.ok(ep.closed)
   await ep.close()
-  fs.socket.close()
+  fs.close()
 })
 
 // The cadence itself is tested on a fake clock (scheduler.test.ts). On real timers a loaded
@@ -284,19 +251,17 @@ t.test('the call signal closes the endpoint: sockets, timers and iterators relea
 // ahead of the 20 ms clock, measured against the time that actually passed.
 t.test('real timers: frames go out paced by the 20 ms clock, never ahead of it', async (t) => {
   const { logger } = captureLogs()
-  const fs = await peerSocket()
-  const arrivals: number[] = []
-  fs.socket.on('message', () => { arrivals.push(performance.now()) })
+  const fs = await udpPeer()
   const opened = performance.now()
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, leadFrames: 0, peer: { address: '127.0.0.1', port: fs.port } })
-  await fsStarted(fs, ep)
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, leadFrames: 0, peer: fs.peer })
+  await fs.started(ep)
   await sleep(1000)
   const elapsed = performance.now() - opened
-  const count = arrivals.length
+  const count = fs.received.length
   await ep.close()
   t.ok(count > 0, 'frames went out')
   t.ok(count <= elapsed / 20 + 2, `${count} frames in ${elapsed.toFixed(0)} ms: at most one per 20 ms`)
-  fs.socket.close()
+  fs.close()
 })
 
 t.test('no leaked sockets or timers', async (t) => {
