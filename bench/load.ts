@@ -14,8 +14,10 @@
  * thread from /proc, event-loop delay from the server's own /metrics, send-side pacing from
  * the generator's kernel receive timestamps, turn times from the call records' waterfalls,
  * and the driver's own CPU. Memory per call after a GC.
- * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-turns] [--stalls] [--no-write]
- * (--no-turns: the callers stay quiet, no AI turns; its own section, `load-media`.)
+ * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-turns] [--stalls] [--perf=DIR] [--no-write]
+ * (--no-turns: the callers stay quiet, no AI turns; its own section, `load-media`. --perf: each
+ * window recorded with perf, DIR/N-talk.data and DIR/N-quiet.data, for bench/perf-split.ts with
+ * `--quiet-scale` = talk window / quiet window, 4 by default.)
  */
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -30,6 +32,7 @@ import { FakesProcess, LoadServer } from './load-children.ts'
 import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-media.ts'
 import { LOAD_DID, type LoadMark, type LoadMemoryStats } from './load-protocol.ts'
 import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
+import { perfServerArgs, startPerf } from './perf-record.ts'
 import { threadShares, threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
 import { stallCause, type GcEvent, type Stall } from './stall-cause.ts'
@@ -45,6 +48,8 @@ export interface LoadOptions {
   readonly turns?: boolean
   /** Record the server's event-loop stalls and what held each (bench/stall-recorder.ts). */
   readonly stalls?: boolean
+  /** `perf record` the server over each window into this directory (N-talk.data, N-quiet.data; bench/perf-split.ts). */
+  readonly perfDir?: string
   readonly pinCpus?: boolean
   readonly signal?: AbortSignal
   readonly progress?: (line: string) => void
@@ -114,8 +119,10 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
 
     /** Every waterfall so far: a turn's record can arrive after its window ended (the reply still playing). */
     const marks: LoadMark[] = []
-    const measure = async (ms: number, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number, memory?: LoadMemoryStats }> => {
+    const measure = async (ms: number, name: string, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number, memory?: LoadMemoryStats }> => {
       const t0 = await threadTimes(srv.pid)
+      // The server and its workers (each worker's event loop is named `main <pid>`, its tid its pid).
+      const stopPerf = startPerf(options.perfDir, [srv.pid, ...[...t0].filter(([, t]) => t.name.startsWith('main ')).map(([tid]) => tid)], name)
       const loop0 = await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
       await gen.reset()
       const driver0 = process.cpuUsage()
@@ -123,6 +130,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       const wall0 = performance.now()
       const epoch0 = Date.now()
       await sleep(ms, undefined, { signal })
+      await stopPerf?.()
       const wallMs = performance.now() - wall0
       const epoch1 = Date.now()
       const t1 = await threadTimes(srv.pid)
@@ -173,7 +181,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       }
     }
 
-    const idle = (await measure(quietMs)).figures
+    const idle = (await measure(quietMs, 'idle')).figures
     idleCpu = idle.serverCpu
     progress(`load: idle server ${idle.serverCpu} cores, RSS ${round(idleRss / MB, 1)} MB, V8 committed ${round(idleMemory.heapCommitted / MB, 1)} MB (young generation ${round(idleMemory.youngCommitted / MB, 1)})`)
     let placed = 0
@@ -197,14 +205,14 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       // Talk first: one cycle of warm-up (every call has had a turn, the JIT is warm), the talk window.
       if (turns) await gen.talk(true)
       await sleep(warmMs, undefined, { signal })
-      const talk = await measure(windowMs, turns)
+      const talk = await measure(windowMs, `${target}-talk`, turns)
       talkWindows.push({ calls: target, from: talk.from, to: talk.to })
       const streamingAtEnd = gen.flowing.size
       const ended = placed - fs.activeCalls
       // Then quiet: the last utterances' replies over, the same calls warm, media and the VAD alone.
       if (turns) await gen.talk(false)
       if (turns) await sleep(QUIET_SETTLE_MS, undefined, { signal })
-      const quiet = turns ? await measure(quietMs) : talk
+      const quiet = turns ? await measure(quietMs, `${target}-quiet`) : talk
       const quietMemory = await srv.memory()
       // Talking calls' memory where there are turns (taken in the talk settle), else the quiet calls'.
       const memory = talk.memory ?? quietMemory
@@ -352,10 +360,12 @@ async function main (): Promise<void> {
   // --workers=N: the server as `server.workers: N` runs it (bench/load-server-primary.ts).
   const workers = Number(args.find((a) => a.startsWith('--workers='))?.slice('--workers='.length) ?? process.env.LOAD_SERVER_WORKERS ?? '1')
   if ((steps !== undefined && !steps.every((n) => Number.isInteger(n) && n > 0)) || !Number.isInteger(workers) || workers < 1) {
-    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-turns] [--workers=N] [--stalls] [--no-write]')
+    console.error('usage: node --import tsx bench/load.ts [--quick] [--steps=100,200,300] [--no-turns] [--workers=N] [--stalls] [--perf=DIR] [--no-write]')
     process.exit(2)
   }
   process.env.LOAD_SERVER_WORKERS = String(workers)
+  const perfDir = args.find((a) => a.startsWith('--perf='))?.slice('--perf='.length)
+  if (perfDir !== undefined) perfServerArgs()
   const controller = new AbortController()
   process.once('SIGINT', () => {
     console.error('load: interrupted, cleaning up (Ctrl-C again to quit at once)')
@@ -367,6 +377,7 @@ async function main (): Promise<void> {
     ...(quick ? { quietMs: 3000, warmMs: 10_000, windowMs: 10_000 } : {}),
     ...(noTurns ? { turns: false } : {}),
     ...(args.includes('--stalls') ? { stalls: true } : {}),
+    ...(perfDir !== undefined ? { perfDir } : {}),
     signal: controller.signal,
     progress: (line) => { console.error(line) },
   })

@@ -3,7 +3,10 @@
  *
  *   node --import tsx bench/perf-split.ts --turns=32 DIR/talk-1.data,DIR/quiet-1.data [...more pairs]
  *   node --import tsx bench/perf-split.ts --turns=32 --files DIR/talk-1.data,DIR/quiet-1.data
+ *   node --import tsx bench/perf-split.ts --turns=1005 --quiet-scale=4 DIR/500-talk.data,DIR/500-quiet.data
  *
+ * `--quiet-scale`: the talk window's length over the quiet one's, when they differ (the load
+ * bench's `--perf`: 20 s of talk, 5 s quiet), so that the quiet samples stand for as long a time.
  * Each sample of the server's main thread (the event loop) goes to the innermost frame of our
  * code in its call graph (lib/ or bench/), so Node's `dgram` and the kernel's send count under the
  * pacer that sent; a sample with no frame of ours goes by what is under it (undici: the provider
@@ -86,6 +89,7 @@ function perfScript (file: string): string {
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const turns = Number(process.argv.find((a) => a.startsWith('--turns='))?.slice(8) ?? '32')
   const byFile = process.argv.includes('--files')
+  const quietScale = Number(process.argv.find((a) => a.startsWith('--quiet-scale='))?.slice('--quiet-scale='.length) ?? '1')
   const pairs = process.argv.slice(2).filter((a) => !a.startsWith('--')).map((p) => p.split(','))
   const msPerSample = 1000 / 997
   const perTurn = new Map<string, number>()
@@ -93,7 +97,7 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
     if (talk === undefined || quiet === undefined) throw new Error('pairs are TALK.data,QUIET.data')
     const a = splitPerfScript(perfScript(talk), byFile)
     const b = splitPerfScript(perfScript(quiet), byFile)
-    for (const k of new Set([...a.keys(), ...b.keys()])) perTurn.set(k, (perTurn.get(k) ?? 0) + ((a.get(k) ?? 0) - (b.get(k) ?? 0)) * msPerSample / turns / pairs.length)
+    for (const k of new Set([...a.keys(), ...b.keys()])) perTurn.set(k, (perTurn.get(k) ?? 0) + ((a.get(k) ?? 0) - (b.get(k) ?? 0) * quietScale) * msPerSample / turns / pairs.length)
   }
   let total = 0
   for (const [k, v] of [...perTurn].sort((x, y) => y[1] - x[1])) {

@@ -19,8 +19,6 @@
  * records each measured round with `perf record` (a talk round's profile minus a quiet one's;
  * `bench/perf-split.ts --turns=N DIR/talk-1.data,DIR/quiet-1.data` splits it by module).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,6 +31,7 @@ import { pinApart, unpinDriver } from './capacity-child.ts'
 import { round } from './capacity-stats.ts'
 import { FakesProcess, LoadServer } from './load-children.ts'
 import { LOAD_DID } from './load-protocol.ts'
+import { perfServerArgs, startPerf } from './perf-record.ts'
 import { threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
 import { percentile } from './stats.ts'
@@ -114,24 +113,6 @@ async function serverCpuMs (pid: number): Promise<{ all: number, main: number }>
   return { all, main: threads.get(pid)?.cpuMs ?? 0 }
 }
 
-/**
- * `perf record` of the server over one round (`--perf=DIR`: DIR/talk-1.data, quiet-1.data, ...),
- * so a talk round's profile can be set against a quiet round's by function. The server then runs
- * with `--perf-basic-prof-only-functions`, which names the JIT code in /tmp/perf-PID.map.
- */
-function startPerf (dir: string | undefined, pid: number, name: string): (() => Promise<void>) | undefined {
-  if (dir === undefined) return undefined
-  const child: ChildProcess = spawn('perf', ['record', '-q', '-F', '997', '-g', '-p', String(pid), '-o', join(dir, `${name}.data`)], { stdio: 'ignore' })
-  let failed = false
-  child.on('error', (err) => { failed = true; console.error(`perf record: ${err.message}`) })
-  return async () => {
-    if (failed || child.exitCode !== null) return
-    const exited = once(child, 'exit')
-    child.kill('SIGINT')
-    await exited
-  }
-}
-
 async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, turns: number, talk: boolean, serial: { n: number }, keeper: boolean, perf?: { dir: string | undefined, name: string }): Promise<RoundFigures> {
   await server.marks() // drop what an earlier round left
   // A full GC at both ends of the window: each round then pays for collecting its own garbage,
@@ -146,7 +127,7 @@ async function runRound (fs: FakeFreeSwitch, server: LoadServer, calls: number, 
   // ms of compiler-thread CPU per turn measured with --perf), as is call set-up.
   const opened = (async () => {
     await sleep(WINDOW_AT_MS)
-    const stopPerf = startPerf(perf?.dir, server.pid, perf?.name ?? '')
+    const stopPerf = startPerf(perf?.dir, [server.pid], perf?.name ?? '')
     return { stopPerf, before: await serverCpuMs(server.pid), t0: Date.now() }
   })()
   // The server is never without a call, as a loaded server is not: when every call of a round
@@ -270,7 +251,7 @@ function textArg (name: string): string | undefined {
 /** `--perf=DIR`: perf records each measured round; the server names its JIT code for perf. */
 function perfArg (): string | undefined {
   const dir = textArg('perf')
-  if (dir !== undefined) process.env.LOAD_SERVER_NODE_ARGS = `${process.env.LOAD_SERVER_NODE_ARGS ?? ''} --perf-basic-prof-only-functions`
+  if (dir !== undefined) perfServerArgs()
   return dir
 }
 
