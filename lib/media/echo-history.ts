@@ -123,16 +123,19 @@ export class FilterBank {
 
 /** Blocks (5 ms) beyond the capacity before an idle ring lets its array go: 1 s, ten times how far a position strays from the clock. */
 const IDLE_MARGIN = 200
-const NOTHING = new Float64Array(0)
+const NOTHING = new Float32Array(0)
 
 /**
  * Block powers per channel of what we sent, by absolute block number, for the last `capacity`
  * blocks. Blocks never written (a gap) or gone read as silence: `silence`, one value per
  * channel (a silent block's log power is not 0).
+ * Held as 32-bit floats: a block's power or log power needs no more than their 24 bits (the
+ * guard compares them in ratios of dB, against line noise many orders above the rounding), and
+ * the ring is half the size: 6.2 -> 3.1 KB while a call speaks.
  */
 export class BlockRing {
   /** Made at the first write and let go by `idle` (a call that is not speaking needs none). */
-  #power: Float64Array | undefined
+  #power: Float32Array | undefined
   readonly #capacity: number
   readonly #channels: number
   readonly #silence: Float64Array
@@ -181,8 +184,8 @@ export class BlockRing {
   /** Whether the ring holds an array now (tests). */
   get held (): boolean { return this.#power !== undefined }
 
-  #silent (): Float64Array {
-    const ring = this.#power = new Float64Array(this.#capacity * this.#channels)
+  #silent (): Float32Array {
+    const ring = this.#power = new Float32Array(this.#capacity * this.#channels)
     for (let b = 0; b < this.#capacity; b++) ring.set(this.#silence, b * this.#channels)
     return ring
   }
@@ -210,7 +213,7 @@ export class BlockRing {
   }
 
   /** The blocks' channels, at the slots `at` and `slots` give (empty while nothing is held: they give none). */
-  get power (): Float64Array { return this.#power ?? NOTHING }
+  get power (): Float32Array { return this.#power ?? NOTHING }
 
   #slot (b: number): number {
     return (((b % this.#capacity) + this.#capacity) % this.#capacity) * this.#channels

@@ -37,9 +37,10 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  * look only at the seven delays around the echo's, or on a clear line multiply the gains its
  * floors give (cached: they move only on a full look) by what we sent: about half the CPU of a
  * look at every delay. Only a level check while we have been silent longer than the longest
- * delay, a scan of the samples for the silence we send while silent. ~17 KB per call: the ring
- * of what we sent (6 KB, let go 1.65 s after we last spoke: BlockRing.idle), the floors, ceilings and cached gains of the evaluated delays (6.7 KB),
- * the correlation's sums (1 KB); scratch and the filter coefficients are shared.
+ * delay, a scan of the samples for the silence we send while silent. 7.2 KB a call (bench/echo.ts;
+ * 10.3 in doubles): the ring of what we sent (3.1 KB of 32-bit floats, let go 1.65 s after we last
+ * spoke: BlockRing.idle), the floors, ceilings and cached gains of the evaluated delays (3.5 KB,
+ * 32-bit too), the correlation's sums (1 KB); scratch and the filter coefficients are shared.
  */
 
 export interface EchoGuardOptions {
@@ -91,8 +92,8 @@ const B = BANDS.length
 /** Ring channels: broadband power, the bands, log broadband power. */
 const CH = B + 2
 const LOG = B + 1
-/** Ring channels of a silent block, as noteOutbound writes it. */
-const SILENT_LOG = Math.log(ACTIVE)
+/** Ring channels of a silent block, as noteOutbound writes it and the ring's 32-bit floats hold it. */
+const SILENT_LOG = Math.fround(Math.log(ACTIVE))
 /** Shared by every guard's ring, which only reads it. */
 const SILENT_BLOCK = Float64Array.from({ length: CH }, (_, ch) => ch === LOG ? SILENT_LOG : 0)
 
