@@ -136,8 +136,9 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   const mediaMode = route.mediaMode ?? config.media.mode
   let streamStarted: Promise<StreamSession> | undefined
   // The script's work stops when the caller hangs up and when we end the call (shutdown). One
-  // signal for the call: on Node 20 each AbortSignal carries a hidden class of its own, ~1 KB.
-  const callSignal = AbortSignal.any([channel.signal, channel.endRequested])
+  // signal for the call, the channel's own: on Node 20 each AbortSignal carries a hidden class of
+  // its own, ~1 KB.
+  const callSignal = channel.hangupOrEnd
   // Methods, as release() above.
   const { stream, playedOut } = {
     async stream (): Promise<StreamSession> {
@@ -184,7 +185,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
     if (isCallEnded(err)) {
       log.info({ reason: isPhoneAgentError(err) ? err.code : 'unknown' }, 'call ended during script')
       // Ended by us at shutdown is not the caller hanging up.
-      outcome = channel.endRequested.aborted && channel.hangupCause === undefined ? 'completed' : 'caller_hung_up'
+      outcome = channel.endRequested && channel.hangupCause === undefined ? 'completed' : 'caller_hung_up'
     } else {
       errorCode = isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED'
       log.error({ err, code: errorCode }, 'call script failed')
@@ -193,11 +194,11 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       await apologise(ctx, config)
     }
   } finally {
-    if (channel.endRequested.aborted && channel.isUp && !ctx.status.handedOff) await goodbye(ctx, config, streamStarted)
+    if (channel.endRequested && channel.isUp && !ctx.status.handedOff) await goodbye(ctx, config, streamStarted)
     dispose()
     if (streamStarted) await streamStarted.then(async (s) => { await s.close() }, () => {})
     await opts.recording?.stop()
-    if (!ctx.status.handedOff) await safeHangup(channel, channel.endRequested.aborted ? 'SYSTEM_SHUTDOWN' : 'NORMAL_CLEARING', log)
+    if (!ctx.status.handedOff) await safeHangup(channel, channel.endRequested ? 'SYSTEM_SHUTDOWN' : 'NORMAL_CLEARING', log)
     log.info({ hangupCause: channel.hangupCause ?? null, handedOff: ctx.status.handedOff }, 'call finished')
   }
   // What the call achieved (a message, a transfer) outranks how it ended, except a failure.
@@ -243,7 +244,7 @@ function answeredAtFromChannel (channel: Channel): number {
  * Returns the refusal cause, if the call ended with one before any bridge.
  */
 async function watchHandedOff (channel: Channel, log: Logger): Promise<string | undefined> {
-  const either = AbortSignal.any([channel.signal, channel.endRequested])
+  const either = channel.hangupOrEnd
   if (!either.aborted) await new Promise<void>((resolve) => { either.addEventListener('abort', () => { resolve() }, { once: true }) })
   if (channel.isUp) await letGo(channel, log)
   const bridged = channel.bridged

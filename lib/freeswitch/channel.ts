@@ -63,7 +63,10 @@ export class Channel {
   #abort = new AbortController()
   /** Made when first waited on: most calls never do (lazy-abort.ts). */
   #socketClosed = new LazyAbort()
-  #endRequest = new AbortController()
+  /** The end request alone: only a wait past the hangup takes it (a bridge, a recording). */
+  #endRequest = new LazyAbort()
+  /** Hung up or asked to end: one signal for a script's work, not an `AbortSignal.any` a call (~1 KB on Node 20). */
+  #over = new AbortController()
   #dtmfListeners = new Set<(digit: string) => void>()
   #answered = false
   #bridged = false
@@ -85,8 +88,10 @@ export class Channel {
     this.#listen()
   }
 
-  /** Aborted when we asked the call to end (shutdown): the script's work stops, a goodbye may follow. */
-  get endRequested (): AbortSignal { return this.#endRequest.signal }
+  /** Whether we asked the call to end (shutdown): the script's work stops, a goodbye may follow. */
+  get endRequested (): boolean { return this.#endRequest.aborted }
+  /** Aborted when the call is over for the script: hung up (`signal`'s reason) or asked to end (requestEnd's). */
+  get hangupOrEnd (): AbortSignal { return this.#over.signal }
 
   get answered (): boolean { return this.#answered }
   /** Whether the channel was ever bridged to another (CHANNEL_BRIDGE): a human answered a transfer. */
@@ -125,12 +130,12 @@ export class Channel {
   async execute (app: string, arg: string, options: ExecuteOptions): Promise<ExecuteResult> {
     assertEslToken('application name', app)
     assertEslValue(`${app} argument`, arg)
-    const signals = [this.signal, ...(options.signal ? [options.signal] : []), ...(options.final === true ? [] : [this.#endRequest.signal])]
-    const signal = signals.length === 1 ? this.signal : AbortSignal.any(signals)
+    const call = options.final === true ? this.signal : this.#over.signal
+    const signal = options.signal ? AbortSignal.any([call, options.signal]) : call
     if (signal.aborted) throw abortReason(signal)
     const waitSignal = options.afterHangupMs === undefined
       ? signal
-      : AbortSignal.any([this.#socketClosed.signal, ...signals.slice(1)])
+      : AbortSignal.any([this.#socketClosed.signal, ...(options.signal ? [options.signal] : []), ...(options.final === true ? [] : [this.#endRequest.signal])])
     // The Event-UUID we choose comes back as Application-UUID on the completion event
     // (mod_event_socket.c parse_command "sendmsg" -> switch_ivr_parse_event stores it), which is
     // the only reliable way to tell two runs of the same application apart.
@@ -182,8 +187,9 @@ export class Channel {
    * can say goodbye (with `final` executes) and hang up.
    */
   async requestEnd (reason: PhoneAgentError): Promise<void> {
-    if (this.#endRequest.signal.aborted || !this.isUp) return
+    if (this.#over.signal.aborted) return
     this.#endRequest.abort(reason)
+    this.#over.abort(reason)
     try {
       await this.#esl.api(`uuid_break ${this.uuid} all`, this.#opts.commandTimeoutMs)
     } catch (err) {
@@ -368,7 +374,9 @@ export class Channel {
    * error's stack capture is most of what such a call costs us after the channel data.
    */
   #end (reason: () => PhoneAgentError): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(reason())
+    if (this.#abort.signal.aborted) return
+    this.#abort.abort(reason())
+    this.#over.abort(this.#abort.signal.reason)
   }
 }
 

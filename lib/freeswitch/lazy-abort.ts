@@ -16,6 +16,9 @@ export class LazyAbort {
     return this.#controller.signal
   }
 
+  /** Whether abort() was called, without making the signal. */
+  get aborted (): boolean { return this.#aborted }
+
   /** The first reason wins, as AbortController.abort's does. */
   abort (reason: unknown): void {
     if (this.#aborted) return

@@ -52,8 +52,6 @@ export class Conversation {
   #turns = 0
   /** What every turn needs: the same for the whole conversation, so built at the first turn. */
   #setup: TurnSetup | undefined
-  /** The phase signal and the operator phase it was made for: one per phase, not one per turn. */
-  #phase: { readonly operator: AbortSignal, readonly signal: AbortSignal } | undefined
 
   constructor (ctx: VerbContext, options: ConverseOptions) {
     const services = ctx.agent
@@ -72,7 +70,8 @@ export class Conversation {
     this.#history = new ConversationHistory({ system: systemPrompt(this.#agent, this.#profile, { instructions: options.instructions }), maxChars: this.#agent.history.maxChars })
     this.#media = turnMediaFor(ctx, { ttsFirstAudioMs: this.#agent.deadlines.ttsFirstAudioMs })
     const key = this.#agent.operatorKey !== false && this.#profile.fallbackTarget !== undefined ? this.#agent.operatorKey : undefined
-    this.#operator = new OperatorKeyLane(ctx.channel, key)
+    // The lane's phase follows the call and the script's signal: one signal per phase for them all.
+    this.#operator = new OperatorKeyLane(ctx.channel, key, [ctx.signal, options.signal])
   }
 
   async run (): Promise<ConverseResult> {
@@ -300,16 +299,13 @@ export class Conversation {
   }
 
   /**
-   * The call, the operator key's phase and the script's signal as one. It changes only when the
-   * key was pressed (operator.next()), so it is made once per phase and shared by its turns (each
-   * of which links to it and lets go at its end): every AbortSignal made costs (abort-link.ts).
+   * The call, the operator key's phase and the script's signal as one: the lane's phase, which
+   * follows the other two. It changes only when the key was pressed (operator.next()), and is
+   * shared by the phase's turns (each of which links to it and lets go at its end): every
+   * AbortSignal made costs (abort-link.ts).
    */
   #phaseSignal (): AbortSignal {
-    const operator = this.#operator.phase
-    if (this.#phase?.operator !== operator) {
-      this.#phase = { operator, signal: AbortSignal.any([this.#ctx.signal, operator, ...(this.#options.signal ? [this.#options.signal] : [])]) }
-    }
-    return this.#phase.signal
+    return this.#operator.phase
   }
 
   #report (): void {
