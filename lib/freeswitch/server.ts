@@ -55,6 +55,8 @@ const CONNECT_BACKSTOP_MS = 1000
 
 export async function startOutboundServer (opts: OutboundServerOptions): Promise<OutboundServer> {
   const log = opts.logger
+  // One for every connection: its lines carry no call (esl's own, at trace and debug).
+  const eslLog = eslLogger(log)
   // The socket options esl's FreeSwitchServer used.
   const server = createServer({ noDelay: true, keepAlive: true })
   const live = new Set<Promise<void>>()
@@ -91,7 +93,7 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
       if (handshaking < opts.maxHandshakes) atCapacity = false
       if (failure !== undefined) failed(uuid === undefined ? { reason: failure } : { reason: failure, uuid })
     })
-    const esl = new FreeSwitchResponse(socket, eslLogger(log))
+    const esl = new FreeSwitchResponse(socket, eslLog)
     track(handshake(socket, esl, watch, opts).then((data) => {
       if (data === undefined) return
       uuid = data.uuid
