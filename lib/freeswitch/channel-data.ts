@@ -25,7 +25,16 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 
 export function parseChannelData (headers: Record<string, string | undefined>): ChannelData {
   const clean: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers)) if (typeof v === 'string') clean[k] = v
+  // One string per distinct value, kept for the whole call: a connect reply repeats its values
+  // across its headers (the caller's number in a dozen, the UUID in eight, the switch's address,
+  // "inbound", "false"), and the parser made each a string of its own.
+  const seen = new Map<string, string>()
+  for (const [k, v] of Object.entries(headers)) {
+    if (typeof v !== 'string') continue
+    const first = seen.get(v)
+    if (first === undefined) seen.set(v, v)
+    clean[k] = first ?? v
+  }
   const uuid = clean['Unique-ID'] ?? clean['Channel-Call-UUID']
   if (uuid === undefined || !UUID.test(uuid)) {
     throw new PhoneAgentError('ESL_PROTOCOL', uuid === undefined

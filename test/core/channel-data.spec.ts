@@ -47,3 +47,26 @@ t.test('variables are made when first read, then the same object; the call path 
   t.equal(d.variables, v, 'made once')
   t.same(JSON.parse(JSON.stringify(d)).variables, v, 'enumerable as before (logs, a copy)')
 })
+
+t.test('every header is kept as sent, repeated values included (kept as one string each), absent ones left out', async (t) => {
+  const sent = {
+    'Unique-ID': uuid,
+    'Channel-Call-UUID': uuid,
+    'Caller-Unique-ID': uuid,
+    'Caller-Caller-ID-Number': '+393331234567',
+    'Caller-ANI': '+393331234567',
+    'Channel-ANI': '+393331234567',
+    'Call-Direction': 'inbound',
+    'Caller-Direction': 'inbound',
+    variable_direction: 'inbound',
+    'Channel-HIT-Dialplan': 'true',
+    variable_is_outbound: 'false',
+    'Empty-Header': '',
+    'Another-Empty': '',
+  }
+  const d = parseChannelData({ ...sent, 'Not-Sent': undefined })
+  t.same(d.headers, sent)
+  t.same(Object.keys(d.headers), Object.keys(sent), 'in the order sent')
+  t.equal(d.callerNumber, '+393331234567')
+  t.equal(d.variables.direction, 'inbound')
+})
