@@ -5,6 +5,7 @@ import { greetingText, systemPrompt, type CallProfile } from '../../agent/prompt
 import { toolDefinitions } from '../../agent/tools.ts'
 import { PhoneAgentError, abortReason, isCallEnded, isPhoneAgentError } from '../../errors.ts'
 import type { LlmProvider } from '../../llm/types.ts'
+import { callChild } from '../child-logger.ts'
 import { createDeadline } from '../../providers/retry.ts'
 import type { VerbContext } from '../context.ts'
 import { turnMediaFor } from '../turn-media-for.ts'
@@ -62,7 +63,7 @@ export class Conversation {
     this.#options = options
     this.#llm = llm
     this.#agent = services?.config ?? agentSchema.parse({})
-    this.#log = ctx.log.child({ verb: 'converse' })
+    this.#log = callChild(ctx.log, { verb: 'converse' })
     this.#profile = profileForCall(ctx, this.#agent, options)
     this.#language = options.language ?? this.#profile.language
     this.#voice = options.voice ?? ctx.voice
@@ -118,7 +119,7 @@ export class Conversation {
         // The turn exists from the start of listening: its dead-air clock runs from the end of
         // the caller's speech, while their words are recognised.
         const number = this.#turns + 1
-        const turn = new Turn(this.#turnSetup(), { number, log: this.#log.child({ turn: number }) }, signal)
+        const turn = new Turn(this.#turnSetup(), { number, log: callChild(this.#log, { turn: number }) }, signal)
         try {
           const heard = await this.#listen(remaining, turn)
           if (heard.kind === 'speech') {

@@ -6,6 +6,7 @@ import type { Channel } from '../../freeswitch/channel.ts'
 import { MediaEndpoint, sharedUdpMux, type Playout, type PlayoutResult } from '../../media/stream/index.ts'
 import { Vad, type VadEngine, type VoiceDetector } from '../../media/vad/index.ts'
 import type { MediaStreamConfig } from '../config.ts'
+import { callChild } from '../child-logger.ts'
 import { freeswitchLocalPort } from './freeswitch-port.ts'
 
 /**
@@ -66,7 +67,7 @@ export class StreamSession {
       leadFrames: config.leadFrames,
       writeTimer: config.writeTimer,
       signal: channel.signal,
-      logger: log.child({ module: 'stream' }),
+      logger: callChild(log, { module: 'stream' }),
     })
     try {
       await channel.sendmsg({
