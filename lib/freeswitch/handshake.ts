@@ -44,14 +44,16 @@ export const MAX_HANDSHAKE_BYTES = 1024 * 1024
  * that stopped cooperating decides to close its side. Settles exactly once.
  */
 export class HandshakeWatch {
-  #socket: Socket
-  #timer: NodeJS.Timeout
+  // What only the handshake needs is let go when it settles: the server holds the watch for as
+  // long as the call lasts, and the timer, the callbacks and their closures were ~0.4 KB a call.
+  #socket: Socket | undefined
+  #timer: NodeJS.Timeout | undefined
   #bytes = 0
   #breach: HandshakeFailure | undefined
   #settled = false
-  #onSettled: (failure: HandshakeFailure | undefined) => void
+  #onSettled: ((failure: HandshakeFailure | undefined) => void) | undefined
   /** Set in the constructor: a class field's arrow gets a `name` of its own under tsx (esbuild's keepNames), a 256-byte dictionary per call. */
-  readonly #onData: (chunk: Buffer) => void
+  #onData: ((chunk: Buffer) => void) | undefined
 
   constructor (socket: Socket, timeoutMs: number, onSettled: (failure: HandshakeFailure | undefined) => void) {
     this.#onData = (chunk) => {
@@ -68,7 +70,7 @@ export class HandshakeWatch {
 
   /** The handshake finished: the connection is a call now, and no longer limited here. */
   done (): void {
-    if (this.#settle()) this.#onSettled(undefined)
+    this.#settle()?.onSettled(undefined)
   }
 
   /**
@@ -77,9 +79,10 @@ export class HandshakeWatch {
    */
   fail (reason: HandshakeFailure): void {
     const failure = this.#breach ?? reason
-    if (!this.#settle()) return
-    this.#socket.destroy()
-    this.#onSettled(failure)
+    const held = this.#settle()
+    if (held === undefined) return
+    held.socket.destroy()
+    held.onSettled(failure)
   }
 
   #breached (reason: HandshakeFailure): void {
@@ -90,12 +93,19 @@ export class HandshakeWatch {
     this.fail(reason)
   }
 
-  #settle (): boolean {
-    if (this.#settled) return false
+  /** Settle once: what the caller still needs to report it, or undefined when settled before. */
+  #settle (): { socket: Socket, onSettled: (failure: HandshakeFailure | undefined) => void } | undefined {
+    const socket = this.#socket
+    const onSettled = this.#onSettled
+    if (this.#settled || socket === undefined || onSettled === undefined) return undefined
     this.#settled = true
     clearTimeout(this.#timer)
-    this.#socket.removeListener('data', this.#onData)
-    return true
+    if (this.#onData !== undefined) socket.removeListener('data', this.#onData)
+    this.#socket = undefined
+    this.#timer = undefined
+    this.#onSettled = undefined
+    this.#onData = undefined
+    return { socket, onSettled }
   }
 }
 
