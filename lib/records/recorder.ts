@@ -40,11 +40,12 @@ const HEARTBEAT_MS = 2000
 export class QueuedCallRecorder implements CallRecorder {
   readonly uuid: string
   readonly #deps: RecorderDeps
-  readonly #log: Logger
+  /** Made at the first warning: most calls log nothing here, and a child logger is ~0.2 KB a call. */
+  #logger: Logger | undefined
   #turns = 0
   #messages = 0
   /** Rows opened by a recording that has not ended yet: recording path -> seq. */
-  readonly #recording = new Map<string, number>()
+  #recording: Map<string, number> | undefined
   #errors = 0
   #lastErrorCode: string | undefined
   #ended = false
@@ -57,7 +58,6 @@ export class QueuedCallRecorder implements CallRecorder {
   constructor (start: CallStart, deps: RecorderDeps) {
     this.#deps = deps
     this.uuid = cleanText(String(start.uuid), MAX_SHORT)
-    this.#log = deps.logger.child({ call: this.uuid })
     this.#push({
       kind: 'begin',
       row: {
@@ -74,6 +74,10 @@ export class QueuedCallRecorder implements CallRecorder {
     this.#observe((o) => o.callStarted())
     this.#heartbeat = setInterval(() => { this.#push({ kind: 'touch' }) }, HEARTBEAT_MS)
     this.#heartbeat.unref()
+  }
+
+  get #log (): Logger {
+    return (this.#logger ??= this.#deps.logger.child({ call: this.uuid }))
   }
 
   rejected (reason: string): void {
@@ -108,12 +112,12 @@ export class QueuedCallRecorder implements CallRecorder {
     const recordingPath = cleanOptional(message.recordingPath, 4096)
     const status = message.status === 'recording' || message.status === 'discarded' ? message.status : 'complete'
     // A recording's later reports land on the row its start opened, found by its file.
-    const open = recordingPath === undefined ? undefined : this.#recording.get(recordingPath)
+    const open = recordingPath === undefined ? undefined : this.#recording?.get(recordingPath)
     if (status === 'discarded' && open === undefined) return
     const seq = open ?? ++this.#messages
     if (recordingPath !== undefined) {
-      if (status === 'recording') this.#recording.set(recordingPath, seq)
-      else this.#recording.delete(recordingPath)
+      if (status === 'recording') (this.#recording ??= new Map()).set(recordingPath, seq)
+      else this.#recording?.delete(recordingPath)
     }
     const durationMs = typeof message.durationMs === 'number' && Number.isFinite(message.durationMs) ? message.durationMs : undefined
     this.#push({
