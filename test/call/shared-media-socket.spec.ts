@@ -57,9 +57,9 @@ t.test('per-call: a socket of each call\'s own', async (t) => {
 
 t.test('start-up: a socket per call, said once, where the shared one cannot be used; a port in use stops it', async (t) => {
   const { logger, records } = captureLogs()
-  t.equal(openMediaSockets({ sockets: 'per-call', bindAddress: '127.0.0.1', ports: undefined }, logger), 'per-call')
+  t.equal(openMediaSockets({ sockets: 'per-call', bindAddress: '127.0.0.1', ports: undefined, realtimeSend: true }, logger), 'per-call')
   t.equal(records.length, 0, 'asked for: nothing to say')
-  t.equal(openMediaSockets({ sockets: 'shared', bindAddress: '::1', ports: undefined }, logger), 'per-call')
+  t.equal(openMediaSockets({ sockets: 'shared', bindAddress: '::1', ports: undefined, realtimeSend: true }, logger), 'per-call')
   t.match(records.at(-1), { level: 40, field: 'media.stream.sockets', why: /IPv4/ })
   if (built.addon === undefined) return
   // A port another socket holds (on an address no shared socket uses yet in this process).
@@ -68,6 +68,6 @@ t.test('start-up: a socket per call, said once, where the shared one cannot be u
   t.teardown(() => { holder.close() })
   const port = holder.address().port
   let error: unknown
-  try { openMediaSockets({ sockets: 'shared', bindAddress: '127.0.0.3', ports: { min: port, max: port } }, logger) } catch (err) { error = err }
+  try { openMediaSockets({ sockets: 'shared', bindAddress: '127.0.0.3', ports: { min: port, max: port }, realtimeSend: true }, logger) } catch (err) { error = err }
   t.ok(isPhoneAgentError(error) && error.code === 'CONFIG_INVALID' && /media\.stream\.sockets/.test(error.message), String(error))
 })

@@ -118,6 +118,7 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'media-stream/frame-history.spec.ts': 0.5,
   'media-stream/frame-shape.spec.ts': 0.1,
   'media-stream/held-frames.spec.ts': 0.3,
+  'media-stream/held-realtime.spec.ts': 0.3,
   'media-stream/held-send.spec.ts': 1,
   'media-stream/idle-lead.spec.ts': 0.9,
   'media-stream/outbound.spec.ts': 0.5,

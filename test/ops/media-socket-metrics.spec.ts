@@ -4,7 +4,7 @@ import type { UdpMuxStats } from '../../lib/media/stream/udp-mux.ts'
 
 const stats = (n: number): UdpMuxStats => ({
   foreign: 1 * n, sendDropped: 2 * n, received: 3 * n, wakeUps: 4 * n, sent: 5 * n, flushes: 6 * n,
-  held: { queued: 7 * n, sent: 7 * n, dropped: 8 * n, cancelled: 9 * n, late: 10 * n, maxLateUs: 11 * n, pending: 0 },
+  held: { queued: 7 * n, sent: 7 * n, dropped: 8 * n, cancelled: 9 * n, late: 10 * n, maxLateUs: 11 * n, pending: 0, realtime: false },
 })
 
 t.test('the shared media socket\'s counters are read at each scrape, by kind', async (t) => {

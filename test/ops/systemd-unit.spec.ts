@@ -32,3 +32,9 @@ t.test('node starts with room in the old generation (full GCs stall every call)'
   t.match(exec, /^\/usr\/bin\/node --initial-old-space-size=\d+ \S+\/bin\/phone-agent\.js serve$/)
   t.ok(Number(/--initial-old-space-size=(\d+)/.exec(exec)?.[1]) >= 128)
 })
+
+t.test('realtime priority is refused unless the operator allows it (the opt-in is written out, commented)', async (t) => {
+  t.equal(one('RestrictRealtime'), 'yes')
+  t.equal(one('LimitRTPRIO'), undefined, 'no realtime limit raised')
+  t.match(unit, /^#LimitRTPRIO=1$/m, 'the line to uncomment, as docs/operations.md says')
+})

@@ -19,6 +19,7 @@
 #include "held-send.h"
 #include "send-batch.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -103,7 +104,7 @@ static void *run (void *arg) {
   return NULL;
 }
 
-held_send_t *held_open (int fd) {
+held_send_t *held_open (int fd, int realtime) {
   held_send_t *h = calloc(1, sizeof *h);
   if (h == NULL) return NULL;
   h->fd = fd;
@@ -122,6 +123,18 @@ held_send_t *held_open (int fd) {
   }
   /* Its own name in /proc/PID/task/TID/comm: its CPU shows apart from the event loop's (bench/proc-threads.ts). */
   pthread_setname_np(h->thread, "held-send");
+  /*
+   * Realtime priority, the lowest there is: when the cores are busy (the event loops, V8's
+   * helpers, FreeSWITCH) a normal thread waits its turn after its deadline, and 7-16 % of the
+   * frames left more than 1 ms late (up to 111 ms) with two CPU hogs beside 200 calls; at
+   * SCHED_FIFO 1, 0.3 % (docs/benchmarks.md, thirteenth session). The thread only sleeps and
+   * sends batches of at most BATCH, and the kernel's realtime throttling bounds it anyway.
+   * Refused without the right (EPERM): it stays at normal priority, as before.
+   */
+  if (realtime) {
+    struct sched_param param = { .sched_priority = 1 };
+    h->stats[HELD_REALTIME] = pthread_setschedparam(h->thread, SCHED_FIFO, &param) == 0;
+  }
   return h;
 }
 

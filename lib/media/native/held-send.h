@@ -19,11 +19,16 @@ enum {
   HELD_LATE,      /* sent more than 1 ms after they were due */
   HELD_MAX_LATE_US,
   HELD_PENDING,   /* waiting now */
+  HELD_REALTIME,  /* 1: the thread runs at realtime priority (SCHED_FIFO 1), 0: at normal priority */
   HELD_STATS
 };
 
-/* Starts the sending thread for `fd` (a bound UDP socket the caller keeps open until held_close). NULL: no thread. */
-held_send_t *held_open (int fd);
+/*
+ * Starts the sending thread for `fd` (a bound UDP socket the caller keeps open until held_close).
+ * `realtime`: ask for SCHED_FIFO priority 1 for it (granted to root, CAP_SYS_NICE or RLIMIT_RTPRIO
+ * >= 1; else it runs at normal priority, HELD_REALTIME says which). NULL: no thread.
+ */
+held_send_t *held_open (int fd, int realtime);
 /* Send `len` bytes to addr:port (network order address, host order port) at `due_ns` on CLOCK_MONOTONIC. 0, or -1 out of memory. */
 int held_put (held_send_t *h, long long due_ns, uint32_t addr, uint16_t port, const uint8_t *data, size_t len);
 /* CLOCK_MONOTONIC in nanoseconds: the clock due times are on. */

@@ -7,12 +7,15 @@ import { sourcesHash } from './sources.mjs'
 export interface UdpMuxAddon {
   readonly BATCH: number
   readonly SLOT: number
-  /** The third element is 1 when datagrams can be held to be sent when due (held-send.c's thread runs). */
-  open (address: string, port: number, inbox: ArrayBuffer, meta: Int32Array, onBatch: (count: number) => void, gatherMs: number): [UdpMuxHandle, number, number]
+  /**
+   * The third element is 1 when datagrams can be held to be sent when due (held-send.c's thread
+   * runs); `realtime` 1 asks for realtime priority for that thread.
+   */
+  open (address: string, port: number, inbox: ArrayBuffer, meta: Int32Array, onBatch: (count: number) => void, gatherMs: number, realtime: number): [UdpMuxHandle, number, number]
   send (handle: UdpMuxHandle, outbox: ArrayBuffer, meta: Int32Array, count: number): number
   /** Held datagrams to the address (as the C side reads it) and port dropped before they were due. */
   cancel (handle: UdpMuxHandle, address: number, port: number): number
-  /** [queued, sent, dropped, cancelled, late, maxLateUs, pending] (held-send.h). */
+  /** [queued, sent, dropped, cancelled, late, maxLateUs, pending, realtime] (held-send.h). */
   heldStats (handle: UdpMuxHandle): number[]
   /** CLOCK_MONOTONIC in milliseconds: the clock `send`'s due times are on. */
   clockMs (): number

@@ -10,7 +10,7 @@
  * its own `local-port`, which the JavaScript side uses to find the call.
  *
  * API (N-API only, so one build serves every Node version with N-API 8):
- *   open(address, port, inbox, meta, onBatch, gatherMs) -> [handle, boundPort]   IPv4 only
+ *   open(address, port, inbox, meta, onBatch, gatherMs, realtime) -> [handle, boundPort]   IPv4 only
  *       inbox: ArrayBuffer of BATCH * SLOT bytes, datagram i at i * SLOT;
  *       meta: Int32Array of BATCH * 4: source address (network order as read), port, length
  *       (length SLOT + 1: the datagram was larger than a slot and is cut), and how long ago the
@@ -20,6 +20,7 @@
  *       reads what every call sent meanwhile (each call's FreeSWITCH sends on its own phase of the
  *       20 ms clock: read at once, a wake-up finds about one datagram); the receive timestamps keep
  *       each frame's true arrival time.
+ *       realtime: 1 asks for realtime priority for the thread that sends held datagrams (held_open).
  *       -> [handle, boundPort, holds]: holds is 1 when datagrams can be held (held-send.c's thread runs)
  *   send(handle, outbox, meta, count) -> datagrams taken (sent, or held to be sent when due)
  *       outbox: ArrayBuffer, datagram i at i * SLOT; meta: Int32Array, i * 5: address (network
@@ -29,7 +30,7 @@
  *       datagram i was taken, 0 when the kernel (or memory) refused it.
  *   clockMs() -> CLOCK_MONOTONIC in milliseconds: the clock due times are on
  *   cancel(handle, address, port) -> held datagrams to address:port dropped before they were due
- *   heldStats(handle) -> [queued, sent, dropped, cancelled, late, maxLateUs, pending] (held-send.h)
+ *   heldStats(handle) -> [queued, sent, dropped, cancelled, late, maxLateUs, pending, realtime] (held-send.h)
  *   close(handle)
  * Built by lib/media/native/build.mjs with the machine's C compiler (optional: without it the
  * service keeps a socket per call).
@@ -190,20 +191,22 @@ static void release (napi_env env, mux_t *m) {
 }
 
 static napi_value mux_open (napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char address[64];
   size_t address_len;
   int32_t port;
   if (argc < 5 || napi_get_value_string_utf8(env, argv[0], address, sizeof address, &address_len) != napi_ok || napi_get_value_int32(env, argv[1], &port) != napi_ok) {
-    napi_throw_type_error(env, NULL, "udp-mux: open(address, port, inbox, meta, onBatch, gatherMs)");
+    napi_throw_type_error(env, NULL, "udp-mux: open(address, port, inbox, meta, onBatch, gatherMs, realtime)");
     return NULL;
   }
   uint8_t *inbox = buffer_data(env, argv[2], (size_t)BATCH * SLOT);
   int32_t *meta = int32_data(env, argv[3], BATCH * META);
   int32_t gather_ms = 0;
   if (argc >= 6) napi_get_value_int32(env, argv[5], &gather_ms);
+  int32_t realtime = 0;
+  if (argc >= 7) napi_get_value_int32(env, argv[6], &realtime);
   napi_valuetype callback_type;
   CHECK(napi_typeof(env, argv[4], &callback_type));
   if (inbox == NULL || meta == NULL || callback_type != napi_function) {
@@ -232,7 +235,7 @@ static napi_value mux_open (napi_env env, napi_callback_info info) {
   mux_t *m = calloc(1, sizeof *m);
   if (m == NULL) { close(fd); return throw_errno(env, "calloc", ENOMEM); }
   m->fd = fd;
-  m->held = held_open(fd);
+  m->held = held_open(fd, realtime != 0);
   m->env = env;
   m->inbox = inbox;
   m->meta = meta;

@@ -27,6 +27,13 @@ export const streamSchema = z.strictObject({
    * socket per call as 'per-call' does, with one warning at start-up.
    */
   sockets: z.enum(['shared', 'per-call']).default('shared'),
+  /**
+   * With the shared socket: ask for realtime priority (SCHED_FIFO 1) for the C helper's thread
+   * that sends a reply's held frames when due, so busy cores do not make them late
+   * (held-send.c). Granted to root, CAP_SYS_NICE or RLIMIT_RTPRIO >= 1; refused, the thread runs
+   * at normal priority and start-up says so once.
+   */
+  realtimeSend: z.boolean().default(true),
   vad: vadSchema.default(vadSchema.parse({})),
 })
 

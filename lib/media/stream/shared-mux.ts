@@ -21,14 +21,15 @@ export function sharedSocketUnavailable (bindAddress: string): string | undefine
 /**
  * The process's shared media socket on `bindAddress` (opened on first use, then kept for the
  * process's life), or undefined when it cannot be used (sharedSocketUnavailable says why).
- * A bind failure throws (the port range is full, or the fixed port is taken).
+ * A bind failure throws (the port range is full, or the fixed port is taken). `realtime`
+ * (`media.stream.realtimeSend`) counts at the first use only: start-up (sockets-at-start.ts).
  */
-export function sharedUdpMux (bindAddress: string, ports: PortChoice | undefined): UdpMux | undefined {
+export function sharedUdpMux (bindAddress: string, ports: PortChoice | undefined, realtime = false): UdpMux | undefined {
   const open = muxes.get(bindAddress)
   if (open !== undefined) return open
   const load = loadUdpMuxAddon()
   if (load.addon === undefined || !isIPv4(bindAddress)) return undefined
-  const mux = UdpMux.open(load.addon, bindAddress, ports ?? 0)
+  const mux = UdpMux.open(load.addon, bindAddress, ports ?? 0, undefined, realtime)
   muxes.set(bindAddress, mux)
   return mux
 }

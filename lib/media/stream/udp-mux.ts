@@ -73,6 +73,8 @@ export interface HeldStats {
   readonly late: number
   readonly maxLateUs: number
   readonly pending: number
+  /** The thread runs at realtime priority (asked for with `realtime`, and granted). */
+  readonly realtime: boolean
 }
 
 export class UdpMux {
@@ -99,8 +101,11 @@ export class UdpMux {
   #closed = false
   #stats = { foreign: 0, sendDropped: 0, received: 0, wakeUps: 0, sent: 0, flushes: 0 }
 
-  /** Binds `address` (IPv4) at `port`, or at a free port of the range. */
-  static open (addon: UdpMuxAddon, address: string, port: PortChoice, gatherMs = GATHER_MS): UdpMux {
+  /**
+   * Binds `address` (IPv4) at `port`, or at a free port of the range. `realtime`: ask for
+   * realtime priority for the thread that sends held frames (`media.stream.realtimeSend`).
+   */
+  static open (addon: UdpMuxAddon, address: string, port: PortChoice, gatherMs = GATHER_MS, realtime = false): UdpMux {
     if (!isIPv4(address)) throw new PhoneAgentError('CONFIG_INVALID', `media.stream.sockets: shared needs an IPv4 bindAddress (got ${address})`)
     const inbox = new ArrayBuffer(addon.BATCH * addon.SLOT)
     const inMeta = new Int32Array(addon.BATCH * IN_META)
@@ -109,7 +114,7 @@ export class UdpMux {
       let mux: UdpMux | undefined
       try {
         // The batch handler needs the mux, the mux needs the handle: the handler looks it up late.
-        const [handle, bound, holds] = addon.open(address, candidate, inbox, inMeta, (count) => { mux?.received(count) }, gatherMs)
+        const [handle, bound, holds] = addon.open(address, candidate, inbox, inMeta, (count) => { mux?.received(count) }, gatherMs, realtime ? 1 : 0)
         mux = new UdpMux(addon, handle, address, bound, holds === 1, inbox, inMeta)
         return mux
       } catch (err) {
@@ -137,8 +142,8 @@ export class UdpMux {
   }
 
   get stats (): UdpMuxStats {
-    const [queued = 0, sent = 0, dropped = 0, cancelled = 0, late = 0, maxLateUs = 0, pending = 0] = this.#closed ? [] : this.#addon.heldStats(this.#handle)
-    return { ...this.#stats, held: { queued, sent, dropped, cancelled, late, maxLateUs, pending } }
+    const [queued = 0, sent = 0, dropped = 0, cancelled = 0, late = 0, maxLateUs = 0, pending = 0, realtime = 0] = this.#closed ? [] : this.#addon.heldStats(this.#handle)
+    return { ...this.#stats, held: { queued, sent, dropped, cancelled, late, maxLateUs, pending, realtime: realtime === 1 } }
   }
   /** Calls registered now. */
   get links (): number { return this.#links.size }
