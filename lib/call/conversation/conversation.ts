@@ -2,7 +2,6 @@ import type { Logger } from 'pino'
 import { agentSchema, textFor, type AgentConfig } from '../../agent/config.ts'
 import { ConversationHistory } from '../../agent/history.ts'
 import { greetingText, systemPrompt, type CallProfile } from '../../agent/prompt.ts'
-import { toolDefinitions } from '../../agent/tools.ts'
 import { PhoneAgentError, abortReason, isCallEnded, isPhoneAgentError } from '../../errors.ts'
 import type { LlmProvider } from '../../llm/types.ts'
 import { callChild } from '../child-logger.ts'
@@ -17,6 +16,7 @@ import type { ConverseEnd, ConverseOptions, ConverseResult } from '../verbs/conv
 import { fillerFor } from './dead-air.ts'
 import { profileForCall, transferForAgent } from './shared.ts'
 import { OperatorKeyLane } from './operator-key.ts'
+import { toolSetFor } from './tool-sets.ts'
 import { Turn, type TurnSetup } from './turn.ts'
 import { hangup } from '../verbs/hangup.ts'
 
@@ -217,12 +217,13 @@ export class Conversation {
 
   #buildTurnSetup (): TurnSetup {
     const services = this.#ctx.agent
-    const toolContext = {
+    // Shared with the calls that offer the same tools (tool-sets.ts).
+    const { context: toolContext, tools } = toolSetFor({
       targets: this.#profile.offeredTargets,
       defaultCountry: services?.defaultCountry ?? 'IT',
       enabled: this.#options.tools ?? this.#agent.tools,
       ...(this.#options.targetDescriptions ? { targetDescriptions: this.#options.targetDescriptions } : {}),
-    }
+    })
     // Methods on `conversation`, not arrow functions: under tsx each named arrow made per call
     // gets a `name` of its own (esbuild's keepNames), a 256-byte property dictionary.
     const conversation = this
@@ -232,7 +233,7 @@ export class Conversation {
       llm: this.#llm,
       history: this.#history,
       toolContext,
-      tools: toolDefinitions(toolContext),
+      tools,
       lookupContact (n) { return services?.lookupContact(n) },
       language: this.#language,
       voice: this.#voice,
