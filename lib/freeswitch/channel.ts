@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { CallHangupError, PhoneAgentError, abortReason } from '../errors.ts'
 import type { ChannelData } from './channel-data.ts'
 import { LazyAbort } from './lazy-abort.ts'
+import { CHANNEL_EVENTS, routeEvents } from './routed-response.ts'
 import { assertEslToken, assertEslValue } from './safe-value.ts'
 
 /**
@@ -324,34 +325,34 @@ export class Channel {
   }
 
   #listen (): void {
+    // Until the close (esl drops every listener then). socket.* stay listeners: esl's own runs first.
+    routeEvents(this.#esl, CHANNEL_EVENTS, (event, args) => !this.#socketClosed.aborted && this.#onEvent(event, args[0]))
     const esl = this.#esl as unknown as EslEmitter
-    esl.on('DTMF', (res) => {
-      const digit = res.body['DTMF-Digit']
-      if (digit === undefined || !/^[0-9A-D*#]$/i.test(digit)) return
-      for (const l of this.#dtmfListeners) l(digit.toUpperCase())
-    })
-    esl.on('CHANNEL_ANSWER', () => { this.#answered = true })
-    esl.on('CHANNEL_BRIDGE', () => { this.#bridged = true })
-    esl.on('CHANNEL_HANGUP', (res) => {
-      this.#hangupCause = res.body['Hangup-Cause'] ?? this.#hangupCause
-      this.#end(() => new CallHangupError(this.#hangupCause))
-    })
-    esl.on('CHANNEL_HANGUP_COMPLETE', (res) => {
-      this.#hangupCause ??= res.body['Hangup-Cause']
-      this.#end(() => new CallHangupError(this.#hangupCause))
-    })
-    // With linger, FreeSWITCH says the call is over with a disconnect notice and then waits for
-    // our `exit` (mod_event_socket.c listener_run: "Disconnected, goodbye" / linger). We give
-    // late events `lingerMs`, then leave: there is nothing left to control.
-    // Private methods called from unnamed arrows, not named arrow functions: under tsx each named
-    // function made per call gets a `name` of its own (esbuild's keepNames), a 256-byte property
-    // dictionary.
-    esl.on('cleanup_linger', () => { this.#onNotice() })
-    esl.on('cleanup_disconnect', () => { this.#onNotice(); this.#esl.end() })
     for (const e of ['socket.close', 'socket.end', 'socket.error', 'socket.write']) esl.once(e, () => { this.#onClosed() })
-    esl.on('error.invalid-json', (err) => { this.#log.warn({ err }, 'malformed event from FreeSWITCH ignored') })
-    esl.on('error.missing-event-name', () => { this.#log.warn('event without Event-Name ignored') })
-    esl.on('error.missing-content-type', () => { this.#log.warn('frame without Content-Type ignored') })
+  }
+
+  #onEvent (event: string, arg: unknown): boolean {
+    const body = (arg as { body?: EventBody } | undefined)?.body ?? {}
+    switch (event) {
+      case 'DTMF': {
+        const digit = body['DTMF-Digit']
+        if (digit !== undefined && /^[0-9A-D*#]$/i.test(digit)) for (const l of this.#dtmfListeners) l(digit.toUpperCase())
+        return true
+      }
+      case 'CHANNEL_ANSWER': this.#answered = true; return true
+      case 'CHANNEL_BRIDGE': this.#bridged = true; return true
+      case 'CHANNEL_HANGUP': this.#hangupCause = body['Hangup-Cause'] ?? this.#hangupCause; break
+      case 'CHANNEL_HANGUP_COMPLETE': this.#hangupCause ??= body['Hangup-Cause']; break
+      // Linger: FreeSWITCH waits for our `exit` (mod_event_socket.c listener_run); late events get `lingerMs`.
+      case 'cleanup_linger': this.#onNotice(); return true
+      case 'cleanup_disconnect': this.#onNotice(); this.#esl.end(); return true
+      case 'error.invalid-json': this.#log.warn({ err: arg }, 'malformed event from FreeSWITCH ignored'); return true
+      case 'error.missing-event-name': this.#log.warn('event without Event-Name ignored'); return true
+      case 'error.missing-content-type': this.#log.warn('frame without Content-Type ignored'); return true
+      default: return false
+    }
+    this.#end(() => new CallHangupError(this.#hangupCause))
+    return true
   }
 
   #onNotice (): void {
@@ -382,7 +383,6 @@ export class Channel {
 
 /** The subset of esl's emitter we use, with string event names (its typings list only known ones). */
 interface EslEmitter {
-  on (event: string, handler: (res: { body: EventBody }) => void): unknown
   once (event: string, handler: (res: { body: EventBody }) => void): unknown
   removeListener (event: string, handler: (res: { body: EventBody }) => void): unknown
 }

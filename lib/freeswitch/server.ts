@@ -1,9 +1,10 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net'
-import { FreeSwitchResponse } from 'esl'
+import type { FreeSwitchResponse } from 'esl'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../errors.ts'
 import { Channel } from './channel.ts'
 import { parseChannelData, type ChannelData } from './channel-data.ts'
+import { RoutedResponse } from './routed-response.ts'
 import { HandshakeWatch, setupFailure, type HandshakeFailed, type HandshakeFailure } from './handshake.ts'
 
 /**
@@ -93,7 +94,8 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
       if (handshaking < opts.maxHandshakes) atCapacity = false
       if (failure !== undefined) failed(uuid === undefined ? { reason: failure } : { reason: failure, uuid })
     })
-    const esl = new FreeSwitchResponse(socket, eslLog)
+    // esl's connection with a slot for the channel's events (routed-response.ts).
+    const esl = new RoutedResponse(socket, eslLog)
     track(handshake(socket, esl, watch, opts).then((data) => {
       if (data === undefined) return
       uuid = data.uuid
