@@ -325,10 +325,10 @@ export class Channel {
   }
 
   #listen (): void {
-    // Until the close (esl drops every listener then). socket.* stay listeners: esl's own runs first.
+    // Until the close (esl drops every listener then). socket.* stay listeners after esl's own, one bound function for the four.
     routeEvents(this.#esl, CHANNEL_EVENTS, (event, args) => !this.#socketClosed.aborted && this.#onEvent(event, args[0]))
-    const esl = this.#esl as unknown as EslEmitter
-    for (const e of ['socket.close', 'socket.end', 'socket.error', 'socket.write']) esl.once(e, () => { this.#onClosed() })
+    const closed = this.#onClosed.bind(this)
+    for (const e of ['socket.close', 'socket.end', 'socket.error', 'socket.write']) (this.#esl as unknown as EslEmitter).once(e, closed)
   }
 
   #onEvent (event: string, arg: unknown): boolean {
