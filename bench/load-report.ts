@@ -21,6 +21,8 @@ export interface WindowFigures {
   /** A reply's frames the shared socket's helper held and sent when due, and those it sent over 1 ms late (its thread short of CPU). Absent in older results. */
   readonly heldFrames?: number
   readonly heldLate?: number
+  /** Server processes whose held-frame thread ran at realtime priority (media.stream.realtimeSend granted). Absent in older results. */
+  readonly heldRealtime?: number
   /** |interval between two of the server's datagrams to one call - 20 ms| (kernel receive timestamps). */
   readonly pacingP50Ms: number
   readonly pacingP99Ms: number
@@ -226,7 +228,7 @@ export function goalLines (r: LoadResult): string[] {
     : []
   const heldSteps = r.steps.filter((s) => Number.isFinite(s.talk.heldFrames) && (s.talk.heldFrames ?? 0) > 0)
   const held = heldSteps.length > 0
-    ? [`- **Held frames** (talk windows): a reply's frames handed to the shared socket's helper ${HOLD_AHEAD_MS} ms ahead and sent when due by its own thread (lib/media/native/held-send.c), so the event loop's delays up to that do not reach the pacing; sent over 1 ms late (the thread short of CPU): ${heldSteps.map((s) => `${s.talk.heldLate ?? 0} of ${s.talk.heldFrames ?? 0} at ${s.calls}`).join(', ')}.`]
+    ? [`- **Held frames** (talk windows): a reply's frames handed to the shared socket's helper ${HOLD_AHEAD_MS} ms ahead and sent when due by its own thread (lib/media/native/held-send.c), so the event loop's delays up to that do not reach the pacing; sent over 1 ms late (the thread short of CPU): ${heldSteps.map((s) => `${s.talk.heldLate ?? 0} of ${s.talk.heldFrames ?? 0} at ${s.calls}`).join(', ')}.${realtimeNote(heldSteps)}`]
     : []
   return [
     ...quietness,
@@ -307,4 +309,12 @@ export function formatLoadSection (r: LoadResult, command: string): string {
   ].join('\n')
 }
 
-
+/** Whether the held-frame threads ran at realtime priority (media.stream.realtimeSend; the bench runs as root, or not). */
+function realtimeNote (steps: readonly LoadStep[]): string {
+  const counts = steps.map((s) => s.talk.heldRealtime).filter((n): n is number => Number.isFinite(n))
+  if (counts.length === 0) return ''
+  const most = Math.max(...counts)
+  return most > 0
+    ? ` The thread ran at realtime priority (\`media.stream.realtimeSend\`, granted: ${most} server process${most === 1 ? '' : 'es'}).`
+    : ' The thread ran at normal priority (`media.stream.realtimeSend` refused: not root, no CAP_SYS_NICE or RLIMIT_RTPRIO).'
+}

@@ -163,6 +163,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           loopMaxMs: round(loop.max - LOOP_RESOLUTION_MS, 1),
           heldFrames: loop.held - loop0.held,
           heldLate: loop.heldLate - loop0.heldLate,
+          heldRealtime: loop.realtime,
           pacingP50Ms: gen1.pacingP50Ms,
           pacingP99Ms: gen1.pacingP99Ms,
           pacingMaxMs: gen1.pacingMaxMs,
@@ -340,7 +341,7 @@ async function warningSummary (path: string): Promise<Array<[string, number]>> {
  * worker processes (`LOAD_SERVER_WORKERS`) each process's is a series labelled `worker`: the
  * worst of them, since the goal holds for every event loop.
  */
-async function scrapeLoop (port: number): Promise<{ p99: number, max: number, held: number, heldLate: number }> {
+async function scrapeLoop (port: number): Promise<{ p99: number, max: number, held: number, heldLate: number, realtime: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const value = (name: string): number => {
     const all = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'gm'))].map((m) => Number(m[1]) * 1000)
@@ -348,7 +349,8 @@ async function scrapeLoop (port: number): Promise<{ p99: number, max: number, he
   }
   // The shared media socket's held frames (lib/ops/media-socket-metrics.ts), summed over the workers by the merge.
   const held = (kind: string): number => Number(new RegExp(`^phone_agent_media_socket_datagrams_total\\{kind="${kind}"\\} ([0-9.eE+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
-  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds'), held: held('held'), heldLate: held('held_late') }
+  const realtime = Number(/^phone_agent_media_socket_held_realtime ([0-9.eE+-]+)$/m.exec(text)?.[1] ?? Number.NaN)
+  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds'), held: held('held'), heldLate: held('held_late'), realtime }
 }
 
 async function main (): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Counter, Registry } from 'prom-client'
+import type { Counter, Gauge, Registry } from 'prom-client'
 import type { UdpMuxStats } from '../media/stream/udp-mux.ts'
 
 /** The shared media socket's counters as /metrics shows them (`kind` label). */
@@ -21,8 +21,19 @@ const KINDS: ReadonlyArray<readonly [string, (s: UdpMuxStats) => number]> = [
  * `held`: a reply's frames sent when due by the helper's thread, `held_late` of them more than
  * 1 ms after it (its thread did not get the CPU in time), `held_cancelled` taken back by a pause
  * or a barge-in. No series while the process has no shared socket.
+ * `phone_agent_media_socket_held_realtime`: 1 where that thread got realtime priority
+ * (media.stream.realtimeSend; docs/operations.md), 0 where it was refused or there is no shared socket.
  */
-export function registerMediaSocketMetrics (registry: Registry, CounterClass: typeof Counter, read: () => UdpMuxStats | undefined): void {
+export function registerMediaSocketMetrics (registry: Registry, CounterClass: typeof Counter, GaugeClass: typeof Gauge, read: () => UdpMuxStats | undefined): void {
+  // eslint-disable-next-line no-new -- registered with the registry, read through it
+  new GaugeClass({
+    name: 'phone_agent_media_socket_held_realtime',
+    help: 'Processes whose thread sending held frames runs at realtime priority (media.stream.realtimeSend granted; summed over workers).',
+    registers: [registry],
+    collect () {
+      this.set(read()?.held.realtime === true ? 1 : 0)
+    },
+  })
   // eslint-disable-next-line no-new -- registered with the registry, read through it
   new CounterClass({
     name: 'phone_agent_media_socket_datagrams_total',

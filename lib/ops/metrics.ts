@@ -154,7 +154,7 @@ export class Metrics implements CallObserver, ProviderObserver, MetricsSource {
 
   /** The shared media socket's counters, read at each scrape (media-socket-metrics.ts). */
   mediaSocket (read: () => UdpMuxStats | undefined): void {
-    registerMediaSocketMetrics(this.registry, PROM_CLIENT.get().Counter, read)
+    registerMediaSocketMetrics(this.registry, PROM_CLIENT.get().Counter, PROM_CLIENT.get().Gauge, read)
   }
 
   /** An Event Socket handshake given up (lib/freeswitch/handshake.ts HANDSHAKE_FAILURES). */

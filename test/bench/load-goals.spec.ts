@@ -37,3 +37,13 @@ t.test('one step: judged there, nothing said beside it', async (t) => {
   const r = result([step(100, 0.09, 8)])
   t.match(line(r, 'Media + VAD'), /quiet line 0\.090 % at 100 calls \(marginal/)
 })
+
+t.test('the held frames line says whether their thread ran at realtime priority', async (t) => {
+  const held = (realtime: number | undefined): LoadStep => {
+    const s = step(500, 0.085, 9.5)
+    return { ...s, talk: { ...s.talk, heldFrames: 1000, heldLate: 3, ...(realtime !== undefined ? { heldRealtime: realtime } : {}) } }
+  }
+  t.match(line(result([held(2)]), 'Held frames'), /3 of 1000 at 500\. The thread ran at realtime priority \(`media\.stream\.realtimeSend`, granted: 2 server processes\)\./)
+  t.match(line(result([held(0)]), 'Held frames'), /The thread ran at normal priority \(`media\.stream\.realtimeSend` refused/)
+  t.match(line(result([held(undefined)]), 'Held frames'), /3 of 1000 at 500\.$/, 'an older result: nothing said')
+})

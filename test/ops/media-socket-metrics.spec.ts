@@ -17,8 +17,13 @@ t.test('the shared media socket\'s counters are read at each scrape, by kind', a
   for (const [kind, value] of [['received', 3], ['sent', 5], ['foreign', 1], ['send_dropped', 2], ['held', 7], ['held_late', 10], ['held_cancelled', 9], ['held_dropped', 8]] as const) {
     t.match(first, new RegExp(`^phone_agent_media_socket_datagrams_total\\{kind="${kind}"\\} ${value}$`, 'm'), kind)
   }
+  t.match(first, /^phone_agent_media_socket_held_realtime 0$/m, 'the sending thread at normal priority')
   current = stats(2)
   t.match(await metrics.render(), /^phone_agent_media_socket_datagrams_total\{kind="held"\} 14$/m, 'the value now, not a sum of scrapes')
+  current = { ...stats(2), held: { ...stats(2).held, realtime: true } }
+  t.match(await metrics.render(), /^phone_agent_media_socket_held_realtime 1$/m, 'at realtime priority')
+  current = undefined
+  t.match(await metrics.render(), /^phone_agent_media_socket_held_realtime 0$/m, 'no shared socket: no thread at realtime priority')
 })
 
 t.test('workers\' counters are summed in the cluster\'s /metrics', async (t) => {
