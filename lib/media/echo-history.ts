@@ -64,8 +64,14 @@ BANDS.forEach(([lo, hi], b) => {
  */
 export class FilterBank {
   static readonly channels = BANDS.length + 1
+  /** Doubles of state a filterbank keeps: a caller may lay several out in one buffer. */
+  static readonly stateLength = BANDS.length * 4
   readonly #coef = COEFFICIENTS
-  readonly #state = new Float64Array(BANDS.length * 4)
+  readonly #state: Float64Array
+
+  constructor (state = new Float64Array(FilterBank.stateLength)) {
+    this.#state = state
+  }
 
   /**
    * `x` holds `blocks` whole blocks; out[channel * blocks + j] = mean power of block j.

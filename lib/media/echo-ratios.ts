@@ -72,19 +72,20 @@ export class EchoRatios {
     this.#hi = o.hi
     this.#lo = o.lo
     this.#bounds = o.bounds
-    // One buffer for the five arrays of ratios and one for the two of counts: a typed array
-    // each, but one backing store (each has its own bookkeeping outside the heap). The ratios
-    // are 32-bit floats: power ratios, compared and multiplied into bounds judged in dB, need
-    // no more than 24 bits, and a talking call holds 3.2 KB instead of 6.4 KB (load-heap --talk).
-    // The arithmetic stays in doubles; only what is kept is rounded.
+    // One buffer for the five arrays of ratios and, after them, the two of counts: a typed array
+    // each, but one backing store and one ArrayBuffer (each has its own bookkeeping, in the heap
+    // and outside it). The ratios are 32-bit floats: power ratios, compared and multiplied into
+    // bounds judged in dB, need no more than 24 bits, and a talking call holds 3.2 KB instead of
+    // 6.4 KB (load-heap --talk). The arithmetic stays in doubles; only what is kept is rounded.
     const cells = B * this.#cells
-    const ratios = new Float32Array(5 * cells)
+    const buffer = new ArrayBuffer(5 * cells * Float32Array.BYTES_PER_ELEMENT + 2 * cells)
+    const ratios = new Float32Array(buffer, 0, 5 * cells)
     this.#floorCur = ratios.subarray(0, cells).fill(o.cap)
     this.#floorPrev = ratios.subarray(cells, 2 * cells).fill(o.cap)
     this.#ceilCur = ratios.subarray(2 * cells, 3 * cells).fill(o.cap)
     this.#ceilPrev = ratios.subarray(3 * cells, 4 * cells).fill(o.cap)
     this.#clearGain = ratios.subarray(4 * cells)
-    const counts = new Uint8Array(2 * cells)
+    const counts = new Uint8Array(buffer, ratios.byteLength, 2 * cells)
     this.#floorCount = counts.subarray(0, cells)
     this.#ceilCount = counts.subarray(cells)
   }

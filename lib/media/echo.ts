@@ -39,9 +39,7 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  * look at every delay. Only a level check while we have been silent longer than the longest
  * delay, a scan of the samples for the silence we send while silent. 7.2 KB a call (bench/echo.ts;
  * 10.3 in doubles): the ring of what we sent (3.1 KB of 32-bit floats, let go 1.65 s after we last
- * spoke: BlockRing.idle), the floors, ceilings and cached gains of the evaluated delays (3.5 KB,
- * 32-bit too), the correlation's sums (1 KB); scratch and the filter coefficients are shared.
- */
+ * spoke), the floors, ceilings and gains (3.5 KB, 32-bit), the correlation's sums (1 KB). */
 
 export interface EchoGuardOptions {
   /** Sample rate of the frames given (8000 or 16000). */
@@ -101,8 +99,8 @@ export class EchoGuard {
   readonly #rate: number
   readonly #ring: BlockRing
   readonly #line: EchoLine
-  readonly #outBank = new FilterBank()
-  readonly #inBank = new FilterBank()
+  readonly #outBank: FilterBank
+  readonly #inBank: FilterBank
   readonly #out = new StreamPosition()
   readonly #in = new StreamPosition()
   readonly #lagMin: number
@@ -149,9 +147,11 @@ export class EchoGuard {
     this.#ring = new BlockRing(this.#lagMin + this.#lags + 2 * MAX_BLOCKS + 24, CH, SILENT_BLOCK)
     this.#line = new EchoLine(this.#lags, LAG_STEP)
     this.#margin = 10 ** ((options.marginDb ?? 3) / 10)
-    const noise = new Float64Array(2 * B)
-    this.#noise = noise.subarray(0, B).fill(1e-9)
-    this.#noiseCur = noise.subarray(B).fill(Infinity)
+    const state = new Float64Array(2 * B + 2 * FilterBank.stateLength) // noise and filters: one ArrayBuffer, not three
+    this.#noise = state.subarray(0, B).fill(1e-9)
+    this.#noiseCur = state.subarray(B, 2 * B).fill(Infinity)
+    this.#outBank = new FilterBank(state.subarray(2 * B, 2 * B + FilterBank.stateLength))
+    this.#inBank = new FilterBank(state.subarray(2 * B + FilterBank.stateLength))
     ;({ slots: this.#slots, bands: this.#bands, hi: this.#hi, lo: this.#lo, power1: this.#power1, logMean: this.#logMean, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
     this.#stride = windowFor(this.#lags)
     this.#ratios = new EchoRatios({
