@@ -14,6 +14,7 @@ import type { AgentServices } from '../agent/services.ts'
 import type { Speaker, VerbContext } from './context.ts'
 import { MediaPaths } from './media-paths.ts'
 import { routeCall } from './router.ts'
+import { callLogger } from './child-logger.ts'
 import type { CallScript } from './script.ts'
 import { createCall } from './session.ts'
 import { StreamSession } from './stream/session.ts'
@@ -51,7 +52,7 @@ const SETVAR_TIMEOUT_MS = 2000
 export async function runCall (channel: Channel, deps: CallRunnerDeps): Promise<void> {
   const { config } = deps
   const decision = routeCall(config, channel.data)
-  const log = deps.logger.child({ call: channel.uuid, did: decision.did ?? null })
+  const log = callLogger(deps.logger, { call: channel.uuid, did: decision.did ?? null })
   const route = decision.found ? decision.route : undefined
   const startedAt = Date.now()
   const recording = planCallRecording(config, route, channel.uuid, startedAt, log)

@@ -58,6 +58,9 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
   const log = opts.logger
   // One for every connection: its lines carry no call (esl's own, at trace and debug).
   const eslLog = eslLogger(log)
+  // The parent of every call's logger: pino resets the root's bindings formatter in a new
+  // formatters object for each child of the root (48 B a call); children of this one share it.
+  const callParent = log.child({})
   // The socket options esl's FreeSwitchServer used.
   const server = createServer({ noDelay: true, keepAlive: true })
   const live = new Set<Promise<void>>()
@@ -99,7 +102,7 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
     track(handshake(socket, esl, watch, opts).then((data) => {
       if (data === undefined) return
       uuid = data.uuid
-      return runChannel(esl, data, watch, opts, channels)
+      return runChannel(esl, data, watch, opts, channels, callParent)
     }))
   })
 
@@ -153,14 +156,14 @@ async function handshake (socket: Socket, esl: FreeSwitchResponse, watch: Handsh
   }
 }
 
-async function runChannel (esl: FreeSwitchResponse, data: ChannelData, watch: HandshakeWatch, opts: OutboundServerOptions, channels: Set<Channel>): Promise<void> {
+async function runChannel (esl: FreeSwitchResponse, data: ChannelData, watch: HandshakeWatch, opts: OutboundServerOptions, channels: Set<Channel>, callParent: Logger): Promise<void> {
   // Turns the disconnect notice into cleanup_linger / cleanup_disconnect, which Channel follows
   // (esl's FreeSwitchServer called it for every connection).
   esl.auto_cleanup()
   const channel = new Channel(esl, data, {
     commandTimeoutMs: opts.commandTimeoutMs,
     lingerMs: opts.lingerMs,
-    logger: opts.logger.child({ call: data.uuid }),
+    logger: callParent.child({ call: data.uuid }),
   })
   channel.setup().then(() => { watch.done() }, (err: unknown) => { watch.fail(setupFailure(err)) })
   channels.add(channel)

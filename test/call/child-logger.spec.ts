@@ -1,6 +1,6 @@
 import t from 'tap'
 import { pino, type Logger } from 'pino'
-import { callChild } from '../../lib/call/child-logger.ts'
+import { callChild, callLogger } from '../../lib/call/child-logger.ts'
 import { createLogger } from '../../lib/ops/logger.ts'
 
 // A per-call logger's children (the conversation's {verb}, each turn's {turn}, the stream's
@@ -57,4 +57,21 @@ t.test('a root logger (no shared parent) gets a plain child', async (t) => {
   t.match(out[0], /"service":"phone-agent","module":"stream","msg":"x"/)
   const bare = pino({ level: 'info' }, { write () {} })
   t.equal(Object.getPrototypeOf(callChild(bare, { a: 1 })), bare)
+})
+
+t.test('callLogger: the lines of root.child, every call under one bare child that shares its formatters', async (t) => {
+  const { root, out } = lines()
+  const a = callLogger(root, { call: 'a', did: '+390212345678' })
+  const b = callLogger(root, { call: 'b', did: null })
+  t.equal(Object.getPrototypeOf(a), Object.getPrototypeOf(b), 'one parent for every call')
+  t.not(Object.getPrototypeOf(a), root)
+  const { formattersSym } = pino.symbols
+  const formatters = (x: Logger): unknown => (x as unknown as Record<symbol, unknown>)[formattersSym]
+  t.equal(formatters(a), formatters(b), 'no formatters object of their own')
+  t.equal(formatters(callChild(a, { verb: 'converse' })), formatters(a), 'nor the children made beside them')
+  a.warn({ code: 'X' }, 'm')
+  root.child({ call: 'a', did: '+390212345678' }).warn({ code: 'X' }, 'm')
+  t.equal(out[0], out[1])
+  b.warn('n')
+  t.match(out[2], /"service":"phone-agent","call":"b","did":null,"msg":"n"/)
 })
