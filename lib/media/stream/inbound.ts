@@ -128,10 +128,11 @@ export interface FrameHistoryOptions {
  *
  * The capacity is for the worst case: a detector confirms an onset up to ~2 s after it (its
  * minimum speech, with the gaps it tolerates). Such an onset is a loud frame, so with
- * `quietFrames` the samples array holds only the pre-roll while the line is quiet (8 KB instead of
- * 37 at 8 kHz: most of a call's life) and grows to the capacity at a loud frame, with the frames
- * it had; it shrinks back `holdFrames` after the last loud one. What `frames()` returns from an
- * onset's pre-roll on is then the same as with the full capacity always.
+ * `quietFrames` the samples array holds only the pre-roll while the line is quiet (6.4 KB
+ * instead of 37 at 8 kHz with the default 300 ms pre-roll: most of a call's life) and grows to
+ * the capacity at a loud frame, with the frames it had; it shrinks back `holdFrames` after the
+ * last loud one. What `frames()` returns from an onset's pre-roll on is then the same as with
+ * the full capacity always.
  *
  * The capacity is needed only while a detector could still confirm an onset it heard: from its
  * start (`expect`) until it confirmed one and took its frames, or stopped (`settle`). Settled,
