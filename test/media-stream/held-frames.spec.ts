@@ -79,6 +79,7 @@ t.test('outbound: unsend puts the last frames back while they came from the item
 class HoldingSocket implements DatagramSocket {
   readonly local: AddressPort = { address: '127.0.0.1', port: 40000 }
   readonly holds = true
+  readonly copiesOnSend = true
   /** Every frame handed over: a copy, when it leaves, and whether it was taken back. */
   readonly frames: Array<{ samples: Int16Array, due: number, hold: number, cancelled: boolean }> = []
   onMessage: ((msg: Buffer, from: AddressPort, ageMs?: number) => void) | undefined

@@ -204,4 +204,25 @@ if (load.addon === undefined) {
     await second.close()
     t.equal(mux.links, 0, 'the call\'s port is free again')
   })
+
+  t.test('one send buffer serves a call on the shared socket: each frame is copied as it is sent', async (t) => {
+    const mux = UdpMux.open(addon, '127.0.0.1', 0)
+    t.teardown(() => { mux.close() })
+    const side = await freeswitchSide()
+    t.teardown(() => { side.socket.close() })
+    const endpoint = await MediaEndpoint.open({ rate: 8000, mux, peer: { address: '127.0.0.1', port: side.port }, scheduler: new FrameScheduler(), logger })
+    t.teardown(async () => { await endpoint.close() })
+    const heard: number[] = []
+    endpoint.onSent((frame) => { heard.push(frame.readInt16LE(0)) })
+    await sendFrom(side.socket, Buffer.alloc(320), mux.port)
+    await until(() => endpoint.stats.received === 1)
+    // Twenty frames, each its own value: a buffer reused before its copy was taken would repeat one.
+    const reply = new Int16Array(160 * 20)
+    for (let k = 0; k < 20; k++) reply.fill(k + 1, k * 160, (k + 1) * 160)
+    t.equal((await endpoint.enqueue(reply).done).status, 'sent')
+    await until(() => side.received.filter((r) => r.msg.readInt16LE(0) > 0).length === 20)
+    t.same(side.received.map((r) => r.msg.readInt16LE(0)).filter((v) => v > 0), Array.from({ length: 20 }, (_, k) => k + 1), 'every frame as it was, in order')
+    t.same(heard.filter((v) => v > 0), Array.from({ length: 20 }, (_, k) => k + 1), 'what the echo guard is told we sent, too')
+    t.equal(endpoint.stats.sendBuffersGrown, 0, 'no buffer added')
+  })
 }

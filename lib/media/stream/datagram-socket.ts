@@ -36,6 +36,11 @@ export interface DatagramSocket {
   connect (peer: AddressPort, logger: Logger): Promise<boolean>
   /** Every frame handed over so far has been copied out of its buffer (send-ring.ts). */
   sendQueueEmpty (): boolean
+  /**
+   * `send` copies the frame before it returns (udp-mux.ts), so one buffer can be filled and sent
+   * again and again: the endpoint's send ring needs one slot, not SEND_RING (endpoint.ts).
+   */
+  readonly copiesOnSend: boolean
   close (): Promise<void>
 }
 
@@ -44,6 +49,8 @@ export class NodeDatagramSocket implements DatagramSocket {
   readonly local: AddressPort
   /** A datagram goes when Node hands it to the kernel: nothing is held. */
   readonly holds = false
+  /** libuv sends from the frame's own memory, after `send` returns. */
+  readonly copiesOnSend = false
   readonly #socket: dgram.Socket
 
   constructor (socket: dgram.Socket) {

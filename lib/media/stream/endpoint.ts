@@ -111,7 +111,10 @@ export class MediaEndpoint {
       this.#stats.sendErrors++
       this.#logger.debug({ err }, 'unicast socket error')
     })
-    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, SEND_RING, this.#onSent, () => socket.sendQueueEmpty())
+    // A socket that copies each frame as it is sent (the shared one) gets one slot: 960 bytes
+    // and three slot objects less a call at 8 kHz; a slot sent before a connect, busy until its
+    // callback, makes the ring grow by one (send-ring.ts), once.
+    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, socket.copiesOnSend ? 1 : SEND_RING, this.#onSent, () => socket.sendQueueEmpty())
     // On timerfd a write after idle ticks goes out at once: no warm window, no ticks to place.
     this.#matrix = options.writeTimer !== 'timerfd'
     this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs ?? (this.#matrix ? WARM_MS : 0))

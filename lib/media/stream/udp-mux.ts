@@ -361,6 +361,8 @@ export class MuxLink implements DatagramSocket {
 
   /** Frames are copied into the shared outbox when sent: a send buffer is free at once. */
   sendQueueEmpty (): boolean { return true }
+  /** enqueue() copies each frame into the outbox at once. */
+  readonly copiesOnSend = true
 
   async close (): Promise<void> {
     if (this.#closed) return
