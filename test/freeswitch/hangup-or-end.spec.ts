@@ -1,28 +1,12 @@
 import t from 'tap'
-import { EventEmitter } from 'node:events'
-import { Channel } from '../../lib/freeswitch/channel.ts'
 import { LazyAbort } from '../../lib/freeswitch/lazy-abort.ts'
-import { parseChannelData } from '../../lib/freeswitch/channel-data.ts'
 import { PhoneAgentError, isPhoneAgentError } from '../../lib/errors.ts'
-import { captureLogs } from '../helpers/logs.ts'
+import { channelOn as channel, FakeEsl } from './fake-esl.ts'
 
 // A script's work stops when the call hangs up and when we ask it to end (shutdown). The channel
 // gives that as one signal of its own (hangupOrEnd) instead of each call making an
 // AbortSignal.any of the two (~1 KB of heap a call on Node 20); the end request alone is made
 // only when a wait past the hangup needs it.
-
-/** esl's connection as Channel uses it: events, send, end (no api: uuid_break fails, as on a closing socket). */
-class FakeEsl extends EventEmitter {
-  closed = false
-  readonly sent: string[] = []
-  async send (command: string): Promise<void> { this.sent.push(command) }
-  end (): void {}
-}
-
-function channel (esl: FakeEsl): Channel {
-  const data = parseChannelData({ 'Unique-ID': '6f0c8e2a-1b2c-4d3e-8f90-a1b2c3d4e5f6', 'Channel-Name': 'sofia/external/x' })
-  return new Channel(esl as never, data, { commandTimeoutMs: 1000, lingerMs: 100, logger: captureLogs().logger })
-}
 
 t.test('asked to end: hangupOrEnd aborts with the request\'s reason, the call stays up, a later hangup changes neither', async (t) => {
   const esl = new FakeEsl()

@@ -1,27 +1,11 @@
 import t from 'tap'
-import { EventEmitter } from 'node:events'
-import { Channel } from '../../lib/freeswitch/channel.ts'
 import { LazyAbort } from '../../lib/freeswitch/lazy-abort.ts'
-import { parseChannelData } from '../../lib/freeswitch/channel-data.ts'
 import { isPhoneAgentError } from '../../lib/errors.ts'
-import { captureLogs } from '../helpers/logs.ts'
+import { channelOn as channel, FakeEsl } from './fake-esl.ts'
 
 // Channel makes its "socket closed" signal only when something waits on it (a background job, a
 // bridge or recording past the hangup): most calls never do, and each AbortSignal is ~1 KB of
 // heap. Made before the close it aborts with it; made after, it is aborted already.
-
-/** esl's connection as Channel uses it: events, send, end. */
-class FakeEsl extends EventEmitter {
-  closed = false
-  readonly sent: string[] = []
-  async send (command: string): Promise<void> { this.sent.push(command) }
-  end (): void {}
-}
-
-function channel (esl: FakeEsl): Channel {
-  const data = parseChannelData({ 'Unique-ID': '6f0c8e2a-1b2c-4d3e-8f90-a1b2c3d4e5f6', 'Channel-Name': 'sofia/external/x' })
-  return new Channel(esl as never, data, { commandTimeoutMs: 1000, lingerMs: 100, logger: captureLogs().logger })
-}
 
 const closedError = (err: unknown): boolean => isPhoneAgentError(err) && err.code === 'ESL_SOCKET_CLOSED'
 
