@@ -16,8 +16,7 @@
  * and the driver's own CPU. Memory per call after a GC.
  * Run: node --import tsx bench/load.ts [--quick] [--steps=100,200] [--no-turns] [--stalls] [--perf=DIR] [--no-write]
  * (--no-turns: the callers stay quiet, no AI turns; its own section, `load-media`. --perf: each
- * window recorded with perf, DIR/N-talk.data and DIR/N-quiet.data, for bench/perf-split.ts with
- * `--quiet-scale` = talk window / quiet window, 4 by default.)
+ * window in DIR/N-talk.data and N-quiet.data, for bench/perf-split.ts --quiet-scale=4.)
  */
 import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -121,7 +120,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     const marks: LoadMark[] = []
     const measure = async (ms: number, name: string, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number, memory?: LoadMemoryStats }> => {
       const t0 = await threadTimes(srv.pid)
-      // The server and its workers (each worker's event loop is named `main <pid>`, its tid its pid).
+      // With workers, each one's event loop is `main <pid>` (proc-threads.ts), its tid its pid.
       const stopPerf = startPerf(options.perfDir, [srv.pid, ...[...t0].filter(([, t]) => t.name.startsWith('main ')).map(([tid]) => tid)], name)
       const loop0 = await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
       await gen.reset()
@@ -349,8 +348,7 @@ async function scrapeLoop (port: number): Promise<{ p99: number, max: number, he
   }
   // The shared media socket's held frames (lib/ops/media-socket-metrics.ts), summed over the workers by the merge.
   const held = (kind: string): number => Number(new RegExp(`^phone_agent_media_socket_datagrams_total\\{kind="${kind}"\\} ([0-9.eE+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
-  const realtime = Number(/^phone_agent_media_socket_held_realtime ([0-9.eE+-]+)$/m.exec(text)?.[1] ?? Number.NaN)
-  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds'), held: held('held'), heldLate: held('held_late'), realtime }
+  return { p99: value('nodejs_eventloop_lag_p99_seconds'), max: value('nodejs_eventloop_lag_max_seconds'), held: held('held'), heldLate: held('held_late'), realtime: Number(/^phone_agent_media_socket_held_realtime ([0-9.eE+-]+)$/m.exec(text)?.[1] ?? Number.NaN) }
 }
 
 async function main (): Promise<void> {
@@ -366,8 +364,7 @@ async function main (): Promise<void> {
     process.exit(2)
   }
   process.env.LOAD_SERVER_WORKERS = String(workers)
-  const perfDir = args.find((a) => a.startsWith('--perf='))?.slice('--perf='.length)
-  if (perfDir !== undefined) perfServerArgs()
+  const perfDir = perfServerArgs(args.find((a) => a.startsWith('--perf='))?.slice('--perf='.length))
   const controller = new AbortController()
   process.once('SIGINT', () => {
     console.error('load: interrupted, cleaning up (Ctrl-C again to quit at once)')

@@ -22,7 +22,8 @@ export function startPerf (dir: string | undefined, pids: readonly number[], nam
   }
 }
 
-/** Have the load server (bench/load-children.ts) name its JIT code for perf. */
-export function perfServerArgs (): void {
-  process.env.LOAD_SERVER_NODE_ARGS = `${process.env.LOAD_SERVER_NODE_ARGS ?? ''} --perf-basic-prof-only-functions`
+/** With a perf directory, have the load server (bench/load-children.ts) name its JIT code for perf; returns the directory. */
+export function perfServerArgs (dir: string | undefined): string | undefined {
+  if (dir !== undefined) process.env.LOAD_SERVER_NODE_ARGS = `${process.env.LOAD_SERVER_NODE_ARGS ?? ''} --perf-basic-prof-only-functions`
+  return dir
 }

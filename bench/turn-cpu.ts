@@ -250,9 +250,7 @@ function textArg (name: string): string | undefined {
 
 /** `--perf=DIR`: perf records each measured round; the server names its JIT code for perf. */
 function perfArg (): string | undefined {
-  const dir = textArg('perf')
-  if (dir !== undefined) perfServerArgs()
-  return dir
+  return perfServerArgs(textArg('perf'))
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

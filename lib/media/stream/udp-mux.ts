@@ -101,10 +101,7 @@ export class UdpMux {
   #closed = false
   #stats = { foreign: 0, sendDropped: 0, received: 0, wakeUps: 0, sent: 0, flushes: 0 }
 
-  /**
-   * Binds `address` (IPv4) at `port`, or at a free port of the range. `realtime`: ask for
-   * realtime priority for the thread that sends held frames (`media.stream.realtimeSend`).
-   */
+  /** Binds `address` (IPv4) at `port`, or at a free port of the range; `realtime`: media.stream.realtimeSend. */
   static open (addon: UdpMuxAddon, address: string, port: PortChoice, gatherMs = GATHER_MS, realtime = false): UdpMux {
     if (!isIPv4(address)) throw new PhoneAgentError('CONFIG_INVALID', `media.stream.sockets: shared needs an IPv4 bindAddress (got ${address})`)
     const inbox = new ArrayBuffer(addon.BATCH * addon.SLOT)
