@@ -293,7 +293,7 @@ export function formatLoadSection (r: LoadResult, command: string): string {
     `\`${command}\` (${date} UTC, ${r.durationSeconds} s). Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}; ` +
       `${!r.machine.pinned ? 'not pinned' : workers > 1 ? `driver, media generator and fakes pinned to CPU 0, the server's primary (which takes no calls) to CPU 1, its ${workers} workers on either CPU; CPU is every server process's threads, loop delay the worst process's, "main" the busiest worker's event loop (\`main PID\` each), memory summed` : 'server pinned to CPU 1, driver, media generator and fakes to CPU 0'}. ` +
       `Load average at start ${r.loadAverageAtStart.join(', ')}, at end ${r.loadAverageAtEnd.join(', ')}.` +
-      (r.serverNodeArgs !== undefined ? ` The server runs Node with ${r.serverNodeArgs.length > 0 ? `\`${r.serverNodeArgs.join(' ')}\`` : 'no extra flags'} (production's bin/phone-agent.service gives it \`--initial-old-space-size=128\`).` : ''),
+      (r.serverNodeArgs !== undefined ? ` The server runs Node with ${r.serverNodeArgs.length > 0 ? `\`${r.serverNodeArgs.join(' ')}\`` : 'no extra flags'} (production's bin/phone-agent.service gives it \`--initial-old-space-size=128 --max-semi-space-size=8\`).` : ''),
     '',
     how +
       `Columns are the talk window unless marked quiet. The idle server used ${r.idleServerCpu} of a core, taken out of the CPU per call. See docs/benchmarks.md for what each column is.`,

@@ -29,8 +29,9 @@ t.test('systemd waits longer than the shutdown deadline plus the goodbyes', asyn
 
 t.test('node starts with room in the old generation (full GCs stall every call)', async (t) => {
   const exec = one('ExecStart') ?? ''
-  t.match(exec, /^\/usr\/bin\/node --initial-old-space-size=\d+ \S+\/bin\/phone-agent\.js serve$/)
+  t.match(exec, /^\/usr\/bin\/node --initial-old-space-size=\d+ --max-semi-space-size=\d+ \S+\/bin\/phone-agent\.js serve$/)
   t.ok(Number(/--initial-old-space-size=(\d+)/.exec(exec)?.[1]) >= 128)
+  t.equal(Number(/--max-semi-space-size=(\d+)/.exec(exec)?.[1]), 8, 'short scavenges (the bench\'s SERVER_NODE_ARGS run the same)')
 })
 
 t.test('realtime priority is refused unless the operator allows it (the opt-in is written out, commented)', async (t) => {
