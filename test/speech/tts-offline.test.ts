@@ -85,6 +85,35 @@ t.test('every offered flite voice speaks', async (t) => {
   t.equal(tts.fliteProcesses, 1, 'one long-lived process served every job')
 })
 
+/** The pid of this process's flite child (lib/speech/tts/flite-child.mjs), from /proc. */
+function fliteChildPid (): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('flite-child')) return Number(entry)
+    } catch {}
+  }
+  return undefined
+}
+
+t.test('a flite process that dies during a job (a crash) is replaced and the job tried once more', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const { logger, lines } = sink()
+  const tts = make(t, { logger })
+  await speak(tts, { text: 'Good morning.' })
+  const pid = fliteChildPid()
+  t.ok(pid !== undefined, 'the child is up')
+  // About ten minutes of speech (a few seconds of work): the child is still at it when it is killed.
+  const spoken = speak(tts, { text: 'This is a long sentence about nothing at all. '.repeat(300) })
+  await new Promise((resolve) => setTimeout(resolve, 150))
+  process.kill(pid as number, 'SIGSEGV')
+  const { samples } = await spoken
+  t.ok(samples.length > 8000 * 300, `the whole text spoken by a new process (${(samples.length / 8000).toFixed(1)} s)`)
+  t.match(lines.find((l) => l.msg === 'flite process died during a job: retrying it once in a new process'), { level: 40, voice: 'kal' })
+  t.not(fliteChildPid(), pid, 'a new process')
+})
+
 t.test('hostile text is only text: no flag injection, no shell', async (t) => {
   const tts = make(t, { logger: sink().logger })
   for (const text of ['-voice rms --help', '$(touch /tmp/pwned) `id`; rm -rf /', 'Caf\u00e9 \u20ac5 \u65e5\u672c', 'nul\u0000and\u0007bell']) {

@@ -29,6 +29,8 @@ export function isFliteVoice (name: string): name is FliteVoice {
 const GUEST_DIR = '/job'
 
 const CHILD_SCRIPT = fileURLToPath(new URL('./flite-child.mjs', import.meta.url))
+/** The error of a job whose child exited under it. */
+const CHILD_DIED = 'flite process stopped'
 
 interface Job {
   readonly text: string
@@ -150,7 +152,18 @@ export class FliteRunner {
       const child = await this.#ensureChild()
       if (job.settled) throw new PhoneAgentError('TTS_FAILED', 'job already settled')
       const args = ['flite', '-voice', job.voice, '-f', `${GUEST_DIR}/text.txt`, '-o', `${GUEST_DIR}/out.wav`]
-      const reply = await this.#call(child, { args, hostDir: dir, guestDir: GUEST_DIR })
+      let reply: ChildReply
+      try {
+        reply = await this.#call(child, { args, hostDir: dir, guestDir: GUEST_DIR })
+      } catch (err) {
+        // A child that died by itself mid-job gets one more try in a new one: V8 has been seen to
+        // crash running the WASI binary on a loaded machine (SIGSEGV, once in a full test run).
+        // One we stopped (an abort settled the job; a timeout or close) does not.
+        if (!(err instanceof PhoneAgentError && err.message === CHILD_DIED) || job.settled || this.#closed) throw err
+        this.#logger.warn({ err, voice: job.voice }, 'flite process died during a job: retrying it once in a new process')
+        this.#stopChild()
+        reply = await this.#call(await this.#ensureChild(), { args, hostDir: dir, guestDir: GUEST_DIR })
+      }
       if (reply.error !== undefined) throw new PhoneAgentError('TTS_FAILED', 'flite crashed', { cause: new Error(reply.error) })
       let wav: Buffer
       try {
@@ -247,7 +260,7 @@ export class FliteRunner {
       }
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         done()
-        reject(new PhoneAgentError('TTS_FAILED', 'flite process stopped', { cause: new Error(`exit ${String(code ?? signal)}`) }))
+        reject(new PhoneAgentError('TTS_FAILED', CHILD_DIED, { cause: new Error(`exit ${String(code ?? signal)}`) }))
       }
       child.on('message', onMessage)
       child.on('exit', onExit)
