@@ -158,7 +158,9 @@ t.test('a flood of half-open handshakes: all closed by us, file descriptors back
   const reasons = failures.map((f) => f.reason)
   t.ok(reasons.every((r) => r === 'over_capacity' || r === 'timeout'), 'every connection was closed by the cap or the deadline')
   t.ok(reasons.includes('over_capacity') && reasons.includes('timeout'), 'both limits acted')
-  t.equal(await fdsBackTo(baseline), baseline, 'no descriptor left behind')
+  // At most the baseline: specs share this process, and one finishing meanwhile may close its own.
+  const left = await fdsBackTo(baseline)
+  t.ok(left <= baseline, `no descriptor left behind (${left}, baseline ${baseline})`)
 })
 
 for (const c of [
