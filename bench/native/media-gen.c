@@ -162,6 +162,14 @@ static uint8_t linear2alaw (int16_t pcm) {
   return (uint8_t)(aval ^ mask);
 }
 
+/* And back (alaw2linear): a PCMA call's L16, as FreeSWITCH decodes it for unicast. */
+static int16_t alaw2linear (uint8_t a) {
+  a ^= 0x55;
+  int t = (a & 0x0F) << 4, seg = (a & 0x70) >> 4;
+  if (seg == 0) t += 8; else if (seg == 1) t += 0x108; else t = (t + 0x108) << (seg - 1);
+  return (int16_t)((a & 0x80) ? t : -t);
+}
+
 static struct call *find (int id) {
   for (int i = 0; i < high; i++) if (calls[i].used && calls[i].id == id) return &calls[i];
   return NULL;
@@ -419,8 +427,10 @@ int main (int argc, char **argv) {
   uint32_t seed = 0x2545F491u;
   for (int i = 0; i < NOISE_FRAMES * SAMPLES; i++) {
     seed = seed * 1664525u + 1013904223u;
-    noise[i] = (int16_t)((int)(seed >> 24) - 128) / 4;
-    noise_alaw[i] = linear2alaw(noise[i]);
+    /* Through the line's codec, as the speech file is (load-media.ts writeCallerSpeech): on a
+     * PCMA call every L16 sample FreeSWITCH hands us is an A-law value. */
+    noise_alaw[i] = linear2alaw((int16_t)(((int)(seed >> 24) - 128) / 4));
+    noise[i] = alaw2linear(noise_alaw[i]);
   }
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
   epfd = epoll_create1(EPOLL_CLOEXEC);

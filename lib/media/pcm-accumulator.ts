@@ -24,7 +24,7 @@ export class PcmAccumulator {
   #used = 0
   #length = 0
 
-  /** `blockBytes`: 8000 is 250 ms of 16-bit audio at 8 kHz, at most that much allocated and not yet written. */
+  /** `blockBytes`: 8000 is 500 ms of 16-bit audio at 8 kHz, at most that much allocated and not yet written. */
   constructor (blockBytes = 8000) {
     this.#blockBytes = Math.max(2, Math.floor(blockBytes))
   }

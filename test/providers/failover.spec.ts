@@ -114,6 +114,41 @@ t.test('STT: a live Google session fails before any result; Whisper gets the who
   t.equal(await metric(metrics, FAILOVERS, { role: 'stt', from: 'google', to: 'whisper' }), 1)
 })
 
+t.test('STT: two whole-utterance recognisers read the utterance itself: no frame kept, the second gets all of it', async (t) => {
+  const groq = await openaiFake(t)
+  const whisper = await openaiFake(t)
+  const { providers } = chains(t, {
+    stt: { providers: [{ provider: 'openai', name: 'groq', baseUrl: groq.baseUrl }, { provider: 'openai', name: 'whisper', baseUrl: whisper.baseUrl }] },
+  })
+  groq.reply(TRANSCRIBE, serverError)
+  whisper.reply(TRANSCRIBE, { kind: 'json', body: { text: 'Buongiorno' } })
+  const audio = Buffer.alloc(3200)
+  for (let i = 0; i < 1600; i++) audio.writeInt16LE(i * 8, i * 2)
+  const asked: number[] = []
+  const session = providers.stt!.stream({ sampleRate: 8000, utterance: { pcm: (max) => { asked.push(max); return audio.subarray(0, max) } } })
+  t.equal(session.readsUtterance, true, 'the caller need not write')
+  session.write(Buffer.alloc(320, 9)) // ignored: the utterance is what is sent
+  session.end()
+  t.match(await collect(session.results), [{ text: 'Buongiorno', isFinal: true }])
+  const sent = [groq, whisper].map((f) => f.requests.find((r) => r.path === TRANSCRIBE)?.fields?.get('file')?.value)
+  t.ok(sent[0]?.subarray(44).equals(audio), 'the first recogniser got the utterance')
+  t.ok(sent[1]?.subarray(44).equals(audio), 'the next one read it again')
+  t.equal(asked.length, 2)
+})
+
+t.test('STT: a chain with a streaming recogniser keeps frames for a replay, as before', async (t) => {
+  const google = await googleFake(t)
+  const whisper = await openaiFake(t)
+  const { providers } = chains(t, {
+    stt: { providers: [{ provider: 'google', ...google.at }, { provider: 'openai', name: 'whisper', baseUrl: whisper.baseUrl }] },
+  })
+  t.not(providers.stt!.readsUtterance, true)
+  const session = providers.stt!.stream({ sampleRate: 8000, utterance: { pcm: () => Buffer.alloc(0) } })
+  t.not(session.readsUtterance, true, 'frames are written')
+  session.end()
+  await collect(session.results).catch(() => [])
+})
+
 t.test('STT: after an interim result a failure is final; utterances fail over too', async (t) => {
   const google = await googleFake(t)
   const whisper = await openaiFake(t)

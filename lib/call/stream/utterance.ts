@@ -1,8 +1,8 @@
 import { routineAbort } from '../../errors.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
-import { PcmAccumulator } from '../../media/pcm-accumulator.ts'
+import { HeldPcm } from '../../media/held-pcm.ts'
 import { AbortLink } from '../../providers/abort-link.ts'
-import type { SttProvider, SttSession } from '../../speech/stt/types.ts'
+import type { HeldUtterance, SttProvider, SttSession } from '../../speech/stt/types.ts'
 
 export interface RecognitionOptions {
   readonly sampleRate: number
@@ -23,11 +23,14 @@ export interface Recognised {
  * caller stops. When the caller goes on after a tentative end (adaptive endpointing), the
  * finished session is dropped and a fresh one replays the whole utterance: the transcript is
  * always of everything said. Dropped sessions are counted (their audio is still billed).
- * The audio is copied into one buffer (PcmAccumulator), not kept as frames: held for the whole
- * utterance, per-frame objects were promoted and filled the old generation.
+ * The audio is copied into a few blocks (HeldPcm), not kept as frames: held for the whole
+ * utterance, per-frame objects were promoted and filled the old generation. A recogniser that
+ * transcribes whole utterances reads it from here at its end (`readsUtterance`), so the audio
+ * is held once, and at a byte per sample on a G.711 line; one that streams is written each frame
+ * as 16-bit PCM and may keep it (a failover replays it), so it is held as that.
  */
-export class UtteranceRecognition {
-  readonly #audio = new PcmAccumulator()
+export class UtteranceRecognition implements HeldUtterance {
+  readonly #audio: HeldPcm
   #audioMs = 0
   /** Recogniser sessions finished and then thrown away because the caller went on. */
   discarded = 0
@@ -46,6 +49,8 @@ export class UtteranceRecognition {
     this.#stt = stt
     this.#opts = opts
     this.#open()
+    // The provider is the same for every session of the utterance: the first says how it reads.
+    this.#audio = new HeldPcm({ compand: this.#session.readsUtterance === true })
     for (const f of initial) this.push(f)
   }
 
@@ -56,11 +61,12 @@ export class UtteranceRecognition {
 
   push (frame: InboundFrame): void {
     const samples = frame.samples
-    const copy = this.#audio.append(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength))
+    const copy = this.#audio.append(samples)
     const ms = samples.length * 1000 / frame.sampleRate
     this.#audioMs += ms
     if (this.#ended) return
-    this.#session.write(copy)
+    // Held as codes only for a session that reads the utterance itself: `copy` is then undefined.
+    if (copy !== undefined && this.#session.readsUtterance !== true) this.#session.write(copy)
     this.#sentMs += ms
   }
 
@@ -81,8 +87,13 @@ export class UtteranceRecognition {
     this.#abort.abort(routineAbort('TURN_OVER', 'the caller went on: recognition restarted'))
     this.#open()
     // In 100 ms pieces: a streaming recogniser takes each as one request (Google's limit is far above).
-    for (const chunk of this.#audio.chunks(this.#opts.sampleRate / 10 * 2)) this.#session.write(chunk)
+    if (this.#session.readsUtterance !== true) for (const chunk of this.#audio.chunks(this.#opts.sampleRate / 10 * 2)) this.#session.write(chunk)
     this.#sentMs = this.#audioMs
+  }
+
+  /** HeldUtterance, for a session that reads the utterance at its end. */
+  pcm (maxBytes: number): Buffer {
+    return this.#audio.pcm(maxBytes)
   }
 
   dispose (): void {
@@ -93,7 +104,7 @@ export class UtteranceRecognition {
     this.#ended = false
     this.#sentMs = 0
     this.#abort = new AbortLink(this.#opts.signals)
-    this.#session = this.#stt.stream({ sampleRate: this.#opts.sampleRate, signal: this.#abort.signal, language: this.#opts.language, hints: this.#opts.hints })
+    this.#session = this.#stt.stream({ sampleRate: this.#opts.sampleRate, signal: this.#abort.signal, language: this.#opts.language, hints: this.#opts.hints, utterance: this })
     this.#result = collect(this.#session)
     this.#result.catch(() => {})
   }

@@ -13,8 +13,10 @@ const MAX_PIECES = 64
  * transcribed once at `end()`, yielding one final result (none for silence or empty text).
  */
 export function bufferedSession (transcribe: (audio: PcmChunk, options: SttOptions) => Promise<Transcript>, options: SttStreamOptions): SttSession {
-  const audio = new HeldAudio()
   const maxBytes = MAX_SECONDS * options.sampleRate * 2
+  // Given the utterance as its owner holds it, nothing is kept here: it is read once, at the end.
+  const utterance = options.utterance
+  const audio = utterance === undefined ? new HeldAudio() : undefined
   let ended = false
   const onAbort = (): void => { results.fail(abortReason(options.signal as AbortSignal)) }
   const results = new AsyncQueue<SttResult>(() => { options.signal?.removeEventListener('abort', onAbort) })
@@ -22,8 +24,9 @@ export function bufferedSession (transcribe: (audio: PcmChunk, options: SttOptio
   else options.signal?.addEventListener('abort', onAbort, { once: true })
 
   return {
+    readsUtterance: utterance !== undefined,
     write (frame: Buffer): void {
-      if (ended || results.closed) return
+      if (ended || results.closed || audio === undefined) return
       // Past the cap the utterance is not speech we can use anyway; keep the start.
       if (audio.length + frame.length > maxBytes) return
       audio.add(frame)
@@ -32,12 +35,13 @@ export function bufferedSession (transcribe: (audio: PcmChunk, options: SttOptio
       if (ended) return
       ended = true
       if (results.closed) return
-      if (audio.length < 2) {
+      const pcm = utterance !== undefined ? utterance.pcm(maxBytes) : (audio as HeldAudio).whole()
+      if (pcm.length < 2) {
         options.signal?.removeEventListener('abort', onAbort)
         results.end()
         return
       }
-      transcribe({ pcm: audio.whole(), sampleRate: options.sampleRate }, options).then(t => {
+      transcribe({ pcm, sampleRate: options.sampleRate }, options).then(t => {
         if (t.text.trim() !== '') results.push({ text: t.text, isFinal: true, confidence: t.confidence })
         results.end()
       }, (err: unknown) => { results.fail(err) }).finally(() => {

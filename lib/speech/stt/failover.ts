@@ -34,12 +34,21 @@ export class FailoverStt implements SttProvider {
     return await this.chain.run((stt) => stt.transcribe(audio, options), options.signal)
   }
 
+  /** Every recogniser in the chain reads the utterance at its end: then a failover has nothing to replay. */
+  get readsUtterance (): boolean {
+    return this.chain.members.every((m) => m.provider.readsUtterance === true)
+  }
+
   stream (options: SttStreamOptions): SttSession {
-    return failoverSession(this.chain, options)
+    return failoverSession(this.chain, options, options.utterance !== undefined && this.readsUtterance)
   }
 }
 
-function failoverSession (chain: ProviderChain<SttProvider>, options: SttStreamOptions): SttSession {
+/**
+ * `readsUtterance`: every member's session reads `options.utterance` at its end, so the frames
+ * are neither written nor kept for a replay (a session started after a failure reads it too).
+ */
+function failoverSession (chain: ProviderChain<SttProvider>, options: SttStreamOptions, readsUtterance: boolean): SttSession {
   const replay: Buffer[] = []
   let replayBytes = 0
   let replayable = chain.members.length > 1
@@ -89,8 +98,9 @@ function failoverSession (chain: ProviderChain<SttProvider>, options: SttStreamO
   pump().catch((err: unknown) => { results.fail(err) })
 
   return {
+    readsUtterance,
     write (frame: Buffer): void {
-      if (ended || results.closed) return
+      if (ended || results.closed || readsUtterance) return
       if (replayable) {
         if (replayBytes + frame.length > maxBytes) {
           replayable = false

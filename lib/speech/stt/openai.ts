@@ -67,6 +67,9 @@ export class OpenAiStt implements SttProvider {
     return { text: text.trim(), language, durationMs }
   }
 
+  /** Whole utterances: its sessions read the utterance at their end (buffered-session.ts). */
+  readonly readsUtterance = true
+
   stream (options: SttStreamOptions): SttSession {
     return bufferedSession((audio, opts) => this.transcribe(audio, opts), options)
   }

@@ -25,6 +25,18 @@ export interface SttOptions {
 export interface SttStreamOptions extends SttOptions {
   /** Of the frames that will be written: 16-bit mono PCM. */
   readonly sampleRate: number
+  /**
+   * The utterance's audio as the caller of `stream()` holds it. A session that transcribes whole
+   * utterances reads it at `end()` instead of keeping the frames written, and says so with
+   * `readsUtterance`: the caller then need not write at all, and may hold the audio in any form
+   * (lib/media/held-pcm.ts keeps a G.711 line's at a byte per sample).
+   */
+  readonly utterance?: HeldUtterance | undefined
+}
+
+export interface HeldUtterance {
+  /** The first `maxBytes` of the utterance so far, 16-bit mono PCM: a buffer never written again. */
+  pcm (maxBytes: number): Buffer
 }
 
 export interface SttResult {
@@ -43,6 +55,8 @@ export interface SttSession {
    * at the end): the caller never writes to it again.
    */
   write (frame: Buffer): void
+  /** The session reads `SttStreamOptions.utterance` at `end()`: frames written are ignored. */
+  readonly readsUtterance?: boolean
   /** No more audio: the provider finishes and `results` ends after the last final result. */
   end (): void
   /** Rejects with a PhoneAgentError (the caller's abort reason when the signal aborts). */
@@ -53,6 +67,8 @@ export interface SttProvider {
   readonly name: string
   transcribe (audio: PcmChunk, options: SttOptions): Promise<Transcript>
   stream (options: SttStreamOptions): SttSession
+  /** Its sessions read `SttStreamOptions.utterance` at `end()` when given one (SttSession.readsUtterance). */
+  readonly readsUtterance?: boolean
   /** Open the connections a request will need, sending nothing (see LlmProvider.preconnect). */
   preconnect? (): void
 }

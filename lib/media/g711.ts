@@ -1,0 +1,61 @@
+/**
+ * G.711's 256 sample values per law, for holding audio that came from a G.711 line in a byte per
+ * sample without losing anything (held-pcm.ts). A SIP trunk's call is PCMA or PCMU almost always,
+ * and FreeSWITCH's unicast hands us that codec's decoded samples as L16: each one is one of the
+ * law's 256 values, so its code says it exactly. The decoders are the classic reference coder's
+ * (FreeSWITCH's src/include/g711.h, `alaw_to_linear` and `ulaw_to_linear`).
+ */
+
+export interface G711Law {
+  readonly name: 'alaw' | 'ulaw'
+  /** The sample each code stands for. */
+  readonly values: Int16Array
+  /** For a sample (as an unsigned 16-bit index), a code: the one that stands for it if any does. */
+  readonly codes: Uint8Array
+}
+
+function alawValue (code: number): number {
+  const a = code ^ 0x55
+  let t = (a & 0x0f) << 4
+  const seg = (a & 0x70) >> 4
+  if (seg === 0) t += 8
+  else if (seg === 1) t += 0x108
+  else t = (t + 0x108) << (seg - 1)
+  return (a & 0x80) !== 0 ? t : -t
+}
+
+const ULAW_BIAS = 0x84
+
+function ulawValue (code: number): number {
+  const u = ~code & 0xff
+  const t = (((u & 0x0f) << 3) + ULAW_BIAS) << ((u & 0x70) >> 4)
+  return (u & 0x80) !== 0 ? ULAW_BIAS - t : t - ULAW_BIAS
+}
+
+function law (name: G711Law['name'], value: (code: number) => number): G711Law {
+  const values = Int16Array.from({ length: 256 }, (_, c) => value(c))
+  // A sample no code stands for maps to code 0, whose value differs from it: the check in
+  // isExact() then fails, which is all such a sample needs. PCMU's two zeros (0x7f, 0xff) both
+  // decode to 0; either code will do.
+  const codes = new Uint8Array(65536)
+  for (let c = 0; c < 256; c++) codes[(values[c] as number) & 0xffff] = c
+  return { name, values, codes }
+}
+
+let laws: readonly G711Law[] | undefined
+
+/** A-law first: the simulator's and most European trunks' codec (PCMA). Made on first use: 128 KB. */
+export function g711Laws (): readonly G711Law[] {
+  laws ??= [law('alaw', alawValue), law('ulaw', ulawValue)]
+  return laws
+}
+
+/** Every sample of `samples` is one of the law's values. */
+export function isExact (lawOf: G711Law, samples: Int16Array): boolean {
+  const { codes, values } = lawOf
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i] as number
+    if (values[codes[s & 0xffff] as number] !== s) return false
+  }
+  return true
+}
