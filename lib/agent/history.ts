@@ -22,6 +22,13 @@ export interface TranscriptEntry {
   readonly toolName?: string
 }
 
+/**
+ * An entry as the history keeps it: times in epoch ms. The ISO text is made where the transcript
+ * is read (`transcript()`): kept, each was a 40-byte string beside the number it came from, about
+ * 19 a talking call (issue 18), and the call record parsed them back to numbers.
+ */
+export type TimedEntry = Omit<TranscriptEntry, 'at' | 'endedAt'> & { readonly at: number, readonly endedAt?: number }
+
 export interface HistoryOptions {
   /** System instructions; always the first message of the prompt. */
   readonly system: string
@@ -48,7 +55,7 @@ export class ConversationHistory {
   readonly #maxChars: number
   readonly #now: () => number
   readonly #messages: Committed[] = []
-  readonly #transcript: TranscriptEntry[] = []
+  readonly #transcript: TimedEntry[] = []
   #turn = 0
   #open: AssistantTurn | undefined
 
@@ -68,7 +75,8 @@ export class ConversationHistory {
     this.#closeOpen()
     this.#turn++
     this.#push({ role: 'user', content: text })
-    this.#transcript.push({ at: iso(at ?? this.#now()), role: 'user', text, interrupted: false })
+    // Whole ms, as the ISO text (and the record that parsed it back) always had: a speech end may be fractional.
+    this.#transcript.push({ at: Math.trunc(at ?? this.#now()), role: 'user', text, interrupted: false })
   }
 
   /** Start the assistant reply that is about to be spoken. A reply still open is closed first. */
@@ -112,7 +120,12 @@ export class ConversationHistory {
 
   /** Every utterance, reply and tool call of the call, oldest first; nothing is ever dropped. */
   transcript (): TranscriptEntry[] {
-    return [...this.#transcript]
+    return this.#transcript.map(withIso)
+  }
+
+  /** The entries from index `from` on, times in epoch ms (for the call record, which keeps numbers). */
+  entriesSince (from: number): readonly TimedEntry[] {
+    return this.#transcript.slice(from)
   }
 
   #push (message: ChatMessage): void {
@@ -130,7 +143,8 @@ export class ConversationHistory {
 interface Segment {
   readonly sentences: Array<{ text: string, spoken: boolean }>
   readonly calls: ToolCallRef[]
-  readonly results: Map<string, string>
+  /** Made with the first result: most replies call no tool (an empty Map is ~180 B of heap). */
+  results: Map<string, string> | undefined
 }
 
 /**
@@ -140,16 +154,17 @@ interface Segment {
  */
 export class AssistantTurn {
   readonly #now: () => number
-  readonly #commit: (messages: ChatMessage[], entries: TranscriptEntry[]) => void
+  readonly #commit: (messages: ChatMessage[], entries: TimedEntry[]) => void
   readonly #startedAt: number
   readonly #segments: Segment[] = [newSegment()]
   readonly #ids = new Map<number, { segment: Segment, index: number }>()
-  readonly #callTimes = new Map<string, number>()
+  /** Made with the first tool call, as a segment's results. */
+  #callTimes: Map<string, number> | undefined
   #nextId = 0
   #committed = false
 
   /** @internal created by ConversationHistory.beginAssistant */
-  constructor (now: () => number, commit: (messages: ChatMessage[], entries: TranscriptEntry[]) => void) {
+  constructor (now: () => number, commit: (messages: ChatMessage[], entries: TimedEntry[]) => void) {
     this.#now = now
     this.#commit = commit
     this.#startedAt = now()
@@ -186,6 +201,7 @@ export class AssistantTurn {
   toolCall (call: { id: string, name: string, arguments: string }): void {
     if (this.#committed) return
     this.#current().calls.push({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } })
+    this.#callTimes ??= new Map()
     this.#callTimes.set(call.id, this.#now())
   }
 
@@ -194,7 +210,9 @@ export class AssistantTurn {
     if (this.#committed) return
     // Latest first: some servers number calls per response, so an id may repeat across rounds.
     const segment = this.#segments.findLast((s) => s.calls.some((c) => c.id === id))
-    segment?.results.set(id, content)
+    if (segment === undefined) return
+    segment.results ??= new Map()
+    segment.results.set(id, content)
   }
 
   /** The reply ended and was heard to the end. */
@@ -234,12 +252,12 @@ export class AssistantTurn {
     this.#commit(messages, entries)
   }
 
-  #build (interrupted: boolean, heardText: string | undefined, end: number): { messages: ChatMessage[], entries: TranscriptEntry[] } {
+  #build (interrupted: boolean, heardText: string | undefined, end: number): { messages: ChatMessage[], entries: TimedEntry[] } {
     const messages: ChatMessage[] = []
-    const entries: TranscriptEntry[] = []
+    const entries: TimedEntry[] = []
     const partial = heardText?.trim() ?? ''
     let cut = false
-    let lastText: TranscriptEntry | undefined
+    let lastText: TimedEntry | undefined
     for (const segment of this.#segments) {
       const heard: string[] = []
       let cutHere = false
@@ -256,16 +274,16 @@ export class AssistantTurn {
       }
       const text = heard.join(' ')
       if (text !== '' || cutHere) {
-        lastText = { at: iso(this.#startedAt), endedAt: iso(end), role: 'assistant', text, interrupted: cutHere }
+        lastText = { at: this.#startedAt, endedAt: end, role: 'assistant', text, interrupted: cutHere }
         entries.push(lastText)
       }
       // Tool calls are kept even after the cut: they ran, whether or not the caller heard about it.
       if (segment.calls.length > 0) {
         messages.push({ role: 'assistant', content: text === '' ? null : text, tool_calls: [...segment.calls] })
         for (const call of segment.calls) {
-          const result = segment.results.get(call.id)
+          const result = segment.results?.get(call.id)
           messages.push({ role: 'tool', tool_call_id: call.id, content: result ?? INTERRUPTED_TOOL_RESULT })
-          const callAt = iso(this.#callTimes.get(call.id) ?? end)
+          const callAt = this.#callTimes?.get(call.id) ?? end
           const tool = { toolCallId: call.id, toolName: call.function.name }
           entries.push({ at: callAt, role: 'tool_call', text: call.function.arguments, interrupted: false, ...tool })
           entries.push({ at: callAt, role: 'tool_result', text: result ?? INTERRUPTED_TOOL_RESULT, interrupted: result === undefined, ...tool })
@@ -277,7 +295,7 @@ export class AssistantTurn {
     // Interrupted after everything queued was heard: the model was still writing, so the reply
     // is cut short all the same.
     if (interrupted && !cut) {
-      if (lastText === undefined) entries.push({ at: iso(this.#startedAt), endedAt: iso(end), role: 'assistant', text: '', interrupted: true })
+      if (lastText === undefined) entries.push({ at: this.#startedAt, endedAt: end, role: 'assistant', text: '', interrupted: true })
       else entries[entries.indexOf(lastText)] = { ...lastText, interrupted: true }
     }
     return { messages, entries }
@@ -285,7 +303,7 @@ export class AssistantTurn {
 }
 
 function newSegment (): Segment {
-  return { sentences: [], calls: [], results: new Map() }
+  return { sentences: [], calls: [], results: undefined }
 }
 
 function messageChars (m: ChatMessage | undefined): number {
@@ -297,4 +315,10 @@ function messageChars (m: ChatMessage | undefined): number {
 
 function iso (ms: number): string {
   return new Date(ms).toISOString()
+}
+
+/** The entry as the transcript shows it: the same fields in the same order, times as ISO 8601. */
+function withIso (e: TimedEntry): TranscriptEntry {
+  const { at, endedAt, ...rest } = e
+  return endedAt === undefined ? { at: iso(at), ...rest } : { at: iso(at), endedAt: iso(endedAt), ...rest }
 }
