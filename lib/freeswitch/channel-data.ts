@@ -23,6 +23,30 @@ export interface ChannelData {
 // FreeSWITCH generates RFC 4122 UUIDs; `uuid` is also used in file names, so accept nothing else.
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 
+/**
+ * FreeSWITCH's own words in a connect reply (states, directions, codecs, the dialplan's names,
+ * the calling file), never a caller's: one string for the process instead of one a call, 15 a
+ * call from the simulator's reply (~0.5 KB) and more from a real switch's (issue 18).
+ */
+const TOKENS: ReadonlyMap<string, string> = new Map([
+  'true', 'false', 'inbound', 'outbound', 'CHANNEL_DATA', 'mod_event_socket.c', 'parse_command', 'socket', '_undef_',
+  'CS_NEW', 'CS_INIT', 'CS_ROUTING', 'CS_SOFT_EXECUTE', 'CS_EXECUTE', 'CS_EXCHANGE_MEDIA', 'CS_PARK', 'CS_CONSUME_MEDIA',
+  'CS_HIBERNATE', 'CS_RESET', 'CS_HANGUP', 'CS_REPORTING', 'CS_DESTROY',
+  'DOWN', 'DIALING', 'RINGING', 'EARLY', 'ACTIVE', 'HELD', 'RING_WAIT', 'HANGUP', 'UNHELD',
+  'ringing', 'early', 'answered', 'hangup',
+  'PCMU', 'PCMA', 'G722', 'G729', 'opus', 'L16', '8000', '16000', '48000', '64000', '20',
+  'XML', 'public', 'default', 'mod_sofia', 'mod_loopback', 'mod_verto', 'sofia', 'external', 'internal',
+  'sendrecv', 'RTP/AVP', 'RTP/SAVP', 'udp', 'tcp', 'tls', 'ANSWER', 'EARLY MEDIA',
+].map((t) => [t, t]))
+
+/**
+ * The switch's own identity, the same in every call it sends (not a caller's): one string each
+ * for the process, as TOKENS. Bounded: a cluster has a few switches, each a handful of values.
+ */
+const SWITCH_HEADERS = new Set(['Core-UUID', 'FreeSWITCH-Hostname', 'FreeSWITCH-Switchname', 'FreeSWITCH-IPv4', 'FreeSWITCH-IPv6'])
+const switchValues = new Map<string, string>()
+const MAX_SWITCH_VALUES = 64
+
 export function parseChannelData (headers: Record<string, string | undefined>): ChannelData {
   const clean: Record<string, string> = {}
   // One string per distinct value, kept for the whole call: a connect reply repeats its values
@@ -31,9 +55,12 @@ export function parseChannelData (headers: Record<string, string | undefined>): 
   const seen = new Map<string, string>()
   for (const [k, v] of Object.entries(headers)) {
     if (typeof v !== 'string') continue
-    const first = seen.get(v)
-    if (first === undefined) seen.set(v, v)
-    clean[k] = first ?? v
+    let first = seen.get(v)
+    if (first === undefined) {
+      first = TOKENS.get(v) ?? (SWITCH_HEADERS.has(k) ? switchValue(v) : undefined) ?? v
+      seen.set(v, first)
+    }
+    clean[k] = first
   }
   const uuid = clean['Unique-ID'] ?? clean['Channel-Call-UUID']
   if (uuid === undefined || !UUID.test(uuid)) {
@@ -72,4 +99,11 @@ export function parseChannelData (headers: Record<string, string | undefined>): 
 
 function firstNonEmpty (...values: Array<string | undefined>): string | undefined {
   return values.find((v) => v !== undefined && v.trim() !== '')
+}
+
+function switchValue (value: string): string | undefined {
+  const known = switchValues.get(value)
+  if (known !== undefined || switchValues.size >= MAX_SWITCH_VALUES) return known
+  switchValues.set(value, value)
+  return value
 }

@@ -70,3 +70,26 @@ t.test('every header is kept as sent, repeated values included (kept as one stri
   t.equal(d.callerNumber, '+393331234567')
   t.equal(d.variables.direction, 'inbound')
 })
+
+t.test("FreeSWITCH's words and the switch's identity are the same values in every call; a caller's are the call's own", async (t) => {
+  const reply = (caller: string): Record<string, string> => ({
+    'Unique-ID': uuid,
+    'Core-UUID': 'c0ffee00-1111-4222-8333-444455556666',
+    'FreeSWITCH-Hostname': 'switch-a',
+    'Channel-State': 'CS_EXECUTE',
+    'Call-Direction': 'inbound',
+    'Channel-Read-Codec-Name': 'PCMA',
+    'Caller-Caller-ID-Number': caller,
+    'Caller-Caller-ID-Name': 'CS_EXECUTE',
+  })
+  // Values made at run time, as the Event Socket parser makes them (not the literals above).
+  const fresh = (r: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, [...v].join('')]))
+  const a = parseChannelData(fresh(reply('+393331234567')))
+  const b = parseChannelData(fresh(reply('+393339876543')))
+  t.same(a.headers, reply('+393331234567'), 'every value as sent')
+  t.same(b.headers, reply('+393339876543'))
+  t.equal(a.headers['Channel-State'], 'CS_EXECUTE')
+  t.equal(a.headers['Caller-Caller-ID-Name'], 'CS_EXECUTE', 'a caller\'s name that is a token is just that name')
+  t.equal(b.headers['Core-UUID'], a.headers['Core-UUID'])
+  t.equal(b.callerNumber, '+393339876543')
+})
