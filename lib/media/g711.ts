@@ -10,8 +10,12 @@ export interface G711Law {
   readonly name: 'alaw' | 'ulaw'
   /** The sample each code stands for. */
   readonly values: Int16Array
-  /** For a sample (as an unsigned 16-bit index), a code: the one that stands for it if any does. */
-  readonly codes: Uint8Array
+  /**
+   * For each sample (as an unsigned 16-bit index): 1 + the code that stands for it, 0 if none
+   * does. One load per sample tells both whether it is exact and its code (a frame is checked and
+   * coded in one pass: encodeExact).
+   */
+  readonly codes: Uint16Array
 }
 
 function alawValue (code: number): number {
@@ -34,17 +38,15 @@ function ulawValue (code: number): number {
 
 function law (name: G711Law['name'], value: (code: number) => number): G711Law {
   const values = Int16Array.from({ length: 256 }, (_, c) => value(c))
-  // A sample no code stands for maps to code 0, whose value differs from it: the check in
-  // isExact() then fails, which is all such a sample needs. PCMU's two zeros (0x7f, 0xff) both
-  // decode to 0; either code will do.
-  const codes = new Uint8Array(65536)
-  for (let c = 0; c < 256; c++) codes[(values[c] as number) & 0xffff] = c
+  // PCMU's two zeros (0x7f, 0xff) both decode to 0; either code will do.
+  const codes = new Uint16Array(65536)
+  for (let c = 0; c < 256; c++) codes[(values[c] as number) & 0xffff] = c + 1
   return { name, values, codes }
 }
 
 let laws: readonly G711Law[] | undefined
 
-/** A-law first: the simulator's and most European trunks' codec (PCMA). Made on first use: 128 KB. */
+/** A-law first: the simulator's and most European trunks' codec (PCMA). Made on first use: 256 KB. */
 export function g711Laws (): readonly G711Law[] {
   laws ??= [law('alaw', alawValue), law('ulaw', ulawValue)]
   return laws
@@ -52,10 +54,23 @@ export function g711Laws (): readonly G711Law[] {
 
 /** Every sample of `samples` is one of the law's values. */
 export function isExact (lawOf: G711Law, samples: Int16Array): boolean {
-  const { codes, values } = lawOf
+  const codes = lawOf.codes
   for (let i = 0; i < samples.length; i++) {
-    const s = samples[i] as number
-    if (values[codes[s & 0xffff] as number] !== s) return false
+    if (codes[(samples[i] as number) & 0xffff] === 0) return false
+  }
+  return true
+}
+
+/**
+ * Writes the code of each sample of `samples` into `out` from `at`, as long as each is one of the
+ * law's values; false at the first that is not (what was written before it stays, to be ignored).
+ */
+export function encodeExact (lawOf: G711Law, samples: Int16Array, out: Uint8Array, at: number): boolean {
+  const codes = lawOf.codes
+  for (let i = 0; i < samples.length; i++) {
+    const c = codes[(samples[i] as number) & 0xffff] as number
+    if (c === 0) return false
+    out[at + i] = c - 1
   }
   return true
 }

@@ -1,4 +1,4 @@
-import { g711Laws, isExact, type G711Law } from './g711.ts'
+import { encodeExact, g711Laws, isExact, type G711Law } from './g711.ts'
 import { PcmAccumulator } from './pcm-accumulator.ts'
 
 /** Codes per block: 500 ms at 8 kHz, 25 frames of 20 ms (a frame is never split over two blocks). */
@@ -83,22 +83,17 @@ export class HeldPcm {
   #appendCodes (samples: Int16Array): boolean {
     const n = samples.length
     if (n === 0) return true
-    let law = this.#law
-    if (law === undefined) {
-      // The first frame picks the law it is exact in.
-      law = this.#law = g711Laws().find((l) => isExact(l, samples))
-      if (law === undefined) return false
-    } else if (!isExact(law, samples)) {
-      return false
-    }
+    // The first frame picks the law it is exact in.
+    const law = this.#law ??= g711Laws().find((l) => isExact(l, samples))
+    if (law === undefined) return false
     let block = this.#block
     if (block === undefined || this.#used + n > block.length) {
       if (block !== undefined && this.#used > 0) this.#full.push(block.subarray(0, this.#used))
       block = this.#block = Buffer.alloc(Math.max(n, CODE_BLOCK))
       this.#used = 0
     }
-    const codes = law.codes
-    for (let i = 0, at = this.#used; i < n; i++, at++) block[at] = codes[(samples[i] as number) & 0xffff] as number
+    // Checked and coded in one pass; a frame that fails leaves its codes past #used, unread.
+    if (!encodeExact(law, samples, block, this.#used)) return false
     this.#used += n
     this.#samples += n
     return true

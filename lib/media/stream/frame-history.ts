@@ -1,4 +1,4 @@
-import { g711Laws, isExact, type G711Law } from '../g711.ts'
+import { encodeExact, g711Laws, isExact, type G711Law } from '../g711.ts'
 import type { StreamRate } from './frame.ts'
 import type { InboundFrame } from './inbound.ts'
 
@@ -96,25 +96,33 @@ export class FrameHistory {
   push (frame: InboundFrame): void {
     const n = frame.samples.length
     if (this.#pending && (this.#slots < this.#capacity || this.#sinceLoud < this.#holdFrames)) this.#watch(frame.samples)
-    const exact = this.#exact(frame.samples)
-    // Codes while every frame held, this one included, is exact.
-    const coded = exact && this.#exactRun >= Math.min(this.#count + 1, this.#slots)
-    if (this.#samples === undefined || n > this.#slot || coded !== this.#samples instanceof Uint8Array) this.#relayout(Math.max(n, this.#slot), this.#slots, coded)
+    if (this.#samples === undefined || n > this.#slot) this.#relayout(Math.max(n, this.#slot), this.#slots, false)
     this.#rate = frame.sampleRate
     const i = this.#count % this.#slots
-    const slots = this.#samples as Int16Array | Uint8Array
-    if (slots instanceof Uint8Array) {
-      const codes = (this.#law as G711Law).codes
-      const src = frame.samples
-      for (let k = 0, at = i * this.#slot; k < n; k++, at++) slots[at] = codes[(src[k] as number) & 0xffff] as number
+    // Coded: the frame is checked and coded into its slot in one pass. One that is not exact
+    // turns the slots into samples; only its own slot held what it left there, and that slot's
+    // old frame is the one it replaces (the oldest), or none.
+    let slots = this.#samples as Int16Array | Uint8Array
+    if (slots instanceof Uint8Array && encodeExact(this.#law as G711Law, frame.samples, slots, i * this.#slot)) {
+      this.#exactRun++
     } else {
-      slots.set(frame.samples, i * this.#slot)
+      if (slots instanceof Uint8Array) {
+        this.#exactRun = 0
+        this.#relayout(this.#slot, this.#slots, false)
+        slots = this.#samples as Int16Array
+      } else {
+        this.#exactRun = this.#exact(frame.samples) ? this.#exactRun + 1 : 0
+      }
+      slots.set(frame.samples, (this.#count % this.#slots) * this.#slot)
     }
-    this.#lengths[i] = n
-    this.#times[i * 3] = frame.seq
-    this.#times[i * 3 + 1] = frame.mediaMs
-    this.#times[i * 3 + 2] = frame.receivedAt
+    const at = this.#count % this.#slots
+    this.#lengths[at] = n
+    this.#times[at * 3] = frame.seq
+    this.#times[at * 3 + 1] = frame.mediaMs
+    this.#times[at * 3 + 2] = frame.receivedAt
     this.#count++
+    // Samples while a frame held is not exact; codes again once every frame held is.
+    if (!(this.#samples instanceof Uint8Array) && this.#exactRun >= this.length) this.#relayout(this.#slot, this.#slots, true)
   }
 
   /** The frames held, oldest first, as fresh frames (their samples are copies: keep them). */
@@ -148,11 +156,10 @@ export class FrameHistory {
 
   /** Every sample of the frame is a value of the line's law (found on the first frame exact in one). */
   #exact (samples: Int16Array): boolean {
-    let law = this.#law
-    if (law === undefined) law = this.#law = g711Laws().find((l) => isExact(l, samples))
-    else if (!isExact(law, samples)) law = undefined
-    this.#exactRun = law === undefined ? 0 : this.#exactRun + 1
-    return law !== undefined
+    const law = this.#law
+    if (law !== undefined) return isExact(law, samples)
+    this.#law = g711Laws().find((l) => isExact(l, samples))
+    return this.#law !== undefined
   }
 
   /** Forget every frame (a new stream); the samples array is kept for it. */
@@ -244,6 +251,7 @@ function copySlot (from: Int16Array | Uint8Array, at: number, to: Int16Array | U
     return
   }
   const { values, codes } = law as G711Law
+  // Only frames exact in the law are ever coded (push): every code looked up here exists.
   if (fromCodes) for (let k = 0; k < length; k++) to[into + k] = values[from[at + k] as number] as number
-  else for (let k = 0; k < length; k++) to[into + k] = codes[(from[at + k] as number) & 0xffff] as number
+  else for (let k = 0; k < length; k++) to[into + k] = (codes[(from[at + k] as number) & 0xffff] as number) - 1
 }
