@@ -106,12 +106,11 @@ export class Conversation {
     let greeting = this.#options.greeting === undefined ? greetingText(agent, this.#profile) : this.#options.greeting
     let reprompts = 0
     for (;;) {
-      const signal = this.#phaseSignal()
       try {
         if (greeting !== false) {
           const text = greeting
           greeting = false
-          await this.#say(text, signal)
+          await this.#sayInPhase(text)
         }
         const remaining = agent.maxCallSeconds * 1000 - (Date.now() - this.#startedAt)
         if (remaining <= 0) return await this.#goodbye('max-duration')
@@ -119,7 +118,8 @@ export class Conversation {
         // The turn exists from the start of listening: its dead-air clock runs from the end of
         // the caller's speech, while their words are recognised.
         const number = this.#turns + 1
-        const turn = new Turn(this.#turnSetup(), { number, log: callChild(this.#log, { turn: number }) }, signal)
+        const link = this.#operator.work()
+        const turn = new Turn(this.#turnSetup(), { number, log: callChild(this.#log, { turn: number }) }, link)
         try {
           const heard = await this.#listen(remaining, turn)
           if (heard.kind === 'speech') {
@@ -130,9 +130,10 @@ export class Conversation {
           }
         } finally {
           turn.dispose()
+          this.#operator.release(link)
         }
         if (++reprompts > agent.reprompts.max) return await this.#goodbye('no-input')
-        await this.#say(textFor(agent.reprompts.text, this.#language), signal)
+        await this.#sayInPhase(textFor(agent.reprompts.text, this.#language))
       } catch (err) {
         if (!this.#operator.pressed || !this.#ctx.channel.isUp || this.#options.signal?.aborted === true) throw err
         // The operator key: whatever was running is abandoned; a new phase starts afterwards.
@@ -142,7 +143,7 @@ export class Conversation {
         const handed = await this.#handOff('transferred')
         if (handed !== undefined) return handed
         // Nobody took the call: the caller hears so at once, and the conversation goes on.
-        await this.#say(textFor(agent.transferFailed, this.#language), this.#phaseSignal())
+        await this.#sayInPhase(textFor(agent.transferFailed, this.#language))
       }
     }
   }
@@ -301,22 +302,26 @@ export class Conversation {
   }
 
   /**
-   * The call, the operator key's phase and the script's signal as one: the lane's phase, which
-   * follows the other two. It changes only when the key was pressed (operator.next()), and is
-   * shared by the phase's turns (each of which links to it and lets go at its end): every
-   * AbortSignal made costs (abort-link.ts).
+   * A phrase of the phase (the greeting, a reprompt): on a link of its own from the operator lane
+   * (the call, the script's signal and the key as one), let go of once said, as a turn's is: no
+   * signal for the phase lives through the call (operator-key.ts).
    */
-  #phaseSignal (): AbortSignal {
-    return this.#operator.phase
+  async #sayInPhase (text: string): Promise<void> {
+    const link = this.#operator.work()
+    try {
+      await this.#say(text, link.signal)
+    } finally {
+      this.#operator.release(link)
+    }
   }
 
   #report (): void {
-    const entries = this.#history.transcript()
-    for (const e of entries.slice(this.#reported)) {
-      if (e.role === 'user') this.#ctx.recorder.turn({ role: 'caller', text: e.text, at: Date.parse(e.at) })
-      else if (e.role === 'assistant' && (e.text !== '' || e.interrupted)) this.#ctx.recorder.turn({ role: 'agent', text: e.text, at: Date.parse(e.at), interrupted: e.interrupted })
+    const entries = this.#history.entriesSince(this.#reported)
+    for (const e of entries) {
+      if (e.role === 'user') this.#ctx.recorder.turn({ role: 'caller', text: e.text, at: e.at })
+      else if (e.role === 'assistant' && (e.text !== '' || e.interrupted)) this.#ctx.recorder.turn({ role: 'agent', text: e.text, at: e.at, interrupted: e.interrupted })
     }
-    this.#reported = entries.length
+    this.#reported += entries.length
   }
 }
 

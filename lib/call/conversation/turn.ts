@@ -88,9 +88,10 @@ export class Turn {
   readonly #setup: TurnSetup
   readonly #input: TurnInput
   readonly #log: Logger
-  readonly #outer: AbortSignal
-  /** The turn's own signal, following the conversation's (one signal, not a controller and any()). */
+  /** From the operator lane: follows the call and the script, the key aborts it (operator-key.ts); so does the turn. */
   readonly #controller: AbortLink
+  /** The turn aborted its link itself (else the key, the call or the script did). */
+  #selfAborted = false
   readonly #signal: AbortSignal
   readonly #deadAir: DeadAir
   #marks!: { -readonly [K in keyof LatencyInput]: LatencyInput[K] }
@@ -98,7 +99,8 @@ export class Turn {
   #assistant!: ReturnType<ConversationHistory['beginAssistant']>
   readonly #ids: number[] = []
   readonly #sentences: string[] = []
-  readonly #usedIds = new Set<string>()
+  /** Made with the first tool call: most turns call none (an empty Set is ~150 B of heap). */
+  #usedIds: Set<string> | undefined
   /** The caller's end of speech was reported (the clock started). */
   #speechEnded = false
   #deadlineMissed = false
@@ -120,12 +122,11 @@ export class Turn {
   /** A preemptive reply started at a short pause, held until the turn adopts or drops it. */
   #speculation: Speculation | undefined
 
-  constructor (setup: TurnSetup, input: TurnInput, signal: AbortSignal) {
+  constructor (setup: TurnSetup, input: TurnInput, link: AbortLink) {
     this.#setup = setup
     this.#input = input
     this.#log = input.log
-    this.#outer = signal
-    this.#controller = new AbortLink([signal])
+    this.#controller = link
     this.#signal = this.#controller.signal
     // Methods on `turn`, not arrow functions: under tsx each named arrow made per turn gets a
     // `name` of its own (esbuild's keepNames), a 256-byte property dictionary.
@@ -138,7 +139,7 @@ export class Turn {
       mayFill () { return turn.#lastPlayStart < turn.#roundStart },
       expire (reason) {
         turn.#deadlineMissed = true
-        turn.#controller.abort(reason)
+        turn.#abort(reason)
       },
       signal: this.#signal,
       log: this.#log,
@@ -167,8 +168,8 @@ export class Turn {
   dispose (): void {
     this.#dropSpeculation('turn over')
     this.#deadAir.dispose()
-    // Aborting lets go of the conversation's signal too (it outlives the turn).
-    if (!this.#signal.aborted) this.#controller.abort(routineAbort('TURN_OVER', 'turn over'))
+    // Aborting lets go of the call's and the script's signals too (they outlive the turn).
+    if (!this.#signal.aborted) this.#abort(routineAbort('TURN_OVER', 'turn over'))
   }
 
   async run (heard: Utterance): Promise<TurnEnd> {
@@ -185,7 +186,7 @@ export class Turn {
         if (spoken.bargeIn !== undefined) {
           // The caller took the turn: stop thinking and synthesising at once, keep exactly what
           // was heard (the sentence cut where the agent paused), and listen.
-          this.#controller.abort(new PhoneAgentError('BARGE_IN', 'the caller barged in'))
+          this.#abort(new PhoneAgentError('BARGE_IN', 'the caller barged in'))
           const playing = this.#sentences[spoken.bargeIn.sentence] ?? ''
           assistant.interrupt(cutAt(playing, spoken.bargeIn.heardFraction))
           this.#log.info({ sentence: spoken.bargeIn.sentence, heardMs: Math.round(spoken.bargeIn.heardMs) }, 'reply interrupted by the caller')
@@ -219,7 +220,7 @@ export class Turn {
     } catch (err) {
       // Committed with what was heard, marked interrupted.
       assistant.interrupt()
-      if (!isCallEnded(err) && !(this.#outer.aborted && !this.#deadlineMissed)) {
+      if (!isCallEnded(err) && !(this.#signal.aborted && !this.#selfAborted && !this.#deadlineMissed)) {
         const code = isPhoneAgentError(err) ? err.code : 'SCRIPT_FAILED'
         const stage = this.#deadlineMissed ? 'deadline' : this.#llmFailed ? 'llm' : 'tts'
         this.#log.warn({ code, stage, err }, 'turn failed')
@@ -233,6 +234,12 @@ export class Turn {
       const u = this.#usage
       if (u.input + u.output + u.tts > 0) ctx.recorder.usage({ llmInputTokens: u.input, llmOutputTokens: u.output, ttsCharacters: u.tts })
     }
+  }
+
+  /** The turn ends its own work; an abort from outside came first when the link is already aborted. */
+  #abort (reason: unknown): void {
+    if (!this.#signal.aborted) this.#selfAborted = true
+    this.#controller.abort(reason)
   }
 
   /** The caller stopped speaking at `at`: they are owed audio from then, the answer by turnMs. */
@@ -277,8 +284,9 @@ export class Turn {
             for (const s of splitter.flush()) yield this.#emit(s, early)
             if (delta.type === 'text_end') continue
             // Ids must be unique within the conversation; some servers restart them per response.
-            const id = this.#usedIds.has(delta.id) ? `${delta.id}_${this.#usedIds.size}` : delta.id
-            this.#usedIds.add(id)
+            const used = this.#usedIds ??= new Set()
+            const id = used.has(delta.id) ? `${delta.id}_${used.size}` : delta.id
+            used.add(id)
             calls.push({ id, name: delta.name, arguments: delta.arguments })
           } else {
             this.#round.usage = true
