@@ -5,6 +5,7 @@ import { PhoneAgentError } from '../errors.ts'
 import { Channel } from './channel.ts'
 import { parseChannelData, type ChannelData } from './channel-data.ts'
 import { RoutedResponse } from './routed-response.ts'
+import { flatBindings } from './flat-string.ts'
 import { HandshakeWatch, setupFailure, type HandshakeFailed, type HandshakeFailure } from './handshake.ts'
 
 /**
@@ -84,7 +85,7 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
   }
 
   server.on('connection', (socket: Socket) => {
-    socket.on('error', () => {}) // esl listens too; this covers a socket closed before esl sees it
+    socket.on('error', ignoreError) // esl listens too; this covers a socket closed before esl sees it
     if (handshaking >= opts.maxHandshakes) {
       socket.destroy()
       failed({ reason: 'over_capacity' })
@@ -134,6 +135,9 @@ export async function startOutboundServer (opts: OutboundServerOptions): Promise
   }
 }
 
+/** One function for every connection's error listener, not an arrow each. */
+function ignoreError (): void {}
+
 /** `connect` and a usable reply, within the watch's limits; undefined when the connection is given up. */
 async function handshake (socket: Socket, esl: FreeSwitchResponse, watch: HandshakeWatch, opts: OutboundServerOptions): Promise<ChannelData | undefined> {
   let body: Record<string, string | undefined>
@@ -163,16 +167,23 @@ async function runChannel (esl: FreeSwitchResponse, data: ChannelData, watch: Ha
   const channel = new Channel(esl, data, {
     commandTimeoutMs: opts.commandTimeoutMs,
     lingerMs: opts.lingerMs,
-    logger: callParent.child({ call: data.uuid }),
+    // Flat bindings: a tree of five strings a call otherwise (flat-string.ts).
+    logger: flatBindings(callParent.child({ call: data.uuid })),
   })
   channel.setup().then(() => { watch.done() }, (err: unknown) => { watch.fail(setupFailure(err)) })
   channels.add(channel)
+  // Chained, not awaited in a try/finally: this frame (a generator and its registers, ~250 B)
+  // would otherwise wait out the whole call. The handler's promise is taken as it is thrown too.
+  let call: Promise<void>
   try {
-    await opts.onCall(channel)
-  } finally {
+    call = opts.onCall(channel)
+  } catch (err) {
+    call = Promise.reject(err)
+  }
+  return call.finally(async () => {
     channels.delete(channel)
     await channel.close()
-  }
+  })
 }
 
 /**
