@@ -18,7 +18,8 @@ export interface G711Law {
   readonly codes: Uint16Array
 }
 
-function alawValue (code: number): number {
+/** A-law code to its sample (g711.h alaw_to_linear). */
+export function alawToLinear (code: number): number {
   const a = code ^ 0x55
   let t = (a & 0x0f) << 4
   const seg = (a & 0x70) >> 4
@@ -48,7 +49,7 @@ let laws: readonly G711Law[] | undefined
 
 /** A-law first: the simulator's and most European trunks' codec (PCMA). Made on first use: 256 KB. */
 export function g711Laws (): readonly G711Law[] {
-  laws ??= [law('alaw', alawValue), law('ulaw', ulawValue)]
+  laws ??= [law('alaw', alawToLinear), law('ulaw', ulawValue)]
   return laws
 }
 

@@ -4,6 +4,11 @@
  * codec instead of an L16 one). The classic reference coder, as in src/include/g711.h.
  */
 
+import { alawToLinear } from '../media/g711.ts'
+
+// The decoder is the product's (what the agent holds a PCMA line's samples as).
+export { alawToLinear }
+
 const SEG_END = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff]
 
 export function linearToAlaw (sample: number): number {
@@ -20,16 +25,6 @@ export function linearToAlaw (sample: number): number {
   if (seg >= 8) return 0x7f ^ mask
   const aval = (seg << 4) | (seg < 2 ? (pcm >> 1) & 0x0f : (pcm >> seg) & 0x0f)
   return aval ^ mask
-}
-
-export function alawToLinear (byte: number): number {
-  const a = byte ^ 0x55
-  let t = (a & 0x0f) << 4
-  const seg = (a & 0x70) >> 4
-  if (seg === 0) t += 8
-  else if (seg === 1) t += 0x108
-  else t = (t + 0x108) << (seg - 1)
-  return (a & 0x80) !== 0 ? t : -t
 }
 
 export function encodeAlaw (samples: Int16Array): Buffer {
