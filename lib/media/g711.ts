@@ -3,7 +3,10 @@
  * sample without losing anything (held-pcm.ts). A SIP trunk's call is PCMA or PCMU almost always,
  * and FreeSWITCH's unicast hands us that codec's decoded samples as L16: each one is one of the
  * law's 256 values, so its code says it exactly. The decoders are the classic reference coder's
- * (FreeSWITCH's src/include/g711.h, `alaw_to_linear` and `ulaw_to_linear`).
+ * (FreeSWITCH's src/include/g711.h, `alaw_to_linear` and `ulaw_to_linear`). Checked on a real
+ * FreeSWITCH 1.11: 16,830 unicast datagrams of PCMA and PCMU calls, every one all 0xFF or exact
+ * in its law, and all 256 codes of each decoded as here (docs/simulator.md, "unicast L16 from
+ * G.711 calls").
  */
 
 export interface G711Law {
