@@ -29,9 +29,19 @@ export interface TranscriptEntry {
  */
 export type TimedEntry = Omit<TranscriptEntry, 'at' | 'endedAt'> & { readonly at: number, readonly endedAt?: number }
 
+/**
+ * System instructions as two pieces joined when a prompt is built: a head the calls share (the
+ * operator's instructions) and the call's own text. Kept joined, every call held its own copy of
+ * the whole (~0.7 KB in the load bench, most of it the same for every call; issue 18).
+ */
+export interface SystemParts {
+  readonly shared: string
+  readonly own: string
+}
+
 export interface HistoryOptions {
   /** System instructions; always the first message of the prompt. */
-  readonly system: string
+  readonly system: string | SystemParts
   /**
    * Bound on the prompt (characters of message text, a stand-in for tokens: ~4 per token).
    * The oldest whole turns are dropped first; the system message and the latest turn never are.
@@ -51,7 +61,7 @@ interface Committed {
 }
 
 export class ConversationHistory {
-  #system: string
+  #system: string | SystemParts
   readonly #maxChars: number
   readonly #now: () => number
   readonly #messages: Committed[] = []
@@ -93,8 +103,9 @@ export class ConversationHistory {
 
   /** The prompt: system first, then as many recent whole turns as fit in maxChars. */
   messages (): ChatMessage[] {
-    const system: ChatMessage = { role: 'system', content: this.#system }
-    let budget = this.#maxChars - this.#system.length
+    const text = typeof this.#system === 'string' ? this.#system : this.#system.shared + this.#system.own
+    const system: ChatMessage = { role: 'system', content: text }
+    let budget = this.#maxChars - text.length
     let firstKept = this.#messages.length
     const latestTurn = this.#messages.at(-1)?.turn
     // Walk back turn by turn: a turn is kept whole, so a tool result never loses its call.

@@ -2,6 +2,7 @@ import type { BusinessHours, LocalTime } from './business-hours.ts'
 import type { AgentConfig } from './config.ts'
 import { greetingFor } from './config.ts'
 import type { Contact } from './contacts.ts'
+import type { SystemParts } from './history.ts'
 
 /**
  * Who is calling and when: the facts that pick the greeting, the language, the prompt variant
@@ -72,8 +73,34 @@ const WEEKDAY_NAMES: Readonly<Record<string, string>> = {
  * caller-steered text, and must not read as instructions.
  */
 export function systemPrompt (agent: AgentConfig, profile: CallProfile, options: { instructions?: string | undefined } = {}): string {
-  const parts = [options.instructions ?? agent.instructions]
-  if (!profile.open && agent.afterHoursInstructions !== undefined) parts.push(agent.afterHoursInstructions)
+  const { shared, own } = systemPromptParts(agent, profile, options)
+  return shared + own
+}
+
+/** The operator's instructions as every call of an agent config starts its prompt, open and closed. */
+const sharedHeads = new WeakMap<AgentConfig, { open?: string, closed?: string }>()
+
+/**
+ * The system message in two pieces (history.ts SystemParts): the instructions and the blank line
+ * after them, one string for every call of the agent config (made once, open and closed), then
+ * the call's context. Script-given instructions are the call's own.
+ */
+export function systemPromptParts (agent: AgentConfig, profile: CallProfile, options: { instructions?: string | undefined } = {}): SystemParts {
+  const own = callContext(profile)
+  if (options.instructions !== undefined) return { shared: head(options.instructions, agent, profile.open), own }
+  let heads = sharedHeads.get(agent)
+  if (heads === undefined) sharedHeads.set(agent, heads = {})
+  const shared = profile.open ? (heads.open ??= head(agent.instructions, agent, true)) : (heads.closed ??= head(agent.instructions, agent, false))
+  return { shared, own }
+}
+
+function head (instructions: string, agent: AgentConfig, open: boolean): string {
+  const parts = [instructions]
+  if (!open && agent.afterHoursInstructions !== undefined) parts.push(agent.afterHoursInstructions)
+  return `${parts.join('\n\n')}\n\n`
+}
+
+function callContext (profile: CallProfile): string {
   const context: string[] = []
   const t = profile.localTime
   if (t !== undefined) {
@@ -96,6 +123,5 @@ export function systemPrompt (agent: AgentConfig, profile: CallProfile, options:
   } else {
     context.push('The caller is not in the contact directory.')
   }
-  parts.push(`Call context:\n- ${context.join('\n- ')}`)
-  return parts.join('\n\n')
+  return `Call context:\n- ${context.join('\n- ')}`
 }

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { BusinessHours } from '../../lib/agent/business-hours.ts'
 import { agentSchema } from '../../lib/agent/config.ts'
-import { callProfile, greetingText, systemPrompt } from '../../lib/agent/prompt.ts'
+import { ConversationHistory } from '../../lib/agent/history.ts'
+import { callProfile, greetingText, systemPrompt, systemPromptParts } from '../../lib/agent/prompt.ts'
 
 const hours = new BusinessHours({ timezone: 'Europe/Rome', weekly: { mon: [], tue: [], wed: ['09:00-18:00'], thu: [], fri: [], sat: [], sun: [] }, closed: [], special: {} })
 const agent = agentSchema.parse({ transfers: { human: 'operator', afterHours: 'voicemail', offered: ['operator', 'sales'] }, afterHoursInstructions: 'Closed: offer voicemail.' })
@@ -42,4 +43,24 @@ t.test('targets that are not configured are never offered; no hours means always
   t.same(p.offeredTargets, ['a'])
   t.equal(p.fallbackTarget, undefined)
   t.match(systemPrompt(agentSchema.parse({}), p), /Transfer targets: a\./)
+})
+
+t.test('the prompt in two pieces: the instructions and the call\'s context, the same text joined, in the history too', async (t) => {
+  const day = callProfile({ agent, contact: marco, callerNumber: marco.number, language: 'it-IT', hours, now: new Date('2025-06-04T08:00:00Z'), transferNames: names })
+  const night = callProfile({ agent, contact: undefined, callerNumber: undefined, language: 'it-IT', hours, now: new Date('2025-06-04T20:00:00Z'), transferNames: names })
+  for (const [p, options] of [[day, {}], [night, {}], [night, { instructions: 'Custom.' }]] as const) {
+    const parts = systemPromptParts(agent, p, options)
+    const whole = systemPrompt(agent, p, options)
+    t.equal(parts.shared + parts.own, whole)
+    t.match(parts.own, /^Call context:\n- /, 'the call\'s own piece is its context')
+    const h = new ConversationHistory({ system: parts, maxChars: whole.length + 10 })
+    h.addUser('Hello')
+    t.same(h.messages(), [{ role: 'system', content: whole }, { role: 'user', content: 'Hello' }], 'the prompt as one message, and counted whole against maxChars')
+    const tight = new ConversationHistory({ system: parts, maxChars: whole.length + 2 })
+    tight.addUser('Hi')
+    tight.addUser('Again')
+    t.same(tight.messages().map((m) => m.content), [whole, 'Again'], 'the budget sees the whole prompt')
+  }
+  const other = callProfile({ agent, contact: undefined, callerNumber: '+390211111111', language: 'it-IT', hours, now: new Date('2025-06-04T08:30:00Z'), transferNames: names })
+  t.equal(systemPromptParts(agent, other).shared, systemPromptParts(agent, day).shared, 'the same head for two calls of the day')
 })

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { agentSchema, textFor, type AgentConfig } from '../../agent/config.ts'
 import { ConversationHistory } from '../../agent/history.ts'
-import { greetingText, systemPrompt, type CallProfile } from '../../agent/prompt.ts'
+import { greetingText, systemPromptParts, type CallProfile } from '../../agent/prompt.ts'
 import { PhoneAgentError, abortReason, isCallEnded, isPhoneAgentError } from '../../errors.ts'
 import type { LlmProvider } from '../../llm/types.ts'
 import { callChild } from '../child-logger.ts'
@@ -68,7 +68,8 @@ export class Conversation {
     this.#language = options.language ?? this.#profile.language
     this.#voice = options.voice ?? ctx.voice
     this.#log.info({ known: this.#profile.contact !== undefined, vip: this.#profile.contact?.vip ?? false, open: this.#profile.open, language: this.#language }, 'conversation started')
-    this.#history = new ConversationHistory({ system: systemPrompt(this.#agent, this.#profile, { instructions: options.instructions }), maxChars: this.#agent.history.maxChars })
+    // The operator's instructions shared by the calls, the call's context its own (prompt.ts).
+    this.#history = new ConversationHistory({ system: systemPromptParts(this.#agent, this.#profile, { instructions: options.instructions }), maxChars: this.#agent.history.maxChars })
     this.#media = turnMediaFor(ctx, { ttsFirstAudioMs: this.#agent.deadlines.ttsFirstAudioMs })
     const key = this.#agent.operatorKey !== false && this.#profile.fallbackTarget !== undefined ? this.#agent.operatorKey : undefined
     // The lane's phase follows the call and the script's signal: one signal per phase for them all.
