@@ -57,7 +57,10 @@ export interface CallInit {
 /** Build the script-facing call. Returns the call and a dispose function that removes listeners. */
 export function createCall (init: CallInit): { call: Call, ctx: VerbContext, dispose: () => void } {
   const keypad = new Keypad()
-  const ctx: VerbContext = { ...init.ctx, keypad, status: new CallStatus() }
+  // Object.assign, not a spread: on Node 20 `{ ...init.ctx, keypad, status }` gave every call's
+  // context a hidden class of its own (200 calls, 200 maps: 553 B a call in load-heap --talk,
+  // helper 14a); properties added one by one follow the same transitions for every call.
+  const ctx: VerbContext = Object.assign({}, init.ctx, { keypad, status: new CallStatus() })
   const { channel } = ctx
   // Digits arrive whenever the caller presses them: the keypad hands them to a waiting
   // digits() or keeps them for the next one (type-ahead).
