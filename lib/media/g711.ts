@@ -56,6 +56,12 @@ export function g711Laws (): readonly G711Law[] {
   return laws
 }
 
+/** The first law every sample of `samples` is a value of, if any (no closure: a frame's check allocates nothing). */
+export function exactLaw (samples: Int16Array): G711Law | undefined {
+  for (const l of g711Laws()) if (isExact(l, samples)) return l
+  return undefined
+}
+
 /** Every sample of `samples` is one of the law's values. */
 export function isExact (lawOf: G711Law, samples: Int16Array): boolean {
   const codes = lawOf.codes

@@ -1,4 +1,4 @@
-import { encodeExact, g711Laws, isExact, type G711Law } from './g711.ts'
+import { encodeExact, exactLaw, type G711Law } from './g711.ts'
 import { PcmAccumulator } from './pcm-accumulator.ts'
 
 /** Codes per block: 500 ms at 8 kHz, 25 frames of 20 ms (a frame is never split over two blocks). */
@@ -84,7 +84,7 @@ export class HeldPcm {
     const n = samples.length
     if (n === 0) return true
     // The first frame picks the law it is exact in.
-    const law = this.#law ??= g711Laws().find((l) => isExact(l, samples))
+    const law = this.#law ??= exactLaw(samples)
     if (law === undefined) return false
     let block = this.#block
     if (block === undefined || this.#used + n > block.length) {

@@ -1,4 +1,4 @@
-import { encodeExact, g711Laws, isExact, type G711Law } from '../g711.ts'
+import { encodeExact, exactLaw, isExact, type G711Law } from '../g711.ts'
 import type { StreamRate } from './frame.ts'
 import type { InboundFrame } from './inbound.ts'
 
@@ -158,7 +158,7 @@ export class FrameHistory {
   #exact (samples: Int16Array): boolean {
     const law = this.#law
     if (law !== undefined) return isExact(law, samples)
-    this.#law = g711Laws().find((l) => isExact(l, samples))
+    this.#law = exactLaw(samples)
     return this.#law !== undefined
   }
 
