@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { FakeFreeSwitch, level, parseWav, type HeardFrame, type PlaceCallOptions } from '../../lib/simulator/index.ts'
 import { alawToLinear, linearToAlaw } from '../../lib/simulator/g711.ts'
+import { g711Laws, isExact } from '../../lib/media/g711.ts'
 import { activeHandles, constantFrame, RawServer, toneWav, UdpPeer } from './helpers.ts'
 import { until } from '../helpers/until.ts'
 
@@ -54,6 +55,11 @@ t.test('the caller streams as 0xFF fill, then L16 20 ms frames in order at 50 a 
   // Every frame is one caller frame, whole and in order: one constant value, the next k each time.
   const values = got.slice(4).map((d) => samplesOf(d.data))
   t.ok(values.every((v) => v.every((s) => s === v[0])), 'frames are aligned to the caller\'s 20 ms frames')
+  // As on a real FreeSWITCH (docs/simulator.md "unicast L16 from G.711 calls": 16,830 datagrams
+  // of PCMA and PCMU calls): every sample is one of the call's law's values, which is what lets
+  // the agent hold the caller's audio at a byte per sample (lib/media/held-pcm.ts).
+  const alaw = g711Laws().find((l) => l.name === 'alaw')
+  t.ok(alaw !== undefined && got.slice(4).every((d) => isExact(alaw, new Int16Array(Uint8Array.from(d.data).buffer))), 'every caller sample is an A-law value')
   const firstK = Array.from({ length: FRAMES }, (_, k) => k).find((k) =>
     values.slice(0, 5).every((v, i) => v[0] === viaAlaw(patternValue(k + i))))
   if (firstK === undefined) throw new Error('caller frames not found in the stream')
