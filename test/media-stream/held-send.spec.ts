@@ -63,6 +63,27 @@ if (load.addon === undefined) {
     t.equal(mux.stats.held.queued, 3)
   })
 
+  t.test('frames due within 2 ms of the first go with it; one due later waits for its own time', async (t) => {
+    const mux = UdpMux.open(addon, '127.0.0.1', 0)
+    t.teardown(() => { mux.close() })
+    const fs = await freeswitchSide()
+    t.teardown(() => { fs.socket.close() })
+    const link = mux.link({ address: '127.0.0.1', port: fs.port })
+    t.ok(await link.connect(link.peer, logger))
+    const sentAt = performance.now()
+    link.send(Buffer.from([1, 0]), undefined, 60)
+    link.send(Buffer.from([2, 0]), undefined, 61)
+    link.send(Buffer.from([3, 0]), undefined, 70)
+    mux.flush()
+    await until(() => fs.got.length === 3)
+    t.same(fs.got.map((g) => g.byte), [1, 2, 3])
+    const after = fs.got.map((g) => g.at - sentAt)
+    // A millisecond of slack each, for the clocks read on either side (as the test above).
+    t.ok((after[0] as number) >= 59, `the first not before its time (${after[0]} ms)`)
+    t.ok((after[1] as number) >= 58, `the second at most 2 ms early (${after[1]} ms)`)
+    t.ok((after[2] as number) >= 67, `the third, 10 ms after the first, not sent with it (${after[2]} ms)`)
+  })
+
   t.test('held frames are taken back (a pause, a barge-in, the call closing); another call\'s are not', async (t) => {
     const mux = UdpMux.open(addon, '127.0.0.1', 0)
     t.teardown(() => { mux.close() })

@@ -26,11 +26,15 @@
 
 #define BATCH 64
 /*
- * Sent together with the first: everything due within this much after it. A millisecond early at
- * most (the pacing goal is 5 ms), and at 500 calls a wake-up a millisecond at most instead of one
- * per frame (each costs two futex calls and a sendmmsg).
+ * Sent together with the first: everything due within this much after it. Two milliseconds early
+ * at most (the pacing goal is 5 ms; the event loop's scheduler serves slots up to 3 ms early, its
+ * COALESCE_MS), and at 500 calls a wake-up every two milliseconds at most instead of one per frame.
+ * A wake-up is what this thread costs, not the send: in a VM each one is a timer reprogrammed and
+ * two context switches. With one millisecond the thread took 0.082-0.085 of a core at 500 calls,
+ * with two 0.056-0.057, with three 0.056 (bench/load.ts --steps=500, docs/benchmarks.md, fifteenth
+ * session): what is left is the sends' own loopback delivery.
  */
-#define COALESCE_NS 1000000LL
+#define COALESCE_NS 2000000LL
 #define LATE_NS 1000000LL
 
 typedef struct held {
