@@ -1,5 +1,6 @@
 import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, MAX_BLOCKS, StreamPosition, blockCount, quietSamples, scratchFor, skipDecimation, toEchoRate, windowFor } from './echo-history.ts'
 import { EchoLine, type LineState } from './echo-line.ts'
+import { LineNoise } from './echo-noise.ts'
 import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
 
 /**
@@ -34,12 +35,12 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  * or none), one frame in FULL_EVERY blocks (120 ms) looks at every delay: the floors far from
  * the echo, the correlation that would find a new or moved echo (its blocks weigh for the ones
  * between, so a changed line is followed in about the time it always was). The frames between
- * look only at the seven delays around the echo's, or on a clear line multiply the gains its
- * floors give (cached: they move only on a full look) by what we sent: about half the CPU of a
- * look at every delay. Only a level check while we have been silent longer than the longest
- * delay, a scan of the samples for the silence we send while silent. 7.2 KB a call (bench/echo.ts;
- * 10.3 in doubles): the ring of what we sent (3.1 KB of 32-bit floats, let go 1.65 s after we last
- * spoke), the floors, ceilings and gains (3.5 KB, 32-bit), the correlation's sums (1 KB). */
+ * look only at the seven delays around the echo's; on a clear line a block within twice the line
+ * noise in every band cannot be loud and needs nothing more, and a louder one multiplies the
+ * gains its floors give (cached: they move only on a full look) by what we sent. Only a level
+ * check while we have been silent longer than the longest delay; the silence we send, scanned.
+ * 7.2 KB a call (bench/echo.ts): the ring of what we sent (3.1 KB of 32-bit floats, let go 1.65 s
+ * after we last spoke), the floors, ceilings and gains (3.5 KB), the correlation's sums (1 KB). */
 
 export interface EchoGuardOptions {
   /** Sample rate of the frames given (8000 or 16000). */
@@ -54,10 +55,15 @@ export interface EchoGuardOptions {
   readonly marginDb?: number
   /** How far above its floor a band's echo can ever be, dB (default 20). */
   readonly spreadDb?: number
+  /** Work out no bound for a clear line's block within twice the noise (default true; false: tests compare). */
+  readonly skipQuietBounds?: boolean
 }
 
 export interface EchoVerdict {
-  /** 0..1: the share of the frame's power (in the telephone band) our own output can explain. */
+  /**
+   * 0..1: the share of the frame's power (in the telephone band) our own output and the line noise
+   * explain; on a line found clear, a block within twice the line noise counts as explained.
+   */
   readonly echoShare: number
   /** The frame is our echo (and line noise), nothing the caller said: barge-in should ignore it. */
   readonly echoOnly: boolean
@@ -83,9 +89,6 @@ const NO_ECHO: EchoVerdict = { echoShare: 0, echoOnly: false, doubleTalk: false 
  * find a new or moved echo sees one frame in as many blocks.
  */
 const FULL_EVERY = 24
-/** Line noise per band: windowed minimum of block power, times the bias of a minimum. */
-const NOISE_WINDOW = 100
-const NOISE_BIAS = 2.5
 const B = BANDS.length
 /** Ring channels: broadband power, the bands, log broadband power. */
 const CH = B + 2
@@ -122,16 +125,17 @@ export class EchoGuard {
   readonly #power: Float64Array
   readonly #decimIn = { prev: 0 }
   readonly #decimOut = { prev: 0 }
-  /** Line noise per band: the current window's minimum and the estimate. */
-  readonly #noise: Float64Array
-  readonly #noiseCur: Float64Array
-  #noiseCount = 0
+  /** The caller's line noise per band. */
+  readonly #noise: LineNoise
   /** The echo's delay index while it is known, else -1; the ceilings around it were reset for it. */
   #delay = -1
   /** One past the last block of ours loud enough to echo. */
   #activeEnd = Number.NEGATIVE_INFINITY
   #outIdle = true
   #inIdle = true
+  readonly #skipQuiet: boolean
+  /** Blocks judged without a bound (skipQuietBounds), for tests. */
+  quietBlocks = 0
   /** Blocks judged since the last full look at every delay. */
   #sinceFull = 0
 
@@ -147,11 +151,12 @@ export class EchoGuard {
     this.#ring = new BlockRing(this.#lagMin + this.#lags + 2 * MAX_BLOCKS + 24, CH, SILENT_BLOCK)
     this.#line = new EchoLine(this.#lags, LAG_STEP)
     this.#margin = 10 ** ((options.marginDb ?? 3) / 10)
-    const state = new Float64Array(2 * B + 2 * FilterBank.stateLength) // noise and filters: one ArrayBuffer, not three
-    this.#noise = state.subarray(0, B).fill(1e-9)
-    this.#noiseCur = state.subarray(B, 2 * B).fill(Infinity)
-    this.#outBank = new FilterBank(state.subarray(2 * B, 2 * B + FilterBank.stateLength))
-    this.#inBank = new FilterBank(state.subarray(2 * B + FilterBank.stateLength))
+    this.#skipQuiet = options.skipQuietBounds ?? true
+    const N = LineNoise.stateLength
+    const state = new Float64Array(N + 2 * FilterBank.stateLength) // noise and filters: one ArrayBuffer, not three
+    this.#noise = new LineNoise(state.subarray(0, N))
+    this.#outBank = new FilterBank(state.subarray(N, N + FilterBank.stateLength))
+    this.#inBank = new FilterBank(state.subarray(N + FilterBank.stateLength))
     ;({ slots: this.#slots, bands: this.#bands, hi: this.#hi, lo: this.#lo, power1: this.#power1, logMean: this.#logMean, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
     this.#stride = windowFor(this.#lags)
     this.#ratios = new EchoRatios({
@@ -212,8 +217,9 @@ export class EchoGuard {
     this.#blocks(samples, this.#decimIn)
     const e = this.#power
     this.#inBank.analyse(this.#samples, blocks, e)
-    this.#follow()
-    const d = this.#delay
+    const d = this.#line.delay
+    // The echo moved (or was found): its ceilings start from the worst case again.
+    if (d !== this.#delay) { this.#delay = d; if (d >= 0) this.#ratios.resetCeilings(d) }
     const clear = this.#line.state === 'clear'
     // While the line is learnt, every block looks at every delay. Once it is known (an echo's
     // delay, or none), one frame in FULL_EVERY blocks does (the floors of every delay, the
@@ -221,14 +227,30 @@ export class EchoGuard {
     // or on a clear line bound the echo from the gains as they are.
     this.#sinceFull += blocks
     const full = d < 0 && !clear ? true : this.#sinceFull >= FULL_EVERY
+    const lazy = clear && !full && this.#skipQuiet
     if (d >= 0 && !full) this.#window(first, blocks, Math.max(0, d - NEAR), Math.min(this.#lags - 1, d + NEAR) + blocks - 1, false, true)
-    else this.#window(first, blocks, 0, this.#lags + blocks - 2, full, full)
+    else if (!lazy) this.#window(first, blocks, 0, this.#lags + blocks - 2, full, full)
+    let laid = !lazy
     let explained = 0
     let total = 0
     let unexplained = 0
     for (let j = 0; j < blocks; j++) {
       // Block j's delay index k is window position at + k.
       const at = blocks - 1 - j
+      // Within twice the line noise in every band on a clear line: not loud whatever the bound (loud
+      // needs v > 2 * noise), counted as line noise. Between full looks neither its bound nor (unless
+      // another block needs it) what we sent is worked out: a silent caller costs the filterbank alone.
+      const quiet = clear && this.#noise.withinTwice(e, blocks, j)
+      if (quiet && lazy) {
+        for (let c = 0; c < B; c++) { const v = e[(c + 1) * blocks + j] as number; total += v; explained += v }
+        this.quietBlocks++
+        this.#noise.track(e, blocks, j)
+        continue
+      }
+      if (!laid) {
+        this.#window(first, blocks, 0, this.#lags + blocks - 2, false, false)
+        laid = true
+      }
       // A full look keeps every delay's floors on its first block (far from a known delay, or on
       // a clear line) or on all of them (learning); a known delay's own, on every block. A clear
       // line's other blocks read its floors as they are.
@@ -239,12 +261,13 @@ export class EchoGuard {
         if (clear) this.#ratios.cacheClearGains()
       }
       let loud = false
+      const noises = this.#noise.level
       for (let c = 0; c < B; c++) {
         const v = e[(c + 1) * blocks + j] as number
-        const noise = this.#noise[c] as number
+        const noise = noises[c] as number
         const bound = this.#bounds[c] as number
         total += v
-        explained += Math.min(v, bound + noise)
+        explained += quiet ? v : Math.min(v, bound + noise)
         if (v - noise > this.#margin * bound + noise) loud = true
       }
       if (loud) {
@@ -253,12 +276,12 @@ export class EchoGuard {
         for (let c = 0; c < B; c++) {
           // A band within the line noise says nothing about how loud the echo gets (and its
           // residue over a quiet block of ours would read as a loud echo).
-          const echo = (e[(c + 1) * blocks + j] as number) - (this.#noise[c] as number)
-          if (echo > (this.#noise[c] as number)) this.#ratios.learnCeiling(c, echo, at, this.#delay)
+          const echo = (e[(c + 1) * blocks + j] as number) - (noises[c] as number)
+          if (echo > (noises[c] as number)) this.#ratios.learnCeiling(c, echo, at, this.#delay)
         }
       }
       if (full) this.#correlate(e[j] as number, at, this.#sinceFull / blocks)
-      this.#trackNoise(e, blocks, j)
+      this.#noise.track(e, blocks, j)
     }
     if (full) {
       // The blocks looked at only around the delay since the last full look passed too.
@@ -291,24 +314,16 @@ export class EchoGuard {
     return Math.min(MAX_BLOCKS, Math.floor(n / BLOCK))
   }
 
-  /** The echo moved (or was found): its ceilings start from the worst case again. */
-  #follow (): void {
-    const d = this.#line.delay
-    if (d === this.#delay) return
-    this.#delay = d
-    if (d >= 0) this.#ratios.resetCeilings(d)
-  }
-
   /**
-   * What we sent, laid out once for all the caller's blocks of a frame (`blocks` of them from
-   * block `first`). Position u is our block `first + blocks - lagMin - u`: the caller's block j
-   * meets ours at delay lagMin - 1 + k blocks at position blocks - 1 - j + k, so one walk of the
-   * ring serves every block of the frame, and what the bounds and the correlation take from each
-   * three neighbouring blocks (the most and the least per band, the mean log power) is computed
-   * once per position instead of once per block and delay. #hi and #lo are filled only for the
-   * positions [from, to] the frame's blocks read; `all`: the whole window is walked, with the
-   * broadband powers and mean log powers the correlation reads, else only what [from, to] reads;
-   * `least`: #lo too (the blocks that update floors read it).
+   * What we sent, laid out once for all the caller's blocks of a frame (`blocks` of them from block
+   * `first`). Position u is our block `first + blocks - lagMin - u`: the caller's block j meets
+   * ours at delay lagMin - 1 + k blocks at position blocks - 1 - j + k, so one walk of the ring
+   * serves every block of the frame, and what the bounds and the correlation take from each three
+   * neighbouring blocks (the most and the least per band, the mean log power) is computed once per
+   * position instead of once per block and delay. #hi and #lo are filled only for the positions
+   * [from, to] the frame's blocks read; `all`: the whole window is walked, with the broadband
+   * powers and mean log powers the correlation reads, else only what [from, to] reads; `least`: #lo
+   * too (the blocks that update floors read it).
    */
   #window (first: number, blocks: number, from: number, to: number, all: boolean, least: boolean): void {
     const start = all ? 0 : from
@@ -381,20 +396,5 @@ export class EchoGuard {
     // the correlation (a caller talking over us for a second can move its peak).
     if (v > this.#ratios.cap * this.#margin * loudest) return
     this.#line.add(Math.log(v + ACTIVE), this.#logMean, at, w)
-  }
-
-  /** Line noise per band: the least block power over the last one or two windows, bias-corrected. */
-  #trackNoise (e: Float64Array, blocks: number, j: number): void {
-    for (let c = 0; c < B; c++) {
-      const v = e[(c + 1) * blocks + j] as number
-      if (v < (this.#noiseCur[c] as number)) this.#noiseCur[c] = v
-      if (v * NOISE_BIAS < (this.#noise[c] as number)) this.#noise[c] = v * NOISE_BIAS
-    }
-    if (++this.#noiseCount < NOISE_WINDOW) return
-    this.#noiseCount = 0
-    for (let c = 0; c < B; c++) {
-      this.#noise[c] = (this.#noiseCur[c] as number) * NOISE_BIAS
-      this.#noiseCur[c] = Infinity
-    }
   }
 }
