@@ -129,6 +129,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'speech.tts.openai.sampleRate': 'Rate of `pcm` audio (24000 for OpenAI); resampled to 8 kHz for the phone.',
   'speech.tts.providers': 'Instead of `provider`: voices tried in order, each `{ provider: offline | google | openai, ...that vendor\'s keys, concurrency?, timeoutMs? }` (e.g. `openai`, then `offline` as the last resort). A sentence moves on to the next voice only while no audio has come; a route\'s `voice` names a voice of the first. See docs/providers.md.',
   'speech.tts.cacheMaxMegabytes': 'Bound on `sounds/cache/`; the least recently used files go first.',
+  'speech.tts.cacheAdmission': 'Which sentences spoken in stream mode are written to `sounds/cache/`: `repeated` (the default) a sentence synthesised a second time while the process remembers the first (the last 2048 distinct ones): prompts, greetings, phrases the model keeps using; `all`: every one. An LLM\'s replies are nearly all new, and writing each one costs every turn a file created, written and renamed. Files mode always writes (FreeSWITCH plays the file).',
   'speech.tts.concurrency': 'Requests in flight at once; the rest wait in the queue.',
   'speech.tts.timeoutMs': 'Deadline for one request including every retry.',
   'speech.stt': 'Speech-to-text. Needed by `call.ask`, `call.converse` and the `receptionist` script; `check` fails when a routed script needs it and it is `none`.',

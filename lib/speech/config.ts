@@ -110,6 +110,8 @@ export const ttsSchema = z.strictObject({
   providers: providerList(ttsEntrySchema),
   /** Bound on the sounds/cache/ directory; the least recently used files go first. */
   cacheMaxMegabytes: z.number().positive().default(512),
+  /** Which sentences only streamed are written to the cache: `repeated` ones (tts-admission.ts) or `all`. */
+  cacheAdmission: z.enum(['repeated', 'all']).default('repeated'),
   ...limits,
   timeoutMs: limits.timeoutMs.default(20_000),
 }).superRefine(oneForm('offline'))

@@ -66,6 +66,7 @@ export async function createSpeechServices (config: SpeechServicesConfig, logger
     provider: tts,
     soundsDir: config.media.soundsDir,
     maxBytes: config.speech.tts.cacheMaxMegabytes * 1024 * 1024,
+    admission: config.speech.tts.cacheAdmission,
     logger: logger.child({ module: 'tts-cache' }),
   })
   return {

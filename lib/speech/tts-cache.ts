@@ -10,6 +10,7 @@ import { StreamingResampler } from '../media/resample-stream.ts'
 import { bytesOf, samplesOf } from './pcm-views.ts'
 import { CacheDirectory } from './tts-cache-dir.ts'
 import { Synthesis } from './tts-inflight.ts'
+import { SentenceMemory, type CacheAdmission } from './tts-admission.ts'
 
 /**
  * Speech rendered to WAV files FreeSWITCH can `playback`, cached in `<soundsDir>/cache/`.
@@ -22,7 +23,8 @@ import { Synthesis } from './tts-inflight.ts'
  * Two ways out: render() resolves with the file once it is written (files mode plays it), and
  * stream() yields the audio as the provider produces it (stream mode plays the first chunk while
  * the rest is still being synthesised) and writes the same file when the synthesis completes.
- * Both share one synthesis per key; the file is renamed into place whole, or not at all.
+ * Both share one synthesis per key; the file is renamed into place whole, or not at all. With
+ * `admission: 'repeated'` a sentence only streamed is written the second time (tts-admission.ts).
  */
 
 /**
@@ -45,6 +47,8 @@ export interface SpeechCacheOptions {
   readonly logger: Logger
   /** 8000 (default, narrowband) or 16000 (wideband codecs). */
   readonly sampleRate?: 8000 | 16000
+  /** Which sentences only streamed are written (default `all`; the config's default is `repeated`). */
+  readonly admission?: CacheAdmission
 }
 
 export interface RenderOptions {
@@ -72,7 +76,8 @@ export interface RenderedSpeech {
   readonly cached: boolean
 }
 
-type InFlight = Synthesis<RenderedSpeech>
+/** Undefined: a sentence only streamed, not written (admission). */
+type InFlight = Synthesis<RenderedSpeech | undefined>
 
 export class SpeechCache {
   readonly #provider: TtsProvider
@@ -81,6 +86,8 @@ export class SpeechCache {
   readonly #logger: Logger
   readonly #rate: 8000 | 16000
   readonly #inflight = new Map<string, InFlight>()
+  /** Sentences streamed once, with `admission: 'repeated'`. */
+  readonly #streamedOnce: SentenceMemory | undefined
 
   constructor (options: SpeechCacheOptions) {
     if (!(options.maxBytes > 0)) throw new PhoneAgentError('CONFIG_INVALID', 'speech cache: maxBytes must be positive')
@@ -94,6 +101,7 @@ export class SpeechCache {
       busy: (name) => this.#inflight.has(name.slice(0, -4)),
     })
     this.#rate = options.sampleRate ?? 8000
+    this.#streamedOnce = options.admission === 'repeated' ? new SentenceMemory() : undefined
   }
 
   /** Bytes of cache files this process knows about. */
@@ -118,7 +126,12 @@ export class SpeechCache {
     throwIfAborted(signal)
     await this.#files.init()
     throwIfAborted(signal)
-    return await this.#wait(key, this.#join(key, text, options), signal)
+    const entry = this.#join(key, text, options)
+    // FreeSWITCH plays the file: written whatever the admission.
+    entry.needsFile = true
+    const rendered = await this.#wait(key, entry, signal)
+    if (rendered === undefined) throw new PhoneAgentError('TTS_FAILED', 'the speech was not written') // a render always is
+    return rendered
   }
 
   /**
@@ -241,9 +254,9 @@ export class SpeechCache {
     entry.controller.abort(abandoned)
   }
 
-  #wait (key: string, entry: InFlight, signal: AbortSignal | undefined): Promise<RenderedSpeech> {
+  #wait (key: string, entry: InFlight, signal: AbortSignal | undefined): Promise<RenderedSpeech | undefined> {
     entry.waiters++
-    return new Promise<RenderedSpeech>((resolve, reject) => {
+    return new Promise<RenderedSpeech | undefined>((resolve, reject) => {
       let left = false
       const leave = (abandoned?: unknown): void => {
         if (left) return
@@ -269,7 +282,7 @@ export class SpeechCache {
     })
   }
 
-  async #produce (key: string, text: string, options: RenderOptions, entry: InFlight): Promise<RenderedSpeech> {
+  async #produce (key: string, text: string, options: RenderOptions, entry: InFlight): Promise<RenderedSpeech | undefined> {
     const signal = entry.controller.signal
     const name = `${key}.wav`
     const path = join(this.#dir, name)
@@ -311,6 +324,14 @@ export class SpeechCache {
     } catch (err) {
       entry.fail(err)
       throw err
+    }
+    if (!entry.needsFile && this.#streamedOnce?.again(key) === false) {
+      // Out of the in-flight map before anything else runs: a render from now on synthesises
+      // (and writes) afresh instead of joining what will never be a file.
+      if (this.#inflight.get(key) === entry) this.#inflight.delete(key)
+      entry.complete()
+      this.#logger.debug({ key }, 'speech streamed once: not written')
+      return undefined
     }
     const samples = concatInt16(entry.cacheChunks)
     entry.complete()

@@ -36,6 +36,8 @@ export class Synthesis<Result> {
   error: unknown
   /** render() and stream() calls attached; when the last one leaves early, the work stops. */
   waiters = 0
+  /** A render() is attached: the file is written whatever the cache's admission. */
+  needsFile = false
   /** Settles once the cache file is written (or the synthesis failed). */
   stored!: Promise<Result>
   #wakers: Array<() => void> = []
