@@ -42,6 +42,9 @@ export interface WindowFigures {
   /** This process: the simulator's Event Socket side. */
   readonly simulatorCpu: number
   readonly fakesCpu: number
+  /** The rest of the machine (other processes, the kernel's threads), and what the hypervisor stole, in cores. Absent in older results. */
+  readonly machineOtherCpu?: number
+  readonly stealCpu?: number
 }
 
 export interface TurnTimes {
@@ -230,12 +233,17 @@ export function goalLines (r: LoadResult): string[] {
   const held = heldSteps.length > 0
     ? [`- **Held frames** (talk windows): a reply's frames handed to the shared socket's helper ${HOLD_AHEAD_MS} ms ahead and sent when due by its own thread (lib/media/native/held-send.c), so the event loop's delays up to that do not reach the pacing; sent over 1 ms late (the thread short of CPU): ${heldSteps.map((s) => `${s.talk.heldLate ?? 0} of ${s.talk.heldFrames ?? 0} at ${s.calls}`).join(', ')}.${realtimeNote(heldSteps)}`]
     : []
+  const machineSteps = r.steps.filter((s) => s.talk.machineOtherCpu !== undefined)
+  const machine = machineSteps.length > 0
+    ? [`- **The rest of the machine** (talk windows; /proc/stat): busy besides the server, driver and fakes (other processes, the kernel's threads), and stolen by the hypervisor, cores: ${machineSteps.map((s) => `${cell(s.talk.machineOtherCpu, 2)} / ${cell(s.talk.stealCpu, 2)} at ${s.calls}`).join(', ')}. A VM's neighbours slow every figure here without showing in any of our processes' CPU.`]
+    : []
   return [
     ...quietness,
     ...note,
     ...keepAlive,
     ...replyStarts,
     ...held,
+    ...machine,
     ...stallLines(r),
     `- **≥ ${GOALS.calls} calls** with pacing p99 ≤ ${GOALS.pacingP99Ms} ms and loop delay p99 ≤ ${GOALS.loopP99Ms} ms: ${verdict(any ? (largest?.calls ?? 0) >= GOALS.calls : undefined)}; ` +
       `largest step that held: ${largest?.calls ?? 'none'}${first !== undefined ? `; ${first.calls} calls: ${first.streamingAtEnd}/${first.calls} streaming at the end, pacing p99 ${cell(first.talk.pacingP99Ms, 1)} ms, loop p99 ${cell(first.talk.loopP99Ms, 1)} ms, ` +

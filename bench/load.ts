@@ -32,7 +32,7 @@ import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-medi
 import { LOAD_DID, type LoadMark, type LoadMemoryStats } from './load-protocol.ts'
 import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
 import { perfServerArgs, startPerf } from './perf-record.ts'
-import { threadShares, threadTimes } from './proc-threads.ts'
+import { machineTimes, restOfMachine, threadShares, threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
 import { stallCause, type GcEvent, type Stall } from './stall-cause.ts'
 
@@ -112,14 +112,12 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     await sleep(3000, undefined, { signal })
     idleMemory = await server.memory()
     idleRss = idleMemory.rss
-    const srv = server
-    const gen = media
-    const fk = fakes
+    const [srv, gen, fk] = [server, media, fakes]
 
     /** Every waterfall so far: a turn's record can arrive after its window ended (the reply still playing). */
     const marks: LoadMark[] = []
     const measure = async (ms: number, name: string, settle = false): Promise<{ figures: WindowFigures, marks: readonly LoadMark[], from: number, to: number, memory?: LoadMemoryStats }> => {
-      const t0 = await threadTimes(srv.pid)
+      const [t0, machine0] = [await threadTimes(srv.pid), await machineTimes()]
       // With workers, each one's event loop is `main <pid>` (proc-threads.ts), its tid its pid.
       const stopPerf = startPerf(options.perfDir, [srv.pid, ...[...t0].filter(([, t]) => t.name.startsWith('main ')).map(([tid]) => tid)], name)
       const loop0 = await scrapeLoop(srv.metricsPort) // a scrape resets prom-client's histogram: the window starts clean
@@ -132,7 +130,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       await stopPerf?.()
       const wallMs = performance.now() - wall0
       const epoch1 = Date.now()
-      const t1 = await threadTimes(srv.pid)
+      const [t1, machine1] = [await threadTimes(srv.pid), await machineTimes()]
       const loop = await scrapeLoop(srv.metricsPort)
       const gen1 = await gen.report()
       const driver = process.cpuUsage(driver0)
@@ -177,6 +175,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           generatorWakeP99Ms: gen1.wakeP99Ms,
           simulatorCpu: round((driver.user + driver.system) / 1000 / wallMs, 3),
           fakesCpu: round(fakesMs / wallMs, 3),
+          ...restOfMachine(machine0, machine1, wallMs, total + gen1.cpu + (driver.user + driver.system) / 1000 / wallMs + fakesMs / wallMs),
         },
       }
     }

@@ -55,3 +55,24 @@ export function threadShares (before: Map<number, ThreadTimes>, after: Map<numbe
   }
   return shares
 }
+
+/**
+ * The whole machine's CPU time so far, ms summed over its CPUs (/proc/stat's `cpu` line): busy
+ * (user, nice, system, irq, softirq) and stolen (the hypervisor ran another guest instead: a VM's
+ * noisy neighbour, which no process's own figures show).
+ */
+export async function machineTimes (): Promise<{ busyMs: number, stealMs: number }> {
+  const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n')[0] ?? ''
+  const f = line.trim().split(/\s+/).slice(1).map(Number)
+  const at = (i: number): number => Number.isFinite(f[i]) ? f[i] as number : 0
+  return { busyMs: (at(0) + at(1) + at(2) + at(5) + at(6)) * TICK_MS, stealMs: at(7) * TICK_MS }
+}
+
+/**
+ * The rest of the machine over a window, in cores: what was busy besides `ours` (the cores the
+ * bench's own processes used: other processes, the kernel's own threads), and what was stolen.
+ */
+export function restOfMachine (before: { busyMs: number, stealMs: number }, after: { busyMs: number, stealMs: number }, wallMs: number, ours: number): { machineOtherCpu: number, stealCpu: number } {
+  const round3 = (v: number): number => Math.round(v * 1000) / 1000
+  return { machineOtherCpu: round3(Math.max(0, (after.busyMs - before.busyMs) / wallMs - ours)), stealCpu: round3((after.stealMs - before.stealMs) / wallMs) }
+}

@@ -47,3 +47,18 @@ t.test('the held frames line says whether their thread ran at realtime priority'
   t.match(line(result([held(0)]), 'Held frames'), /The thread ran at normal priority \(`media\.stream\.realtimeSend` refused/)
   t.match(line(result([held(undefined)]), 'Held frames'), /3 of 1000 at 500\.$/, 'an older result: nothing said')
 })
+
+t.test('the rest of the machine is said per step when measured, and not at all in older results', async (t) => {
+  const measured = step(500, 0.085, 9.5)
+  const withMachine: LoadStep = { ...measured, talk: { ...measured.talk, machineOtherCpu: 0.123, stealCpu: 0.04 } }
+  t.match(line(result([withMachine]), 'rest of the machine'), /0\.12 \/ 0\.04 at 500/)
+  t.equal(line(result([measured]), 'rest of the machine'), '', 'older results: no line')
+})
+
+t.test('the machine\'s CPU from /proc/stat: busy and stolen, the rest after our own', async (t) => {
+  const { machineTimes, restOfMachine } = await import('../../bench/proc-threads.ts')
+  const a = await machineTimes()
+  t.ok(a.busyMs > 0 && a.stealMs >= 0, `busy ${a.busyMs} ms, stolen ${a.stealMs} ms since boot`)
+  t.same(restOfMachine({ busyMs: 1000, stealMs: 0 }, { busyMs: 3000, stealMs: 500 }, 1000, 1.5), { machineOtherCpu: 0.5, stealCpu: 0.5 })
+  t.same(restOfMachine({ busyMs: 1000, stealMs: 0 }, { busyMs: 1500, stealMs: 0 }, 1000, 1), { machineOtherCpu: 0, stealCpu: 0 }, 'never below zero (our processes\' ticks and the machine\'s are read apart)')
+})
