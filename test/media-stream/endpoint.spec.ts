@@ -68,6 +68,25 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
   stranger.close()
 })
 
+t.test('a call whose frames are not 20 ms is warned about once, at its first frame; a 20 ms one never', async (t) => {
+  for (const [rate, bytes, ms] of [[8000, 480, 30], [16000, 320, 10], [8000, 320, 20], [16000, 640, 20]] as const) {
+    const fs = await fakeSwitch()
+    const ep = await MediaEndpoint.open({ rate, logger: fs.logger, scheduler: fs.scheduler, connect: false })
+    const got: InboundFrame[] = []
+    const consumer = (async () => { for await (const f of ep.frames()) got.push(f) })()
+    await fs.send(Buffer.alloc(bytes, 0xff), ep.localAddress.port)
+    for (let i = 0; i < 3; i++) await fs.send(audioFrame(bytes, i * 100), ep.localAddress.port)
+    await until(() => got.length === 3)
+    const warned = fs.records.filter((r) => r.level === 40 && /ms frames \(its ptime\)/.test(String(r.msg)))
+    if (ms === 20) t.equal(warned.length, 0, `${rate} Hz, ${bytes} bytes: 20 ms, nothing said`)
+    else t.match(warned, [{ frameMs: ms }], `${rate} Hz, ${bytes} bytes: ${ms} ms frames, said once`)
+    t.equal(got[0]?.samples.length, bytes / 2, 'the frames are taken in whole all the same')
+    await ep.close()
+    await consumer
+    fs.close()
+  }
+})
+
 t.test('connected to FreeSWITCH once it is known: our frames reach it, a stranger\'s never reach us', async (t) => {
   const fs = await fakeSwitch()
   const { logger, clock, scheduler } = fs

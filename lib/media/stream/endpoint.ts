@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 import { int16FromBytes, type PcmChunk } from '../pcm.ts'
-import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
+import { frameSamples, isPreRtpFrame, isStreamRate, warnIfNot20ms, type StreamRate } from './frame.ts'
 import type { InboundFrame } from './inbound.ts'
 import { FrameConsumers } from './frame-consumers.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
@@ -294,7 +294,7 @@ export class MediaEndpoint {
       return
     }
     if (gap) this.#stats.rtpGap++
-    this.#stats.received++
+    if (this.#stats.received++ === 0) warnIfNot20ms(msg.length, this.rate, this.#logger)
     const samples = frameSamples(msg, gap)
     const frame: InboundFrame = {
       samples,
