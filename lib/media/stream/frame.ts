@@ -29,7 +29,7 @@ export function samplesPerFrame (rate: StreamRate): number {
 export function warnIfNot20ms (datagramBytes: number, rate: StreamRate, logger: Logger): void {
   const ms = datagramBytes / 2 / rate * 1000
   if (ms === FRAME_MS) return
-  logger.warn({ frameMs: ms }, `this call's audio comes in ${ms} ms frames (its ptime), ours are 20 ms: the caller may hear our speech broken up; have the SIP trunk or profile use ptime 20 (docs/freeswitch-pack.md), or play in files mode`)
+  logger.warn({ frameMs: ms }, `this call's audio comes in ${ms} ms frames (its ptime), ours are 20 ms: the caller may hear our speech broken up; have the SIP trunk or profile use ptime 20, or give the route mediaMode: files (docs/freeswitch-pack.md)`)
 }
 
 /**
