@@ -84,6 +84,30 @@ if (load.addon === undefined) {
     t.ok((after[2] as number) >= 67, `the third, 10 ms after the first, not sent with it (${after[2]} ms)`)
   })
 
+  t.test('a frame sent at once never overtakes one of its call still waiting (the thread held off past the guard)', async (t) => {
+    const mux = UdpMux.open(addon, '127.0.0.1', 0)
+    t.teardown(() => { mux.close() })
+    const fs = await freeswitchSide()
+    t.teardown(() => { fs.socket.close() })
+    const link = mux.link({ address: '127.0.0.1', port: fs.port })
+    t.ok(await link.connect(link.peer, logger))
+    // A second link to the same peer knows nothing of what the first holds: its frame goes at
+    // once as far as JavaScript can tell, as after a thread late past ORDER_GUARD_MS.
+    const unaware = mux.link({ address: '127.0.0.1', port: fs.port })
+    const sentAt = performance.now()
+    link.send(Buffer.from([1, 0]), undefined, 60)
+    unaware.send(Buffer.from([2, 0]))
+    mux.flush()
+    await until(() => fs.got.length === 2)
+    t.same(fs.got.map((g) => g.byte), [1, 2], 'behind the frame still waiting')
+    t.ok((fs.got[1]?.at as number) - sentAt >= 57, `not before it (${(fs.got[1]?.at as number) - sentAt} ms)`)
+    t.equal(mux.stats.held.queued, 2, 'through the queue')
+    unaware.send(Buffer.from([3, 0]))
+    mux.flush()
+    await until(() => fs.got.length === 3)
+    t.equal(mux.stats.held.queued, 2, 'with nothing of its call waiting, at once')
+  })
+
   t.test('held frames are taken back (a pause, a barge-in, the call closing); another call\'s are not', async (t) => {
     const mux = UdpMux.open(addon, '127.0.0.1', 0)
     t.teardown(() => { mux.close() })

@@ -166,6 +166,17 @@ int held_put (held_send_t *h, long long due_ns, uint32_t addr, uint16_t port, co
   return 0;
 }
 
+long long held_last_due (held_send_t *h, uint32_t addr, uint16_t port) {
+  long long last = -1;
+  pthread_mutex_lock(&h->lock);
+  /* Sorted by due time: from the tail, the first of this peer's is its latest. */
+  for (held_t *e = h->tail; e != NULL; e = e->prev) {
+    if (e->addr == addr && e->port == port) { last = e->due_ns; break; }
+  }
+  pthread_mutex_unlock(&h->lock);
+  return last;
+}
+
 int held_cancel (held_send_t *h, uint32_t addr, uint16_t port) {
   int n = 0;
   pthread_mutex_lock(&h->lock);

@@ -313,12 +313,21 @@ static napi_value mux_send (napi_env env, napi_callback_info info) {
   for (int k = 0; k < count; k++) {
     int32_t *d = meta + k * OUT_META;
     if (m->closed) { d[3] = 0; continue; }
-    if (d[3] <= 0 || m->held == NULL) { d[3] = 0; direct++; continue; }
+    if (m->held == NULL) { d[3] = 0; direct++; continue; }
+    long long now_ns = held_clock_ns(), due_ns;
+    if (d[3] <= 0) {
+      /* At once, unless a frame of this call still waits: the thread was held off past udp-mux.ts's
+       * ORDER_GUARD_MS (another realtime thread, a loaded machine). Then behind it, never ahead. */
+      long long last = held_last_due(m->held, (uint32_t)d[0], (uint16_t)d[1]);
+      if (last < 0) { d[3] = 0; direct++; continue; }
+      due_ns = last > now_ns ? last : now_ns;
+    } else {
+      /* The due time's low 32 bits: the moment nearest now that has them (a signed 32-bit difference). */
+      long long now_us = now_ns / 1000;
+      due_ns = (now_us + (int32_t)((uint32_t)d[4] - (uint32_t)now_us)) * 1000;
+    }
     int32_t len = d[2] < 0 ? 0 : d[2] > SLOT ? SLOT : d[2];
-    /* The due time's low 32 bits: the moment nearest now that has them (a signed 32-bit difference). */
-    long long now_us = held_clock_ns() / 1000;
-    long long due_us = now_us + (int32_t)((uint32_t)d[4] - (uint32_t)now_us);
-    int ok = held_put(m->held, due_us * 1000, (uint32_t)d[0], (uint16_t)d[1], outbox + (size_t)k * SLOT, (size_t)len) == 0;
+    int ok = held_put(m->held, due_ns, (uint32_t)d[0], (uint16_t)d[1], outbox + (size_t)k * SLOT, (size_t)len) == 0;
     /* 1: taken; -1: refused (out of memory), made 0 below (0 here would mean "send now"). */
     d[3] = ok ? 1 : -1;
     taken += ok;

@@ -36,7 +36,8 @@ const MAX_HOLD_MS = 1000
 /**
  * A frame sent within this long after a held one's due time still goes through the C side's
  * queue, due with it and so behind it: the thread may be a little late, and a frame sent at once
- * must never overtake one of the same call still waiting there.
+ * must never overtake one of the same call still waiting there. Later still, the C side checks
+ * (udp-mux.c, held_last_due): a frame sent at once while one of its call waits goes behind it.
  */
 const ORDER_GUARD_MS = 5
 /**
