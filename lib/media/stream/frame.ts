@@ -22,14 +22,15 @@ export function samplesPerFrame (rate: StreamRate): number {
  * A call whose frames are not 20 ms (its ptime: 10, 30, 40...) is said once, at its first frame:
  * our replies are 20 ms frames, and FreeSWITCH makes unicast's L16 codec at the call's ptime
  * (switch_ivr.c switch_ivr_activate_unicast, 444-452) and plays each datagram we send as one
- * frame of it (unicast_thread_run, 345-352). A frame with the packet's codec but fewer bytes is
- * padded with 0xFF to the packet (switch_core_media.c switch_core_session_write_frame, the
- * `perfect` branch), so at ptime 30 every 20 ms of our speech would go out as a 30 ms packet.
+ * frame of it (unicast_thread_run, 345-352), padding a short one (switch_core_media.c
+ * switch_core_session_write_frame, the `perfect` branch). On a real switch at ptime 30 each of
+ * our datagrams left as one 30 ms packet holding only its second half, one every 30 ms, the rest
+ * queued up to 4 s and dropped (docs/freeswitch-pack.md, "Packet time: 20 ms").
  */
 export function warnIfNot20ms (datagramBytes: number, rate: StreamRate, logger: Logger): void {
   const ms = datagramBytes / 2 / rate * 1000
   if (ms === FRAME_MS) return
-  logger.warn({ frameMs: ms }, `this call's audio comes in ${ms} ms frames (its ptime), ours are 20 ms: the caller may hear our speech broken up; have the SIP trunk or profile use ptime 20, or give the route mediaMode: files (docs/freeswitch-pack.md)`)
+  logger.warn({ frameMs: ms }, `this call's audio comes in ${ms} ms frames (its ptime), ours are 20 ms: the caller would hear our speech chopped and seconds late; have the SIP trunk or profile use ptime 20, or give the route mediaMode: files (docs/freeswitch-pack.md)`)
 }
 
 /**
