@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
@@ -35,14 +35,20 @@ if (load.addon === undefined) {
     }
   }
 
-  t.test('a held frame leaves when due, never before; a frame sent at once after it does not overtake it', async (t) => {
+  /** A shared socket with its helper thread, FreeSWITCH's side of one call, and that call's link, connected. */
+  async function connected (t: Test): Promise<{ mux: UdpMux, fs: Awaited<ReturnType<typeof freeswitchSide>>, link: ReturnType<UdpMux['link']> }> {
     const mux = UdpMux.open(addon, '127.0.0.1', 0)
     t.teardown(() => { mux.close() })
-    t.ok(mux.holds, 'the sending thread runs')
     const fs = await freeswitchSide()
     t.teardown(() => { fs.socket.close() })
     const link = mux.link({ address: '127.0.0.1', port: fs.port })
     t.ok(await link.connect(link.peer, logger))
+    return { mux, fs, link }
+  }
+
+  t.test('a held frame leaves when due, never before; a frame sent at once after it does not overtake it', async (t) => {
+    const { mux, fs, link } = await connected(t)
+    t.ok(mux.holds, 'the sending thread runs')
     const sentAt = performance.now()
     link.send(Buffer.from([1, 0]), undefined, 80)
     link.send(Buffer.from([2, 0]))
@@ -64,12 +70,7 @@ if (load.addon === undefined) {
   })
 
   t.test('frames due within 2 ms of the first go with it; one due later waits for its own time', async (t) => {
-    const mux = UdpMux.open(addon, '127.0.0.1', 0)
-    t.teardown(() => { mux.close() })
-    const fs = await freeswitchSide()
-    t.teardown(() => { fs.socket.close() })
-    const link = mux.link({ address: '127.0.0.1', port: fs.port })
-    t.ok(await link.connect(link.peer, logger))
+    const { mux, fs, link } = await connected(t)
     const sentAt = performance.now()
     link.send(Buffer.from([1, 0]), undefined, 60)
     link.send(Buffer.from([2, 0]), undefined, 61)
@@ -85,12 +86,7 @@ if (load.addon === undefined) {
   })
 
   t.test('a frame sent at once never overtakes one of its call still waiting (the thread held off past the guard)', async (t) => {
-    const mux = UdpMux.open(addon, '127.0.0.1', 0)
-    t.teardown(() => { mux.close() })
-    const fs = await freeswitchSide()
-    t.teardown(() => { fs.socket.close() })
-    const link = mux.link({ address: '127.0.0.1', port: fs.port })
-    t.ok(await link.connect(link.peer, logger))
+    const { mux, fs, link } = await connected(t)
     // A second link to the same peer knows nothing of what the first holds: its frame goes at
     // once as far as JavaScript can tell, as after a thread late past ORDER_GUARD_MS.
     const unaware = mux.link({ address: '127.0.0.1', port: fs.port })
