@@ -32,7 +32,10 @@
  * A wake-up is what this thread costs, not the send: in a VM each one is a timer reprogrammed and
  * two context switches. With one millisecond the thread took 0.082-0.085 of a core at 500 calls,
  * with two 0.056-0.057, with three 0.056 (bench/load.ts --steps=500, docs/benchmarks.md, fifteenth
- * session): what is left is the sends' own loopback delivery.
+ * session): what is left is the sends' own loopback delivery. Early is harmless to FreeSWITCH: its
+ * unicast thread hands each datagram to the session as it arrives (switch_ivr.c unicast_thread_run)
+ * and a reply already runs a frame ahead (endpoint-options.ts leadFrames), so which write tick
+ * plays which frame does not change (held frames on a real switch: docs/benchmarks.md, twelfth).
  */
 #define COALESCE_NS 2000000LL
 #define LATE_NS 1000000LL
