@@ -18,7 +18,7 @@ export interface HeardFrame {
   readonly writtenMs: number
   /** When the caller started hearing it: later than arrivalMs when frames were queued ahead. */
   readonly playMs: number
-  /** 160 samples of 8 kHz audio, after any displace_session mixing. */
+  /** 160 samples of 8 kHz audio (a packet of the call's ptime), after any displace_session mixing. */
   readonly samples: Int16Array
 }
 
@@ -56,8 +56,12 @@ export class CallerEar {
   /** When the channel hung up: nothing is written toward the caller after it (hangUpAt()). */
   private hungUpAtMs = Number.POSITIVE_INFINITY
 
-  /** `writeTimer`: the soft timer FreeSWITCH writes on; default the stricter matrix (never easier than a real switch). */
-  constructor (readonly writeTimer: WriteTimer = 'matrix') {}
+  /**
+   * `writeTimer`: the soft timer FreeSWITCH writes on; default the stricter matrix (never easier
+   * than a real switch). `packetMs`: the call's ptime, the write timer's interval (switch_rtp.c
+   * switch_rtp_create: both timers at the codec's ptime); each write is one packet of it.
+   */
+  constructor (readonly writeTimer: WriteTimer = 'matrix', readonly packetMs = FRAME_MS) {}
 
   /**
    * One of our datagrams' frames, written toward the caller on FreeSWITCH's RTP write timer:
@@ -104,10 +108,10 @@ export class CallerEar {
   queueUnicast (samples: Int16Array, arrivalMs: number): HeardFrame {
     // One thread reads a datagram, then blocks in the write: the next is read once that returns.
     const readMs = this.running(Math.max(arrivalMs, this.lastWrittenMs))
-    const tick = Math.floor(readMs / FRAME_MS)
+    const tick = Math.floor(readMs / this.packetMs)
     let writtenMs: number
     if (this.writeTimer === 'sleep') {
-      writtenMs = readMs + FRAME_MS
+      writtenMs = readMs + this.packetMs
     } else if (this.writeTimer === 'timerfd') {
       // An expiry is pending since the last read: it returns at once and takes them all.
       if (this.writeTick < tick) {
@@ -115,12 +119,12 @@ export class CallerEar {
         writtenMs = readMs
       } else {
         this.writeTick++
-        writtenMs = this.writeTick * FRAME_MS
+        writtenMs = this.writeTick * this.packetMs
       }
     } else {
       if (this.writeTick < tick - 1) this.writeTick = tick
       this.writeTick++
-      writtenMs = this.writeTick <= tick ? readMs : this.writeTick * FRAME_MS
+      writtenMs = this.writeTick <= tick ? readMs : this.writeTick * this.packetMs
     }
     const resumed = this.running(writtenMs)
     if (resumed !== writtenMs) {
@@ -128,11 +132,11 @@ export class CallerEar {
       // read took every expiry due meanwhile (_timerfd_next: tick += u64), so the next write
       // waits for the tick after. Frames read during the stall follow one a tick: the lag stays.
       writtenMs = resumed
-      this.writeTick = Math.max(this.writeTick, Math.floor(resumed / FRAME_MS))
+      this.writeTick = Math.max(this.writeTick, Math.floor(resumed / this.packetMs))
     }
     this.lastWrittenMs = writtenMs
     const playMs = Math.max(writtenMs, this.unicastFreeMs)
-    this.unicastFreeMs = playMs + FRAME_MS
+    this.unicastFreeMs = playMs + this.packetMs
     const frame: HeardFrame = { source: 'unicast', arrivalMs, writtenMs, playMs, samples }
     this.add(frame)
     return frame
@@ -209,7 +213,7 @@ export class CallerEar {
 
   /** Frames not yet (completely) played: the depth of the burst we sent ahead. */
   queueDepth (nowMs: number): number {
-    return Math.ceil(this.queuedMs(nowMs) / FRAME_MS)
+    return Math.ceil(this.queuedMs(nowMs) / this.packetMs)
   }
 
   /** The first frame the caller heard at or after `fromMs` whose mean absolute level reaches `minLevel`. */
@@ -221,7 +225,7 @@ export class CallerEar {
   lastHeardEndMs (beforeMs = Number.POSITIVE_INFINITY, minLevel = 1): number | undefined {
     const frames = this.byPlayTime().filter((f) => f.playMs < beforeMs && level(f.samples) >= minLevel)
     const last = frames.at(-1)
-    return last === undefined ? undefined : last.playMs + FRAME_MS
+    return last === undefined ? undefined : last.playMs + durationMs(last)
   }
 
   /**
@@ -236,11 +240,11 @@ export class CallerEar {
     let cursor = fromMs
     let playing = false
     for (const f of this.byPlayTime()) {
-      if (f.playMs + FRAME_MS <= cursor) continue
+      if (f.playMs + durationMs(f) <= cursor) continue
       const gap = f.playMs - cursor > FRAME_MS / 2
       if ((gap && (gapsStop || !playing)) || level(f.samples) < minLevel) return cursor
       playing = true
-      cursor = f.playMs + FRAME_MS
+      cursor = f.playMs + durationMs(f)
     }
     return cursor
   }
@@ -255,7 +259,7 @@ export class CallerEar {
     for (const f of this.byPlayTime()) {
       if (f.playMs >= toMs) break
       if (f.playMs - cursor > minMs) out.push({ startMs: cursor, endMs: f.playMs })
-      cursor = Math.max(cursor, f.playMs + FRAME_MS)
+      cursor = Math.max(cursor, f.playMs + durationMs(f))
     }
     if (toMs - cursor > minMs) out.push({ startMs: cursor, endMs: toMs })
     return out
@@ -298,6 +302,11 @@ export function conversationWav (caller: CallerAudio, ear: CallerEar, durationMs
     }
   }
   return buildWav(pcm, 8000, 2)
+}
+
+/** How long a heard frame plays: 20 ms, or a packet of the call's ptime (8 kHz). */
+function durationMs (frame: HeardFrame): number {
+  return frame.samples.length / 8
 }
 
 /** Mean absolute sample value, the measure switch_ivr_record_file() uses for silence. */

@@ -33,8 +33,10 @@ export class ChannelMedia {
     private readonly log: Logger | undefined,
     private readonly engine: UnicastEngine = UnicastLink,
     writeTimer: WriteTimer = 'matrix',
+    private readonly ptimeMs = 20,
   ) {
-    this.ear = new CallerEar(writeTimer)
+    if (!Number.isInteger(ptimeMs / 10) || ptimeMs < 10 || ptimeMs > 60) throw new RangeError(`ptimeMs ${ptimeMs}: 10 to 60 in steps of 10`)
+    this.ear = new CallerEar(writeTimer, ptimeMs)
   }
 
   /** switch_core_session_write_frame(): media bugs, then out to the caller. */
@@ -73,6 +75,7 @@ export class ChannelMedia {
       // switch_ivr_park(): a failed sendto() deactivates whatever CF_UNICAST refers to.
       sendFailed: () => { this.deactivateUnicast('send-failed') },
       log: this.log,
+      packetSamples: this.ptimeMs * 8,
     }, this.cngFrames)
     this.unicastRecords.push(record)
     if (link === undefined) {

@@ -88,7 +88,7 @@ export class Session {
     readonly options: PlaceCallOptions & { baseDir: string },
     readonly log: Logger | undefined,
   ) {
-    this.media = new ChannelMedia(channel, audio, () => this.now(), options.unicastCngFrames ?? 3, log, options.unicastEngine, options.writeTimer)
+    this.media = new ChannelMedia(channel, audio, () => this.now(), options.unicastCngFrames ?? 3, log, options.unicastEngine, options.writeTimer, options.ptimeMs)
     this.legs = new OriginatedLegs(() => options.bridge, () => this.now())
   }
 

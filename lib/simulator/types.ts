@@ -98,6 +98,13 @@ export interface PlaceCallOptions {
    */
   readonly unicastCngFrames?: number
   /**
+   * The call's packet time (`a=ptime` of the caller's offer, which FreeSWITCH keeps: helper 15a,
+   * docs/freeswitch-pack.md), 10-60 ms in steps of 10; default 20. Unicast's L16 codec is made at
+   * it: each datagram either way is one packet, and ours are written one per packet tick
+   * (ear.ts queueUnicast, unicast.ts consume). Not modelled by a `unicastEngine`.
+   */
+  readonly ptimeMs?: number
+  /**
    * Carries this call's unicast media in another process (the load bench's native generator);
    * default: in this process, frame by frame in the park loop.
    */

@@ -65,11 +65,17 @@ export interface UnicastRecord {
 export interface UnicastHooks {
   /** Call timeline, ms. */
   now (): number
-  /** switch_core_session_write_frame() of one 20 ms frame toward the caller. */
+  /** switch_core_session_write_frame() of one packet toward the caller (20 ms, or the call's ptime). */
   write (samples: Int16Array, arrivalMs: number): void
   /** An asynchronous sendto() failure: the park loop deactivates unicast. */
   sendFailed (link: UnicastPort): void
   readonly log: Logger | undefined
+  /**
+   * Samples in one packet of the call (its ptime; default 160, 20 ms): unicast's L16 codec is made
+   * at the read codec's rate and ptime (switch_ivr.c switch_ivr_activate_unicast, 444-452), so each
+   * datagram either way is one such packet. Only UnicastLink models it.
+   */
+  readonly packetSamples?: number
 }
 
 /** What the park loop and the channel's media use of one unicast connection. */
@@ -98,8 +104,6 @@ export interface UnicastEngine {
 
 /** SWITCH_RECOMMENDED_BUFFER_SIZE: the size of conninfo->write_frame_data. */
 const MAX_DATAGRAM = 8192
-/** L16 bytes of one frame: read_impl.decoded_bytes_per_packet, also the size of a CNG fill. */
-const L16_FRAME_BYTES = FRAME_SAMPLES * 2
 
 export class UnicastLink implements UnicastPort {
   readonly selfPaced = false
@@ -108,8 +112,14 @@ export class UnicastLink implements UnicastPort {
   private closing = false
   /** Datagrams that arrive before the thread runs wait in the socket's receive buffer. */
   private pending: Buffer[] = []
-  /** session->raw_write_buffer: L16 of any size is re-cut into whole codec frames. */
+  /** A datagram longer than a packet: L16 re-cut into whole packets (not checked on a real switch). */
   private raw = Buffer.alloc(0)
+  /** L16 bytes of one packet: read_impl.decoded_bytes_per_packet, also the size of a CNG fill. */
+  private readonly packetBytes: number
+  /** conninfo->write_frame_data: every datagram is received into it at offset 0 (see consume). */
+  private readonly writeBuffer: Buffer
+  /** The caller's samples read (20 ms at a time) and not yet sent: a packet is sent once whole. */
+  private readPending = new Int16Array(0)
   private closedResolve: () => void = () => {}
   readonly closed = new Promise<void>((resolve) => { this.closedResolve = resolve })
 
@@ -124,6 +134,9 @@ export class UnicastLink implements UnicastPort {
     // shared) can feed every call, each at its own local-port.
     socket.on('message', (msg: Buffer) => { this.onDatagram(msg) })
     socket.on('error', (err) => { hooks.log?.debug({ err }, 'simulated unicast socket error') })
+    this.packetBytes = (hooks.packetSamples ?? FRAME_SAMPLES) * 2
+    // Session pool memory: zeroed when the connection is made (switch_ivr.c 410).
+    this.writeBuffer = Buffer.alloc(MAX_DATAGRAM)
   }
 
   /** switch_ivr_activate_unicast(): the socket is always SOCK_DGRAM, whatever `transport` says. */
@@ -168,18 +181,33 @@ export class UnicastLink implements UnicastPort {
   }
 
   /**
-   * The park loop's switch_socket_sendto() of one frame the caller said: 0xFF fill while no RTP
+   * The park loop's switch_socket_sendto() of one packet the caller said: 0xFF fill while no RTP
    * has come in yet and whenever it pauses (`cng`: SFF_CNG; always decoded_bytes_per_packet
-   * long, even in native mode), the
-   * A-law payload in native mode, decoded L16 little-endian otherwise. False when the send
+   * long, even in native mode), the A-law payload in native mode, decoded L16 little-endian
+   * otherwise. The simulator's park loop reads 20 ms frames: at another ptime they are sent as
+   * whole packets (at 30 ms two every three frames; at 10 ms two per frame). False when the send
    * fails at once.
    */
   sendRead (samples: Int16Array, gap = false): boolean {
     if (this.closing) return false
+    const packet = this.packetBytes / 2
+    if (samples.length === packet && this.readPending.length === 0) return this.sendPacket(samples, gap)
+    const pending = new Int16Array(this.readPending.length + samples.length)
+    pending.set(this.readPending)
+    pending.set(samples, this.readPending.length)
+    let at = 0
+    for (; pending.length - at >= packet; at += packet) {
+      if (!this.sendPacket(pending.subarray(at, at + packet), gap)) return false
+    }
+    this.readPending = pending.slice(at)
+    return true
+  }
+
+  private sendPacket (samples: Int16Array, gap: boolean): boolean {
     const cng = gap || this.record.framesSent < this.cngFrames
     // The caller's RTP is PCMA: without `native` FreeSWITCH decodes it to L16 first.
     const alaw = cng ? undefined : encodeAlaw(samples)
-    const payload = alaw === undefined ? Buffer.alloc(L16_FRAME_BYTES, 0xff) : this.record.params.native ? alaw : l16(decodeAlaw(alaw))
+    const payload = alaw === undefined ? Buffer.alloc(this.packetBytes, 0xff) : this.record.params.native ? alaw : l16(decodeAlaw(alaw))
     try {
       this.socket.send(payload, this.record.params.remotePort, this.record.params.remoteIp, (err) => {
         if (err !== null && !this.closing) this.hooks.sendFailed(this)
@@ -235,15 +263,34 @@ export class UnicastLink implements UnicastPort {
     this.record.datagramsReceived++
     const data = msg.length > MAX_DATAGRAM ? msg.subarray(0, MAX_DATAGRAM) : msg
     const pcm = this.record.params.native ? l16(decodeAlaw(data)) : data
-    this.raw = this.raw.length === 0 ? Buffer.from(pcm) : Buffer.concat([this.raw, pcm])
     const now = this.hooks.now()
-    while (this.raw.length >= L16_FRAME_BYTES) {
-      const frame = new Int16Array(FRAME_SAMPLES)
-      for (let i = 0; i < FRAME_SAMPLES; i++) frame[i] = this.raw.readInt16LE(i * 2)
-      this.raw = this.raw.subarray(L16_FRAME_BYTES)
-      this.hooks.write(frame, now)
+    const bytes = this.packetBytes
+    // Every datagram is received into the same buffer at offset 0 (unicast_thread_run).
+    pcm.copy(this.writeBuffer, 0, 0, Math.min(pcm.length, MAX_DATAGRAM))
+    if (pcm.length < bytes && this.raw.length === 0) {
+      // switch_core_session_write_frame (switch_core_media.c 16186-16199): unicast's codec has the
+      // write codec's packet size (`perfect`), and a shorter frame is "padded" by
+      // memset(data, 255, packet - datalen) at the *start* of the buffer, over our first samples,
+      // then sent as a whole packet, taking in whatever the buffer held past our datagram. Checked
+      // on a real FreeSWITCH (helpers 15a and 16a, 2026-12-03): at ptime 30 a 320-byte datagram left
+      // as 10 ms of -1, its second half, then the last 10 ms of the datagram before it (zeros if
+      // none was longer); a 160-byte one was lost whole; one packet per 30 ms write tick.
+      this.writeBuffer.fill(0xff, 0, bytes - pcm.length)
+      this.hooks.write(samplesOf(this.writeBuffer.subarray(0, bytes)), now)
+      return
+    }
+    this.raw = this.raw.length === 0 ? Buffer.from(pcm) : Buffer.concat([this.raw, pcm])
+    while (this.raw.length >= bytes) {
+      this.hooks.write(samplesOf(this.raw.subarray(0, bytes)), now)
+      this.raw = this.raw.subarray(bytes)
     }
   }
+}
+
+function samplesOf (bytes: Buffer): Int16Array {
+  const out = new Int16Array(bytes.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = bytes.readInt16LE(i * 2)
+  return out
 }
 
 function l16 (samples: Int16Array): Buffer {

@@ -68,19 +68,35 @@ t.test('locks to the first source, ignores 0xFF pre-RTP frames and strangers', a
   stranger.close()
 })
 
-t.test('a call whose frames are not 20 ms is warned about once, at its first frame; a 20 ms one never', async (t) => {
-  for (const [rate, bytes, ms] of [[8000, 480, 30], [16000, 320, 10], [8000, 320, 20], [16000, 640, 20]] as const) {
+t.test('a call whose packets are not 20 ms gets our speech in packets of its size, whole and in order', async (t) => {
+  for (const [rate, bytes, ms] of [[8000, 480, 30], [16000, 320, 10], [8000, 640, 40], [8000, 320, 20], [16000, 640, 20]] as const) {
     const fs = await fakeSwitch()
-    const ep = await MediaEndpoint.open({ rate, logger: fs.logger, scheduler: fs.scheduler, connect: false })
+    const ep = await MediaEndpoint.open({ rate, logger: fs.logger, scheduler: fs.scheduler, leadFrames: 1 })
     const got: InboundFrame[] = []
     const consumer = (async () => { for await (const f of ep.frames()) got.push(f) })()
     await fs.send(Buffer.alloc(bytes, 0xff), ep.localAddress.port)
     for (let i = 0; i < 3; i++) await fs.send(audioFrame(bytes, i * 100), ep.localAddress.port)
     await until(() => got.length === 3)
-    const warned = fs.records.filter((r) => r.level === 40 && /ms frames \(its ptime\)/.test(String(r.msg)))
-    if (ms === 20) t.equal(warned.length, 0, `${rate} Hz, ${bytes} bytes: 20 ms, nothing said`)
-    else t.match(warned, [{ frameMs: ms }], `${rate} Hz, ${bytes} bytes: ${ms} ms frames, said once`)
-    t.equal(got[0]?.samples.length, bytes / 2, 'the frames are taken in whole all the same')
+    t.equal(got[0]?.samples.length, bytes / 2, `${ms} ms: the caller's packets are taken in whole`)
+    // 310 ms of a ramp that never repeats a value: 15.5 frames, so the reply ends mid-frame.
+    const speech = Int16Array.from({ length: rate * 0.31 }, (_, i) => 1 + i)
+    const playout = ep.enqueue(speech)
+    for (let i = 0; i < 40 && !(await Promise.race([playout.done.then(() => true), sleep(2).then(() => false)])); i++) {
+      fs.clock.advance(20)
+      await sleep(2)
+    }
+    fs.clock.advance(200)
+    await until(() => fs.received.reduce((n, b) => n + b.length, 0) >= speech.length * 2)
+    await sleep(20)
+    t.ok(fs.received.every((b) => b.length === bytes), `${rate} Hz, ${ms} ms: every datagram ${bytes} bytes`)
+    const all = Buffer.concat(fs.received)
+    const sent = new Int16Array(all.buffer, all.byteOffset, all.length / 2)
+    const start = sent.indexOf(1)
+    t.same(Array.from(sent.subarray(start, start + speech.length)), Array.from(speech), `${ms} ms: the reply whole, in order, no gap`)
+    t.ok(start % (bytes / 2) === 0 || ms === 20 || sent.subarray(0, start).every((x) => x === 0), 'silence before it')
+    const said = fs.records.filter((r) => /ms packets \(its ptime\)/.test(String(r.msg)))
+    if (ms === 20) t.equal(said.length, 0, `${rate} Hz: 20 ms, nothing said`)
+    else t.match(said, [{ level: 30, frameMs: ms }], `${rate} Hz: ${ms} ms packets, said once`)
     await ep.close()
     await consumer
     fs.close()

@@ -104,8 +104,8 @@ export class CallPacer {
   readonly #lead: number
   readonly #canSend: () => boolean
   readonly #send: (at: number) => void
-  readonly #ahead: number
-  readonly #clock: WriteClock | undefined
+  #ahead: number
+  #clock: WriteClock | undefined
   readonly #minMargin: number
   /** How late idle wake-ups come: up at once with a late one, down slowly (ms). */
   #lateness = 0
@@ -154,6 +154,12 @@ export class CallPacer {
     this.#laneSubscriber = { onTick (frames, now, dueAt) { self.#onLaneTick(frames, now, dueAt) } }
     this.#idleSubscriber = { onTick (_frames, now) { self.#onIdleTick(now) } }
     this.#grid = new GridMembership(this.#scheduler, { onTick (frames, now) { self.#onTick(frames, now) } }, options.wakeAt)
+  }
+
+  /** Packets are not our frames (packet-regroup.ts): none served ahead to hold, no 20 ms write ticks. */
+  sendsRegrouped (): void {
+    this.#ahead = 0
+    this.#clock = undefined
   }
 
   /** Idle frames not sent because a frame of ours already held that write tick. */

@@ -1,18 +1,20 @@
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 import { int16FromBytes, type PcmChunk } from '../pcm.ts'
-import { frameSamples, isPreRtpFrame, isStreamRate, warnIfNot20ms, type StreamRate } from './frame.ts'
+import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
 import type { InboundFrame } from './inbound.ts'
 import { FrameConsumers } from './frame-consumers.ts'
+import { FrameListeners } from './frame-listeners.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
 import { openDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
 import { HOLD_AHEAD_MS, type AddressPort, type SentListener, type MediaEndpointOptions, type MediaEndpointStats } from './endpoint-options.ts'
-import { LITTLE_ENDIAN, SendRing } from './send-ring.ts'
+import { LITTLE_ENDIAN, SendRing, type SendSlot } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
 import { QuietIdle, WARM_MS } from './quiet-idle.ts'
 import { keepDatagramMap } from './datagram-map.ts'
+import { PacketRegrouper } from './packet-regroup.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -31,9 +33,8 @@ export { HOLD_AHEAD_MS } from './endpoint-options.ts'
 const MAX_DATAGRAM = 1920
 /**
  * Send buffers per call: a slot is busy until its datagram is known to be sent (at its callback,
- * or once the socket's send queue is seen empty),
- * and a call sends 1-3 frames per turn (1 + lead at a reply's start, 2 when catching up); a ring
- * that runs out grows by one slot (SendRing.grown) instead of overwriting.
+ * or once the socket's send queue is seen empty), and a call sends 1-3 frames per turn (1 + lead
+ * at a reply's start, 2 when catching up); a ring that runs out grows by one slot (SendRing.grown).
  */
 const SEND_RING = 4
 /** The samples of a silence frame per rate, for sent-frame listeners: shared by every call, never written. */
@@ -49,13 +50,13 @@ export class MediaEndpoint {
   readonly #queue: OutboundQueue
   readonly #scheduler: FrameScheduler
   readonly #logger: Logger
-  // Arrays, replaced on (un)subscribe: iterating them per frame allocates no iterator.
-  #listeners: ReadonlyArray<(frame: InboundFrame) => void> = []
-  #sentListeners: ReadonlyArray<SentListener> = []
+  readonly #listeners: FrameListeners
   readonly #ring: SendRing
   readonly #pacer: CallPacer
   /** FreeSWITCH's write ticks, placed from the arrival of its frames (undefined: alignment off). */
-  readonly #writeClock: WriteClock | undefined
+  #writeClock: WriteClock | undefined
+  /** The call's packets are not 20 ms: frames go out regrouped to its ptime (packet-regroup.ts). */
+  #regroup: PacketRegrouper | undefined
   /** Whether an idle tick sends its silence (quiet-idle.ts). */
   readonly #quiet: QuietIdle
   /** FreeSWITCH writes on the matrix timer (endpoint-options.ts writeTimer). */
@@ -102,6 +103,7 @@ export class MediaEndpoint {
     this.#queue = new OutboundQueue(rate)
     this.#scheduler = options.scheduler ?? sharedScheduler()
     this.#logger = options.logger
+    this.#listeners = new FrameListeners(options.logger)
     this.#consumers = new FrameConsumers(options.maxBufferedFrames ?? 50)
     this.#peer = options.peer
     this.#connectToPeer = options.connect !== false
@@ -197,6 +199,7 @@ export class MediaEndpoint {
   /** Barge-in: drop all queued audio; the next frame sent is silence. Returns what was sent of each dropped item. */
   clear (): PlayoutResult[] {
     this.#takeBackHeld()
+    this.#regroup?.clear()
     return this.#queue.clear()
   }
 
@@ -217,8 +220,7 @@ export class MediaEndpoint {
    * event, so it must be cheap. Returns the unsubscribe function.
    */
   onFrame (listener: (frame: InboundFrame) => void): () => void {
-    this.#listeners = [...this.#listeners, listener]
-    return () => { this.#listeners = this.#listeners.filter((l) => l !== listener) }
+    return this.#listeners.onFrame(listener)
   }
 
   /**
@@ -229,8 +231,7 @@ export class MediaEndpoint {
    * instead of decoding `frame` (no array per frame).
    */
   onSent (listener: SentListener): () => void {
-    this.#sentListeners = [...this.#sentListeners, listener]
-    return () => { this.#sentListeners = this.#sentListeners.filter((l) => l !== listener) }
+    return this.#listeners.onSent(listener)
   }
 
   /** Inbound frames as an async iterable for one consumer; ends on close() or when `signal` aborts. */
@@ -246,8 +247,7 @@ export class MediaEndpoint {
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#queue.close()
     this.#consumers.endAll()
-    this.#listeners = []
-    this.#sentListeners = []
+    this.#listeners.clear()
     this.#closedPromise = this.#socket.close()
     this.#logger.debug({ stats: this.stats }, 'unicast endpoint closed')
     return this.#closedPromise
@@ -274,6 +274,7 @@ export class MediaEndpoint {
       // it arrives. Sent before, it would wait in FreeSWITCH's socket and play late, and that
       // backlog would stay ahead of every later frame for the rest of the call.
       this.#fsPlaying = true
+      this.#sizePackets(msg.length)
       this.#pacer.kick()
     }
     if (msg.length === 0 || msg.length % 2 !== 0 || msg.length > MAX_DATAGRAM) {
@@ -293,8 +294,8 @@ export class MediaEndpoint {
       this.#stats.preRtp++
       return
     }
+    this.#stats.received++
     if (gap) this.#stats.rtpGap++
-    if (this.#stats.received++ === 0) warnIfNot20ms(msg.length, this.rate, this.#logger)
     const samples = frameSamples(msg, gap)
     const frame: InboundFrame = {
       samples,
@@ -306,15 +307,7 @@ export class MediaEndpoint {
     }
     this.#mediaSamples += samples.length
     this.#quiet.heard(samples, receivedAt)
-    const listeners = this.#listeners
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        (listeners[i] as (frame: InboundFrame) => void)(frame)
-      } catch (err) {
-        // A faulty consumer must not take the socket's event handler (and the process) down.
-        this.#logger.error({ err }, 'unicast frame listener threw')
-      }
-    }
+    this.#listeners.frame(frame)
     this.#consumers.push(frame)
   }
 
@@ -326,45 +319,53 @@ export class MediaEndpoint {
 
   /** The queue's next frame to the socket, to leave at `now` (a held frame: later than the clock's now). */
   #sendFrame (now: number): void {
-    const ring = this.#ring
-    const socket = this.#socket
-    const connected = this.#link === 'connected'
     const idle = this.#queue.idle
-    const slot = ring.take()
+    const slot = this.#ring.take()
     const frame = this.#queue.nextFrameInto(now, slot)
     const fromSlot = frame === slot.bytes
-    // Connected, most sends carry no callback (about 1 µs less per datagram: no callback task);
-    // Node then drops a send's error unseen (dgram.js doSend), so one send in SAMPLE_EVERY still
-    // carries one, and a lasting failure is counted and logged. Either way the send is handed to
-    // libuv at once, so the slot is free once the socket's send queue is seen empty (send-ring.ts).
-    // Not connected, a send waits for an address lookup (a later tick) before even that: its slot
-    // stays busy until its own callback.
     this.#stats.sent++
     if (idle) this.#stats.silenceSent++
     this.#quiet.sent(now, !idle)
+    const regroup = this.#regroup
+    if (regroup !== undefined) regroup.push(frame, idle, !idle && this.#queue.empty, now)
+    else this.#transmit(frame, fromSlot ? slot : undefined, this.#socket.holds ? now - this.#scheduler.clock.now() : 0)
+    this.#queue.sent(now)
+    if (!this.#listeners.hearSent) return
+    this.#listeners.sent(frame, now, fromSlot ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : SILENT_SAMPLES[this.rate])
+  }
+
+  /**
+   * One datagram to the socket, held `holdMs` (served ahead) by a socket that holds; `slot`: the
+   * ring's buffer it is in (a regrouped frame is copied out of its slot at once). Connected, most
+   * sends carry no callback (~1 µs less each); Node then drops a send's error unseen (dgram.js
+   * doSend), so one in SAMPLE_EVERY carries one. The send reaches libuv at once: its slot is free
+   * once the send queue is seen empty (send-ring.ts). Not connected, it waits for an address
+   * lookup first: its slot is busy until its callback.
+   */
+  #transmit (bytes: Buffer, slot: SendSlot | undefined, holdMs: number): void {
     try {
-      if (connected) {
-        // A frame served ahead (a holding socket) is held until `now`.
-        socket.send(frame, this.#stats.sent % SAMPLE_EVERY === 1 ? this.#onSent : undefined, socket.holds ? now - this.#scheduler.clock.now() : 0)
-        if (fromSlot) ring.sentWithoutCallback(slot)
+      if (this.#link === 'connected') {
+        this.#socket.send(bytes, this.#stats.sent % SAMPLE_EVERY === 1 ? this.#onSent : undefined, holdMs)
+        if (slot !== undefined) this.#ring.sentWithoutCallback(slot)
       } else {
-        socket.sendTo(frame, this.#peer as AddressPort, fromSlot ? ring.sending(slot) : this.#onSent)
+        this.#socket.sendTo(bytes, this.#peer as AddressPort, slot !== undefined ? this.#ring.sending(slot) : this.#onSent)
       }
     } catch (err) {
-      if (fromSlot) ring.release(slot)
+      if (slot !== undefined) this.#ring.release(slot)
       this.#onSent(err as Error)
     }
-    this.#queue.sent(now)
-    const listeners = this.#sentListeners
-    if (listeners.length === 0) return
-    const samples = fromSlot ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : SILENT_SAMPLES[this.rate]
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        (listeners[i] as SentListener)(frame, now, samples)
-      } catch (err) {
-        this.#logger.error({ err }, 'unicast sent-frame listener threw')
-      }
-    }
+  }
+
+  /**
+   * FreeSWITCH's first datagram (0xFF fill too) is one packet of the call: at a ptime other than
+   * 20 ms our frames go out regrouped to it (packet-regroup.ts), none held, no 20 ms write ticks.
+   */
+  #sizePackets (bytes: number): void {
+    if (bytes === 0 || bytes % 2 !== 0 || bytes > MAX_DATAGRAM) return
+    this.#regroup = PacketRegrouper.forCall(bytes, this.rate, (packet) => { this.#transmit(packet, undefined, 0) }, this.#logger)
+    if (this.#regroup === undefined) return
+    this.#writeClock = undefined
+    this.#pacer.sendsRegrouped()
   }
 
   /**

@@ -1,9 +1,10 @@
-import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 
 /**
- * The wire format of FreeSWITCH's `unicast` media: one datagram per 20 ms frame of signed
- * 16-bit little-endian mono PCM at the channel's rate, in both directions.
+ * The wire format of FreeSWITCH's `unicast` media: one datagram per packet of the call (20 ms
+ * nearly always; its ptime) of signed 16-bit little-endian mono PCM at the channel's rate, in
+ * both directions. Our media path works in 20 ms frames; packet-regroup.ts sends them at the
+ * call's ptime.
  */
 
 export const FRAME_MS = 20
@@ -16,21 +17,6 @@ export function isStreamRate (rate: number): rate is StreamRate {
 
 export function samplesPerFrame (rate: StreamRate): number {
   return rate * FRAME_MS / 1000
-}
-
-/**
- * A call whose frames are not 20 ms (its ptime: 10, 30, 40...) is said once, at its first frame:
- * our replies are 20 ms frames, and FreeSWITCH makes unicast's L16 codec at the call's ptime
- * (switch_ivr.c switch_ivr_activate_unicast, 444-452) and plays each datagram we send as one
- * frame of it (unicast_thread_run, 345-352), padding a short one (switch_core_media.c
- * switch_core_session_write_frame, the `perfect` branch). On a real switch at ptime 30 each of
- * our datagrams left as one 30 ms packet holding only its second half, one every 30 ms, the rest
- * queued up to 4 s and dropped (docs/freeswitch-pack.md, "Packet time: 20 ms").
- */
-export function warnIfNot20ms (datagramBytes: number, rate: StreamRate, logger: Logger): void {
-  const ms = datagramBytes / 2 / rate * 1000
-  if (ms === FRAME_MS) return
-  logger.warn({ frameMs: ms }, `this call's audio comes in ${ms} ms frames (its ptime), ours are 20 ms: the caller would hear our speech chopped and seconds late; have the SIP trunk or profile use ptime 20, or give the route mediaMode: files (docs/freeswitch-pack.md)`)
 }
 
 /**
