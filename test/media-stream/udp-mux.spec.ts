@@ -143,7 +143,7 @@ if (load.addon === undefined) {
     t.ok((ages[0] as number) >= 15 && (ages[0] as number) <= waited + 5, `the first datagram's age is the wait (${ages[0]?.toFixed(1)} ms), from the kernel's timestamp`)
     t.ok(ages.every((age, i) => i === 0 || age <= (ages[i - 1] as number)), 'later datagrams are younger')
     t.equal(mux.stats.wakeUps, 1, 'one wake-up for the five')
-    // One allocation for the wake-up (udp-mux.ts BatchMemory), each datagram its own bytes in it.
+    // One allocation for the wake-up (batch-memory.ts), each datagram its own bytes in it.
     t.ok(msgs.every((m) => m.buffer === msgs[0]?.buffer), 'the five share one allocation')
     t.same(msgs.map((m) => m.length), lengths)
     t.ok(msgs.every((m) => m.byteOffset % 8 === 0), 'each aligned')

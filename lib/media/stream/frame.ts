@@ -49,7 +49,7 @@ export function decodeFrame (datagram: Buffer): Int16Array {
  * The samples of one received datagram, without a copy where the host allows: each datagram's
  * bytes are its own, written by nobody else (Node gives each UDP message of a socket a fresh
  * ArrayBuffer, checked on Node 20; the shared socket an aligned stretch of one wake-up's
- * allocation, udp-mux.ts BatchMemory), so an Int16Array view on them is the frame and the
+ * allocation, batch-memory.ts), so an Int16Array view on them is the frame and the
  * per-frame array allocation goes away. A pause in the caller's RTP (an all-0xFF
  * frame) is zeroed in place: it is silence. Big-endian hosts and odd offsets get a copy.
  */

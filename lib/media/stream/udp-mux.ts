@@ -7,6 +7,7 @@ import { portsToTry, type PortChoice } from './bind.ts'
 import type { DatagramSocket, SendDone } from './datagram-socket.ts'
 import type { AddressPort } from './endpoint-options.ts'
 import { LITTLE_ENDIAN } from './send-ring.ts'
+import { BatchMemory, IN_META } from './batch-memory.ts'
 
 /**
  * Every call's unicast media through one UDP socket of this process, read and written in
@@ -27,8 +28,6 @@ import { LITTLE_ENDIAN } from './send-ring.ts'
 
 /** Frames one flush can hold; a tick with more flushes as it goes (4 MB of send slots: 2048 calls). */
 const OUTBOX_SLOTS = 2048
-/** Per received datagram: source address, port, length, age in µs (udp-mux.c). */
-const IN_META = 4
 /** Per datagram to send: address, port, length, held (then 1 if taken, 0 if not), due time's low 32 bits in µs (udp-mux.c). */
 const OUT_META = 5
 /** The longest a frame may be held (ms): a reply is served at most a frame or two ahead. */
@@ -92,6 +91,8 @@ export class UdpMux {
   readonly #outMeta: Int32Array
   readonly #slot: number
   readonly #links = new Map<number, MuxLink>()
+  /** One for the mux's life, new memory each wake-up (batch-memory.ts says why not one per wake-up). */
+  readonly #batch = new BatchMemory()
   /** The C side's clock (CLOCK_MONOTONIC, ms) less performance.now(): both count the same time. */
   readonly #clockOffset: number
   #queued = 0
@@ -236,7 +237,8 @@ export class UdpMux {
     const meta = this.#inMeta
     const slot = this.#slot
     this.#stats.wakeUps++
-    const batch = new BatchMemory(meta, count, slot)
+    const batch = this.#batch
+    batch.begin(meta, count, slot)
     for (let i = 0; i < count; i++) {
       const at = i * IN_META
       const link = this.#links.get((meta[at] as number >>> 0) * 65536 + (meta[at + 1] as number))
@@ -252,36 +254,6 @@ export class UdpMux {
   }
 }
 
-/**
- * The memory for one wake-up's datagrams: one allocation, each datagram its own 8-byte-aligned
- * stretch of it (the endpoint views a frame's samples in place, frame.ts frameSamples, and zeroes
- * a 0xFF gap frame in place: its own bytes only). An allocation per datagram, as Node gives each
- * message of a socket, cost ~1.5 µs each in malloc, free and V8's ArrayBuffer bookkeeping against
- * ~0.35 µs (docs/benchmarks.md "A wake-up's datagrams in one allocation"). Every consumer copies
- * what it keeps beyond the frame's dispatch (FrameHistory, the utterance, Silero's window, the
- * WAV writer, the recording's timeline); a consumer's bounded queue (frame-consumers.ts) holding
- * a frame holds its batch, at most a few KB, for as long.
- */
-class BatchMemory {
-  readonly #memory: Buffer
-  #used = 0
-
-  constructor (meta: Int32Array, count: number, slot: number) {
-    let bytes = 0
-    for (let i = 0; i < count; i++) bytes += align8(Math.min(meta[i * IN_META + 2] as number, slot))
-    this.#memory = Buffer.allocUnsafeSlow(bytes)
-  }
-
-  take (length: number): Buffer {
-    const msg = this.#memory.subarray(this.#used, this.#used + length)
-    this.#used += align8(length)
-    return msg
-  }
-}
-
-function align8 (n: number): number {
-  return (n + 7) & ~7
-}
 
 /** One call's share of a UdpMux, as a DatagramSocket for its MediaEndpoint. */
 export class MuxLink implements DatagramSocket {
