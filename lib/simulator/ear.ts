@@ -196,7 +196,10 @@ export class CallerEar {
   /** Adds what the caller heard in samples [fromSample, fromSample + out.length) to `out` (overlaps summed). */
   renderInto (out: Float64Array, fromSample: number): void {
     const last = Math.floor((fromSample + out.length - 1) / FRAME_SAMPLES)
-    for (let slot = Math.floor(fromSample / FRAME_SAMPLES) - 1; slot <= last; slot++) {
+    // A frame is filed under the 20 ms slot it starts in and reaches into the next; a packet of a
+    // longer ptime (30 ms) into the one after that too.
+    const back = Math.ceil(this.packetMs / FRAME_MS)
+    for (let slot = Math.floor(fromSample / FRAME_SAMPLES) - back; slot <= last; slot++) {
       for (const f of this.slots.get(slot) ?? []) {
         const start = Math.round(f.playMs * 8) - fromSample
         const from = Math.max(0, -start)

@@ -75,9 +75,18 @@ t.test('a call whose packets are not 20 ms gets our speech in packets of its siz
     const got: InboundFrame[] = []
     const consumer = (async () => { for await (const f of ep.frames()) got.push(f) })()
     await fs.send(Buffer.alloc(bytes, 0xff), ep.localAddress.port)
-    for (let i = 0; i < 3; i++) await fs.send(audioFrame(bytes, i * 100), ep.localAddress.port)
-    await until(() => got.length === 3)
-    t.equal(got[0]?.samples.length, bytes / 2, `${ms} ms: the caller's packets are taken in whole`)
+    // Six packets of one ramp: 60 ms at ptime 10, 240 ms at ptime 40.
+    const n = bytes / 2
+    for (let i = 0; i < 6; i++) {
+      const packet = Buffer.alloc(bytes)
+      for (let k = 0; k < n; k++) packet.writeInt16LE(1 + i * n + k, k * 2)
+      await fs.send(packet, ep.localAddress.port)
+    }
+    const frame = rate / 50
+    await until(() => got.length === Math.floor(6 * n / frame))
+    t.ok(got.every((f) => f.samples.length === frame), `${ms} ms: the caller's packets come out as 20 ms frames`)
+    t.same(got.flatMap((f) => Array.from(f.samples)), Array.from({ length: got.length * frame }, (_, k) => 1 + k), 'every sample once, in order')
+    t.same(got.map((f) => f.mediaMs), got.map((_, k) => k * 20), 'each frame 20 ms after the last')
     // 310 ms of a ramp that never repeats a value: 15.5 frames, so the reply ends mid-frame.
     const speech = Int16Array.from({ length: rate * 0.31 }, (_, i) => 1 + i)
     const playout = ep.enqueue(speech)

@@ -68,6 +68,23 @@ t.test('ptime 30: our 480-byte datagrams play whole, one per 30 ms tick', async 
   t.equal(call.ear.lastHeardEndMs(), (heard[0]?.playMs ?? 0) + 300, 'a burst of 300 ms plays for 300 ms')
 })
 
+t.test('ptime 30: a line echo reads what the caller heard, a 30 ms packet reaching two 20 ms slots past its own', async (t) => {
+  // The 'sleep' write timer writes 30 ms after each datagram's arrival: packets start anywhere in a slot.
+  const { call, peer } = await start(t, { writeTimer: 'sleep' })
+  await Promise.all(Array.from({ length: 10 }, async (_, k) => { await peer.send(ramp(240, 1000 * (k + 1))) }))
+  await until(() => call.ear.heard.length === 10)
+  const heard = call.ear.heard
+  t.ok(heard.some((f) => Math.round(f.playMs * 8) % 160 > 80), 'some packet starts past the middle of its slot')
+  const whole = call.ear.render((heard.at(-1)?.playMs ?? 0) + 30)
+  let differs = 0
+  for (let from = Math.round((heard[0]?.playMs ?? 0) * 8); from + 40 <= whole.length; from += 40) {
+    const window = new Float64Array(40)
+    call.ear.renderInto(window, from)
+    if (!window.every((v, i) => v === whole[from + i])) differs++
+  }
+  t.equal(differs, 0, 'every 5 ms window as heard (line-echo.ts reads it so)')
+})
+
 t.test('ptime 30: a 20 ms datagram plays as on the real switch: 10 ms of -1, its second half, then what the buffer held', async (t) => {
   const { call, peer } = await start(t)
   await peer.send(ramp(160, 1))

@@ -15,6 +15,7 @@ import { WriteClock } from './write-clock.ts'
 import { QuietIdle, WARM_MS } from './quiet-idle.ts'
 import { keepDatagramMap } from './datagram-map.ts'
 import { PacketRegrouper } from './packet-regroup.ts'
+import { FrameCutter } from './frame-cutter.ts'
 
 /**
  * One call's end of FreeSWITCH `unicast` media: a UDP socket that receives the caller's audio
@@ -29,15 +30,14 @@ import { PacketRegrouper } from './packet-regroup.ts'
 export type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStats, WriteTimer } from './endpoint-options.ts'
 export { HOLD_AHEAD_MS } from './endpoint-options.ts'
 
-// A 60 ms frame at 16 kHz: the largest ptime FreeSWITCH uses for L16 here, with room to spare.
-const MAX_DATAGRAM = 1920
+const MAX_DATAGRAM = 1920 // 60 ms at 16 kHz: the largest ptime FreeSWITCH uses for L16 here
 /**
  * Send buffers per call: a slot is busy until its datagram is known to be sent (at its callback,
  * or once the socket's send queue is seen empty), and a call sends 1-3 frames per turn (1 + lead
  * at a reply's start, 2 when catching up); a ring that runs out grows by one slot (SendRing.grown).
  */
 const SEND_RING = 4
-/** The samples of a silence frame per rate, for sent-frame listeners: shared by every call, never written. */
+/** 20 ms of silence per rate, for sent-frame listeners: shared by every call, never written. */
 const SILENT_SAMPLES: Readonly<Record<StreamRate, Int16Array>> = { 8000: new Int16Array(160), 16000: new Int16Array(320) }
 /** One send in this many carries a callback, so send errors are still seen (once a second per call). */
 const SAMPLE_EVERY = 50
@@ -55,8 +55,9 @@ export class MediaEndpoint {
   readonly #pacer: CallPacer
   /** FreeSWITCH's write ticks, placed from the arrival of its frames (undefined: alignment off). */
   #writeClock: WriteClock | undefined
-  /** The call's packets are not 20 ms: frames go out regrouped to its ptime (packet-regroup.ts). */
+  /** The call's packets are not 20 ms: ours go out regrouped to its ptime, its cut into 20 ms frames. */
   #regroup: PacketRegrouper | undefined
+  #cutter: FrameCutter | undefined
   /** Whether an idle tick sends its silence (quiet-idle.ts). */
   readonly #quiet: QuietIdle
   /** FreeSWITCH writes on the matrix timer (endpoint-options.ts writeTimer). */
@@ -205,8 +206,7 @@ export class MediaEndpoint {
 
   /**
    * Take back what the socket still holds (served ahead) and put its audio back in the queue
-   * (OutboundQueue.unsend): the agent stops as soon as without holding. Sent-frame listeners were
-   * told of those frames (an echo guard then waits for an echo that never comes: harmless).
+   * (OutboundQueue.unsend). Sent-frame listeners were told of those frames: harmless.
    */
   #takeBackHeld (): void {
     const n = this.#socket.cancelHeld()
@@ -270,9 +270,8 @@ export class MediaEndpoint {
     }
     if (!this.#fsPlaying) {
       // switch_ivr_park launches the thread that plays our datagrams (unicast_thread_launch) in
-      // the same loop pass that sends us its first frame: from now on what we send is played as
-      // it arrives. Sent before, it would wait in FreeSWITCH's socket and play late, and that
-      // backlog would stay ahead of every later frame for the rest of the call.
+      // the same loop pass that sends us its first frame. Sent before, ours would wait in
+      // FreeSWITCH's socket, a backlog ahead of every later frame for the rest of the call.
       this.#fsPlaying = true
       this.#sizePackets(msg.length)
       this.#pacer.kick()
@@ -297,6 +296,13 @@ export class MediaEndpoint {
     this.#stats.received++
     if (gap) this.#stats.rtpGap++
     const samples = frameSamples(msg, gap)
+    // At another packet time than 20 ms, packets are cut into 20 ms frames (frame-cutter.ts).
+    if (this.#cutter === undefined && samples.length === SILENT_SAMPLES[this.rate].length) this.#deliver(samples, receivedAt)
+    else (this.#cutter ??= new FrameCutter(SILENT_SAMPLES[this.rate].length)).cut(samples, (frame) => { this.#deliver(frame, receivedAt) })
+  }
+
+  /** One 20 ms frame of the caller's to the listeners and the consumers. */
+  #deliver (samples: Int16Array, receivedAt: number): void {
     const frame: InboundFrame = {
       samples,
       sampleRate: this.rate,
@@ -356,10 +362,7 @@ export class MediaEndpoint {
     }
   }
 
-  /**
-   * FreeSWITCH's first datagram (0xFF fill too) is one packet of the call: at a ptime other than
-   * 20 ms our frames go out regrouped to it (packet-regroup.ts), none held, no 20 ms write ticks.
-   */
+  /** FreeSWITCH's first datagram (0xFF fill too) is one packet: at a ptime not 20 ms ours are regrouped to it (packet-regroup.ts), none held, no 20 ms write ticks. */
   #sizePackets (bytes: number): void {
     if (bytes === 0 || bytes % 2 !== 0 || bytes > MAX_DATAGRAM) return
     this.#regroup = PacketRegrouper.forCall(bytes, this.rate, (packet) => { this.#transmit(packet, undefined, 0) }, this.#logger)
@@ -369,10 +372,9 @@ export class MediaEndpoint {
   }
 
   /**
-   * Connect the socket to the locked peer: a send then carries no address (no per-datagram
-   * address handling in Node: about 1.3 of 7 µs per datagram, measured on loopback), and the
-   * kernel itself refuses datagrams from anyone else. Until the connect completes, sends carry
-   * the address; a connect that fails leaves it that way.
+   * Connect the socket to the locked peer: a send then carries no address (about 1.3 of 7 µs per
+   * datagram, measured on loopback), and the kernel refuses datagrams from anyone else. Until the
+   * connect completes, sends carry the address; a connect that fails leaves it that way.
    */
   async #connect (peer: AddressPort): Promise<void> {
     if (!this.#connectToPeer) return
@@ -386,15 +388,10 @@ export class MediaEndpoint {
   readonly #onSent: (err: Error | null) => void = this.#sent.bind(this)
 
   #sent (err: Error | null): void {
+    if (err === null) return
+    this.#stats.sendErrors++
     // On a connected socket, FreeSWITCH closing its end (unicast deactivated, the call over)
     // comes back as ICMP port unreachable on the next sends: the peer is gone, not a fault.
-    if (err !== null && (err as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
-      this.#stats.sendErrors++
-      return
-    }
-    if (err !== null) {
-      this.#stats.sendErrors++
-      if (this.#stats.sendErrors === 1) this.#logger.warn({ err }, 'unicast send failed')
-    }
+    if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED' && this.#stats.sendErrors === 1) this.#logger.warn({ err }, 'unicast send failed')
   }
 }
