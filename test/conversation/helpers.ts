@@ -250,3 +250,32 @@ export function placeHeardCall (options: PlaceCallOptions): SimulatedCall {
   })
   return call
 }
+
+/**
+ * The caller cuts in 100 ms after the agent's first reply starts being heard: `line` said 20 ms
+ * later. Returns when they did (undefined until then) and the stop of the watcher.
+ */
+export function bargeInAfterReplyStarts (rig: ConversationRig, call: SimulatedCall, line: Buffer): { readonly at: number | undefined, stop: () => void } {
+  let at: number | undefined
+  const watcher = setInterval(() => {
+    if (at !== undefined) return
+    const replyStart = rig.logs.find((l) => l.msg === 'conversation started') ? call.ear.firstHeard(1800, 200) : undefined
+    if (replyStart !== undefined && call.nowMs > replyStart.playMs + 100) {
+      at = call.nowMs + 20
+      call.say(at, line)
+    }
+  }, 20)
+  return { get at () { return at }, stop: () => { clearInterval(watcher) } }
+}
+
+/**
+ * A streamed conversation (the product's default detector, Silero) whose model answers the
+ * caller's first words with three long sentences, then says goodbye and ends the call: a reply
+ * to barge into.
+ */
+export async function startBargeInRig (t: Test, sentence: string): Promise<ConversationRig> {
+  const rig = await startRig(t, { media: { mode: 'stream', stream: { vad: { engine: 'silero' } } } })
+  rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Basta così, grazie.'))
+  rig.fake.reply(CHAT, reply([sentence, sentence, sentence]), reply('Va bene, arrivederci.', { tools: [{ name: 'end_call', args: { reason: 'caller_request' } }] }))
+  return rig
+}

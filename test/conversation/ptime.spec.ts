@@ -3,7 +3,7 @@ import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { speechLike } from '../media-stream/signals.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
-import { CALLER, CHAT, DID, STT, reply, startRig, transcript } from './helpers.ts'
+import { CALLER, DID, bargeInAfterReplyStarts, startBargeInRig } from './helpers.ts'
 import { withLoopDelay } from '../helpers/loop-delay.ts'
 
 /**
@@ -33,23 +33,12 @@ function longestRunOf (value: number, samples: Int16Array): number {
 
 t.test('ptime 30: a streamed conversation with a barge-in, heard whole', async (t) => {
   const baseline = resources()
-  const rig = await startRig(t, { media: { mode: 'stream', stream: { vad: { engine: 'silero' } } } })
-  rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Basta così, grazie.'))
-  rig.fake.reply(CHAT,
-    reply([LONG, LONG, LONG]),
-    reply('Va bene, arrivederci.', { tools: [{ name: 'end_call', args: { reason: 'caller_request' } }] }))
+  const rig = await startBargeInRig(t, LONG)
   const call = new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, ptimeMs: 30, caller: { audio: [voice(500, 900)] } })
-  let bargeAt: number | undefined
-  const watcher = setInterval(() => {
-    if (bargeAt !== undefined) return
-    const replyStart = rig.logs.find((l) => l.msg === 'conversation started') ? call.ear.firstHeard(1800, 200) : undefined
-    if (replyStart !== undefined && call.nowMs > replyStart.playMs + 100) {
-      bargeAt = call.nowMs + 20
-      call.say(bargeAt, voice(0, 1000, 180).wav)
-    }
-  }, 20)
+  const barge = bargeInAfterReplyStarts(rig, call, voice(0, 1000, 180).wav)
   const { value: result, loopLagMs } = await withLoopDelay(async () => await call.ended)
-  clearInterval(watcher)
+  barge.stop()
+  const bargeAt = barge.at
 
   const heard = result.heard.filter((h) => h.source === 'unicast')
   t.ok(heard.length > 20 && heard.every((h) => h.samples.length === 240), `the agent was heard in 30 ms packets (${heard.length})`)

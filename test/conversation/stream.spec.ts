@@ -3,7 +3,7 @@ import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
 import { dtmf, speechLike, tones, whiteNoise } from '../media-stream/signals.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
-import { CALLER, CHAT, DID, STT, chatRequests, reply, startRig, transcript } from './helpers.ts'
+import { CALLER, CHAT, DID, STT, bargeInAfterReplyStarts, chatRequests, reply, startBargeInRig, startRig, transcript } from './helpers.ts'
 import { withLoopDelay } from '../helpers/loop-delay.ts'
 
 /** Speech the VAD recognises as a voice (a pure tone would be taken for ringback). */
@@ -16,26 +16,15 @@ const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposi
 t.test('a streamed conversation: the caller barges in mid-sentence, the agent stops at once and listens', async (t) => {
   const baseline = resources()
   // The product's default detector (Silero, batched), end to end.
-  const rig = await startRig(t, { media: { mode: 'stream', stream: { vad: { engine: 'silero' } } } })
-  rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'), transcript('Basta così, grazie.'))
-  rig.fake.reply(CHAT,
-    reply([LONG, LONG, LONG]),
-    reply('Va bene, arrivederci.', { tools: [{ name: 'end_call', args: { reason: 'caller_request' } }] }))
+  const rig = await startBargeInRig(t, LONG)
   const fs = new FakeFreeSwitch()
   // First words at 0.5 s; the reply (three sentences of ~0.3 s each with the tone speaker)
   // starts about a second later; the caller cuts in 0.1 s into it.
   const call = fs.placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 900)] } })
-  let bargeAt: number | undefined
-  const watcher = setInterval(() => {
-    if (bargeAt !== undefined) return
-    const replyStart = rig.logs.find((l) => l.msg === 'conversation started') ? call.ear.firstHeard(1800, 200) : undefined
-    if (replyStart !== undefined && call.nowMs > replyStart.playMs + 100) {
-      bargeAt = call.nowMs + 20
-      call.say(bargeAt, voice(0, 1000, 180).wav)
-    }
-  }, 20)
+  const barge = bargeInAfterReplyStarts(rig, call, voice(0, 1000, 180).wav)
   const { value: result, loopLagMs } = await withLoopDelay(async () => await call.ended)
-  clearInterval(watcher)
+  barge.stop()
+  const bargeAt = barge.at
 
   t.same(result.apps.filter((a) => a.name === 'playback' || a.name === 'record'), [], 'never playback or record: they would end unicast')
   t.ok(bargeAt !== undefined, 'the caller barged in')
