@@ -89,6 +89,8 @@ t.test('a call whose packets are not 20 ms gets our speech in packets of its siz
     t.same(got.map((f) => f.mediaMs), got.map((_, k) => k * 20), 'each frame 20 ms after the last')
     // 310 ms of a ramp that never repeats a value: 15.5 frames, so the reply ends mid-frame.
     const speech = Int16Array.from({ length: rate * 0.31 }, (_, i) => 1 + i)
+    const told: Buffer[] = []
+    ep.onSent((frame) => { told.push(Buffer.from(frame)) })
     const playout = ep.enqueue(speech)
     for (let i = 0; i < 40 && !(await Promise.race([playout.done.then(() => true), sleep(2).then(() => false)])); i++) {
       fs.clock.advance(20)
@@ -102,6 +104,9 @@ t.test('a call whose packets are not 20 ms gets our speech in packets of its siz
     const sent = new Int16Array(all.buffer, all.byteOffset, all.length / 2)
     const start = sent.indexOf(1)
     t.same(Array.from(sent.subarray(start, start + speech.length)), Array.from(speech), `${ms} ms: the reply whole, in order, no gap`)
+    // Sent-frame listeners (an echo guard) are told what went out: the packets, padding included.
+    t.ok(told.every((b) => b.length === bytes), `${ms} ms: listeners told ${bytes}-byte datagrams`)
+    t.ok(Buffer.concat(told).equals(all.subarray(all.length - Buffer.concat(told).length)), 'the same bytes as were sent')
     t.ok(start % (bytes / 2) === 0 || ms === 20 || sent.subarray(0, start).every((x) => x === 0), 'silence before it')
     const said = fs.records.filter((r) => /ms packets \(its ptime\)/.test(String(r.msg)))
     if (ms === 20) t.equal(said.length, 0, `${rate} Hz: 20 ms, nothing said`)

@@ -38,7 +38,7 @@ export interface DatagramSocket {
   sendQueueEmpty (): boolean
   /**
    * `send` copies the frame before it returns (udp-mux.ts), so one buffer can be filled and sent
-   * again and again: the endpoint's send ring needs one slot, not SEND_RING (endpoint.ts).
+   * again and again: the endpoint's send ring needs one slot, not SEND_RING_SLOTS (send-ring.ts).
    */
   readonly copiesOnSend: boolean
   close (): Promise<void>

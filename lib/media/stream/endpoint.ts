@@ -9,7 +9,7 @@ import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
 import { openDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
 import { HOLD_AHEAD_MS, type AddressPort, type SentListener, type MediaEndpointOptions, type MediaEndpointStats } from './endpoint-options.ts'
-import { LITTLE_ENDIAN, SendRing, type SendSlot } from './send-ring.ts'
+import { LITTLE_ENDIAN, SEND_RING_SLOTS, SendRing, type SendSlot } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
 import { QuietIdle, WARM_MS } from './quiet-idle.ts'
@@ -31,12 +31,6 @@ export type { AddressPort, SentListener, MediaEndpointOptions, MediaEndpointStat
 export { HOLD_AHEAD_MS } from './endpoint-options.ts'
 
 const MAX_DATAGRAM = 1920 // 60 ms at 16 kHz: the largest ptime FreeSWITCH uses for L16 here
-/**
- * Send buffers per call: a slot is busy until its datagram is known to be sent (at its callback,
- * or once the socket's send queue is seen empty), and a call sends 1-3 frames per turn (1 + lead
- * at a reply's start, 2 when catching up); a ring that runs out grows by one slot (SendRing.grown).
- */
-const SEND_RING = 4
 /** 20 ms of silence per rate, for sent-frame listeners: shared by every call, never written. */
 const SILENT_SAMPLES: Readonly<Record<StreamRate, Int16Array>> = { 8000: new Int16Array(160), 16000: new Int16Array(320) }
 /** One send in this many carries a callback, so send errors are still seen (once a second per call). */
@@ -117,7 +111,7 @@ export class MediaEndpoint {
     // A socket that copies each frame as it is sent (the shared one) gets one slot: 960 bytes
     // and three slot objects less a call at 8 kHz; a slot sent before a connect, busy until its
     // callback, makes the ring grow by one (send-ring.ts), once.
-    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, socket.copiesOnSend ? 1 : SEND_RING, this.#onSent, () => socket.sendQueueEmpty())
+    this.#ring = new SendRing(this.#queue.rate * 2 * 20 / 1000, socket.copiesOnSend ? 1 : SEND_RING_SLOTS, this.#onSent, () => socket.sendQueueEmpty())
     // On timerfd a write after idle ticks goes out at once: no warm window, no ticks to place.
     this.#matrix = options.writeTimer !== 'timerfd'
     this.#quiet = new QuietIdle(this.#scheduler.clock.now(), options.warmIdleMs ?? (this.#matrix ? WARM_MS : 0))
@@ -336,7 +330,7 @@ export class MediaEndpoint {
     if (regroup !== undefined) regroup.push(frame, idle, !idle && this.#queue.empty, now)
     else this.#transmit(frame, fromSlot ? slot : undefined, this.#socket.holds ? now - this.#scheduler.clock.now() : 0)
     this.#queue.sent(now)
-    if (!this.#listeners.hearSent) return
+    if (regroup !== undefined || !this.#listeners.hearSent) return // regrouped: told per packet (#sizePackets)
     this.#listeners.sent(frame, now, fromSlot ? (LITTLE_ENDIAN ? slot.samples : frameSamples(Buffer.from(frame), false)) : SILENT_SAMPLES[this.rate])
   }
 
@@ -362,10 +356,18 @@ export class MediaEndpoint {
     }
   }
 
-  /** FreeSWITCH's first datagram (0xFF fill too) is one packet: at a ptime not 20 ms ours are regrouped to it (packet-regroup.ts), none held, no 20 ms write ticks. */
+  /**
+   * FreeSWITCH's first datagram (0xFF fill too) is one packet: at a ptime not 20 ms ours are
+   * regrouped to it (packet-regroup.ts), none held, no 20 ms write ticks, and the sent-frame
+   * listeners hear the packets as FreeSWITCH plays them, padding included: an echo guard told the
+   * 20 ms frames saw its echo's delay jump at every padded reply end.
+   */
   #sizePackets (bytes: number): void {
     if (bytes === 0 || bytes % 2 !== 0 || bytes > MAX_DATAGRAM) return
-    this.#regroup = PacketRegrouper.forCall(bytes, this.rate, (packet) => { this.#transmit(packet, undefined, 0) }, this.#logger)
+    this.#regroup = PacketRegrouper.forCall(bytes, this.rate, (packet, at) => {
+      this.#transmit(packet, undefined, 0)
+      if (this.#listeners.hearSent) this.#listeners.sent(packet, at, frameSamples(packet, false))
+    }, this.#logger)
     if (this.#regroup === undefined) return
     this.#writeClock = undefined
     this.#pacer.sendsRegrouped()

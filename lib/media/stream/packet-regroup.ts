@@ -24,7 +24,8 @@ import { FRAME_MS, type StreamRate } from './frame.ts'
  * not drift ahead; one that stops sending lets FreeSWITCH play out, and starts from scratch.
  */
 
-export type SendPacket = (packet: Buffer) => void
+/** `at`: the time of the frame that completed it (scheduler clock). */
+export type SendPacket = (packet: Buffer, at: number) => void
 
 export class PacketRegrouper {
   readonly packetBytes: number
@@ -94,12 +95,12 @@ export class PacketRegrouper {
       from += n
       this.#filled += n
       if (!silent) this.#filledAudio = true
-      if (this.#filled === this.packetBytes) this.#flush()
+      if (this.#filled === this.packetBytes) this.#flush(at)
     }
     if (endsAudio && this.#filled > 0) {
       this.#ahead += this.packetBytes - this.#filled
       this.#packet.fill(0, this.#filled)
-      this.#flush()
+      this.#flush(at)
     }
   }
 
@@ -109,12 +110,12 @@ export class PacketRegrouper {
     this.#filledAudio = false
   }
 
-  #flush (): void {
+  #flush (at: number): void {
     const packet = this.#packet
     this.#packet = Buffer.allocUnsafe(this.packetBytes)
     this.#filled = 0
     this.#filledAudio = false
     this.#packetsSent++
-    this.#send(packet)
+    this.#send(packet, at)
   }
 }

@@ -18,6 +18,13 @@
  * grows by one slot rather than overwrite a datagram not yet sent; `grown` counts it.
  */
 
+/**
+ * Send buffers per call: a slot is busy until its datagram is known to be sent (at its callback,
+ * or once the socket's send queue is seen empty), and a call sends 1-3 frames per turn (1 + lead
+ * at a reply's start, 2 when catching up); a ring that runs out grows by one slot (`grown`).
+ */
+export const SEND_RING_SLOTS = 4
+
 export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 /** One datagram's bytes and, on a little-endian host, the same memory as samples. */
