@@ -10,11 +10,11 @@ function frame (from: number): Buffer {
 }
 const SILENCE = Buffer.alloc(320)
 
-function regrouper (bytes: number): { r: PacketRegrouper, sent: Array<{ at: number, samples: number[] }>, at: { now: number } } {
-  const sent: Array<{ at: number, samples: number[] }> = []
+function regrouper (bytes: number): { r: PacketRegrouper, sent: Array<{ at: number, firstDue: number, samples: number[] }>, at: { now: number } } {
+  const sent: Array<{ at: number, firstDue: number, samples: number[] }> = []
   const at = { now: 0 }
-  const r = new PacketRegrouper(bytes, 8000, (p) => {
-    sent.push({ at: at.now, samples: Array.from(new Int16Array(p.buffer, p.byteOffset, p.length / 2)) })
+  const r = new PacketRegrouper(bytes, 8000, (p, firstDue) => {
+    sent.push({ at: at.now, firstDue, samples: Array.from(new Int16Array(p.buffer, p.byteOffset, p.length / 2)) })
   })
   return { r, sent, at }
 }
@@ -26,6 +26,7 @@ t.test('ptime 30: two whole packets every three frames, as soon as each is whole
     r.push(frame(1 + k * 160), false, false, at.now)
   }
   t.same(sent.map((p) => p.at), [20, 40, 80, 100, 140, 160], 'sent 20 and 40 ms apart: one per 30 ms on average')
+  t.same(sent.map((p) => p.firstDue), [0, 30, 60, 90, 120, 150], 'each stamped with its first sample\'s due time: 30 ms apart')
   t.ok(sent.every((p) => p.samples.length === 240))
   t.same(sent.flatMap((p) => p.samples), Array.from({ length: 9 * 160 }, (_, i) => 1 + i), 'every sample once, in order')
   t.equal(r.pendingMs, 0)

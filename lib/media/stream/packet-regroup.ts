@@ -24,7 +24,7 @@ import { FRAME_MS, type StreamRate } from './frame.ts'
  * not drift ahead; one that stops sending lets FreeSWITCH play out, and starts from scratch.
  */
 
-/** `at`: the time of the frame that completed it (scheduler clock). */
+/** `at`: when its first sample was due, by the times of the frames pushed (scheduler clock). */
 export type SendPacket = (packet: Buffer, at: number) => void
 
 export class PacketRegrouper {
@@ -41,12 +41,16 @@ export class PacketRegrouper {
   /** Silence sent ahead of FreeSWITCH's clock by a padded end of reply (bytes). */
   #ahead = 0
   #lastAt = Number.NEGATIVE_INFINITY
+  /** When the first sample of the packet being filled was due. */
+  #startAt = 0
+  readonly #msPerByte: number
   #packetsSent = 0
 
   constructor (packetBytes: number, rate: StreamRate, send: SendPacket) {
     if (packetBytes <= 0 || packetBytes % 2 !== 0) throw new RangeError(`packet size ${packetBytes}: a positive even number of bytes`)
     this.packetBytes = packetBytes
     this.#packetMs = packetBytes / 2 / rate * 1000
+    this.#msPerByte = 1000 / 2 / rate
     // What FreeSWITCH can hold of ours: a packet, the padding of a reply's end (less than a
     // packet) and the pacer's lead (up to two frames, call-pacer.ts), which the pacer pays back
     // by sending nothing for as many slots.
@@ -90,17 +94,20 @@ export class PacketRegrouper {
       this.#ahead -= from
     }
     while (from < frame.length) {
+      // Stamped with its first sample's due time, packets are exactly a packet apart however
+      // they are sent (20 and 40 ms apart at ptime 30): a listener's timeline does not jitter.
+      if (this.#filled === 0) this.#startAt = at + from * this.#msPerByte
       const n = Math.min(frame.length - from, this.packetBytes - this.#filled)
       frame.copy(this.#packet, this.#filled, from, from + n)
       from += n
       this.#filled += n
       if (!silent) this.#filledAudio = true
-      if (this.#filled === this.packetBytes) this.#flush(at)
+      if (this.#filled === this.packetBytes) this.#flush(this.#startAt)
     }
     if (endsAudio && this.#filled > 0) {
       this.#ahead += this.packetBytes - this.#filled
       this.#packet.fill(0, this.#filled)
-      this.#flush(at)
+      this.#flush(this.#startAt)
     }
   }
 
