@@ -1,7 +1,6 @@
 import { PhoneAgentError } from '../errors.ts'
 import { FrameHistory, withVadSamples } from '../media/stream/inbound.ts'
 import type { InboundFrame } from '../media/stream/index.ts'
-import { EchoGuard } from '../media/echo.ts'
 import { silentSamples } from '../media/pcm.ts'
 import type { BargeInConfig, EndpointingConfig } from '../media/stream/turn-taking.ts'
 import type { VoiceDetector } from '../media/vad/index.ts'
@@ -236,18 +235,14 @@ export class StreamTurnMedia implements TurnMedia {
     if (this.#session !== undefined) return this.#session
     this.#session = session
     // Our own output echoing back on the caller's line must not sound like the caller: frames
-    // the guard explains entirely by what we sent are silence to the VAD (lib/media/echo.ts);
-    // the recogniser and the pre-roll keep the audio as it came.
-    const echo = this.#opts.bargeIn.echoGuard ? new EchoGuard({ rate: session.rate }) : undefined
-    const stopSent = echo === undefined ? () => {} : session.endpoint.onSent((_frame, at, samples) => { echo.noteOutbound(samples, at) })
+    // the session's echo guard explains entirely by what we sent are silence to the VAD; the
+    // recogniser and the pre-roll keep the audio as it came.
     const stopFrames = session.endpoint.onFrame((received) => {
-      const frame = echo !== undefined && echo.inbound(received.samples, received.receivedAt).echoOnly
-        ? withVadSamples(received, silentSamples(received.samples.length))
-        : received
+      const frame = session.echoOnly(received) ? withVadSamples(received, silentSamples(received.samples.length)) : received
       this.#history.push(received)
       this.#consumer?.(frame)
     })
-    this.#unsubscribe = () => { stopSent(); stopFrames() }
+    this.#unsubscribe = stopFrames
     this.#ctx.signal.addEventListener('abort', () => { this.#unsubscribe?.() }, { once: true })
     return session
   }

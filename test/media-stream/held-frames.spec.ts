@@ -102,14 +102,15 @@ class HoldingSocket implements DatagramSocket {
   async close (): Promise<void> {}
 }
 
-async function holdingEndpoint (clock: FakeClock, logger: Logger): Promise<{ ep: MediaEndpoint, socket: HoldingSocket }> {
+/** `packetBytes`: FreeSWITCH's first datagram, the call's packet (480: ptime 30). */
+async function holdingEndpoint (clock: FakeClock, logger: Logger, packetBytes = 320): Promise<{ ep: MediaEndpoint, socket: HoldingSocket }> {
   const scheduler = new FrameScheduler({ clock, timers: clock })
   const socket = new HoldingSocket(clock)
   const peer = { address: '127.0.0.1', port: 41000 }
   const mux = { link: () => socket } as unknown as UdpMux
   const ep = await MediaEndpoint.open({ rate: 8000, logger, scheduler, leadFrames: 1, writeTimer: 'timerfd', peer, mux })
   // FreeSWITCH's first datagram: from now on what we send is played.
-  socket.onMessage?.(Buffer.alloc(320, 0xff), peer, 0)
+  socket.onMessage?.(Buffer.alloc(packetBytes, 0xff), peer, 0)
   await new Promise((resolve) => setImmediate(resolve))
   return { ep, socket }
 }
@@ -181,4 +182,59 @@ t.test('endpoint: a clear takes back what the socket holds, and the dropped repl
   clock.advance(100)
   t.ok(socket.frames.filter((f) => !f.cancelled && f.samples[0] === 7).every((f) => f.due <= clearedAt), 'no audio of the reply leaves after the clear')
   t.ok(socket.frames.slice(sentBefore).every((f) => f.samples[0] === 0), 'only silence, if anything, after it')
+})
+
+t.test('endpoint, ptime 30: the packets of a reply are held until their first sample is due, 30 ms apart', async (t) => {
+  const clock = new FakeClock()
+  const { logger } = captureLogs()
+  const { ep, socket } = await holdingEndpoint(clock, logger, 480)
+  t.teardown(() => ep.close())
+  const start = clock.now()
+  ep.enqueue(Int16Array.from({ length: 240 * 20 }, (_, i) => i + 1))
+  await settle()
+  clock.advance(800)
+  const audio = socket.frames.filter((f) => f.samples.some((s) => s !== 0))
+  t.ok(audio.every((f) => f.samples.length === 240), 'every datagram a whole 30 ms packet')
+  t.equal(audio.length, 20, 'the reply in 20 packets')
+  t.ok(audio.slice(3).every((f) => f.hold > 0), 'once under way, each handed over ahead and held')
+  const dues = audio.map((f) => f.due - start)
+  // The lead frame goes with the first (both due at once): the second packet, which starts
+  // half-way into it, is due 10 ms in; from the third on, one every 30 ms.
+  t.same(dues.slice(2).map((d, i) => d - (dues[i + 1] as number)), new Array(18).fill(30), 'one packet every 30 ms')
+  const heard = audio.flatMap((f) => [...f.samples])
+  t.ok(heard.every((s, i) => s === i + 1), 'every sample once, in order')
+})
+
+t.test('endpoint, ptime 30: a pause takes back the held packets and their frames; resumed, nothing is lost', async (t) => {
+  const clock = new FakeClock()
+  const { logger } = captureLogs()
+  const { ep, socket } = await holdingEndpoint(clock, logger, 480)
+  t.teardown(() => ep.close())
+  const reply = Int16Array.from({ length: 160 * 40 }, (_, i) => i + 1)
+  ep.enqueue(reply)
+  await settle()
+  const start = clock.now()
+  for (const pauseAt of [97, 151, 262]) {
+    clock.advance(pauseAt - (clock.now() - start))
+    ep.pause()
+    clock.advance(45)
+    ep.resume()
+    await settle()
+  }
+  clock.advance(1200)
+  t.ok(ep.stats.heldTakenBack >= 3, `held packets taken back at each pause (${ep.stats.heldTakenBack})`)
+  const heard: number[] = []
+  for (const f of socket.frames) if (!f.cancelled) for (const s of f.samples) if (s !== 0) heard.push(s)
+  // A frame that began in a packet already played goes back whole: up to 10 ms heard twice.
+  let next = 1
+  let repeated = 0
+  for (const s of heard) {
+    if (s === next) next++
+    else if (s < next) repeated++
+    else break
+  }
+  t.equal(next, reply.length + 1, 'every sample heard, in order')
+  t.ok(repeated <= 3 * 80, `at most 10 ms repeated a pause (${repeated} samples)`)
+  const dues = socket.frames.filter((f) => !f.cancelled).map((f) => f.due)
+  t.ok(dues.every((d, i) => i === 0 || d >= (dues[i - 1] as number)), 'nothing leaves before a packet sent earlier')
 })

@@ -92,6 +92,33 @@ t.test('ptime 10: each frame goes as two packets at once; ptime 40: one packet e
   t.same(forty.sent.map((p) => [p.at, p.samples.length, p.samples[0]]), [[20, 320, 1], [60, 320, 321]])
 })
 
+t.test('takeBack: the frames held packets (and the one being filled) carry, from the frame the oldest began in', async (t) => {
+  const { r, sent } = regrouper(480)
+  for (let k = 0; k < 7; k++) r.push(frame(1 + k * 160), false, false, k * 20)
+  // Packets 0-3 sent (frames 0-5), frame 6 waiting: packet 3 began half-way into frame 4.
+  t.equal(sent.length, 4)
+  t.equal(r.takeBack(0), 0, 'nothing taken back: nothing to put back, the frame waiting stays')
+  t.equal(r.pendingMs, 20)
+  t.equal(r.takeBack(1), 3, 'packet 3 and the frame waiting: frames 4, 5 and 6')
+  t.equal(r.pendingMs, 0, 'the frame waiting is dropped: it goes back to the queue')
+  // The frames go again: the packets start afresh from the frame put back.
+  for (let k = 4; k < 7; k++) r.push(frame(1 + k * 160), false, false, 200 + k * 20)
+  t.same(sent[4]?.samples.slice(0, 3), [641, 642, 643], 'the next packet starts with the first frame put back')
+  t.equal(r.takeBack(2), 3, 'two packets from the frame the older began in')
+})
+
+t.test('takeBack of a padded reply end: its padding is no longer ahead of the clock', async (t) => {
+  const { r, sent } = regrouper(480)
+  for (let k = 0; k < 4; k++) r.push(frame(1 + k * 160), false, k === 3, k * 20)
+  t.equal(sent.length, 3, 'the end padded with 10 ms of silence')
+  r.takeBack(1)
+  // Had the padding still counted as sent ahead, the first 10 ms of this silence would be left out.
+  r.push(SILENCE, true, false, 80)
+  r.push(SILENCE, true, false, 100)
+  r.push(SILENCE, true, false, 120)
+  t.equal(sent.length - 3 + r.pendingMs / 30, 2, 'three frames of silence: two whole packets')
+})
+
 t.test('forCall: a regrouper only for packets that are not 20 ms, said once', async (t) => {
   const { logger, records } = captureLogs()
   const send = (): void => {}

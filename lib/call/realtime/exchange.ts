@@ -3,7 +3,6 @@ import type { AgentConfig } from '../../agent/config.ts'
 import type { Contact } from '../../agent/contacts.ts'
 import type { ToolValidation } from '../../agent/tools.ts'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
-import { EchoGuard } from '../../media/echo.ts'
 import { silentSamples } from '../../media/pcm.ts'
 import { StreamingResampler } from '../../media/resample-stream.ts'
 import type { InboundFrame } from '../../media/stream/index.ts'
@@ -85,17 +84,14 @@ export class RealtimeExchange {
   }
 
   async run (): Promise<ConverseResult> {
-    const { stream, signal, bargeIn } = this.#o
+    const { stream, signal } = this.#o
     if (signal.aborted) throw abortReason(signal)
     const done = new Promise<ConverseResult>((resolve, reject) => { this.#settle = { resolve, reject } })
     const onAbort = (): void => { this.#fail(abortReason(signal)) }
     signal.addEventListener('abort', onAbort, { once: true })
     const vad = stream.newVad()
     this.#vad = vad
-    // Our own voice echoing back on the caller's line must not sound like the caller.
-    const echo = bargeIn.echoGuard ? new EchoGuard({ rate: stream.rate }) : undefined
-    const stopSent = echo === undefined ? () => {} : stream.endpoint.onSent((_frame, at, samples) => { echo.noteOutbound(samples, at) })
-    const stopFrames = stream.endpoint.onFrame((frame) => { this.#onFrame(frame, vad, echo) })
+    const stopFrames = stream.endpoint.onFrame((frame) => { this.#onFrame(frame, vad) })
     const maxTimer = setTimeout(() => { this.#takeOver(async () => await this.#o.endings.goodbye('max-duration')) }, this.#o.maxMs)
     const unsubscribe = this.#o.feed.subscribe({
       event: (e) => { if (this.#settle !== undefined) this.#onEvent(e) },
@@ -109,7 +105,6 @@ export class RealtimeExchange {
       signal.removeEventListener('abort', onAbort)
       unsubscribe()
       stopFrames()
-      stopSent()
       vad.close()
       clearTimeout(maxTimer)
       this.#paid()
@@ -119,9 +114,10 @@ export class RealtimeExchange {
     }
   }
 
-  #onFrame (frame: InboundFrame, vad: ReturnType<StreamSession['newVad']>, echo: EchoGuard | undefined): void {
+  #onFrame (frame: InboundFrame, vad: ReturnType<StreamSession['newVad']>): void {
     if (this.#settle === undefined || this.#holding) return
-    const samples = echo !== undefined && echo.inbound(frame.samples, frame.receivedAt).echoOnly ? silentSamples(frame.samples.length) : frame.samples
+    // Our own voice echoing back on the caller's line must not sound like the caller (the session's echo guard).
+    const samples = this.#o.stream.echoOnly(frame) ? silentSamples(frame.samples.length) : frame.samples
     const event = vad.push(samples, Date.now())
     if (event?.type === 'speech-start' && this.#o.bargeIn.enabled) this.#callerStarted('vad')
     else if (event?.type === 'speech-end') this.#callerStopped(event.endAt, 'vad')

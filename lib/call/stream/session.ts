@@ -3,7 +3,9 @@ import { setTimeout as delay } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { PhoneAgentError, abortReason } from '../../errors.ts'
 import type { Channel } from '../../freeswitch/channel.ts'
-import { MediaEndpoint, sharedUdpMux, type Playout, type PlayoutResult } from '../../media/stream/index.ts'
+import { MediaEndpoint, sharedUdpMux, type InboundFrame, type Playout, type PlayoutResult } from '../../media/stream/index.ts'
+import { EchoGuard } from '../../media/echo.ts'
+import { CallerTimeline } from '../../media/caller-timeline.ts'
 import { Vad, type VadEngine, type VoiceDetector } from '../../media/vad/index.ts'
 import type { MediaStreamConfig } from '../config.ts'
 import { callChild } from '../child-logger.ts'
@@ -35,6 +37,9 @@ export class StreamSession {
   readonly #signal: AbortSignal
   /** When the last frame with sound in it was sent (performance.now, the endpoint's scheduler clock). */
   #lastSoundAt = Number.NEGATIVE_INFINITY
+  /** The echo guard's verdict on the latest frame from the caller (by its seq). */
+  #echoSeq = -1
+  #echoOnly = false
   readonly #unsubscribe: () => void
 
   private constructor (endpoint: MediaEndpoint, rate: number, config: MediaStreamConfig, vads: VadEngine | undefined, signal: AbortSignal) {
@@ -43,12 +48,37 @@ export class StreamSession {
     this.#config = config
     this.#vads = vads
     this.#signal = signal
-    // On every frame sent: four samples looked at. Idle and paused frames are all zeros; a frame
-    // of sound whose four are zero counts as silence, and the wait below has room for that.
-    this.#unsubscribe = endpoint.onSent((_frame, at, samples) => {
+    // Our own output coming back on the caller's line (lib/media/echo.ts), watched from the
+    // stream's first frame both ways: a pre-rendered greeting goes straight to the stream before
+    // anyone listens, and a guard made for the first listen had not seen it sent: the VAD took
+    // its echo for the caller, who then got a reply to our own greeting.
+    const echo = config.bargeIn.echoGuard ? new EchoGuard({ rate }) : undefined
+    const stopSent = endpoint.onSent((_frame, at, samples) => {
+      echo?.noteOutbound(samples, at)
+      // Four samples looked at. Idle and paused frames are all zeros; a frame of sound whose four
+      // are zero counts as silence, and the wait in playedOut() has room for that.
       const q = samples.length >> 2
       if ((samples[0] as number) !== 0 || (samples[q] as number) !== 0 || (samples[2 * q] as number) !== 0 || (samples[3 * q] as number) !== 0) this.#lastSoundAt = at
     })
+    // Subscribed before anyone else: every later listener of the same frame can ask echoOnly().
+    // Placed by media time, not arrival (caller-timeline.ts).
+    const timeline = new CallerTimeline()
+    const stopFrames = echo === undefined
+      ? () => {}
+      : endpoint.onFrame((frame) => {
+        this.#echoOnly = echo.inbound(frame.samples, timeline.place(frame.mediaMs, frame.receivedAt)).echoOnly
+        this.#echoSeq = frame.seq
+      })
+    this.#unsubscribe = () => { stopSent(); stopFrames() }
+  }
+
+  /**
+   * Whether the echo guard (`bargeIn.echoGuard`) found `frame` to be only our own output coming
+   * back, nothing the caller said: a voice detector should hear silence. For the frame an
+   * endpoint.onFrame listener is being given (the latest); false for any other, or with no guard.
+   */
+  echoOnly (frame: InboundFrame): boolean {
+    return frame.seq === this.#echoSeq && this.#echoOnly
   }
 
   /** Open our socket and ask FreeSWITCH to stream to it. The channel must be answered. */

@@ -104,7 +104,7 @@ export class CallPacer {
   readonly #lead: number
   readonly #canSend: () => boolean
   readonly #send: (at: number) => void
-  #ahead: number
+  readonly #ahead: number
   #clock: WriteClock | undefined
   readonly #minMargin: number
   /** How late idle wake-ups come: up at once with a late one, down slowly (ms). */
@@ -156,9 +156,8 @@ export class CallPacer {
     this.#grid = new GridMembership(this.#scheduler, { onTick (frames, now) { self.#onTick(frames, now) } }, options.wakeAt)
   }
 
-  /** Packets are not our frames (packet-regroup.ts): none served ahead to hold, no 20 ms write ticks. */
+  /** Packets are not our frames (packet-regroup.ts): no 20 ms write ticks to place them on. */
   sendsRegrouped (): void {
-    this.#ahead = 0
     this.#clock = undefined
   }
 

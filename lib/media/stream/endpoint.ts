@@ -206,7 +206,7 @@ export class MediaEndpoint {
     const n = this.#socket.cancelHeld()
     if (n === 0) return
     this.#stats.heldTakenBack += n
-    this.#queue.unsend(n)
+    this.#queue.unsend(this.#regroup?.takeBack(n) ?? n)
   }
 
   /**
@@ -358,14 +358,15 @@ export class MediaEndpoint {
 
   /**
    * FreeSWITCH's first datagram (0xFF fill too) is one packet: at a ptime not 20 ms ours are
-   * regrouped to it (packet-regroup.ts), none held, no 20 ms write ticks, and the sent-frame
-   * listeners hear the packets as FreeSWITCH plays them, padding included: an echo guard told the
-   * 20 ms frames saw its echo's delay jump at every padded reply end.
+   * regrouped to it (packet-regroup.ts), no 20 ms write ticks, and the sent-frame listeners hear
+   * the packets as FreeSWITCH plays them, padding included: an echo guard told the 20 ms frames
+   * saw its echo's delay jump at every padded reply end. A socket that holds keeps each packet
+   * until its first sample is due, as a 20 ms call's frames are: a late event loop does not move it.
    */
   #sizePackets (bytes: number): void {
     if (bytes === 0 || bytes % 2 !== 0 || bytes > MAX_DATAGRAM) return
     this.#regroup = PacketRegrouper.forCall(bytes, this.rate, (packet, at) => {
-      this.#transmit(packet, undefined, 0)
+      this.#transmit(packet, undefined, this.#socket.holds ? at - this.#scheduler.clock.now() : 0)
       if (this.#listeners.hearSent) this.#listeners.sent(packet, at, frameSamples(packet, false))
     }, this.#logger)
     if (this.#regroup === undefined) return

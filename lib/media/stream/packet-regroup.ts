@@ -27,6 +27,9 @@ import { FRAME_MS, type StreamRate } from './frame.ts'
 /** `at`: when its first sample was due, by the times of the frames pushed (scheduler clock). */
 export type SendPacket = (packet: Buffer, at: number) => void
 
+/** Packets whose first frame is remembered for takeBack: more than a socket holds (40 ms ahead, 10 ms packets). */
+const RECENT_PACKETS = 8
+
 export class PacketRegrouper {
   readonly packetBytes: number
   readonly #packetMs: number
@@ -45,6 +48,13 @@ export class PacketRegrouper {
   #startAt = 0
   readonly #msPerByte: number
   #packetsSent = 0
+  /** Frames pushed, and the index of the one the packet being filled starts in. */
+  #framesPushed = 0
+  #startFrame = 0
+  /** The frame each recent packet started in (by packetsSent % RECENT_PACKETS), for takeBack. */
+  readonly #recentStarts = new Float64Array(RECENT_PACKETS)
+  /** Silence padding of the last packet sent (bytes; 0 when it was not a padded reply end). */
+  #lastPadding = 0
 
   constructor (packetBytes: number, rate: StreamRate, send: SendPacket) {
     if (packetBytes <= 0 || packetBytes % 2 !== 0) throw new RangeError(`packet size ${packetBytes}: a positive even number of bytes`)
@@ -88,6 +98,7 @@ export class PacketRegrouper {
       if (!this.#filledAudio) this.#filled = 0
     }
     this.#lastAt = at
+    const index = this.#framesPushed++
     let from = 0
     if (silent && this.#ahead > 0) {
       from = Math.min(this.#ahead, frame.length)
@@ -96,7 +107,10 @@ export class PacketRegrouper {
     while (from < frame.length) {
       // Stamped with its first sample's due time, packets are exactly a packet apart however
       // they are sent (20 and 40 ms apart at ptime 30): a listener's timeline does not jitter.
-      if (this.#filled === 0) this.#startAt = at + from * this.#msPerByte
+      if (this.#filled === 0) {
+        this.#startAt = at + from * this.#msPerByte
+        this.#startFrame = index
+      }
       const n = Math.min(frame.length - from, this.packetBytes - this.#filled)
       frame.copy(this.#packet, this.#filled, from, from + n)
       from += n
@@ -106,9 +120,26 @@ export class PacketRegrouper {
     }
     if (endsAudio && this.#filled > 0) {
       this.#ahead += this.packetBytes - this.#filled
+      const padding = this.packetBytes - this.#filled
       this.#packet.fill(0, this.#filled)
       this.#flush(this.#startAt)
+      this.#lastPadding = padding
     }
+  }
+
+  /**
+   * The socket held the last `packets` packets and they were taken back (a pause or a barge-in):
+   * returns how many of the frames pushed had audio in them or in the packet being filled, which
+   * is dropped too, for OutboundQueue.unsend. A frame that began in a packet already played goes
+   * back whole: at most a packet less a frame of audio heard twice, none lost.
+   */
+  takeBack (packets: number): number {
+    if (packets <= 0) return 0
+    const first = this.#packetsSent - Math.min(packets, RECENT_PACKETS, this.#packetsSent)
+    // Padding never played is no longer ahead of FreeSWITCH's clock.
+    this.#ahead = Math.max(0, this.#ahead - this.#lastPadding)
+    this.clear()
+    return this.#framesPushed - (this.#recentStarts[first % RECENT_PACKETS] as number)
   }
 
   /** Barge-in: the audio waiting for the rest of its datagram is dropped with the queue. */
@@ -118,6 +149,8 @@ export class PacketRegrouper {
   }
 
   #flush (at: number): void {
+    this.#recentStarts[this.#packetsSent % RECENT_PACKETS] = this.#startFrame
+    this.#lastPadding = 0
     const packet = this.#packet
     this.#packet = Buffer.allocUnsafe(this.packetBytes)
     this.#filled = 0
