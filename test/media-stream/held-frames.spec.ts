@@ -117,6 +117,24 @@ async function holdingEndpoint (clock: FakeClock, logger: Logger, packetBytes = 
 
 const settle = async (): Promise<void> => { await new Promise((resolve) => setImmediate(resolve)) }
 
+/** Pauses 45 ms at each of `atMs` (from `from` on the clock), then resumes. */
+async function pauseAndResume (ep: MediaEndpoint, clock: FakeClock, from: number, atMs: number[]): Promise<void> {
+  for (const at of atMs) {
+    clock.advance(at - (clock.now() - from))
+    ep.pause()
+    clock.advance(45)
+    ep.resume()
+    await settle()
+  }
+}
+
+/** The non-zero samples of what left and was not taken back, in order. */
+function heardSamples (socket: HoldingSocket): number[] {
+  const heard: number[] = []
+  for (const f of socket.frames) if (!f.cancelled) for (const s of f.samples) if (s !== 0) heard.push(s)
+  return heard
+}
+
 t.test('endpoint: a reply\'s frames go to a holding socket ahead, each stamped when it is due', async (t) => {
   const clock = new FakeClock()
   const { logger } = captureLogs()
@@ -146,17 +164,10 @@ t.test('endpoint: a pause takes back what the socket holds; resumed, the reply p
   const reply = Int16Array.from({ length: 160 * 30 }, (_, i) => i + 1)
   ep.enqueue(reply)
   await settle()
-  for (const pauseAt of [87, 131, 205]) {
-    clock.advance(pauseAt - (clock.now() - 1000))
-    ep.pause()
-    clock.advance(45)
-    ep.resume()
-    await settle()
-  }
+  await pauseAndResume(ep, clock, 1000, [87, 131, 205]) // from the fake clock's start
   clock.advance(800)
   t.ok(ep.stats.heldTakenBack >= 3, `held frames taken back at each pause (${ep.stats.heldTakenBack})`)
-  const heard: number[] = []
-  for (const f of socket.frames) if (!f.cancelled) for (const s of f.samples) if (s !== 0) heard.push(s)
+  const heard = heardSamples(socket)
   t.equal(heard.length, reply.length, 'every sample once')
   t.ok(heard.every((s, i) => s === i + 1), 'in order')
   const dues = socket.frames.filter((f) => !f.cancelled).map((f) => f.due)
@@ -213,18 +224,10 @@ t.test('endpoint, ptime 30: a pause takes back the held packets and their frames
   const reply = Int16Array.from({ length: 160 * 40 }, (_, i) => i + 1)
   ep.enqueue(reply)
   await settle()
-  const start = clock.now()
-  for (const pauseAt of [97, 151, 262]) {
-    clock.advance(pauseAt - (clock.now() - start))
-    ep.pause()
-    clock.advance(45)
-    ep.resume()
-    await settle()
-  }
+  await pauseAndResume(ep, clock, clock.now(), [97, 151, 262])
   clock.advance(1200)
   t.ok(ep.stats.heldTakenBack >= 3, `held packets taken back at each pause (${ep.stats.heldTakenBack})`)
-  const heard: number[] = []
-  for (const f of socket.frames) if (!f.cancelled) for (const s of f.samples) if (s !== 0) heard.push(s)
+  const heard = heardSamples(socket)
   // A frame that began in a packet already played goes back whole: up to 10 ms heard twice.
   let next = 1
   let repeated = 0
