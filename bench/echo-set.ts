@@ -150,6 +150,12 @@ export interface Scenario {
   readonly agentLevelDb: number
   /** Timestamp jitter of both streams, ms. */
   readonly jitterMs: number
+  /**
+   * How much later each prompt (sentence) comes back than the guard is told, ms: on FreeSWITCH a
+   * prompt's first frame waits for the write timer's next tick, so each prompt's echo has its own
+   * delay (0-22 ms apart, measured on a real switch).
+   */
+  readonly promptShiftMs?: readonly number[]
   /** Our sending stalls (an event-loop stall): nothing for `ms` from `atMs`, everything after plays that much later. */
   readonly stall?: { readonly atMs: number, readonly ms: number }
   readonly seed: number
@@ -178,7 +184,9 @@ export function render (s: Scenario): RenderedScenario {
   const total = lead + parts.reduce((a, p) => a + p.length + pause, 0) + Math.round(1.0 * RATE)
   const agent = new Int16Array(Math.ceil(total / FRAME) * FRAME)
   let at = lead
-  for (const p of parts) { agent.set(p, at); at += p.length + pause }
+  /** Where each prompt's frames start (its sentence and the pause after it). */
+  const starts: number[] = []
+  for (const p of parts) { agent.set(p, at); starts.push(at); at += p.length + pause }
   const agentEnd = at - pause
   const frames = agent.length / FRAME
   const ear = new CallerEar()
@@ -190,7 +198,9 @@ export function render (s: Scenario): RenderedScenario {
     // Sent one frame ahead on a jittery tick; FreeSWITCH plays it at its slot.
     const late = s.stall !== undefined && k * 20 >= s.stall.atMs ? s.stall.ms : 0
     outbound.push({ samples, sentAtMs: k * 20 - 20 + late + jitter(rand, s.jitterMs) })
-    ear.writeNow(samples, k * 20 + late)
+    let prompt = 0
+    while (prompt + 1 < starts.length && k * FRAME >= (starts[prompt + 1] as number) - pause / 2) prompt++
+    ear.writeNow(samples, k * 20 + late + (s.promptShiftMs?.[prompt] ?? 0))
   }
   let speech: RenderedScenario['speech']
   if (s.caller !== undefined) {
@@ -227,7 +237,8 @@ function activeBounds (samples: Int16Array): { startMs: number, endMs: number } 
 
 /**
  * The scenarios: every echo path (delay x echo return loss x filter x noise) with the agent
- * alone (echo only, some with DTMF, some with a stall in our sending), and the same paths with
+ * alone (echo only, one whose delay moves between prompts, some with DTMF, some with a stall in
+ * our sending), and the same paths with
  * a caller talking over the agent; then lines without echo, where every barge-in must be kept.
  */
 export function scenarios (voices: VoiceSet, options: { quick?: boolean } = {}): Scenario[] {
@@ -250,6 +261,7 @@ export function scenarios (voices: VoiceSet, options: { quick?: boolean } = {}):
           const agentLevelDb = -16 - (n % 3) * 2
           const jitterMs = 3
           out.push({ name: `echo only: ${base}`, echo, agent, agentLevelDb, jitterMs, seed: n * 31 })
+          out.push({ name: `echo moving between prompts: ${base}`, echo, agent, agentLevelDb, jitterMs, seed: n * 53, promptShiftMs: [0, 12 + (n % 11), 3 + (n % 5)] })
           if (n % 3 === 0) out.push({ name: `echo + DTMF: ${base}`, echo, agent, agentLevelDb, jitterMs, seed: n * 37, dtmf: { atMs: 1500 + (n % 5) * 300, digits: '1#5' } })
           if (n % 4 === 1) out.push({ name: `echo + our send stalls 120 ms: ${base}`, echo, agent, agentLevelDb, jitterMs, seed: n * 43, stall: { atMs: 2500 + (n % 7) * 200, ms: 120 } })
           const clip = pick(voices.callers, 1)

@@ -225,6 +225,7 @@ function report (s: Summary, r: Summary, scores: readonly ScenarioScore[], c: Co
     `${s.scenarios} scenarios of ~15 s at 8 kHz (bench/echo-set.ts): the agent's speech comes back through the`,
     'simulator\'s line echo (20, 60, 120, 200, 300 ms; ERL 6, 10, 15, 25 dB; hybrid and handset paths; line',
     'noise at -60 and -45 dBFS; G.711 A-law), with timestamp jitter, DTMF, a 120 ms stall in our sending,',
+    'an echo whose delay moves by 3-22 ms from one prompt to the next (FreeSWITCH\'s write tick),',
     'and in half of them a caller talking over the agent (-18 to -30 dBFS, flite and espeak-ng voices); then',
     'lines without echo, where every barge-in must be kept (callers from 0.1 s into the agent\'s speech).',
     `The VAD is the barge-in watcher's: a speech start at ${b.pauseAfterMs} ms of voice pauses the agent, ` +
@@ -243,7 +244,8 @@ function report (s: Summary, r: Summary, scores: readonly ScenarioScore[], c: Co
     '',
     '| scenarios | count | false pauses, VAD alone | guard before | guard now |',
     '|---|---|---|---|---|',
-    byKind('echo only', (x) => x.scenario.caller === undefined && x.scenario.dtmf === undefined && x.scenario.stall === undefined),
+    byKind('echo only', (x) => x.scenario.caller === undefined && x.scenario.dtmf === undefined && x.scenario.stall === undefined && x.scenario.promptShiftMs === undefined),
+    byKind('echo whose delay moves between prompts (by 3-22 ms: the write tick\'s phase)', (x) => x.scenario.promptShiftMs !== undefined),
     byKind('echo + a 120 ms stall in our sending', (x) => x.scenario.stall !== undefined),
     byKind('echo + DTMF (starts on the DTMF itself not counted)', (x) => x.scenario.dtmf !== undefined),
     byKind('echo + a caller talking over the agent', (x) => x.scenario.caller !== undefined && x.scenario.echo.attenuationDb < 100),

@@ -258,6 +258,8 @@ export interface Scratch {
   readonly bands: Float64Array
   readonly hi: Float64Array
   readonly lo: Float64Array
+  /** Per band, per position: the least we sent from SUSTAIN blocks before those three to SUSTAIN after (echo-ratios.ts). */
+  readonly sustained: Float64Array
   /** Per position: our broadband power, and the mean log power of the three blocks from there. */
   readonly power1: Float64Array
   readonly logMean: Float64Array
@@ -283,6 +285,7 @@ export function scratchFor (lags: number): Scratch {
       bands: new Float64Array(BANDS.length * w),
       hi: new Float64Array(BANDS.length * w),
       lo: new Float64Array(BANDS.length * w),
+      sustained: new Float64Array(BANDS.length * w),
       power1: new Float64Array(w),
       logMean: new Float64Array(w),
       bounds: new Float64Array(BANDS.length),

@@ -14,6 +14,22 @@ export const ACTIVE = 1e-6
 export const LAG_STEP = 2
 /** Delays around the echo's that its bound covers (the correlation peak is broad). */
 export const NEAR = 3 * LAG_STEP
+/**
+ * A floor is updated from the least we sent in the three blocks around its delay, or DIP times
+ * the least over SUSTAIN more blocks each side (10 ms: seven blocks), whichever is less. An
+ * echo's delay moves between prompts (on FreeSWITCH with the write timer's phase, 0-22 ms), and a
+ * delay 10-20 ms off the echo's meets silence at every onset and end of our speech: with the
+ * three alone one such block dragged the floor there to nothing, and once the echo moved there it
+ * went unexplained for the second the windows took to forget it (the agent paused on its own
+ * echo, test/media-stream/echo-moving.spec.ts). Now what comes back is at least the echo's loss
+ * times what we sent within ±15 ms of the delay: a floor can fall at most DIP below the loss of an
+ * echo that moved that far, and the ceiling's spread over it (20 dB) still covers the echo. The
+ * least over the seven alone kept every floor higher than it should be and caught callers talking
+ * over us later (bench/echo.ts: detection p90 +60-300 ms); with DIP as well, no later than before.
+ * The delays within SUSTAIN of either end keep the three.
+ */
+export const SUSTAIN = 2
+export const DIP = 10
 /** Updates per window of the floor and ceiling statistics. */
 const WINDOW = 128
 /** Ceiling cap over the floor on a line with no echo found. */
@@ -25,9 +41,10 @@ export interface EchoRatiosOptions {
   readonly lags: number
   /** Positions per band in `hi` and `lo`. */
   readonly stride: number
-  /** The most and the least we sent around each window position, per band (the guard fills them). */
+  /** The most and the least we sent around each window position, per band (the guard fills them); the least over SUSTAIN more each side. */
   readonly hi: Float64Array
   readonly lo: Float64Array
+  readonly sustained: Float64Array
   /** Where bound() writes the explained power per band. */
   readonly bounds: Float64Array
   /** The worst echo return loss a line should have, as a power ratio. */
@@ -50,6 +67,7 @@ export class EchoRatios {
   readonly #stride: number
   readonly #hi: Float64Array
   readonly #lo: Float64Array
+  readonly #sustained: Float64Array
   readonly #bounds: Float64Array
   // Per band and evaluated delay (band * cells + k / LAG_STEP): floor and ceiling, two windows
   // each. Only every LAG_STEP-th delay is ever evaluated (the max-of-three around it covers the
@@ -71,6 +89,7 @@ export class EchoRatios {
     this.#stride = o.stride
     this.#hi = o.hi
     this.#lo = o.lo
+    this.#sustained = o.sustained
     this.#bounds = o.bounds
     // One buffer for the five arrays of ratios and, after them, the two of counts: a typed array
     // each, but one backing store and one ArrayBuffer (each has its own bookkeeping, in the heap
@@ -115,6 +134,7 @@ export class EchoRatios {
     // settings are read into locals, and the floor's two windows are updated and read in place.
     const his = this.#hi
     const los = this.#lo
+    const sus = this.#sustained
     const floorCur = this.#floorCur
     const floorPrev = this.#floorPrev
     const floorCount = this.#floorCount
@@ -138,8 +158,8 @@ export class EchoRatios {
       for (let k = first, i = c * cells + first / LAG_STEP; k <= to; k += LAG_STEP, i++) {
         const hi = his[row + k] as number
         if (hi < ACTIVE) continue
-        const lo = los[row + k] as number
-        // The least of three bounds the echo's ratio from below, the most of three the echo from above.
+        const lo = (k >= SUSTAIN && k < lags - SUSTAIN ? sus[row + k] : los[row + k]) as number
+        // The least we sent around the delay bounds the echo's ratio from below, the most of three the echo from above.
         let cur = floorCur[i] as number
         if (lo >= ACTIVE) {
           const r = v / lo
@@ -227,6 +247,47 @@ export class EchoRatios {
       this.#ceilCur[i] = 0
       this.#ceilCount[i] = 0
     }
+  }
+}
+
+/**
+ * What we sent around each window position, for one band's row of `bands` (echo.ts #window): the
+ * most of the three blocks from each position in [from, to], into `hi`.
+ */
+export function mostAround (bands: Float64Array, row: number, from: number, to: number, hi: Float64Array): void {
+  let a = bands[row + from] as number
+  let m = bands[row + from + 1] as number
+  for (let u = row + from; u <= row + to; u++) {
+    const n = bands[u + 2] as number
+    hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
+    a = m
+    m = n
+  }
+}
+
+/**
+ * mostAround() for the blocks that update floors: the most and the least of the three blocks from
+ * every position walked ([start, end - 3]) into `hi` and `lo`, and the floors' denominator
+ * (SUSTAIN, DIP) into `sustained` for the positions in [from, to] the walk reaches SUSTAIN blocks
+ * past both ways (bound() reads it only there).
+ */
+export function extremesAround (bands: Float64Array, row: number, from: number, to: number, start: number, end: number, hi: Float64Array, lo: Float64Array, sustained: Float64Array): void {
+  let a = bands[row + start] as number
+  let m = bands[row + start + 1] as number
+  for (let u = row + start; u <= row + end - 3; u++) {
+    const n = bands[u + 2] as number
+    hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
+    lo[u] = a < m ? (a < n ? a : n) : (m < n ? m : n)
+    a = m
+    m = n
+  }
+  // Three spans of three, SUSTAIN (at most 3) apart, cover the blocks between without a gap.
+  for (let u = row + Math.max(from, start + SUSTAIN); u <= row + Math.min(to, end - 3 - SUSTAIN); u++) {
+    const x = lo[u - SUSTAIN] as number
+    const y = lo[u] as number
+    const z = lo[u + SUSTAIN] as number
+    const least = DIP * (x < y ? (x < z ? x : z) : (y < z ? y : z))
+    sustained[u] = least < y ? least : y
   }
 }
 

@@ -1,7 +1,7 @@
 import { BANDS, BLOCK, BlockRing, ECHO_RATE, FilterBank, MAX_BLOCKS, StreamPosition, blockCount, quietSamples, scratchFor, skipDecimation, toEchoRate, windowFor } from './echo-history.ts'
 import { EchoLine, type LineState } from './echo-line.ts'
 import { LineNoise } from './echo-noise.ts'
-import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
+import { ACTIVE, EchoRatios, extremesAround, LAG_STEP, mostAround, NEAR, SUSTAIN } from './echo-ratios.ts'
 
 /**
  * Echo guard: tells, frame by frame, whether what the caller's line sends is our own output
@@ -15,7 +15,9 @@ import { ACTIVE, EchoRatios, LAG_STEP, NEAR } from './echo-ratios.ts'
  *   finds that the line has no echo above its noise;
  * - how loud it is, per band: the ratio of what came back to what we sent then has a floor at
  *   the echo's delay (the echo return loss, ERL: what comes back is at least the echo; the caller
- *   talking over us only raises it), and a ceiling, learnt from blocks already explained as echo.
+ *   talking over us only raises it; measured against what we sent within ±15 ms of the delay, so
+ *   that an echo that moves that far between prompts keeps it), and a ceiling, learnt from blocks
+ *   already explained as echo.
  *   A line's echo path is far from flat within the telephone band (the hybrid and line cards
  *   cut the low end, a handset colours it), so bands keep the spread to a few dB where the
  *   broadband ratio swings by 15 dB between a vowel and a fricative. The ceiling never goes
@@ -116,6 +118,7 @@ export class EchoGuard {
   readonly #bands: Float64Array
   readonly #hi: Float64Array
   readonly #lo: Float64Array
+  readonly #sustained: Float64Array
   readonly #power1: Float64Array
   readonly #logMean: Float64Array
   /** Positions per band in #hi and #lo. */
@@ -157,13 +160,14 @@ export class EchoGuard {
     this.#noise = new LineNoise(state.subarray(0, N))
     this.#outBank = new FilterBank(state.subarray(N, N + FilterBank.stateLength))
     this.#inBank = new FilterBank(state.subarray(N + FilterBank.stateLength))
-    ;({ slots: this.#slots, bands: this.#bands, hi: this.#hi, lo: this.#lo, power1: this.#power1, logMean: this.#logMean, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
+    ;({ slots: this.#slots, bands: this.#bands, hi: this.#hi, lo: this.#lo, sustained: this.#sustained, power1: this.#power1, logMean: this.#logMean, bounds: this.#bounds, samples: this.#samples, power: this.#power } = scratchFor(this.#lags))
     this.#stride = windowFor(this.#lags)
     this.#ratios = new EchoRatios({
       lags: this.#lags,
       stride: this.#stride,
       hi: this.#hi,
       lo: this.#lo,
+      sustained: this.#sustained,
       bounds: this.#bounds,
       cap: 10 ** (-(options.minErlDb ?? 6) / 10),
       spread: 10 ** ((options.spreadDb ?? 20) / 10),
@@ -323,11 +327,12 @@ export class EchoGuard {
    * position instead of once per block and delay. #hi and #lo are filled only for the positions
    * [from, to] the frame's blocks read; `all`: the whole window is walked, with the broadband
    * powers and mean log powers the correlation reads, else only what [from, to] reads; `least`: #lo
-   * too (the blocks that update floors read it).
+   * and #sustained too (the blocks that update floors read them; echo-ratios.ts SUSTAIN).
    */
   #window (first: number, blocks: number, from: number, to: number, all: boolean, least: boolean): void {
-    const start = all ? 0 : from
-    const end = all ? blocks + this.#lags + 1 : to + 3
+    // The floors' (`least`) reach SUSTAIN blocks further each side.
+    const start = all ? 0 : least ? Math.max(0, from - SUSTAIN) : from
+    const end = all ? blocks + this.#lags + 1 : Math.min(this.#stride, to + 3 + (least ? SUSTAIN : 0))
     const slots = this.#slots
     this.#ring.slots(first + blocks - this.#lagMin - start, slots, end - start, start)
     const p = this.#ring.power
@@ -359,28 +364,9 @@ export class EchoGuard {
       l2 = l1
       l1 = l
     }
-    const hi = this.#hi
-    const lo = this.#lo
     for (let c = 0; c < B; c++) {
-      const row = c * stride
-      let a = bands[row + from] as number
-      let m = bands[row + from + 1] as number
-      if (least) {
-        for (let u = row + from; u <= row + to; u++) {
-          const n = bands[u + 2] as number
-          hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
-          lo[u] = a < m ? (a < n ? a : n) : (m < n ? m : n)
-          a = m
-          m = n
-        }
-      } else {
-        for (let u = row + from; u <= row + to; u++) {
-          const n = bands[u + 2] as number
-          hi[u] = a > m ? (a > n ? a : n) : (m > n ? m : n)
-          a = m
-          m = n
-        }
-      }
+      if (least) extremesAround(bands, c * stride, from, to, start, end, this.#hi, this.#lo, this.#sustained)
+      else mostAround(bands, c * stride, from, to, this.#hi)
     }
   }
 

@@ -31,7 +31,8 @@ function ratios (): EchoRatios {
   // What we sent around each delay, and the caller's band powers: all loud enough to count.
   const hi = Float64Array.from({ length: 4 * STRIDE }, (_, i) => 1e-3 * (1 + (i % 7)))
   const lo = Float64Array.from({ length: 4 * STRIDE }, (_, i) => 1e-4 * (1 + (i % 5)))
-  return new EchoRatios({ lags: LAGS, stride: STRIDE, hi, lo, bounds: new Float64Array(4), cap: 0.25, spread: 100 })
+  const sustained = lo.map((v) => v / 2)
+  return new EchoRatios({ lags: LAGS, stride: STRIDE, hi, lo, sustained, bounds: new Float64Array(4), cap: 0.25, spread: 100 })
 }
 
 const newSpace = (): number => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_used_size ?? 0

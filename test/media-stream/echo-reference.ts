@@ -1,5 +1,6 @@
 import { BANDS, BLOCK, BlockRing, ECHO_RATE, MAX_BLOCKS, StreamPosition, blockCount, quietSamples, skipDecimation, toEchoRate } from '../../lib/media/echo-history.ts'
 import type { EchoGuardOptions, EchoLineInfo, EchoVerdict } from '../../lib/media/echo.ts'
+import { DIP, SUSTAIN } from '../../lib/media/echo-ratios.ts'
 
 /**
  * A frozen copy of the echo guard (lib/media/echo.ts, echo-line.ts and the filterbank of
@@ -8,7 +9,8 @@ import type { EchoGuardOptions, EchoLineInfo, EchoVerdict } from '../../lib/medi
  * delay's correlation once per frame): those changes kept its verdicts to the bit, up to
  * 331e288. The guard now looks at every delay only once every 120 ms on a line it knows: while a
  * line is learnt its verdicts are still these, to the bit (echo-identical.spec.ts); after, the
- * specs and bench/echo.ts score both (echo-identical, echo-known-line, echo-set). Comments
+ * specs and bench/echo.ts score both (echo-identical, echo-known-line, echo-set). Since 2026-12-04
+ * a floor takes the least we sent over SUSTAIN more blocks each side, as the guard's do. Comments
  * stripped: read them in the history. The pieces that did not change (the stream position, the
  * ring, the rate conversion) are imported, not copied.
  */
@@ -215,7 +217,7 @@ export class ReferenceEchoGuard {
     const clear = this.#line.state === 'clear'
     const from = d < 0 || far ? 0 : Math.max(0, d - NEAR)
     const to = d < 0 || far ? this.#lags - 1 : Math.min(this.#lags - 1, d + NEAR)
-    for (let k = from; k <= to + 2; k++) {
+    for (let k = Math.max(0, from - SUSTAIN); k <= Math.min(width - 1, to + 2 + SUSTAIN); k++) {
       const s = this.#slots[k] as number
       for (let c = 0; c < B; c++) ours[c * width + k] = s < 0 ? 0 : p[s + c + 1] as number
     }
@@ -230,7 +232,12 @@ export class ReferenceEchoGuard {
         const n = ours[row + k + 2] as number
         const hi = a > m ? (a > n ? a : n) : (m > n ? m : n)
         if (hi < ACTIVE) continue
-        const lo = a < m ? (a < n ? a : n) : (m < n ? m : n)
+        let lo = a < m ? (a < n ? a : n) : (m < n ? m : n)
+        if (k >= SUSTAIN && k < this.#lags - SUSTAIN) {
+          let least = lo
+          for (let u = k - SUSTAIN; u <= k + 2 + SUSTAIN; u++) least = Math.min(least, ours[row + u] as number)
+          lo = Math.min(lo, DIP * least)
+        }
         const i = base + k
         if (lo >= ACTIVE) this.#pushFloor(i, v / lo)
         if (d >= 0 && (k < d - NEAR || k > d + NEAR)) continue
