@@ -68,7 +68,7 @@ const READ_EVERY = 4
 export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResult> {
   const steps = options.steps ?? [100, 200, 300, 400, 500]
   const quietMs = options.quietMs ?? 5000
-  const warmMs = options.warmMs ?? 10_000
+  const warmMs = options.warmMs ?? 45_000
   const windowMs = options.windowMs ?? 20_000
   const rampPerSecond = options.rampPerSecond ?? 100
   const turns = options.turns ?? true
@@ -201,7 +201,8 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       while (gen.flowing.size < target && performance.now() - rampStart < 20_000 + target * 50) await sleep(200, undefined, { signal })
       const flowing = gen.flowing.size
       progress(`load: ${target} calls placed, ${flowing} streaming after ${round((performance.now() - rampStart) / 1000, 1)} s`)
-      // Talk first: one cycle of warm-up (every call has had a turn, the JIT is warm), the talk window.
+      // Talk first: 45 s of warm-up (every call has had four turns: after one, 10 s, V8 was still
+      // compiling the turn's code, docs/benchmarks.md "CPU per turn, warm"), then the talk window.
       if (turns) await gen.talk(true)
       await sleep(warmMs, undefined, { signal })
       const talk = await measure(windowMs, `${target}-talk`, turns)
