@@ -1,6 +1,6 @@
 import t from 'tap'
 import { CALLER, CHAT, DID, STT, placeHeardCall, reply, startRig, transcript } from './helpers.ts'
-import { lineEchoPauses, voiced } from './line-echo.ts'
+import { lineEchoPauses, voice, voiced } from './line-echo.ts'
 
 /**
  * The echo guard (lib/media/echo.ts) on a line that echoes the agent back: from the stream's first
@@ -36,4 +36,27 @@ t.test('ptime 30: the line echo of the agent\'s own reply never cuts it', async 
   // the simulator's own timing moves the echo by 20-60 ms and some pauses get through, which the
   // barge-in's second step resumes: what must hold is that the echo never cuts the reply.
   t.ok(pauses.unguarded > 0, `the echo does reach the detector without the guard (${pauses.unguarded} pauses; ${pauses.guarded} with it)`)
+})
+
+t.test('matrix write timer: four replies after the greeting, the agent never pauses on its own echo', { timeout: 90_000 }, async (t) => {
+  // The guard learns the line from the greeting; each reply's first frame waits for the write
+  // timer's next tick, so every reply's echo comes back 0-20 ms off the greeting's. Floors over
+  // three blocks collapsed at the delay learnt (97636bc: 4 pauses in each of 4 runs); over ±15 ms
+  // they hold (lib/media/echo-ratios.ts SUSTAIN: 0 in 8 runs, six of them under heavy load).
+  const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposizione per questo servizio, una per una. '
+  const rig = await startRig(t, { media: { mode: 'stream', stream: { writeTimer: 'matrix' } }, wrapSpeaker: voiced, agent: { greeting: { 'it-IT': GREETING } } })
+  for (let i = 0; i < 4; i++) rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'))
+  for (let i = 0; i < 3; i++) rig.fake.reply(CHAT, reply([LONG, LONG, LONG]))
+  rig.fake.reply(CHAT, reply([LONG], { tools: [{ name: 'end_call', args: { reason: 'resolved' } }] }))
+  const call = placeHeardCall({
+    port: rig.port, destination: DID, callerNumber: CALLER, writeTimer: 'matrix',
+    caller: { audio: [voice(500, 900), voice(5000, 900), voice(9500, 900), voice(14000, 900)], echo: { delayMs: 120, attenuationDb: 8, filter: 'hybrid' }, hangupAtMs: 22_000 },
+  })
+  await call.ended
+  const paused = rig.logs.filter((l) => l.msg === 'caller speech over the agent: paused').length
+  t.equal(rig.fake.requests.filter((r) => r.path === CHAT).length >= 3, true, 'the agent replied to each turn')
+  // One stray pause is the simulator's in-process timing under load; the old floors gave 5-9.
+  t.ok(paused <= 1, `paused ${paused} times on its own echo`)
+  t.notOk(rig.logs.some((l) => l.msg === 'caller barged in'), 'never cut by it')
+  await rig.settled(t)
 })
