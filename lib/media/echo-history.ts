@@ -258,7 +258,7 @@ export interface Scratch {
   readonly bands: Float64Array
   readonly hi: Float64Array
   readonly lo: Float64Array
-  /** Per band, per position: the least we sent from SUSTAIN blocks before those three to SUSTAIN after (echo-ratios.ts). */
+  /** Per band, per position: what a floor there is measured against (echo-ratios.ts SUSTAIN, DIP). */
   readonly sustained: Float64Array
   /** Per position: our broadband power, and the mean log power of the three blocks from there. */
   readonly power1: Float64Array

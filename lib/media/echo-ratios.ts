@@ -41,7 +41,7 @@ export interface EchoRatiosOptions {
   readonly lags: number
   /** Positions per band in `hi` and `lo`. */
   readonly stride: number
-  /** The most and the least we sent around each window position, per band (the guard fills them); the least over SUSTAIN more each side. */
+  /** The most and the least we sent around each window position, per band, and what a floor is measured against there (SUSTAIN, DIP): the guard fills them. */
   readonly hi: Float64Array
   readonly lo: Float64Array
   readonly sustained: Float64Array
