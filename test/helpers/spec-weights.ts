@@ -49,7 +49,6 @@ export const SPEC_SECONDS: Readonly<Record<string, number>> = {
   'conversation/early-sentence.spec.ts': 0.2,
   'conversation/fallbacks.spec.ts': 32,
   'conversation/hangup.spec.ts': 15,
-  'conversation/line-echo.spec.ts': 33,
   'conversation/pre-roll.spec.ts': 3.8,
   'conversation/preconnect.spec.ts': 6.1,
   'conversation/preemptive.spec.ts': 19,
