@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -24,6 +25,8 @@ export function startPerf (dir: string | undefined, pids: readonly number[], nam
 
 /** With a perf directory, have the load server (bench/load-children.ts) name its JIT code for perf; returns the directory. */
 export function perfServerArgs (dir: string | undefined): string | undefined {
+  // perf record writes nothing (and says nothing: -q) into a directory that is not there.
+  if (dir !== undefined) mkdirSync(dir, { recursive: true })
   if (dir !== undefined) process.env.LOAD_SERVER_NODE_ARGS = `${process.env.LOAD_SERVER_NODE_ARGS ?? ''} --perf-basic-prof-only-functions`
   return dir
 }
