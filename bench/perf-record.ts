@@ -25,8 +25,10 @@ export function startPerf (dir: string | undefined, pids: readonly number[], nam
 
 /** With a perf directory, have the load server (bench/load-children.ts) name its JIT code for perf; returns the directory. */
 export function perfServerArgs (dir: string | undefined): string | undefined {
-  // perf record writes nothing (and says nothing: -q) into a directory that is not there.
-  if (dir !== undefined) mkdirSync(dir, { recursive: true })
-  if (dir !== undefined) process.env.LOAD_SERVER_NODE_ARGS = `${process.env.LOAD_SERVER_NODE_ARGS ?? ''} --perf-basic-prof-only-functions`
+  if (dir !== undefined) {
+    // perf record writes nothing (and says nothing: -q) into a directory that is not there.
+    mkdirSync(dir, { recursive: true })
+    process.env.LOAD_SERVER_NODE_ARGS = `${process.env.LOAD_SERVER_NODE_ARGS ?? ''} --perf-basic-prof-only-functions`
+  }
   return dir
 }
