@@ -18,6 +18,8 @@ export interface WindowFigures {
   /** Event-loop delay beyond the sampling timer's period, from the server's /metrics. */
   readonly loopP99Ms: number
   readonly loopMaxMs: number
+  /** The most one event loop's thread was runnable but off a CPU, as a share of the window (schedstat). Absent in older results. */
+  readonly loopWait?: number
   /** A reply's frames the shared socket's helper held and sent when due, and those it sent over 1 ms late (its thread short of CPU). Absent in older results. */
   readonly heldFrames?: number
   readonly heldLate?: number
@@ -237,6 +239,10 @@ export function goalLines (r: LoadResult): string[] {
   const machine = machineSteps.length > 0
     ? [`- **The rest of the machine** (talk windows; /proc/stat): busy besides the server, driver and fakes (other processes, the kernel's threads), and stolen by the hypervisor, cores: ${machineSteps.map((s) => `${cell(s.talk.machineOtherCpu, 2)} / ${cell(s.talk.stealCpu, 2)} at ${s.calls}`).join(', ')}. A VM's neighbours slow every figure here without showing in any of our processes' CPU.`]
     : []
+  const waitSteps = r.steps.filter((s) => s.talk.loopWait !== undefined)
+  const wait = waitSteps.length > 0
+    ? [`- **Event loops waiting for a CPU** (talk windows; /proc/PID/task/TID/schedstat): the most any one event loop's thread was runnable but off a CPU, as a share of the window: ${waitSteps.map((s) => `${cell((s.talk.loopWait ?? 0) * 100, 1)} % at ${s.calls}`).join(', ')}. Each wait is loop delay that no code of that loop's caused: the cores were busy with other threads (V8's helpers, the other workers, the driver).`]
+    : []
   return [
     ...quietness,
     ...note,
@@ -244,6 +250,7 @@ export function goalLines (r: LoadResult): string[] {
     ...replyStarts,
     ...held,
     ...machine,
+    ...wait,
     ...stallLines(r),
     `- **≥ ${GOALS.calls} calls** with pacing p99 ≤ ${GOALS.pacingP99Ms} ms and loop delay p99 ≤ ${GOALS.loopP99Ms} ms: ${verdict(any ? (largest?.calls ?? 0) >= GOALS.calls : undefined)}; ` +
       `largest step that held: ${largest?.calls ?? 'none'}${first !== undefined ? `; ${first.calls} calls: ${first.streamingAtEnd}/${first.calls} streaming at the end, pacing p99 ${cell(first.talk.pacingP99Ms, 1)} ms, loop p99 ${cell(first.talk.loopP99Ms, 1)} ms, ` +

@@ -32,9 +32,9 @@ import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-medi
 import { LOAD_DID, type LoadMark, type LoadMemoryStats } from './load-protocol.ts'
 import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
 import { perfServerArgs, startPerf } from './perf-record.ts'
-import { machineTimes, restOfMachine, threadShares, threadTimes } from './proc-threads.ts'
+import { loopWaitShare, machineTimes, restOfMachine, threadShares, threadTimes } from './proc-threads.ts'
 import { spliceSection } from './sections.ts'
-import { stallCause, type GcEvent, type Stall } from './stall-cause.ts'
+import { stallSummary } from './stall-cause.ts'
 
 export interface LoadOptions {
   readonly steps?: readonly number[]
@@ -155,6 +155,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           wallMs: round(wallMs, 0),
           serverCpu: round(total, 3),
           mainThreadCpu: round(main, 3),
+          loopWait: round(loopWaitShare(t0, t1, srv.pid, wallMs), 3),
           otherThreads: Object.fromEntries(Object.entries(threads).filter(([n, v]) => v >= 0.005 && n !== mainName).map(([n, v]) => [n, round(v, 3)])),
           loopP99Ms: round(loop.p99 - LOOP_RESOLUTION_MS, 1),
           loopMaxMs: round(loop.max - LOOP_RESOLUTION_MS, 1),
@@ -222,7 +223,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       progress(`load: ${target} calls: after a GC (${talk.memory !== undefined ? 'talking, mean of the samples' : 'quiet'}) RSS ${round(memory.rss / MB, 1)} MB, heap + external ${round(heap / MB, 1)} MB, V8 committed ${round(memory.heapCommitted / MB, 1)} MB (young generation ${round(memory.youngCommitted / MB, 1)}); quiet: heap + external ${round((quietMemory.heapUsed + quietMemory.external) / MB, 1)} MB`)
       previous = { calls: target, rss: memory.rss, heap }
       result.push(step)
-      progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} / max ${step.talk.loopMaxMs} ms, pacing p99 ${step.talk.pacingP99Ms} / max ${step.talk.pacingMaxMs} ms (with reply starts ${step.talk.pacingAllP99Ms}), ${step.turns} turns, driver ${step.driverCpu} cores`)
+      progress(`load: ${target} calls: server ${step.talk.serverCpu} cores talking (${step.quiet.serverCpu} quiet), loop p99 ${step.talk.loopP99Ms} / max ${step.talk.loopMaxMs} ms (waiting for a CPU ${step.talk.loopWait}), pacing p99 ${step.talk.pacingP99Ms} / max ${step.talk.pacingMaxMs} ms (with reply starts ${step.talk.pacingAllP99Ms}), ${step.turns} turns, driver ${step.driverCpu} cores`)
       if (flowing < target * (1 - MAX_LOST)) { stoppedBecause = `only ${flowing} of ${target} calls streamed`; break }
       if (streamingAtEnd < target) progress(`load: ${target - streamingAtEnd} calls stopped streaming during the step (${ended} ended by the server since the start)`)
       // An overloaded server ends calls (provider replies time out in its queue, dead air): the
@@ -239,7 +240,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     await server?.stop()
     await fakes?.stop()
     serverWarnings = await warningSummary(join(dir, 'server.log'))
-    if (options.stalls === true) stalls = await stallSummary(stallPath, talkWindows)
+    if (options.stalls === true) stalls = await stallSummary(stallPath, talkWindows, STALL_REPORT_MS)
     if (pinned) await unpinDriver()
     await rm(dir, { recursive: true, force: true })
   }
@@ -301,22 +302,6 @@ function stepFigures ({ calls, flowing, streamingAtEnd, ended }: StepCalls, idle
     driverCpu: round(talk.figures.generatorCpu + talk.figures.simulatorCpu, 3),
     ...turnTimes(talk.marks),
   }
-}
-
-/** Stalls over STALL_REPORT_MS in each talk window, by what held the loop (bench/stall-recorder.ts). */
-async function stallSummary (path: string, windows: ReadonlyArray<{ calls: number, from: number, to: number }>): Promise<LoadResult['stalls']> {
-  const record = JSON.parse(await readFile(path, 'utf8').catch(() => '{}')) as { stalls?: Stall[], gcs?: GcEvent[] }
-  const gcs = record.gcs ?? []
-  return windows.map(({ calls, from, to }) => {
-    const causes: Record<string, { count: number, longestMs: number }> = {}
-    for (const s of record.stalls ?? []) {
-      if (s.at < from || s.at >= to || s.ms < STALL_REPORT_MS) continue
-      const c = causes[stallCause(s, gcs)] ??= { count: 0, longestMs: 0 }
-      c.count++
-      c.longestMs = Math.max(c.longestMs, s.ms)
-    }
-    return { calls, causes }
-  })
 }
 
 /** The server's warnings and errors, counted by message, most frequent first: why calls ended. */

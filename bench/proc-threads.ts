@@ -6,7 +6,15 @@ import { readdir, readFile } from 'node:fs/promises'
  * busy (the event loop, V8's GC helpers, libuv's pool). Clock ticks are USER_HZ, 100 a second
  * on Linux, so a window should be several seconds long.
  */
-export interface ThreadTimes { readonly name: string, readonly cpuMs: number }
+export interface ThreadTimes {
+  readonly name: string
+  readonly cpuMs: number
+  /**
+   * Runnable but waiting for a CPU (ms; /proc/PID/task/TID/schedstat's second field, ns, where
+   * the kernel keeps schedstats): an event loop that waits here is late however little it does.
+   */
+  readonly waitMs: number
+}
 
 const TICK_MS = 10
 
@@ -39,7 +47,8 @@ async function addProcess (out: Map<number, ThreadTimes>, pid: number, descendan
     const fields = stat.slice(close + 2).split(' ')
     // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the state field.
     const ticks = Number(fields[11]) + Number(fields[12])
-    out.set(Number(tid), { name: descendant && Number(tid) === pid ? `main ${pid}` : name, cpuMs: ticks * TICK_MS })
+    const waitNs = Number((await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '')).split(' ')[1])
+    out.set(Number(tid), { name: descendant && Number(tid) === pid ? `main ${pid}` : name, cpuMs: ticks * TICK_MS, waitMs: Number.isFinite(waitNs) ? waitNs / 1e6 : 0 })
     const kids = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '')
     for (const kid of kids.split(' ')) if (kid.trim() !== '') children.push(Number(kid))
   }
@@ -54,6 +63,19 @@ export function threadShares (before: Map<number, ThreadTimes>, after: Map<numbe
     shares[t.name] = (shares[t.name] ?? 0) + used / wallMs
   }
   return shares
+}
+
+/**
+ * The largest share of `wallMs` that one event loop (the process's main thread, or with worker
+ * processes each worker's) spent runnable but off a CPU between two readings.
+ */
+export function loopWaitShare (before: Map<number, ThreadTimes>, after: Map<number, ThreadTimes>, pid: number, wallMs: number): number {
+  let worst = 0
+  for (const [tid, t] of after) {
+    if (tid !== pid && !t.name.startsWith('main ')) continue
+    worst = Math.max(worst, (t.waitMs - (before.get(tid)?.waitMs ?? t.waitMs)) / wallMs)
+  }
+  return worst
 }
 
 /**

@@ -1,4 +1,6 @@
 /** A record of bench/stall-recorder.ts, and what held the loop in each stall. */
+import { readdir, readFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 
 export interface Stall {
   /** Date.now() when the stall began, and its length (ms). */
@@ -29,4 +31,25 @@ export function stallCause (s: Stall, gcs: readonly GcEvent[]): StallCause {
   const helpers = Object.entries(s.others).reduce((a, [name, ms]) => name.startsWith('v8:Prof') ? a : a + ms, 0)
   if (helpers > 0.3 * s.ms) return 'helper threads'
   return s.mainCpuMs > 0.6 * s.ms ? 'main thread busy' : 'other processes'
+}
+
+/**
+ * Stalls of `minMs` or more in each window, by what held the loop: summed over the server's
+ * processes (with workers each writes PATH.PID beside the primary's PATH).
+ */
+export async function stallSummary (path: string, windows: ReadonlyArray<{ calls: number, from: number, to: number }>, minMs: number): Promise<Array<{ calls: number, causes: Record<string, { count: number, longestMs: number }> }>> {
+  const names = (await readdir(dirname(path)).catch(() => [])).filter((n) => n === basename(path) || n.startsWith(`${basename(path)}.`))
+  const records = await Promise.all(names.map(async (n) => JSON.parse(await readFile(join(dirname(path), n), 'utf8').catch(() => '{}')) as { stalls?: Stall[], gcs?: GcEvent[] }))
+  return windows.map(({ calls, from, to }) => {
+    const causes: Record<string, { count: number, longestMs: number }> = {}
+    for (const record of records) {
+      for (const s of record.stalls ?? []) {
+        if (s.at < from || s.at >= to || s.ms < minMs) continue
+        const c = causes[stallCause(s, record.gcs ?? [])] ??= { count: 0, longestMs: 0 }
+        c.count++
+        c.longestMs = Math.max(c.longestMs, s.ms)
+      }
+    }
+    return { calls, causes }
+  })
 }

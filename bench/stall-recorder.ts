@@ -16,22 +16,24 @@
  * (bench/stall-cause.ts reads it). Importing this module starts it: nothing else imports it.
  * Investigation only: the reads cost about 1 % of a core.
  */
+import cluster from 'node:cluster'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { performance, PerformanceObserver } from 'node:perf_hooks'
 import { isMainThread } from 'node:worker_threads'
 import type { GcEvent, Stall } from './stall-cause.ts'
 
-/** A gap between two runs of the 2 ms timer longer than this is recorded. */
-const STALL_MS = 25
+/** A gap between two runs of the 2 ms timer longer than this is recorded (STALL_RECORD_MS to look at shorter ones). */
+const STALL_MS = Number(process.env.STALL_RECORD_MS ?? 25)
 const EVERY_MS = 2
 /** Every thread's counters are read once in this many runs. */
 const ALL_EVERY = 5
 
 const file = process.env.STALL_RECORD
 // A cluster worker (server.workers) inherits the flags and the environment: each writes its own
-// file beside the primary's (bench/load.ts --stalls reads the primary's).
+// file beside the primary's (bench/load.ts --stalls reads the primary's). Node deletes
+// NODE_UNIQUE_ID from a worker's environment before any --import runs: cluster.isWorker says it.
 // Worker threads (and Node's module-hooks thread) are handed the same --import: only the main thread records.
-if (file !== undefined && process.platform === 'linux' && isMainThread) start(process.env.NODE_UNIQUE_ID !== undefined ? `${file}.${process.pid}` : file)
+if (file !== undefined && process.platform === 'linux' && isMainThread) start(cluster.isWorker ? `${file}.${process.pid}` : file)
 
 function start (path: string): void {
   const pid = process.pid

@@ -62,3 +62,21 @@ t.test('the machine\'s CPU from /proc/stat: busy and stolen, the rest after our 
   t.same(restOfMachine({ busyMs: 1000, stealMs: 0 }, { busyMs: 3000, stealMs: 500 }, 1000, 1.5), { machineOtherCpu: 0.5, stealCpu: 0.5 })
   t.same(restOfMachine({ busyMs: 1000, stealMs: 0 }, { busyMs: 1500, stealMs: 0 }, 1000, 1), { machineOtherCpu: 0, stealCpu: 0 }, 'never below zero (our processes\' ticks and the machine\'s are read apart)')
 })
+
+t.test('event loops waiting for a CPU: said per step when measured, not in older results', async (t) => {
+  const measured = step(500, 0.085, 9.5)
+  const withWait: LoadStep = { ...measured, talk: { ...measured.talk, loopWait: 0.137 } }
+  t.match(line(result([withWait]), 'waiting for a CPU'), /13\.7 % at 500/)
+  t.equal(line(result([measured]), 'waiting for a CPU'), '', 'older results: no line')
+})
+
+t.test('the worst event loop\'s wait for a CPU, from schedstat: each process\'s main thread, not its helpers', async (t) => {
+  const { loopWaitShare, threadTimes } = await import('../../bench/proc-threads.ts')
+  const at = (main: number, worker: number, helper: number) => new Map([
+    [100, { name: 'node', cpuMs: 0, waitMs: main }], [101, { name: 'node', cpuMs: 0, waitMs: helper }], [200, { name: 'main 200', cpuMs: 0, waitMs: worker }],
+  ])
+  t.equal(loopWaitShare(at(0, 0, 0), at(50, 120, 900), 100, 1000), 0.12, 'the worker\'s loop waited 120 ms of 1000; a helper\'s 900 ms do not count')
+  t.equal(loopWaitShare(at(0, 0, 0), at(30, 10, 0), 100, 1000), 0.03, 'the primary\'s own loop counts too')
+  const mine = (await threadTimes(process.pid)).get(process.pid)
+  t.ok(mine !== undefined && Number.isFinite(mine.waitMs) && mine.waitMs >= 0, `this process's main thread read (${mine?.waitMs} ms waiting so far)`)
+})

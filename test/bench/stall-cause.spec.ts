@@ -13,3 +13,19 @@ t.test('a stall is put down to a GC in it, else the helper threads, else the mai
   t.equal(stallCause(stall({ mainCpuMs: 70, mainWaitMs: 25, others: { 'v8:ProfEvntProc': 40 } }), []), 'main thread busy', 'the CPU profiler\'s thread is not a helper')
   t.equal(stallCause(stall({ mainCpuMs: 20, mainWaitMs: 75 }), []), 'other processes', 'the main thread waited for a CPU nobody of ours held')
 })
+
+t.test('the summary reads every process\'s record: the primary\'s file and each worker\'s beside it', async (t) => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { stallSummary } = await import('../../bench/stall-cause.ts')
+  const dir = await mkdtemp(join(tmpdir(), 'pa-stalls-'))
+  t.teardown(async () => { const { rm } = await import('node:fs/promises'); await rm(dir, { recursive: true, force: true }) })
+  const path = join(dir, 'stalls.json')
+  await writeFile(path, JSON.stringify({ stalls: [stall({ at: 1_000, ms: 50 })], gcs: [] }))
+  // The worker's scavenge explains its own stall only: the primary's record has no GC.
+  await writeFile(`${path}.4242`, JSON.stringify({ stalls: [stall({ at: 1_100, ms: 60 }), stall({ at: 1_500, ms: 45, mainCpuMs: 44 }), stall({ at: 1_600, ms: 10 })], gcs: [{ at: 1_110, ms: 20, kind: 1 }] }))
+  await writeFile(join(dir, 'other.json'), JSON.stringify({ stalls: [stall({ at: 1_200, ms: 90 })] }))
+  const [summary] = await stallSummary(path, [{ calls: 500, from: 900, to: 2_000 }], 40)
+  t.same(summary, { calls: 500, causes: { 'other processes': { count: 1, longestMs: 50 }, scavenge: { count: 1, longestMs: 60 }, 'main thread busy': { count: 1, longestMs: 45 } } }, 'three stalls of 40 ms or more from two files; a file of another name is not read')
+})
