@@ -80,3 +80,11 @@ t.test('the worst event loop\'s wait for a CPU, from schedstat: each process\'s 
   const mine = (await threadTimes(process.pid)).get(process.pid)
   t.ok(mine !== undefined && Number.isFinite(mine.waitMs) && mine.waitMs >= 0, `this process's main thread read (${mine?.waitMs} ms waiting so far)`)
 })
+
+t.test('without turns there is no reply to pace: the 500-call line judges the loop alone, and says so', async (t) => {
+  const quiet = (pacing: number): LoadStep => { const s = step(500, 0.05, Number.NaN); return { ...s, talk: { ...s.talk, pacingP99Ms: pacing } } }
+  const noTurns = (s: LoadStep): LoadResult => ({ ...result([s]), turns: false })
+  t.match(line(noTurns(quiet(Number.NaN)), '≥ 500 calls'), /the loop alone\): \*\*met\*\*; largest step that held: 500/)
+  t.match(line(noTurns(quiet(9)), '≥ 500 calls'), /\*\*missed\*\*/, 'a pacing figure, when there is one, still counts')
+  t.match(line(result([quiet(Number.NaN)]), '≥ 500 calls'), /\*\*missed\*\*/, 'with turns, no pacing figure is no pass')
+})
