@@ -14,7 +14,8 @@
  * (PerformanceObserver 'gc': kind 1 scavenge, 4 mark-compact, 8 incremental marking) are kept
  * beside them. At exit the whole record is written to STALL_RECORD as JSON, wall-clock stamped
  * (bench/stall-cause.ts reads it). Importing this module starts it: nothing else imports it.
- * Investigation only: the reads cost about 1 % of a core.
+ * Investigation only: it costs CPU (with STALL_RECORD_MS=12, an idle primary and two workers used
+ * 0.21 of a core against 0.014 without it, 2026-12-04), so its run's figures are not the bench's.
  */
 import cluster from 'node:cluster'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
@@ -30,7 +31,7 @@ const ALL_EVERY = 5
 
 const file = process.env.STALL_RECORD
 // A cluster worker (server.workers) inherits the flags and the environment: each writes its own
-// file beside the primary's (bench/load.ts --stalls reads the primary's). Node deletes
+// file beside the primary's (bench/load.ts --stalls sums them all). Node deletes
 // NODE_UNIQUE_ID from a worker's environment before any --import runs: cluster.isWorker says it.
 // Worker threads (and Node's module-hooks thread) are handed the same --import: only the main thread records.
 if (file !== undefined && process.platform === 'linux' && isMainThread) start(cluster.isWorker ? `${file}.${process.pid}` : file)

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { stallCause, type GcEvent, type Stall } from '../../bench/stall-cause.ts'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { stallCause, stallSummary, type GcEvent, type Stall } from '../../bench/stall-cause.ts'
 
 const stall = (over: Partial<Stall>): Stall => ({ at: 10_000, ms: 100, mainCpuMs: 10, mainWaitMs: 80, others: {}, othersMs: 100, ...over })
 
@@ -15,12 +18,8 @@ t.test('a stall is put down to a GC in it, else the helper threads, else the mai
 })
 
 t.test('the summary reads every process\'s record: the primary\'s file and each worker\'s beside it', async (t) => {
-  const { mkdtemp, writeFile } = await import('node:fs/promises')
-  const { tmpdir } = await import('node:os')
-  const { join } = await import('node:path')
-  const { stallSummary } = await import('../../bench/stall-cause.ts')
   const dir = await mkdtemp(join(tmpdir(), 'pa-stalls-'))
-  t.teardown(async () => { const { rm } = await import('node:fs/promises'); await rm(dir, { recursive: true, force: true }) })
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const path = join(dir, 'stalls.json')
   await writeFile(path, JSON.stringify({ stalls: [stall({ at: 1_000, ms: 50 })], gcs: [] }))
   // The worker's scavenge explains its own stall only: the primary's record has no GC.
