@@ -35,9 +35,9 @@ export class ServerChild extends ForkedServer<ServerRequest, ServerReply> {
  * want a core at the same moment the server's frame timer fires late, and the driver's load is
  * counted against the server after all. Numeric arguments only, no shell.
  */
-export async function pinApart (serverPid: number): Promise<boolean> {
+export async function pinApart (serverPid: number, server: 'all threads' | 'event loop' = 'all threads'): Promise<boolean> {
   if (process.platform !== 'linux' || cpus().length < 2) return false
-  return await taskset('0', process.pid) && await taskset('1', serverPid)
+  return await taskset('0', process.pid) && await taskset('1', serverPid, server === 'all threads')
 }
 
 /** Give this process every CPU back (the caller of the bench may run other work after it). */
@@ -46,8 +46,9 @@ export async function unpinDriver (): Promise<void> {
   await taskset(`0-${cpus().length - 1}`, process.pid)
 }
 
-export async function taskset (cpuList: string, pid: number): Promise<boolean> {
+/** `allThreads` false: only the thread whose id is `pid` (a process's main thread); threads it starts later inherit it. */
+export async function taskset (cpuList: string, pid: number, allThreads = true): Promise<boolean> {
   return await new Promise((resolve) => {
-    execFile('taskset', ['-acp', cpuList, String(pid)], (err) => { resolve(err === null) })
+    execFile('taskset', [allThreads ? '-acp' : '-cp', cpuList, String(pid)], (err) => { resolve(err === null) })
   })
 }

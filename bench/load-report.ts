@@ -101,7 +101,14 @@ export interface LoadResult {
   readonly stalls?: ReadonlyArray<{ readonly calls: number, readonly causes: Readonly<Record<string, { readonly count: number, readonly longestMs: number }>> }>
   /** Worker processes (`--workers=N`, as `server.workers: N`); absent or 1: one process. */
   readonly serverWorkers?: number
-  readonly machine: { readonly cpus: number, readonly cpuModel: string, readonly node: string, readonly pinned: boolean }
+  readonly machine: {
+    readonly cpus: number
+    readonly cpuModel: string
+    readonly node: string
+    readonly pinned: boolean
+    /** What of one server process was pinned to CPU 1 (absent in older results: all its threads). */
+    readonly serverPinned?: 'all threads' | 'event loop'
+  }
   readonly loadAverageAtStart: readonly number[]
   readonly loadAverageAtEnd: readonly number[]
   readonly durationSeconds: number
@@ -132,7 +139,7 @@ export function turnTimes (marks: readonly LoadMark[]): TurnTimes {
   }
 }
 
-const GOALS = {
+export const GOALS = {
   calls: 500, pacingP99Ms: 5, loopP99Ms: 20, driverCpu: 0.2, mediaPerCallPct: 0.1, turnCpuMs: 10, processingP50Ms: 5, alignmentP50Ms: 20, alignmentP99Ms: 40, mbPerCall: 0.1,
 } as const
 
@@ -190,13 +197,22 @@ function memoryLine (r: LoadResult, steps: readonly LoadStep[]): string {
     'RSS also keeps what the allocator took at the busiest moment and V8 the headroom it commits ahead of the heap: it is said, not judged.'
 }
 
+/**
+ * A step held the calls goal's timing: every call still streaming, pacing p99 and loop delay p99
+ * within the goals. Quiet calls without turns send no reply and, cold, only a keep-alive a second:
+ * no interval to pace (null in a result read back from JSON, NaN fresh); such a step is judged on
+ * its loop alone.
+ */
+export function holdsCallGoal (s: LoadStep, turns: boolean | undefined): boolean {
+  const pacing = s.talk.pacingP99Ms as number | null
+  const paced = pacing === null || !Number.isFinite(pacing) ? turns === false : pacing <= GOALS.pacingP99Ms
+  return s.streamingAtEnd === s.calls && paced && s.talk.loopP99Ms <= GOALS.loopP99Ms
+}
+
 export function goalLines (r: LoadResult): string[] {
   // Per-call, per-turn and memory figures only from steps that kept their calls.
   const steps = r.steps.filter((s) => s.streamingAtEnd >= s.calls * (1 - MAX_LOST))
-  // Quiet calls without turns send no reply and, cold, only a keep-alive a second: no interval to
-  // pace (null in a result read back from JSON, NaN fresh). Such a step is judged on its loop.
-  const paced = (s: LoadStep): boolean => s.talk.pacingP99Ms === null || !Number.isFinite(s.talk.pacingP99Ms) ? r.turns === false : s.talk.pacingP99Ms <= GOALS.pacingP99Ms
-  const passing = r.steps.filter((s) => s.streamingAtEnd === s.calls && paced(s) && s.talk.loopP99Ms <= GOALS.loopP99Ms)
+  const passing = r.steps.filter((s) => holdsCallGoal(s, r.turns))
   const largest = passing.at(-1)
   const first = r.steps.find((s) => !passing.includes(s))
   const worst = (f: (s: LoadStep) => number, from: readonly LoadStep[] = steps): number => Math.max(...from.map(f).filter(Number.isFinite))
@@ -271,6 +287,13 @@ export function goalLines (r: LoadResult): string[] {
   ]
 }
 
+/** How one server process shared the CPUs with the driver. */
+export function onePinned (server: 'all threads' | 'event loop' | undefined): string {
+  return server === 'event loop'
+    ? 'the server\'s event loop pinned to CPU 1, its other threads (V8\'s GC and compiler helpers, the held-frame sender) on either CPU, the driver, media generator and fakes on CPU 0'
+    : 'server pinned to CPU 1, driver, media generator and fakes to CPU 0'
+}
+
 export function formatLoadSection (r: LoadResult, command: string): string {
   const threads = (w: WindowFigures): string => [`main ${w.mainThreadCpu}`, ...Object.entries(w.otherThreads).map(([n, v]) => `${n} ${v}`)].join(', ')
   const rows = r.steps.map((s) => [
@@ -309,7 +332,7 @@ export function formatLoadSection (r: LoadResult, command: string): string {
       : '## Load without turns: media and the VAD alone, server-side figures (issue 18)',
     '',
     `\`${command}\` (${date} UTC, ${r.durationSeconds} s). Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}; ` +
-      `${!r.machine.pinned ? 'not pinned' : workers > 1 ? `driver, media generator and fakes pinned to CPU 0, the server's primary (which takes no calls) to CPU 1, its ${workers} workers on either CPU; CPU is every server process's threads, loop delay the worst process's, "main" the busiest worker's event loop (\`main PID\` each), memory summed` : 'server pinned to CPU 1, driver, media generator and fakes to CPU 0'}. ` +
+      `${!r.machine.pinned ? 'not pinned' : workers > 1 ? `driver, media generator and fakes pinned to CPU 0, the server's primary (which takes no calls) to CPU 1, its ${workers} workers on either CPU; CPU is every server process's threads, loop delay the worst process's, "main" the busiest worker's event loop (\`main PID\` each), memory summed` : onePinned(r.machine.serverPinned)}. ` +
       `Load average at start ${r.loadAverageAtStart.join(', ')}, at end ${r.loadAverageAtEnd.join(', ')}.` +
       (r.serverNodeArgs !== undefined ? ` The server runs Node with ${r.serverNodeArgs.length > 0 ? `\`${r.serverNodeArgs.join(' ')}\`` : 'no extra flags'} (production's bin/phone-agent.service gives it \`--initial-old-space-size=128 --max-semi-space-size=8\`).` : ''),
     '',

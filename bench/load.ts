@@ -6,7 +6,7 @@
  *   - the provider fakes (bench/load-fakes.ts): STT, LLM and TTS over HTTP at fixed latencies;
  *   - the media generator (bench/native/media-gen.c, built here with cc): every call's UDP.
  * This process runs the simulator's Event Socket side (a few messages per call). On Linux with
- * 2+ CPUs the server gets CPU 1 and everything else CPU 0.
+ * 2+ CPUs the server's event loop gets CPU 1 (its primary, with workers) and everything else CPU 0.
  *
  * For each N: ramp to N calls with the callers quiet, let them talk (37 % of every 10 s: one
  * AI turn per call every 10 s), warm up for one cycle, measure a talk window; then quiet them
@@ -90,6 +90,8 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   const fs = new FakeFreeSwitch()
   const result: LoadStep[] = []
   let pinned = false
+  const workers = Number(process.env.LOAD_SERVER_WORKERS ?? '1')
+  const serverPinned = workers > 1 ? 'all threads' : 'event loop'
   let idleRss = 0
   let idleMemory: LoadMemoryStats | undefined
   let idleCpu = 0
@@ -106,12 +108,16 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     fakes = await FakesProcess.start(signal)
     server = await LoadServer.start({ fakesPort: fakes.port, dir }, signal, options.stalls === true ? { stallRecord: stallPath } : {})
     serverNodeArgs = server.nodeArgs
-    pinned = options.pinCpus !== false && await pinApart(server.pid)
+    // One process: its event loop alone on CPU 1. Its other threads pinned there too took the
+    // loop's CPU whenever V8 marked or compiled (loop p99 11.7-83.5 ms, pacing p99 19.8-28.6 at
+    // 500 calls; 9.7-23.4 and 1.95-5.6 with them on either CPU: docs/benchmarks.md, twenty-first
+    // session), which no unpinned service pays. Workers are placed by the scheduler either way.
+    pinned = options.pinCpus !== false && await pinApart(server.pid, serverPinned)
     if (pinned) await taskset('0', fakes.pid)
     // Spawned after the pinning, so it inherits CPU 0.
     // Every 4th call's audio is read and timed: 125 calls' worth of intervals at 500.
     media = await NativeMedia.start({ binary, speechPath, readEvery: READ_EVERY })
-    progress(`load: server pid ${server.pid} on port ${server.port}${pinned ? ' (CPU 1; driver, generator and fakes on CPU 0)' : ''}`)
+    progress(`load: server pid ${server.pid} on port ${server.port}${pinned ? ` (${workers > 1 ? 'its primary on CPU 1, workers on either' : 'its event loop on CPU 1, its other threads on either'}; driver, generator and fakes on CPU 0)` : ''}`)
     await sleep(3000, undefined, { signal })
     idleMemory = await server.memory()
     idleRss = idleMemory.rss
@@ -257,8 +263,8 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     serverWarnings,
     serverNodeArgs,
     stalls,
-    serverWorkers: Number(process.env.LOAD_SERVER_WORKERS ?? '1'),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, pinned },
+    serverWorkers: workers,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, pinned, ...(workers > 1 ? {} : { serverPinned }) },
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
     durationSeconds: round((performance.now() - started) / 1000, 0),
