@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { FakeFreeSwitch, type SimulatedCall } from '../lib/simulator/index.ts'
 import { pinApart, ServerChild, unpinDriver } from './capacity-child.ts'
+import { abortOnInterrupt } from './interrupt.ts'
 import { BENCH_DID, createFixture } from './capacity-fixture.ts'
 import type { MemoryStats, WindowStats } from './capacity-protocol.ts'
 import { StallWatch } from './capacity-stalls.ts'
@@ -372,18 +373,12 @@ async function main (): Promise<void> {
     console.error('usage: node --expose-gc --import tsx bench/capacity.ts [maxCalls] [audioSeconds]')
     process.exit(2)
   }
-  const controller = new AbortController()
-  // First Ctrl-C: stop ramping and clean up (calls hung up, server stopped, temp dir removed).
-  process.once('SIGINT', () => {
-    console.error('capacity: interrupted, cleaning up (Ctrl-C again to quit at once)')
-    controller.abort()
-    process.once('SIGINT', () => { process.exit(130) })
-  })
+  const signal = abortOnInterrupt('capacity')
   let result: CapacityResult
   try {
-    result = await runCapacityBench({ maxCalls, audioSeconds, signal: controller.signal, progress: (line) => { console.error(line) } })
+    result = await runCapacityBench({ maxCalls, audioSeconds, signal, progress: (line) => { console.error(line) } })
   } catch (err) {
-    if (!controller.signal.aborted) throw err
+    if (!signal.aborted) throw err
     console.error('capacity: interrupted; calls hung up, server stopped, temporary files removed')
     process.exitCode = 130
     return

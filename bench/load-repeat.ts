@@ -10,6 +10,7 @@ import { resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { round } from './capacity-stats.ts'
+import { abortOnInterrupt } from './interrupt.ts'
 import { runLoadBench } from './load.ts'
 import { formatRepeatSection, repeatRun, repeatSectionName, type RepeatResult, type RepeatRun } from './load-repeat-report.ts'
 import { spliceSection } from './sections.ts'
@@ -64,13 +65,8 @@ async function main (): Promise<void> {
     console.error('usage: node --import tsx bench/load-repeat.ts [--runs=5] [--calls=500] [--workers=2] [--no-write]')
     process.exit(2)
   }
-  const controller = new AbortController()
-  process.once('SIGINT', () => {
-    console.error('load-repeat: interrupted, cleaning up (Ctrl-C again to quit at once)')
-    controller.abort()
-    process.once('SIGINT', () => { process.exit(130) })
-  })
-  const result = await runRepeated({ runs, calls, workers, signal: controller.signal, progress: (line) => { console.error(line) } })
+  const signal = abortOnInterrupt('load-repeat')
+  const result = await runRepeated({ runs, calls, workers, signal, progress: (line) => { console.error(line) } })
   const command = `node --import tsx bench/load-repeat.ts --runs=${runs} --calls=${calls} --workers=${workers}`
   const section = formatRepeatSection(result, command)
   console.log(section)

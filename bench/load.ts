@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { FakeFreeSwitch } from '../lib/simulator/index.ts'
 import { pinApart, taskset, unpinDriver } from './capacity-child.ts'
+import { abortOnInterrupt } from './interrupt.ts'
 import { MB, round } from './capacity-stats.ts'
 import { FakesProcess, LoadServer } from './load-children.ts'
 import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-media.ts'
@@ -361,19 +362,14 @@ async function main (): Promise<void> {
   }
   process.env.LOAD_SERVER_WORKERS = String(workers)
   const perfDir = perfServerArgs(args.find((a) => a.startsWith('--perf='))?.slice('--perf='.length))
-  const controller = new AbortController()
-  process.once('SIGINT', () => {
-    console.error('load: interrupted, cleaning up (Ctrl-C again to quit at once)')
-    controller.abort()
-    process.once('SIGINT', () => { process.exit(130) })
-  })
+  const signal = abortOnInterrupt('load')
   const result = await runLoadBench({
     steps,
     ...(quick ? { quietMs: 3000, warmMs: 10_000, windowMs: 10_000 } : {}),
     ...(noTurns ? { turns: false } : {}),
     ...(args.includes('--stalls') ? { stalls: true } : {}),
     ...(perfDir !== undefined ? { perfDir } : {}),
-    signal: controller.signal,
+    signal,
     progress: (line) => { console.error(line) },
   })
   const command = `node --import tsx bench/load.ts ${args.filter((a) => a !== '--no-write').join(' ')}`.trim()

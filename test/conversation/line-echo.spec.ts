@@ -69,10 +69,16 @@ async function matrixEchoCall (t: Test): Promise<{ paused: number, replied: bool
     port: rig.port, destination: DID, callerNumber: CALLER, writeTimer: 'matrix',
     caller: { audio: [voice(500, 900), voice(5000, 900), voice(9500, 900), voice(14000, 900)], echo: { delayMs: 120, attenuationDb: 8, filter: 'hybrid' }, hangupAtMs: 22_000 },
   })
-  await call.ended
+  const ended = await call.ended
   const paused = rig.logs.filter((l) => l.msg === 'caller speech over the agent: paused').length
   const replied = rig.fake.requests.filter((r) => r.path === CHAT).length >= 3
   const cut = rig.logs.some((l) => l.msg === 'caller barged in')
+  // A CI run (97b37c5) saw a call that ended after 4 s with no reply: say how, should it recur.
+  if (!replied) {
+    const requests = rig.fake.requests.map((r) => r.path).join(', ')
+    const warnings = rig.logs.filter((l) => l.level >= 40).map((l) => `${l.msg}${l.code !== undefined ? ` (${String(l.code)}${(l.err as { message?: string } | undefined)?.message !== undefined ? `: ${(l.err as { message: string }).message}` : ''})` : ''}`).join('; ')
+    t.comment(`no reply to each turn: the call ended at ${ended.endedAtMs} ms, cause ${ended.hangupCause ?? '-'} by ${ended.hungUpBy ?? '-'}; requests: ${requests || 'none'}; warnings: ${warnings || 'none'}`)
+  }
   await rig.settled(t)
   return { paused, replied, cut }
 }

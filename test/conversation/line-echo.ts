@@ -13,14 +13,28 @@ export function voice (atMs: number, ms: number, f0 = 140): { atMs: number, wav:
   return { atMs, wav: encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, ms / 1000, -18, { f0 }) }) }
 }
 
-/** Every phrase sounds like a voice, 4 ms a character: its echo must look like one (a tone's is vetoed anyway). */
-export const voiced = (speaker: Speaker): Speaker => ({
-  render: async (text, options) => {
-    const r = await speaker.render(text, options)
-    await writeFile(r.path, encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, Math.max(0.2, text.length * 0.004), -16, { f0: 120, seed: text.length }) }))
-    return r
-  },
-})
+/**
+ * Every phrase sounds like a voice, 4 ms a character: its echo must look like one (a tone's is
+ * vetoed anyway). Each cached file is voiced once, and every render of it waits for that: a reply
+ * that says the same sentence twice renders the second while the first is read (render-ahead),
+ * and rewriting the file then let that read find it cut short, so the turn failed with
+ * TTS_FAILED (a CI run of 97b37c5; 1 in 11 runs of line-echo.spec beside two CPU burners).
+ */
+export const voiced = (speaker: Speaker): Speaker => {
+  const done = new Map<string, Promise<void>>()
+  return {
+    render: async (text, options) => {
+      const r = await speaker.render(text, options)
+      let write = done.get(r.path)
+      if (write === undefined) {
+        write = writeFile(r.path, encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, Math.max(0.2, text.length * 0.004), -16, { f0: 120, seed: text.length }) }))
+        done.set(r.path, write)
+      }
+      await write
+      return r
+    },
+  }
+}
 
 /**
  * A long reply on a poor hybrid (the agent's voice back 120 ms late, only 8 dB down), once with
