@@ -40,8 +40,13 @@ for (const ptimeMs of [30, 20]) {
     t.ok(start >= 0, 'the file was heard')
     t.same(audio.slice(start, start + stairs.length), Array.from(stairs), 'every sample, in order, nothing else between')
     const loud = heard.filter((h) => h.samples.some((s) => Math.abs(s) >= 1000))
+    // Stretched is more packets than the audio fills (the real switch's ptime-30 fault: each of
+    // our 20 ms datagrams one 30 ms packet, 1.8 s), or packets sent on the wrong clock. A pause
+    // of our sending under load only leaves a gap between packets: a CI run of the whole suite
+    // took 1460 ms over 1.2 s at ptime 20, so the wall-clock span has room up to the fault's 1.5x.
+    t.ok(loud.length * ptimeMs >= 1200 && loud.length * ptimeMs <= 1200 + 2 * ptimeMs, `${loud.length} packets of ${ptimeMs} ms: 1.2 s of audio, not stretched`)
     const spanMs = (loud.at(-1)?.playMs ?? 0) + ptimeMs - (loud[0]?.playMs ?? 0)
-    t.ok(spanMs >= 1200 && spanMs <= 1200 + 2 * ptimeMs, `played in ${spanMs} ms: 1.2 s of audio, not stretched`)
+    t.ok(spanMs >= 1200 && spanMs < 1200 * 1.5, `played in ${spanMs} ms, under 1.5 times the audio's 1.2 s`)
     await agent.server.drained()
     t.same(await leaksSince(baseline), {})
   })
