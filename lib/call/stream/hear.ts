@@ -58,6 +58,14 @@ export interface HearDeps {
  */
 const STALLED_STREAM_MS = 1000
 const WATCH_MS = 50
+/**
+ * A trailing pause is judged over on the wall clock only while the frames are this fresh. After a
+ * stall of the event loop (a GC, the CPU busy elsewhere) timers run before the datagrams that
+ * waited in the socket are read: the caller's next words may be among them. Until then the
+ * verdict waits, at most STALLED_STREAM_MS (a CI run ended a turn at the pause after "e" that way:
+ * test/call/hear-late-frames.spec.ts).
+ */
+const FRESH_FRAMES_MS = 100
 /** As the classic detector (lib/media/vad/vad.ts): unvoiced frames this soon after voicing are speech. */
 const TRAILING_UNVOICED_MS = 300
 
@@ -150,7 +158,8 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         }
         // Trailing words: the turn ends once the pause reaches maxSilenceMs.
         const p = pause
-        if (p !== undefined && now - p.endAt >= deps.endpointing.maxSilenceMs) {
+        const framesBehind = now - lastFrameAt > FRESH_FRAMES_MS && now - lastFrameAt <= STALLED_STREAM_MS
+        if (p !== undefined && now - p.endAt >= deps.endpointing.maxSilenceMs && !framesBehind) {
           p.transcript.then((text) => { if (pause === p) conclude(text, p.endAt) }, fail)
           return
         }
