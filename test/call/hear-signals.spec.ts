@@ -6,8 +6,8 @@ import { CallHangupError } from '../../lib/errors.ts'
 import type { Heard } from '../../lib/call/turn-media.ts'
 import type { InboundFrame } from '../../lib/media/stream/index.ts'
 import { endpointingSchema } from '../../lib/media/stream/turn-taking.ts'
-import type { VadEvent, VoiceDetector } from '../../lib/media/vad/index.ts'
-import type { SttProvider, SttSession, SttStreamOptions } from '../../lib/speech/stt/types.ts'
+import type { SttProvider } from '../../lib/speech/stt/types.ts'
+import { endingStt, scriptedVad } from './hear-fakes.ts'
 
 /**
  * hear.ts makes no signal of its own (issue 18): it watches the call's signal and the listen's
@@ -18,52 +18,11 @@ import type { SttProvider, SttSession, SttStreamOptions } from '../../lib/speech
 
 const listeners = (s: AbortSignal): number => getEventListeners(s, 'abort').length
 
-/** Speech from the 3rd frame, its end at the 8th (the detector's own verdicts, scripted). */
-function scriptedVad (): VoiceDetector {
-  let n = 0
-  return {
-    speaking: false,
-    speechEndSoFar: undefined,
-    lastFrame: undefined,
-    push (_samples, at): VadEvent | undefined {
-      n++
-      if (n === 3) return { type: 'speech-start', at: at - 40, detectedAt: at + 20 } as VadEvent
-      if (n === 8) return { type: 'speech-end', startAt: 0, endAt: at - 40, detectedAt: at + 20 } as unknown as VadEvent
-      return undefined
-    },
-    close () {},
-  }
-}
-
-/** A recogniser that answers once its session ends, and remembers the signal each session got. */
-function fakeStt (signals: AbortSignal[]): SttProvider {
-  return {
-    name: 'fake',
-    transcribe: async () => { throw new Error('not used') },
-    stream (options: SttStreamOptions): SttSession {
-      signals.push(options.signal as AbortSignal)
-      let ended!: () => void
-      const done = new Promise<void>((resolve) => { ended = resolve })
-      return {
-        write () {},
-        end () { ended() },
-        results: (async function * () {
-          await new Promise<void>((resolve, reject) => {
-            void done.then(resolve)
-            options.signal?.addEventListener('abort', () => { reject(options.signal?.reason) }, { once: true })
-          })
-          yield { text: 'Buongiorno.', isFinal: true, confidence: 0.9 }
-        })(),
-      }
-    },
-  }
-}
-
 function deps (call: AbortSignal, stt: SttProvider, feed: { push?: (f: InboundFrame) => void }): HearDeps {
   return {
     stt,
     sampleRate: 8000,
-    newVad: scriptedVad,
+    newVad: () => scriptedVad(),
     ring: () => [],
     subscribe (consumer) { feed.push = consumer; return () => { feed.push = undefined } },
     endpointing: endpointingSchema.parse({ adaptive: false, preemptive: false }),
@@ -82,7 +41,7 @@ function listening (): { call: AbortController, turn: AbortController, sessions:
   const turn = new AbortController()
   const sessions: AbortSignal[] = []
   const feed: { push?: (f: InboundFrame) => void } = {}
-  const heard = hear(deps(call.signal, fakeStt(sessions), feed), options, undefined, turn.signal)
+  const heard = hear(deps(call.signal, endingStt(['Buongiorno.'], sessions), feed), options, undefined, turn.signal)
   return { call, turn, sessions, feed, heard }
 }
 
