@@ -63,7 +63,10 @@ const WATCH_MS = 50
  * stall of the event loop (a GC, the CPU busy elsewhere) timers run before the datagrams that
  * waited in the socket are read: the caller's next words may be among them. Until then the
  * verdict waits, at most STALLED_STREAM_MS (a CI run ended a turn at the pause after "e" that way:
- * test/call/hear-late-frames.spec.ts).
+ * test/call/hear-late-frames.spec.ts). A caller's silence does not starve the frames: FreeSWITCH
+ * sends a 0xFF frame for every tick without caller RTP (switch_ivr.c switch_ivr_park: SFF_CNG ->
+ * memset 255; the simulator too, lib/simulator/caller.ts), so only a late loop or a dead stream
+ * leaves them stale.
  */
 const FRESH_FRAMES_MS = 100
 /** As the classic detector (lib/media/vad/vad.ts): unvoiced frames this soon after voicing are speech. */
