@@ -5,40 +5,17 @@
  * placeCall() and the simulator keeps the Event Socket side while the generator binds, paces
  * and reads the media.
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import type { UnicastEnd, UnicastEngine, UnicastHooks, UnicastParams, UnicastPort, UnicastRecord } from '../lib/simulator/index.ts'
 import { alawToLinear, linearToAlaw } from '../lib/simulator/g711.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
+import { buildNative } from './native-build.ts'
 
-const SOURCE = fileURLToPath(new URL('./native/media-gen.c', import.meta.url))
-/** Under node_modules, so git ignores it and `npm pack` never ships it. */
-const CACHE = fileURLToPath(new URL('../node_modules/.cache/phone-agent-bench/', import.meta.url))
-
-/**
- * Compile the generator once per source version (`cc -O2`); the binary's name carries the
- * source's hash. Undefined when there is no C compiler.
- */
+/** bench/native/media-gen.c, built with the machine's C compiler; undefined when there is none. */
 export async function buildMediaGenerator (): Promise<string | undefined> {
-  const source = await readFile(SOURCE)
-  const out = join(CACHE, `media-gen-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`)
-  if (await stat(out).then(() => true, () => false)) return out
-  await mkdir(CACHE, { recursive: true })
-  const tmp = `${out}.${process.pid}.tmp`
-  const built = await new Promise<boolean>((resolve, reject) => {
-    execFile('cc', ['-O2', '-Wall', '-o', tmp, SOURCE], (err, _stdout, stderr) => {
-      if (err === null) { resolve(true); return }
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { resolve(false); return }
-      reject(new Error(`cc failed to build ${SOURCE}: ${stderr}`))
-    })
-  })
-  if (!built) return undefined
-  await rename(tmp, out)
-  return out
+  return await buildNative('media-gen')
 }
 
 /**

@@ -64,7 +64,7 @@ export function formatRepeatSection (r: RepeatResult, command: string): string {
   const rows = r.runs.map((run, i) => {
     const s = run.step
     const time = run.startedAt.slice(11, 16)
-    if (s === undefined) return [String(i + 1), time, cell(run.loadAverageAtStart, 2), `stopped: ${run.stoppedBecause ?? 'no step measured'}`, '-', '-', '-', '-', '-', '-', '**missed**']
+    if (s === undefined) return [String(i + 1), time, cell(run.loadAverageAtStart, 2), `stopped: ${run.stoppedBecause ?? 'no step measured'}`, '-', '-', '-', '-', '-', '-', '-', '-', '**missed**']
     return [
       String(i + 1), time, cell(run.loadAverageAtStart, 2),
       `${s.streamingAtEnd} / ${s.calls}`,
@@ -74,6 +74,8 @@ export function formatRepeatSection (r: RepeatResult, command: string): string {
       `${s.quiet.serverCpu} / ${s.talk.serverCpu}`,
       cell(s.cpuPerTurnMs, 1),
       String(s.driverCpu),
+      s.talk.machineOtherCpu === undefined ? '-' : cell(s.talk.machineOtherCpu, 2),
+      s.talk.cpuSpeedUs === undefined ? '-' : s.talk.cpuSpeedUs.join(' / '),
       holdsCallGoal(s, r.turns) ? '**met**' : '**missed**',
     ]
   })
@@ -90,12 +92,30 @@ export function formatRepeatSection (r: RepeatResult, command: string): string {
       `The server runs Node with \`${r.serverNodeArgs.join(' ')}\`. Each run is bench/load.ts's step of ${r.calls} calls with a fresh server, fakes and generator ` +
       '(ramp, 45 s of warm-up, a 20 s talk window, a 5 s quiet window; see the `load` sections), one after the other with nothing else of ours running.',
     '',
-    markdownTable(['run', 'start (UTC)', 'load average', 'streaming at end', 'loop delay p99 / max ms', 'loop waiting for a CPU %', 'pacing p99 / max ms', 'server CPU quiet / talk', 'CPU per turn ms', 'driver CPU', `≥ ${GOALS.calls} calls goal`], rows),
+    markdownTable(['run', 'start (UTC)', 'load average', 'streaming at end', 'loop delay p99 / max ms', 'loop waiting for a CPU %', 'pacing p99 / max ms', 'server CPU quiet / talk', 'CPU per turn ms', 'driver CPU', 'machine busy besides us', 'fixed work µs by CPU', `≥ ${GOALS.calls} calls goal`], rows),
     '',
     `- **The calls goal** (every call streaming, pacing p99 ≤ ${GOALS.pacingP99Ms} ms, loop delay p99 ≤ ${GOALS.loopP99Ms} ms in every server process): ` +
       `**held in ${sum.held} of ${r.runs.length} runs**${sum.measured < r.runs.length ? ` (${r.runs.length - sum.measured} measured no step)` : ''}; ` +
       `loop delay p99 median ${cell(sum.loopP99.median, 1)} ms (${cell(sum.loopP99.min, 1)}-${cell(sum.loopP99.max, 1)}), pacing p99 median ${cell(sum.pacingP99Median, 2)} ms.`,
+    ...speedNote(r),
     '- "Loop waiting for a CPU" is the most any one event loop\'s thread was runnable but off a CPU in the talk window (/proc/PID/task/TID/schedstat): loop delay that no code of that loop caused.',
     `<!-- ${name}:end -->`,
   ].join('\n')
+}
+
+/**
+ * What the speed probe says of the runs that missed against those that held: the median of each
+ * run's slowest CPU (µs for the same fixed work), so a miss on a slower machine shows as such.
+ */
+function speedNote (r: RepeatResult): string[] {
+  const slowest = (s: LoadStep): number | undefined => s.talk.cpuSpeedUs === undefined || s.talk.cpuSpeedUs.length === 0 ? undefined : Math.max(...s.talk.cpuSpeedUs)
+  const steps = r.runs.map((run) => run.step).filter((s): s is LoadStep => s !== undefined && slowest(s) !== undefined)
+  if (steps.length === 0) return []
+  const median = (list: readonly LoadStep[]): string => list.length === 0 ? '-' : cell(percentile(list.map((s) => slowest(s) as number), 50), 0)
+  const held = steps.filter((s) => holdsCallGoal(s, r.turns))
+  const missed = steps.filter((s) => !holdsCallGoal(s, r.turns))
+  return [
+    '- "Fixed work" is how fast the machine\'s cores ran over the talk window, apart from anything of ours: bench/native/speed-probe.c runs the same work on each CPU every 100 ms (a thread pinned to it; 0.2 % of a CPU) and this is the median thread CPU time it took, µs: larger is a slower machine (a VM\'s neighbours, a busy sibling hyperthread, the caches). ' +
+      `The slowest CPU's median: ${median(held)} µs in the runs that held, ${median(missed)} µs in those that missed. "Machine busy besides us" is /proc/stat's busy time less our processes' (other processes, the kernel's threads), cores.`,
+  ]
 }

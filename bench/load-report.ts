@@ -47,6 +47,8 @@ export interface WindowFigures {
   /** The rest of the machine (other processes, the kernel's threads), and what the hypervisor stole, in cores. Absent in older results. */
   readonly machineOtherCpu?: number
   readonly stealCpu?: number
+  /** Each CPU's median thread CPU time, µs, for bench/native/speed-probe.c's fixed work over the window: larger is a slower machine. Absent in older results. */
+  readonly cpuSpeedUs?: readonly number[]
 }
 
 export interface TurnTimes {
@@ -256,7 +258,7 @@ export function goalLines (r: LoadResult): string[] {
     : []
   const machineSteps = r.steps.filter((s) => s.talk.machineOtherCpu !== undefined)
   const machine = machineSteps.length > 0
-    ? [`- **The rest of the machine** (talk windows; /proc/stat): busy besides the server, driver and fakes (other processes, the kernel's threads), and stolen by the hypervisor, cores: ${machineSteps.map((s) => `${cell(s.talk.machineOtherCpu, 2)} / ${cell(s.talk.stealCpu, 2)} at ${s.calls}`).join(', ')}. A VM's neighbours slow every figure here without showing in any of our processes' CPU.`]
+    ? [`- **The rest of the machine** (talk windows; /proc/stat): busy besides the server, driver and fakes (other processes, the kernel's threads), and stolen by the hypervisor, cores: ${machineSteps.map((s) => `${cell(s.talk.machineOtherCpu, 2)} / ${cell(s.talk.stealCpu, 2)} at ${s.calls}`).join(', ')}. A VM's neighbours slow every figure here without showing in any of our processes' CPU.${speedLine(machineSteps)}`]
     : []
   const waitSteps = r.steps.filter((s) => s.talk.loopWait !== undefined)
   const wait = waitSteps.length > 0
@@ -358,4 +360,11 @@ function realtimeNote (steps: readonly LoadStep[]): string {
   return most > 0
     ? ` The thread ran at realtime priority (\`media.stream.realtimeSend\`, granted: ${most} server process${most === 1 ? '' : 'es'}).`
     : ' The thread ran at normal priority (`media.stream.realtimeSend` refused: not root, no CAP_SYS_NICE or RLIMIT_RTPRIO).'
+}
+
+/** The speed probe's figures (bench/speed-probe.ts), when the run had them. */
+function speedLine (steps: readonly LoadStep[]): string {
+  const probed = steps.filter((s) => s.talk.cpuSpeedUs !== undefined)
+  if (probed.length === 0) return ''
+  return ` How fast the cores ran (bench/native/speed-probe.c: the same fixed work on each CPU every 100 ms, the median thread CPU time it took, µs by CPU; larger is slower): ${probed.map((s) => `${(s.talk.cpuSpeedUs ?? []).join(' / ')} at ${s.calls}`).join(', ')}.`
 }

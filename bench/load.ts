@@ -30,6 +30,7 @@ import { abortOnInterrupt } from './interrupt.ts'
 import { MB, round } from './capacity-stats.ts'
 import { FakesProcess, LoadServer } from './load-children.ts'
 import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from './load-media.ts'
+import { SpeedProbe } from './speed-probe.ts'
 import { LOAD_DID, type LoadMark, type LoadMemoryStats } from './load-protocol.ts'
 import { formatLoadSection, MAX_LOST, turnTimes, type LoadResult, type LoadStep, type WindowFigures } from './load-report.ts'
 import { perfServerArgs, startPerf } from './perf-record.ts'
@@ -88,6 +89,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   let server: LoadServer | undefined
   let fakes: FakesProcess | undefined
   let media: NativeMedia | undefined
+  let speed: SpeedProbe | undefined
   const fs = new FakeFreeSwitch()
   const result: LoadStep[] = []
   let pinned = false
@@ -118,6 +120,8 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     // Spawned after the pinning, so it inherits CPU 0.
     // Every 4th call's audio is read and timed: 125 calls' worth of intervals at 500.
     media = await NativeMedia.start({ binary, speechPath, readEvery: READ_EVERY })
+    // How fast the cores ran each window, apart from us (bench/speed-probe.ts).
+    speed = await SpeedProbe.start()
     progress(`load: server pid ${server.pid} on port ${server.port}${pinned ? ` (${workers > 1 ? 'its primary on CPU 1, workers on either' : 'its event loop on CPU 1, its other threads on either'}; driver, generator and fakes on CPU 0)` : ''}`)
     await sleep(3000, undefined, { signal })
     idleMemory = await server.memory()
@@ -139,6 +143,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       await sleep(ms, undefined, { signal })
       await stopPerf?.()
       const wallMs = performance.now() - wall0
+      const cpuSpeedUs = speed?.between(wall0, wall0 + wallMs).map((c) => c.medianUs)
       const epoch1 = Date.now()
       const [t1, machine1] = [await threadTimes(srv.pid), await machineTimes()]
       const loop = await scrapeLoop(srv.metricsPort)
@@ -187,6 +192,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
           simulatorCpu: round((driver.user + driver.system) / 1000 / wallMs, 3),
           fakesCpu: round(fakesMs / wallMs, 3),
           ...restOfMachine(machine0, machine1, wallMs, total + gen1.cpu + (driver.user + driver.system) / 1000 / wallMs + fakesMs / wallMs),
+          ...(cpuSpeedUs !== undefined ? { cpuSpeedUs } : {}),
         },
       }
     }
@@ -249,6 +255,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     await Promise.race([fs.close(), sleep(20_000, undefined, { signal: giveUp.signal }).catch(() => {})])
     giveUp.abort()
     await media?.close()
+    await speed?.close()
     await server?.stop()
     await fakes?.stop()
     serverWarnings = await warningSummary(join(dir, 'server.log'))

@@ -59,3 +59,17 @@ t.test('a load run becomes a repeat run by its step of the asked N', async (t) =
   t.same(repeatRun(r, 500), { startedAt: '2026-12-04T15:00:00.000Z', loadAverageAtStart: 0.7, step: r.steps[0], stoppedBecause: undefined })
   t.equal(repeatRun(r, 400).step, undefined)
 })
+
+t.test('the speed probe: each run says how fast the cores ran, and the slowest CPU of the runs that held against those that missed', async (t) => {
+  const probed = (loopP99Ms: number, cpuSpeedUs: number[]): LoadStep => {
+    const s = step(loopP99Ms)
+    return { ...s, talk: { ...s.talk, cpuSpeedUs, machineOtherCpu: 0.3 } }
+  }
+  const section = formatRepeatSection(result([run(probed(12, [250, 260])), run(probed(25, [250, 330])), run(probed(14, [240, 270]))]), 'cmd')
+  t.match(section, /\| 250 \/ 330 \| \*\*missed\*\* \|/, 'the missed run\'s row has each CPU\'s median')
+  t.match(section, /\| 0\.30 \| 250 \/ 260 \|/, 'and what else kept the machine busy')
+  t.match(section, /The slowest CPU's median: 260 µs in the runs that held, 330 µs in those that missed/)
+  const older = formatRepeatSection(result([run(step(12))]), 'cmd')
+  t.notMatch(older, /Fixed work/, 'results from before the probe say nothing of it')
+  t.match(older, /\| 9\.0 \| 0\.15 \| - \| - \| \*\*met\*\* \|/, 'and leave its cells empty')
+})
