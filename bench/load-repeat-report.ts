@@ -42,7 +42,7 @@ export function repeatRun (r: LoadResult, calls: number): RepeatRun {
 }
 
 /** Runs that held the goal, and the spread of the loop delay over every run that measured. */
-export function repeatSummary (r: RepeatResult): { held: number, measured: number, loopP99: { median: number, min: number, max: number }, pacingP99Median: number } {
+export function repeatSummary (r: RepeatResult): { held: number, measured: number, loopP99: { median: number, min: number, max: number }, pacingP99Median: number, driverWithin: number, driverMax: number } {
   const steps = r.runs.map((run) => run.step).filter((s): s is LoadStep => s !== undefined)
   const loops = steps.map((s) => s.talk.loopP99Ms)
   const pacing = steps.map((s) => s.talk.pacingP99Ms as number | null).filter((p): p is number => p !== null && Number.isFinite(p))
@@ -51,6 +51,9 @@ export function repeatSummary (r: RepeatResult): { held: number, measured: numbe
     measured: steps.length,
     loopP99: { median: percentile(loops, 50), min: Math.min(...loops), max: Math.max(...loops) },
     pacingP99Median: percentile(pacing, 50),
+    // The goal is shown only with a driver that is not the bottleneck: counted apart, said beside it.
+    driverWithin: steps.filter((s) => s.driverCpu <= GOALS.driverCpu).length,
+    driverMax: Math.max(...steps.map((s) => s.driverCpu)),
   }
 }
 
@@ -96,7 +99,8 @@ export function formatRepeatSection (r: RepeatResult, command: string): string {
     '',
     `- **The calls goal** (every call streaming, pacing p99 ≤ ${GOALS.pacingP99Ms} ms, loop delay p99 ≤ ${GOALS.loopP99Ms} ms in every server process): ` +
       `**held in ${sum.held} of ${r.runs.length} runs**${sum.measured < r.runs.length ? ` (${r.runs.length - sum.measured} measured no step)` : ''}; ` +
-      `loop delay p99 median ${cell(sum.loopP99.median, 1)} ms (${cell(sum.loopP99.min, 1)}-${cell(sum.loopP99.max, 1)}), pacing p99 median ${cell(sum.pacingP99Median, 2)} ms.`,
+      `loop delay p99 median ${cell(sum.loopP99.median, 1)} ms (${cell(sum.loopP99.min, 1)}-${cell(sum.loopP99.max, 1)}), pacing p99 median ${cell(sum.pacingP99Median, 2)} ms. ` +
+      `The driver (generator and simulator) used at most ${GOALS.driverCpu} of a core in ${sum.driverWithin} of ${sum.measured} runs (at most ${cell(sum.driverMax, 3)}).`,
     ...speedNote(r),
     '- "Loop waiting for a CPU" is the most any one event loop\'s thread was runnable but off a CPU in the talk window (/proc/PID/task/TID/schedstat): loop delay that no code of that loop caused.',
     `<!-- ${name}:end -->`,
@@ -116,6 +120,9 @@ function speedNote (r: RepeatResult): string[] {
   const missed = steps.filter((s) => !holdsCallGoal(s, r.turns))
   return [
     '- "Fixed work" is how fast the machine\'s cores ran over the talk window, apart from anything of ours: bench/native/speed-probe.c runs the same work on each CPU every 100 ms (a thread pinned to it; 0.2 % of a CPU) and this is the median thread CPU time it took, µs: larger is a slower machine (a VM\'s neighbours, a busy sibling hyperthread, the caches). ' +
-      `The slowest CPU's median: ${median(held)} µs in the runs that held, ${median(missed)} µs in those that missed. "Machine busy besides us" is /proc/stat's busy time less our processes' (other processes, the kernel's threads), cores.`,
+      (held.length > 0 && missed.length > 0
+        ? `The slowest CPU's median: ${median(held)} µs in the runs that held, ${median(missed)} µs in those that missed. `
+        : `The slowest CPU's median: ${median(steps)} µs over the runs, every one of which ${missed.length === 0 ? 'held' : 'missed'}. `) +
+      '"Machine busy besides us" is /proc/stat\'s busy time less our processes\' (other processes, the kernel\'s threads), cores.',
   ]
 }

@@ -24,6 +24,7 @@ t.test('counts the runs that held: the loop, the pacing and every call streaming
   const section = formatRepeatSection(r, 'node --import tsx bench/load-repeat.ts --runs=5 --calls=500 --workers=2')
   t.match(section, /\*\*held in 2 of 5 runs\*\*/)
   t.match(section, /loop delay p99 median 12\.0 ms \(8\.0-25\.0\)/)
+  t.match(section, /The driver \(generator and simulator\) used at most 0\.2 of a core in 5 of 5 runs \(at most 0\.150\)/)
   t.equal(section.match(/\*\*met\*\*/g)?.length, 2)
   t.equal(section.match(/\*\*missed\*\*/g)?.length, 3)
   t.match(section, /^<!-- load-repeat-workers:begin/)
@@ -69,7 +70,17 @@ t.test('the speed probe: each run says how fast the cores ran, and the slowest C
   t.match(section, /\| 250 \/ 330 \| \*\*missed\*\* \|/, 'the missed run\'s row has each CPU\'s median')
   t.match(section, /\| 0\.30 \| 250 \/ 260 \|/, 'and what else kept the machine busy')
   t.match(section, /The slowest CPU's median: 260 µs in the runs that held, 330 µs in those that missed/)
+  const allHeld = formatRepeatSection(result([run(probed(12, [250, 260])), run(probed(14, [240, 270]))]), 'cmd')
+  t.match(allHeld, /The slowest CPU's median: 260 µs over the runs, every one of which held\./)
   const older = formatRepeatSection(result([run(step(12))]), 'cmd')
   t.notMatch(older, /Fixed work/, 'results from before the probe say nothing of it')
   t.match(older, /\| 9\.0 \| 0\.15 \| - \| - \| \*\*met\*\* \|/, 'and leave its cells empty')
+})
+
+t.test('a driver over 0.2 of a core is said beside the goal: that run did not show the server alone', async (t) => {
+  const busy = { ...step(12), driverCpu: 0.217 }
+  const sum = repeatSummary(result([run(step(12)), run(busy)]))
+  t.equal(sum.driverWithin, 1)
+  t.equal(sum.driverMax, 0.217)
+  t.match(formatRepeatSection(result([run(step(12)), run(busy)]), 'cmd'), /in 1 of 2 runs \(at most 0\.217\)/)
 })
