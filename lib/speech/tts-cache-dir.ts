@@ -1,4 +1,4 @@
-import { mkdir, readdir, stat, unlink, utimes } from 'node:fs/promises'
+import { access, mkdir, readdir, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { PhoneAgentError } from '../errors.ts'
@@ -7,13 +7,22 @@ import { CANONICAL_HEADER_BYTES } from '../media/wav.ts'
 /**
  * The speech cache's directory: which files it holds, their total size, and least-recently-used
  * eviction under a bound (a hit touches the file's mtime, which is what the start-up scan
- * orders by). Names are `<hash>.wav`; writes go through `.<key>.<pid>.<random>.tmp` files that
+ * orders by; at most every RESTAMP_MS). Names are `<hash>.wav`; writes go through `.<key>.<pid>.<random>.tmp` files that
  * tts-cache.ts renames into place.
  */
 
 const NAME = /^([0-9a-f]{40})\.wav$/
 /** A temp file this old belongs to a process that died mid-write. */
 const STALE_TEMP_MS = 60 * 60 * 1000
+/**
+ * A hit moves its file's mtime on at most this often. The mtime only orders the start-up scan
+ * (in the process the index's order is exact), and stream mode's decoded-audio cache
+ * (lib/call/stream/decoded-audio.ts) keys a file on its mtime and size, as it must for a prompt
+ * replaced on disk: a new mtime on every hit made every play of a cached prompt (the ring-back,
+ * the recording notice, an apology: render, then play) read and decode the file again, a copy
+ * per call where one is shared.
+ */
+const RESTAMP_MS = 10 * 60 * 1000
 
 export interface CacheDirectoryOptions {
   readonly dir: string
@@ -30,6 +39,8 @@ export class CacheDirectory {
   readonly #busy: (name: string) => boolean
   /** name -> size; Map order is least recently used first. */
   readonly #index = new Map<string, number>()
+  /** name -> when this process last set its mtime (written, or a hit's utimes). */
+  readonly #stamped = new Map<string, number>()
   #total = 0
   #ready: Promise<void> | undefined
   /** The scan has completed: init() need not be awaited (a sentence's path skips the hop). */
@@ -63,7 +74,14 @@ export class CacheDirectory {
     const path = join(this.dir, name)
     const now = new Date()
     try {
+      const stamped = this.#stamped.get(name)
+      if (known !== undefined && stamped !== undefined && now.getTime() - stamped < RESTAMP_MS) {
+        // Still there? (Retention or another process may have deleted it.) Its mtime is left alone.
+        await access(path)
+        return known
+      }
       await utimes(path, now, now)
+      this.#stamped.set(name, now.getTime())
       if (known !== undefined) return known
       // Written by another process sharing the directory since our scan.
       const { size } = await stat(path)
@@ -83,8 +101,15 @@ export class CacheDirectory {
     this.#total += size
   }
 
+  /** `name` was just written: its mtime is now. */
+  written (name: string, size: number): void {
+    this.add(name, size)
+    this.#stamped.set(name, Date.now())
+  }
+
   remove (name: string): void {
     const size = this.#index.get(name)
+    this.#stamped.delete(name)
     if (size === undefined) return
     this.#index.delete(name)
     this.#total -= size

@@ -347,7 +347,7 @@ export class SpeechCache {
       if (signal.aborted) throw abortReason(signal)
       throw new PhoneAgentError('TTS_FAILED', 'cannot write the speech cache file', { cause: err })
     }
-    this.#files.add(name, wav.length)
+    this.#files.written(name, wav.length)
     this.#logger.debug({ key, bytes: wav.length, ms: Date.now() - started }, 'speech cache stored')
     await this.#files.evict(name)
     return { path, file: `cache/${name}`, durationMs: this.#durationMs(wav.length), cached: false }
