@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import { writeFile } from 'node:fs/promises'
+import { rename, writeFile } from 'node:fs/promises'
 import type { Speaker } from '../../lib/call/context.ts'
 import type { PlaceCallOptions } from '../../lib/simulator/types.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
@@ -15,26 +15,29 @@ export function voice (atMs: number, ms: number, f0 = 140): { atMs: number, wav:
 
 /**
  * Every phrase sounds like a voice, 4 ms a character: its echo must look like one (a tone's is
- * vetoed anyway). Each cached file is voiced once, and every render of it waits for that: a reply
- * that says the same sentence twice renders the second while the first is read (render-ahead),
- * and rewriting the file then let that read find it cut short, so the turn failed with
- * TTS_FAILED (a CI run of 97b37c5; 1 in 11 runs of line-echo.spec beside two CPU burners).
+ * vetoed anyway). A reply's sentences come from `stream`, as stream mode takes them from the real
+ * cache (lib/speech/services.ts), so no reply reads a file. Until helper-54 looked (twenty-second
+ * session) the replies read the tone speaker's files, voiced once a file: the speaker underneath
+ * writes its tone again on every render, so from a sentence's second render on the file was the
+ * tone (9 of a matrix call's 10 reply sentences), and the guard was hardly tested on a voice's
+ * echo. `render` (the greeting, played from its file) voices the file through a temp file of its
+ * own and a rename, so a render-ahead of the same text never finds it half written.
  */
-export const voiced = (speaker: Speaker): Speaker => {
-  const done = new Map<string, Promise<void>>()
-  return {
-    render: async (text, options) => {
-      const r = await speaker.render(text, options)
-      let write = done.get(r.path)
-      if (write === undefined) {
-        write = writeFile(r.path, encodeWav({ sampleRate: 8000, channels: 1, samples: speechLike(8000, Math.max(0.2, text.length * 0.004), -16, { f0: 120, seed: text.length }) }))
-        done.set(r.path, write)
-      }
-      await write
-      return r
-    },
-  }
-}
+const speech = (text: string): Int16Array => speechLike(8000, Math.max(0.2, text.length * 0.004), -16, { f0: 120, seed: text.length })
+
+export const voiced = (speaker: Speaker): Speaker => ({
+  render: async (text, options) => {
+    const r = await speaker.render(text, options)
+    const tmp = `${r.path}.${process.pid}.${Math.random().toString(36).slice(2)}.voiced.tmp`
+    await writeFile(tmp, encodeWav({ sampleRate: 8000, channels: 1, samples: speech(text) }))
+    await rename(tmp, r.path)
+    return r
+  },
+  stream: async function * (text) {
+    const samples = speech(text)
+    yield { pcm: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength), sampleRate: 8000 }
+  },
+})
 
 /**
  * A long reply on a poor hybrid (the agent's voice back 120 ms late, only 8 dB down), once with
