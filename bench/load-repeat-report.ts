@@ -108,21 +108,31 @@ export function formatRepeatSection (r: RepeatResult, command: string): string {
 }
 
 /**
- * What the speed probe says of the runs that missed against those that held: the median of each
- * run's slowest CPU (µs for the same fixed work), so a miss on a slower machine shows as such.
+ * What the speed probe says of the runs that missed against those that held: for one process
+ * pinned, its event loop's CPU (pinApart: CPU 1), where its work is done; for workers, which the
+ * scheduler places on either CPU, the slower CPU. As ranges, so that a clean split shows.
  */
 function speedNote (r: RepeatResult): string[] {
-  const slowest = (s: LoadStep): number | undefined => s.talk.cpuSpeedUs === undefined || s.talk.cpuSpeedUs.length === 0 ? undefined : Math.max(...s.talk.cpuSpeedUs)
-  const steps = r.runs.map((run) => run.step).filter((s): s is LoadStep => s !== undefined && slowest(s) !== undefined)
+  const loopCpu = r.workers === 1 && r.machine.pinned && r.machine.serverPinned === 'event loop' ? 1 : undefined
+  const speed = (s: LoadStep): number | undefined => {
+    const byCpu = s.talk.cpuSpeedUs
+    if (byCpu === undefined || byCpu.length === 0) return undefined
+    return loopCpu !== undefined ? byCpu[loopCpu] : Math.max(...byCpu)
+  }
+  const steps = r.runs.map((run) => run.step).filter((s): s is LoadStep => s !== undefined && speed(s) !== undefined)
   if (steps.length === 0) return []
-  const median = (list: readonly LoadStep[]): string => list.length === 0 ? '-' : cell(percentile(list.map((s) => slowest(s) as number), 50), 0)
+  const range = (list: readonly LoadStep[]): string => {
+    const us = list.map((s) => speed(s) as number)
+    return Math.min(...us) === Math.max(...us) ? `${Math.min(...us)} µs` : `${Math.min(...us)}-${Math.max(...us)} µs`
+  }
   const held = steps.filter((s) => holdsCallGoal(s, r.turns))
   const missed = steps.filter((s) => !holdsCallGoal(s, r.turns))
+  const which = loopCpu !== undefined ? `The event loop's CPU (CPU ${loopCpu})` : 'The slower CPU'
   return [
     '- "Fixed work" is how fast the machine\'s cores ran over the talk window, apart from anything of ours: bench/native/speed-probe.c runs the same work on each CPU every 100 ms (a thread pinned to it; 0.2 % of a CPU) and this is the median thread CPU time it took, µs: larger is a slower machine (a VM\'s neighbours, a busy sibling hyperthread, the caches). ' +
       (held.length > 0 && missed.length > 0
-        ? `The slowest CPU's median: ${median(held)} µs in the runs that held, ${median(missed)} µs in those that missed. `
-        : `The slowest CPU's median: ${median(steps)} µs over the runs, every one of which ${missed.length === 0 ? 'held' : 'missed'}. `) +
+        ? `${which} took ${range(held)} in the runs that held, ${range(missed)} in those that missed. `
+        : `${which} took ${range(steps)} over the runs, every one of which ${missed.length === 0 ? 'held' : 'missed'}. `) +
       '"Machine busy besides us" is /proc/stat\'s busy time less our processes\' (other processes, the kernel\'s threads), cores.',
   ]
 }

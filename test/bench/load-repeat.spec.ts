@@ -69,9 +69,11 @@ t.test('the speed probe: each run says how fast the cores ran, and the slowest C
   const section = formatRepeatSection(result([run(probed(12, [250, 260])), run(probed(25, [250, 330])), run(probed(14, [240, 270]))]), 'cmd')
   t.match(section, /\| 250 \/ 330 \| \*\*missed\*\* \|/, 'the missed run\'s row has each CPU\'s median')
   t.match(section, /\| 0\.30 \| 250 \/ 260 \|/, 'and what else kept the machine busy')
-  t.match(section, /The slowest CPU's median: 260 µs in the runs that held, 330 µs in those that missed/)
+  t.match(section, /The slower CPU took 260-270 µs in the runs that held, 330 µs in those that missed/)
+  const one = { ...result([run(probed(12, [300, 250])), run(probed(25, [250, 290])), run(probed(14, [240, 255]))]), workers: 1, machine: { cpus: 2, cpuModel: 'AMD EPYC', node: 'v20', pinned: true, serverPinned: 'event loop' as const } }
+  t.match(formatRepeatSection(one, 'cmd'), /The event loop's CPU \(CPU 1\) took 250-255 µs in the runs that held, 290 µs in those that missed/, 'one process pinned: the CPU its loop runs on')
   const allHeld = formatRepeatSection(result([run(probed(12, [250, 260])), run(probed(14, [240, 270]))]), 'cmd')
-  t.match(allHeld, /The slowest CPU's median: 260 µs over the runs, every one of which held\./)
+  t.match(allHeld, /The slower CPU took 260-270 µs over the runs, every one of which held\./)
   const older = formatRepeatSection(result([run(step(12))]), 'cmd')
   t.notMatch(older, /Fixed work/, 'results from before the probe say nothing of it')
   t.match(older, /\| 9\.0 \| 0\.15 \| - \| - \| \*\*met\*\* \|/, 'and leave its cells empty')
