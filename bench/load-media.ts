@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline'
 import type { UnicastEnd, UnicastEngine, UnicastHooks, UnicastParams, UnicastPort, UnicastRecord } from '../lib/simulator/index.ts'
 import { alawToLinear, linearToAlaw } from '../lib/simulator/g711.ts'
 import { speechLike } from '../test/media-stream/signals.ts'
-import { buildNative } from './native-build.ts'
+import { buildNative, closeNative } from './native-build.ts'
 
 /** bench/native/media-gen.c, built with the machine's C compiler; undefined when there is none. */
 export async function buildMediaGenerator (): Promise<string | undefined> {
@@ -235,11 +235,7 @@ export class NativeMedia implements UnicastEngine {
   /** Stop the generator (it also exits by itself when our end of its stdin closes). */
   async close (): Promise<void> {
     if (this.#exited) return
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve))
-    this.#child.stdin.end()
-    const timer = setTimeout(() => { this.#child.kill('SIGKILL') }, 2000)
-    await exited
-    clearTimeout(timer)
+    await closeNative(this.#child)
   }
 
   async #ask (line: string): Promise<string[]> {

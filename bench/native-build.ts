@@ -3,7 +3,7 @@
  * probe), built with the machine's compiler once per source version: the binary's name carries
  * the source's hash. Never shipped in the package.
  */
-import { execFile } from 'node:child_process'
+import { execFile, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -30,4 +30,14 @@ export async function buildNative (name: string, flags: readonly string[] = []):
   if (!built) return undefined
   await rename(tmp, out)
   return out
+}
+
+/** Stop one of these programs: each exits when its stdin closes; killed if it has not within 2 s. */
+export async function closeNative (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.stdin?.end()
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, 2000)
+  await exited
+  clearTimeout(timer)
 }

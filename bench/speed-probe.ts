@@ -10,7 +10,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { cpus as machineCpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import { buildNative } from './native-build.ts'
+import { buildNative, closeNative } from './native-build.ts'
 import { percentile } from './stats.ts'
 
 /** One CPU over a window: the fixed work's thread CPU time, µs. */
@@ -65,11 +65,7 @@ export class SpeedProbe {
 
   async close (): Promise<void> {
     if (this.#exited) return
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve))
-    this.#child.stdin.end()
-    const timer = setTimeout(() => { this.#child.kill('SIGKILL') }, 2000)
-    await exited
-    clearTimeout(timer)
+    await closeNative(this.#child)
   }
 
   #onLine (line: string): void {
