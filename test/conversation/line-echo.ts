@@ -25,7 +25,8 @@ export function voice (atMs: number, ms: number, f0 = 140): { atMs: number, wav:
  */
 const speech = (text: string): Int16Array => speechLike(8000, Math.max(0.2, text.length * 0.004), -16, { f0: 120, seed: text.length })
 
-export const voiced = (speaker: Speaker): Speaker => ({
+/** Only `render`, voiced: every sentence is read from its file (the greeting played before anyone listens, as it always was). */
+export const voicedFiles = (speaker: Speaker): Speaker => ({
   render: async (text, options) => {
     const r = await speaker.render(text, options)
     const tmp = `${r.path}.${process.pid}.${Math.random().toString(36).slice(2)}.voiced.tmp`
@@ -33,6 +34,10 @@ export const voiced = (speaker: Speaker): Speaker => ({
     await rename(tmp, r.path)
     return r
   },
+})
+
+export const voiced = (speaker: Speaker): Speaker => ({
+  ...voicedFiles(speaker),
   stream: async function * (text) {
     const samples = speech(text)
     yield { pcm: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength), sampleRate: 8000 }
