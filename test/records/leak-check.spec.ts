@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url'
 // store.spec's "no timers, sockets or servers left behind" reported as "test unfinished").
 
 const helpers = fileURLToPath(new URL('./helpers.ts', import.meta.url))
+// The suite's own light TypeScript loader (type stripping), not tsx: the child costs little.
+const loader = new URL('../helpers/ts-loader/register.mjs', import.meta.url).href
 
 t.test('a leftover timer that is the last handle: the check waits it out and answers', async (t) => {
   const script = `
@@ -17,7 +19,7 @@ t.test('a leftover timer that is the last handle: the check waits it out and ans
     console.log('settled ' + left.length)
   `
   const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000 }, (err, stdout) => {
+    execFile(process.execPath, ['--import', loader, '--input-type=module', '-e', script], { timeout: 30_000 }, (err, stdout) => {
       if (err !== null) { reject(err); return }
       resolve(stdout)
     })
