@@ -107,6 +107,25 @@ if (load.addon === undefined) {
     t.equal(mux.stats.held.queued, 2, 'with nothing of its call waiting, at once')
   })
 
+  t.test('a frame sent at once never overtakes one of its call the thread is sending right now', async (t) => {
+    // The thread takes a batch off the queue and sends it outside its lock; held back there (here
+    // by the test delay: on a loaded machine, other realtime threads), a frame sent at once found
+    // nothing of its call waiting and went out first (a CI run: 30 ms packets two places out of order).
+    process.env.PHONE_AGENT_HELD_SEND_TEST_DELAY_US = '60000'
+    let opened
+    try { opened = await connected(t) } finally { delete process.env.PHONE_AGENT_HELD_SEND_TEST_DELAY_US }
+    const { mux, fs, link } = opened
+    link.send(Buffer.from([1, 0]), undefined, 5)
+    mux.flush()
+    await until(() => mux.stats.held.pending === 0) // taken off the queue: being sent, 60 ms from now
+    await sleep(15) // past its due time by more than udp-mux.ts's ORDER_GUARD_MS: "at once"
+    link.send(Buffer.from([2, 0]))
+    mux.flush()
+    await until(() => fs.got.length === 2)
+    t.same(fs.got.map((g) => g.byte), [1, 2], 'behind the frame being sent')
+    t.equal(mux.stats.held.queued, 2, 'through the queue')
+  })
+
   t.test('held frames are taken back (a pause, a barge-in, the call closing); another call\'s are not', async (t) => {
     const mux = UdpMux.open(addon, '127.0.0.1', 0)
     t.teardown(() => { mux.close() })

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BATCH 64
 /*
@@ -56,6 +57,17 @@ struct held_send {
   pthread_mutex_t lock;
   pthread_cond_t wake;
   held_t *head, *tail;
+  /*
+   * The batch taken off the queue and being sent (outside the lock). held_last_due sees it too:
+   * a frame of one of its calls sent "at once" from JavaScript in that window went out ahead of
+   * it, since the queue no longer held the call's frame. The thread preempted there (other
+   * realtime threads, a loaded machine) let a call's 30 ms packets reach FreeSWITCH two places
+   * out of order (a CI run of stream-ptime.spec, twenty-second session).
+   */
+  held_t *inflight[BATCH];
+  int inflight_n;
+  /* Tests only (PHONE_AGENT_HELD_SEND_TEST_DELAY_US): a pause between taking a batch and sending it, the window above. */
+  useconds_t test_delay_us;
   long long stats[HELD_STATS];
 };
 
@@ -100,10 +112,14 @@ static void *run (void *arg) {
       if (late / 1000 > h->stats[HELD_MAX_LATE_US]) h->stats[HELD_MAX_LATE_US] = late / 1000;
       batch[n++] = e;
     }
+    memcpy(h->inflight, batch, (size_t)n * sizeof *batch);
+    h->inflight_n = n;
     pthread_mutex_unlock(&h->lock);
+    if (h->test_delay_us > 0) usleep(h->test_delay_us);
     int refused = send_now(h->fd, batch, n);
-    for (int i = 0; i < n; i++) free(batch[i]);
     pthread_mutex_lock(&h->lock);
+    h->inflight_n = 0;
+    for (int i = 0; i < n; i++) free(batch[i]);
     h->stats[HELD_SENT] += n - refused;
     h->stats[HELD_DROPPED] += refused;
   }
@@ -115,6 +131,8 @@ held_send_t *held_open (int fd, int realtime) {
   held_send_t *h = calloc(1, sizeof *h);
   if (h == NULL) return NULL;
   h->fd = fd;
+  const char *delay = getenv("PHONE_AGENT_HELD_SEND_TEST_DELAY_US");
+  if (delay != NULL) h->test_delay_us = (useconds_t)strtoul(delay, NULL, 10);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);
   /* Due times are on CLOCK_MONOTONIC; the condition's deadline must be too. */
@@ -175,6 +193,10 @@ long long held_last_due (held_send_t *h, uint32_t addr, uint16_t port) {
   /* Sorted by due time: from the tail, the first of this peer's is its latest. */
   for (held_t *e = h->tail; e != NULL; e = e->prev) {
     if (e->addr == addr && e->port == port) { last = e->due_ns; break; }
+  }
+  /* Or being sent right now: what comes next must wait for that batch too (see inflight). */
+  for (int i = h->inflight_n - 1; last < 0 && i >= 0; i--) {
+    if (h->inflight[i]->addr == addr && h->inflight[i]->port == port) last = h->inflight[i]->due_ns;
   }
   pthread_mutex_unlock(&h->lock);
   return last;

@@ -33,7 +33,7 @@ held_send_t *held_open (int fd, int realtime);
 int held_put (held_send_t *h, long long due_ns, uint32_t addr, uint16_t port, const uint8_t *data, size_t len);
 /* CLOCK_MONOTONIC in nanoseconds: the clock due times are on. */
 long long held_clock_ns (void);
-/* The latest due time of what still waits for addr:port, or -1 when nothing does. */
+/* The latest due time of what still waits for addr:port or is being sent to it, or -1 when nothing is. */
 long long held_last_due (held_send_t *h, uint32_t addr, uint16_t port);
 /* Drop every datagram still waiting for addr:port; how many. */
 int held_cancel (held_send_t *h, uint32_t addr, uint16_t port);
