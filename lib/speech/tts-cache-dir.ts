@@ -7,8 +7,8 @@ import { CANONICAL_HEADER_BYTES } from '../media/wav.ts'
 /**
  * The speech cache's directory: which files it holds, their total size, and least-recently-used
  * eviction under a bound (a hit touches the file's mtime, which is what the start-up scan
- * orders by; at most every RESTAMP_MS). Names are `<hash>.wav`; writes go through `.<key>.<pid>.<random>.tmp` files that
- * tts-cache.ts renames into place.
+ * orders by; at most every RESTAMP_MS). Names are `<hash>.wav`; writes go through
+ * `.<key>.<pid>.<random>.tmp` files that tts-cache.ts renames into place.
  */
 
 const NAME = /^([0-9a-f]{40})\.wav$/
