@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { PhoneAgentError } from '../../errors.ts'
 import { int16FromBytes, type PcmChunk } from '../pcm.ts'
 import { frameSamples, isPreRtpFrame, isStreamRate, type StreamRate } from './frame.ts'
-import type { InboundFrame } from './inbound.ts'
+import { inboundFrame, type InboundFrame } from './inbound.ts'
 import { FrameConsumers } from './frame-consumers.ts'
 import { FrameListeners } from './frame-listeners.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
@@ -297,14 +297,7 @@ export class MediaEndpoint {
 
   /** One 20 ms frame of the caller's to the listeners and the consumers. */
   #deliver (samples: Int16Array, receivedAt: number): void {
-    const frame: InboundFrame = {
-      samples,
-      sampleRate: this.rate,
-      seq: this.#seq++,
-      mediaMs: this.#mediaSamples * 1000 / this.rate,
-      receivedAt,
-      vadSamples: undefined, // the one frame shape (inbound.ts FRAME_KEYS)
-    }
+    const frame = inboundFrame(samples, this.rate, this.#seq++, this.#mediaSamples * 1000 / this.rate, receivedAt, undefined)
     this.#mediaSamples += samples.length
     this.#quiet.heard(samples, receivedAt)
     this.#listeners.frame(frame)

@@ -1,6 +1,6 @@
 import { encodeExact, exactLaw, isExact, type G711Law } from '../g711.ts'
 import type { StreamRate } from './frame.ts'
-import type { InboundFrame } from './inbound.ts'
+import { inboundFrame, type InboundFrame } from './inbound.ts'
 
 /**
  * How long a FrameHistory keeps what it holds: the full capacity only while the line may be
@@ -133,14 +133,7 @@ export class FrameHistory {
     for (let k = this.#count - this.length; k < this.#count; k++) {
       const i = k % this.#slots
       const at = i * this.#slot
-      out.push({
-        samples: this.#read(samples, at, this.#lengths[i] as number),
-        sampleRate: this.#rate,
-        seq: this.#times[i * 3] as number,
-        mediaMs: this.#times[i * 3 + 1] as number,
-        receivedAt: this.#times[i * 3 + 2] as number,
-        vadSamples: undefined,
-      })
+      out.push(inboundFrame(this.#read(samples, at, this.#lengths[i] as number), this.#rate, this.#times[i * 3] as number, this.#times[i * 3 + 1] as number, this.#times[i * 3 + 2] as number, undefined))
     }
     return out
   }
