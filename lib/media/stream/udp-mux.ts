@@ -8,6 +8,7 @@ import type { DatagramSocket, SendDone } from './datagram-socket.ts'
 import type { AddressPort } from './endpoint-options.ts'
 import { LITTLE_ENDIAN } from './send-ring.ts'
 import { BatchMemory, IN_META } from './batch-memory.ts'
+import { PeerTable } from './peer-table.ts'
 
 /**
  * Every call's unicast media through one UDP socket of this process, read and written in
@@ -90,7 +91,7 @@ export class UdpMux {
   readonly #outbox: Buffer
   readonly #outMeta: Int32Array
   readonly #slot: number
-  readonly #links = new Map<number, MuxLink>()
+  readonly #links = new PeerTable<MuxLink>()
   /** One for the mux's life, new memory each wake-up (batch-memory.ts says why not one per wake-up). */
   readonly #batch = new BatchMemory()
   /** The C side's clock (CLOCK_MONOTONIC, ms) less performance.now(): both count the same time. */
@@ -155,16 +156,14 @@ export class UdpMux {
 
   /** @internal MuxLink.connect */
   register (link: MuxLink): boolean {
-    const key = peerKey(link.peer)
-    if (key === undefined || this.#links.has(key)) return false
-    this.#links.set(key, link)
-    return true
+    const address = ipv4Int32(link.peer.address)
+    return address !== undefined && this.#links.add(address, link.peer.port, link)
   }
 
   /** @internal MuxLink.close */
   unregister (link: MuxLink): void {
-    const key = peerKey(link.peer)
-    if (key !== undefined && this.#links.get(key) === link) this.#links.delete(key)
+    const address = ipv4Int32(link.peer.address)
+    if (address !== undefined) this.#links.delete(address, link.peer.port, link)
   }
 
   /**
@@ -241,7 +240,7 @@ export class UdpMux {
     batch.begin(meta, count, slot)
     for (let i = 0; i < count; i++) {
       const at = i * IN_META
-      const link = this.#links.get((meta[at] as number >>> 0) * 65536 + (meta[at + 1] as number))
+      const link = this.#links.get(meta[at] as number, meta[at + 1] as number)
       if (link === undefined) { this.#stats.foreign++; continue }
       this.#stats.received++
       const length = meta[at + 2] as number
@@ -364,9 +363,4 @@ function ipv4Int32 (address: string): number | undefined {
   if (!isIPv4(address)) return undefined
   const [a, b, c, d] = address.split('.').map(Number) as [number, number, number, number]
   return LITTLE_ENDIAN ? (a | b << 8 | c << 16 | d << 24) : (a << 24 | b << 16 | c << 8 | d)
-}
-
-function peerKey (peer: AddressPort): number | undefined {
-  const address = ipv4Int32(peer.address)
-  return address === undefined ? undefined : (address >>> 0) * 65536 + peer.port
 }
