@@ -37,6 +37,8 @@ export async function runRepeated (options: RepeatOptions): Promise<RepeatResult
     runs.push(run)
     const s = run.step
     progress(`load-repeat: run ${i + 1}: ${s === undefined ? `no step (${run.stoppedBecause ?? '?'})` : `loop p99 ${s.talk.loopP99Ms} ms, pacing p99 ${s.talk.pacingP99Ms} ms, ${s.streamingAtEnd}/${s.calls} streaming`}`)
+    // What the server warned about says why a call did not stream (bench/load.ts counts them by message).
+    for (const [message, count] of last.serverWarnings) progress(`load-repeat: run ${i + 1}: server warned ${count} × ${message}`)
   }
   return {
     calls: options.calls,
