@@ -172,6 +172,21 @@ export class NativeMedia implements UnicastEngine {
     return { record, link }
   }
 
+  /**
+   * The live calls that never received a datagram of ours, said so that the server's log can be
+   * searched for them: FreeSWITCH's port (where it sent from), whether the park loop started, and
+   * how many frames it sent us. At most `max`.
+   */
+  neverFlowed (max = 5): string[] {
+    const out: string[] = []
+    for (const [id, link] of this.#links) {
+      if (this.flowing.has(id) || out.length >= max) continue
+      const r = link.record
+      out.push(`call ${id}: FreeSWITCH port ${r.boundPort ?? '?'} -> ${r.params.remoteIp}:${r.params.remotePort}, ${r.launchedMs === undefined ? 'park loop not started' : 'park loop started'}, ${link.isClosed ? 'closed' : 'open'}`)
+    }
+    return out
+  }
+
   /** Callers silent (a quiet line) or talking their share of every cycle. */
   async talk (on: boolean): Promise<void> { await this.#ask(`talk ${on ? 1 : 0}`) }
 

@@ -18,7 +18,7 @@
  * (--no-turns: the callers stay quiet, no AI turns; its own section, `load-media`. --perf: each
  * window in DIR/N-talk.data and N-quiet.data, for bench/perf-split.ts --quiet-scale=4.)
  */
-import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -82,7 +82,6 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   const started = performance.now()
   const loadAtStart = loadavg().map((l) => round(l, 2))
   const startedAt = new Date().toISOString()
-
   const binary = await buildMediaGenerator()
   if (binary === undefined) throw new Error('the load bench needs a C compiler (cc) to build bench/native/media-gen.c')
   const dir = await mkdtemp(join(tmpdir(), 'pa-load-'))
@@ -98,6 +97,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
   let idleRss = 0
   let idleMemory: LoadMemoryStats | undefined
   let idleCpu = 0
+  let keepLog: string | undefined // the server's log, kept when a call never streamed (else it goes with `dir`)
   let stoppedBecause: string | undefined
   let serverWarnings: Array<[string, number]> = []
   let serverNodeArgs: readonly string[] = []
@@ -219,7 +219,8 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
       }
       while (gen.flowing.size < target && performance.now() - rampStart < 20_000 + target * 50) await sleep(200, undefined, { signal })
       const flowing = gen.flowing.size
-      progress(`load: ${target} calls placed, ${flowing} streaming after ${round((performance.now() - rampStart) / 1000, 1)} s`)
+      if (flowing < target) keepLog = join(tmpdir(), `pa-load-server-${Date.now()}.log`)
+      progress(`load: ${target} calls placed, ${flowing} streaming after ${round((performance.now() - rampStart) / 1000, 1)} s${flowing < target ? `; never streamed: ${gen.neverFlowed().join('; ')} (server log kept: ${keepLog})` : ''}`)
       // Talk first: 45 s of warm-up (every call has had four turns: after one, 10 s, V8 was still
       // compiling the turn's code, docs/benchmarks.md "CPU per turn, warm"), then the talk window.
       if (turns) await gen.talk(true)
@@ -259,6 +260,7 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
     await server?.stop()
     await fakes?.stop()
     serverWarnings = await warningSummary(join(dir, 'server.log'))
+    if (keepLog !== undefined) await copyFile(join(dir, 'server.log'), keepLog).catch(() => {})
     if (options.stalls === true) stalls = await stallSummary(stallPath, talkWindows, STALL_REPORT_MS)
     if (pinned) await unpinDriver()
     await rm(dir, { recursive: true, force: true })
@@ -284,7 +286,6 @@ export async function runLoadBench (options: LoadOptions = {}): Promise<LoadResu
 
 /** Samples of the server's memory after a GC spread over `ms`, averaged (the calls caught in every phase of their cycle). */
 const MEMORY_SAMPLES = 4
-
 export async function sampleMemory (srv: LoadServer, ms: number, signal?: AbortSignal): Promise<LoadMemoryStats> {
   const samples: LoadMemoryStats[] = []
   for (let i = 0; i < MEMORY_SAMPLES; i++) {

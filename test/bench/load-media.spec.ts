@@ -65,3 +65,20 @@ t.test('the native media generator carries two simulated calls: caller frames in
   t.ok(Number.isInteger(report.gaps) && report.gaps >= 0 && report.gaps <= report.intervals + report.gaps, `the report counts the gaps left out of pacing apart (${report.gaps})`)
   t.equal((await media.callCounts()).size, 0, 'no connection is left open in the generator')
 })
+
+t.test('a call that never got a datagram of ours is named, with FreeSWITCH\'s port, for the server log', { skip: hasCc ? false : 'no C compiler (cc) on this machine' }, async (t) => {
+  const binary = await buildMediaGenerator()
+  if (binary === undefined) return
+  const dir = await mkdtemp(join(tmpdir(), 'pa-load-media-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const speechPath = join(dir, 'caller.raw')
+  await writeCallerSpeech(speechPath, 1)
+  const media = await NativeMedia.start({ binary, speechPath })
+  t.teardown(async () => { await media.close() })
+  t.same(media.neverFlowed(), [], 'no call, none to name')
+  // Nobody sends to this call: it binds, and no datagram of ours ever comes.
+  const hooks = { now: () => 0, write: () => {}, sendFailed: () => {}, log: undefined }
+  const { record, link } = await media.activate({ localIp: '127.0.0.1', localPort: 0, remoteIp: '127.0.0.1', remotePort: 9, transport: 'udp', native: false }, hooks, 3)
+  t.ok(link !== undefined && record.boundPort !== undefined, 'the generator bound the call\'s socket')
+  t.same(media.neverFlowed(), [`call 1: FreeSWITCH port ${record.boundPort} -> 127.0.0.1:9, park loop not started, open`])
+})
