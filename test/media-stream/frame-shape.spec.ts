@@ -78,15 +78,16 @@ t.test('no frame field is widened from a small integer to a double: no frame get
     }
     await ep.close()
     fs.close()
-    console.log('frames ' + got + ' ' + (sum > 0))
+    // On stderr: V8's trace goes to stdout through C's buffered stdio, which splits Node's lines.
+    console.error('frames ' + got + ' ' + (sum > 0))
   `
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['--trace-generalization', '--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+  const [out, said] = await new Promise<[string, string]>((resolve, reject) => {
+    execFile(process.execPath, ['--trace-generalization', '--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err !== null) { reject(err); return }
-      resolve(stdout)
+      resolve([stdout, stderr])
     })
   })
-  t.match(out, /^frames 80 true$/m, 'the child made and read its frames')
+  t.match(said, /^frames 80 true$/m, 'the child made and read its frames')
   const widened = out.split('\n').filter((line) => /\b(seq|mediaMs|receivedAt):s\{[^}]*\}->d/.test(line))
   t.same(widened, [], 'no Smi field of a frame widened to a double')
 })
