@@ -120,6 +120,8 @@ export class NativeMedia implements UnicastEngine {
   /** Replies that come back in request order (ok, report, calls). */
   readonly #ordered: Array<(lines: string[]) => void> = []
   #calls: string[] = []
+  /** Activations FreeSWITCH (the generator) could not bind: calls that can never stream. */
+  readonly #failed: string[] = []
   #nextId = 1
   #exited = false
 
@@ -164,6 +166,7 @@ export class NativeMedia implements UnicastEngine {
     })
     if ('failed' in reply) {
       record.failed = `Failure creating unicast connection ${params.localIp}:${params.localPort}->${params.remoteIp}:${params.remotePort} (${reply.failed})`
+      this.#failed.push(record.failed)
       return { record }
     }
     record.boundPort = reply.port
@@ -174,11 +177,11 @@ export class NativeMedia implements UnicastEngine {
 
   /**
    * The live calls that never received a datagram of ours, said so that the server's log can be
-   * searched for them: FreeSWITCH's port (where it sent from), whether the park loop started, and
-   * how many frames it sent us. At most `max`.
+   * searched for them: FreeSWITCH's port (where it sent from) and whether the park loop started,
+   * and first every activation that could not bind its port. At most `max`.
    */
   neverFlowed (max = 5): string[] {
-    const out: string[] = []
+    const out: string[] = this.#failed.slice(0, max)
     for (const [id, link] of this.#links) {
       if (this.flowing.has(id) || out.length >= max) continue
       const r = link.record

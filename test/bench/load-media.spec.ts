@@ -82,3 +82,23 @@ t.test('a call that never got a datagram of ours is named, with FreeSWITCH\'s po
   t.ok(link !== undefined && record.boundPort !== undefined, 'the generator bound the call\'s socket')
   t.same(media.neverFlowed(), [`call 1: FreeSWITCH port ${record.boundPort} -> 127.0.0.1:9, park loop not started, open`])
 })
+
+t.test('a call whose port FreeSWITCH could not bind is named first: it can never stream', { skip: hasCc ? false : 'no C compiler (cc) on this machine' }, async (t) => {
+  const binary = await buildMediaGenerator()
+  if (binary === undefined) return
+  const dir = await mkdtemp(join(tmpdir(), 'pa-load-media-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const speechPath = join(dir, 'caller.raw')
+  await writeCallerSpeech(speechPath, 1)
+  const media = await NativeMedia.start({ binary, speechPath })
+  t.teardown(async () => { await media.close() })
+  const hooks = { now: () => 0, write: () => {}, sendFailed: () => {}, log: undefined }
+  const first = await media.activate({ localIp: '127.0.0.1', localPort: 0, remoteIp: '127.0.0.1', remotePort: 9, transport: 'udp', native: false }, hooks, 3)
+  const port = first.record.boundPort ?? 0
+  // Two calls told the same local-port: FreeSWITCH binds it for one only.
+  const second = await media.activate({ localIp: '127.0.0.1', localPort: port, remoteIp: '127.0.0.1', remotePort: 9, transport: 'udp', native: false }, hooks, 3)
+  t.equal(second.link, undefined, 'the second could not bind')
+  const named = media.neverFlowed()
+  t.match(named[0] ?? '', new RegExp(`^Failure creating unicast connection 127\\.0\\.0\\.1:${port}->`), 'the failed one first')
+  t.match(named[1] ?? '', /^call 1: FreeSWITCH port \d+ -> 127\.0\.0\.1:9, park loop not started, open$/, 'then the one that bound and got nothing')
+})

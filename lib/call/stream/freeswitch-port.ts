@@ -1,13 +1,75 @@
 import dgram from 'node:dgram'
 import { isIP } from 'node:net'
+import { PhoneAgentError } from '../../errors.ts'
 
 /**
  * `unicast` needs a port for FreeSWITCH's own side (`local-port`): it binds it and sends the
  * caller's audio from it (switch_ivr_activate_unicast). When FreeSWITCH runs on this host we
  * ask the kernel for a free one; otherwise the operator gives a range open on that host.
+ *
+ * A port handed to a call stays this process's until the call lets it go (`release`): the
+ * kernel's free port is free only until FreeSWITCH binds it, and in a burst of calls a second
+ * call's probe could be given the same port in between. FreeSWITCH then fails to bind it for one
+ * of the two (switch_ivr_activate_unicast logs "Failure creating unicast connection" and the
+ * `unicast` command is still answered +OK): that call never streams, dead air both ways. The load
+ * bench lost one call of 500 at its ramp that way (docs/benchmarks.md, twenty-third session).
+ * Another process taking the port in between is not ruled out; that is far rarer. Held per
+ * process: with `server.workers`, two workers may still pick the same port of a range (the
+ * kernel's probe does not give out a port FreeSWITCH has bound, only one in the moment before).
  */
-export async function freeswitchLocalPort (address: string, range: { min: number, max: number } | undefined): Promise<number> {
-  if (range !== undefined) return range.min + Math.floor(Math.random() * (range.max - range.min + 1))
+export interface FreeswitchPort {
+  readonly port: number
+  /** The call is done with it (its stream ended or never started): another call may have it. Idempotent. */
+  release (): void
+}
+
+/** Ports handed to calls still holding them, by FreeSWITCH's address. */
+const held = new Map<string, Set<number>>()
+
+/** Probes of the kernel for a port no call of ours holds, before giving up. */
+const MAX_PROBES = 32
+
+export async function freeswitchLocalPort (address: string, range: { min: number, max: number } | undefined): Promise<FreeswitchPort> {
+  let ports = held.get(address)
+  if (ports === undefined) held.set(address, ports = new Set())
+  const port = range !== undefined ? freeInRange(range, ports) : await freeFromKernel(address, ports)
+  if (port === undefined) {
+    throw new PhoneAgentError('MEDIA_INVALID', range !== undefined
+      ? `unicast: every port of media.stream.freeswitchPorts (${range.min}-${range.max}) is held by a call`
+      : `unicast: no free port for FreeSWITCH at ${address} that no call holds`)
+  }
+  ports.add(port)
+  let released = false
+  return {
+    port,
+    release: () => {
+      if (released) return
+      released = true
+      ports.delete(port)
+    },
+  }
+}
+
+/** A random port of the range that no call holds; scanning on from a random start, so a busy range still finds one. */
+function freeInRange (range: { min: number, max: number }, heldPorts: ReadonlySet<number>): number | undefined {
+  const size = range.max - range.min + 1
+  const start = Math.floor(Math.random() * size)
+  for (let i = 0; i < size; i++) {
+    const port = range.min + (start + i) % size
+    if (!heldPorts.has(port)) return port
+  }
+  return undefined
+}
+
+async function freeFromKernel (address: string, heldPorts: ReadonlySet<number>): Promise<number | undefined> {
+  for (let i = 0; i < MAX_PROBES; i++) {
+    const port = await kernelFreePort(address)
+    if (!heldPorts.has(port)) return port
+  }
+  return undefined
+}
+
+async function kernelFreePort (address: string): Promise<number> {
   const socket = dgram.createSocket(isIP(address) === 6 ? 'udp6' : 'udp4')
   try {
     await new Promise<void>((resolve, reject) => {

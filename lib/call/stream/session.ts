@@ -87,12 +87,15 @@ export class StreamSession {
     const rate = Number(channel.data.headers.variable_read_rate ?? channel.data.headers['Channel-Read-Codec-Rate'] ?? 8000) === 16000 ? 16000 : 8000
     const fsAddress = config.freeswitchAddress
     const fsPort = await freeswitchLocalPort(fsAddress, config.freeswitchPorts)
+    // Held for the call: no other call of this process is told the same port meanwhile.
+    channel.signal.addEventListener('abort', fsPort.release, { once: true })
+    if (channel.signal.aborted) fsPort.release()
     const endpoint = await MediaEndpoint.open({
       rate,
       bindAddress: config.bindAddress,
       port: config.ports ?? 0,
       advertisedAddress: config.advertisedAddress,
-      peer: { address: fsAddress, port: fsPort },
+      peer: { address: fsAddress, port: fsPort.port },
       mux: config.sockets === 'shared' ? sharedUdpMux(config.bindAddress, config.ports) : undefined,
       leadFrames: config.leadFrames,
       writeTimer: config.writeTimer,
@@ -103,16 +106,17 @@ export class StreamSession {
       await channel.sendmsg({
         'call-command': 'unicast',
         'local-ip': fsAddress,
-        'local-port': String(fsPort),
+        'local-port': String(fsPort.port),
         'remote-ip': endpoint.advertisedAddress.address,
         'remote-port': String(endpoint.advertisedAddress.port),
         transport: 'udp',
       })
     } catch (err) {
+      fsPort.release()
       await endpoint.close()
       throw err
     }
-    log.debug({ rate, local: endpoint.localAddress, freeswitchPort: fsPort }, 'unicast stream started')
+    log.debug({ rate, local: endpoint.localAddress, freeswitchPort: fsPort.port }, 'unicast stream started')
     return new StreamSession(endpoint, rate, config, vads, channel.signal)
   }
 
