@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildMediaGenerator, NativeMedia, writeCallerSpeech } from '../../bench/load-media.ts'
 import { speechLike } from '../../bench/capacity-fixture.ts'
 import { encodeWav } from '../../lib/media/wav.ts'
@@ -66,39 +66,37 @@ t.test('the native media generator carries two simulated calls: caller frames in
   t.equal((await media.callCounts()).size, 0, 'no connection is left open in the generator')
 })
 
-t.test('a call that never got a datagram of ours is named, with FreeSWITCH\'s port, for the server log', { skip: hasCc ? false : 'no C compiler (cc) on this machine' }, async (t) => {
+/** A generator on its own, and a call of it that FreeSWITCH (the generator) binds at `localPort` (0: any) and nobody sends to. */
+async function lonelyGenerator (t: Test): Promise<{ media: NativeMedia, activate: (localPort: number) => ReturnType<NativeMedia['activate']> } | undefined> {
   const binary = await buildMediaGenerator()
-  if (binary === undefined) return
+  if (binary === undefined) return undefined
   const dir = await mkdtemp(join(tmpdir(), 'pa-load-media-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const speechPath = join(dir, 'caller.raw')
   await writeCallerSpeech(speechPath, 1)
   const media = await NativeMedia.start({ binary, speechPath })
   t.teardown(async () => { await media.close() })
-  t.same(media.neverFlowed(), [], 'no call, none to name')
-  // Nobody sends to this call: it binds, and no datagram of ours ever comes.
   const hooks = { now: () => 0, write: () => {}, sendFailed: () => {}, log: undefined }
-  const { record, link } = await media.activate({ localIp: '127.0.0.1', localPort: 0, remoteIp: '127.0.0.1', remotePort: 9, transport: 'udp', native: false }, hooks, 3)
+  return { media, activate: async (localPort) => await media.activate({ localIp: '127.0.0.1', localPort, remoteIp: '127.0.0.1', remotePort: 9, transport: 'udp', native: false }, hooks, 3) }
+}
+
+t.test('a call that never got a datagram of ours is named, with FreeSWITCH\'s port, for the server log', { skip: hasCc ? false : 'no C compiler (cc) on this machine' }, async (t) => {
+  const gen = await lonelyGenerator(t)
+  if (gen === undefined) return
+  t.same(gen.media.neverFlowed(), [], 'no call, none to name')
+  const { record, link } = await gen.activate(0)
   t.ok(link !== undefined && record.boundPort !== undefined, 'the generator bound the call\'s socket')
-  t.same(media.neverFlowed(), [`call 1: FreeSWITCH port ${record.boundPort} -> 127.0.0.1:9, park loop not started, open`])
+  t.same(gen.media.neverFlowed(), [`call 1: FreeSWITCH port ${record.boundPort} -> 127.0.0.1:9, park loop not started, open`])
 })
 
 t.test('a call whose port FreeSWITCH could not bind is named first: it can never stream', { skip: hasCc ? false : 'no C compiler (cc) on this machine' }, async (t) => {
-  const binary = await buildMediaGenerator()
-  if (binary === undefined) return
-  const dir = await mkdtemp(join(tmpdir(), 'pa-load-media-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const speechPath = join(dir, 'caller.raw')
-  await writeCallerSpeech(speechPath, 1)
-  const media = await NativeMedia.start({ binary, speechPath })
-  t.teardown(async () => { await media.close() })
-  const hooks = { now: () => 0, write: () => {}, sendFailed: () => {}, log: undefined }
-  const first = await media.activate({ localIp: '127.0.0.1', localPort: 0, remoteIp: '127.0.0.1', remotePort: 9, transport: 'udp', native: false }, hooks, 3)
-  const port = first.record.boundPort ?? 0
+  const gen = await lonelyGenerator(t)
+  if (gen === undefined) return
+  const port = (await gen.activate(0)).record.boundPort ?? 0
   // Two calls told the same local-port: FreeSWITCH binds it for one only.
-  const second = await media.activate({ localIp: '127.0.0.1', localPort: port, remoteIp: '127.0.0.1', remotePort: 9, transport: 'udp', native: false }, hooks, 3)
+  const second = await gen.activate(port)
   t.equal(second.link, undefined, 'the second could not bind')
-  const named = media.neverFlowed()
+  const named = gen.media.neverFlowed()
   t.match(named[0] ?? '', new RegExp(`^Failure creating unicast connection 127\\.0\\.0\\.1:${port}->`), 'the failed one first')
   t.match(named[1] ?? '', /^call 1: FreeSWITCH port \d+ -> 127\.0\.0\.1:9, park loop not started, open$/, 'then the one that bound and got nothing')
 })
