@@ -10,9 +10,10 @@ import { PhoneAgentError } from '../../errors.ts'
  * A port handed to a call stays this process's until the call lets it go (`release`): the
  * kernel's free port is free only until FreeSWITCH binds it, and in a burst of calls a second
  * call's probe could be given the same port in between. FreeSWITCH then fails to bind it for one
- * of the two (switch_ivr_activate_unicast logs "Failure creating unicast connection" and the
- * `unicast` command is still answered +OK): that call never streams, dead air both ways. The load
- * bench lost one call of 500 at its ramp that way (docs/benchmarks.md, twenty-third session).
+ * of the two (switch_ivr_activate_unicast logs "Failure creating unicast connection"; the
+ * `unicast` command was answered +OK all the same: mod_event_socket.c answers sendmsg once it is
+ * queued, or parsed, whatever the activation returns): that call never streams. The load
+ * bench lost one call of 500 at its ramp, most likely so (docs/benchmarks.md, twenty-third session).
  * Another process taking the port in between is not ruled out; that is far rarer. Held per
  * process: with `server.workers`, two workers may still pick the same port of a range (the
  * kernel's probe does not give out a port FreeSWITCH has bound, only one in the moment before).
