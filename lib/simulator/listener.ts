@@ -111,6 +111,8 @@ export class Listener implements SessionListener {
       return { reply: onoff.toLowerCase() === 'on' ? '+OK events diverted' : '+OK events not diverted' }
     }
     if (lower.startsWith('sendmsg')) {
+      // +OK once queued (async) or parsed, whatever the command then does (mod_event_socket.c
+      // parse_command "sendmsg"): a unicast whose bind fails is answered +OK all the same.
       let uuid: string | undefined = cmd.slice(7).trim()
       if (uuid === '') uuid = p.get('session-id')
       if (uuid === this.channel.uuid) uuid = undefined
