@@ -111,14 +111,18 @@ if (load.addon === undefined) {
     // The thread takes a batch off the queue and sends it outside its lock; held back there (here
     // by the test delay: on a loaded machine, other realtime threads), a frame sent at once found
     // nothing of its call waiting and went out first (a CI run: 30 ms packets two places out of order).
-    process.env.PHONE_AGENT_HELD_SEND_TEST_DELAY_US = '60000'
+    // 400 ms: wide enough that the frame sent at once lands inside it on a loaded CI machine (with
+    // 60 ms, one run's await and sleep took longer, the first frame was gone, and the second went
+    // out at once, rightly, but not through the queue the test looks at).
+    process.env.PHONE_AGENT_HELD_SEND_TEST_DELAY_US = '400000'
     let opened
     try { opened = await connected(t) } finally { delete process.env.PHONE_AGENT_HELD_SEND_TEST_DELAY_US }
     const { mux, fs, link } = opened
     link.send(Buffer.from([1, 0]), undefined, 5)
     mux.flush()
-    await until(() => mux.stats.held.pending === 0) // taken off the queue: being sent, 60 ms from now
+    await until(() => mux.stats.held.pending === 0) // taken off the queue: being sent, 400 ms from now
     await sleep(15) // past its due time by more than udp-mux.ts's ORDER_GUARD_MS: "at once"
+    t.equal(fs.got.length, 0, 'the first frame is still being sent')
     link.send(Buffer.from([2, 0]))
     mux.flush()
     await until(() => fs.got.length === 2)
