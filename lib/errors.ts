@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   TRANSFER_TARGET_UNKNOWN: { class: 'permanent', summary: 'A transfer named a target that is not in the config (raw numbers are never dialled).' },
   TTS_FAILED: { class: 'transient', summary: 'Speech synthesis failed.' },
   MEDIA_INVALID: { class: 'permanent', summary: 'An audio file is missing, unreadable or not the expected format.' },
+  MEDIA_STREAM_FAILED: { class: 'permanent', summary: "FreeSWITCH never streamed the call's audio after `unicast`, asked twice from two ports; the call was ended and the message says what to check." },
   // Providers (STT, LLM, TTS). Transient ones are retried within the caller's deadline.
   PROVIDER_TIMEOUT: { class: 'transient', summary: 'A provider did not answer within the deadline (HTTP timeout, gRPC DEADLINE_EXCEEDED).' },
   PROVIDER_RATE_LIMITED: { class: 'transient', summary: 'A provider refused for load (HTTP 429, gRPC RESOURCE_EXHAUSTED).' },

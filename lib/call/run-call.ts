@@ -173,8 +173,10 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
   // Methods, as release() above.
   const { stream, playedOut } = {
     async stream (): Promise<StreamSession> {
-      return await (streamStarted ??= StreamSession.start(channel, config.media.stream, log, deps.vads)
+      const session = await (streamStarted ??= StreamSession.start(channel, config.media.stream, log, deps.vads)
         .then(async (s) => { await opts.recording?.start(s, { speaker: deps.speaker, agent: deps.agent, language, voice: route.voice, signal: callSignal }); return s }))
+      session.throwIfFailed()
+      return session
     },
     async playedOut (): Promise<void> { await streamStarted?.then(async (s) => { await s.playedOut() }, () => {}) },
   }
@@ -222,7 +224,7 @@ async function runScript (channel: Channel, deps: CallRunnerDeps, opts: {
       log.error({ err, code: errorCode }, 'call script failed')
       recorder.error({ code: errorCode, message: err instanceof Error ? err.message : String(err) })
       outcome = 'failed'
-      await apologise(ctx, config)
+      await apologise(ctx, config, err)
     }
   } finally {
     if (channel.endRequested && channel.isUp && !ctx.status.handedOff) await goodbye(ctx, config, streamStarted)
@@ -284,12 +286,15 @@ async function watchHandedOff (channel: Channel, log: Logger): Promise<string | 
   return !bridged && cause !== undefined && REFUSAL_CAUSES.has(cause) ? cause : undefined
 }
 
-async function apologise (ctx: VerbContext, config: Pick<CallConfig, 'messages'>): Promise<void> {
+async function apologise (ctx: VerbContext, config: Pick<CallConfig, 'messages'>, err: unknown): Promise<void> {
   if (!ctx.channel.isUp) return
   const text = messageFor(config.messages.apology, ctx.language)
   if (text === undefined) return
+  // A stream that never started cannot carry it; FreeSWITCH's `playback` can, and ends no unicast
+  // (the reason stream mode never uses it) since none runs.
+  const via: VerbContext = isPhoneAgentError(err, 'MEDIA_STREAM_FAILED') ? { ...ctx, mediaMode: 'files' } : ctx
   try {
-    await say(ctx, text, { signal: AbortSignal.timeout(APOLOGY_TIMEOUT_MS) })
+    await say(via, text, { signal: AbortSignal.timeout(APOLOGY_TIMEOUT_MS) })
   } catch (err) {
     if (!isCallEnded(err)) ctx.log.warn({ err }, 'could not play the apology')
   }

@@ -4,6 +4,7 @@ import type { AdmissionStore } from '../guard/store.ts'
 import type { LiveCall } from '../notify/call-watch.ts'
 import { serveAdmission, type IpcPort } from './admission-ipc.ts'
 import { isWorkerMessage, type PrimaryMessage, type WorkerMessage } from './protocol.ts'
+import { workerSlotEnv } from './slot.ts'
 
 export interface WorkerPoolOptions {
   readonly count: number
@@ -21,6 +22,8 @@ export interface WorkerPoolOptions {
 
 interface Member {
   readonly worker: Worker
+  /** Which share of per-worker resources it has (workerSlotEnv); a replacement takes the same. */
+  readonly slot: number
   readonly port: IpcPort<PrimaryMessage, WorkerMessage>
   ready: boolean
   active: number
@@ -54,7 +57,7 @@ export class WorkerPool {
 
   /** Forks every worker; resolves once all are ready, rejects if one exits first. */
   async start (): Promise<void> {
-    const starting = Array.from({ length: this.#o.count }, async () => { await this.#fork() })
+    const starting = Array.from({ length: this.#o.count }, async (_, slot) => { await this.#fork(slot) })
     await Promise.all(starting)
   }
 
@@ -100,11 +103,11 @@ export class WorkerPool {
     for (const m of this.#members.values()) m.worker.process.kill('SIGTERM')
   }
 
-  async #fork (): Promise<void> {
-    const worker = cluster.fork()
+  async #fork (slot: number): Promise<void> {
+    const worker = cluster.fork(workerSlotEnv(slot, this.#o.count))
     const port = workerPort(worker)
     const member: Member = {
-      worker, port, ready: false, active: 0, live: [],
+      worker, slot, port, ready: false, active: 0, live: [],
       admission: this.#o.admission === undefined ? undefined : serveAdmission(this.#o.admission, port),
     }
     this.#members.set(worker.id, member)
@@ -152,7 +155,7 @@ export class WorkerPool {
     }
     await new Promise((resolve) => setTimeout(resolve, this.#o.restartDelayMs ?? 1_000))
     if (this.#stopping) return
-    await this.#fork().catch((err: unknown) => {
+    await this.#fork(member.slot).catch((err: unknown) => {
       log.error({ err }, 'the replacement worker failed to start; stopping the service')
       this.#o.onCrashLoop()
     })

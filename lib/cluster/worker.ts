@@ -11,6 +11,8 @@ import { openCallStore } from '../records/open.ts'
 import { createSpeechServices } from '../speech/services.ts'
 import { ipcAdmissionStore, type IpcPort } from './admission-ipc.ts'
 import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage } from './protocol.ts'
+import { workerSlotFromEnv } from './slot.ts'
+import { shareFreeswitchPorts } from '../call/stream/freeswitch-port.ts'
 
 /** How often a worker tells the primary its calls (health, the console's live view). */
 const STATUS_EVERY_MS = 1_000
@@ -26,6 +28,9 @@ export async function serveWorker (config: Config, logger: Logger, port: IpcPort
   const id = String(cluster.worker?.id ?? 0)
   // The pid tells an operator which process to look at (or which one died).
   const log = logger.child({ worker: id, pid: process.pid })
+  // Its share of FreeSWITCH's unicast ports (slot.ts says why).
+  const slot = workerSlotFromEnv(process.env)
+  if (slot !== undefined) shareFreeswitchPorts(slot.slot, slot.slots)
   const metrics = new Metrics({ processMetrics: config.ops.processMetrics, processLabels: { worker: id } })
   metrics.mediaSocket(sharedSocketStats)
   // No recovery here: the primary ran it before forking. A worker restarted later would mark

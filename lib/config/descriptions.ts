@@ -36,7 +36,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'media.stream.vad.minEnergyDb': 'Frames below this level (dBFS) never count as speech, whatever the noise floor.',
   'media.stream.vad.snrDb': 'Level above the tracked noise floor a frame needs to count.',
   'media.stream.freeswitchAddress': 'FreeSWITCH\'s address for the stream (`local-ip` of `unicast`).',
-  'media.stream.freeswitchPorts': 'UDP ports FreeSWITCH may bind for its side of the stream. Required when FreeSWITCH runs on another host; on this host a free port is picked per call. A port is held by its call until the call ends, so the range needs one port per concurrent call of a process (a call that finds none is refused with an error naming this field).',
+  'media.stream.freeswitchPorts': 'UDP ports FreeSWITCH may bind for its side of the stream. Required when FreeSWITCH runs on another host; on this host a free port is picked per call. A port is held by its call until the call ends, so the range needs one port per concurrent call (a call that finds none is refused with an error naming this field). With `server.workers` each worker uses its own share (one port in N, N workers): no two pick the same port. A stream FreeSWITCH never starts (it could not bind the port) is asked for again from another port; a second failure ends the call with `MEDIA_STREAM_FAILED`.',
   'media.stream.freeswitchPorts.min': 'Lowest port of the range.',
   'media.stream.freeswitchPorts.max': 'Highest port of the range.',
   'media.stream.bargeIn': 'The caller interrupting the agent.',

@@ -116,6 +116,11 @@ export function buildConfig (raw: unknown, configDir: string): Config {
   if (!isLoopback(stream.freeswitchAddress) && stream.freeswitchPorts === undefined) {
     problems.add('media.stream.freeswitchPorts', 'FreeSWITCH runs on another host: give the UDP port range it may bind for unicast')
   }
+  // Each worker takes its own share of the range (lib/cluster/slot.ts).
+  const workers = parsed.server.workers
+  if (stream.freeswitchPorts !== undefined && typeof workers === 'number' && stream.freeswitchPorts.max - stream.freeswitchPorts.min + 1 < workers) {
+    problems.add('media.stream.freeswitchPorts', `fewer ports than server.workers (${workers}): each worker uses its own share of the range`)
+  }
 
   // Callers from the operator's own country by default: a default naming other countries would
   // refuse a newcomer's every call with no hint why (the guard logs the rule when it refuses).

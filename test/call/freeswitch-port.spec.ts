@@ -1,5 +1,6 @@
 import t from 'tap'
-import { freeswitchLocalPort } from '../../lib/call/stream/freeswitch-port.ts'
+import { freeswitchLocalPort, shareFreeswitchPorts } from '../../lib/call/stream/freeswitch-port.ts'
+import { workerSlotEnv, workerSlotFromEnv } from '../../lib/cluster/slot.ts'
 
 // FreeSWITCH's `local-port` for a call's unicast (lib/call/stream/freeswitch-port.ts). A port
 // handed to a call is held until the call lets it go: told the same port, FreeSWITCH fails to bind
@@ -37,4 +38,30 @@ t.test('from the kernel: ports held by calls are distinct, and free ones', async
   t.equal(new Set(ports).size, ports.length, 'no two calls are told the same port')
   t.ok(ports.every((p) => p > 0 && p < 65536))
   for (const h of held) h.release()
+})
+
+t.test('with server.workers each worker takes only its share: two never tell FreeSWITCH the same port', async (t) => {
+  t.teardown(() => { shareFreeswitchPorts(0, 1) })
+  const range = { min: 40020, max: 40025 }
+  const byWorker: number[][] = []
+  for (const slot of [0, 1]) {
+    shareFreeswitchPorts(slot, 2)
+    const held = [await freeswitchLocalPort('127.0.0.5', range), await freeswitchLocalPort('127.0.0.5', range), await freeswitchLocalPort('127.0.0.5', range)]
+    byWorker.push(held.map((h) => h.port).sort())
+    await t.rejects(freeswitchLocalPort('127.0.0.5', range), new RegExp(`40020-40025\\) this worker may use \\(worker ${slot + 1} of 2: one port in 2\\) is held`), 'its share used up, it says so')
+    for (const h of held) h.release()
+  }
+  t.same(byWorker, [[40020, 40022, 40024], [40021, 40023, 40025]], 'every second port each, no overlap')
+  shareFreeswitchPorts(2, 3)
+  const fromKernel = []
+  for (let i = 0; i < 20; i++) fromKernel.push(await freeswitchLocalPort('127.0.0.1', undefined))
+  t.ok(fromKernel.every((h) => h.port % 3 === 2), 'from the kernel too: only ports of its share')
+  for (const h of fromKernel) h.release()
+  t.throws(() => { shareFreeswitchPorts(2, 2) }, RangeError)
+})
+
+t.test('a worker learns its slot from the primary; garbage is no slot', async (t) => {
+  t.same(workerSlotFromEnv({ ...workerSlotEnv(1, 4) }), { slot: 1, slots: 4 })
+  t.equal(workerSlotFromEnv({}), undefined)
+  for (const bad of ['4/4', '1', 'a/b', '-1/2', '1/0', '1/2\n']) t.equal(workerSlotFromEnv({ PHONE_AGENT_WORKER_SLOT: bad }), undefined, bad)
 })

@@ -68,3 +68,9 @@ t.test('plain-text gRPC to Google is refused unless the endpoint is loopback', a
     { code: 'CONFIG_INVALID', field: 'speech.tts.google.insecure' })
   t.doesNotThrow(() => buildConfig({ speech: { tts: { provider: 'google', google: { insecure: true, apiEndpoint: '127.0.0.1', port: 5555 } } } }, '/x'))
 })
+
+t.test('media.stream.freeswitchPorts: fewer ports than numbered workers is refused, naming the field', async (t) => {
+  const stream = { freeswitchPorts: { min: 40000, max: 40002 } }
+  t.throws(() => buildConfig({ server: { workers: 4 }, media: { stream } }, '/x'), /media\.stream\.freeswitchPorts: fewer ports than server\.workers \(4\)/)
+  t.doesNotThrow(() => buildConfig({ server: { workers: 3 }, media: { stream } }, '/x'), 'one port a worker is enough to start')
+})

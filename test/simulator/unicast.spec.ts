@@ -244,7 +244,9 @@ t.test('bad transport or a busy port: nothing is bound and nothing flows', async
   t.match(call.result.unicast[1]?.failed, /^Failure creating unicast connection/)
   t.equal(call.unicast, undefined)
   t.equal(peer.received.length, 0)
-  // "tcp" is accepted, and the socket is still UDP.
+  // A failed activation leaves nothing behind (switch_ivr_activate_unicast sets CF_UNICAST and the
+  // "unicast" private only once bound), so a later one starts the stream: what our agent's second
+  // ask relies on (lib/call/stream/unicast-start.ts). "tcp" is accepted, and the socket is still UDP.
   await srv.command(unicast(peerPort).replace('transport: udp', 'transport: tcp'))
   await peer.waitFor(3)
   t.equal(call.unicast?.params.transport, 'tcp')

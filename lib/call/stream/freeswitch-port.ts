@@ -14,9 +14,9 @@ import { PhoneAgentError } from '../../errors.ts'
  * `unicast` command was answered +OK all the same: mod_event_socket.c answers sendmsg once it is
  * queued, or parsed, whatever the activation returns): that call never streams. The load
  * bench lost one call of 500 at its ramp, most likely so (docs/benchmarks.md, twenty-third session).
- * Another process taking the port in between is not ruled out; that is far rarer. Held per
- * process: with `server.workers`, two workers may still pick the same port of a range (the
- * kernel's probe does not give out a port FreeSWITCH has bound, only one in the moment before).
+ * Another process taking the port in between is not ruled out; that is far rarer (and noticed:
+ * unicast-start.ts asks again from another port). Held per process: with `server.workers` each
+ * worker takes only its share of the ports (shareFreeswitchPorts), so two never pick the same one.
  */
 export interface FreeswitchPort {
   readonly port: number
@@ -27,17 +27,30 @@ export interface FreeswitchPort {
 /** Ports handed to calls still holding them, by FreeSWITCH's address. */
 const held = new Map<string, Set<number>>()
 
-/** Probes of the kernel for a port no call of ours holds, before giving up. */
+/** Probes of the kernel for a port no call of ours holds, before giving up (per worker sharing the ports). */
 const MAX_PROBES = 32
+
+/** This process's share of the ports: those whose offset from the range's start (the port itself, from the kernel) is `slot` modulo `slots`. */
+let share = { slot: 0, slots: 1 }
+
+/**
+ * With `server.workers`: worker `slot` of `slots` (a replacement takes the dead one's slot, so
+ * shares never overlap) uses every `slots`-th port, from the `slot`-th. One process: all of them.
+ */
+export function shareFreeswitchPorts (slot: number, slots: number): void {
+  if (!Number.isInteger(slots) || slots < 1 || !Number.isInteger(slot) || slot < 0 || slot >= slots) throw new RangeError(`bad worker slot ${slot} of ${slots}`)
+  share = { slot, slots }
+}
 
 export async function freeswitchLocalPort (address: string, range: { min: number, max: number } | undefined): Promise<FreeswitchPort> {
   let ports = held.get(address)
   if (ports === undefined) held.set(address, ports = new Set())
   const port = range !== undefined ? freeInRange(range, ports) : await freeFromKernel(address, ports)
   if (port === undefined) {
+    const whose = share.slots === 1 ? '' : ` this worker may use (worker ${share.slot + 1} of ${share.slots}: one port in ${share.slots})`
     throw new PhoneAgentError('MEDIA_INVALID', range !== undefined
-      ? `unicast: every port of media.stream.freeswitchPorts (${range.min}-${range.max}) is held by a call`
-      : `unicast: no free port for FreeSWITCH at ${address} that no call holds`)
+      ? `unicast: every port of media.stream.freeswitchPorts (${range.min}-${range.max})${whose} is held by a call`
+      : `unicast: no free port for FreeSWITCH at ${address}${whose} that no call holds`)
   }
   ports.add(port)
   let released = false
@@ -51,21 +64,23 @@ export async function freeswitchLocalPort (address: string, range: { min: number
   }
 }
 
-/** A random port of the range that no call holds; scanning on from a random start, so a busy range still finds one. */
+/** A random port of this process's share of the range that no call holds; scanning on from a random start, so a busy range still finds one. */
 function freeInRange (range: { min: number, max: number }, heldPorts: ReadonlySet<number>): number | undefined {
-  const size = range.max - range.min + 1
+  const { slot, slots } = share
+  const size = Math.max(0, Math.ceil((range.max - range.min + 1 - slot) / slots))
   const start = Math.floor(Math.random() * size)
   for (let i = 0; i < size; i++) {
-    const port = range.min + (start + i) % size
+    const port = range.min + slot + ((start + i) % size) * slots
     if (!heldPorts.has(port)) return port
   }
   return undefined
 }
 
 async function freeFromKernel (address: string, heldPorts: ReadonlySet<number>): Promise<number | undefined> {
-  for (let i = 0; i < MAX_PROBES; i++) {
+  const { slot, slots } = share
+  for (let i = 0; i < MAX_PROBES * slots; i++) {
     const port = await kernelFreePort(address)
-    if (!heldPorts.has(port)) return port
+    if (port % slots === slot && !heldPorts.has(port)) return port
   }
   return undefined
 }

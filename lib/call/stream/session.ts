@@ -9,7 +9,7 @@ import { CallerTimeline } from '../../media/caller-timeline.ts'
 import { Vad, type VadEngine, type VoiceDetector } from '../../media/vad/index.ts'
 import type { MediaStreamConfig } from '../config.ts'
 import { callChild } from '../child-logger.ts'
-import { freeswitchLocalPort } from './freeswitch-port.ts'
+import { heldFreeswitchPort, sendUnicast, watchUnicastStart } from './unicast-start.ts'
 
 /**
  * How long after our last sound went out FreeSWITCH may still be writing it, beyond the frames
@@ -41,6 +41,8 @@ export class StreamSession {
   #echoSeq = -1
   #echoOnly = false
   readonly #unsubscribe: () => void
+  /** Why the stream never started (unicast-start.ts): every later use of it throws this. */
+  #failure: PhoneAgentError | undefined
 
   private constructor (endpoint: MediaEndpoint, rate: number, config: MediaStreamConfig, vads: VadEngine | undefined, signal: AbortSignal) {
     this.endpoint = endpoint
@@ -86,10 +88,8 @@ export class StreamSession {
     // The channel's rate decides the frame size; wideband codecs (G.722, Opus) run at 16 kHz.
     const rate = Number(channel.data.headers.variable_read_rate ?? channel.data.headers['Channel-Read-Codec-Rate'] ?? 8000) === 16000 ? 16000 : 8000
     const fsAddress = config.freeswitchAddress
-    const fsPort = await freeswitchLocalPort(fsAddress, config.freeswitchPorts)
     // Held for the call: no other call of this process is told the same port meanwhile.
-    channel.signal.addEventListener('abort', fsPort.release, { once: true })
-    if (channel.signal.aborted) fsPort.release()
+    const fsPort = await heldFreeswitchPort(channel, config)
     const endpoint = await MediaEndpoint.open({
       rate,
       bindAddress: config.bindAddress,
@@ -103,21 +103,32 @@ export class StreamSession {
       logger: callChild(log, { module: 'stream' }),
     })
     try {
-      await channel.sendmsg({
-        'call-command': 'unicast',
-        'local-ip': fsAddress,
-        'local-port': String(fsPort.port),
-        'remote-ip': endpoint.advertisedAddress.address,
-        'remote-port': String(endpoint.advertisedAddress.port),
-        transport: 'udp',
-      })
+      await sendUnicast(channel, config, fsPort.port, endpoint)
     } catch (err) {
       fsPort.release()
       await endpoint.close()
       throw err
     }
     log.debug({ rate, local: endpoint.localAddress, freeswitchPort: fsPort.port }, 'unicast stream started')
-    return new StreamSession(endpoint, rate, config, vads, channel.signal)
+    const session = new StreamSession(endpoint, rate, config, vads, channel.signal)
+    // Not awaited: the greeting is made while FreeSWITCH starts; nothing is sent before it has.
+    void watchUnicastStart({ channel, endpoint, config, log, firstPort: fsPort.port }).then((failure) => {
+      if (failure === undefined) return
+      log.error({ err: failure }, 'the media stream never started: ending the call')
+      session.#failure = failure
+      void endpoint.close()
+    })
+    return session
+  }
+
+  /** The stream never started (or closed): throws why. For every use of a session already made. */
+  throwIfFailed (): void {
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  /** What a playout the stream's close cut short throws. */
+  closedError (): PhoneAgentError {
+    return this.#failure ?? new PhoneAgentError('ESL_SOCKET_CLOSED', 'media stream closed during playback')
   }
 
   /**
@@ -139,6 +150,7 @@ export class StreamSession {
    */
   async play (samples: Int16Array, sampleRate: number, signal: AbortSignal): Promise<PlayoutResult> {
     if (signal.aborted) throw abortReason(signal)
+    this.throwIfFailed()
     // At the stream's rate the samples go in as they are (no copy: files are shared by calls).
     const playout: Playout = this.endpoint.enqueue(sampleRate === this.rate
       ? samples
@@ -148,7 +160,7 @@ export class StreamSession {
     try {
       const result = await playout.done
       if (signal.aborted) throw abortReason(signal)
-      if (result.status === 'closed') throw new PhoneAgentError('ESL_SOCKET_CLOSED', 'media stream closed during playback')
+      if (result.status === 'closed') throw this.closedError()
       return result
     } finally {
       signal.removeEventListener('abort', onAbort)

@@ -1,4 +1,4 @@
-import { PhoneAgentError, abortReason } from '../../errors.ts'
+import { abortReason } from '../../errors.ts'
 import type { PlayoutResult } from '../../media/stream/index.ts'
 import { streamSentence, type PcmSpeaker } from '../../speech/stream-pcm.ts'
 import type { StreamSession } from './session.ts'
@@ -85,7 +85,7 @@ export class StreamedSentence {
       }
       const result = last === undefined ? undefined : await last
       if (signal.aborted) throw abortReason(signal)
-      if (result?.status === 'closed') throw new PhoneAgentError('ESL_SOCKET_CLOSED', 'media stream closed during playback')
+      if (result?.status === 'closed') throw session.closedError()
     } finally {
       signal.removeEventListener('abort', onAbort)
     }

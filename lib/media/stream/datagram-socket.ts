@@ -11,7 +11,7 @@ export type SendDone = (err: Error | null) => void
  * (NodeDatagramSocket), or its share of the process's batched socket (udp-mux.ts MuxLink).
  */
 export interface DatagramSocket {
-  /** Where it is bound. */
+  /** Where it is bound (a retarget may move a port the kernel chose). */
   readonly local: AddressPort
   /**
    * Every datagram from the peer (for an unconnected dgram socket: from anyone), and socket errors.
@@ -34,6 +34,11 @@ export interface DatagramSocket {
   sendTo (frame: Buffer, peer: AddressPort, done: SendDone): void
   /** Sends carry no address from now on and nobody else's datagrams reach us; false when it failed. */
   connect (peer: AddressPort, logger: Logger): Promise<boolean>
+  /**
+   * Before the peer has sent anything: `peer` instead of the old one (connected to it when
+   * `connect`). False when its datagrams cannot reach us (connected: false only if not connected).
+   */
+  retarget (peer: AddressPort, connect: boolean, logger: Logger): Promise<boolean>
   /** Every frame handed over so far has been copied out of its buffer (send-ring.ts). */
   sendQueueEmpty (): boolean
   /**
@@ -46,7 +51,7 @@ export interface DatagramSocket {
 
 /** A Node dgram socket of the call's own: one syscall and one callback per datagram. */
 export class NodeDatagramSocket implements DatagramSocket {
-  readonly local: AddressPort
+  local: AddressPort
   /** A datagram goes when Node hands it to the kernel: nothing is held. */
   readonly holds = false
   /** libuv sends from the frame's own memory, after `send` returns. */
@@ -77,6 +82,21 @@ export class NodeDatagramSocket implements DatagramSocket {
 
   async connect (peer: AddressPort, logger: Logger): Promise<boolean> {
     return await connectSocket(this.#socket, peer, logger)
+  }
+
+  async retarget (peer: AddressPort, connect: boolean, logger: Logger): Promise<boolean> {
+    try {
+      this.#socket.disconnect()
+    } catch {
+      // ERR_SOCKET_DGRAM_NOT_CONNECTED: never connected (or the connect failed); nothing to undo.
+    }
+    // Not connected, datagrams from anyone arrive and the endpoint keeps only the peer's.
+    const ok = connect ? await connectSocket(this.#socket, peer, logger) : true
+    // Linux unbinds a port the kernel chose when the socket disconnects (__udp_disconnect: no
+    // SOCK_BINDPORT_LOCK), and the connect binds another: FreeSWITCH must be told the new one.
+    const { address, port } = this.#socket.address()
+    this.local = { address, port }
+    return ok
   }
 
   sendQueueEmpty (): boolean {

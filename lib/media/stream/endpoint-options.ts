@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { PhoneAgentError } from '../../errors.ts'
 import type { PortChoice } from './bind.ts'
 import type { FrameScheduler } from './scheduler.ts'
 import type { UdpMux } from './udp-mux.ts'
@@ -119,4 +120,13 @@ export interface MediaEndpointStats {
   readonly idleSkipped: number
   /** Idle silence frames left out to drain a lag a FreeSWITCH stall may have left (call-pacer.ts). */
   readonly drainSkipped: number
+}
+
+/** The address FreeSWITCH is told to send to: a wildcard bind needs one it can reach. */
+export function advertisedAddressOf (options: Pick<MediaEndpointOptions, 'bindAddress' | 'advertisedAddress'>): string {
+  const advertised = options.advertisedAddress ?? options.bindAddress ?? '127.0.0.1'
+  if (advertised === '0.0.0.0' || advertised === '::') {
+    throw new PhoneAgentError('CONFIG_INVALID', 'unicast: binding a wildcard address needs an advertised address FreeSWITCH can reach')
+  }
+  return advertised
 }

@@ -8,7 +8,7 @@ import { FrameListeners } from './frame-listeners.ts'
 import { OutboundQueue, type Playout, type PlayoutResult } from './outbound.ts'
 import { sharedScheduler, type FrameScheduler } from './scheduler.ts'
 import { openDatagramSocket, type DatagramSocket } from './datagram-socket.ts'
-import { HOLD_AHEAD_MS, type AddressPort, type SentListener, type MediaEndpointOptions, type MediaEndpointStats } from './endpoint-options.ts'
+import { HOLD_AHEAD_MS, advertisedAddressOf, type AddressPort, type SentListener, type MediaEndpointOptions, type MediaEndpointStats } from './endpoint-options.ts'
 import { LITTLE_ENDIAN, SEND_RING_SLOTS, SendRing, type SendSlot } from './send-ring.ts'
 import { CallPacer } from './call-pacer.ts'
 import { WriteClock } from './write-clock.ts'
@@ -39,8 +39,8 @@ const SAMPLE_EVERY = 50
 export class MediaEndpoint {
   readonly rate: StreamRate
   readonly #socket: DatagramSocket
-  readonly #local: AddressPort
-  readonly #advertised: AddressPort
+  /** The address FreeSWITCH sends to (the port is the socket's). */
+  readonly #advertisedHost: string
   readonly #queue: OutboundQueue
   readonly #scheduler: FrameScheduler
   readonly #logger: Logger
@@ -77,12 +77,8 @@ export class MediaEndpoint {
   /** Bind the socket and start pacing (silence until audio is queued; nothing until FreeSWITCH has sent its first datagram). */
   static async open (options: MediaEndpointOptions): Promise<MediaEndpoint> {
     if (!isStreamRate(options.rate)) throw new PhoneAgentError('MEDIA_INVALID', `unicast: unsupported rate ${options.rate} (8000 or 16000)`)
-    const bindAddress = options.bindAddress ?? '127.0.0.1'
-    const advertised = options.advertisedAddress ?? bindAddress
-    if (advertised === '0.0.0.0' || advertised === '::') {
-      throw new PhoneAgentError('CONFIG_INVALID', 'unicast: binding a wildcard address needs an advertised address FreeSWITCH can reach')
-    }
-    const socket = await openDatagramSocket(options, bindAddress)
+    const advertised = advertisedAddressOf(options)
+    const socket = await openDatagramSocket(options, options.bindAddress ?? '127.0.0.1')
     const endpoint = new MediaEndpoint(socket, options.rate, advertised, options)
     // A peer known up front is connected before the first tick can send.
     if (options.peer !== undefined) await endpoint.#connect(options.peer)
@@ -92,9 +88,7 @@ export class MediaEndpoint {
   private constructor (socket: DatagramSocket, rate: StreamRate, advertised: string, options: MediaEndpointOptions) {
     this.rate = rate
     this.#socket = socket
-    const local = socket.local
-    this.#local = { address: local.address, port: local.port }
-    this.#advertised = { address: advertised, port: local.port }
+    this.#advertisedHost = advertised
     this.#queue = new OutboundQueue(rate)
     this.#scheduler = options.scheduler ?? sharedScheduler()
     this.#logger = options.logger
@@ -138,15 +132,27 @@ export class MediaEndpoint {
   }
 
   /** Where the socket is bound. */
-  get localAddress (): AddressPort { return this.#local }
-
+  get localAddress (): AddressPort { return { address: this.#socket.local.address, port: this.#socket.local.port } }
   /** What to put in the unicast command as `remote-ip` / `remote-port`. */
-  get advertisedAddress (): AddressPort { return this.#advertised }
-
+  get advertisedAddress (): AddressPort { return { address: this.#advertisedHost, port: this.#socket.local.port } }
   /** FreeSWITCH's address once locked (given, or learnt from the first datagram). */
   get peer (): AddressPort | undefined { return this.#peer }
-
   get closed (): boolean { return this.#closed }
+  /** FreeSWITCH has sent its first datagram: `unicast` is running on its side. */
+  get flowing (): boolean { return this.#fsPlaying }
+
+  /**
+   * FreeSWITCH asked again from another `local-port` (lib/call/stream/unicast-start.ts): only `peer`'s datagrams
+   * from now on. Before its first (nothing sent yet) only; false then, or if the socket cannot take `peer`.
+   */
+  async retarget (peer: AddressPort): Promise<boolean> {
+    if (this.#fsPlaying || this.#closed) return false
+    this.#peer = { address: peer.address, port: peer.port }
+    this.#link = 'connecting'
+    const ok = await this.#socket.retarget(this.#peer, this.#connectToPeer, this.#logger)
+    this.#link = ok && this.#connectToPeer && !this.#closed ? 'connected' : 'none'
+    return ok && !this.#closed
+  }
 
   get stats (): MediaEndpointStats {
     return { ...this.#stats, droppedSlowConsumer: this.#consumers.dropped, sendBuffersGrown: this.#ring.grown, idleSkipped: this.#pacer.idleSkipped, drainSkipped: this.#pacer.drainSkipped }
@@ -332,8 +338,7 @@ export class MediaEndpoint {
    * ring's buffer it is in (a regrouped frame is copied out of its slot at once). Connected, most
    * sends carry no callback (~1 µs less each); Node then drops a send's error unseen (dgram.js
    * doSend), so one in SAMPLE_EVERY carries one. The send reaches libuv at once: its slot is free
-   * once the send queue is seen empty (send-ring.ts). Not connected, it waits for an address
-   * lookup first: its slot is busy until its callback.
+   * once the send queue is seen empty (send-ring.ts). Not connected (an address lookup first) it is busy until its callback.
    */
   #transmit (bytes: Buffer, slot: SendSlot | undefined, holdMs: number): void {
     try {

@@ -257,10 +257,11 @@ export class UdpMux {
 /** One call's share of a UdpMux, as a DatagramSocket for its MediaEndpoint. */
 export class MuxLink implements DatagramSocket {
   readonly local: AddressPort
-  readonly peer: AddressPort
+  /** FreeSWITCH's `local-ip:local-port` for the call (changed only by retarget, before it sends). */
+  peer: AddressPort
   readonly holds: boolean
   readonly #mux: UdpMux
-  readonly #to: number
+  #to: number
   #onMessage: ((msg: Buffer, from: AddressPort, ageMs: number) => void) | undefined
   #registered = false
   #closed = false
@@ -326,6 +327,17 @@ export class MuxLink implements DatagramSocket {
     this.#registered = this.#mux.register(this)
     if (!this.#registered) logger.warn({ peer }, 'unicast: another call still streams from this FreeSWITCH port on the shared socket: this call gets a socket of its own')
     return this.#registered
+  }
+
+  /** Registered under `peer` instead (FreeSWITCH asked again from another port). False when another call holds it. */
+  async retarget (peer: AddressPort, _connect: boolean, logger: Logger): Promise<boolean> {
+    const to = ipv4Int32(peer.address)
+    if (this.#closed || to === undefined) return false
+    if (this.#registered) this.#mux.unregister(this)
+    this.peer = { address: peer.address, port: peer.port }
+    this.#to = to
+    this.#registered = false
+    return await this.connect(this.peer, logger)
   }
 
   /** Frames are copied into the shared outbox when sent: a send buffer is free at once. */
