@@ -17,6 +17,8 @@ import { freeswitchLocalPort, type FreeswitchPort } from './freeswitch-port.ts'
  * datagrams cannot reach our advertised address.
  */
 export const UNICAST_START_MS = 2000
+/** After the wait, a moment for datagrams already in the socket to be read (waitedInVain). */
+const READ_GRACE_MS = 100
 
 export type StreamConfig = Pick<MediaStreamConfig, 'freeswitchAddress' | 'freeswitchPorts'>
 
@@ -95,6 +97,9 @@ async function waitedInVain (w: UnicastWatch, waitMs: number): Promise<boolean> 
   try {
     // Unreferenced: a watch never keeps the process up; the call's end clears it.
     await delay(waitMs, undefined, { signal: w.channel.signal, ref: false })
+    // An event loop that was stalled runs due timers before it reads the sockets: a datagram
+    // that came in time may still be waiting to be read. Read it before judging.
+    if (!w.endpoint.flowing) await delay(READ_GRACE_MS, undefined, { signal: w.channel.signal, ref: false })
   } catch {
     return false
   }
