@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
-import { copyFile, mkdir, rename } from 'node:fs/promises'
+import { createHash, randomUUID } from 'node:crypto'
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
@@ -44,9 +44,17 @@ export class CannedSpeech {
         const { path } = await renderer.render(spec.text, { language: spec.language, voice: spec.voice })
         // The name is a hash of the key: phrase text never becomes part of a path.
         const target = join(this.#dir, `${createHash('sha1').update(key).digest('hex')}.wav`)
-        const temp = `${target}.tmp`
-        await copyFile(path, temp)
-        await rename(temp, target)
+        // A temp name of this process's own: with `server.workers` every worker renders the same
+        // phrases into the same directory at once, and a shared name had one worker's rename move
+        // the other's file away (ENOENT: that worker then synthesised the phrase on every call).
+        const temp = `${target}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`
+        try {
+          await copyFile(path, temp)
+          await rename(temp, target)
+        } catch (err) {
+          await rm(temp, { force: true })
+          throw err
+        }
         this.#paths.set(key, target)
         rendered++
       } catch (err) {
