@@ -1,10 +1,11 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
+import type { Logger } from 'pino'
 import { once } from 'node:events'
 import { MediaEndpoint } from '../../lib/media/stream/endpoint.ts'
 import { watchUnicastStart } from '../../lib/call/stream/unicast-start.ts'
 import type { Channel } from '../../lib/freeswitch/channel.ts'
-import { captureLogs } from '../helpers/logs.ts'
+import { captureLogs, type LogRecord } from '../helpers/logs.ts'
 
 // watchUnicastStart (lib/call/stream/unicast-start.ts) on its own: a real endpoint, FreeSWITCH's
 // side played by a UDP socket, a channel that records what we ask of it.
@@ -25,7 +26,18 @@ async function freeswitchSide (): Promise<dgram.Socket> {
 
 const config = { freeswitchAddress: '127.0.0.1', freeswitchPorts: undefined }
 
-t.test('a datagram that came in time but waits behind a stalled event loop is not taken for silence', async (t) => {
+interface WatchedStream {
+  readonly fs: dgram.Socket
+  readonly ep: MediaEndpoint
+  readonly logger: Logger
+  readonly records: LogRecord[]
+  readonly channel: Channel
+  readonly sent: Array<Record<string, string>>
+  readonly hangUp: () => void
+}
+
+/** FreeSWITCH's side, an endpoint told its port, a fake channel: all closed when the test ends. */
+async function watchedStream (t: Test): Promise<WatchedStream> {
   const { logger, records } = captureLogs()
   const fs = await freeswitchSide()
   t.teardown(() => { fs.close() })
@@ -33,6 +45,11 @@ t.test('a datagram that came in time but waits behind a stalled event loop is no
   t.teardown(async () => { await ep.close() })
   const { channel, sent, hangUp } = fakeChannel()
   t.teardown(hangUp)
+  return { fs, ep, logger, records, channel, sent, hangUp }
+}
+
+t.test('a datagram that came in time but waits behind a stalled event loop is not taken for silence', async (t) => {
+  const { fs, ep, logger, records, channel, sent } = await watchedStream(t)
   const watched = watchUnicastStart({ channel, endpoint: ep, config, log: logger, firstPort: fs.address().port, waitMs: 100 })
   await new Promise<void>((resolve) => { fs.send(Buffer.alloc(320, 0xff), ep.advertisedAddress.port, '127.0.0.1', () => { resolve() }) })
   // The loop stalls past the watch's deadline with FreeSWITCH's first datagram unread in the socket.
@@ -45,13 +62,7 @@ t.test('a datagram that came in time but waits behind a stalled event loop is no
 })
 
 t.test('silence past the wait: asked again from another port, then a failure naming both', async (t) => {
-  const { logger, records } = captureLogs()
-  const fs = await freeswitchSide()
-  t.teardown(() => { fs.close() })
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, peer: { address: '127.0.0.1', port: fs.address().port }, mux: undefined })
-  t.teardown(async () => { await ep.close() })
-  const { channel, sent, hangUp } = fakeChannel()
-  t.teardown(hangUp)
+  const { fs, ep, logger, records, channel, sent } = await watchedStream(t)
   const failure = await watchUnicastStart({ channel, endpoint: ep, config, log: logger, firstPort: fs.address().port, waitMs: 50 })
   t.equal(sent.length, 1, 'one more unicast')
   const second = Number(sent[0]?.['local-port'])
@@ -64,12 +75,7 @@ t.test('silence past the wait: asked again from another port, then a failure nam
 })
 
 t.test('the call ends during the wait: nothing more is asked, no failure', async (t) => {
-  const { logger } = captureLogs()
-  const fs = await freeswitchSide()
-  t.teardown(() => { fs.close() })
-  const ep = await MediaEndpoint.open({ rate: 8000, logger, peer: { address: '127.0.0.1', port: fs.address().port }, mux: undefined })
-  t.teardown(async () => { await ep.close() })
-  const { channel, sent, hangUp } = fakeChannel()
+  const { fs, ep, logger, channel, sent, hangUp } = await watchedStream(t)
   const watched = watchUnicastStart({ channel, endpoint: ep, config, log: logger, firstPort: fs.address().port, waitMs: 5000 })
   setTimeout(hangUp, 20)
   t.equal(await watched, undefined)
