@@ -98,6 +98,7 @@ export class StreamTurnMedia implements TurnMedia {
       preRollMs: this.#opts.preRollMs,
       log: this.#ctx.log,
       signal: this.#ctx.signal,
+      failure () { return session.failure },
     }
     return await hear(deps, options, carried, signal)
   }

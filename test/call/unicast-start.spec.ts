@@ -1,9 +1,10 @@
 import t from 'tap'
-import dgram from 'node:dgram'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import { startTestAgent } from '../helpers/agent.ts'
 import { leaksSince, resources } from '../helpers/leaks.ts'
-import { captureStore } from '../conversation/helpers.ts'
+import { blockedPair } from '../helpers/blocked-ports.ts'
+import { fileURLToPath } from 'node:url'
+import { DID, captureStore, startRig } from '../conversation/helpers.ts'
 
 // A `unicast` FreeSWITCH answers +OK but never starts (it could not bind `local-port`:
 // switch_ivr_activate_unicast logs "Failure creating unicast connection"; mod_event_socket.c
@@ -11,31 +12,6 @@ import { captureStore } from '../conversation/helpers.ts'
 // fails too, the call ends with MEDIA_STREAM_FAILED and an apology FreeSWITCH plays itself
 // (lib/call/stream/unicast-start.ts). Before, the caller heard dead air until they hung up.
 
-const DID = '+390212345678'
-
-/** Two free consecutive UDP ports on 127.0.0.1, each held by a socket of ours (FreeSWITCH cannot bind them). */
-async function blockedPair (): Promise<{ min: number, max: number, sockets: dgram.Socket[] }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const min = 20000 + Math.floor(Math.random() * 30000)
-    const sockets: dgram.Socket[] = []
-    try {
-      for (const port of [min, min + 1]) sockets.push(await bound(port))
-      return { min, max: min + 1, sockets }
-    } catch {
-      for (const s of sockets) s.close()
-    }
-  }
-  throw new Error('no two free consecutive ports')
-}
-
-async function bound (port: number): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4')
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject)
-    socket.bind({ port, address: '127.0.0.1', exclusive: true }, () => { socket.off('error', reject); resolve() })
-  })
-  return socket
-}
 
 for (const sockets of ['shared', 'per-call'] as const) {
   t.test(`${sockets} sockets: a unicast FreeSWITCH could not bind is asked again from another port, and the call goes on`, async (t) => {
@@ -106,4 +82,21 @@ t.test('the caller hangs up while we wait for FreeSWITCH: no second ask, no erro
   t.equal(store.calls[0]?.end?.outcome, 'caller_hung_up')
   t.notOk(logs.some((l) => l.level >= 40), 'no warning, no error')
   t.same(await leaksSince(baseline), {}, 'the watch\'s timer and the sockets released')
+})
+
+t.test('a listen in progress when the stream is given up ends at once, not at its no-input time', async (t) => {
+  const blocked = await blockedPair()
+  t.teardown(() => { for (const s of blocked.sockets) s.close() })
+  const verbs = fileURLToPath(new URL('../fixtures/scripts/verbs.ts', import.meta.url))
+  const rig = await startRig(t, {
+    media: { mode: 'stream', stream: { freeswitchPorts: { min: blocked.min, max: blocked.max } } },
+    scripts: { verbs },
+    route: { script: 'verbs', options: { steps: [{ verb: 'answer' }, { verb: 'ask', noInputMs: 30_000 }] } },
+  })
+  const started = Date.now()
+  const result = await new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, caller: { hangupAtMs: 40_000 } }).ended
+  t.ok(Date.now() - started < 10_000, `ended with the stream (${Date.now() - started} ms), not after 30 s of no-input`)
+  t.equal(result.hungUpBy, 'server')
+  await rig.agent.server.drained()
+  t.equal(rig.store.calls[0]?.end?.errorCode, 'MEDIA_STREAM_FAILED')
 })

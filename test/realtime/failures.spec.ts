@@ -2,6 +2,7 @@ import t from 'tap'
 import { FakeFreeSwitch } from '../../lib/simulator/index.ts'
 import type { FakeFault, FakeRealtimeOptions } from '../fakes/realtime-core.ts'
 import { CALLER, DID, startRealtimeRig, voice, type Vendor } from './rig.ts'
+import { blockedPair } from '../helpers/blocked-ports.ts'
 
 const APOLOGY = 'Mi scusi, ho un problema tecnico. La metto in contatto con un collega.'
 
@@ -42,3 +43,16 @@ for (const vendor of ['openai', 'gemini'] as const satisfies readonly Vendor[]) 
     })
   }
 }
+
+t.test('openai: a stream FreeSWITCH never starts, no greeting -> the exchange ends with MEDIA_STREAM_FAILED and the human', async (t) => {
+  const blocked = await blockedPair()
+  t.teardown(() => { for (const s of blocked.sockets) s.close() })
+  const rig = await startRealtimeRig(t, 'openai', { stream: { freeswitchPorts: { min: blocked.min, max: blocked.max } }, routeOptions: { greeting: false } })
+  const started = Date.now()
+  const result = await new FakeFreeSwitch().placeCall({ port: rig.port, destination: DID, callerNumber: CALLER, caller: { audio: [voice(500, 700)], hangupAtMs: 60_000 } }).ended
+  t.ok(Date.now() - started < 15_000, `over when the stream was given up (${Date.now() - started} ms), not at the call's maximum`)
+  t.equal(result.transfer?.to, '1000', 'handed to the operator')
+  const captured = rig.store.calls[0]!
+  t.same(captured.errors.map((e) => e.code), ['MEDIA_STREAM_FAILED'])
+  t.equal(rig.fake.openConnections, 0, 'no vendor socket left open')
+})

@@ -35,16 +35,16 @@ export interface RealtimeRig {
  * media, no STT or language model configured (realtime needs neither), the tone speaker for
  * the fixed phrases, a price for the vendor's model, and a capturing call store.
  */
-export async function startRealtimeRig (t: Test, vendor: Vendor, options: { fake?: FakeRealtimeOptions, agent?: Record<string, unknown>, realtime?: Record<string, unknown>, transfers?: Record<string, unknown>, vad?: Record<string, unknown> } = {}): Promise<RealtimeRig> {
+export async function startRealtimeRig (t: Test, vendor: Vendor, options: { fake?: FakeRealtimeOptions, agent?: Record<string, unknown>, realtime?: Record<string, unknown>, transfers?: Record<string, unknown>, vad?: Record<string, unknown>, stream?: Record<string, unknown>, routeOptions?: Record<string, unknown> } = {}): Promise<RealtimeRig> {
   const soundsDir = await mkdtemp(join(tmpdir(), 'pa-rt-'))
   const fake: AnyFake = vendor === 'openai' ? await FakeOpenAiRealtime.start(options.fake) : await FakeGeminiLive.start(options.fake)
   process.env[KEY_ENV] = 'rt-test-key'
   const model = vendor === 'openai' ? 'gpt-realtime' : 'gemini-live-2.5-flash-preview'
   const config = buildConfig({
     server: { port: 0, commandTimeoutMs: 3000, lingerMs: 50 },
-    media: withTestVad({ soundsDir, mode: 'stream', stream: { vad: { ...options.vad } } }),
+    media: withTestVad({ soundsDir, mode: 'stream', stream: { ...options.stream, vad: { ...options.vad } } }),
     language: 'it-IT',
-    routes: { [DID]: { script: 'receptionist', options: { mode: 'realtime' } } },
+    routes: { [DID]: { script: 'receptionist', options: { mode: 'realtime', ...options.routeOptions } } },
     transfers: options.transfers ?? {
       operator: { type: 'extension', extension: '1000' },
       sales: { type: 'extension', extension: '2000' },

@@ -92,6 +92,8 @@ export class RealtimeExchange {
     const vad = stream.newVad()
     this.#vad = vad
     const stopFrames = stream.endpoint.onFrame((frame) => { this.#onFrame(frame, vad) })
+    // A stream FreeSWITCH never started carries nothing either way: the exchange ends with why.
+    const stopFailure = stream.onFailure((failure) => { this.#fail(failure) })
     const maxTimer = setTimeout(() => { this.#takeOver(async () => await this.#o.endings.goodbye('max-duration')) }, this.#o.maxMs)
     const unsubscribe = this.#o.feed.subscribe({
       event: (e) => { if (this.#settle !== undefined) this.#onEvent(e) },
@@ -105,6 +107,7 @@ export class RealtimeExchange {
       signal.removeEventListener('abort', onAbort)
       unsubscribe()
       stopFrames()
+      stopFailure()
       vad.close()
       clearTimeout(maxTimer)
       this.#paid()

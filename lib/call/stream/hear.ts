@@ -50,6 +50,8 @@ export interface HearDeps {
   readonly preRollMs: number
   readonly log: Logger
   readonly signal: AbortSignal
+  /** Why the stream will never carry audio (it never started), if so: the listen ends with it. */
+  readonly failure?: () => Error | undefined
 }
 
 /**
@@ -151,6 +153,8 @@ export async function hear (deps: HearDeps, options: ListenOptions, carried: Car
         },
       }
       const watch = setInterval(() => {
+        const failure = deps.failure?.()
+        if (failure !== undefined) { fail(failure); return }
         const now = Date.now()
         if (recognition === undefined && now - began >= options.noInputMs) { finish({ kind: 'no-input' }); return }
         if (now - began >= options.noInputMs + options.maxSpeechMs && recognition !== undefined) {

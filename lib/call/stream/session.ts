@@ -43,6 +43,8 @@ export class StreamSession {
   readonly #unsubscribe: () => void
   /** Why the stream never started (unicast-start.ts): every later use of it throws this. */
   #failure: PhoneAgentError | undefined
+  /** Told the failure when it comes (made only when someone listens). */
+  #failureListeners: Array<(failure: PhoneAgentError) => void> | undefined
 
   private constructor (endpoint: MediaEndpoint, rate: number, config: MediaStreamConfig, vads: VadEngine | undefined, signal: AbortSignal) {
     this.endpoint = endpoint
@@ -117,11 +119,32 @@ export class StreamSession {
       log.error({ err: failure }, 'the media stream never started: ending the call')
       session.#failure = failure
       void endpoint.close()
+      const listeners = session.#failureListeners
+      session.#failureListeners = undefined
+      for (const listener of listeners ?? []) listener(failure)
     })
     return session
   }
 
-  /** The stream never started (or closed): throws why. For every use of a session already made. */
+  /** Why the stream never started (unicast-start.ts), once that is known. */
+  get failure (): PhoneAgentError | undefined { return this.#failure }
+
+  /**
+   * `listener` is told why if the stream is given up (at once when it already was): for work that
+   * waits on the caller without playing anything (a realtime exchange). Returns the unsubscribe.
+   */
+  onFailure (listener: (failure: PhoneAgentError) => void): () => void {
+    const failure = this.#failure
+    if (failure !== undefined) { queueMicrotask(() => { listener(failure) }); return () => {} }
+    const listeners = this.#failureListeners ??= []
+    listeners.push(listener)
+    return () => {
+      const i = listeners.indexOf(listener)
+      if (i >= 0) listeners.splice(i, 1)
+    }
+  }
+
+  /** The stream never started: throws why. For every use of a session already made. */
   throwIfFailed (): void {
     if (this.#failure !== undefined) throw this.#failure
   }
