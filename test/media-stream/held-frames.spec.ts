@@ -98,7 +98,7 @@ class HoldingSocket implements DatagramSocket {
   }
 
   async connect (): Promise<boolean> { return true }
-  async retarget (): Promise<boolean> { return true }
+  async retarget (): Promise<'connected'> { return 'connected' }
   sendQueueEmpty (): boolean { return true }
   async close (): Promise<void> {}
 }

@@ -72,3 +72,24 @@ for (const kind of kinds) {
     t.notOk(await ep.retarget({ address: '127.0.0.1', port: first.port }), 'nor once closed')
   })
 }
+
+t.test('a socket of its own left unconnected (connect: false): the endpoint itself keeps only the new port\'s datagrams', async (t) => {
+  const { logger } = captureLogs()
+  const first = await freeswitchSide()
+  const second = await freeswitchSide()
+  t.teardown(() => { first.socket.close(); second.socket.close() })
+  const ep = await MediaEndpoint.open({ rate: 8000, logger, leadFrames: 1, peer: { address: '127.0.0.1', port: first.port }, connect: false })
+  t.teardown(async () => { await ep.close() })
+  const frames: number[] = []
+  ep.onFrame((f) => { frames.push(f.samples[0] as number) })
+  t.ok(await ep.retarget({ address: '127.0.0.1', port: second.port }), 'retargeted, though not connected')
+  const to = ep.advertisedAddress.port
+  await sendFrom(first, to, frame(111))
+  await until(() => ep.stats.droppedForeign === 1)
+  await sendFrom(second, to, frame(222))
+  await until(() => frames.length === 1)
+  t.same(frames, [222], 'the old port\'s frame dropped as a stranger\'s, the new one\'s taken')
+  ep.enqueue(new Int16Array(160).fill(500))
+  await until(() => second.received.some((b) => b.readInt16LE(0) === 500))
+  t.equal(first.received.length, 0, 'our audio goes to the new port, with its address')
+})

@@ -35,10 +35,11 @@ export interface DatagramSocket {
   /** Sends carry no address from now on and nobody else's datagrams reach us; false when it failed. */
   connect (peer: AddressPort, logger: Logger): Promise<boolean>
   /**
-   * Before the peer has sent anything: `peer` instead of the old one (connected to it when
-   * `connect`). False when its datagrams cannot reach us (connected: false only if not connected).
+   * Before the peer has sent anything: `peer` instead of the old one, connected to it when
+   * `connect` and the connect works (`open`: sends carry the address, the endpoint filters what
+   * arrives), `refused` when its datagrams cannot reach us.
    */
-  retarget (peer: AddressPort, connect: boolean, logger: Logger): Promise<boolean>
+  retarget (peer: AddressPort, connect: boolean, logger: Logger): Promise<'connected' | 'open' | 'refused'>
   /** Every frame handed over so far has been copied out of its buffer (send-ring.ts). */
   sendQueueEmpty (): boolean
   /**
@@ -84,19 +85,19 @@ export class NodeDatagramSocket implements DatagramSocket {
     return await connectSocket(this.#socket, peer, logger)
   }
 
-  async retarget (peer: AddressPort, connect: boolean, logger: Logger): Promise<boolean> {
+  async retarget (peer: AddressPort, connect: boolean, logger: Logger): Promise<'connected' | 'open'> {
     try {
       this.#socket.disconnect()
     } catch {
       // ERR_SOCKET_DGRAM_NOT_CONNECTED: never connected (or the connect failed); nothing to undo.
     }
     // Not connected, datagrams from anyone arrive and the endpoint keeps only the peer's.
-    const ok = connect ? await connectSocket(this.#socket, peer, logger) : true
+    const connected = connect && await connectSocket(this.#socket, peer, logger)
     // Linux unbinds a port the kernel chose when the socket disconnects (__udp_disconnect: no
     // SOCK_BINDPORT_LOCK), and the connect binds another: FreeSWITCH must be told the new one.
     const { address, port } = this.#socket.address()
     this.local = { address, port }
-    return ok
+    return connected ? 'connected' : 'open'
   }
 
   sendQueueEmpty (): boolean {

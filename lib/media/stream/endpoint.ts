@@ -149,9 +149,9 @@ export class MediaEndpoint {
     if (this.#fsPlaying || this.#closed) return false
     this.#peer = { address: peer.address, port: peer.port }
     this.#link = 'connecting'
-    const ok = await this.#socket.retarget(this.#peer, this.#connectToPeer, this.#logger)
-    this.#link = ok && this.#connectToPeer && !this.#closed ? 'connected' : 'none'
-    return ok && !this.#closed
+    const result = await this.#socket.retarget(this.#peer, this.#connectToPeer, this.#logger)
+    this.#link = result === 'connected' && this.#connectToPeer && !this.#closed ? 'connected' : 'none'
+    return result !== 'refused' && !this.#closed
   }
 
   get stats (): MediaEndpointStats {

@@ -330,14 +330,14 @@ export class MuxLink implements DatagramSocket {
   }
 
   /** Registered under `peer` instead (FreeSWITCH asked again from another port). False when another call holds it. */
-  async retarget (peer: AddressPort, _connect: boolean, logger: Logger): Promise<boolean> {
+  async retarget (peer: AddressPort, _connect: boolean, logger: Logger): Promise<'connected' | 'refused'> {
     const to = ipv4Int32(peer.address)
-    if (this.#closed || to === undefined) return false
+    if (this.#closed || to === undefined) return 'refused'
     if (this.#registered) this.#mux.unregister(this)
     this.peer = { address: peer.address, port: peer.port }
     this.#to = to
     this.#registered = false
-    return await this.connect(this.peer, logger)
+    return await this.connect(this.peer, logger) ? 'connected' : 'refused'
   }
 
   /** Frames are copied into the shared outbox when sent: a send buffer is free at once. */
