@@ -122,7 +122,7 @@ export class StreamSession {
       const listeners = session.#failureListeners
       session.#failureListeners = undefined
       for (const listener of listeners ?? []) listener(failure)
-    })
+    }, (err: unknown) => { log.error({ err }, 'watching the media stream start failed') })
     return session
   }
 
