@@ -252,6 +252,29 @@ t.test('bad transport or a busy port: nothing is bound and nothing flows', async
   t.equal(call.unicast?.params.transport, 'tcp')
 })
 
+t.test('a second unicast while the first runs binds, but the park loop keeps sending from the first', async (t) => {
+  // switch_ivr_park takes the "unicast" private into its local `conninfo` once, when CF_UNICAST is
+  // first seen, and sends every read frame through it; switch_ivr_activate_unicast does not
+  // deactivate a running connection. So a second activation binds a socket nothing sends from:
+  // an agent that asked again (lib/call/stream/unicast-start.ts) cannot rescue a first
+  // activation that was only late; its watch then ends the call instead of leaving dead air.
+  const { srv, call, peer, peerPort } = await start(t)
+  await srv.command(unicast(peerPort))
+  await peer.waitFor(5)
+  const firstPort = peer.fsPort
+  const second = new UdpPeer()
+  const secondPort = await second.bind()
+  t.teardown(async () => { await second.close() })
+  t.equal((await srv.command(unicast(secondPort)))?.headers['Reply-Text'], '+OK')
+  await until(() => call.result.unicast.length === 2)
+  const before = peer.received.length
+  await delay(300)
+  t.notOk(call.result.unicast[1]?.failed, 'the second bound its port')
+  t.ok(peer.received.length - before >= 10, 'the first keeps streaming')
+  t.ok(peer.received.slice(before).every((d) => d.from.port === firstPort), 'from the first port')
+  t.equal(second.received.length, 0, 'nothing from the second')
+})
+
 t.test('hangup closes the unicast socket; the stereo WAV has the caller left and what they heard right', async (t) => {
   const { srv, call, peer, peerPort } = await start(t, { caller: { audio: [{ atMs: 0, wav: toneWav(400, 6000) }] } })
   await srv.command(unicast(peerPort))
